@@ -1,0 +1,32 @@
+"""Label values, segment names and colours: the contract of ../shared/reference/interfaces.md.
+
+Left / right are the patient's, decided from physical geometry (LPS: the patient's left is +x).
+"""
+
+from collections import namedtuple
+
+Segment = namedtuple("Segment", "value name color structure side")
+
+LEFT = "left"
+RIGHT = "right"
+SIDES = (LEFT, RIGHT)
+
+SEGMENTS = (
+    Segment(1, "Left mandibular condyle", (0.90, 0.85, 0.55), "condyle", LEFT),
+    Segment(2, "Right mandibular condyle", (0.90, 0.70, 0.40), "condyle", RIGHT),
+    Segment(3, "Left temporal bone", (0.55, 0.70, 0.90), "temporal_bone", LEFT),
+    Segment(4, "Right temporal bone", (0.40, 0.55, 0.85), "temporal_bone", RIGHT),
+    Segment(5, "Left negative volume", (0.30, 0.85, 0.35), "negative_volume", LEFT),
+    Segment(6, "Right negative volume", (0.95, 0.35, 0.30), "negative_volume", RIGHT),
+)
+
+CONDYLE = {LEFT: 1, RIGHT: 2}
+TEMPORAL_BONE = {LEFT: 3, RIGHT: 4}
+NEGATIVE_VOLUME = {LEFT: 5, RIGHT: 6}
+
+BY_VALUE = {s.value: s for s in SEGMENTS}
+
+
+def other_side(side):
+    """The opposite side name."""
+    return RIGHT if side == LEFT else LEFT
