@@ -1,0 +1,114 @@
+"""Inflation length: how far each condyle (MC) vertex travels along its normal before the TB.
+
+For every MC vertex x with outward unit normal n(x) the ray x + t n(x), 0 < t <= max_distance, is
+cast against the temporal-bone (TB) surface with one VTK cell locator built once. h(x) = t of the
+first hit (mm). Modes:
+
+- ``confined`` (default): a ray that meets no TB gives h = 0 (that part of the condyle does not
+  face the fossa).
+- ``paper`` (Belikova et al. 2021): h = min(hit, max_distance) everywhere.
+
+A first hit on a TB face whose outward normal points along the ray means the ray starts inside
+the TB (the bones touch or overlap): h = 0 there. Rays from vertices farther than max_distance
+from every TB vertex cannot hit and are skipped without a locator query.
+"""
+
+import numpy as np
+from scipy.spatial import cKDTree
+from vtkmodules.vtkCommonCore import mutable, vtkIdList, vtkPoints
+from vtkmodules.vtkCommonDataModel import (vtkCellLocator, vtkGenericCell,
+                                           vtkStaticCellLocator)
+from vtkmodules.vtkFiltersFlowPaths import vtkModifiedBSPTree
+from vtkmodules.vtkFiltersGeneral import vtkOBBTree
+
+from . import surfaces
+
+MODES = ("confined", "paper")
+DEFAULT_MAX_DISTANCE_MM = 10.0
+RAY_START_MM = 1e-4  # rays start just off the MC surface so they never hit at t = 0 by rounding
+
+LOCATORS = {
+    "static": vtkStaticCellLocator,
+    "cell": vtkCellLocator,
+    "obb": vtkOBBTree,
+    "bsp": vtkModifiedBSPTree,
+}
+DEFAULT_LOCATOR = "static"  # fastest in benchmarks/bench_negative_volume.py (see its docstring)
+
+
+def build_locator(poly, kind=DEFAULT_LOCATOR):
+    """A cell locator of ``kind`` (static, cell, obb, bsp) built once over ``poly``."""
+    loc = LOCATORS[kind]()
+    loc.SetDataSet(poly)
+    if kind in ("static", "cell"):
+        loc.SetNumberOfCellsPerNode(8)
+    loc.BuildLocator()
+    return loc
+
+
+def _first_hit(locator, kind, p1, p2):
+    """(t in [0, 1], cell id) of the first intersection of segment p1-p2, or None."""
+    if kind == "obb":
+        pts = vtkPoints()
+        ids = vtkIdList()
+        if locator.IntersectWithLine(p1, p2, pts, ids) == 0 or pts.GetNumberOfPoints() == 0:
+            return None
+        hit = np.asarray(pts.GetPoint(0))
+        seg = np.asarray(p2) - np.asarray(p1)
+        return float(np.dot(hit - p1, seg) / np.dot(seg, seg)), ids.GetId(0)
+    t = mutable(0.0)
+    x = [0.0, 0.0, 0.0]
+    pcoords = [0.0, 0.0, 0.0]
+    sub_id = mutable(0)
+    cell_id = mutable(0)
+    if kind == "bsp":
+        cell = vtkGenericCell()
+        found = locator.IntersectWithLine(p1, p2, 0.0, t, x, pcoords, sub_id, cell_id, cell)
+    else:
+        found = locator.IntersectWithLine(p1, p2, 0.0, t, x, pcoords, sub_id, cell_id)
+    if not found:
+        return None
+    return float(t), int(cell_id)
+
+
+def inflation_lengths(mc_poly, tb_poly, max_distance=DEFAULT_MAX_DISTANCE_MM, mode="confined",
+                      locator=DEFAULT_LOCATOR):
+    """Per-vertex inflation length h (mm) of the MC mesh against the TB mesh.
+
+    Args:
+        mc_poly, tb_poly: meshes from :func:`surfaces.mask_surface` (LPS mm, outward normals).
+        max_distance: longest ray (mm).
+        mode: "confined" or "paper" (see module docstring).
+        locator: which VTK locator answers the ray queries (static, cell, obb, bsp).
+
+    Returns:
+        (h, hit): float array of h per MC vertex (mm) and a bool array, True where the ray met the
+        TB within max_distance (contact from inside counts as a hit with h = 0).
+    """
+    if mode not in MODES:
+        raise ValueError("unknown inflation mode %r (expected confined or paper)" % (mode,))
+    pts = surfaces.points(mc_poly)
+    nrm = surfaces.point_normals(mc_poly)
+    h = np.zeros(len(pts))
+    hit = np.zeros(len(pts), bool)
+    if tb_poly is not None and tb_poly.GetNumberOfPoints() > 0:
+        tb_pts = surfaces.points(tb_poly)
+        tb_nrm = surfaces.cell_normals(tb_poly)
+        near, _ = cKDTree(tb_pts).query(pts, k=1, distance_upper_bound=max_distance + 1e-6)
+        candidates = np.nonzero(np.isfinite(near))[0]
+        loc = build_locator(tb_poly, locator)
+        length = max_distance - RAY_START_MM
+        for i in candidates:
+            start = pts[i] + RAY_START_MM * nrm[i]
+            found = _first_hit(loc, locator, start, start + length * nrm[i])
+            if found is None:
+                continue
+            t, cell = found
+            hit[i] = True
+            if np.dot(tb_nrm[cell], nrm[i]) > 0:  # leaving the TB: the ray started inside it
+                h[i] = 0.0
+            else:
+                h[i] = RAY_START_MM + t * length
+    if mode == "paper":
+        h = np.where(hit, np.minimum(h, max_distance), max_distance)
+    return h, hit

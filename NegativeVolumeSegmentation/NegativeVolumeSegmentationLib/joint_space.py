@@ -1,0 +1,203 @@
+"""Joint space of one TMJ: the negative-volume (NV) voxel mask and the thickness numbers.
+
+Given the condyle (MC) mesh with its inflation lengths h (mm, :mod:`.inflate`), a voxel centre p
+outside the MC and TB masks belongs to the NV when, with x(p) the MC-surface point nearest to p,
+0 < d(p) = (p - x) . n(x) <= h(x). x, n and h are interpolated linearly (barycentric) over the
+mesh triangle nearest to p, so neighbouring rays of very different lengths still bound a
+watertight region. Points are LPS mm, the mask lives on the label map's own grid.
+"""
+
+import numpy as np
+from scipy.spatial import cKDTree
+from vtkmodules.util import numpy_support
+from vtkmodules.vtkCommonCore import vtkPoints
+from vtkmodules.vtkCommonDataModel import vtkPolyData
+
+from . import surfaces
+
+THICKNESS_ARRAY = "JointSpaceThickness_mm"
+SUPERIOR = np.array([0.0, 0.0, 1.0])  # LPS: +z superior, +y posterior, -y anterior
+ANTERIOR_SUPERIOR = np.array([0.0, -1.0, 1.0]) / np.sqrt(2.0)
+POSTERIOR_SUPERIOR = np.array([0.0, 1.0, 1.0]) / np.sqrt(2.0)
+
+
+def _vertex_triangles(tri, n_points):
+    """(N, V) table of the triangles around each vertex, padded with -1."""
+    owners = tri.ravel()
+    faces = np.repeat(np.arange(len(tri)), 3)
+    order = np.argsort(owners, kind="stable")
+    owners, faces = owners[order], faces[order]
+    counts = np.bincount(owners, minlength=n_points)
+    table = np.full((n_points, max(int(counts.max()), 1)), -1, np.int64)
+    start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    slot = np.arange(len(owners)) - start[owners]
+    table[owners, slot] = faces
+    return table
+
+
+def _index_grid(image):
+    """(direction * spacing) matrix and origin: physical = M @ index + origin."""
+    direction = np.asarray(image.GetDirection(), float).reshape(3, 3)
+    return direction * np.asarray(image.GetSpacing(), float)[None, :], np.asarray(
+        image.GetOrigin(), float)
+
+
+def _index_box(image, lo_mm, hi_mm):
+    """Index range [i0, i1) (x, y, z order) of the voxels inside a physical box, clipped."""
+    mat, origin = _index_grid(image)
+    corners = np.array([[x, y, z] for x in (lo_mm[0], hi_mm[0]) for y in (lo_mm[1], hi_mm[1])
+                        for z in (lo_mm[2], hi_mm[2])])
+    idx = np.linalg.solve(mat, (corners - origin).T).T
+    size = np.asarray(image.GetSize())
+    i0 = np.clip(np.floor(idx.min(axis=0)).astype(int), 0, size)
+    i1 = np.clip(np.ceil(idx.max(axis=0)).astype(int) + 1, 0, size)
+    return i0, i1
+
+
+def interpolate_on_surface(query, verts, normals, values, tri, vertex_tris, nearest=None):
+    """Nearest-surface interpolation of per-vertex ``values`` at LPS ``query`` points.
+
+    For each point: its nearest vertex, then among that vertex's triangles the one whose plane
+    projection of the point is most inside (largest smallest barycentric coordinate); the
+    barycentric weights (clipped to the triangle) interpolate position, normal and value.
+    ``nearest`` (index of each point's nearest vertex) is computed when not given.
+    Returns (d, value): signed distance along the interpolated normal (mm) and the value.
+    """
+    if nearest is None:
+        _, nearest = cKDTree(verts).query(query, k=1)
+    cand = vertex_tris[nearest]  # (Q, V)
+    valid = cand >= 0
+    tri_c = tri[np.where(valid, cand, 0)]  # (Q, V, 3)
+    a, b, c = verts[tri_c[..., 0]], verts[tri_c[..., 1]], verts[tri_c[..., 2]]
+    e0, e1, w = b - a, c - a, query[:, None, :] - a
+    d00 = np.einsum("qvi,qvi->qv", e0, e0)
+    d01 = np.einsum("qvi,qvi->qv", e0, e1)
+    d11 = np.einsum("qvi,qvi->qv", e1, e1)
+    d20 = np.einsum("qvi,qvi->qv", w, e0)
+    d21 = np.einsum("qvi,qvi->qv", w, e1)
+    den = d00 * d11 - d01 * d01
+    den = np.where(np.abs(den) > 1e-20, den, 1e-20)
+    v = (d11 * d20 - d01 * d21) / den
+    wgt = (d00 * d21 - d01 * d20) / den
+    u = 1.0 - v - wgt
+    score = np.where(valid, np.minimum(np.minimum(u, v), wgt), -np.inf)
+    best = np.argmax(score, axis=1)
+    rows = np.arange(len(query))
+    bary = np.stack([u[rows, best], v[rows, best], wgt[rows, best]], axis=1)
+    bary = np.clip(bary, 0.0, None)
+    bary /= np.maximum(bary.sum(axis=1, keepdims=True), 1e-12)
+    corner = tri_c[rows, best]  # (Q, 3)
+    pos = np.einsum("qk,qki->qi", bary, verts[corner])
+    nrm = np.einsum("qk,qki->qi", bary, normals[corner])
+    nrm /= np.maximum(np.linalg.norm(nrm, axis=1, keepdims=True), 1e-12)
+    val = np.einsum("qk,qk->q", bary, values[corner])
+    d = np.einsum("qi,qi->q", query - pos, nrm)
+    return d, val
+
+
+def negative_volume_mask(image, mc_mask, tb_mask, mc_poly, h, clip_box=None):
+    """Boolean NV mask (numpy z, y, x) on ``image``'s grid.
+
+    Args:
+        image: SimpleITK image defining the grid (origin, spacing, direction).
+        mc_mask, tb_mask: boolean (z, y, x) arrays of the condyle and temporal bone.
+        mc_poly: MC mesh (LPS mm, outward point normals) and ``h`` its per-vertex lengths (mm).
+        clip_box: optional (lo, hi) LPS mm box the NV is clipped to (paper mode's cube).
+    """
+    nv = np.zeros(mc_mask.shape, bool)
+    verts = surfaces.points(mc_poly)
+    normals = surfaces.point_normals(mc_poly)
+    active = h > 0
+    if not np.any(active):
+        return nv
+    tips = verts[active] + h[active, None] * normals[active]
+    ends = np.vstack([verts[active], tips])
+    lo, hi = ends.min(axis=0), ends.max(axis=0)
+    if clip_box is not None:
+        lo, hi = np.maximum(lo, clip_box[0]), np.minimum(hi, clip_box[1])
+        if np.any(lo > hi):
+            return nv
+    i0, i1 = _index_box(image, lo, hi)
+    if np.any(i1 <= i0):
+        return nv
+    sub = (slice(i0[2], i1[2]), slice(i0[1], i1[1]), slice(i0[0], i1[0]))
+    free = ~(mc_mask[sub] | tb_mask[sub])
+    kk, jj, ii = np.nonzero(free)
+    idx = np.stack([ii + i0[0], jj + i0[1], kk + i0[2]], axis=1).astype(float)
+    mat, origin = _index_grid(image)
+    query = idx @ mat.T + origin
+    if clip_box is not None:
+        inside = np.all((query >= clip_box[0]) & (query <= clip_box[1]), axis=1)
+        query, kk, jj, ii = query[inside], kk[inside], jj[inside], ii[inside]
+    if len(query) == 0:
+        return nv
+    tri = surfaces.triangles(mc_poly)
+    vertex_tris = _vertex_triangles(tri, len(verts))
+    # Cheap pre-filter: farther from the nearest vertex than the longest ray around it + an edge.
+    edge = np.linalg.norm(verts[tri[:, 0]] - verts[tri[:, 1]], axis=1).max()
+    ring_max = np.zeros(len(verts))
+    np.maximum.at(ring_max, tri.ravel(), np.repeat(h[tri].max(axis=1), 3))
+    dist, nearest = cKDTree(verts).query(query, k=1)
+    keep = (ring_max[nearest] > 0) & (dist <= ring_max[nearest] + edge)
+    query, kk, jj, ii = query[keep], kk[keep], jj[keep], ii[keep]
+    if len(query) == 0:
+        return nv
+    d, h_at = interpolate_on_surface(query, verts, normals, h, tri, vertex_tris, nearest[keep])
+    inside = (d > 0) & (d <= h_at)
+    block = np.zeros(free.shape, bool)
+    block[kk[inside], jj[inside], ii[inside]] = True
+    nv[sub] = block
+    return nv
+
+
+def thickness_statistics(h, hit):
+    """(min, mean) joint-space thickness in mm over the vertices whose ray met the TB."""
+    if not np.any(hit):
+        return None, None
+    return float(np.min(h[hit])), float(np.mean(h[hit]))
+
+
+def ikeda_spaces(mc_poly, h, hit, centre_lps):
+    """Superior / anterior / posterior joint spaces (mm), Ikeda-style, in the sagittal plane.
+
+    The plane passes through ``centre_lps`` normal to the patient's left-right (LPS x) axis.
+    Among MC vertices within half an edge of it, the one whose normal is nearest to superior,
+    45 degrees anterior-superior and 45 degrees posterior-superior gives h there (None where that
+    ray met no TB).
+    """
+    verts = surfaces.points(mc_poly)
+    normals = surfaces.point_normals(mc_poly)
+    tri = surfaces.triangles(mc_poly)
+    edge = float(np.mean(np.linalg.norm(verts[tri[:, 0]] - verts[tri[:, 1]], axis=1)))
+    near = np.nonzero(np.abs(verts[:, 0] - centre_lps[0]) <= max(edge, 1e-3))[0]
+    out = {}
+    for key, direction in (("superior", SUPERIOR), ("anterior", ANTERIOR_SUPERIOR),
+                           ("posterior", POSTERIOR_SUPERIOR)):
+        if len(near) == 0:
+            out[key] = None
+            continue
+        best = near[int(np.argmax(normals[near] @ direction))]
+        out[key] = float(h[best]) if hit[best] else None
+    return out
+
+
+def with_thickness(mc_poly, h):
+    """Shallow copy of the MC mesh carrying h as point data ``JointSpaceThickness_mm``."""
+    out = vtkPolyData()
+    out.ShallowCopy(mc_poly)
+    arr = numpy_support.numpy_to_vtk(np.ascontiguousarray(h, dtype=np.float64), deep=True)
+    arr.SetName(THICKNESS_ARRAY)
+    out.GetPointData().AddArray(arr)
+    out.GetPointData().SetActiveScalars(THICKNESS_ARRAY)
+    return out
+
+
+def inflated_surface(mc_poly, h):
+    """The MC mesh with every vertex moved by h along its normal (LPS mm), thickness attached."""
+    verts = surfaces.points(mc_poly) + h[:, None] * surfaces.point_normals(mc_poly)
+    out = vtkPolyData()
+    out.DeepCopy(mc_poly)
+    pts = vtkPoints()
+    pts.SetData(numpy_support.numpy_to_vtk(verts, deep=True))
+    out.SetPoints(pts)
+    return with_thickness(out, h)
