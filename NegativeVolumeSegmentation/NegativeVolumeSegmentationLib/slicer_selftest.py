@@ -1,0 +1,359 @@
+"""Checks of the MRML bridge against hand-computed geometry, shared by pytest and Slicer.
+
+``Testing/test_mrml_bridge.py`` (pytest on slicer-core) and ``NegativeVolumeSegmentationTest``
+(inside 3D Slicer) call the same functions, so the identical checks run in both places. Every
+check takes an MRML scene, builds its own inputs from analytic shapes whose answer is known
+without the bridge (ITK's index-to-point definition, ball volumes, the interfaces.md table),
+and raises AssertionError with the measured and expected values when they disagree.
+Points are LPS mm in the library and RAS mm in MRML (RAS = (-x, -y, z) of LPS).
+"""
+
+import math
+
+import numpy as np
+import SimpleITK as sitk
+import slicer
+import vtk
+from vtk.util import numpy_support
+
+from . import mrml_bridge
+
+# interfaces.md, "Label values": value -> (segment name, colour). Written out here on purpose:
+# the contract document is the truth, not labels.py.
+INTERFACE_SEGMENTS = {
+    1: ("Left mandibular condyle", (0.90, 0.85, 0.55)),
+    2: ("Right mandibular condyle", (0.90, 0.70, 0.40)),
+    3: ("Left temporal bone", (0.55, 0.70, 0.90)),
+    4: ("Right temporal bone", (0.40, 0.55, 0.85)),
+    5: ("Left negative volume", (0.30, 0.85, 0.35)),
+    6: ("Right negative volume", (0.95, 0.35, 0.30)),
+}
+
+
+def _close(measured, expected, tolerance, what):
+    measured = np.asarray(measured, float)
+    expected = np.asarray(expected, float)
+    if measured.shape != expected.shape or not np.allclose(measured, expected, rtol=0,
+                                                           atol=tolerance):
+        raise AssertionError("%s: measured %s, expected %s (tolerance %g)"
+                             % (what, measured.tolist(), expected.tolist(), tolerance))
+
+
+def _check(condition, message):
+    if not condition:
+        raise AssertionError(message)
+
+
+def oblique_direction():
+    """LPS direction cosines (columns = i, j, k axes): 30 deg about z after 45 deg about x."""
+    c30, s30 = math.sqrt(3.0) / 2.0, 0.5
+    c45 = s45 = math.sqrt(0.5)
+    rz = np.array([[c30, -s30, 0.0], [s30, c30, 0.0], [0.0, 0.0, 1.0]])
+    rx = np.array([[1.0, 0.0, 0.0], [0.0, c45, -s45], [0.0, s45, c45]])
+    return rz @ rx
+
+
+def check_volume_geometry_roundtrip(scene):
+    """Oblique, anisotropic int16 volume -> node -> image: voxel corners at the same mm."""
+    size = (7, 5, 4)  # i, j, k
+    spacing = (0.4, 0.7, 1.3)
+    origin_lps = (10.0, -20.0, 30.0)
+    direction = oblique_direction()
+    array = (np.arange(size[0] * size[1] * size[2]).reshape(size[::-1]) * 7 - 300).astype(np.int16)
+    image = sitk.GetImageFromArray(array)
+    image.SetSpacing(spacing)
+    image.SetOrigin(origin_lps)
+    image.SetDirection(direction.ravel().tolist())
+    node = mrml_bridge.volume_node_from_image(image, scene, "oblique")
+    ijk_to_ras = vtk.vtkMatrix4x4()
+    node.GetIJKToRASMatrix(ijk_to_ras)
+    for corner in [(i, j, k) for i in (0, size[0] - 1) for j in (0, size[1] - 1)
+                   for k in (0, size[2] - 1)]:
+        # ITK's definition, by hand: p = origin + D diag(spacing) index (LPS mm).
+        lps = np.array(origin_lps) + direction @ (np.array(spacing) * np.array(corner))
+        ras = ijk_to_ras.MultiplyPoint(list(corner) + [1.0])[:3]
+        _close(ras, [-lps[0], -lps[1], lps[2]], 1e-9, "RAS of voxel %s" % (corner,))
+    back = mrml_bridge.image_from_volume_node(node)
+    _close(back.GetOrigin(), origin_lps, 1e-12, "origin after round trip")
+    _close(back.GetSpacing(), spacing, 1e-12, "spacing after round trip")
+    _close(back.GetDirection(), direction.ravel(), 1e-12, "direction after round trip")
+    _check(back.GetPixelID() == sitk.sitkInt16, "voxel type changed to %s"
+           % back.GetPixelIDTypeAsString())
+    _check(np.array_equal(sitk.GetArrayFromImage(back), array), "voxel values changed")
+    # Under a linear parent transform (shift 5 mm to the patient's right = +5 RAS x) the
+    # world geometry moves: LPS x decreases by 5.
+    transform = scene.AddNewNodeByClass("vtkMRMLLinearTransformNode", "shift")
+    shift = vtk.vtkMatrix4x4()
+    shift.SetElement(0, 3, 5.0)
+    transform.SetMatrixTransformToParent(shift)
+    node.SetAndObserveTransformNodeID(transform.GetID())
+    moved = mrml_bridge.image_from_volume_node(node)
+    _close(moved.GetOrigin(), (origin_lps[0] - 5.0, origin_lps[1], origin_lps[2]), 1e-9,
+           "origin under a 5 mm transform")
+    _close(moved.GetDirection(), direction.ravel(), 1e-12, "direction under a translation")
+
+
+def ball_label_image(direction=None):
+    """Label image (LPS) with six balls, one per label value; returns (image, centres, radii).
+
+    Balls of radius 2.5-4 mm at known LPS centres; left structures (1, 3, 5) at +x.
+    """
+    spacing = (0.5, 0.6, 0.55)
+    size = (80, 60, 50)
+    direction = oblique_direction() if direction is None else direction
+    origin = np.array([-20.0, -15.0, -12.0])
+    image = sitk.Image(size, sitk.sitkUInt8)
+    image.SetSpacing(spacing)
+    image.SetOrigin(origin.tolist())
+    image.SetDirection(np.asarray(direction).ravel().tolist())
+    # Voxel-centre positions (LPS mm) of the whole grid.
+    k, j, i = np.meshgrid(*[np.arange(n) for n in size[::-1]], indexing="ij")
+    index = np.stack([i, j, k], axis=-1) * np.array(spacing)
+    points = origin + index @ np.asarray(direction).T
+    # Centres inside the grid: start at grid centre and offset per structure.
+    middle = origin + np.asarray(direction) @ (np.array(spacing) * (np.array(size) - 1) / 2.0)
+    offsets = {1: (6, 0, -4), 2: (-6, 0, -4), 3: (6, 0, 5), 4: (-6, 0, 5), 5: (12, 5, 0),
+               6: (-12, 5, 0)}
+    radii = {1: 4.0, 2: 3.5, 3: 3.0, 4: 3.2, 5: 2.5, 6: 2.8}
+    centres = {v: middle + np.array(offsets[v], float) for v in offsets}
+    array = np.zeros(size[::-1], np.uint8)
+    for value, centre in centres.items():
+        array[np.linalg.norm(points - centre, axis=-1) <= radii[value]] = value
+    labelled = sitk.GetImageFromArray(array)
+    labelled.CopyInformation(image)
+    return labelled, centres, radii
+
+
+def _segment_voxel_count(segmentation_node, segment_id):
+    """Voxels of one segment in its (possibly shared) binary labelmap layer."""
+    oriented = slicer.vtkOrientedImageData()
+    slicer.vtkSlicerSegmentationsModuleLogic.GetSegmentBinaryLabelmapRepresentation(
+        segmentation_node, segment_id, oriented)
+    values = numpy_support.vtk_to_numpy(oriented.GetPointData().GetScalars())
+    label = segmentation_node.GetSegmentation().GetSegment(segment_id).GetLabelValue()
+    return int(np.count_nonzero(values == label))
+
+
+def check_label_segments(scene):
+    """Label map -> segmentation: six named, coloured segments, voxel counts, closed surfaces."""
+    image, centres, radii = ball_label_image()
+    array = sitk.GetArrayFromImage(image)
+    segmentation_node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "balls")
+    written = mrml_bridge.segmentation_from_labels(image, segmentation_node)
+    segmentation = segmentation_node.GetSegmentation()
+    _check(sorted(written) == [1, 2, 3, 4, 5, 6], "segments written for %s" % sorted(written))
+    _check(segmentation.GetNumberOfSegments() == 6,
+           "%d segments, expected 6" % segmentation.GetNumberOfSegments())
+    voxel_volume = float(np.prod(image.GetSpacing()))
+    for value, (name, colour) in INTERFACE_SEGMENTS.items():
+        segment = segmentation.GetSegment(written[value])
+        _check(segment.GetName() == name, "segment %d named %r, expected %r"
+               % (value, segment.GetName(), name))
+        _close(segment.GetColor(), colour, 1e-6, "colour of %s" % name)
+        count = _segment_voxel_count(segmentation_node, written[value])
+        _check(count == int(np.count_nonzero(array == value)),
+               "%s: %d voxels, label map has %d" % (name, count, np.count_nonzero(array == value)))
+        ball = 4.0 / 3.0 * math.pi * radii[value] ** 3
+        _check(abs(count * voxel_volume - ball) < 0.1 * ball,
+               "%s: %.1f mm3 of voxels, ball is %.1f mm3" % (name, count * voxel_volume, ball))
+    mrml_bridge.create_closed_surfaces(segmentation_node)
+    for value, (name, _colour) in INTERFACE_SEGMENTS.items():
+        surface = vtk.vtkPolyData()
+        segmentation_node.GetClosedSurfaceRepresentation(written[value], surface)
+        _check(surface.GetNumberOfPoints() > 50, "%s: closed surface has %d points"
+               % (name, surface.GetNumberOfPoints()))
+        points = numpy_support.vtk_to_numpy(surface.GetPoints().GetData())
+        centre_ras = centres[value] * np.array([-1.0, -1.0, 1.0])
+        _close(points.mean(axis=0), centre_ras, 0.3, "%s surface centre (RAS)" % name)
+        distance = np.linalg.norm(points - centre_ras, axis=1)
+        _close(np.median(distance), radii[value], 0.45, "%s surface radius" % name)
+    back, found = mrml_bridge.labels_from_segmentation(segmentation_node)
+    _check(sorted(found) == [1, 2, 3, 4, 5, 6], "segments found by name: %s" % sorted(found))
+    _check(np.array_equal(sitk.GetArrayFromImage(back), array),
+           "label map -> segmentation -> label map changed %d voxels"
+           % np.count_nonzero(sitk.GetArrayFromImage(back) != array))
+    _close(back.GetOrigin(), image.GetOrigin(), 1e-9, "exported origin")
+    _close(back.GetDirection(), image.GetDirection(), 1e-9, "exported direction")
+
+
+def check_left_stays_left(scene):
+    """A label map volume whose IJK->RAS is rotated and flipped keeps the patient's sides.
+
+    The node is made in MRML directly: i runs anterior, j toward the patient's left (RAS -x),
+    k inferior (a left-handed IJK); voxel j = 50 lies at RAS x = -20 (left), j = 10 at +20.
+    """
+    size = (30, 60, 20)
+    array = np.zeros(size[::-1], np.uint8)
+    array[8:12, 48:53, 13:17] = 1  # left condyle at j ~ 50
+    array[8:12, 8:13, 13:17] = 2   # right condyle at j ~ 10
+    node = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", "flipped")
+    slicer.util.updateVolumeFromArray(node, array)
+    directions = vtk.vtkMatrix4x4()
+    for row, column, value in ((0, 0, 0.0), (1, 0, 1.0), (0, 1, -1.0), (1, 1, 0.0), (2, 2, -1.0)):
+        directions.SetElement(row, column, value)
+    node.SetIJKToRASDirectionMatrix(directions)
+    node.SetSpacing(1.0, 1.0, 1.0)
+    node.SetOrigin(30.0, -15.0, -10.0)
+    image = mrml_bridge.image_from_volume_node(node)
+    for value, lps_x in ((1, 20.0), (2, -20.0)):
+        k, j, i = np.nonzero(sitk.GetArrayFromImage(image) == value)
+        centre = image.TransformContinuousIndexToPhysicalPoint(
+            [float(i.mean()), float(j.mean()), float(k.mean())])
+        _close(centre[0], lps_x, 1e-9, "LPS x of label %d" % value)
+    segmentation_node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "sides")
+    written = mrml_bridge.segmentation_from_labels(image, segmentation_node)
+    mrml_bridge.create_closed_surfaces(segmentation_node)
+    for value, ras_x in ((1, -20.0), (2, 20.0)):
+        surface = vtk.vtkPolyData()
+        segmentation_node.GetClosedSurfaceRepresentation(written[value], surface)
+        points = numpy_support.vtk_to_numpy(surface.GetPoints().GetData())
+        _close(points[:, 0].mean(), ras_x, 0.3, "RAS x of %s surface"
+               % INTERFACE_SEGMENTS[value][0])
+    back, _found = mrml_bridge.labels_from_segmentation(segmentation_node, node)
+    _check(np.array_equal(sitk.GetArrayFromImage(back), array),
+           "labels on the flipped reference grid moved")
+
+
+def check_results_table(scene):
+    """Results dict -> table node: rows per measurement, Left / Right, NaN for a missing side."""
+    results = {
+        "left": {"negative_volume_mm3": 123.5, "condyle_volume_mm3": 680.0,
+                 "joint_space_min_mm": 1.25, "joint_space_mean_mm": 2.5,
+                 "condyle_center_lps_mm": [50.0, 0.0, 0.0]},
+        "right": {"negative_volume_mm3": 100.5, "condyle_volume_mm3": 700.0,
+                  "joint_space_min_mm": 1.0, "joint_space_mean_mm": None,
+                  "condyle_center_lps_mm": [-50.0, 0.0, 0.0]},
+        # 100 |123.5 - 100.5| / 224 and 100 |680 - 700| / 1380, by hand.
+        "asymmetry_percent": {"negative_volume": 10.267857142857142,
+                              "condyle_volume": 1.4492753623188406},
+    }
+    table = mrml_bridge.table_node_from_results(results, scene).GetTable()
+    _check(table.GetNumberOfRows() == 4, "%d rows, expected 4" % table.GetNumberOfRows())
+    expected = {
+        "Negative volume (joint space)": (123.5, 100.5, 10.267857142857142),
+        "Condyle volume": (680.0, 700.0, 1.4492753623188406),
+        "Joint space, minimum": (1.25, 1.0, float("nan")),
+        "Joint space, mean": (2.5, float("nan"), float("nan")),
+    }
+    names = [table.GetColumnByName("Measurement").GetValue(r) for r in range(4)]
+    _check(names == list(expected), "rows %s" % names)
+    for row, name in enumerate(names):
+        measured = [table.GetColumnByName(c).GetValue(row)
+                    for c in ("Left", "Right", "Asymmetry (%)")]
+        _check(np.allclose(measured, expected[name], equal_nan=True),
+               "%s: %s, expected %s" % (name, measured, expected[name]))
+    single = mrml_bridge.table_node_from_results(
+        {"left": None, "right": results["right"], "asymmetry_percent": None}, scene).GetTable()
+    _check(math.isnan(single.GetColumnByName("Left").GetValue(0)),
+           "a missing left side must show NaN")
+
+
+def sphere_with_thickness(centre_lps, radius):
+    """LPS sphere mesh with outward normals and thickness = max(z - z_centre, 0) mm per point."""
+    source = vtk.vtkSphereSource()
+    source.SetCenter(*centre_lps)
+    source.SetRadius(radius)
+    source.SetThetaResolution(24)
+    source.SetPhiResolution(16)
+    source.Update()
+    polydata = source.GetOutput()
+    points = numpy_support.vtk_to_numpy(polydata.GetPoints().GetData())
+    values = np.maximum(points[:, 2] - centre_lps[2], 0.0)
+    array = numpy_support.numpy_to_vtk(values, deep=True)
+    array.SetName(mrml_bridge.THICKNESS_ARRAY)
+    polydata.GetPointData().AddArray(array)
+    return polydata, points.copy(), values
+
+
+def check_thickness_model(scene):
+    """LPS thickness mesh -> model node: points in RAS, same values, scalar colouring active."""
+    centre = np.array([40.0, 10.0, 5.0])
+    polydata, points_lps, values = sphere_with_thickness(centre, 6.0)
+    node = mrml_bridge.model_node_from_polydata(polydata, scene, "thickness")
+    model = node.GetPolyData()
+    points_ras = numpy_support.vtk_to_numpy(model.GetPoints().GetData())
+    _close(points_ras, points_lps * np.array([-1.0, -1.0, 1.0]), 1e-6, "model points in RAS")
+    stored = numpy_support.vtk_to_numpy(model.GetPointData().GetArray(mrml_bridge.THICKNESS_ARRAY))
+    _close(stored, values, 1e-12, "thickness values")
+    normals = numpy_support.vtk_to_numpy(model.GetPointData().GetNormals())
+    centre_ras = centre * np.array([-1.0, -1.0, 1.0])
+    outward = np.einsum("ij,ij->i", points_ras - centre_ras, normals)
+    _check(np.all(outward > 0), "%d normals point inward in RAS" % np.count_nonzero(outward <= 0))
+    display = node.GetDisplayNode()
+    _check(display.GetActiveScalarName() == mrml_bridge.THICKNESS_ARRAY,
+           "active scalar %r" % display.GetActiveScalarName())
+    _check(bool(display.GetScalarVisibility()), "scalar colouring is off")
+    colour = display.GetColorNode().GetColorTransferFunction()
+    _close(colour.GetColor(0.0), (0.6, 0.6, 0.6), 1e-6, "colour of 0 mm (no contact)")
+    _close(colour.GetColor(5.0), (0.15, 0.35, 0.9), 1e-6, "colour of 5 mm")
+
+
+BRIDGE_CHECKS = (check_volume_geometry_roundtrip, check_label_segments, check_left_stays_left,
+                 check_results_table, check_thickness_model)
+
+
+def check_logic_on_analytic_phantom(scene, seed=1):
+    """Logic.process on the analytic sphere phantom (CT + MC/TB segments) against its truth.
+
+    Truth (phantom/analytic.py, closed form): NV = (2 pi (1 - cos theta) / 3)(R^3 - r^3),
+    condyle = 4/3 pi r^3, thickness where a ray meets the cap = the joint space R - r.
+    Returns the results dict (for the caller to print).
+    """
+    from .phantom import make_phantom
+    from .slicer_logic import NegativeVolumeSegmentationLogic
+
+    phantom = make_phantom("analytic", seed=seed, variant="sphere")
+    ct_node = mrml_bridge.volume_node_from_image(phantom.ct, scene, "analytic CT")
+    segmentation_node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "analytic joints")
+    mrml_bridge.segmentation_from_labels(phantom.labels, segmentation_node, values=[1, 2, 3, 4])
+    logic = NegativeVolumeSegmentationLogic()
+    results = logic.process(ct_node, segmentation_node)
+    results = logic.process(ct_node, segmentation_node)  # a re-run replaces, never duplicates
+    segmentation = segmentation_node.GetSegmentation()
+    _check(segmentation.GetNumberOfSegments() == 6,
+           "%d segments after two runs, expected 6" % segmentation.GetNumberOfSegments())
+    voxel_mm3 = float(np.prod(phantom.ct.GetSpacing()))
+    truth_labels = sitk.GetArrayFromImage(phantom.labels)
+    measured_labels, _found = mrml_bridge.labels_from_segmentation(segmentation_node, ct_node)
+    measured_labels = sitk.GetArrayFromImage(measured_labels)
+    for side, nv_value, ras_sign in (("left", 5, -1.0), ("right", 6, 1.0)):
+        truth, values = phantom.truth[side], results[side]
+        for key, tolerance in (("negative_volume_mm3", 0.05), ("condyle_volume_mm3", 0.02)):
+            error = abs(values[key] - truth[key]) / truth[key]
+            _check(error < tolerance, "%s %s: %.1f, truth %.1f (%.1f %%)"
+                   % (side, key, values[key], truth[key], 100 * error))
+        segment_id = results["nodes"]["segments"][nv_value]
+        _check(segmentation.GetSegment(segment_id).GetName() == INTERFACE_SEGMENTS[nv_value][0],
+               "NV segment name %r" % segmentation.GetSegment(segment_id).GetName())
+        count = _segment_voxel_count(segmentation_node, segment_id)
+        _close(count * voxel_mm3, values["negative_volume_mm3"], 1e-6,
+               "%s NV segment volume (mm3) vs reported" % side)
+        nv = measured_labels == nv_value
+        overlap = 200.0 * np.count_nonzero(nv & (truth_labels == nv_value)) / (
+            np.count_nonzero(nv) + np.count_nonzero(truth_labels == nv_value))
+        _check(overlap > 85.0, "%s NV Dice with the phantom's NV: %.1f %%" % (side, overlap))
+        surface = vtk.vtkPolyData()
+        segmentation_node.GetClosedSurfaceRepresentation(segment_id, surface)
+        points = numpy_support.vtk_to_numpy(surface.GetPoints().GetData())
+        _check(np.sign(points[:, 0].mean()) == ras_sign,
+               "%s NV surface at RAS x %.1f" % (side, points[:, 0].mean()))
+        model = scene.GetNodeByID(results["nodes"]["thickness_models"][side])
+        thickness = numpy_support.vtk_to_numpy(
+            model.GetPolyData().GetPointData().GetArray(mrml_bridge.THICKNESS_ARRAY))
+        _close(np.median(thickness[thickness > 0]), truth["joint_space_mm"], 0.3,
+               "%s median thickness (mm) vs joint space" % side)
+        results.setdefault("checks", {})[side] = {"nv_dice_percent": float(overlap)}
+    asymmetry_truth = 100.0 * abs(
+        phantom.truth["left"]["negative_volume_mm3"] - phantom.truth["right"]["negative_volume_mm3"]
+    ) / (phantom.truth["left"]["negative_volume_mm3"] + phantom.truth["right"]["negative_volume_mm3"])
+    _close(results["asymmetry_percent"]["negative_volume"], asymmetry_truth, 3.0,
+           "NV asymmetry (%) vs truth")
+    table = scene.GetNodeByID(results["nodes"]["table"]).GetTable()
+    _close(table.GetColumnByName("Left").GetValue(0), results["left"]["negative_volume_mm3"],
+           1e-9, "table left NV")
+    _check(scene.GetNumberOfNodesByClass("vtkMRMLTableNode") == 1, "the re-run added a table")
+    results["checks"]["nv_asymmetry_truth_percent"] = asymmetry_truth
+    return results
+
+
+ALL_CHECKS = BRIDGE_CHECKS + (check_logic_on_analytic_phantom,)
