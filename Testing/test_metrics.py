@@ -158,3 +158,16 @@ def test_bad_inputs_raise_input_error():
         metrics.surface_distances(a, a, spacing=(1.0, 1.0))
     with pytest.raises(InputError):
         metrics.cross_entropy(np.ones((2, 4)), np.array([0, 1, 2, 0]))
+
+
+def test_distances_do_not_depend_on_empty_margins():
+    """The same two shapes, once filling their array and once inside a much larger one."""
+    spacing = (0.7, 1.1, 0.9)
+    a = sphere((21, 15, 17), spacing, (7.0, 7.7, 7.2), 6.5)
+    b = sphere((21, 15, 17), spacing, (7.7, 8.8, 6.3), 6.0)
+    tight = metrics.surface_distances(a, b, spacing)
+    big_a = np.zeros((60, 50, 55), bool)
+    big_b = np.zeros_like(big_a)
+    big_a[20:41, 9:24, 30:47] = a
+    big_b[20:41, 9:24, 30:47] = b
+    assert metrics.surface_distances(big_a, big_b, spacing) == pytest.approx(tight)
