@@ -10,12 +10,14 @@ Bad input raises :class:`InputError` with one line that names the input; doubtfu
 (intensities that do not look like CT in HU, coarse voxels, uneven DICOM slices) gives warnings.
 """
 
+import gzip
 import os
-import re
+import zlib
 
 import numpy as np
 import SimpleITK as sitk
 
+from .dicom_series import dicom_series, read_dicom_folder
 from .errors import InputError
 
 # File endings of supported image files (lower case; the longest match wins).
@@ -32,13 +34,6 @@ BONE_HU = 300.0                   # cortical bone is well above this
 MAX_PLAUSIBLE_HU = 40000.0        # beyond extended-scale metal values
 MIN_PLAUSIBLE_HU = -10000.0       # padding values such as -3024 or -8192 stay above this
 SAMPLE_VOXELS = 2000000           # voxels sampled for intensity percentiles
-SLICE_GAP_TOLERANCE = 0.01        # relative variation of DICOM slice spacing accepted silently
-
-
-def _one_line(text, limit=200):
-    """Collapse whitespace of an error text to one short line."""
-    text = re.sub(r"\s+", " ", str(text)).strip()
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def image_extension(path):
@@ -63,24 +58,6 @@ def case_name(path):
         if stem:
             return stem
     return base
-
-
-def dicom_series(folder):
-    """List of DICOM series directly in ``folder``: (series id, sorted file names), most slices first.
-
-    File names are sorted by GDCM along the slice normal (ImagePositionPatient).
-    """
-    try:
-        ids = sitk.ImageSeriesReader.GetGDCMSeriesIDs(folder)
-    except RuntimeError:
-        return []
-    series = []
-    for sid in ids:
-        files = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(folder, sid)
-        if files:
-            series.append((sid, tuple(files)))
-    series.sort(key=lambda item: -len(item[1]))
-    return series
 
 
 def check_direction(image, name):
@@ -124,6 +101,72 @@ def _to_3d(image):
     return image
 
 
+NIFTI_FLOAT_TYPES = {16: "f4", 64: "f8"}   # NIfTI datatype code -> numpy float kind
+
+
+def _nifti_layout(header):
+    """(data offset, data bytes, float dtype or None) of a NIfTI-1/-2 header, or None."""
+    for endian in "<>":
+        size = np.frombuffer(header[:4], dtype=endian + "i4")[0]
+        if size == 348 and len(header) >= 348:
+            code = int(np.frombuffer(header[70:72], dtype=endian + "i2")[0])
+            bitpix = int(np.frombuffer(header[72:74], dtype=endian + "i2")[0])
+            dims = np.frombuffer(header[40:56], dtype=endian + "i2").astype(np.int64)
+            offset = max(int(np.frombuffer(header[108:112], dtype=endian + "f4")[0]), 352)
+            break
+        if size == 540 and len(header) >= 540:
+            code = int(np.frombuffer(header[12:14], dtype=endian + "i2")[0])
+            bitpix = int(np.frombuffer(header[14:16], dtype=endian + "i2")[0])
+            dims = np.frombuffer(header[16:80], dtype=endian + "i8")
+            offset = max(int(np.frombuffer(header[168:176], dtype=endian + "i8")[0]), 544)
+            break
+    else:
+        return None
+    rank = int(dims[0])
+    if not 1 <= rank <= 7 or bitpix <= 0 or np.any(dims[1:rank + 1] < 1):
+        return None
+    kind = NIFTI_FLOAT_TYPES.get(code)
+    dtype = np.dtype(endian + kind) if kind and np.dtype(kind).itemsize * 8 == bitpix else None
+    return offset, int(np.prod(dims[1:rank + 1])) * bitpix // 8, dtype
+
+
+def check_nifti_data(path, name):
+    """InputError when a .nii / .nii.gz holds less voxel data than its header declares, or (float
+    data) NaN / infinite values. ITK's NIfTI reader silently reads both as zeros, so the stored
+    bytes are streamed here (chunk by chunk, decompressing a .nii.gz; nothing is kept).
+    """
+    compressed = path.lower().endswith(".gz")
+    try:
+        with (gzip.open if compressed else open)(path, "rb") as handle:
+            layout = _nifti_layout(handle.read(544))
+            if layout is None:
+                return
+            offset, needed, dtype = layout
+            if dtype is None and not compressed:
+                present = os.path.getsize(path) - offset
+            else:
+                handle.seek(offset)
+                present, bad = 0, 0
+                step = (1 << 22) - (1 << 22) % (dtype.itemsize if dtype else 1)
+                while present < needed:
+                    chunk = handle.read(min(step, needed - present))
+                    if not chunk:
+                        break
+                    present += len(chunk)
+                    if dtype is not None:
+                        values = np.frombuffer(chunk[:len(chunk) - len(chunk) % dtype.itemsize],
+                                               dtype=dtype)
+                        bad += int(values.size - np.count_nonzero(np.isfinite(values)))
+                if bad:
+                    raise InputError("%s: contains %d NaN or infinite voxel values" % (name, bad))
+    except (OSError, EOFError, zlib.error):
+        raise InputError("%s: NIfTI file is truncated or corrupt (compressed data ends early)"
+                         % name)
+    if present < needed:
+        raise InputError("%s: NIfTI file is truncated (%d of the %d bytes of voxel data its header "
+                         "declares)" % (name, max(present, 0), needed))
+
+
 def _read_file(path, name):
     """Read a supported image file after checking its header; InputError on any failure."""
     fmt = FORMAT_NAMES[image_extension(path)]
@@ -135,78 +178,14 @@ def _read_file(path, name):
         raise InputError("%s: cannot read it as a %s image (corrupt file or not in that format)"
                          % (name, fmt))
     _check_shape(reader.GetDimension(), reader.GetSize(), reader.GetNumberOfComponents(), name)
+    if fmt == "NIfTI":
+        check_nifti_data(path, name)
     try:
         image = reader.Execute()
     except RuntimeError:
         raise InputError("%s: cannot read the voxel data of this %s image (truncated or corrupt "
                          "file, or a missing data file)" % (name, fmt))
     return _to_3d(image)
-
-
-def _slice_warnings(reader, files, name):
-    """Warnings about uneven slice spacing or gantry tilt, from each slice's ImagePositionPatient."""
-    positions = []
-    for index in range(len(files)):
-        if not reader.HasMetaDataKey(index, "0020|0032"):
-            return []
-        try:
-            positions.append([float(v) for v in reader.GetMetaData(index, "0020|0032").split("\\")])
-        except ValueError:
-            return []
-    positions = np.asarray(positions)
-    if positions.shape[0] < 3 or positions.shape[1] != 3:
-        return []
-    steps = np.diff(positions, axis=0)
-    gaps = np.linalg.norm(steps, axis=1)
-    warnings = []
-    median = float(np.median(gaps))
-    if median <= 0 or np.any(gaps <= 1e-6):
-        raise InputError("%s: several DICOM slices share one position (duplicate or mixed series)"
-                         % name)
-    if np.abs(gaps - median).max() > SLICE_GAP_TOLERANCE * median:
-        warnings.append("%s: DICOM slice spacing varies from %.3f to %.3f mm (missing or uneven "
-                        "slices); volumes along the slice axis are approximate"
-                        % (name, gaps.min(), gaps.max()))
-    axis = positions[-1] - positions[0]
-    axis /= np.linalg.norm(axis)
-    orientation = [float(v) for v in reader.GetMetaData(0, "0020|0037").split("\\")] \
-        if reader.HasMetaDataKey(0, "0020|0037") else None
-    if orientation and len(orientation) == 6:
-        normal = np.cross(orientation[:3], orientation[3:])
-        normal /= np.linalg.norm(normal)
-        tilt = np.degrees(np.arccos(min(1.0, abs(float(np.dot(axis, normal))))))
-        if tilt > 0.5:
-            warnings.append("%s: DICOM slices are tilted by %.1f degrees (gantry tilt); the volume "
-                            "is read without shear correction" % (name, tilt))
-    return warnings
-
-
-def _read_dicom_folder(folder, name):
-    """Read the largest DICOM series directly in ``folder``; (image, warnings)."""
-    series = dicom_series(folder)
-    if not series:
-        if not any(not entry.startswith(".") for entry in os.listdir(folder)):
-            raise InputError("%s: folder is empty" % name)
-        raise InputError("%s: folder holds no DICOM series (and is not an image file)" % name)
-    warnings = []
-    sid, files = series[0]
-    if len(series) > 1:
-        warnings.append("%s: folder holds %d DICOM series; using series %s with %d slices"
-                        % (name, len(series), sid, len(files)))
-    if len(files) == 1:
-        raise InputError("%s: DICOM series %s has a single file; a 3D CT series is needed"
-                         % (name, sid))
-    reader = sitk.ImageSeriesReader()
-    reader.SetFileNames(files)
-    reader.MetaDataDictionaryArrayUpdateOn()
-    try:
-        image = reader.Execute()
-    except RuntimeError as error:
-        raise InputError("%s: cannot read DICOM series %s: %s" % (name, sid, _one_line(error, 120)))
-    _check_shape(image.GetDimension(), image.GetSize(), image.GetNumberOfComponentsPerPixel(), name)
-    image = _to_3d(image)
-    warnings.extend(_slice_warnings(reader, files, name))
-    return image, warnings
 
 
 def check_ct_like(image, name="CT"):
@@ -256,7 +235,10 @@ def read_ct(path):
     if not os.path.exists(path):
         raise InputError("%s: no such file or folder" % name)
     if os.path.isdir(path):
-        image, warnings = _read_dicom_folder(path, name)
+        image, warnings = read_dicom_folder(path, name)
+        _check_shape(image.GetDimension(), image.GetSize(),
+                     image.GetNumberOfComponentsPerPixel(), name)
+        image = _to_3d(image)
     else:
         if path.lower().endswith(SEGMENTATION_EXTENSION):
             raise InputError("%s: is a Slicer segmentation (.seg.nrrd), not a CT image" % name)

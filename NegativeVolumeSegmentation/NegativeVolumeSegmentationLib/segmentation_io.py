@@ -25,7 +25,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from . import labels
-from .ct_io import FORMAT_NAMES, check_direction, image_extension
+from .ct_io import FORMAT_NAMES, check_direction, check_nifti_data, image_extension
 from .errors import InputError
 
 SEGMENTATION_EXTENSION = ".seg.nrrd"
@@ -170,11 +170,14 @@ def _read_seg_nrrd(path, name):
 
 def _read_label_file(path, name):
     """Label image from a NIfTI / NRRD / MetaImage file holding integer values 0..6."""
+    fmt = FORMAT_NAMES[image_extension(path)]
     try:
         image = sitk.ReadImage(path)
     except RuntimeError:
         raise InputError("%s: cannot read it as a %s label map (corrupt file or not in that format)"
-                         % (name, FORMAT_NAMES[image_extension(path)]))
+                         % (name, fmt))
+    if fmt == "NIfTI":
+        check_nifti_data(path, name)
     while image.GetDimension() > 3 and image.GetSize()[-1] == 1:
         size = list(image.GetSize())
         image = sitk.Extract(image, size[:-1] + [0], [0] * len(size))
@@ -183,6 +186,7 @@ def _read_label_file(path, name):
     if image.GetDimension() != 3:
         raise InputError("%s: label map is %dD; a 3D label map is needed"
                          % (name, image.GetDimension()))
+    check_direction(image, name)
     array = sitk.GetArrayViewFromImage(image)
     values = np.unique(array)
     bad = [v for v in values.tolist() if not np.isfinite(v) or v != int(v) or not 0 <= v <= MAX_LABEL]
