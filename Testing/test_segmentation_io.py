@@ -66,6 +66,9 @@ def test_nifti_round_trip(tmp_path):
     truth = make_labels()
     path = str(tmp_path / "labels.nii.gz")
     write_label_map(truth, path)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~mask     # not a temp file's 0600
     assert sitk.ReadImage(path).GetPixelID() == sitk.sitkUInt8
     assert_same(read_label_map(path), truth, 1e-4)
 

@@ -19,7 +19,7 @@ never leaves a half-written file under the final name.
 
 import contextlib
 import os
-import tempfile
+import uuid
 
 import numpy as np
 import SimpleITK as sitk
@@ -77,8 +77,9 @@ def _atomic_path(path):
     folder, base = os.path.split(path)
     ending = SEGMENTATION_EXTENSION if base.lower().endswith(SEGMENTATION_EXTENSION) \
         else (image_extension(base) or "")
-    handle, temporary = tempfile.mkstemp(prefix=".partial-", suffix=ending, dir=folder)
-    os.close(handle)
+    # a fresh unique name that the writer creates itself, so the file gets the usual permissions
+    # (umask) rather than mkstemp's owner-only 0600
+    temporary = os.path.join(folder, ".partial-%d-%s%s" % (os.getpid(), uuid.uuid4().hex, ending))
     try:
         yield temporary
         os.replace(temporary, path)
