@@ -44,12 +44,13 @@ def make_ct(seed=0):
 
 
 def write_dicom_series(image_hu, folder, series_uid="1.2.826.0.1.3680043.2.1125.7.1",
-                       intercept=-1024, first=0, count=None):
+                       intercept=-1024, first=0, count=None, shift_per_slice=(0.0, 0.0, 0.0)):
     """Write slices ``first..first+count-1`` of an integer HU image as a CT DICOM series.
 
     Tags: ImagePositionPatient per slice, ImageOrientationPatient from the direction's first two
     columns, PixelSpacing (row, column), SliceThickness and RescaleIntercept/Slope (GDCM stores
-    HU − intercept, and the reader must add it back).
+    HU − intercept, and the reader must add it back). ``shift_per_slice`` (LPS mm) moves slice k
+    by k times that vector, as a gantry tilt does.
     """
     os.makedirs(folder, exist_ok=True)
     count = image_hu.GetDepth() - first if count is None else count
@@ -60,7 +61,8 @@ def write_dicom_series(image_hu, folder, series_uid="1.2.826.0.1.3680043.2.1125.
     writer.KeepOriginalImageUIDOn()
     for k in range(first, first + count):
         piece = raw[:, :, k]
-        position = image_hu.TransformIndexToPhysicalPoint((0, 0, k))
+        position = np.add(image_hu.TransformIndexToPhysicalPoint((0, 0, k)),
+                          np.multiply(k, shift_per_slice))
         tags = [("0008|0016", "1.2.840.10008.5.1.4.1.1.2"), ("0008|0060", "CT"),
                 ("0010|0010", "Phantom^Test"), ("0020|000d", "1.2.826.0.1.3680043.2.1125.7"),
                 ("0020|000e", series_uid), ("0008|0018", "%s.%d" % (series_uid, k + 1)),
@@ -146,6 +148,16 @@ def test_dicom_missing_slice_warns_about_uneven_spacing(tmp_path):
     os.remove(os.path.join(folder, sorted(os.listdir(folder))[10]))
     _image, warnings = read_ct(folder)
     assert any("slice spacing varies from 1.250 to 2.500 mm" in w for w in warnings)
+
+
+def test_dicom_gantry_tilt_is_reported(tmp_path):
+    """Slices shifted along the in-plane row direction by tan(10°)·slice gap: 10° tilt."""
+    truth = make_ct()
+    row = oblique_direction()[:, 1]
+    shift = row * SPACING[2] * np.tan(np.radians(10.0))
+    folder = write_dicom_series(truth, str(tmp_path / "tilt"), shift_per_slice=shift)
+    _image, warnings = read_ct(folder)
+    assert len(warnings) == 1 and "tilted by 10.0 degrees" in warnings[0]
 
 
 @pytest.mark.parametrize("ending", [".nii.gz", ".nrrd"])
