@@ -15,25 +15,12 @@ import time
 from . import labels as L
 from . import mrml_bridge
 from .errors import InputError
+from .report import build_report
 
 THICKNESS_MODEL_NAMES = {L.LEFT: "Left condyle joint space thickness",
                          L.RIGHT: "Right condyle joint space thickness"}
 TABLE_NAME = "Negative volume results"
 MODES = ("confined", "paper")
-
-
-def asymmetry_percent(left, right):
-    """Asymmetry index 100 |L - R| / (L + R) (%); None when a side is missing or both are 0."""
-    if left is None or right is None or (left + right) <= 0:
-        return None
-    return 100.0 * abs(left - right) / (left + right)
-
-
-def _report_values(values):
-    """report.json numbers of one side (None stays None), without the engine's internals."""
-    if values is None:
-        return None
-    return {k: v for k, v in values.items() if k != "timings_s"}
 
 
 class NegativeVolumeSegmentationLogic(object):
@@ -64,8 +51,8 @@ class NegativeVolumeSegmentationLogic(object):
             table_node: vtkMRMLTableNode to fill (default: one named "Negative volume results").
 
         Returns:
-            dict with the report.json keys ("left", "right": values or None,
-            "asymmetry_percent", "warnings", "timings_s") and "nodes": the IDs of the table,
+            the report.json dict (:func:`report.build_report`: "left", "right" values or None,
+            "asymmetry_percent", "warnings", "timings_s", ...) plus "nodes": the IDs of the table,
             the NV segments ({label value: segment ID}) and the thickness models ({side: ID}).
         """
         start = time.perf_counter()
@@ -107,21 +94,11 @@ class NegativeVolumeSegmentationLogic(object):
             self._report(0.8, "Building 3D surfaces")
             mrml_bridge.create_closed_surfaces(segmentationNode)
 
-        sides = {s: _report_values(measured.sides[s]) for s in L.SIDES}
-        results = {
-            L.LEFT: sides[L.LEFT],
-            L.RIGHT: sides[L.RIGHT],
-            "asymmetry_percent": {
-                key: asymmetry_percent(*[(sides[s] or {}).get(key + "_mm3") for s in L.SIDES])
-                for key in ("negative_volume", "condyle_volume")},
-            "warnings": list(measured.warnings),
-        }
-        self._report(0.9, "Filling the results table")
+        self._report(0.9, "Adding thickness models and the results table")
         if table_node is None:
             table_node = scene.GetFirstNodeByName(TABLE_NAME)
             if table_node is not None and not table_node.IsA("vtkMRMLTableNode"):
                 table_node = None
-        table_node = mrml_bridge.table_node_from_results(results, scene, TABLE_NAME, table_node)
         models = {}
         if show_thickness:
             for side in L.SIDES:
@@ -136,7 +113,8 @@ class NegativeVolumeSegmentationLogic(object):
                 models[side] = node.GetID()
         timings = dict(measured.timings_s)
         timings["total"] = time.perf_counter() - start
-        results["timings_s"] = timings
+        results = build_report(measured.sides, measured.warnings, timings)
+        table_node = mrml_bridge.table_node_from_results(results, scene, TABLE_NAME, table_node)
         results["nodes"] = {"table": table_node.GetID(), "segments": segments,
                             "thickness_models": models}
         self._report(1.0, "Done")
