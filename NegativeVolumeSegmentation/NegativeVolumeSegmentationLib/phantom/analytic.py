@@ -84,10 +84,13 @@ def _joint_labels(points, params, variant):
         dist = rho - r
     else:
         axes = np.asarray(params["semi_axes_mm"], float)
-        inside = np.sum((q / axes) ** 2, axis=1) <= 1.0
-        dist = np.zeros(len(q))
+        scale = np.sqrt(np.sum((q / axes) ** 2, axis=1))
+        inside = scale <= 1.0
+        dist = np.full(len(q), np.inf)
         in_cone = np.zeros(len(q), bool)
-        outside = ~inside
+        # q lies on the ellipsoid scaled by ``scale``: its distance is >= (scale - 1) min(axes),
+        # so points farther than the TB's outer surface need no foot point.
+        outside = ~inside & ((scale - 1.0) * axes.min() <= gap + thick + 1e-6)
         if np.any(outside):
             _foot, normal, d = ellipsoid_foot_points(q[outside], axes)
             dist[outside] = d
