@@ -49,6 +49,10 @@ def test_left_stays_left_on_flipped_rotated_grid(scene):
     slicer_selftest.check_left_stays_left(scene)
 
 
+def test_transformed_segmentation_and_ct_keep_world_positions(scene):
+    slicer_selftest.check_transformed_nodes(scene)
+
+
 def test_results_table(scene):
     slicer_selftest.check_results_table(scene)
 

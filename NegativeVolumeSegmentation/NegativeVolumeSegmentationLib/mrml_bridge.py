@@ -51,6 +51,18 @@ def ijk_to_ras_from_image(image):
     return matrix
 
 
+def _to_world(node):
+    """4x4 local -> world (RAS) matrix of a transformable node; non-linear is refused."""
+    transform_node = node.GetParentTransformNode()
+    if transform_node is None:
+        return np.eye(4)
+    if not transform_node.IsTransformToWorldLinear():
+        raise InputError("%r is under a non-linear transform: harden it first" % node.GetName())
+    to_world = vtk.vtkMatrix4x4()
+    transform_node.GetMatrixTransformToWorld(to_world)
+    return _matrix_to_numpy(to_world)
+
+
 def _world_geometry(node):
     """(origin RAS, spacing, direction RAS 3x3) of a volume node in world coordinates, mm.
 
@@ -65,14 +77,8 @@ def _world_geometry(node):
     start = np.array(extent[0::2], float)
     if np.any(start):
         origin = origin + direction @ (spacing * start)
-    transform_node = node.GetParentTransformNode()
-    if transform_node is not None:
-        if not transform_node.IsTransformToWorldLinear():
-            raise InputError("volume %r is under a non-linear transform: harden it first"
-                             % node.GetName())
-        to_world = vtk.vtkMatrix4x4()
-        transform_node.GetMatrixTransformToWorld(to_world)
-        world = _matrix_to_numpy(to_world)
+    if node.GetParentTransformNode() is not None:
+        world = _to_world(node)
         axes = world[:3, :3] @ direction @ np.diag(spacing)
         origin = world[:3, :3] @ origin + world[:3, 3]
         spacing = np.linalg.norm(axes, axis=0)
@@ -156,6 +162,8 @@ def segmentation_from_labels(label_image, segmentation_node, values=None):
     ``values``: which label values to write (default: every value of labels.SEGMENTS present).
     A segment with the same name is replaced. All written segments share one binary labelmap
     layer on the label image's grid, which also becomes the segmentation's reference geometry.
+    The image's LPS geometry is world space: under a (linear) parent transform the segments are
+    stored in the node's local frame so that they show where the image says.
     Returns {label value: segment ID} for the segments written (absent values are skipped).
     """
     array = sitk.GetArrayFromImage(label_image)
@@ -166,7 +174,9 @@ def segmentation_from_labels(label_image, segmentation_node, values=None):
         values = [s.value for s in labels.SEGMENTS]
     values = [int(v) for v in values if int(v) in present and int(v) in labels.BY_VALUE]
     kept = np.where(np.isin(array, values), array, 0).astype(np.uint8)
-    oriented = _oriented_image_from_labels(kept, ijk_to_ras_from_image(label_image))
+    # The image is in world coordinates; segments live in the node's local frame.
+    ijk_to_local = np.linalg.inv(_to_world(segmentation_node)) @ ijk_to_ras_from_image(label_image)
+    oriented = _oriented_image_from_labels(kept, ijk_to_local)
     segmentation = segmentation_node.GetSegmentation()
     converter = slicer.vtkSegmentationConverter
     segmentation.SetConversionParameter(converter.GetReferenceImageGeometryParameterName(),
@@ -195,6 +205,7 @@ def labels_from_segmentation(segmentation_node, reference_volume_node=None, valu
 
     Segments are found by their names in labels.SEGMENTS (case ignored); ``values`` limits which
     (default all six). Without a reference volume the segmentation's reference geometry is used.
+    The image carries world geometry (parent transforms of the reference volume composed in).
     Returns (image, {label value: segment ID found}); later values win where segments overlap.
     """
     if values is None:

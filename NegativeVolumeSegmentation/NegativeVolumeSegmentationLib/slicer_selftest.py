@@ -93,35 +93,33 @@ def check_volume_geometry_roundtrip(scene):
     _close(moved.GetDirection(), direction.ravel(), 1e-12, "direction under a translation")
 
 
-def ball_label_image(direction=None):
-    """Label image (LPS) with six balls, one per label value; returns (image, centres, radii).
+def ball_label_image(direction=None, balls=None):
+    """Label image (LPS) with one ball per label value; returns (image, centres, radii).
 
-    Balls of radius 2.5-4 mm at known LPS centres; left structures (1, 3, 5) at +x.
+    ``balls``: {value: (centre LPS mm, radius mm)}; default: six balls of radius 2.5-4 mm around
+    the grid centre, left structures (1, 3, 5) at +x.
     """
-    spacing = (0.5, 0.6, 0.55)
-    size = (80, 60, 50)
-    direction = oblique_direction() if direction is None else direction
+    spacing, size = np.array([0.5, 0.6, 0.55]), np.array([80, 60, 50])
+    direction = oblique_direction() if direction is None else np.asarray(direction, float)
     origin = np.array([-20.0, -15.0, -12.0])
-    image = sitk.Image(size, sitk.sitkUInt8)
-    image.SetSpacing(spacing)
-    image.SetOrigin(origin.tolist())
-    image.SetDirection(np.asarray(direction).ravel().tolist())
-    # Voxel-centre positions (LPS mm) of the whole grid.
+    if balls is None:
+        middle = origin + direction @ (spacing * (size - 1) / 2.0)
+        offsets = {1: (6, 0, -4), 2: (-6, 0, -4), 3: (6, 0, 5), 4: (-6, 0, 5), 5: (12, 5, 0),
+                   6: (-12, 5, 0)}
+        radii = {1: 4.0, 2: 3.5, 3: 3.0, 4: 3.2, 5: 2.5, 6: 2.8}
+        balls = {v: (middle + np.array(offsets[v], float), radii[v]) for v in offsets}
+    # Voxel-centre positions (LPS mm) of the whole grid, by ITK's definition.
     k, j, i = np.meshgrid(*[np.arange(n) for n in size[::-1]], indexing="ij")
-    index = np.stack([i, j, k], axis=-1) * np.array(spacing)
-    points = origin + index @ np.asarray(direction).T
-    # Centres inside the grid: start at grid centre and offset per structure.
-    middle = origin + np.asarray(direction) @ (np.array(spacing) * (np.array(size) - 1) / 2.0)
-    offsets = {1: (6, 0, -4), 2: (-6, 0, -4), 3: (6, 0, 5), 4: (-6, 0, 5), 5: (12, 5, 0),
-               6: (-12, 5, 0)}
-    radii = {1: 4.0, 2: 3.5, 3: 3.0, 4: 3.2, 5: 2.5, 6: 2.8}
-    centres = {v: middle + np.array(offsets[v], float) for v in offsets}
+    points = origin + (np.stack([i, j, k], axis=-1) * spacing) @ direction.T
     array = np.zeros(size[::-1], np.uint8)
-    for value, centre in centres.items():
-        array[np.linalg.norm(points - centre, axis=-1) <= radii[value]] = value
-    labelled = sitk.GetImageFromArray(array)
-    labelled.CopyInformation(image)
-    return labelled, centres, radii
+    for value, (centre, radius) in balls.items():
+        array[np.linalg.norm(points - np.asarray(centre), axis=-1) <= radius] = value
+    image = sitk.GetImageFromArray(array)
+    image.SetSpacing(spacing.tolist())
+    image.SetOrigin(origin.tolist())
+    image.SetDirection(direction.ravel().tolist())
+    return (image, {v: np.asarray(b[0], float) for v, b in balls.items()},
+            {v: b[1] for v, b in balls.items()})
 
 
 def _segment_voxel_count(segmentation_node, segment_id):
@@ -288,8 +286,52 @@ def check_thickness_model(scene):
     _close(colour.GetColor(5.0), (0.15, 0.35, 0.9), 1e-6, "colour of 5 mm")
 
 
+def _translation(scene, name, ras_mm, degrees_about_z=0.0):
+    """Linear transform node: rotation about RAS z (degrees), then a shift (RAS mm)."""
+    transform = vtk.vtkTransform()
+    transform.Translate(*ras_mm)
+    transform.RotateZ(degrees_about_z)
+    node = scene.AddNewNodeByClass("vtkMRMLLinearTransformNode", name)
+    node.SetMatrixTransformToParent(transform.GetMatrix())
+    return node
+
+
+def check_transformed_nodes(scene):
+    """Segments and CT under different linear transforms: the labels stay at their world mm.
+
+    A ball of label 1 (radius 4 mm) at world LPS (12, -5, 7) is written into a segmentation
+    shifted by 4 mm; exported on a CT rotated 10 deg and shifted; its centroid must come out at
+    the same world LPS point, and its closed surface (local frame + transform) there too.
+    """
+    centre_lps = np.array([12.0, -5.0, 7.0])
+    labelled, _centres, _radii = ball_label_image(np.eye(3), {1: (centre_lps, 4.0)})
+    segmentation_node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "shifted")
+    segmentation_node.SetAndObserveTransformNodeID(
+        _translation(scene, "segmentation shift", (-4.0, 0.0, 1.0)).GetID())
+    written = mrml_bridge.segmentation_from_labels(labelled, segmentation_node)
+    surface = vtk.vtkPolyData()
+    segmentation_node.CreateClosedSurfaceRepresentation()
+    segmentation_node.GetClosedSurfaceRepresentation(written[1], surface)
+    local = numpy_support.vtk_to_numpy(surface.GetPoints().GetData()).mean(axis=0)
+    _close(local + np.array([-4.0, 0.0, 1.0]), centre_lps * np.array([-1.0, -1.0, 1.0]), 0.3,
+           "world RAS centre of the surface of a transformed segmentation")
+    ct = sitk.Image(labelled.GetSize(), sitk.sitkInt16)
+    ct.CopyInformation(labelled)
+    ct_node = mrml_bridge.volume_node_from_image(ct, scene, "rotated CT")
+    ct_node.SetAndObserveTransformNodeID(
+        _translation(scene, "CT motion", (3.0, -2.0, 0.5), 10.0).GetID())
+    back, _found = mrml_bridge.labels_from_segmentation(segmentation_node, ct_node)
+    k, j, i = np.nonzero(sitk.GetArrayFromImage(back) == 1)
+    centroid = back.TransformContinuousIndexToPhysicalPoint(
+        [float(i.mean()), float(j.mean()), float(k.mean())])
+    _close(centroid, centre_lps, 0.3, "world LPS centroid exported on a moved CT")
+    ball = 4.0 / 3.0 * math.pi * 4.0 ** 3
+    volume = len(i) * float(np.prod(back.GetSpacing()))
+    _check(abs(volume - ball) < 0.1 * ball, "exported ball %.1f mm3, truth %.1f" % (volume, ball))
+
+
 BRIDGE_CHECKS = (check_volume_geometry_roundtrip, check_label_segments, check_left_stays_left,
-                 check_results_table, check_thickness_model)
+                 check_transformed_nodes, check_results_table, check_thickness_model)
 
 
 def check_logic_on_analytic_phantom(scene, seed=2, condyle_radius_mm=6.5):
