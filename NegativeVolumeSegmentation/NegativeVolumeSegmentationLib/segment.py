@@ -1,0 +1,200 @@
+"""Condyle (MC) and temporal-bone (TB) segmentation in a crop around each joint.
+
+Crop geometry (the one place it is defined; training uses the same functions):
+- A joint crop is a box of ``crop_size_mm`` (x, y, z) centred on the joint point (LPS mm), with
+  voxels of the model's ``target_spacing_mm`` and axes along LPS.
+- Left joint: direction = identity (array index i grows towards the patient's left, i.e.
+  laterally). Right joint: direction = diag(-1, 1, 1), so index i grows towards the patient's
+  right, again laterally: the right joint's array is the mirror image of a left joint and one
+  network serves both sides. The mirroring lives in the crop's direction matrix, so every voxel
+  keeps its true physical position and mapping back needs no flip.
+- CT intensities (HU) are resampled with linear interpolation (outside the CT: air, -1000 HU) and
+  normalised by :func:`normalize_intensity` from the checkpoint's ``intensity`` description.
+
+Probabilities are mapped back onto the ORIGINAL CT grid by resampling each class probability
+image (linear) at the CT voxel centres inside the crop's bounding box; the label is the argmax.
+"""
+
+import numpy as np
+import SimpleITK as sitk
+
+from . import labels as L
+from .inferers import predict_probabilities
+
+DEFAULT_CROP_SIZE_MM = (48.0, 48.0, 48.0)
+AIR_HU = -1000.0
+MIRROR = {L.LEFT: (1.0, 1.0, 1.0), L.RIGHT: (-1.0, 1.0, 1.0)}
+STRUCTURES = ("condyle", "temporal_bone")
+
+
+def crop_reference(centre_lps, side, spacing_mm, crop_size_mm=DEFAULT_CROP_SIZE_MM):
+    """Empty float32 image defining the crop grid of one joint (see module doc).
+
+    Size (voxels, x y z) = round(crop_size_mm / spacing_mm); the grid's centre is ``centre_lps``.
+    """
+    spacing = np.asarray(spacing_mm, dtype=float)
+    size = np.maximum(np.round(np.asarray(crop_size_mm, dtype=float) / spacing), 1).astype(int)
+    direction = np.diag(MIRROR[side])
+    origin = np.asarray(centre_lps, dtype=float) - direction @ (spacing * (size - 1) / 2.0)
+    image = sitk.Image([int(s) for s in size], sitk.sitkFloat32)
+    image.SetSpacing([float(s) for s in spacing])
+    image.SetDirection([float(v) for v in direction.ravel()])
+    image.SetOrigin([float(v) for v in origin])
+    return image
+
+
+def resample_to(image, reference, interpolator=sitk.sitkLinear, default=0.0):
+    """``image`` resampled at the voxel centres of ``reference`` (physical space, no transform)."""
+    return sitk.Resample(image, reference, sitk.Transform(), interpolator, float(default),
+                         image.GetPixelID())
+
+
+def crop_ct(ct, centre_lps, side, spacing_mm, crop_size_mm=DEFAULT_CROP_SIZE_MM):
+    """The CT (HU) resampled onto a joint's crop grid (linear; air outside the CT)."""
+    reference = crop_reference(centre_lps, side, spacing_mm, crop_size_mm)
+    ct = ct if ct.GetPixelID() == sitk.sitkFloat32 else sitk.Cast(ct, sitk.sitkFloat32)
+    return resample_to(ct, reference, sitk.sitkLinear, AIR_HU)
+
+
+def normalize_intensity(hu, intensity):
+    """Network input from HU values, as described by a checkpoint's ``intensity`` dict.
+
+    ``clip_hu`` [lo, hi] (default [-1000, 3000]) clips first; then ``mean`` and ``std`` give
+    (x - mean) / std when present, otherwise the clip range maps linearly onto [0, 1].
+    """
+    intensity = intensity or {}
+    lo, hi = [float(v) for v in intensity.get("clip_hu", (-1000.0, 3000.0))]
+    x = np.clip(np.asarray(hu, dtype=np.float32), lo, hi)
+    if "mean" in intensity and "std" in intensity:
+        return (x - float(intensity["mean"])) / float(intensity["std"])
+    return (x - lo) / (hi - lo)
+
+
+def ct_box_of(reference, ct, margin_voxels=1):
+    """Index box [i0, i1) (x, y, z) of the CT voxels inside the crop ``reference``'s extent
+    (corners transformed to CT continuous indices), clipped to the CT; None if they miss."""
+    size = np.asarray(reference.GetSize())
+    corners = []
+    for cx in (-0.5, size[0] - 0.5):
+        for cy in (-0.5, size[1] - 0.5):
+            for cz in (-0.5, size[2] - 0.5):
+                point = reference.TransformContinuousIndexToPhysicalPoint((cx, cy, cz))
+                corners.append(ct.TransformPhysicalPointToContinuousIndex(point))
+    corners = np.asarray(corners)
+    i0 = np.maximum(np.floor(corners.min(axis=0)).astype(int) - margin_voxels, 0)
+    i1 = np.minimum(np.ceil(corners.max(axis=0)).astype(int) + 1 + margin_voxels,
+                    np.asarray(ct.GetSize()))
+    if np.any(i1 <= i0):
+        return None
+    return i0, i1
+
+
+def box_reference(ct, box):
+    """Empty float32 image on the CT grid restricted to index box ``box`` = (i0, i1)."""
+    i0, i1 = box
+    image = sitk.Image([int(v) for v in i1 - i0], sitk.sitkFloat32)
+    image.SetSpacing(ct.GetSpacing())
+    image.SetDirection(ct.GetDirection())
+    image.SetOrigin(ct.TransformIndexToPhysicalPoint([int(v) for v in i0]))
+    return image
+
+
+def probabilities_to_ct(probabilities, crop_reference_image, ct):
+    """Map class probabilities (C, z, y, x) on a crop grid onto the CT grid.
+
+    Returns (box, probs) with box = (i0, i1) the CT index box (x, y, z) and probs (C, z, y, x)
+    float32 on those CT voxels (outside the crop: background 1, others 0); (None, None) when the
+    crop misses the CT.
+    """
+    box = ct_box_of(crop_reference_image, ct)
+    if box is None:
+        return None, None
+    target = box_reference(ct, box)
+    out = []
+    for c in range(probabilities.shape[0]):
+        image = sitk.GetImageFromArray(np.ascontiguousarray(probabilities[c], dtype=np.float32))
+        image.CopyInformation(crop_reference_image)
+        default = 1.0 if c == 0 else 0.0
+        out.append(sitk.GetArrayFromImage(resample_to(image, target, sitk.sitkLinear, default)))
+    return box, np.stack(out).astype(np.float32)
+
+
+class JointSegmentation(object):
+    """One joint's result on the CT grid: ``side``, ``centre_lps``, ``box`` = (i0, i1) CT index
+    box (x, y, z), ``probabilities`` {"condyle", "temporal_bone": (z, y, x) float32 on the box}."""
+
+    def __init__(self, side, centre_lps, box, probabilities):
+        self.side = side
+        self.centre_lps = centre_lps
+        self.box = box
+        self.probabilities = probabilities
+
+    def slices(self):
+        """numpy (z, y, x) slices of the box in a CT array."""
+        i0, i1 = self.box
+        return (slice(i0[2], i1[2]), slice(i0[1], i1[1]), slice(i0[0], i1[0]))
+
+
+def structure_channels(label_names):
+    """{structure: output channel} from a checkpoint's label names (background = channel 0)."""
+    channels = {}
+    for index, name in enumerate(label_names):
+        lower = str(name).lower()
+        if "condyle" in lower:
+            channels["condyle"] = index
+        elif "temporal" in lower:
+            channels["temporal_bone"] = index
+    missing = [s for s in STRUCTURES if s not in channels]
+    if missing:
+        raise ValueError("model outputs %s lack %s" % (label_names, ", ".join(missing)))
+    return channels
+
+
+def crop_settings(metadata):
+    """(spacing mm x y z, crop size mm x y z, patch size z y x or None) from checkpoint metadata
+    (keys ``target_spacing_mm``, ``crop_size_mm`` and ``patch_size`` (voxels x y z), top level or
+    in ``extra``)."""
+    extra = metadata.get("extra") or {}
+    spacing = [float(v) for v in metadata["target_spacing_mm"]]
+    crop = metadata.get("crop_size_mm") or extra.get("crop_size_mm") or DEFAULT_CROP_SIZE_MM
+    patch = metadata.get("patch_size") or extra.get("patch_size")
+    patch_zyx = None if not patch else [int(v) for v in patch][::-1]
+    return spacing, [float(v) for v in crop], patch_zyx
+
+
+def segment_joint(ct, centre_lps, side, network, metadata, device="cpu", half=False):
+    """Segment MC and TB around one joint; returns a :class:`JointSegmentation` or None when the
+    crop misses the CT."""
+    spacing, crop_mm, patch = crop_settings(metadata)
+    channels = structure_channels(metadata["label_names"])
+    crop = crop_ct(ct, centre_lps, side, spacing, crop_mm)
+    volume = normalize_intensity(sitk.GetArrayViewFromImage(crop), metadata.get("intensity"))
+    probs = predict_probabilities(network, volume, patch, device=device, half=half)
+    keep = [0, channels["condyle"], channels["temporal_bone"]]
+    box, on_ct = probabilities_to_ct(probs[keep], crop, ct)
+    if box is None:
+        return None
+    return JointSegmentation(side, [float(v) for v in centre_lps], box,
+                             {"condyle": on_ct[1], "temporal_bone": on_ct[2]})
+
+
+def label_map(ct, joints):
+    """uint8 label image (values 1-4) on the CT grid from {side: JointSegmentation or None}:
+    each voxel of a joint box gets the most probable of background / MC / TB."""
+    array = np.zeros(sitk.GetArrayViewFromImage(ct).shape, dtype=np.uint8)
+    best = np.zeros(array.shape, dtype=np.float32)
+    for side, joint in joints.items():
+        if joint is None:
+            continue
+        sl = joint.slices()
+        mc, tb = joint.probabilities["condyle"], joint.probabilities["temporal_bone"]
+        background = np.clip(1.0 - mc - tb, 0.0, 1.0)
+        winner = np.argmax(np.stack([background, mc, tb]), axis=0)
+        top = np.maximum(mc, tb)
+        better = (winner > 0) & (top > best[sl])
+        values = np.where(winner == 1, L.CONDYLE[side], L.TEMPORAL_BONE[side]).astype(np.uint8)
+        array[sl][better] = values[better]
+        best[sl][better] = top[better]
+    image = sitk.GetImageFromArray(array)
+    image.CopyInformation(ct)
+    return image

@@ -1,0 +1,146 @@
+"""Crop -> resample -> mirror -> map back onto the CT grid reproduces the labels (segment.py).
+
+Truth: analytic joints (ellipsoid condyle with a lateral knob, spherical temporal-bone cap) drawn
+directly on a CT grid with a rotated direction matrix and anisotropic spacing; the right joint is
+the exact mirror (x -> -x) of the left one.
+"""
+
+import numpy as np
+import SimpleITK as sitk
+
+from NegativeVolumeSegmentationLib import labels as L
+from NegativeVolumeSegmentationLib import segment
+
+JOINT_X_MM = 50.0
+SPACING = (0.45, 0.55, 0.9)
+
+
+def _rotation(ax, ay, az):
+    cx, sx, cy, sy, cz, sz = np.cos(ax), np.sin(ax), np.cos(ay), np.sin(ay), np.cos(az), np.sin(az)
+    rx = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
+    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+    rz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
+    return rz @ ry @ rx
+
+
+def _points(image):
+    size = image.GetSize()
+    k, j, i = np.meshgrid(np.arange(size[2]), np.arange(size[1]), np.arange(size[0]),
+                          indexing="ij")
+    idx = np.stack([i.ravel(), j.ravel(), k.ravel()], 1).astype(float)
+    d = np.asarray(image.GetDirection()).reshape(3, 3) * np.asarray(image.GetSpacing())[None]
+    return (idx @ d.T + np.asarray(image.GetOrigin())).reshape(size[2], size[1], size[0], 3)
+
+
+def joint_labels(points, side):
+    """Labels of one analytic joint at LPS ``points``; lateral is +x for left, -x for right."""
+    lateral = 1.0 if side == L.LEFT else -1.0
+    c = np.array([lateral * JOINT_X_MM, 0.0, 0.0])
+    q = points - c
+    condyle = (q[..., 0] / 9.0) ** 2 + (q[..., 1] / 5.0) ** 2 + (q[..., 2] / 7.0) ** 2 <= 1.0
+    knob = np.linalg.norm(q - np.array([lateral * 8.0, 0.0, -4.0]), axis=-1) <= 3.0
+    r = np.linalg.norm(q - np.array([0.0, 0.0, -2.0]), axis=-1)
+    tb = (r >= 11.0) & (r <= 15.0) & (q[..., 2] > 1.0) & ~(condyle | knob)
+    out = np.zeros(points.shape[:3], np.uint8)
+    out[tb] = L.TEMPORAL_BONE[side]
+    out[condyle | knob] = L.CONDYLE[side]
+    return out
+
+
+def make_ct_grid():
+    image = sitk.Image([300, 100, 60], sitk.sitkUInt8)
+    image.SetSpacing(SPACING)
+    direction = _rotation(0.15, -0.1, 0.25)
+    image.SetDirection([float(v) for v in direction.ravel()])
+    centre_index = (np.asarray(image.GetSize()) - 1) / 2.0
+    image.SetOrigin([float(v) for v in -direction @ (np.asarray(SPACING) * centre_index)])
+    pts = _points(image)
+    array = joint_labels(pts, L.LEFT) | joint_labels(pts, L.RIGHT)
+    labels = sitk.GetImageFromArray(array)
+    labels.CopyInformation(image)
+    return labels
+
+
+def dice(a, b):
+    return 200.0 * np.logical_and(a, b).sum() / (a.sum() + b.sum())
+
+
+def _one_hot_crop(labels, side, spacing):
+    """Truth one-hot (background, MC, TB) resampled to the joint crop, as a model would output."""
+    centre = [JOINT_X_MM if side == L.LEFT else -JOINT_X_MM, 0.0, 0.0]
+    reference = segment.crop_reference(centre, side, spacing, (36.0, 30.0, 30.0))
+    channels = []
+    for value in (L.CONDYLE[side], L.TEMPORAL_BONE[side]):
+        mask = sitk.Cast(labels == value, sitk.sitkFloat32)
+        channels.append(sitk.GetArrayFromImage(segment.resample_to(mask, reference)))
+    probs = np.stack([np.clip(1 - channels[0] - channels[1], 0, 1)] + channels)
+    return reference, probs
+
+
+def test_crop_and_map_back_reproduce_labels_on_rotated_anisotropic_grid():
+    labels = make_ct_grid()
+    truth = sitk.GetArrayFromImage(labels)
+    assert (truth == 1).sum() > 1000 and (truth == 4).sum() > 1000
+    joints = {}
+    for side in L.SIDES:
+        reference, probs = _one_hot_crop(labels, side, (0.4, 0.4, 0.4))
+        box, on_ct = segment.probabilities_to_ct(probs, reference, labels)
+        joints[side] = segment.JointSegmentation(side, None, box, {"condyle": on_ct[1],
+                                                                   "temporal_bone": on_ct[2]})
+    result = sitk.GetArrayFromImage(segment.label_map(labels, joints))
+    for value in (1, 2, 3, 4):
+        score = dice(result == value, truth == value)
+        assert score >= 99.0, (value, score)
+
+
+def test_right_crop_is_the_mirror_of_the_left_crop():
+    """Evaluated analytically at the crops' voxel centres, the right joint's crop array equals the
+    left one's exactly; the resampled CT labels agree with that analytic crop."""
+    labels = make_ct_grid()
+    analytic = {}
+    for side in L.SIDES:
+        reference, probs = _one_hot_crop(labels, side, (0.4, 0.4, 0.4))
+        analytic[side] = joint_labels(_points(reference), side)
+        for channel, values in ((1, L.CONDYLE), (2, L.TEMPORAL_BONE)):
+            assert dice(probs[channel] > 0.5, analytic[side] == values[side]) >= 93.0
+    mirrored = np.where(analytic[L.RIGHT] == 2, 1, np.where(analytic[L.RIGHT] == 4, 3, 0))
+    assert np.array_equal(mirrored, analytic[L.LEFT])
+    # the lateral knob lies at high array index i (lateral) in both crops
+    for side in L.SIDES:
+        mc = analytic[side] == L.CONDYLE[side]
+        i_centre = (mc.shape[2] - 1) / 2.0
+        columns = np.nonzero(mc)[2]
+        assert columns.max() - i_centre > i_centre - columns.min() + 3  # knob: 11 vs 9 mm
+
+
+def test_crop_reference_geometry():
+    ref = segment.crop_reference([10.0, -20.0, 30.0], L.RIGHT, (0.4, 0.5, 0.25), (48, 40, 20))
+    assert ref.GetSize() == (120, 80, 80)
+    assert np.allclose(np.asarray(ref.GetDirection()).reshape(3, 3), np.diag([-1, 1, 1]))
+    centre = ref.TransformContinuousIndexToPhysicalPoint([(s - 1) / 2.0 for s in ref.GetSize()])
+    assert np.allclose(centre, [10.0, -20.0, 30.0])
+    # index i grows towards the patient's right (-x) in a right crop
+    assert ref.TransformIndexToPhysicalPoint([1, 0, 0])[0] < ref.TransformIndexToPhysicalPoint([0, 0, 0])[0]
+
+
+def test_crop_ct_keeps_physical_positions():
+    """A bright point at a known LPS position shows up at the matching crop voxel."""
+    ct = sitk.Image([80, 80, 40], sitk.sitkFloat32) - 1000.0
+    ct.SetSpacing((0.5, 0.5, 1.0))
+    ct.SetOrigin((-20.0, -20.0, -20.0))
+    ct[50, 30, 25] = 2000.0
+    point = ct.TransformIndexToPhysicalPoint([50, 30, 25])
+    crop = segment.crop_ct(ct, [point[0] - 2.0, point[1], point[2]], L.RIGHT, (0.5, 0.5, 1.0),
+                           (20.5, 20.5, 21.0))  # odd voxel counts: centre on a voxel
+    arr = sitk.GetArrayFromImage(crop)
+    k, j, i = np.unravel_index(np.argmax(arr), arr.shape)
+    assert np.allclose(crop.TransformIndexToPhysicalPoint([int(i), int(j), int(k)]), point)
+    assert arr.min() == -1000.0
+
+
+def test_normalize_intensity():
+    x = segment.normalize_intensity([-2000.0, -1000.0, 1000.0, 5000.0], {"clip_hu": [-1000, 3000]})
+    assert np.allclose(x, [0.0, 0.0, 0.5, 1.0])
+    y = segment.normalize_intensity([0.0, 100.0], {"clip_hu": [-1000, 3000], "mean": 100.0,
+                                                  "std": 50.0})
+    assert np.allclose(y, [-2.0, 0.0])
