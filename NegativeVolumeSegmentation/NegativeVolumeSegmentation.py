@@ -9,7 +9,6 @@ works in LPS mm; mrml_bridge converts at the boundary.
 import logging
 from typing import Annotated
 
-import qt
 import slicer
 import vtk
 from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode, vtkMRMLTableNode
