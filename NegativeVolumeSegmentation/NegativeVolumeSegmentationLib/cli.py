@@ -18,6 +18,8 @@ from .errors import InputError, ModelError
 COMMANDS = (
     "cli_phantom",
     "cli_negative_volume",
+    "cli_train",
+    "cli_evaluate",
 )
 
 

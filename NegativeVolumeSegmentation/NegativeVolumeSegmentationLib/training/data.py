@@ -1,0 +1,262 @@
+"""Training data: cached phantoms or a folder of user cases, cut into per-joint sources and sampled.
+
+Sources of cases (config ``data.source``):
+- ``phantom``: ``make_phantom(kind, seed, **options)`` for every seed of ``data.phantom.seeds``.
+  Generating a head phantom takes tens of seconds, so each one is written once to
+  ``<cache_dir>/<kind>-<key>/seed-<n>/`` (ct.nii.gz, labels.nii.gz, truth.json) and read back
+  afterwards; ``key`` hashes the options and the phantom package's source code, so a changed
+  phantom never reuses stale files. The stream is infinite: sample i draws a case, a joint and
+  its augmentation from ``numpy.random.default_rng([train.seed, i, b])``, so a resumed run sees
+  exactly the samples it would have seen.
+- ``folder``: user cases, either one sub-folder per case holding a CT (``ct.*`` / ``image.*``) and
+  a label map (``labels.*``, ``*.seg.nrrd``), or flat pairs ``NAME.nii.gz`` + ``NAME.seg.nrrd`` /
+  ``NAME_labels.nii.gz``. Label values follow interfaces.md; joint centres are the MC centroids,
+  and which joint is the patient's left is decided by physical x (LPS +x = left).
+
+Only a native-grid region around each joint (segmentation) or a coarse copy of the whole head
+(localiser) is kept in memory.
+"""
+
+import hashlib
+import json
+import os
+import time
+
+import numpy as np
+import SimpleITK as sitk
+
+from .. import labels as L
+from ..ct_io import SEGMENTATION_EXTENSION, image_extension, read_ct
+from ..errors import InputError
+from ..segmentation_io import read_label_map
+from . import augment, joint_crops, localizer
+
+
+class Case(object):
+    """One annotated CT: ``ct`` (float32 HU), ``labels`` (uint8, values 1-6), ``centres``
+    {side: LPS mm condyle centre or None}, ``name``, ``truth`` (phantom truth dict or None)."""
+
+    def __init__(self, name, ct, labels, centres, truth=None):
+        self.name, self.ct, self.labels, self.centres, self.truth = name, ct, labels, centres, truth
+
+
+def normalise(hu, intensity):
+    """Network input from HU: (clip(hu, lo, hi) - center_hu) / scale_hu (float32)."""
+    lo, hi = intensity["clip_hu"]
+    return ((np.clip(hu, lo, hi) - intensity["center_hu"]) / intensity["scale_hu"]).astype(np.float32)
+
+
+def _phantom_source_digest():
+    from .. import phantom
+
+    folder = os.path.dirname(phantom.__file__)
+    digest = hashlib.sha256()
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".py"):
+            with open(os.path.join(folder, name), "rb") as stream:
+                digest.update(name.encode() + stream.read())
+    return digest.hexdigest()
+
+
+class PhantomCache(object):
+    """Phantoms of one kind and option set, generated once and kept on disk."""
+
+    def __init__(self, cache_dir, kind, options):
+        key = json.dumps({"kind": kind, "options": options, "code": _phantom_source_digest()},
+                         sort_keys=True)
+        self.folder = os.path.join(cache_dir, "%s-%s" % (kind, hashlib.sha256(key.encode()).hexdigest()[:12]))
+        self.kind, self.options = kind, dict(options)
+        self.generation_s = []  # seconds spent generating each new phantom
+
+    def case(self, seed):
+        """The phantom of ``seed`` as a :class:`Case` (generated and cached if missing)."""
+        from ..phantom import make_phantom, write_phantom
+
+        folder = os.path.join(self.folder, "seed-%d" % seed)
+        if not os.path.exists(os.path.join(folder, "truth.json")):
+            start = time.perf_counter()
+            try:
+                phantom = make_phantom(self.kind, seed, **self.options)
+            except TypeError as error:
+                raise InputError("data.phantom.options: %s" % error)
+            write_phantom(phantom, folder)
+            self.generation_s.append(time.perf_counter() - start)
+        ct = sitk.Cast(sitk.ReadImage(os.path.join(folder, "ct.nii.gz")), sitk.sitkFloat32)
+        labels = sitk.ReadImage(os.path.join(folder, "labels.nii.gz"), sitk.sitkUInt8)
+        with open(os.path.join(folder, "truth.json")) as stream:
+            truth = json.load(stream)
+        centres = {side: (np.array(truth[side]["condyle_center_lps_mm"]) if truth.get(side) else None)
+                   for side in L.SIDES}
+        return Case("seed-%d" % seed, ct, labels, centres, truth)
+
+
+def centres_from_labels(labels, name):
+    """{side: MC centroid (LPS mm) or None} and the labels, sides decided by physical x.
+
+    When the label called left (1) lies at smaller x than the one called right (2), the labels
+    are swapped (left/right follow the patient's geometry, LPS +x = left) and a note is returned.
+    """
+    c = {side: joint_crops.physical_centroid(labels, L.CONDYLE[side]) for side in L.SIDES}
+    notes = []
+    if c[L.LEFT] is not None and c[L.RIGHT] is not None and c[L.LEFT][0] < c[L.RIGHT][0]:
+        swapped = sitk.GetImageFromArray(augment.swap_sides(sitk.GetArrayViewFromImage(labels)))
+        swapped.CopyInformation(labels)
+        labels, c = swapped, {L.LEFT: c[L.RIGHT], L.RIGHT: c[L.LEFT]}
+        notes.append("%s: label 1 (left condyle) lies on the patient's right (smaller LPS x); "
+                     "left and right labels swapped" % name)
+    if c[L.LEFT] is None and c[L.RIGHT] is None:
+        raise InputError("%s: label map holds no mandibular condyle (values 1 or 2)" % name)
+    return c, labels, notes
+
+
+def _pair_in_folder(folder):
+    files = sorted(f for f in os.listdir(folder) if not f.startswith("."))
+    cts = [f for f in files if image_extension(f) and not f.lower().endswith(SEGMENTATION_EXTENSION)
+           and f.split(".")[0].lower() in ("ct", "image")]
+    segs = [f for f in files if f.lower().endswith(SEGMENTATION_EXTENSION)
+            or (image_extension(f) and f.split(".")[0].lower() in ("labels", "label"))]
+    if len(cts) != 1 or len(segs) != 1:
+        raise InputError("%s: a case folder needs one CT (ct.* or image.*) and one label map "
+                         "(labels.* or *.seg.nrrd); found %d and %d" % (folder, len(cts), len(segs)))
+    return os.path.join(folder, cts[0]), os.path.join(folder, segs[0])
+
+
+def find_labelled_cases(folder):
+    """[(name, ct path, label path)] of a folder of annotated cases (layouts: module docstring)."""
+    if not os.path.isdir(folder):
+        raise InputError("%s: no such folder" % folder)
+    found, entries = [], sorted(e for e in os.listdir(folder) if not e.startswith("."))
+    for entry in entries:
+        full = os.path.join(folder, entry)
+        if os.path.isdir(full):
+            found.append((entry,) + _pair_in_folder(full))
+    flat = [e for e in entries if os.path.isfile(os.path.join(folder, e))]
+    for entry in flat:
+        ext = image_extension(entry)
+        if not ext or entry.lower().endswith(SEGMENTATION_EXTENSION):
+            continue
+        stem = entry[:-len(ext)]
+        if stem.endswith("_labels"):
+            continue
+        for label in (stem + SEGMENTATION_EXTENSION, stem + "_labels" + ext):
+            if label in flat:
+                found.append((stem, os.path.join(folder, entry), os.path.join(folder, label)))
+                break
+    if not found:
+        raise InputError("%s: no annotated cases (CT + label map) found" % folder)
+    return found
+
+
+def read_labelled_case(name, ct_path, label_path, notes=None):
+    """A :class:`Case` from a CT file and its label map (which must share the CT's grid)."""
+    ct, warnings = read_ct(ct_path)
+    labels = read_label_map(label_path)
+    if labels.GetSize() != ct.GetSize() or not np.allclose(labels.GetOrigin(), ct.GetOrigin(), atol=1e-3) \
+            or not np.allclose(labels.GetSpacing(), ct.GetSpacing(), atol=1e-4):
+        labels = sitk.Resample(labels, ct, sitk.Transform(3, sitk.sitkIdentity),
+                               sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+    centres, labels, more = centres_from_labels(labels, name)
+    if notes is not None:
+        notes.extend(list(warnings) + more)
+    return Case(name, ct, labels, centres)
+
+
+class JointSource(object):
+    """One joint ready for sampling: native-grid ROI of the CT and its class image (0/1/2)."""
+
+    def __init__(self, case_name, side, centre, ct_roi, class_roi):
+        self.case_name, self.side, self.centre = case_name, side, np.asarray(centre, float)
+        self.ct, self.classes = ct_roi, class_roi
+
+
+def joint_sources(case, cfg):
+    """The :class:`JointSource` of each joint of ``case`` present in the scan."""
+    data = cfg["data"]
+    patch_mm = np.asarray(data["patch_size"]) * np.asarray(data["target_spacing_mm"])
+    extent = np.maximum(patch_mm, data["crop_size_mm"])
+    half = 0.5 * np.linalg.norm(extent) * cfg["augment"]["scale"][1] + data["centre_jitter_mm"] \
+        + np.abs(data["crop_offset_mm"]).max() + 3 * cfg["augment"]["elastic"]["magnitude_mm"] + 2.0
+    out = []
+    for side in L.SIDES:
+        if case.centres.get(side) is None:
+            continue
+        ct = joint_crops.roi_around(case.ct, case.centres[side], half)
+        if ct is None:
+            continue
+        classes = joint_crops.roi_around(joint_crops.side_classes(case.labels, side, data["structures"]),
+                                         case.centres[side], half)
+        out.append(JointSource(case.name, side, case.centres[side], ct, classes))
+    return out
+
+
+def segmentation_sample(source, rng, cfg):
+    """(input float32 z,y,x, classes int64 z,y,x) of one augmented training patch of a joint."""
+    data, aug = cfg["data"], cfg["augment"]
+    spacing = np.asarray(data["target_spacing_mm"], float)
+    size = np.asarray(data["patch_size"], int)
+    slack = np.maximum(data["centre_jitter_mm"],
+                       0.5 * (np.asarray(data["crop_size_mm"]) - size * spacing))
+    offset = np.asarray(data["crop_offset_mm"]) + rng.uniform(-slack, slack)
+    centre = joint_crops.crop_centre(source.centre, source.side, offset)
+    reference = joint_crops.crop_reference(centre, source.side, size, spacing)
+    if rng.uniform() < aug["flip"]:
+        reference = augment.flipped_reference(reference)
+    transform = augment.random_spatial(rng, reference, centre, aug)
+    ct = source.ct
+    if rng.uniform() < aug["spacing"]["probability"]:
+        ct = augment.coarser_spacing(ct, rng, aug["spacing"]["max_mm"])
+    hu = sitk.GetArrayFromImage(joint_crops.crop_ct(ct, reference, transform))
+    classes = sitk.GetArrayFromImage(joint_crops.crop_classes(source.classes, reference, transform))
+    hu = augment.intensity(hu, rng, aug["intensity"], spacing[::-1])
+    return normalise(hu, data["intensity"]), classes.astype(np.int64)
+
+
+class TrainingStream(object):
+    """Infinite seeded stream of training batches for the config's task and data source."""
+
+    def __init__(self, cfg, progress=None):
+        self.cfg = cfg
+        self.notes = []
+        self.cache = None
+        self.items = []  # JointSource (segmentation) or localizer.HeadSource (localiser)
+        data = cfg["data"]
+        if data["source"] == "phantom":
+            ph = data["phantom"]
+            self.cache = PhantomCache(ph["cache_dir"], ph["kind"], ph["options"])
+            loaders = [(lambda s=s: self.cache.case(s)) for s in ph["seeds"]]
+        else:
+            loaders = [(lambda c=c: read_labelled_case(c[0], c[1], c[2], self.notes))
+                       for c in find_labelled_cases(data["folder"])]
+        bar = progress(loaders, desc="cases", unit="case") if progress else loaders
+        for load in bar:
+            case = load()
+            if cfg["task"] == "localizer":
+                self.items.append(localizer.head_source(case, cfg))
+            else:
+                self.items.extend(joint_sources(case, cfg))
+        if not self.items:
+            raise InputError("no joints found in the training data")
+
+    def describe(self):
+        """One-line description of the training data (stored in the checkpoint)."""
+        data = self.cfg["data"]
+        if data["source"] == "phantom":
+            seeds = data["phantom"]["seeds"]
+            return ("%s phantoms, seeds %d..%d (%d cases, %d training items), options %s"
+                    % (data["phantom"]["kind"], min(seeds), max(seeds), len(seeds),
+                       len(self.items), json.dumps(data["phantom"]["options"], sort_keys=True)))
+        return "folder %s (%d training items)" % (os.path.abspath(data["folder"]), len(self.items))
+
+    def batch(self, iteration):
+        """(inputs N x 1 x D x H x W float32, targets N x D x H x W int64) numpy arrays."""
+        xs, ys = [], []
+        for b in range(self.cfg["data"]["batch_size"]):
+            rng = np.random.default_rng([self.cfg["train"]["seed"], int(iteration), b])
+            item = self.items[int(rng.integers(len(self.items)))]
+            if self.cfg["task"] == "localizer":
+                x, y = localizer.sample(item, rng, self.cfg)
+            else:
+                x, y = segmentation_sample(item, rng, self.cfg)
+            xs.append(x[None])
+            ys.append(y)
+        return np.stack(xs), np.stack(ys)

@@ -1,0 +1,133 @@
+"""Coarse joint localiser task: whole head at ~3 mm in, a ball around each condyle centre out.
+
+Input: the CT resampled (Gaussian pre-smoothed) onto an axis-aligned LPS grid (identity direction)
+at ``data.target_spacing_mm`` (e.g. 3 mm). Target: one class, the voxels within
+``data.ball_radius_mm`` (e.g. 8 mm) of a condyle centre, both joints alike. Which blob is the
+patient's left joint is decided afterwards from physical x (LPS +x = left), never from array order:
+see :func:`detect_joints`.
+"""
+
+import numpy as np
+import SimpleITK as sitk
+from scipy import ndimage
+
+from .. import labels as L
+from . import augment, joint_crops
+
+SOURCE_SPACING_FACTOR = 0.5  # coarse source copy kept in memory: half the target spacing
+
+
+class HeadSource(object):
+    """A whole head kept for localiser sampling: coarse CT and ball target on one LPS grid."""
+
+    def __init__(self, name, ct, target, centres):
+        self.name, self.ct, self.target, self.centres = name, ct, target, centres
+
+
+def bounding_box(image):
+    """(lo, hi) LPS mm of the physical box spanned by ``image``'s voxel centres (any direction)."""
+    size = np.asarray(image.GetSize())
+    corners = [image.TransformContinuousIndexToPhysicalPoint(tuple(float(v) for v in c))
+               for c in np.array(np.meshgrid(*[[0, s - 1] for s in size])).reshape(3, -1).T]
+    corners = np.array(corners)
+    return corners.min(axis=0), corners.max(axis=0)
+
+
+def aligned_grid(image, spacing_mm, pixel=sitk.sitkFloat32):
+    """An identity-direction LPS grid at ``spacing_mm`` covering ``image``'s physical box."""
+    lo, hi = bounding_box(image)
+    spacing = np.asarray(spacing_mm, float)
+    size = np.maximum(np.ceil((hi - lo) / spacing).astype(int) + 1, 1)
+    ref = sitk.Image([int(v) for v in size], pixel)
+    ref.SetSpacing(tuple(float(v) for v in spacing))
+    ref.SetOrigin(tuple(float(v) for v in 0.5 * (lo + hi) - 0.5 * (size - 1) * spacing))
+    return ref
+
+
+def smooth_resample(ct, reference, transform=None):
+    """CT (float32 HU) on ``reference``, Gaussian-smoothed to the new spacing first (no aliasing)."""
+    ct = sitk.Cast(ct, sitk.sitkFloat32)
+    sigma = [0.4 * t if t > 1.5 * s else 0.0 for t, s in zip(reference.GetSpacing(), ct.GetSpacing())]
+    if max(sigma) > 0:
+        ct = sitk.SmoothingRecursiveGaussian(ct, [max(v, 1e-3) for v in sigma])
+    return joint_crops.crop_ct(ct, reference, transform)
+
+
+def ball_target(reference, centres, radius_mm):
+    """uint8 image on ``reference``: 1 within ``radius_mm`` of any centre (LPS mm), else 0."""
+    size = reference.GetSize()
+    zyx = np.indices(size[::-1]).reshape(3, -1)[::-1].T.astype(float)  # x, y, z index per voxel
+    d = np.array(reference.GetDirection()).reshape(3, 3)
+    points = np.asarray(reference.GetOrigin()) + (zyx * np.asarray(reference.GetSpacing())).dot(d.T)
+    inside = np.zeros(len(points), bool)
+    for centre in centres:
+        inside |= np.sum((points - np.asarray(centre, float)) ** 2, axis=1) <= radius_mm ** 2
+    image = sitk.GetImageFromArray(inside.reshape(size[::-1]).astype(np.uint8))
+    image.CopyInformation(reference)
+    return image
+
+
+def head_source(case, cfg):
+    """:class:`HeadSource` of a :class:`data.Case`: its CT and ball target at half the target spacing."""
+    spacing = np.asarray(cfg["data"]["target_spacing_mm"]) * SOURCE_SPACING_FACTOR
+    reference = aligned_grid(case.ct, spacing)
+    centres = [c for c in case.centres.values() if c is not None]
+    return HeadSource(case.name, smooth_resample(case.ct, reference),
+                      ball_target(reference, centres, cfg["data"]["ball_radius_mm"]), centres)
+
+
+def sample(source, rng, cfg):
+    """(input float32 z,y,x, target int64 z,y,x) of one augmented localiser patch."""
+    from .data import normalise
+
+    data, aug = cfg["data"], cfg["augment"]
+    spacing = np.asarray(data["target_spacing_mm"], float)
+    lo, hi = bounding_box(source.ct)
+    centre = 0.5 * (lo + hi) + rng.uniform(-1, 1, 3) * data["centre_jitter_mm"]
+    reference = joint_crops.crop_reference(centre, L.LEFT, data["patch_size"], spacing)
+    if rng.uniform() < aug["flip"]:
+        reference = augment.flipped_reference(reference)
+    transform = augment.random_spatial(rng, reference, centre, aug)
+    hu = sitk.GetArrayFromImage(joint_crops.crop_ct(source.ct, reference, transform))
+    target = sitk.GetArrayFromImage(joint_crops.crop_classes(source.target, reference, transform))
+    hu = augment.intensity(hu, rng, aug["intensity"], spacing[::-1])
+    return normalise(hu, data["intensity"]), target.astype(np.int64)
+
+
+def whole_input(ct, cfg):
+    """(normalised float32 z,y,x array, reference image) of a whole CT on the localiser's grid."""
+    from .data import normalise
+
+    reference = aligned_grid(ct, cfg["data"]["target_spacing_mm"])
+    hu = sitk.GetArrayFromImage(smooth_resample(ct, reference))
+    return normalise(hu, cfg["data"]["intensity"]), reference
+
+
+def detect_joints(probability, reference, threshold=0.5, min_volume_mm3=50.0):
+    """Joint candidates from a joint-probability array (z, y, x) on ``reference``'s grid.
+
+    Connected components of ``probability >= threshold`` with at least ``min_volume_mm3``; the
+    two largest are kept. Returns [{"centre_lps_mm", "volume_mm3", "side"}]: with two joints the
+    one at larger physical x is the patient's left; a single joint gets side None (the caller
+    decides, e.g. from the head's midline).
+    """
+    mask = np.asarray(probability) >= threshold
+    components, count = ndimage.label(mask)
+    voxel = float(np.prod(reference.GetSpacing()))
+    found = []
+    for index in range(1, count + 1):
+        where = components == index
+        volume = float(where.sum()) * voxel
+        if volume < min_volume_mm3:
+            continue
+        weights = np.asarray(probability)[where]
+        zyx = np.argwhere(where)
+        centre_index = (zyx * weights[:, None]).sum(axis=0) / weights.sum()
+        centre = reference.TransformContinuousIndexToPhysicalPoint(
+            tuple(float(v) for v in centre_index[::-1]))
+        found.append({"centre_lps_mm": [float(v) for v in centre], "volume_mm3": volume, "side": None})
+    found = sorted(found, key=lambda f: -f["volume_mm3"])[:2]
+    if len(found) == 2:
+        found.sort(key=lambda f: -f["centre_lps_mm"][0])
+        found[0]["side"], found[1]["side"] = L.LEFT, L.RIGHT
+    return found
