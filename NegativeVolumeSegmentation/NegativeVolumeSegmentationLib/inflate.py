@@ -10,8 +10,8 @@ first hit (mm). Modes:
 
 A first hit on a TB face whose outward normal points along the ray means the ray starts inside
 the TB (the bones touch or overlap): h = 0 there. A first hit more than ``MAX_INCIDENCE_DEG`` from
-the face's normal grazes the TB's rim and counts as a miss. Rays from vertices farther than max_distance
-from every TB vertex cannot hit and are skipped without a locator query.
+the face's normal grazes the TB's rim and counts as a miss. Rays that cannot come near any TB
+vertex (:func:`_rays_that_may_hit`) are skipped without a locator query.
 """
 
 import numpy as np
@@ -78,6 +78,30 @@ def _first_hit(locator, kind, p1, p2):
     return float(t), int(cell_id)
 
 
+def _rays_that_may_hit(pts, nrm, tb_pts, tb_tri, max_distance, pieces=6):
+    """Indices of the rays x + t n (0 < t <= max_distance) that can meet the TB mesh at all.
+
+    The segment is covered by ``pieces`` balls of radius max_distance / (2 pieces); a hit point
+    lies on a TB triangle, within its longest edge of a TB vertex, so a ray whose balls hold no
+    TB vertex within radius + longest edge cannot hit. One vectorised k-d tree query per ball.
+    """
+    edge = 0.0
+    if len(tb_tri):
+        e = tb_pts[tb_tri] - tb_pts[np.roll(tb_tri, 1, axis=1)]
+        edge = float(np.sqrt(np.max(np.sum(e * e, axis=2))))
+    radius = max_distance / (2.0 * pieces)
+    tree = cKDTree(tb_pts)
+    may = np.zeros(len(pts), bool)
+    for k in range(pieces):
+        todo = np.nonzero(~may)[0]
+        if len(todo) == 0:
+            break
+        centres = pts[todo] + ((2 * k + 1) * radius) * nrm[todo]
+        dist, _ = tree.query(centres, k=1, distance_upper_bound=radius + edge + 1e-6)
+        may[todo[np.isfinite(dist)]] = True
+    return np.nonzero(may)[0]
+
+
 def inflation_lengths(mc_poly, tb_poly, max_distance=DEFAULT_MAX_DISTANCE_MM, mode="confined",
                       locator=DEFAULT_LOCATOR):
     """Per-vertex inflation length h (mm) of the MC mesh against the TB mesh.
@@ -101,8 +125,8 @@ def inflation_lengths(mc_poly, tb_poly, max_distance=DEFAULT_MAX_DISTANCE_MM, mo
     if tb_poly is not None and tb_poly.GetNumberOfPoints() > 0:
         tb_pts = surfaces.points(tb_poly)
         tb_nrm = surfaces.cell_normals(tb_poly)
-        near, _ = cKDTree(tb_pts).query(pts, k=1, distance_upper_bound=max_distance + 1e-6)
-        candidates = np.nonzero(np.isfinite(near))[0]
+        candidates = _rays_that_may_hit(pts, nrm, tb_pts, surfaces.triangles(tb_poly),
+                                        max_distance)
         loc = build_locator(tb_poly, locator)
         length = max_distance - RAY_START_MM
         for i in candidates:

@@ -21,11 +21,12 @@ from vtkmodules.vtkFiltersGeneral import vtkDiscreteFlyingEdges3D
 SMOOTHING_FACTOR = 0.5  # Slicer's default "surface smoothing" of a segmentation
 
 
-def clean_mask(mask, min_island_fraction=0.0):
+def clean_mask(mask):
     """Largest 26-connected component of a boolean (z, y, x) array, its inner cavities filled.
 
     Small islands (other components) and holes are what segmentations typically carry; the
-    surface of the bone is the outer boundary of its largest piece.
+    surface of the bone is the outer boundary of its largest piece. A cavity is background not
+    6-connected to the array's border.
     """
     mask = np.asarray(mask, bool)
     if not mask.any():
@@ -35,7 +36,22 @@ def clean_mask(mask, min_island_fraction=0.0):
         sizes = np.bincount(lab.ravel())
         sizes[0] = 0
         mask = lab == int(np.argmax(sizes))
-    return ndimage.binary_fill_holes(mask)
+    outside = np.pad(~mask, 1, constant_values=True)
+    back, _ = ndimage.label(outside)
+    return (back != back[0, 0, 0])[1:-1, 1:-1, 1:-1]
+
+
+def _bounding_box(mask):
+    """(lo, hi) numpy-order index bounds of the True voxels, hi exclusive; None when empty."""
+    lo, hi = [], []
+    for axis in range(3):
+        other = tuple(a for a in range(3) if a != axis)
+        hit = np.nonzero(np.any(mask, axis=other))[0]
+        if len(hit) == 0:
+            return None
+        lo.append(int(hit[0]))
+        hi.append(int(hit[-1]) + 1)
+    return np.array(lo), np.array(hi)
 
 
 def _index_to_physical(image):
@@ -93,17 +109,21 @@ def mask_surface(mask_image, smoothing=SMOOTHING_FACTOR, clean=True):
         vtkPolyData with point normals and cell normals (outward), or None for an empty mask.
     """
     arr = sitk.GetArrayViewFromImage(mask_image) != 0
+    box = _bounding_box(arr)
+    if box is None:
+        return None
+    lo, hi = box
+    arr = arr[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]  # work on the mask's own box only
     if clean:
         arr = clean_mask(arr)
-    if not arr.any():
-        return None
     # Pad so that a mask touching the border still gives a closed surface.
     arr = np.pad(arr, 1).astype(np.uint8)
     spacing = np.asarray(mask_image.GetSpacing(), float)
     img = vtkImageData()
     img.SetDimensions(arr.shape[2], arr.shape[1], arr.shape[0])
     img.SetSpacing(*spacing)
-    img.SetOrigin(*(-spacing))  # index -1 of the padded array is index 0 of the image
+    # Padded array index 0 is image index lo - 1 (x, y, z order for VTK).
+    img.SetOrigin(*((lo[::-1] - 1) * spacing))
     img.GetPointData().SetScalars(numpy_support.numpy_to_vtk(arr.ravel(), deep=True))
 
     surf = vtkDiscreteFlyingEdges3D()
