@@ -8,6 +8,7 @@ import torch
 from NegativeVolumeSegmentationLib import labels as L
 from NegativeVolumeSegmentationLib import localize as Z
 from NegativeVolumeSegmentationLib.localize import Candidate, HeadFrame
+from NegativeVolumeSegmentationLib.training.localizer import aligned_grid, smooth_resample
 
 
 def _rot(yaw_deg, roll_deg):
@@ -106,7 +107,7 @@ def test_localize_joints_on_rotated_ct():
     direction = _rot(20, -10)
     ct = _synthetic_head(direction)
     meta = {"target_spacing_mm": [3.0, 3.0, 3.0], "label_names": ["background", "joint"],
-            "intensity": {"clip_hu": [-1000, 3000]}}
+            "intensity": {"clip_hu": [-1000, 3000], "center_hu": 1000.0, "scale_hu": 2000.0}}
     result = Z.localize_joints(ct, MarkerNet().eval(), meta)
     assert np.linalg.norm(np.subtract(result.joints[L.LEFT], [50, 5, -10])) < 2.0
     assert np.linalg.norm(np.subtract(result.joints[L.RIGHT], [-50, 5, -10])) < 2.0
@@ -115,8 +116,8 @@ def test_localize_joints_on_rotated_ct():
 
 def test_head_frame_of_synthetic_head():
     ct = _synthetic_head(np.eye(3), spacing=(2.0, 2.0, 2.0), size=(100, 110, 135))
-    grid = Z.lps_grid(ct, (3.0, 3.0, 3.0))
-    coarse = sitk.Resample(ct, grid, sitk.Transform(), sitk.sitkLinear, -1000.0)
+    grid = aligned_grid(ct, (3.0, 3.0, 3.0))
+    coarse = smooth_resample(ct, grid)
     frame = Z.head_frame(coarse)
     assert abs(frame.midline_at(-10.0)) < 3.0
     assert frame.top_z is not None and abs(frame.top_z - 120.0) < 4.0

@@ -69,6 +69,7 @@ def _one_hot_crop(labels, side, spacing):
     """Truth one-hot (background, MC, TB) resampled to the joint crop, as a model would output."""
     centre = [JOINT_X_MM if side == L.LEFT else -JOINT_X_MM, 0.0, 0.0]
     reference = segment.crop_reference(centre, side, spacing, (36.0, 30.0, 30.0))
+    assert reference.GetSize() == (90, 75, 75)
     channels = []
     for value in (L.CONDYLE[side], L.TEMPORAL_BONE[side]):
         mask = sitk.Cast(labels == value, sitk.sitkFloat32)
@@ -139,8 +140,6 @@ def test_crop_ct_keeps_physical_positions():
 
 
 def test_normalize_intensity():
-    x = segment.normalize_intensity([-2000.0, -1000.0, 1000.0, 5000.0], {"clip_hu": [-1000, 3000]})
-    assert np.allclose(x, [0.0, 0.0, 0.5, 1.0])
-    y = segment.normalize_intensity([0.0, 100.0], {"clip_hu": [-1000, 3000], "mean": 100.0,
-                                                  "std": 50.0})
-    assert np.allclose(y, [-2.0, 0.0])
+    x = segment.normalize_intensity([-2000.0, -1000.0, 1000.0, 5000.0],
+                                    {"clip_hu": [-1000, 3000], "center_hu": 500.0, "scale_hu": 1000.0})
+    assert np.allclose(x, [-1.5, -1.5, 0.5, 2.5])

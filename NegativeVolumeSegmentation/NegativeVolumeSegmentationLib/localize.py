@@ -1,9 +1,9 @@
 """Finding both temporomandibular joints in a whole CT volume, with anatomy-aware checks.
 
 1. The bundled localiser network runs on the CT resampled to its coarse target spacing (~3 mm)
-   on an LPS-aligned grid covering the CT. Its outputs are background plus one "joint" class (or
-   "left joint" / "right joint"); the joint point it marks is the top of the condyle, where the
-   joint space is.
+   on an LPS-aligned grid covering the CT (:mod:`.training.localizer`, as in training). Its
+   outputs are background plus one "joint" class (or "left joint" / "right joint"): a ball around
+   each condyle centre.
 2. Candidates: connected regions of joint probability > 0.5, each with its probability-weighted
    centre (LPS mm) and peak probability.
 3. Anatomy checks (:func:`choose_joints`, pure geometry): two joints lie 75-130 mm apart, mostly
@@ -20,7 +20,8 @@ from scipy import ndimage
 
 from . import labels as L
 from .inferers import predict_probabilities
-from .segment import AIR_HU, normalize_intensity, resample_to
+from .segment import normalize_intensity
+from .training.localizer import aligned_grid, smooth_resample
 
 MIN_JOINT_DISTANCE_MM = 75.0
 MAX_JOINT_DISTANCE_MM = 130.0
@@ -141,22 +142,6 @@ def choose_joints(candidates, head):
     return {L.LEFT: None, L.RIGHT: None}, warnings
 
 
-def lps_grid(image, spacing_mm):
-    """Empty float32 image with identity direction and ``spacing_mm`` covering ``image``'s
-    physical extent (all eight corners)."""
-    size = np.asarray(image.GetSize())
-    corners = np.array([image.TransformContinuousIndexToPhysicalPoint((x, y, z))
-                        for x in (-0.5, size[0] - 0.5) for y in (-0.5, size[1] - 0.5)
-                        for z in (-0.5, size[2] - 0.5)])
-    lo, hi = corners.min(axis=0), corners.max(axis=0)
-    spacing = np.asarray(spacing_mm, dtype=float)
-    n = np.maximum(np.ceil((hi - lo) / spacing).astype(int), 1)
-    grid = sitk.Image([int(v) for v in n], sitk.sitkFloat32)
-    grid.SetSpacing([float(v) for v in spacing])
-    grid.SetOrigin([float(v) for v in lo + spacing / 2.0])
-    return grid
-
-
 def _points_of(image, kji, weights=None):
     idx = np.stack([kji[2], kji[1], kji[0]], 1).astype(float)
     d = np.asarray(image.GetDirection()).reshape(3, 3) * np.asarray(image.GetSpacing())[None]
@@ -227,11 +212,10 @@ def candidates_from_probabilities(grid, joint_prob, side_probs=None):
 
 def localize_joints(ct, network, metadata, device="cpu", half=False):
     """:class:`Localization` of both joints in ``ct`` (SimpleITK, HU) with the localiser."""
-    grid = lps_grid(ct, metadata["target_spacing_mm"])
-    coarse = resample_to(sitk.Cast(ct, sitk.sitkFloat32), grid, sitk.sitkLinear, AIR_HU)
+    grid = aligned_grid(ct, metadata["target_spacing_mm"])
+    coarse = smooth_resample(ct, grid)      # as in training: Gaussian pre-smoothing, then linear
     volume = normalize_intensity(sitk.GetArrayViewFromImage(coarse), metadata.get("intensity"))
-    extra = metadata.get("extra") or {}
-    patch = metadata.get("patch_size") or extra.get("patch_size")
+    patch = ((metadata.get("extra") or {}).get("crop") or {}).get("patch_size_xyz")
     probs = predict_probabilities(network, volume, [int(v) for v in patch][::-1] if patch else None,
                                   device=device, half=half)
     names = [str(n).lower() for n in metadata["label_names"]]

@@ -1,15 +1,13 @@
 """Condyle (MC) and temporal-bone (TB) segmentation in a crop around each joint.
 
-Crop geometry (the one place it is defined; training uses the same functions):
-- A joint crop is a box of ``crop_size_mm`` (x, y, z) centred on the joint point (LPS mm), with
-  voxels of the model's ``target_spacing_mm`` and axes along LPS.
-- Left joint: direction = identity (array index i grows towards the patient's left, i.e.
-  laterally). Right joint: direction = diag(-1, 1, 1), so index i grows towards the patient's
-  right, again laterally: the right joint's array is the mirror image of a left joint and one
-  network serves both sides. The mirroring lives in the crop's direction matrix, so every voxel
-  keeps its true physical position and mapping back needs no flip.
-- CT intensities (HU) are resampled with linear interpolation (outside the CT: air, -1000 HU) and
-  normalised by :func:`normalize_intensity` from the checkpoint's ``intensity`` description.
+Crop geometry is defined once, in :mod:`.training.joint_crops` (training and inference share
+it): a box of ``crop_size_mm`` around the condyle centre plus ``crop_offset_mm`` (given in the
+left-joint frame), voxels of the model's ``target_spacing_mm``, axes along LPS; direction identity
+for the patient's left joint and diag(-1, 1, 1) for the right joint, so array index x always runs
+laterally and a right joint's crop is the mirror image of a left one (one network serves both).
+The mirroring lives in the crop's direction matrix, so every voxel keeps its true physical
+position and mapping back needs no flip. CT values (HU) are resampled linearly (air outside the
+scan) and normalised as the checkpoint's ``intensity`` says (:func:`.training.data.normalise`).
 
 Probabilities are mapped back onto the ORIGINAL CT grid by resampling each class probability
 image (linear) at the CT voxel centres inside the crop's bounding box; the label is the argmax.
@@ -20,54 +18,31 @@ import SimpleITK as sitk
 
 from . import labels as L
 from .inferers import predict_probabilities
+from .training import joint_crops
+from .training.data import normalise
 
-DEFAULT_CROP_SIZE_MM = (48.0, 48.0, 48.0)
-AIR_HU = -1000.0
-MIRROR = {L.LEFT: (1.0, 1.0, 1.0), L.RIGHT: (-1.0, 1.0, 1.0)}
+AIR_HU = joint_crops.AIR_HU
+DEFAULT_CROP_SIZE_MM = (48.0, 48.0, 40.0)
 STRUCTURES = ("condyle", "temporal_bone")
+resample_to = joint_crops.resample_to
 
 
 def crop_reference(centre_lps, side, spacing_mm, crop_size_mm=DEFAULT_CROP_SIZE_MM):
-    """Empty float32 image defining the crop grid of one joint (see module doc).
-
-    Size (voxels, x y z) = round(crop_size_mm / spacing_mm); the grid's centre is ``centre_lps``.
-    """
-    spacing = np.asarray(spacing_mm, dtype=float)
-    size = np.maximum(np.round(np.asarray(crop_size_mm, dtype=float) / spacing), 1).astype(int)
-    direction = np.diag(MIRROR[side])
-    origin = np.asarray(centre_lps, dtype=float) - direction @ (spacing * (size - 1) / 2.0)
-    image = sitk.Image([int(s) for s in size], sitk.sitkFloat32)
-    image.SetSpacing([float(s) for s in spacing])
-    image.SetDirection([float(v) for v in direction.ravel()])
-    image.SetOrigin([float(v) for v in origin])
-    return image
-
-
-def resample_to(image, reference, interpolator=sitk.sitkLinear, default=0.0):
-    """``image`` resampled at the voxel centres of ``reference`` (physical space, no transform)."""
-    return sitk.Resample(image, reference, sitk.Transform(), interpolator, float(default),
-                         image.GetPixelID())
+    """Empty image defining a joint's crop grid centred on ``centre_lps`` (LPS mm): voxel counts
+    (x, y, z) = round(crop_size_mm / spacing_mm), direction of :func:`joint_crops.side_direction`."""
+    size = joint_crops.size_for(crop_size_mm, spacing_mm)
+    return joint_crops.crop_reference(centre_lps, side, size, spacing_mm)
 
 
 def crop_ct(ct, centre_lps, side, spacing_mm, crop_size_mm=DEFAULT_CROP_SIZE_MM):
-    """The CT (HU) resampled onto a joint's crop grid (linear; air outside the CT)."""
-    reference = crop_reference(centre_lps, side, spacing_mm, crop_size_mm)
-    ct = ct if ct.GetPixelID() == sitk.sitkFloat32 else sitk.Cast(ct, sitk.sitkFloat32)
-    return resample_to(ct, reference, sitk.sitkLinear, AIR_HU)
+    """The CT (float32 HU) resampled onto a joint's crop grid (linear; air outside the CT)."""
+    return joint_crops.crop_ct(ct, crop_reference(centre_lps, side, spacing_mm, crop_size_mm))
 
 
 def normalize_intensity(hu, intensity):
-    """Network input from HU values, as described by a checkpoint's ``intensity`` dict.
-
-    ``clip_hu`` [lo, hi] (default [-1000, 3000]) clips first; then ``mean`` and ``std`` give
-    (x - mean) / std when present, otherwise the clip range maps linearly onto [0, 1].
-    """
-    intensity = intensity or {}
-    lo, hi = [float(v) for v in intensity.get("clip_hu", (-1000.0, 3000.0))]
-    x = np.clip(np.asarray(hu, dtype=np.float32), lo, hi)
-    if "mean" in intensity and "std" in intensity:
-        return (x - float(intensity["mean"])) / float(intensity["std"])
-    return (x - lo) / (hi - lo)
+    """Network input from HU as a checkpoint's ``intensity`` dict says: (clip(hu, clip_hu) -
+    center_hu) / scale_hu."""
+    return normalise(np.asarray(hu, dtype=np.float32), intensity)
 
 
 def ct_box_of(reference, ct, margin_voxels=1):
@@ -151,23 +126,23 @@ def structure_channels(label_names):
 
 
 def crop_settings(metadata):
-    """(spacing mm x y z, crop size mm x y z, patch size z y x or None) from checkpoint metadata
-    (keys ``target_spacing_mm``, ``crop_size_mm`` and ``patch_size`` (voxels x y z), top level or
-    in ``extra``)."""
-    extra = metadata.get("extra") or {}
+    """(spacing mm x y z, crop size mm x y z, crop offset mm (left-joint frame), patch size
+    z y x or None) from a segmentation checkpoint's metadata (``extra.crop`` of the trainer)."""
+    crop = (metadata.get("extra") or {}).get("crop") or {}
     spacing = [float(v) for v in metadata["target_spacing_mm"]]
-    crop = metadata.get("crop_size_mm") or extra.get("crop_size_mm") or DEFAULT_CROP_SIZE_MM
-    patch = metadata.get("patch_size") or extra.get("patch_size")
+    size = [float(v) for v in crop.get("crop_size_mm", DEFAULT_CROP_SIZE_MM)]
+    offset = [float(v) for v in crop.get("crop_offset_mm", (0.0, 0.0, 0.0))]
+    patch = crop.get("patch_size_xyz")
     patch_zyx = None if not patch else [int(v) for v in patch][::-1]
-    return spacing, [float(v) for v in crop], patch_zyx
+    return spacing, size, offset, patch_zyx
 
 
 def segment_joint(ct, centre_lps, side, network, metadata, device="cpu", half=False):
-    """Segment MC and TB around one joint; returns a :class:`JointSegmentation` or None when the
-    crop misses the CT."""
-    spacing, crop_mm, patch = crop_settings(metadata)
+    """Segment MC and TB around one joint whose condyle centre is ``centre_lps`` (LPS mm);
+    returns a :class:`JointSegmentation` or None when the crop misses the CT."""
+    spacing, crop_mm, offset, patch = crop_settings(metadata)
     channels = structure_channels(metadata["label_names"])
-    crop = crop_ct(ct, centre_lps, side, spacing, crop_mm)
+    crop = crop_ct(ct, joint_crops.crop_centre(centre_lps, side, offset), side, spacing, crop_mm)
     volume = normalize_intensity(sitk.GetArrayViewFromImage(crop), metadata.get("intensity"))
     probs = predict_probabilities(network, volume, patch, device=device, half=half)
     keep = [0, channels["condyle"], channels["temporal_bone"]]
