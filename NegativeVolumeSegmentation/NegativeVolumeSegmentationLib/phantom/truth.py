@@ -1,0 +1,195 @@
+"""Negative-volume truth from exact implicit geometry (docs/method.md step 3, confined mode).
+
+Independent of the project's NV engine (no meshes): the condyle (MC) and temporal bone (TB) are
+implicit functions ``f(points) -> mm`` (negative inside; points (N, 3), any rigid frame in mm).
+
+1. MC surface samples: points of a fine grid near the zero level set, projected onto it by Newton
+   steps along the gradient (central differences); unit normals from the gradient.
+2. h(x): the ray x + t·n(x), 0 < t <= max_distance, is marched against TB in small steps and the
+   first crossing refined by bisection; no crossing -> h = 0 (confined mode).
+3. A point p is NV when it lies outside MC and TB and, with x the nearest surface sample,
+   0 < (p - x)·n(x) <= h(x).
+"""
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+MAX_DISTANCE_MM = 10.0
+
+
+def _grid(lo, hi, step):
+    axes = [np.arange(l + 0.5 * step, h, step) for l, h in zip(lo, hi)]
+    g = np.meshgrid(*axes, indexing="ij")
+    return np.stack([a.ravel() for a in g], axis=1), [len(a) for a in axes]
+
+
+def gradient(fn, p, eps=1e-3):
+    """Central-difference gradient of ``fn`` at points p (N, 3), float64."""
+    g = np.empty_like(p)
+    for i in range(3):
+        d = np.zeros(3)
+        d[i] = eps
+        g[:, i] = (np.asarray(fn(p + d), np.float64) - np.asarray(fn(p - d), np.float64)) / (2 * eps)
+    return g
+
+
+def _near_surface(fn, lo, hi, step, coarse=4):
+    """Grid points (spacing ``step``) within ~one step of the zero level set: coarse to fine."""
+    big = step * coarse
+    p, _ = _grid(lo, hi, big)
+    f = np.asarray(fn(p), np.float64)
+    cells = p[np.abs(f) < 1.5 * big]
+    offsets = (np.arange(coarse) - (coarse - 1) / 2.0) * step
+    o = np.stack(np.meshgrid(offsets, offsets, offsets, indexing="ij"), -1).reshape(-1, 3)
+    q = (cells[:, None, :] + o[None, :, :]).reshape(-1, 3)
+    f = np.asarray(fn(q), np.float64)
+    return q[np.abs(f) < step]
+
+
+def surface_samples(fn, lo, hi, step=0.2, iterations=4):
+    """Points on the zero level set of ``fn`` inside the box [lo, hi] (mm) and unit outward normals.
+
+    Grid points within one cell of the surface are projected by Newton steps
+    p <- p - f ∇f / |∇f|²; returns (points (N, 3), normals (N, 3)), float64.
+    """
+    p = _near_surface(fn, np.asarray(lo, float), np.asarray(hi, float), step)
+    for _ in range(iterations):
+        f = np.asarray(fn(p), np.float64)
+        g = gradient(fn, p)
+        p = p - (f / np.maximum((g * g).sum(1), 1e-12))[:, None] * g
+    g = gradient(fn, p)
+    n = g / np.maximum(np.linalg.norm(g, axis=1), 1e-12)[:, None]
+    keep = np.abs(np.asarray(fn(p), np.float64)) < 1e-3
+    return p[keep], n[keep]
+
+
+def ray_lengths(tb_fn, points, normals, max_distance=MAX_DISTANCE_MM, min_step=0.05,
+                bisections=14):
+    """h (mm) per ray x + t n: first entry into TB (f < 0) for 0 < t <= max_distance, else 0.
+
+    Conservative sphere tracing: each step is half the TB's approximate distance (at least
+    ``min_step``), so no TB wall thicker than ``min_step`` is stepped over; the first crossing
+    is refined by bisection.
+    """
+    n_rays = len(points)
+    h = np.zeros(n_rays)
+    t = np.zeros(n_rays)
+    active = np.arange(n_rays)
+    f_now = np.asarray(tb_fn(points), np.float64)
+    while len(active):
+        x, n = points[active], normals[active]
+        t_new = np.minimum(t[active] + np.maximum(0.5 * f_now[active], min_step), max_distance)
+        f_new = np.asarray(tb_fn(x + t_new[:, None] * n), np.float64)
+        hit = f_new < 0
+        if hit.any():
+            idx = active[hit]
+            a, b = t[idx], t_new[hit]
+            for _ in range(bisections):
+                m = 0.5 * (a + b)
+                inside = np.asarray(tb_fn(points[idx] + m[:, None] * normals[idx]),
+                                    np.float64) < 0
+                b = np.where(inside, m, b)
+                a = np.where(inside, a, m)
+            h[idx] = 0.5 * (a + b)
+        t[active] = t_new
+        f_now[active] = f_new
+        done = hit | (t_new >= max_distance)
+        active = active[~done]
+    return h
+
+
+class JointSpaceTruth(object):
+    """Per-joint NV classifier built from MC / TB implicit functions (same frame, mm)."""
+
+    def __init__(self, mc_fn, tb_fn, mc_lo, mc_hi, max_distance=MAX_DISTANCE_MM,
+                 surface_step=0.25):
+        self.mc_fn, self.tb_fn = mc_fn, tb_fn
+        self.points, self.normals = surface_samples(mc_fn, np.asarray(mc_lo, float),
+                                                    np.asarray(mc_hi, float), surface_step)
+        self.h = ray_lengths(tb_fn, self.points, self.normals, max_distance)
+        self.tree = cKDTree(self.points)
+        self._mask = None
+        hit = self.h > 0
+        if hit.any():
+            ends = np.concatenate([self.points[hit], self.points[hit]
+                                   + self.h[hit, None] * self.normals[hit]])
+            self.lo, self.hi = ends.min(0) - 0.5, ends.max(0) + 0.5
+        else:
+            self.lo = self.hi = None
+
+    def _swept_cells(self, cell):
+        """Boolean mask of ``cell``-mm cells (over the NV box) touched by the hit rays' segments,
+        grown by one cell: every NV point lies on or next to such a segment."""
+        hit = self.h > 0
+        x, n, h = self.points[hit], self.normals[hit], self.h[hit]
+        shape = np.ceil((self.hi - self.lo) / cell).astype(int) + 1
+        mask = np.zeros(shape, bool)
+        for t in np.arange(0.0, h.max() + cell, 0.5 * cell):
+            q = x + np.minimum(t, h)[:, None] * n
+            idx = np.floor((q - self.lo) / cell).astype(int)
+            mask[tuple(np.clip(idx, 0, shape - 1).T)] = True
+        from scipy import ndimage
+        return ndimage.binary_dilation(mask, np.ones((3, 3, 3), bool))
+
+    def contains(self, p, cell=0.5):
+        """Boolean NV membership of points p (N, 3)."""
+        p = np.asarray(p, np.float64)
+        out = np.zeros(len(p), bool)
+        if self.lo is None or len(p) == 0:
+            return out
+        if self._mask is None:
+            self._mask = self._swept_cells(cell)
+            self._cell = cell
+        inside_box = np.all((p >= self.lo) & (p <= self.hi), axis=1)
+        cand = np.nonzero(inside_box)[0]
+        idx = np.floor((p[cand] - self.lo) / self._cell).astype(int)
+        idx = np.minimum(idx, np.array(self._mask.shape) - 1)
+        cand = cand[self._mask[tuple(idx.T)]]
+        if len(cand) == 0:
+            return out
+        q = p[cand]
+        keep = np.asarray(self.mc_fn(q), np.float64) > 0
+        cand, q = cand[keep], q[keep]
+        keep = np.asarray(self.tb_fn(q), np.float64) > 0
+        cand, q = cand[keep], q[keep]
+        _, j = self.tree.query(q)
+        d = ((q - self.points[j]) * self.normals[j]).sum(1)
+        out[cand[(d > 0) & (d <= self.h[j])]] = True
+        return out
+
+    def volume(self, step=0.2, chunk=2000000):
+        """NV volume (mm³) on a fine grid of spacing ``step`` mm over the NV's box."""
+        if self.lo is None:
+            return 0.0
+        total = 0
+        p, _ = _grid(self.lo, self.hi, step)
+        for s in range(0, len(p), chunk):
+            total += int(self.contains(p[s:s + chunk]).sum())
+        return total * step ** 3
+
+    def ray_hits(self):
+        """Number of surface samples whose ray met the TB."""
+        return int((self.h > 0).sum())
+
+
+def region_volume_and_centroid(fn, lo, hi, step=0.15, coarse=4):
+    """Volume (mm³) and centroid (mm) of {f < 0} in the box [lo, hi], to a grid of ``step`` mm.
+
+    Coarse cells (``coarse`` steps wide) lying deeper than 1.5 cell widths inside count whole;
+    cells near the surface are subdivided into ``step`` voxels.
+    """
+    big = step * coarse
+    c, _ = _grid(np.asarray(lo, float), np.asarray(hi, float), big)
+    f = np.asarray(fn(c), np.float64)
+    deep = f < -1.5 * big
+    near = np.abs(f) < 1.5 * big
+    offsets = (np.arange(coarse) - (coarse - 1) / 2.0) * step
+    o = np.stack(np.meshgrid(offsets, offsets, offsets, indexing="ij"), -1).reshape(-1, 3)
+    q = (c[near][:, None, :] + o[None, :, :]).reshape(-1, 3)
+    q = q[np.asarray(fn(q)) < 0]
+    n_deep = int(deep.sum()) * coarse ** 3
+    count = n_deep + len(q)
+    if count == 0:
+        return 0.0, None
+    centroid = (c[deep].sum(0) * coarse ** 3 + q.sum(0)) / count
+    return float(count * step ** 3), centroid
