@@ -18,6 +18,7 @@ from .errors import InputError
 
 DEFAULT_CUBE_MM = 30.0
 ROI_MARGIN_MM = 3.0
+TB_SMOOTHING = surfaces.SMOOTHING_FACTOR
 
 
 class SideResult(object):
@@ -133,7 +134,7 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
 
     t0 = time.perf_counter()
     mc_poly = surfaces.mask_surface(_mask_image(roi_img, mc_mask))
-    tb_poly = surfaces.mask_surface(_mask_image(roi_img, tb_mask))
+    tb_poly = surfaces.mask_surface(_mask_image(roi_img, tb_mask), smoothing=TB_SMOOTHING)
     timings["surfaces"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

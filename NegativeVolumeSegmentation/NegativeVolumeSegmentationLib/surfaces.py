@@ -97,6 +97,30 @@ def cell_normals(poly):
     return numpy_support.vtk_to_numpy(poly.GetCellData().GetNormals()).astype(float)
 
 
+def _flying_edges(img, smoothing):
+    """Discrete flying edges + windowed-sinc smoothing (Slicer's classic conversion)."""
+    surf = vtkDiscreteFlyingEdges3D()
+    surf.SetInputData(img)
+    surf.SetValue(0, 1)
+    surf.ComputeNormalsOff()
+    surf.ComputeGradientsOff()
+    surf.ComputeScalarsOff()
+    surf.Update()
+    poly = surf.GetOutput()
+    if smoothing <= 0 or poly.GetNumberOfPoints() == 0:
+        return poly
+    sinc = vtkWindowedSincPolyDataFilter()
+    sinc.SetInputData(poly)
+    sinc.SetNumberOfIterations(int(round(20 + 40 * smoothing)))
+    sinc.SetPassBand(10.0 ** (-4.0 * smoothing))
+    sinc.BoundarySmoothingOff()
+    sinc.FeatureEdgeSmoothingOff()
+    sinc.NonManifoldSmoothingOn()
+    sinc.NormalizeCoordinatesOn()
+    sinc.Update()
+    return sinc.GetOutput()
+
+
 def mask_surface(mask_image, smoothing=SMOOTHING_FACTOR, clean=True):
     """Closed outward-oriented triangle mesh (LPS mm) of a binary SimpleITK mask (non-zero = in).
 
@@ -126,28 +150,9 @@ def mask_surface(mask_image, smoothing=SMOOTHING_FACTOR, clean=True):
     img.SetOrigin(*((lo[::-1] - 1) * spacing))
     img.GetPointData().SetScalars(numpy_support.numpy_to_vtk(arr.ravel(), deep=True))
 
-    surf = vtkDiscreteFlyingEdges3D()
-    surf.SetInputData(img)
-    surf.SetValue(0, 1)
-    surf.ComputeNormalsOff()
-    surf.ComputeGradientsOff()
-    surf.ComputeScalarsOff()
-    surf.Update()
-    poly = surf.GetOutput()
+    poly = _flying_edges(img, smoothing)
     if poly.GetNumberOfPoints() == 0:
         return None
-
-    if smoothing > 0:
-        sinc = vtkWindowedSincPolyDataFilter()
-        sinc.SetInputData(poly)
-        sinc.SetNumberOfIterations(int(round(20 + 40 * smoothing)))
-        sinc.SetPassBand(10.0 ** (-4.0 * smoothing))
-        sinc.BoundarySmoothingOff()
-        sinc.FeatureEdgeSmoothingOff()
-        sinc.NonManifoldSmoothingOn()
-        sinc.NormalizeCoordinatesOn()
-        sinc.Update()
-        poly = sinc.GetOutput()
 
     # Index space (scaled by spacing) -> LPS mm.
     mat = _index_to_physical(mask_image)
