@@ -18,6 +18,7 @@ from .errors import InputError, ModelError
 COMMANDS = (
     "cli_phantom",
     "cli_negative_volume",
+    "cli_run",
     "cli_train",
     "cli_evaluate",
 )

@@ -151,10 +151,21 @@ def _points_of(image, kji, weights=None):
     return (pts * weights[:, None]).sum(0) / weights.sum()
 
 
-def head_frame(coarse_hu):
-    """:class:`HeadFrame` from the CT on an LPS-aligned coarse grid (HU, identity direction)."""
+def field_of_view(ct, grid):
+    """Boolean (z, y, x) mask of the ``grid`` voxels inside the scanned volume of ``ct``."""
+    ones = sitk.Image(ct.GetSize(), sitk.sitkUInt8) + 1
+    ones.CopyInformation(ct)
+    inside = sitk.Resample(ones, grid, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+    return sitk.GetArrayFromImage(inside) > 0
+
+
+def head_frame(coarse_hu, fov=None):
+    """:class:`HeadFrame` from the CT on an LPS-aligned coarse grid (HU, identity direction);
+    ``fov`` marks the grid voxels inside the scan (default: all), so that padding outside the
+    scan is never mistaken for air around the head."""
     arr = sitk.GetArrayViewFromImage(coarse_hu)
-    head = arr > HEAD_HU
+    fov = np.ones(arr.shape, bool) if fov is None else fov
+    head = (arr > HEAD_HU) & fov
     labelled, count = ndimage.label(head)
     if count == 0:
         return HeadFrame()
@@ -163,17 +174,23 @@ def head_frame(coarse_hu):
     spacing = np.asarray(coarse_hu.GetSpacing())
     origin = np.asarray(coarse_hu.GetOrigin())
     top_z = None
-    if not head[-1].any():
-        top_z = origin[2] + spacing[2] * np.nonzero(head.any(axis=(1, 2)))[0].max()
-    width_cut = head[:, :, 0].any() or head[:, :, -1].any()
-    air = ~head
+    k_top = int(np.nonzero(head.any(axis=(1, 2)))[0].max())
+    if k_top + 1 < head.shape[0] and fov[k_top + 1][head[k_top]].mean() > 0.9:
+        top_z = origin[2] + spacing[2] * k_top    # scanned air above the head's top
+    outside = ~fov
+    beside = np.zeros_like(outside)
+    beside[:, :, 1:] |= outside[:, :, :-1]
+    beside[:, :, :-1] |= outside[:, :, 1:]
+    beside[:, :, 0] = True
+    beside[:, :, -1] = True
+    air = ~head & fov
 
     def slab_midline(z):
         k = int(round((z - origin[2]) / spacing[2]))
         half = int(np.ceil(SLAB_MM / spacing[2]))
         slab = head[max(k - half, 0):k + half + 1]
-        if width_cut or not slab.any():
-            return None
+        if not slab.any() or (slab & beside[max(k - half, 0):k + half + 1]).any():
+            return None    # the head's width is cut by the field of view at this level
         columns = np.nonzero(slab.any(axis=(0, 1)))[0]
         return origin[0] + spacing[0] * (columns.min() + columns.max()) / 2.0
 
@@ -224,7 +241,7 @@ def localize_joints(ct, network, metadata, device="cpu", half=False):
     joint = [i for i, n in enumerate(names) if i > 0 and "background" not in n]
     side_probs = (probs[left].sum(0), probs[right].sum(0)) if left and right else None
     candidates = candidates_from_probabilities(grid, probs[joint].sum(0), side_probs)
-    frame = head_frame(coarse)
+    frame = head_frame(coarse, field_of_view(ct, grid))
     if candidates:
         z = float(np.median([c.point[2] for c in candidates]))
         frame.midline_x = frame.midline_at(z)

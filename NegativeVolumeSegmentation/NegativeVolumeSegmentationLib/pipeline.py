@@ -1,0 +1,220 @@
+"""Whole-head pipeline: CT -> both joints' negative volumes, in one straight line.
+
+read -> check -> localise (coarse, whole volume) -> segment (crop per joint, mapped back onto the
+CT grid) -> postprocess -> NV engine (geometry) -> report. Every stage is timed (seconds, in
+``timings_s``) and announced to an optional ``progress(stage, case)`` callback (the CLI's
+progress bar, Slicer's status line). Geometry is physical throughout: points are LPS mm, label
+maps lie on the original CT grid.
+
+Bundled models live in the model folder (``NVSEG_MODEL_DIR``, else the repository's ``models/``,
+else the Slicer module's ``Resources/Models``): ``tmj_localizer.pt`` and ``tmj_segmentation.pt``,
+each checked against its sha256 in ``SHA256SUMS`` (``sha256sum`` format) before loading.
+"""
+
+import os
+import time
+
+import numpy as np
+import SimpleITK as sitk
+
+from . import labels as L
+from . import localize, postprocess, report, segment
+from .checkpoint import load_checkpoint, verify_sha256
+from .ct_io import read_ct
+from .device import choose_device, run_with_cpu_fallback
+from .errors import ModelError
+
+MODEL_FILES = {"localizer": "tmj_localizer.pt", "segmentation": "tmj_segmentation.pt"}
+CHECKSUMS = "SHA256SUMS"
+REFINE_SHIFT_MM = 3.0        # re-crop when the segmented condyle centre moved further than this
+STAGES = ("read", "localise", "segment", "postprocess", "geometry")
+
+
+def model_dir_candidates():
+    """Folders searched for bundled models, in order."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    found = []
+    if os.environ.get("NVSEG_MODEL_DIR"):
+        found.append(os.environ["NVSEG_MODEL_DIR"])
+    found.append(os.path.normpath(os.path.join(here, "..", "..", "models")))
+    found.append(os.path.normpath(os.path.join(here, "..", "Resources", "Models")))
+    return found
+
+
+def default_model_dir():
+    """The first candidate folder holding the segmentation model (else the first candidate)."""
+    candidates = model_dir_candidates()
+    for folder in candidates:
+        if os.path.isfile(os.path.join(folder, MODEL_FILES["segmentation"])):
+            return folder
+    return candidates[0]
+
+
+def read_checksums(folder):
+    """{file name: sha256} from ``folder/SHA256SUMS``; ModelError when it is missing."""
+    path = os.path.join(folder, CHECKSUMS)
+    if not os.path.isfile(path):
+        raise ModelError("model checksum file not found: %s (needed to verify the bundled models)"
+                         % path)
+    sums = {}
+    with open(path) as handle:
+        for line in handle:
+            parts = line.split()
+            if len(parts) == 2:
+                sums[parts[1].lstrip("*")] = parts[0].lower()
+    return sums
+
+
+class Models(object):
+    """Loaded networks and their metadata: ``segmentation`` and ``localizer`` as (net, meta),
+    ``files`` {kind: path}."""
+
+    def __init__(self, segmentation, localizer, files):
+        self.segmentation = segmentation
+        self.localizer = localizer
+        self.files = files
+
+    def to(self, device):
+        for net, _meta in (self.segmentation, self.localizer):
+            net.to(device)
+        return self
+
+
+def load_models(model_dir=None, device="cpu"):
+    """Both bundled models from ``model_dir`` after their sha256 check (ModelError naming the
+    missing or corrupt file otherwise)."""
+    folder = model_dir or default_model_dir()
+    paths = dict((kind, os.path.join(folder, name)) for kind, name in MODEL_FILES.items())
+    for kind in ("segmentation", "localizer"):
+        if not os.path.isfile(paths[kind]):
+            raise ModelError("bundled %s model not found: %s (train it with nvseg train or set "
+                             "NVSEG_MODEL_DIR)" % (kind, paths[kind]))
+    sums = read_checksums(folder)
+    loaded = {}
+    for kind, path in paths.items():
+        name = os.path.basename(path)
+        if name not in sums:
+            raise ModelError("%s has no sha256 entry in %s" % (path, os.path.join(folder, CHECKSUMS)))
+        verify_sha256(path, sums[name])
+        loaded[kind] = load_checkpoint(path, device=device)
+    return Models(loaded["segmentation"], loaded["localizer"], paths)
+
+
+class CaseResult(object):
+    """Everything one case produced: ``report`` (report.json dict), ``ct`` (SimpleITK HU),
+    ``labels`` (SimpleITK uint8 1-6 on the CT grid), ``nv`` (NegativeVolumeResult),
+    ``joints`` {side: JointSegmentation or None}, ``localization``."""
+
+    def __init__(self, report_dict, ct, labels, nv, joints, localization):
+        self.report = report_dict
+        self.ct = ct
+        self.labels = labels
+        self.nv = nv
+        self.joints = joints
+        self.localization = localization
+
+
+def _condyle_centre(joint, ct):
+    """LPS centroid of the voxels where MC is the most probable class, or None."""
+    mc, tb = joint.probabilities["condyle"], joint.probabilities["temporal_bone"]
+    kji = np.nonzero((mc > 0.5) & (mc >= tb))
+    if len(kji[0]) == 0:
+        return None
+    i0 = joint.box[0]
+    index = np.array([kji[2].mean(), kji[1].mean(), kji[0].mean()]) + i0
+    return np.asarray(ct.TransformContinuousIndexToPhysicalPoint([float(v) for v in index]))
+
+
+def segment_joints(ct, joints_lps, models, choice, warnings):
+    """{side: JointSegmentation or None}: one crop per joint, re-cropped once on the segmented
+    condyle centre when the localiser was more than REFINE_SHIFT_MM off."""
+    net, meta = models.segmentation
+    out = {}
+    for side in L.SIDES:
+        centre = joints_lps.get(side)
+        if centre is None:
+            out[side] = None
+            continue
+        joint = segment.segment_joint(ct, centre, side, net, meta, choice.device, choice.half)
+        moved = None if joint is None else _condyle_centre(joint, ct)
+        if moved is not None and np.linalg.norm(moved - centre) > REFINE_SHIFT_MM:
+            joint = segment.segment_joint(ct, moved, side, net, meta, choice.device, choice.half)
+        if joint is None:
+            warnings.append("%s joint: its crop lies outside the image" % side)
+        out[side] = joint
+    return out
+
+
+def run_case(path, models, device="auto", max_distance=10.0, enhance_tb=False, progress=None,
+             case=None):
+    """Run the whole pipeline on one CT (file or DICOM folder); returns a :class:`CaseResult`.
+
+    Args:
+        path: CT file or DICOM folder. models: :class:`Models` (see :func:`load_models`).
+        device: "auto" | "cpu" | "cuda" or a :class:`.device.DeviceChoice`.
+        max_distance: longest inflation ray (mm). enhance_tb: the paper's TB enhancement.
+        progress: callable(stage, case) called as each stage starts.
+    Raises InputError for bad input, ModelError for model problems.
+    """
+    from .negative_volume import measure_negative_volume
+
+    timings, warnings = {}, []
+    start = time.perf_counter()
+    announce = progress or (lambda stage, case: None)
+    choice = device if hasattr(device, "device") else choose_device(device)
+
+    announce("read", case)
+    t0 = time.perf_counter()
+    ct, read_warnings = read_ct(path)
+    warnings.extend(read_warnings)
+    timings["read"] = time.perf_counter() - t0
+
+    announce("localise", case)
+    t0 = time.perf_counter()
+
+    def localise_on(c):
+        models.to(c.device)
+        net, meta = models.localizer
+        return localize.localize_joints(ct, net, meta, c.device, c.half)
+
+    located, choice = run_with_cpu_fallback(localise_on, choice, warnings, "localisation")
+    warnings.extend(located.warnings)
+    timings["localise"] = time.perf_counter() - t0
+
+    announce("segment", case)
+    t0 = time.perf_counter()
+
+    def segment_on(c):
+        models.to(c.device)
+        return segment_joints(ct, located.joints, models, c, warnings)
+
+    joints, choice = run_with_cpu_fallback(segment_on, choice, warnings, "segmentation")
+    timings["segment"] = time.perf_counter() - t0
+
+    announce("postprocess", case)
+    t0 = time.perf_counter()
+    label_image = segment.label_map(ct, joints)
+    array = sitk.GetArrayFromImage(label_image)
+    for joint in joints.values():
+        if joint is not None:
+            postprocess.clean_joint(array, joint, ct, enhance_tb)
+    cleaned = sitk.GetImageFromArray(array)
+    cleaned.CopyInformation(ct)
+    timings["postprocess"] = time.perf_counter() - t0
+
+    announce("geometry", case)
+    t0 = time.perf_counter()
+    nv = measure_negative_volume(cleaned, max_distance=max_distance)
+    warnings.extend(nv.warnings)
+    timings["geometry"] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - start
+
+    extra = {"inputs": {"ct": os.path.abspath(path)},
+             "models": dict((k, os.path.basename(v)) for k, v in models.files.items()),
+             "localisation": {"condyle_centres_lps_mm": located.joints,
+                              "candidates": len(located.candidates)},
+             "device_description": choice.description,
+             "parameters": {"max_distance_mm": float(max_distance), "mode": "confined",
+                            "enhance_temporal_bone": bool(enhance_tb)}}
+    rep = report.build_report(nv.sides, warnings, timings, device=choice.name, extra=extra)
+    return CaseResult(rep, ct, nv.labels, nv, joints, located)
