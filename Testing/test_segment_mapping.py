@@ -143,3 +143,42 @@ def test_normalize_intensity():
     x = segment.normalize_intensity([-2000.0, -1000.0, 1000.0, 5000.0],
                                     {"clip_hu": [-1000, 3000], "center_hu": 500.0, "scale_hu": 1000.0})
     assert np.allclose(x, [-1.5, -1.5, 0.5, 2.5])
+
+
+def test_postprocess_keeps_main_condyle_fills_holes_drops_specks():
+    from NegativeVolumeSegmentationLib import postprocess
+
+    z, y, x = np.indices((40, 40, 40))
+    ball = (x - 20) ** 2 + (y - 20) ** 2 + (z - 20) ** 2 <= 10 ** 2
+    hole = (x - 20) ** 2 + (y - 20) ** 2 + (z - 20) ** 2 <= 4 ** 2
+    speck = (x - 3) ** 2 + (y - 3) ** 2 + (z - 3) ** 2 <= 1
+    mc = (ball & ~hole) | speck
+    kept = postprocess.largest_component(mc)
+    assert not kept[3, 3, 3] and kept[20, 20, 30]
+    assert np.array_equal(postprocess.fill_holes(kept), ball)
+    plate = (z == 30) & (x > 2) & (x < 38)
+    crumb = (x == 1) & (y == 1) & (z == 1)
+    assert np.array_equal(postprocess.drop_specks(plate | crumb), plate)
+
+
+def test_temporal_bone_enhancement_recovers_a_thin_roof():
+    """A 1 mm bone plate the network half-missed (probability 0.3 in a 6 mm gap) is restored;
+    nothing is added where the probability is 0."""
+    from NegativeVolumeSegmentationLib import postprocess
+
+    shape = (40, 50, 50)
+    z, y, x = np.indices(shape)
+    plate = (z >= 20) & (z <= 21)                              # 2 voxels of 0.5 mm
+    hu = np.where(plate, 1200.0, 40.0).astype(np.float32)
+    hu[(z == 8) & (np.abs(x - 25) < 20)] = 1200.0             # other bone, probability 0
+    ct = sitk.GetImageFromArray(hu)
+    ct.SetSpacing((0.5, 0.5, 0.5))
+    gap = plate & (np.abs(x - 25) <= 6)
+    tb_mask = plate & ~gap
+    near = (z >= 18) & (z <= 23)                               # a network's probability is smooth
+    probability = np.where(near, np.where(np.abs(x - 25) <= 6, 0.3, 0.9), 0.0).astype(np.float32)
+    out = postprocess.enhance_temporal_bone(tb_mask, probability, ct)
+    inner_gap = gap & (np.abs(y - 25) < 20)
+    assert out[inner_gap].mean() > 0.9
+    assert not out[z < 15].any()
+    assert out[tb_mask].all()

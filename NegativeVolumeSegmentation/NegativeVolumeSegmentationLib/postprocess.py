@@ -19,7 +19,10 @@ from . import labels as L
 MIN_TB_FRACTION = 0.02
 ENHANCE_THRESHOLD = 0.1           # edges x probability, as in the paper's code
 CANNY_SIGMA_MM = 0.5
-CANNY_THRESHOLDS_HU_PER_MM = (150.0, 400.0)   # hysteresis on the smoothed gradient magnitude
+# hysteresis thresholds of ITK's Canny filter (its gradient units): a bone / soft-tissue step of
+# >= 1000 HU gives edges at 0.3-1 mm voxels (300 HU at 0.5-1 mm), a 100 HU soft-tissue / fat
+# step does not (measured on flat steps)
+CANNY_THRESHOLDS = (50.0, 100.0)
 CLOSING_RADIUS_MM = 1.0
 FULL = np.ones((3, 3, 3), bool)
 
@@ -61,7 +64,7 @@ def canny_edges(ct_box):
     """Binary Canny edges (z, y, x) of a CT box (SimpleITK, HU)."""
     sigma = [max(CANNY_SIGMA_MM, 0.5 * s) for s in ct_box.GetSpacing()]
     edges = sitk.CannyEdgeDetection(sitk.Cast(ct_box, sitk.sitkFloat32),
-                                    CANNY_THRESHOLDS_HU_PER_MM[0], CANNY_THRESHOLDS_HU_PER_MM[1],
+                                    CANNY_THRESHOLDS[0], CANNY_THRESHOLDS[1],
                                     [s * s for s in sigma])
     return sitk.GetArrayFromImage(edges) > 0
 
