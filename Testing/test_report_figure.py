@@ -89,3 +89,17 @@ def test_flag_thresholds():
     assert report_figure.flag(2.9) == ""
     assert report_figure.flag(4.0) == "borderline"
     assert report_figure.flag(6.5) == "asymmetric"
+
+
+def test_negative_volume_cli_writes_report_png_only_with_ct(tmp_path):
+    from NegativeVolumeSegmentationLib import cli
+
+    ct, lab = _two_joints(spacing=0.8)
+    sitk.WriteImage(ct, str(tmp_path / "ct.nii.gz"))
+    sitk.WriteImage(lab, str(tmp_path / "labels.nii.gz"))
+    assert cli.main(["negative-volume", str(tmp_path / "labels.nii.gz"), "--ct",
+                     str(tmp_path / "ct.nii.gz"), "-o", str(tmp_path / "with")]) == 0
+    assert (tmp_path / "with" / "report.png").stat().st_size > 50000
+    assert cli.main(["negative-volume", str(tmp_path / "labels.nii.gz"), "-o",
+                     str(tmp_path / "without")]) == 0
+    assert not (tmp_path / "without" / "report.png").exists()

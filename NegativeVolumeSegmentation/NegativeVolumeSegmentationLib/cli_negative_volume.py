@@ -3,7 +3,7 @@
 LABELS holds 1/2 condyle and 3/4 temporal bone (interfaces.md) on any grid. Writes, all or
 nothing (staged_output): OUT_DIR/report.json, OUT_DIR/labels.nii.gz (1-6) and VTK meshes in LPS mm
 (``<side>_condyle.vtk`` with point data ``JointSpaceThickness_mm``, ``<side>_temporal_bone.vtk``,
-``<side>_inflated.vtk``, ``<side>_negative_volume.vtk``).
+``<side>_inflated.vtk``, ``<side>_negative_volume.vtk``); with ``--ct`` also OUT_DIR/report.png.
 """
 
 import os
@@ -81,7 +81,7 @@ def run(args):
     labels_image = read_label_map(args.labels)
     warnings = []
     if args.ct:
-        from .ct_io import read_ct
+        from .ct_io import case_name, read_ct
 
         ct_image, ct_warnings = read_ct(args.ct)
         warnings.extend(ct_warnings)
@@ -102,6 +102,11 @@ def run(args):
                                 "cube_mm": args.cube if args.mode == "paper" else None}}
         rep = report.build_report(result.sides, warnings, timings, device="cpu", extra=extra)
         report.write_report(rep, os.path.join(stage, "report.json"))
+        if args.ct:
+            from .report_figure import render_report_figure
+
+            render_report_figure(os.path.join(stage, "report.png"), ct_image, result.labels, rep,
+                                 result.meshes, case_name(args.ct))
     for line in warnings:
         print("warning: " + line, file=sys.stderr)
     for side in ("left", "right"):
