@@ -125,7 +125,7 @@ class SkullFloor(S.Shape):
         for _ in range(4):  # make the underside pass exactly through each roof point
             for s in sides:
                 t = sides[s]["condyle_top_mm"]
-                zb = self.surfaces(np.float64([t[0]]), np.float64([t[1]]))[0][0]
+                zb = self._surfaces(np.float64([t[0]]), np.float64([t[1]]))[0][0]
                 self.shift[s] += targets[s] - float(zb)
 
     @staticmethod
@@ -133,7 +133,20 @@ class SkullFloor(S.Shape):
         return k * np.logaddexp(0.0, t / k), 1.0 / (1.0 + np.exp(-t / k))
 
     def surfaces(self, x, y):
-        """(z_b, |grad z_b|-scale, z_t, scale_t): underside and top heights (mm) and slope factors."""
+        """(z_b, |grad z_b|-scale, z_t, scale_t): underside and top heights (mm) and slope factors.
+
+        The last result is kept for the same coordinate arrays (the skull and the brain are
+        painted on the same voxel box).
+        """
+        cache = getattr(self, "_cache", None)
+        if cache is not None and cache[0] is x and cache[1] is y:
+            return cache[2]
+        out = self._surfaces(x, y)
+        if np.size(x) > 1000:
+            self._cache = (x, y, out)
+        return out
+
+    def _surfaces(self, x, y):
         dt = np.result_type(x, np.float32)
         wl = (1.0 / (1.0 + np.exp(-x / 6.0))).astype(dt)
         dwl = wl * (1 - wl) / 6.0
@@ -209,8 +222,9 @@ class Joint(object):
         self.mandible = S.Union([self.head, neck, ramus, body], blend=2.5)
         cut_point = place([0.0, 0.0, c - 15.0])
         self.mc = S.Intersection([self.mandible, S.HalfSpace(cut_point, -rot[:, 2])])
-        self.mc.lo = np.maximum(self.mc.lo, centre - 25.0)
-        self.mc.hi = np.minimum(self.mc.hi, centre + 25.0)
+        reach = max(a, 15.0) + 2.0  # every MC point lies this close to the head's centre
+        self.mc.lo = np.maximum(self.mc.lo, centre - reach)
+        self.mc.hi = np.minimum(self.mc.hi, centre + reach)
 
         # temporal-bone pieces behind and lateral to the joint
         x0, y0 = top[0], top[1]

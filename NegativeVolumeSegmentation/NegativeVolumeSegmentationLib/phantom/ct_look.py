@@ -11,7 +11,7 @@ whole bone, cancellous HU where the bone is deeper than its cortical thickness.
 import numpy as np
 from scipy import ndimage
 
-from .shapes import evaluate_culled
+from .rasterize import field
 
 
 class Canvas(object):
@@ -27,8 +27,7 @@ class Canvas(object):
         box = self.grid.index_box(shape.lo, shape.hi)
         if box is None:
             return None, None
-        x, y, z = self.grid.head_coordinates(box)
-        return box, evaluate_culled(shape, x, y, z)
+        return box, field(shape, self.grid, box)
 
     def paint_field(self, box, f, hu, inset=0.0):
         """Move voxels toward ``hu`` by the occupancy of {f < -inset}."""

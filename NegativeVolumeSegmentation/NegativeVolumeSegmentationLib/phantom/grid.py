@@ -46,7 +46,20 @@ class Grid(object):
         return tuple(slice(i0[k], i1[k]) for k in (2, 1, 0))
 
     def head_coordinates(self, box):
-        """Head-frame x, y, z (float32 arrays of the box's shape) of the voxel centres in ``box``."""
+        """Head-frame x, y, z (float32 arrays of the box's shape) of the voxel centres in ``box``.
+
+        The arrays of the last large box are kept and returned again for the same box.
+        """
+        key = tuple((s.start, s.stop) for s in box)
+        cache = getattr(self, "_coords", None)
+        if cache is not None and cache[0] == key:
+            return cache[1]
+        out = self._head_coordinates(box)
+        if out[0].size > 100000:
+            self._coords = (key, out)
+        return out
+
+    def _head_coordinates(self, box):
         kz, jy, ix = [np.arange(s.start, s.stop, dtype=np.float64) for s in box]
         wx = self.origin[0] + ix * self.spacing[0] - self.t[0]
         wy = self.origin[1] + jy * self.spacing[1] - self.t[1]

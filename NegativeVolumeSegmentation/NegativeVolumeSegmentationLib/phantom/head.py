@@ -12,18 +12,18 @@ import numpy as np
 
 from . import Phantom
 from . import shapes as S
-from .anatomy import Joint, SkullFloor, draw_side
+from .anatomy import draw_side
 from .ct_look import Canvas, add_streaks, blur_and_noise
 from .grid import Grid
-from .truth import MAX_DISTANCE_MM, JointSpaceTruth, region_volume_and_centroid
+from .head_anatomy import HeadAnatomy
+from .joint_labels import label_and_measure
+from .truth import MAX_DISTANCE_MM
 from ..errors import InputError
-from ..labels import CONDYLE, LEFT, NEGATIVE_VOLUME, RIGHT, SIDES, TEMPORAL_BONE
+from ..labels import SIDES
 
 FOVS = ("head", "cbct", "cbct-left", "cbct-right")
 MOUTHS = ("closed", "open")
-TB_RADIUS_MM = 25.0  # the TB label (and the TB the rays see) is the skull bone within this of the condyle
-GUARD_MM = 0.3  # the skull bone keeps at least this gap from the mandible
-RANDOM_VOXEL_BUDGET = 12e6
+RANDOM_VOXEL_BUDGET = 8e6
 MAX_VOXELS = 40e6
 
 
@@ -80,72 +80,6 @@ def _check_options(fov, mouth, spacing):
                              % " ".join(str(v) for v in spacing))
 
 
-class HeadAnatomy(object):
-    """All shapes of one drawn head, in the head frame (mm)."""
-
-    def __init__(self, p, rng):
-        k = p["head_scale"]
-        self.floor = SkullFloor({s: p[s] for s in SIDES},
-                                {s: p[s]["roof_thickness_mm"] for s in SIDES},
-                                p["mid_floor_thickness_mm"])
-        self.joints = {s: Joint(s, p[s], self.floor) for s in SIDES}
-        skin_r = np.array([78.0, 104.0, 112.0]) * k
-        skin_c = [0.0, 12.0, 28.0]
-        self.skin = S.Ellipsoid(skin_c, skin_r)
-        self.fat = S.Ellipsoid(skin_c, skin_r - 1.5)
-        self.muscle = S.Ellipsoid(skin_c, skin_r - 1.5 - p["fat_thickness_mm"])
-        sk_r = np.array([67.0, 90.0, 92.0]) * k
-        sk_c = [0.0, 10.0, 36.0]
-        below_floor = _AboveUnderside(self.floor)
-        self.skull_shell = S.Intersection([S.EllipsoidShell(sk_c, sk_r, p["skull_thickness_mm"]),
-                                           below_floor])
-        self.floor_plate = S.Intersection([self.floor, S.Ellipsoid(sk_c, sk_r)])
-        self.brain = S.Intersection([S.Ellipsoid(sk_c, sk_r - p["skull_thickness_mm"]),
-                                     _AboveTop(self.floor)])
-        self.sphenoid = S.Ellipsoid([0.0, -8.0, -4.0], [13.0, 14.0, 11.0])
-        self.spine = S.Union([S.Capsule([0.0, 22.0, -22.0], [0.0, 24.0, -95.0], 8.5),
-                              S.RoundBox([0.0, 24.0, -26.0], [24.0, 8.0, 5.0], 3.0)], blend=3.0)
-        self.airways = [S.Capsule([0.0, 4.0, -12.0], [0.0, 6.0, -95.0], 7.0),
-                        S.RoundBox([0.0, -66.0, -8.0], [10.0, 22.0, 20.0], 4.0),
-                        S.Ellipsoid([-30.0, -58.0, -20.0], [12.0, 15.0, 15.0]),
-                        S.Ellipsoid([30.0, -58.0, -20.0], [12.0, 15.0, 15.0]),
-                        S.Ellipsoid([0.0, -10.0, -4.0], [8.0, 8.0, 6.0])]
-        pieces = [self.floor_plate, self.skull_shell, self.sphenoid]
-        for j in self.joints.values():
-            pieces += j.temporal_pieces()
-        holes = [j.meatus for j in self.joints.values()]
-        holes += [S.Offset(j.mandible, GUARD_MM) for j in self.joints.values()]
-        self.skull_bone = S.Difference(S.Union(pieces, blend=2.0), holes)
-        self.cells = []
-        for s in SIDES:
-            self.cells += self.joints[s].air_cells(rng, self.skull_bone, p["air_cells"])
-        self.tb = {s: S.Intersection([self.skull_bone,
-                                      S.Ellipsoid(self.joints[s].centre, [TB_RADIUS_MM] * 3)])
-                   for s in SIDES}
-
-
-class _AboveUnderside(S.Shape):
-    """Points above the skull floor's underside (the skull shell stops at the floor)."""
-
-    def __init__(self, floor):
-        self.floor = floor
-
-    def f(self, x, y, z):
-        zb, sb, _, _ = self.floor.surfaces(x, y)
-        return (zb - z) / sb
-
-
-class _AboveTop(S.Shape):
-    """Points above the skull floor's top (the brain)."""
-
-    def __init__(self, floor):
-        self.floor = floor
-
-    def f(self, x, y, z):
-        _, _, zt, st = self.floor.surfaces(x, y)
-        return (zt - z) / st
-
-
 def _make_grid(p):
     """Grid of the drawn field of view, spacing and pose."""
     rot = S.rotation(*p["pose_deg"])
@@ -153,9 +87,10 @@ def _make_grid(p):
     jitter = np.asarray(p["fov_jitter_mm"])
     if p["fov"] == "head":
         centre, half = t + rot.dot([0.0, 8.0, -5.0]), np.array([96.0, 118.0, 66.0])
-    elif p["cbct_joints"] == "both":
-        centre = t + rot.dot([0.0, 0.0, -4.0]) + jitter
-        half = np.array([p["joint_distance_mm"] / 2 + 27.0, 34.0, 30.0])
+    elif p["cbct_joints"] == "both":  # a box around both (posed) joints
+        tops = [t + rot.dot(np.asarray(p[s]["condyle_top_mm"]) + [0.0, 0.0, -4.0]) for s in SIDES]
+        centre = 0.5 * (tops[0] + tops[1]) + 0.4 * jitter
+        half = 0.5 * np.abs(tops[0] - tops[1]) + [27.0, 28.0, 28.0]
     else:
         top = np.asarray(p[p["cbct_joints"]]["condyle_top_mm"], float) + [0.0, 0.0, -4.0]
         centre = t + rot.dot(top) + jitter
@@ -187,15 +122,16 @@ def _fit_budget(p, user_spacing):
 
 
 def _render(p, anatomy, grid, rng):
-    """The CT (float32 HU) of the drawn head on ``grid``."""
+    """The CT (int16 HU) of the drawn head on ``grid``, and the skull bone's (box, f) field."""
     hu = p["hu"]
     canvas = Canvas(grid, hu["air"])
     canvas.paint(anatomy.skin, hu["soft_tissue"] + 10.0)
     canvas.paint(anatomy.fat, hu["fat"])
     canvas.paint(anatomy.muscle, hu["soft_tissue"])
     canvas.paint(anatomy.brain, hu["brain"])
+    skull = canvas.paint_bone(anatomy.skull_bone, hu["cortical"], hu["cancellous"],
+                              p["skull_cortex_mm"])  # same voxel box as the brain: floor reused
     canvas.paint_bone(anatomy.spine, hu["cortical"], hu["cancellous"], 1.5)
-    canvas.paint_bone(anatomy.skull_bone, hu["cortical"], hu["cancellous"], p["skull_cortex_mm"])
     for side in SIDES:
         j = anatomy.joints[side]
         canvas.paint_bone(j.mandible, hu["cortical"], hu["cancellous"], p[side]["condyle_cortex_mm"])
@@ -207,33 +143,10 @@ def _render(p, anatomy, grid, rng):
         dense = [grid.to_world(j.mastoid.c) - grid.origin for j in anatomy.joints.values()]
         image = add_streaks(rng, image, grid.spacing, np.array(dense)[:, :2], p["streaks_hu"])
     image = blur_and_noise(rng, image, grid.spacing, p["blur_mm"], p["noise_std_hu"])
-    return np.clip(np.round(image), -1024, 3071).astype(np.int16)
+    return np.clip(np.round(image), -1024, 3071).astype(np.int16), skull
 
 
-def _label_side(labels, grid, shape, value, keep=None):
-    """Write ``value`` where ``shape`` (head frame) is inside on the CT grid; returns the count."""
-    box = grid.index_box(shape.lo, shape.hi)
-    if box is None:
-        return 0
-    x, y, z = grid.head_coordinates(box)
-    inside = S.evaluate_culled(shape, x, y, z) < 0
-    if keep is not None:
-        inside &= keep(x, y, z)
-    view = labels[box]
-    inside &= view == 0
-    view[inside] = value
-    return int(inside.sum())
-
-
-def _mc_box(joint, pad=3.0):
-    a, b, c = joint.p["condyle_semi_axes_mm"]
-    r = max(a, b) + pad
-    lo = np.array([joint.centre[0] - r, joint.centre[1] - r, joint.top_now[2] - 18.0])
-    hi = np.array([joint.centre[0] + r, joint.centre[1] + r, joint.top_now[2] + pad])
-    return lo, hi
-
-
-def make_head_phantom(seed=0, fov=None, mouth=None, spacing=None, nv_step_mm=0.2):
+def make_head_phantom(seed=0, fov=None, mouth=None, spacing=None, nv_step_mm=0.25):
     """Generate the head phantom for ``seed`` (see module doc); options override the draws.
 
     Args:
@@ -258,45 +171,11 @@ def make_head_phantom(seed=0, fov=None, mouth=None, spacing=None, nv_step_mm=0.2
     p = _draw(rng, fov, mouth, spacing)
     grid = _fit_budget(p, spacing)
     anatomy = HeadAnatomy(p, rng)
-    ct = _render(p, anatomy, grid, rng)
+    ct, skull = _render(p, anatomy, grid, rng)
 
     labels = np.zeros(grid.shape, np.uint8)
     truth = {"kind": "head", "seed": seed, "parameters": p, "max_distance_mm": MAX_DISTANCE_MM,
              "mode": "confined"}
-    cells = S.Union(anatomy.cells) if anatomy.cells else None
     for side in SIDES:
-        joint = anatomy.joints[side]
-        lo, hi = _mc_box(joint)
-        nv = JointSpaceTruth(joint.mc, anatomy.tb[side], lo, hi)
-        world_pts = grid.to_world(nv.points)
-        if grid.misses_world(world_pts) or nv.lo is None:
-            truth[side] = None
-            continue
-        if not grid.contains_world(np.concatenate([world_pts, grid.to_world([nv.lo, nv.hi])]),
-                                   margin=0.5):
-            truth[side] = None  # cut by the field of view: not measurable, left unlabelled
-            continue
-        volume, centroid = region_volume_and_centroid(joint.mc, lo, hi, step=nv_step_mm)
-        _label_side(labels, grid, joint.mc, CONDYLE[side])
-        keep_tb = None
-        if cells is not None:
-            def keep_tb(x, y, z):
-                return S.evaluate_culled(cells, x, y, z) >= 0
-        _label_side(labels, grid, anatomy.tb[side], TEMPORAL_BONE[side], keep_tb)
-        box = grid.index_box(nv.lo, nv.hi)
-        if box is not None:
-            x, y, z = grid.head_coordinates(box)
-            pts = np.stack([x.ravel(), y.ravel(), z.ravel()], 1).astype(np.float64)
-            inside = nv.contains(pts).reshape(x.shape) & (labels[box] == 0)
-            labels[box][inside] = NEGATIVE_VOLUME[side]
-        truth[side] = {
-            "negative_volume_mm3": float(nv.volume(step=nv_step_mm)),
-            "condyle_volume_mm3": volume,
-            "condyle_center_lps_mm": [float(v) for v in grid.to_world(centroid)],
-            "joint_space_superior_mm": p[side]["joint_space_superior_mm"],
-            "joint_top_lps_mm": [float(v) for v in grid.to_world(joint.top_now)],
-            "temporal_bone_region_center_lps_mm": [float(v) for v in grid.to_world(joint.centre)],
-            "temporal_bone_region_radius_mm": TB_RADIUS_MM,
-            "ray_hits": nv.ray_hits(),
-        }
+        truth[side] = label_and_measure(side, anatomy, grid, labels, skull, nv_step_mm)
     return Phantom(grid.image(ct), grid.image(labels), truth)

@@ -212,7 +212,7 @@ class Difference(Shape):
         out = evaluate_culled(self.base, x, y, z)
         for h in self.holes:
             out = np.maximum(out, -evaluate_culled(h, x, y, z))
-        return out
+        return np.maximum(out, -FAR) if self.holes else out
 
 
 class Offset(Shape):

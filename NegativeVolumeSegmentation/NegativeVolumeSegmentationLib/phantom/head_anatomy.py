@@ -1,0 +1,86 @@
+"""The whole head of the phantom: skin, fat, muscle, skull, brain, airways, spine and both joints.
+
+All shapes live in the head frame (mm; +x patient's left, +y posterior, +z superior; origin
+midway between the closed-mouth condyle tops), see :mod:`.anatomy` for the joints.
+"""
+
+import numpy as np
+
+from . import shapes as S
+from .anatomy import Joint, SkullFloor
+from ..labels import SIDES
+
+TB_RADIUS_MM = 25.0  # the TB label (and the TB the rays see) is the skull bone within this of the condyle
+GUARD_MM = 0.3  # the skull bone keeps at least this gap from the mandible
+
+
+class HeadAnatomy(object):
+    """All shapes of one drawn head, in the head frame (mm)."""
+
+    def __init__(self, p, rng):
+        k = p["head_scale"]
+        self.floor = SkullFloor({s: p[s] for s in SIDES},
+                                {s: p[s]["roof_thickness_mm"] for s in SIDES},
+                                p["mid_floor_thickness_mm"])
+        self.joints = {s: Joint(s, p[s], self.floor) for s in SIDES}
+        skin_r = np.array([78.0, 104.0, 112.0]) * k
+        skin_c = [0.0, 12.0, 28.0]
+        self.skin = S.Ellipsoid(skin_c, skin_r)
+        self.fat = S.Ellipsoid(skin_c, skin_r - 1.5)
+        self.muscle = S.Ellipsoid(skin_c, skin_r - 1.5 - p["fat_thickness_mm"])
+        sk_r = np.array([67.0, 90.0, 92.0]) * k
+        sk_c = [0.0, 10.0, 36.0]
+        self.cranium = Cranium(self.floor, sk_c, sk_r, p["skull_thickness_mm"])
+        self.brain = Brain(self.floor, sk_c, sk_r, p["skull_thickness_mm"])
+        self.sphenoid = S.Ellipsoid([0.0, -8.0, -4.0], [13.0, 14.0, 11.0])
+        self.spine = S.Union([S.Capsule([0.0, 22.0, -22.0], [0.0, 24.0, -95.0], 8.5),
+                              S.RoundBox([0.0, 24.0, -26.0], [24.0, 8.0, 5.0], 3.0)], blend=3.0)
+        self.airways = [S.Capsule([0.0, 4.0, -12.0], [0.0, 6.0, -95.0], 7.0),
+                        S.RoundBox([0.0, -66.0, -8.0], [10.0, 22.0, 20.0], 4.0),
+                        S.Ellipsoid([-30.0, -58.0, -20.0], [12.0, 15.0, 15.0]),
+                        S.Ellipsoid([30.0, -58.0, -20.0], [12.0, 15.0, 15.0]),
+                        S.Ellipsoid([0.0, -10.0, -4.0], [8.0, 8.0, 6.0])]
+        pieces = [self.cranium, self.sphenoid]
+        for j in self.joints.values():
+            pieces += j.temporal_pieces()
+        holes = [j.meatus for j in self.joints.values()]
+        holes += [S.Offset(j.mandible, GUARD_MM) for j in self.joints.values()]
+        self.skull_bone = S.Difference(S.Union(pieces, blend=2.0), holes)
+        self.cells = []
+        for s in SIDES:
+            self.cells += self.joints[s].air_cells(rng, self.skull_bone, p["air_cells"])
+        self.tb = {s: S.Intersection([self.skull_bone,
+                                      S.Ellipsoid(self.joints[s].centre, [TB_RADIUS_MM] * 3)])
+                   for s in SIDES}
+
+
+class Cranium(S.Local):
+    """Skull vault (ellipsoidal shell of ``thickness`` mm) standing on the skull floor plate.
+
+    f = min(plate inside the outer ellipsoid, shell above the plate's underside); box = the
+    outer ellipsoid's.
+    """
+
+    def __init__(self, floor, centre, radii, thickness):
+        self.floor = floor
+        self.radii = [float(r) for r in radii]
+        self.inner = [r - float(thickness) for r in self.radii]
+        S.Local.__init__(self, centre, None, self.radii)
+
+    def f(self, x, y, z):
+        zb, sb, zt, st = self.floor.surfaces(x, y)
+        u, v, w = self.local(x, y, z)
+        outer = S.ellipsoid_distance(u, v, w, *self.radii)
+        plate = np.maximum(np.maximum((zb - z) / sb, (z - zt) / st), outer)
+        shell = np.maximum(np.maximum(outer, -S.ellipsoid_distance(u, v, w, *self.inner)),
+                           (zb - z) / sb)
+        return np.minimum(plate, shell)
+
+
+class Brain(Cranium):
+    """Inside the skull vault and above the floor plate (same box as :class:`Cranium`)."""
+
+    def f(self, x, y, z):
+        _, _, zt, st = self.floor.surfaces(x, y)
+        u, v, w = self.local(x, y, z)
+        return np.maximum(S.ellipsoid_distance(u, v, w, *self.inner), (zt - z) / st)
