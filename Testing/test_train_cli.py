@@ -69,6 +69,9 @@ def test_training_lowers_the_loss_and_writes_a_self_describing_model(trained, ca
     summary = json.loads((tmp / "tiny" / "train_summary.json").read_text())
     assert summary["iterations_per_s"] > 0 and len(summary["phantom_generation_s"]) == 2
     assert os.listdir(str(tmp / "cache"))  # phantoms were cached for the next run
+    capsys.readouterr()
+    assert main(["train", "--config", str(tmp / "tiny.yaml"), "--prepare-only", "--quiet"]) == 0
+    assert "prepared tiny" in capsys.readouterr().out  # cached: nothing generated again
 
 
 def test_resume_continues_exactly_where_an_uninterrupted_run_would_be(trained, tmp_path):

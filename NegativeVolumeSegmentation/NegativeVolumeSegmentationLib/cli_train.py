@@ -21,6 +21,8 @@ def add_parser(subparsers):
                    help="continue from OUTPUT/training_state.pt when it exists")
     p.add_argument("--iterations", metavar="N", type=int,
                    help="override schedule.iterations (total, counting resumed ones)")
+    p.add_argument("--prepare-only", action="store_true",
+                   help="only generate / cache the training and held-out phantoms, then stop")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
     return p
@@ -40,6 +42,8 @@ def run(args):
         cfg = validate_config(raw, name=args.config)
     else:
         cfg = load_config(args.config)
+    if args.prepare_only:
+        return prepare(cfg, progress=not args.quiet)
     from .training.trainer import train
 
     summary = train(cfg, resume=args.resume, progress=not args.quiet)
@@ -54,4 +58,24 @@ def run(args):
              if per_phantom else "", summary["model"]))
     for note in summary["notes"]:
         print("note: " + note, file=sys.stderr)
+    return 0
+
+
+def prepare(cfg, progress=True):
+    """Generate (or read back) every training and held-out case once, so later runs start at once."""
+    import time
+
+    from tqdm import tqdm
+
+    from .training.data import TrainingStream
+    from .training.evaluate import evaluation_cases
+
+    start = time.perf_counter()
+    stream = TrainingStream(cfg, progress=lambda it, **kw: tqdm(it, disable=not progress, **kw))
+    for load in tqdm(evaluation_cases(cfg), desc="held-out", unit="case", disable=not progress):
+        load()
+    made = list(stream.cache.generation_s) if stream.cache else []
+    print("prepared %s in %.0f s: %s%s" % (
+        cfg["name"], time.perf_counter() - start, stream.describe(),
+        "; %d training phantoms generated, %.1f s each" % (len(made), sum(made) / len(made)) if made else ""))
     return 0
