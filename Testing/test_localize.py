@@ -76,7 +76,7 @@ def test_nothing_plausible():
 
 
 def _synthetic_head(direction, spacing=(1.5, 1.5, 2.0), size=(140, 150, 110)):
-    """Ellipsoid head (semi-axes 75 x 90 x 100 mm, centre (0, 0, 20)) with two bright 4 mm balls
+    """Ellipsoid head (semi-axes 75 x 90 x 100 mm, centre (0, 0, 20)) with two bright 7 mm balls
     at (+-50, 5, -10) LPS; a rotated direction matrix, centred on the origin."""
     image = sitk.Image(list(size), sitk.sitkFloat32)
     image.SetSpacing(spacing)
@@ -89,7 +89,7 @@ def _synthetic_head(direction, spacing=(1.5, 1.5, 2.0), size=(140, 150, 110)):
     q = (pts - [0, 0, 20]) / [75.0, 90.0, 100.0]
     hu = np.where((q ** 2).sum(1) <= 1.0, 40.0, -1000.0)
     for x in (50.0, -50.0):
-        hu[np.linalg.norm(pts - [x, 5.0, -10.0], axis=1) <= 4.0] = 3000.0
+        hu[np.linalg.norm(pts - [x, 5.0, -10.0], axis=1) <= 7.0] = 3000.0
     arr = hu.reshape(size[::-1]).astype(np.float32)
     out = sitk.GetImageFromArray(arr)
     out.CopyInformation(image)
@@ -123,3 +123,29 @@ def test_head_frame_of_synthetic_head():
     assert frame.top_z is not None and abs(frame.top_z - 120.0) < 4.0
     assert frame.lateral_of([70.0, 0.0, 0.0]) == 1       # air beyond x = +75 mm
     assert frame.lateral_of([-70.0, 0.0, 0.0]) == -1
+
+
+def test_candidates_small_blobs_dropped_strongest_kept():
+    grid = sitk.Image([60, 60, 60], sitk.sitkFloat32)
+    grid.SetSpacing((3.0, 3.0, 3.0))
+    prob = np.zeros((60, 60, 60), np.float32)
+    for n in range(20):                          # 20 cubes of 2x2x2 voxels (216 mm3)
+        z, y, x = 1 + 2 * n, 5 + (n % 5) * 10, 5 + (n // 5) * 10
+        prob[z:z + 2, y:y + 2, x:x + 2] = 0.6 + 0.01 * n
+    prob[1, 55, 55] = 0.99                       # one voxel (27 mm3): noise
+    found = Z.candidates_from_probabilities(grid, prob)
+    assert len(found) == Z.MAX_CANDIDATES
+    assert [round(c.score, 2) for c in found] == [round(0.6 + 0.01 * n, 2)
+                                                  for n in range(19, 19 - Z.MAX_CANDIDATES, -1)]
+    assert all(c.volume_mm3 == 216.0 for c in found)
+    assert np.allclose(found[0].point, [3.0 * 35.5, 3.0 * 45.5, 3.0 * 39.5])  # x, y, z
+
+
+def test_shrink_keeps_the_physical_extent():
+    ct = sitk.Image([120, 90, 60], sitk.sitkFloat32)
+    ct.SetSpacing((0.5, 0.5, 1.0))
+    small = Z.shrink_for(ct, (3.0, 3.0, 3.0))
+    assert small.GetSpacing() == (1.5, 1.5, 1.0)
+    for image in (ct, small):
+        lo = image.TransformContinuousIndexToPhysicalPoint((-0.5, -0.5, -0.5))
+        assert np.allclose(lo, (-0.25, -0.25, -0.5))

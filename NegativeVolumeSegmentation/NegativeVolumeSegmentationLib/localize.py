@@ -31,6 +31,8 @@ MIN_BELOW_SKULL_TOP_MM = 60.0   # TMJs sit ~110-130 mm below the vertex
 MIN_SINGLE_LATERAL_MM = 25.0    # a lone joint lies at least this far from the midline
 HEAD_HU = -400.0                # tissue threshold for the head mask
 PROBABILITY_THRESHOLD = 0.5
+MIN_CANDIDATE_MM3 = 50.0        # smaller blobs are noise (the training target is an 8 mm ball)
+MAX_CANDIDATES = 12             # the strongest ones are kept (pairs are checked exhaustively)
 SLAB_MM = 20.0                  # half-height of the axial slab used for the midline
 
 
@@ -211,25 +213,44 @@ def head_frame(coarse_hu, fov=None):
 
 
 def candidates_from_probabilities(grid, joint_prob, side_probs=None):
-    """Candidates from a joint probability array on ``grid`` (connected regions above 0.5)."""
+    """Candidates from a joint probability array on ``grid``: connected regions above 0.5 of at
+    least MIN_CANDIDATE_MM3, the MAX_CANDIDATES strongest (peak probability, then volume)."""
     mask = joint_prob > PROBABILITY_THRESHOLD
     labelled, count = ndimage.label(mask)
+    if count == 0:
+        return []
     voxel = float(np.prod(grid.GetSpacing()))
+    index = np.arange(1, count + 1)
+    volumes = np.bincount(labelled.ravel(), minlength=count + 1)[1:] * voxel
+    peaks = ndimage.maximum(joint_prob, labelled, index)
+    big = [n for n in index[np.lexsort((-volumes, -peaks))] if volumes[n - 1] >= MIN_CANDIDATE_MM3]
     out = []
-    for n in range(1, count + 1):
+    for n in big[:MAX_CANDIDATES]:
         kji = np.nonzero(labelled == n)
         w = joint_prob[kji]
         hint = None
         if side_probs is not None:
             left, right = side_probs[0][kji].sum(), side_probs[1][kji].sum()
             hint = L.LEFT if left > right else L.RIGHT
-        out.append(Candidate(_points_of(grid, kji, w), float(w.max()), len(w) * voxel, hint))
-    return out
+        out.append(Candidate(_points_of(grid, kji, w), float(peaks[n - 1]), volumes[n - 1], hint))
+    out.sort(key=lambda c: (-c.score, -c.volume_mm3))
+    return out[:MAX_CANDIDATES]
+
+
+def shrink_for(ct, spacing_mm):
+    """``ct`` block-averaged (BinShrink) by integer factors so that its voxels stay at most half
+    the localiser spacing: the same physical extent, ~20x fewer voxels to smooth for a 0.5 mm CT
+    and a 3 mm localiser. Block averages add far less blur than the localiser's own smoothing."""
+    factors = [max(1, int(np.floor(t / (2.0 * s)))) for t, s in zip(spacing_mm, ct.GetSpacing())]
+    if max(factors) == 1:
+        return ct
+    return sitk.BinShrink(sitk.Cast(ct, sitk.sitkFloat32), factors)
 
 
 def localize_joints(ct, network, metadata, device="cpu", half=False):
     """:class:`Localization` of both joints in ``ct`` (SimpleITK, HU) with the localiser."""
     grid = aligned_grid(ct, metadata["target_spacing_mm"])
+    ct = shrink_for(ct, metadata["target_spacing_mm"])
     coarse = smooth_resample(ct, grid)      # as in training: Gaussian pre-smoothing, then linear
     volume = normalize_intensity(sitk.GetArrayViewFromImage(coarse), metadata.get("intensity"))
     patch = ((metadata.get("extra") or {}).get("crop") or {}).get("patch_size_xyz")

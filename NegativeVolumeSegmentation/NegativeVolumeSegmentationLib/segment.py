@@ -24,6 +24,8 @@ from .training.data import normalise
 AIR_HU = joint_crops.AIR_HU
 DEFAULT_CROP_SIZE_MM = (48.0, 48.0, 40.0)
 STRUCTURES = ("condyle", "temporal_bone")
+WINDOW_OVERLAP = 0.25   # sliding-window overlap in the crop (Gaussian blended); 8 windows of
+                        # 64x64x48 cover the default 96x96x80 crop (0.5 overlap: 12)
 resample_to = joint_crops.resample_to
 
 
@@ -144,7 +146,7 @@ def segment_joint(ct, centre_lps, side, network, metadata, device="cpu", half=Fa
     channels = structure_channels(metadata["label_names"])
     crop = crop_ct(ct, joint_crops.crop_centre(centre_lps, side, offset), side, spacing, crop_mm)
     volume = normalize_intensity(sitk.GetArrayViewFromImage(crop), metadata.get("intensity"))
-    probs = predict_probabilities(network, volume, patch, device=device, half=half)
+    probs = predict_probabilities(network, volume, patch, WINDOW_OVERLAP, device=device, half=half)
     keep = [0, channels["condyle"], channels["temporal_bone"]]
     box, on_ct = probabilities_to_ct(probs[keep], crop, ct)
     if box is None:
