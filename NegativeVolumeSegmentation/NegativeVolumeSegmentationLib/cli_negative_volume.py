@@ -57,13 +57,17 @@ def check_same_grid(labels_image, ct_image, tolerance_mm=1e-3):
         raise InputError("label map axes (direction) differ from the CT axes")
 
 
-def _write_mesh(poly, path):
+def write_mesh(poly, path):
+    """Write a vtkPolyData (LPS mm, point data kept) as a binary legacy .vtk file."""
     writer = vtkPolyDataWriter()
     writer.SetFileName(path)
     writer.SetInputData(poly)
     writer.SetFileTypeToBinary()
     if not writer.Write():
         raise OSError("could not write %s" % path)
+
+
+_write_mesh = write_mesh  # older name, used by cli_run
 
 
 def run(args):
@@ -94,7 +98,7 @@ def run(args):
         write_label_image(result.labels, os.path.join(stage, "labels.nii.gz"))
         for side, meshes in result.meshes.items():
             for name, poly in sorted(meshes.items()):
-                _write_mesh(poly, os.path.join(stage, "%s_%s.vtk" % (side, name)))
+                write_mesh(poly, os.path.join(stage, "%s_%s.vtk" % (side, name)))
         timings["total"] = time.perf_counter() - start
         extra = {"inputs": {"labels": os.path.abspath(args.labels),
                             "ct": os.path.abspath(args.ct) if args.ct else None},

@@ -41,7 +41,7 @@ LOCATORS = {
     "obb": vtkOBBTree,
     "bsp": vtkModifiedBSPTree,
 }
-DEFAULT_LOCATOR = "static"  # fastest in benchmarks/bench_negative_volume.py (see its docstring)
+DEFAULT_LOCATOR = "cell"  # fastest in benchmarks/bench_negative_volume.py --locators (static close)
 
 
 def build_locator(poly, kind=DEFAULT_LOCATOR):
