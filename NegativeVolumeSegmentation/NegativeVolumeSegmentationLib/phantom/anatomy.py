@@ -33,6 +33,7 @@ def draw_side(rng, side, half_distance):
         "roof_thickness_mm": float(rng.uniform(0.8, 1.8)),
         "condyle_cortex_mm": float(rng.uniform(0.8, 1.6)),
         "floor_extra_thickness_mm": float(rng.uniform(2.5, 5.0)),
+        "meatus_radius_mm": float(rng.uniform(3.0, 4.5)),
         "neck_length_mm": float(rng.uniform(14.0, 20.0)),
         "ramus_tilt_deg": float(rng.uniform(5.0, 15.0)),
     }
@@ -210,8 +211,8 @@ class Joint(object):
         tilt = S.rotation(rz_deg=-p["axis_angle_deg"]).dot(S.rotation(rx_deg=p["ramus_tilt_deg"]))
         neck_l = p["neck_length_mm"]
         self.head = S.Ellipsoid(centre, [a, b, c], rot)
-        neck = S.Ellipsoid(place([-0.1 * a, 0.0, -c - 0.5 * neck_l + 1.0]),
-                           [0.55 * a, 0.85 * b, 0.5 * neck_l + 4.0], rot)
+        neck = S.Ellipsoid(place([-0.1 * a, -0.1 * b, -c - 0.5 * neck_l + 1.0]),
+                           [0.5 * a, 0.72 * b, 0.5 * neck_l + 4.0], rot)
         ramus = S.RoundBox(place([-0.1 * a, 3.0, -c - neck_l - 12.0]), [2.8, 13.0, 20.0], 2.5,
                            rot.dot(tilt))
         angle = place([-0.1 * a, -4.0, -c - neck_l - 32.0])
@@ -232,13 +233,14 @@ class Joint(object):
         self.tympanic = S.Ellipsoid([x0 + sign * 3.0, y0 + 17.0, z0 - 3.0], [10.0, 7.0, 7.5])
         self.mastoid = S.Ellipsoid([x0 + sign * 4.0, y0 + 28.0, z0 - 5.0], [12.0, 14.0, 17.0],
                                    S.rotation(rx_deg=-20.0))
-        self.squama = S.Ellipsoid([x0, y0 + 19.0, z0 + 9.0], [13.0, 12.0, 8.0])
+        self.squama = S.Ellipsoid([x0, y0 + 19.0, z0 + 11.0], [13.0, 12.0, 10.0])
         self.petrous = S.Ellipsoid([x0 - sign * 17.0, y0 + 16.0, z0 + 2.0], [22.0, 7.0, 7.0],
                                    S.rotation(rz_deg=sign * 40.0))
         self.arch = S.RoundBox([x0 + sign * 9.0, y0 - 24.0, z0 - 1.0], [2.5, 17.0, 4.0], 2.0,
                                S.rotation(rz_deg=-sign * 6.0))
-        self.meatus = S.Capsule([x0 + sign * 45.0, y0 + 17.0, z0 - 3.0],
-                                [x0 - sign * 6.0, y0 + 17.0, z0 - 3.0], 3.6)
+        self.meatus = S.Capsule([x0 + sign * 45.0, y0 + 17.0, z0 - 2.0],
+                                [x0 - sign * 6.0, y0 + 17.0, z0 - 2.0], p["meatus_radius_mm"])
+        self.parotid = S.Ellipsoid([x0 + sign * 12.0, y0 + 6.0, z0 - 24.0], [9.0, 13.0, 17.0])
 
     def temporal_pieces(self):
         return [self.tympanic, self.mastoid, self.squama, self.petrous, self.arch]
@@ -251,13 +253,13 @@ class Joint(object):
                        self.mastoid.c[2] - 15.0])
         hi = np.array([max(self.mastoid.c[0], self.squama.c[0]) + 12.0, self.mastoid.c[1] + 13.0,
                        self.squama.c[2] + 8.0])
-        centres = rng.uniform(lo, hi, size=(count * 8, 3))
-        radii = rng.uniform(0.6, 2.4, size=count * 8)
+        centres = rng.uniform(lo, hi, size=(count * 20, 3))
+        radii = np.sort(rng.uniform(0.7, 3.0, size=count * 20))[::-1]  # pack large cells first
         depth = skull_bone(centres.astype(np.float32))
+        kept_c, kept_r = np.zeros((0, 3)), np.zeros(0)
         for c, r, f in zip(centres, radii, depth):
-            if len(cells) >= count:
+            if len(kept_r) >= count:
                 break
-            if f < -(r + 0.7) and all(np.linalg.norm(c - o.c) > r + o.radii[0] + 0.4
-                                      for o in cells):
-                cells.append(S.Ellipsoid(c, [r, r, r]))
-        return cells
+            if f < -(r + 0.6) and np.all(np.linalg.norm(kept_c - c, axis=1) > kept_r + r + 0.35):
+                kept_c, kept_r = np.vstack([kept_c, c]), np.append(kept_r, r)
+        return [S.Ellipsoid(c, [r, r, r]) for c, r in zip(kept_c, kept_r)]

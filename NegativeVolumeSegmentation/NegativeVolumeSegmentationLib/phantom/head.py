@@ -58,7 +58,7 @@ def _draw(rng, fov, mouth, spacing):
     p["noise_std_hu"] = float(rng.uniform(5.0, 60.0))
     p["streaks_hu"] = float(rng.uniform(30.0, 120.0)) if rng.uniform() < 0.3 else 0.0
     p["mid_floor_thickness_mm"] = float(rng.uniform(6.0, 12.0))
-    p["air_cells"] = int(rng.integers(30, 120))
+    p["air_cells"] = int(rng.integers(150, 500))
     for side in SIDES:
         s = draw_side(rng, side, half)
         s["mouth"] = p["mouth"]
@@ -128,6 +128,8 @@ def _render(p, anatomy, grid, rng):
     canvas.paint(anatomy.skin, hu["soft_tissue"] + 10.0)
     canvas.paint(anatomy.fat, hu["fat"])
     canvas.paint(anatomy.muscle, hu["soft_tissue"])
+    for side in SIDES:
+        canvas.paint(anatomy.joints[side].parotid, hu["fat"] * 0.45)
     canvas.paint(anatomy.brain, hu["brain"])
     skull = canvas.paint_bone(anatomy.skull_bone, hu["cortical"], hu["cancellous"],
                               p["skull_cortex_mm"])  # same voxel box as the brain: floor reused
@@ -136,6 +138,8 @@ def _render(p, anatomy, grid, rng):
         j = anatomy.joints[side]
         canvas.paint_bone(j.mandible, hu["cortical"], hu["cancellous"], p[side]["condyle_cortex_mm"])
         canvas.paint(j.meatus, hu["air"])
+    for cell in anatomy.cells:  # thin bright septa between the air cells
+        canvas.paint(S.Ellipsoid(cell.c, [cell.radii[0] + 0.45] * 3), hu["cortical"])
     for shape in anatomy.airways + anatomy.cells:
         canvas.paint(shape, hu["air"])
     image = canvas.hu
