@@ -235,3 +235,16 @@ def test_corrupt_model_file(ct_path, tmp_path, capsys):
     code, _o, err = _run(capsys, ct_path, "-o", tmp_path / "out", "--model-dir", models)
     _one_line_failure(code, err)
     assert "corrupt" in err and not (tmp_path / "out").exists()
+
+
+def test_pipeline_on_an_in_memory_image(ct_path):
+    """As the Slicer module calls it: an image instead of a path, same numbers as from the file."""
+    image = sitk.ReadImage(ct_path)
+    result = pipeline.run_case(image, hand_models(), "cpu")
+    assert result.report["inputs"]["ct"] == "in-memory image"
+    for side in L.SIDES:
+        r = RADII[side]
+        assert result.report[side]["condyle_volume_mm3"] == pytest.approx(4.0 / 3.0 * np.pi * r ** 3,
+                                                                          rel=0.02)
+    with pytest.raises(Exception, match="3D"):
+        pipeline.run_case(sitk.Image([10, 10], sitk.sitkFloat32), hand_models(), "cpu")

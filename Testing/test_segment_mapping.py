@@ -182,3 +182,22 @@ def test_temporal_bone_enhancement_recovers_a_thin_roof():
     assert out[inner_gap].mean() > 0.9
     assert not out[z < 15].any()
     assert out[tb_mask].all()
+
+
+def test_label_map_overlapping_boxes_more_confident_joint_wins():
+    ct = sitk.Image([30, 20, 20], sitk.sitkFloat32)
+    left_box = (np.array([0, 0, 0]), np.array([20, 20, 20]))
+    right_box = (np.array([10, 0, 0]), np.array([30, 20, 20]))
+    shape = (20, 20, 20)
+    left = segment.JointSegmentation(L.LEFT, None, left_box, {
+        "condyle": np.full(shape, 0.7, np.float32), "temporal_bone": np.zeros(shape, np.float32)})
+    tb = np.zeros(shape, np.float32)
+    tb[:, :, :5] = 0.9          # x 10..14: more confident than the left condyle's 0.7
+    tb[:, :, 5:10] = 0.6        # x 15..19: less confident
+    right = segment.JointSegmentation(L.RIGHT, None, right_box, {
+        "condyle": np.zeros(shape, np.float32), "temporal_bone": tb})
+    out = sitk.GetArrayFromImage(segment.label_map(ct, {L.LEFT: left, L.RIGHT: right}))
+    assert (out[:, :, :10] == L.CONDYLE[L.LEFT]).all()
+    assert (out[:, :, 10:15] == L.TEMPORAL_BONE[L.RIGHT]).all()
+    assert (out[:, :, 15:20] == L.CONDYLE[L.LEFT]).all()
+    assert (out[:, :, 20:] == 0).all()

@@ -20,9 +20,9 @@ import SimpleITK as sitk
 from . import labels as L
 from . import localize, postprocess, report, segment
 from .checkpoint import load_checkpoint, verify_sha256
-from .ct_io import read_ct
+from .ct_io import check_ct_like, check_direction, read_ct
 from .device import choose_device, run_with_cpu_fallback
-from .errors import ModelError
+from .errors import InputError, ModelError
 
 MODEL_FILES = {"localizer": "tmj_localizer.pt", "segmentation": "tmj_segmentation.pt"}
 CHECKSUMS = "SHA256SUMS"
@@ -114,6 +114,19 @@ class CaseResult(object):
         self.localization = localization
 
 
+def check_image(image, name="CT"):
+    """A 3D scalar in-memory image as float32 (InputError otherwise; NaNs refused)."""
+    if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
+        raise InputError("%s: a 3D scalar CT volume is needed (got %dD, %d components)"
+                         % (name, image.GetDimension(), image.GetNumberOfComponentsPerPixel()))
+    check_direction(image, name)
+    if image.GetPixelID() != sitk.sitkFloat32:
+        image = sitk.Cast(image, sitk.sitkFloat32)
+    if not np.isfinite(sitk.GetArrayViewFromImage(image)).all():
+        raise InputError("%s: contains NaN or infinite voxel values" % name)
+    return image
+
+
 def _condyle_centre(joint, ct):
     """LPS centroid of the voxels where MC is the most probable class, or None."""
     mc, tb = joint.probabilities["condyle"], joint.probabilities["temporal_bone"]
@@ -147,10 +160,11 @@ def segment_joints(ct, joints_lps, models, choice, warnings):
 
 def run_case(path, models, device="auto", max_distance=10.0, enhance_tb=False, progress=None,
              case=None):
-    """Run the whole pipeline on one CT (file or DICOM folder); returns a :class:`CaseResult`.
+    """Run the whole pipeline on one CT; returns a :class:`CaseResult`.
 
     Args:
-        path: CT file or DICOM folder. models: :class:`Models` (see :func:`load_models`).
+        path: CT file or DICOM folder, or a SimpleITK image in HU already in memory (e.g. from
+            Slicer; it gets the same CT-likeness checks). models: :class:`Models`.
         device: "auto" | "cpu" | "cuda" or a :class:`.device.DeviceChoice`.
         max_distance: longest inflation ray (mm). enhance_tb: the paper's TB enhancement.
         progress: callable(stage, case) called as each stage starts.
@@ -165,8 +179,14 @@ def run_case(path, models, device="auto", max_distance=10.0, enhance_tb=False, p
 
     announce("read", case)
     t0 = time.perf_counter()
-    ct, read_warnings = read_ct(path)
-    warnings.extend(read_warnings)
+    if isinstance(path, sitk.Image):
+        ct = check_image(path)
+        warnings.extend(check_ct_like(ct))
+        source = "in-memory image"
+    else:
+        ct, read_warnings = read_ct(path)
+        warnings.extend(read_warnings)
+        source = os.path.abspath(path)
     timings["read"] = time.perf_counter() - t0
 
     announce("localise", case)
@@ -209,7 +229,7 @@ def run_case(path, models, device="auto", max_distance=10.0, enhance_tb=False, p
     timings["geometry"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - start
 
-    extra = {"inputs": {"ct": os.path.abspath(path)},
+    extra = {"inputs": {"ct": source},
              "models": dict((k, os.path.basename(v)) for k, v in models.files.items()),
              "localisation": {"condyle_centres_lps_mm": located.joints,
                               "candidates": len(located.candidates)},

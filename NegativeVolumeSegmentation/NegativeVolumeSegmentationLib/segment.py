@@ -155,23 +155,44 @@ def segment_joint(ct, centre_lps, side, network, metadata, device="cpu", half=Fa
                              {"condyle": on_ct[1], "temporal_bone": on_ct[2]})
 
 
+def _intersection(a, b):
+    """Index box (x, y, z) shared by boxes ``a`` and ``b``, or None."""
+    lo, hi = np.maximum(a[0], b[0]), np.minimum(a[1], b[1])
+    return None if np.any(hi <= lo) else (lo, hi)
+
+
+def _box_slices(box, within=None):
+    """numpy (z, y, x) slices of ``box``, relative to box ``within`` when given."""
+    lo, hi = box
+    base = np.zeros(3, int) if within is None else within[0]
+    lo, hi = lo - base, hi - base
+    return (slice(lo[2], hi[2]), slice(lo[1], hi[1]), slice(lo[0], hi[0]))
+
+
 def label_map(ct, joints):
     """uint8 label image (values 1-4) on the CT grid from {side: JointSegmentation or None}:
-    each voxel of a joint box gets the most probable of background / MC / TB."""
+    each voxel of a joint box gets the most probable of background / MC / TB; where two boxes
+    overlap the more confident joint wins. Memory: one uint8 array of the CT's size."""
     array = np.zeros(sitk.GetArrayViewFromImage(ct).shape, dtype=np.uint8)
-    best = np.zeros(array.shape, dtype=np.float32)
+    done = []   # (box, top probability on the box) of the joints already written
     for side, joint in joints.items():
         if joint is None:
             continue
-        sl = joint.slices()
         mc, tb = joint.probabilities["condyle"], joint.probabilities["temporal_bone"]
         background = np.clip(1.0 - mc - tb, 0.0, 1.0)
         winner = np.argmax(np.stack([background, mc, tb]), axis=0)
-        top = np.maximum(mc, tb)
-        better = (winner > 0) & (top > best[sl])
-        values = np.where(winner == 1, L.CONDYLE[side], L.TEMPORAL_BONE[side]).astype(np.uint8)
-        array[sl][better] = values[better]
-        best[sl][better] = top[better]
+        top = np.where(winner > 0, np.maximum(mc, tb), 0.0).astype(np.float32)
+        values = np.where(winner == 1, L.CONDYLE[side],
+                          np.where(winner == 2, L.TEMPORAL_BONE[side], 0)).astype(np.uint8)
+        write = np.ones(values.shape, bool)
+        for box, other_top in done:
+            shared = _intersection(joint.box, box)
+            if shared is not None:
+                mine, theirs = _box_slices(shared, joint.box), _box_slices(shared, box)
+                write[mine] = top[mine] > other_top[theirs]
+        region = array[joint.slices()]
+        region[write] = values[write]
+        done.append((joint.box, top))
     image = sitk.GetImageFromArray(array)
     image.CopyInformation(ct)
     return image
