@@ -248,3 +248,42 @@ def test_pipeline_on_an_in_memory_image(ct_path):
                                                                           rel=0.02)
     with pytest.raises(Exception, match="3D"):
         pipeline.run_case(sitk.Image([10, 10], sitk.sitkFloat32), hand_models(), "cpu")
+
+
+def _constant_checkpoint(path, out_channels, bias, metadata):
+    """A real checkpoint file (small U-Net) whose last convolution outputs constant logits."""
+    from NegativeVolumeSegmentationLib.checkpoint import save_checkpoint
+    from NegativeVolumeSegmentationLib.networks import build_network
+
+    net = build_network("unet3d", {"in_channels": 1, "out_channels": out_channels,
+                                   "base_channels": 4, "depth": 2})
+    last = [m for m in net.modules() if isinstance(m, torch.nn.Conv3d)][-1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.copy_(torch.tensor(bias, dtype=torch.float32))
+    return save_checkpoint(str(path), net, metadata)
+
+
+def test_real_checkpoint_files_load_and_nothing_is_faked(ct_path, tmp_path, capsys):
+    """Bundled-model loading with sha256 check, from real checkpoint files; a localiser that
+    sees no joint gives both sides null with the reason, never a made-up number."""
+    models = tmp_path / "models"
+    models.mkdir()
+    base = {"intensity": INTENSITY, "training_data": "test: constant outputs"}
+    sums = []
+    for name, out, bias, meta in (
+            ("tmj_localizer.pt", 2, [5.0, -5.0],
+             dict(base, label_names=["background", "temporomandibular joint"],
+                  target_spacing_mm=[3.0, 3.0, 3.0])),
+            ("tmj_segmentation.pt", 3, [5.0, -5.0, -5.0],
+             dict(base, label_names=["background", "mandibular condyle", "temporal bone"],
+                  target_spacing_mm=[0.5, 0.5, 0.5]))):
+        sums.append("%s  %s\n" % (_constant_checkpoint(models / name, out, bias, meta), name))
+    (models / "SHA256SUMS").write_text("".join(sums))
+    out = tmp_path / "out"
+    code, _o, err = _run(capsys, ct_path, "-o", out, "--model-dir", models)
+    assert code == 0, err
+    rep = json.loads((out / "twojoints" / "report.json").read_text())
+    assert rep["left"] is None and rep["right"] is None
+    assert any("no temporomandibular joint" in w for w in rep["warnings"])
+    assert rep["models"] == {"localizer": "tmj_localizer.pt", "segmentation": "tmj_segmentation.pt"}
