@@ -46,7 +46,8 @@ def test_sliding_window_equals_single_pass_for_pointwise_model():
     volume = rng.normal(size=(40, 37, 51)).astype(np.float32)
     net = _model(1)
     single = inferers.predict_probabilities(net, volume)
-    sliding = inferers.predict_probabilities(net, volume, patch_size=(16, 16, 16))
+    sliding = inferers.predict_probabilities(net, volume, patch_size=(16, 16, 16),
+                                             max_single_pass_voxels=0)
     assert single.shape == (3, 40, 37, 51)
     assert np.allclose(single.sum(axis=0), 1.0, atol=1e-5)
     assert np.abs(sliding - single).max() < 1e-5
@@ -59,7 +60,8 @@ def test_sliding_window_matches_single_pass_for_3x3x3_model():
     volume = np.cumsum(rng.normal(size=(36, 40, 44)), axis=2).astype(np.float32) * 0.2
     net = _model(3)
     single = inferers.predict_probabilities(net, volume)
-    sliding = inferers.predict_probabilities(net, volume, patch_size=(20, 20, 20), overlap=0.5)
+    sliding = inferers.predict_probabilities(net, volume, patch_size=(20, 20, 20), overlap=0.5,
+                                             max_single_pass_voxels=0)
     diff = np.abs(sliding - single)
     assert diff.mean() < 2e-3
     assert np.mean(np.argmax(sliding, 0) == np.argmax(single, 0)) > 0.99
@@ -110,3 +112,20 @@ def test_cuda_out_of_memory_falls_back_to_cpu_with_a_warning():
     assert len(warnings) == 1 and "out of memory" in warnings[0]
     with pytest.raises(ValueError):
         D.run_with_cpu_fallback(lambda c: (_ for _ in ()).throw(ValueError("x")), fake_cuda, [])
+
+
+def test_single_pass_when_the_volume_fits_in_memory():
+    calls = []
+
+    class Counting(torch.nn.Module):
+        def forward(self, x):
+            calls.append(tuple(x.shape[2:]))
+            return torch.zeros((1, 2) + tuple(x.shape[2:]))
+
+    volume = np.zeros((30, 40, 50), np.float32)
+    inferers.predict_probabilities(Counting(), volume, patch_size=(16, 16, 16))
+    assert calls == [(30, 40, 50)]
+    calls[:] = []
+    inferers.predict_probabilities(Counting(), volume, patch_size=(16, 16, 16),
+                                   max_single_pass_voxels=30 * 40 * 50 - 1)
+    assert len(calls) == 3 * 4 * 6 and set(calls) == {(16, 16, 16)}  # starts 0,8,14 / 0..24 / 0..34

@@ -1,6 +1,11 @@
 """Running a segmentation network over a volume: one forward pass when it fits, else a sliding
 window with Gaussian blending.
 
+"Fits" means: no larger than the training patch, or at most ``max_single_pass_voxels`` voxels
+(memory). A whole joint crop (~0.7 M voxels) or a whole head at 3 mm (~0.4 M) is one pass, as in
+the training code's evaluation (so the shipped numbers are the evaluated ones); a bigger volume
+is cut into training-patch windows blended with Gaussian weights.
+
 Volumes are numpy arrays in (z, y, x) array order, already resampled and intensity-normalised by
 the caller; outputs are softmax class probabilities (C, z, y, x) float32 on the same voxels.
 Geometry (mm, LPS) is the caller's business: this module only sees voxels.
@@ -12,6 +17,7 @@ import torch
 DEFAULT_OVERLAP = 0.5
 SIGMA_FRACTION = 0.125      # Gaussian sigma = this fraction of the patch edge (per axis)
 MIN_WEIGHT = 1e-3           # floor of the normalised Gaussian so every voxel gets some weight
+SINGLE_PASS_VOXELS = 4000000  # one pass up to this many voxels (~1-2 GB for a small V-Net on CPU)
 
 
 def gaussian_weights(patch_size, sigma_fraction=SIGMA_FRACTION):
@@ -55,13 +61,15 @@ def _forward(network, block, device, half):
 
 
 def predict_probabilities(network, volume, patch_size=None, overlap=DEFAULT_OVERLAP,
-                          device="cpu", half=False, pad_value=None):
+                          device="cpu", half=False, pad_value=None,
+                          max_single_pass_voxels=SINGLE_PASS_VOXELS):
     """Class probabilities (C, z, y, x) of ``volume`` (z, y, x).
 
     Args:
         network: torch module in eval mode on ``device``; logits N x C x D x H x W.
         volume: normalised 3D numpy array.
-        patch_size: (z, y, x) window; None or a volume no larger than it -> one forward pass.
+        patch_size: (z, y, x) window; None, a volume no larger than it or one of at most
+            ``max_single_pass_voxels`` voxels -> one forward pass.
         overlap: fraction of a window shared with its neighbour (0 <= overlap < 1).
         device: torch device (or its name); half: float16 autocast (CUDA only).
         pad_value: value used to pad a volume smaller than the window along some axis
@@ -72,7 +80,8 @@ def predict_probabilities(network, volume, patch_size=None, overlap=DEFAULT_OVER
         raise ValueError("volume must be 3D (z, y, x), got shape %s" % (volume.shape,))
     if not 0.0 <= overlap < 1.0:
         raise ValueError("overlap must be in [0, 1), got %r" % (overlap,))
-    if patch_size is None or all(s <= p for s, p in zip(volume.shape, patch_size)):
+    if patch_size is None or all(s <= p for s, p in zip(volume.shape, patch_size)) \
+            or volume.size <= max_single_pass_voxels:
         return _forward(network, volume, device, half)
     patch = [int(p) for p in patch_size]
     pads = [(0, max(0, p - s)) for s, p in zip(volume.shape, patch)]

@@ -24,8 +24,7 @@ from .training.data import normalise
 AIR_HU = joint_crops.AIR_HU
 DEFAULT_CROP_SIZE_MM = (48.0, 48.0, 40.0)
 STRUCTURES = ("condyle", "temporal_bone")
-WINDOW_OVERLAP = 0.25   # sliding-window overlap in the crop (Gaussian blended); 8 windows of
-                        # 64x64x48 cover the default 96x96x80 crop (0.5 overlap: 12)
+WINDOW_OVERLAP = 0.25   # sliding-window overlap (Gaussian blended) for crops too big for one pass
 resample_to = joint_crops.resample_to
 
 
