@@ -186,9 +186,9 @@ def test_nan_voxels(tmp_path, patched_models, capsys):
 
 
 def test_mri_like_intensities_warn(tmp_path, patched_models, capsys):
-    arr = np.random.default_rng(0).uniform(0, 800, (40, 40, 40)).astype(np.float32)
+    arr = np.random.default_rng(0).uniform(0, 800, (50, 60, 60)).astype(np.float32)
     image = sitk.GetImageFromArray(arr)
-    image.SetSpacing((1.0, 1.0, 1.0))
+    image.SetSpacing((1.5, 1.5, 1.5))           # 590 cm3: head-sized
     sitk.WriteImage(image, str(tmp_path / "mri.nii.gz"))
     code, _o, err = _run(capsys, tmp_path / "mri.nii.gz", "-o", tmp_path / "out")
     assert code == 0
@@ -287,3 +287,15 @@ def test_real_checkpoint_files_load_and_nothing_is_faked(ct_path, tmp_path, caps
     assert rep["left"] is None and rep["right"] is None
     assert any("no temporomandibular joint" in w for w in rep["warnings"])
     assert rep["models"] == {"localizer": "tmj_localizer.pt", "segmentation": "tmj_segmentation.pt"}
+
+
+def test_volume_without_a_head(tmp_path, patched_models, capsys):
+    arr = np.full((60, 60, 60), -1000.0, np.float32)
+    arr[20:30, 20:30, 20:30] = 1200.0            # 1 cm3 of "bone" in air: no head
+    image = sitk.GetImageFromArray(arr)
+    image.SetSpacing((1.0, 1.0, 1.0))
+    sitk.WriteImage(image, str(tmp_path / "air.nii.gz"))
+    code, _o, err = _run(capsys, tmp_path / "air.nii.gz", "-o", tmp_path / "out")
+    _one_line_failure(code, err)
+    assert "no head" in err and "1 cm3" in err
+    assert not (tmp_path / "out" / "air").exists()

@@ -26,6 +26,7 @@ from .errors import InputError, ModelError
 
 MODEL_FILES = {"localizer": "tmj_localizer.pt", "segmentation": "tmj_segmentation.pt"}
 CHECKSUMS = "SHA256SUMS"
+MIN_HEAD_CM3 = 100.0         # less tissue (> -400 HU) than this: no head in the image
 REFINE_SHIFT_MM = 3.0        # re-crop when the segmented condyle centre moved further than this
 STAGES = ("read", "localise", "segment", "postprocess", "geometry")
 
@@ -127,6 +128,16 @@ def check_image(image, name="CT"):
     return image
 
 
+def check_head(ct, name="CT"):
+    """InputError when the image holds less than MIN_HEAD_CM3 of tissue above -400 HU (an empty
+    scan, a phantom of air, a volume cut far from the head). Counted on every 2nd voxel per axis."""
+    array = sitk.GetArrayViewFromImage(ct)[::2, ::2, ::2]
+    tissue_cm3 = np.count_nonzero(array > localize.HEAD_HU) * 8.0 * np.prod(ct.GetSpacing()) / 1e3
+    if tissue_cm3 < MIN_HEAD_CM3:
+        raise InputError("%s: no head in the image (only %.0f cm3 of tissue above %.0f HU; at least "
+                         "%.0f cm3 expected)" % (name, tissue_cm3, localize.HEAD_HU, MIN_HEAD_CM3))
+
+
 def _condyle_centre(joint, ct):
     """LPS centroid of the voxels where MC is the most probable class, or None."""
     mc, tb = joint.probabilities["condyle"], joint.probabilities["temporal_bone"]
@@ -187,6 +198,7 @@ def run_case(path, models, device="auto", max_distance=10.0, enhance_tb=False, p
         ct, read_warnings = read_ct(path)
         warnings.extend(read_warnings)
         source = os.path.abspath(path)
+    check_head(ct, "in-memory image" if isinstance(path, sitk.Image) else str(path))
     timings["read"] = time.perf_counter() - t0
 
     announce("localise", case)
