@@ -299,3 +299,26 @@ def test_volume_without_a_head(tmp_path, patched_models, capsys):
     _one_line_failure(code, err)
     assert "no head" in err and "1 cm3" in err
     assert not (tmp_path / "out" / "air").exists()
+
+
+def test_real_head_ct_with_bundled_models(real_head_ct_path, tmp_path, capsys):
+    """Acceptance on real anatomy (issue 5): both joints found, non-empty MC / TB / NV with
+    plausible numbers. Skips until the bundled models exist."""
+    try:
+        pipeline.load_models()
+    except pipeline.ModelError as error:
+        pytest.skip("bundled models not available: %s" % error)
+    out = tmp_path / "out"
+    code, _o, err = _run(capsys, real_head_ct_path, "-o", out)
+    assert code == 0, err
+    rep = json.loads((out / "vhf_head" / "report.json").read_text())
+    assert rep["left"] is not None and rep["right"] is not None, rep["warnings"]
+    assert rep["left"]["condyle_center_lps_mm"][0] > rep["right"]["condyle_center_lps_mm"][0]
+    for side in L.SIDES:
+        values = rep[side]
+        assert 150.0 < values["condyle_volume_mm3"] < 3000.0
+        assert 0.0 < values["negative_volume_mm3"] < 3000.0
+        assert 0.3 < values["joint_space_mean_mm"] < 6.0
+    labels = sitk.GetArrayFromImage(sitk.ReadImage(str(out / "vhf_head" / "labels.nii.gz")))
+    for value in range(1, 7):
+        assert (labels == value).sum() > 50, value
