@@ -52,7 +52,7 @@ def add_parser(subparsers):
 def _write_case(result, folder, case):
     """All outputs of one case into ``folder`` (atomically)."""
     from . import output_dir, report, report_figure
-    from .cli_negative_volume import _write_mesh
+    from .cli_negative_volume import write_mesh
     from .segmentation_io import write_label_image, write_segmentation_nrrd
 
     t0 = time.perf_counter()
@@ -61,7 +61,7 @@ def _write_case(result, folder, case):
         write_segmentation_nrrd(result.labels, os.path.join(stage, "segmentation.seg.nrrd"))
         for side, meshes in sorted(result.nv.meshes.items()):
             for name, poly in sorted(meshes.items()):
-                _write_mesh(poly, os.path.join(stage, "%s_%s.vtk" % (side, name)))
+                write_mesh(poly, os.path.join(stage, "%s_%s.vtk" % (side, name)))
         report_figure.render_report_figure(os.path.join(stage, "report.png"), result.ct,
                                            result.labels, result.report, result.nv.meshes, case)
         result.report["timings_s"]["write"] = time.perf_counter() - t0
