@@ -25,9 +25,9 @@ def draw_side(rng, side, half_distance):
                                  float(rng.uniform(5.5, 7.5))],
         "axis_angle_deg": float(rng.uniform(10.0, 25.0)),
         "joint_space_superior_mm": float(rng.uniform(0.5, 5.0)),
-        "eminence_depth_mm": float(rng.uniform(5.0, 9.0)),
-        "eminence_position_mm": float(rng.uniform(8.5, 12.0)),
-        "eminence_width_mm": float(rng.uniform(3.0, 4.5)),
+        "eminence_depth_mm": float(rng.uniform(4.5, 8.0)),
+        "eminence_position_mm": float(rng.uniform(9.0, 13.0)),
+        "eminence_width_mm": float(rng.uniform(4.5, 6.0)),
         "postglenoid_depth_mm": float(rng.uniform(3.0, 6.0)),
         "postglenoid_width_mm": float(rng.uniform(1.5, 2.5)),
         "roof_thickness_mm": float(rng.uniform(0.8, 1.8)),
@@ -213,10 +213,11 @@ class Joint(object):
         self.head = S.Ellipsoid(centre, [a, b, c], rot)
         neck = S.Ellipsoid(place([-0.1 * a, -0.1 * b, -c - 0.5 * neck_l + 1.0]),
                            [0.5 * a, 0.72 * b, 0.5 * neck_l + 4.0], rot)
-        ramus = S.RoundBox(place([-0.1 * a, 3.0, -c - neck_l - 12.0]), [2.8, 13.0, 20.0], 2.5,
-                           rot.dot(tilt))
-        angle = place([-0.1 * a, -4.0, -c - neck_l - 32.0])
-        closed_angle = top - c * w + frame.dot([-0.1 * a, -4.0, -c - neck_l - 32.0])
+        # ramus: its top stays below the MC plane (15 mm under the condyle top)
+        ramus = S.Ellipsoid(place([-0.1 * a, 3.0, -c - neck_l - 15.0]), [3.0, 13.0, 24.0],
+                            rot.dot(tilt))
+        angle = place([-0.1 * a, -4.0, -c - neck_l - 34.0])
+        closed_angle = top - c * w + frame.dot([-0.1 * a, -4.0, -c - neck_l - 34.0])
         chin_closed = np.array([sign * 4.0, -75.0, closed_angle[2] - 8.0])
         chin = place(frame.T.dot(chin_closed - (top - c * w)))
         body = S.Capsule(angle, chin, 6.0)

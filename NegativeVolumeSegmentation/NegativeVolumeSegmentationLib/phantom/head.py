@@ -125,9 +125,10 @@ def _render(p, anatomy, grid, rng):
     """The CT (int16 HU) of the drawn head on ``grid``, and the skull bone's (box, f) field."""
     hu = p["hu"]
     canvas = Canvas(grid, hu["air"])
-    canvas.paint(anatomy.skin, hu["soft_tissue"] + 10.0)
-    canvas.paint(anatomy.fat, hu["fat"])
-    canvas.paint(anatomy.muscle, hu["soft_tissue"])
+    box, skin = canvas.field(anatomy.skin)  # fat and muscle: inward offsets of the skin
+    canvas.paint_field(box, skin, hu["soft_tissue"] + 10.0)
+    canvas.paint_field(box, skin, hu["fat"], inset=anatomy.skin_mm)
+    canvas.paint_field(box, skin, hu["soft_tissue"], inset=anatomy.skin_mm + anatomy.fat_mm)
     for side in SIDES:
         canvas.paint(anatomy.joints[side].parotid, hu["fat"] * 0.45)
     canvas.paint(anatomy.brain, hu["brain"])

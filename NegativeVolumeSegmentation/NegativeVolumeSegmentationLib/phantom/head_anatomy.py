@@ -26,12 +26,12 @@ class HeadAnatomy(object):
         skin_r = np.array([78.0, 104.0, 112.0]) * k
         skin_c = [0.0, 12.0, 28.0]
         self.skin = S.Ellipsoid(skin_c, skin_r)
-        self.fat = S.Ellipsoid(skin_c, skin_r - 1.5)
-        self.muscle = S.Ellipsoid(skin_c, skin_r - 1.5 - p["fat_thickness_mm"])
+        self.skin_mm = 1.5  # fat lies this deep under the skin surface, muscle under the fat
+        self.fat_mm = p["fat_thickness_mm"]
         sk_r = np.array([67.0, 90.0, 92.0]) * k
         sk_c = [0.0, 10.0, 36.0]
         self.cranium = Cranium(self.floor, sk_c, sk_r, p["skull_thickness_mm"])
-        self.brain = Brain(self.floor, sk_c, sk_r, p["skull_thickness_mm"])
+        self.brain = Brain(self.cranium)
         self.sphenoid = S.Ellipsoid([0.0, -8.0, -4.0], [13.0, 14.0, 11.0])
         self.spine = S.Union([S.Capsule([0.0, 22.0, -22.0], [0.0, 24.0, -95.0], 8.5),
                               S.RoundBox([0.0, 24.0, -26.0], [24.0, 8.0, 5.0], 3.0)], blend=3.0)
@@ -67,20 +67,33 @@ class Cranium(S.Local):
         self.inner = [r - float(thickness) for r in self.radii]
         S.Local.__init__(self, centre, None, self.radii)
 
+    def inner_distance(self, x, y, z):
+        """f of the inner (vault) ellipsoid; kept for the same coordinate arrays (brain, skull)."""
+        last = getattr(self, "_inner", None)
+        if last is not None and last[0] is x and last[1] is y and last[2] is z:
+            return last[3]
+        u, v, w = self.local(x, y, z)
+        out = S.ellipsoid_distance(u, v, w, *self.inner)
+        if np.size(x) > 1000:
+            self._inner = (x, y, z, out)
+        return out
+
     def f(self, x, y, z):
         zb, sb, zt, st = self.floor.surfaces(x, y)
         u, v, w = self.local(x, y, z)
         outer = S.ellipsoid_distance(u, v, w, *self.radii)
         plate = np.maximum(np.maximum((zb - z) / sb, (z - zt) / st), outer)
-        shell = np.maximum(np.maximum(outer, -S.ellipsoid_distance(u, v, w, *self.inner)),
-                           (zb - z) / sb)
+        shell = np.maximum(np.maximum(outer, -self.inner_distance(x, y, z)), (zb - z) / sb)
         return np.minimum(plate, shell)
 
 
-class Brain(Cranium):
-    """Inside the skull vault and above the floor plate (same box as :class:`Cranium`)."""
+class Brain(S.Shape):
+    """Inside the skull vault and above the floor plate (same box as the :class:`Cranium`)."""
+
+    def __init__(self, cranium):
+        self.cranium = cranium
+        self.lo, self.hi = cranium.lo, cranium.hi
 
     def f(self, x, y, z):
-        _, _, zt, st = self.floor.surfaces(x, y)
-        u, v, w = self.local(x, y, z)
-        return np.maximum(S.ellipsoid_distance(u, v, w, *self.inner), (zt - z) / st)
+        _, _, zt, st = self.cranium.floor.surfaces(x, y)
+        return np.maximum(self.cranium.inner_distance(x, y, z), (zt - z) / st)

@@ -47,12 +47,15 @@ class Local(Shape):
     def __init__(self, center, rot, half_extent):
         self.c = np.asarray(center, dtype=np.float64)
         self.rot = np.eye(3) if rot is None else np.asarray(rot, dtype=np.float64)
+        self.axis_aligned = bool(np.allclose(self.rot, np.eye(3)))
         reach = np.abs(self.rot).dot(np.asarray(half_extent, dtype=np.float64) + MARGIN)
         self.lo, self.hi = self.c - reach, self.c + reach
 
     def local(self, x, y, z):
         """Local coordinates (float32 arrays, mm) of head-frame points."""
         dx, dy, dz = x - self.c[0], y - self.c[1], z - self.c[2]
+        if self.axis_aligned:
+            return dx, dy, dz
         r = self.rot.astype(np.float32)
         return (r[0, 0] * dx + r[1, 0] * dy + r[2, 0] * dz,
                 r[0, 1] * dx + r[1, 1] * dy + r[2, 1] * dz,
@@ -65,8 +68,12 @@ def ellipsoid_distance(u, v, w, a, b, c):
     k0 (k0 - 1) / k1 (first-order distance; k0 = |p/r|, k1 = |p/r²|), and inside at least the gap
     (1 - k0) min(r) between the ellipsoid and its copy scaled by k0 (which fixes the centre).
     """
-    k0 = np.sqrt((u / a) ** 2 + (v / b) ** 2 + (w / c) ** 2)
-    k1 = np.sqrt((u / (a * a)) ** 2 + (v / (b * b)) ** 2 + (w / (c * c)) ** 2)
+    ua, vb, wc = u * (1.0 / a), v * (1.0 / b), w * (1.0 / c)
+    k0 = np.sqrt(ua * ua + vb * vb + wc * wc)
+    ua *= 1.0 / a
+    vb *= 1.0 / b
+    wc *= 1.0 / c
+    k1 = np.sqrt(ua * ua + vb * vb + wc * wc)
     first_order = k0 * (k0 - 1.0) / np.maximum(k1, 1e-6)
     return np.where(k0 < 1.0, np.minimum(first_order, (k0 - 1.0) * min(a, b, c)), first_order)
 
