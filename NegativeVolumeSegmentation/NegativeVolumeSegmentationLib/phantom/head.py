@@ -33,7 +33,7 @@ def _draw(rng, fov, mouth, spacing):
     p = {"joint_distance_mm": 2 * half,
          "pose_deg": [float(v) for v in rng.uniform(-20.0, 20.0, 3)],
          "head_position_mm": [float(v) for v in rng.uniform(-8.0, 8.0, 3)],
-         "head_scale": float(rng.uniform(0.93, 1.07)),
+         "head_scale": float(rng.uniform(0.95, 1.06)),
          "fov": fov if fov is not None else str(rng.choice(["head", "cbct"])),
          "mouth": mouth if mouth is not None else ("open" if rng.uniform() < 0.3 else "closed")}
     p["cbct_joints"] = str(rng.choice(["left", "right", "both"], p=[0.35, 0.35, 0.3]))

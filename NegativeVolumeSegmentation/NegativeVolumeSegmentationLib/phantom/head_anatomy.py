@@ -23,12 +23,13 @@ class HeadAnatomy(object):
                                 {s: p[s]["roof_thickness_mm"] for s in SIDES},
                                 p["mid_floor_thickness_mm"])
         self.joints = {s: Joint(s, p[s], self.floor) for s in SIDES}
-        skin_r = np.array([78.0, 104.0, 112.0]) * k
+        wide = p["joint_distance_mm"] / 100.0  # the head's width follows the joints' spacing
+        skin_r = np.array([83.0 * wide, 104.0, 112.0]) * k
         skin_c = [0.0, 12.0, 28.0]
         self.skin = S.Ellipsoid(skin_c, skin_r)
         self.skin_mm = 1.5  # fat lies this deep under the skin surface, muscle under the fat
         self.fat_mm = p["fat_thickness_mm"]
-        sk_r = np.array([67.0, 90.0, 92.0]) * k
+        sk_r = np.array([72.0 * wide, 90.0, 92.0]) * k
         sk_c = [0.0, 10.0, 36.0]
         self.cranium = Cranium(self.floor, sk_c, sk_r, p["skull_thickness_mm"])
         self.brain = Brain(self.cranium)
