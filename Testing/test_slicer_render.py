@@ -242,3 +242,118 @@ def test_bad_requests_raise_input_error(ramp_scene):
             renderer.threed_view(CENTRE, from_direction_lps=(0, 0, 0))
     with pytest.raises(InputError):
         slicer_render.SceneRenderer(None)
+
+
+# ----------------------------------------------------------------------------- the Logic's scene
+@pytest.fixture
+def joint_scene(scene):
+    """The analytic sphere phantom (seed 2) run through the module's Logic: CT, MC/TB segments,
+    NV segments, thickness models. Truth: condyle centre c, radius r, joint space g, TB cap
+    3 mm thick from r + g, over the directions within the cap half-angle of superior."""
+    from NegativeVolumeSegmentationLib.phantom import make_phantom
+    from NegativeVolumeSegmentationLib.slicer_logic import NegativeVolumeSegmentationLogic
+
+    phantom = make_phantom("analytic", seed=2, variant="sphere", condyle_radius_mm=6.5)
+    ct_node = mrml_bridge.volume_node_from_image(phantom.ct, scene, "analytic CT")
+    segmentation_node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "joints")
+    mrml_bridge.segmentation_from_labels(phantom.labels, segmentation_node, values=[1, 2, 3, 4])
+    results = NegativeVolumeSegmentationLogic().process(ct_node, segmentation_node)
+    return scene, phantom, ct_node, segmentation_node, results
+
+
+def _ct_grey(ct, point_lps):
+    """Bone-window grey of the phantom CT at an LPS point (linear interpolation, as Slicer)."""
+    index = np.array(ct.TransformPhysicalPointToContinuousIndex([float(v) for v in point_lps]))
+    array = sitk.GetArrayFromImage(ct).astype(float)
+    base = np.floor(index).astype(int)
+    frac = index - base
+    value = 0.0
+    for corner in np.ndindex(2, 2, 2):
+        weight = np.prod([f if c else 1 - f for c, f in zip(corner, frac)])
+        i, j, k = base + np.array(corner)
+        value += weight * array[k, j, i]
+    return bone_grey(value)
+
+
+SIDE_LABELS = {"left": (1, 3, 5), "right": (2, 4, 6)}  # condyle, temporal bone, NV
+SEGMENT_NAMES = {1: "Left mandibular condyle", 2: "Right mandibular condyle",
+                 3: "Left temporal bone", 4: "Right temporal bone",
+                 5: "Left negative volume", 6: "Right negative volume"}  # interfaces.md
+
+
+def test_joint_centres_carry_segment_colours(joint_scene):
+    scene, phantom, ct_node, segmentation_node, _results = joint_scene
+    alpha = _fill_alpha(segmentation_node)
+    with slicer_render.SceneRenderer(scene, size=(160, 160)) as renderer:
+        for side, (mc, tb, nv) in SIDE_LABELS.items():
+            params = phantom.truth["parameters"][side]
+            centre = np.array(phantom.truth[side]["condyle_center_lps_mm"])
+            r, g = params["condyle_radius_mm"], params["joint_space_mm"]
+            up = np.array([0.0, 0.0, 1.0])
+            probes = {"Axial": [(centre, mc), (centre + (r + g / 2) * up, nv)],
+                      "Coronal": [(centre, mc), (centre + (r + g / 2) * up, nv),
+                                  (centre + (r + g + 1.5) * up, tb)],
+                      "Sagittal": [(centre, mc), (centre + (r + g / 2) * up, nv),
+                                   (centre + (r + g + 1.5) * up, tb)]}
+            for orientation, points in probes.items():
+                for point, label in points:
+                    # The view goes through the probe (the axial one at its height) and is
+                    # centred on the joint's projection.
+                    image = renderer.slice_view(orientation, point, ct_node, field_of_view_mm=40.0)
+                    row, column, off_plane = image.pixel_of_lps(point)
+                    assert abs(off_plane) < 1e-6 and 60 < row < 100 and 60 < column < 100
+                    expected = (alpha * 255.0 * np.array(COLOURS[label])
+                                + (1.0 - alpha) * _ct_grey(phantom.ct, point))
+                    measured = image.pixels[row, column].astype(float)
+                    print(side, orientation, label, measured, np.round(expected, 1))
+                    assert np.abs(measured - expected).max() < 6.0, (side, orientation, label)
+        # One wide axial view through both condyle centres: the patient's left joint is on the
+        # screen's right.
+        left = np.array(phantom.truth["left"]["condyle_center_lps_mm"])
+        right = np.array(phantom.truth["right"]["condyle_center_lps_mm"])
+        middle = (left + right) / 2.0
+        image = renderer.slice_view("Axial", middle, ct_node, field_of_view_mm=130.0)
+        for centre, label in ((left, 1), (right, 2)):
+            row, column, off_plane = image.pixel_of_lps(centre)
+            assert (column > 120) == (label == 1) and abs(off_plane) < 1.0
+            expected = alpha * 255.0 * np.array(COLOURS[label]) + (1.0 - alpha) * _ct_grey(
+                phantom.ct, image.lps_of_pixel(row, column))
+            assert np.abs(image.pixels[row, column] - expected).max() < 6.0, label
+
+
+def _thickness_colour(mm):
+    """RGB 0-255 of the thickness colour map (mrml_bridge.THICKNESS_COLORS, linear) at mm."""
+    values = np.array([v for v, _rgb in mrml_bridge.THICKNESS_COLORS])
+    colours = np.array([rgb for _v, rgb in mrml_bridge.THICKNESS_COLORS])
+    return 255.0 * np.array([np.interp(mm, values, colours[:, c]) for c in range(3)])
+
+
+def test_threed_view_shows_thickness_nv_and_temporal_bone(joint_scene):
+    """Looking straight down on a condyle top (the view's centre pixel): the thickness model
+    coloured at the joint space, the NV over it, the temporal bone over both."""
+    scene, phantom, _ct_node, segmentation_node, _results = joint_scene
+    with slicer_render.SceneRenderer(scene, size=(120, 120)) as renderer:
+        for side, (mc, tb, nv) in SIDE_LABELS.items():
+            params = phantom.truth["parameters"][side]
+            centre = np.array(phantom.truth[side]["condyle_center_lps_mm"])
+            top = centre + np.array([0.0, 0.0, params["condyle_radius_mm"]])
+            names = SEGMENT_NAMES
+            layers = (({names[mc]: 0, names[tb]: 0, names[nv]: 0},
+                       _thickness_colour(params["joint_space_mm"]), 15.0),
+                      ({names[mc]: 0, names[tb]: 0}, 255.0 * np.array(COLOURS[nv]), 6.0),
+                      ({}, 255.0 * np.array(COLOURS[tb]), 6.0))
+            for hidden, expected, tolerance in layers:
+                pixels = renderer.threed_view(top, from_direction_lps=(0, 0, 1),
+                                              view_up_lps=(0, -1, 0), distance_mm=60.0,
+                                              segment_opacity=hidden)
+                measured = pixels[60, 60].astype(float)
+                print(side, sorted(hidden), measured, np.round(expected, 1))
+                assert np.abs(measured - expected).max() < tolerance, (side, sorted(hidden))
+        # Display settings changed for a picture are put back.
+        display = segmentation_node.GetDisplayNode()
+        segmentation = segmentation_node.GetSegmentation()
+        for index in range(segmentation.GetNumberOfSegments()):
+            segment_id = segmentation.GetNthSegmentID(index)
+            assert display.GetSegmentOpacity3D(segment_id) == 1.0
+            assert display.GetSegmentVisibility3D(segment_id)
+
