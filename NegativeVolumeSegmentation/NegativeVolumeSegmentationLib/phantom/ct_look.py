@@ -21,6 +21,7 @@ class Canvas(object):
         self.grid = grid
         self.hu = np.full(grid.shape, background_hu, np.float32)
         self.width = float(np.prod(grid.spacing) ** (1.0 / 3.0))
+        self.marrow = np.zeros(grid.shape, np.float32)  # cancellous fraction still visible
 
     def field(self, shape):
         """(box, f): the shape's f on the voxels of its bounding box; None when outside the image."""
@@ -36,6 +37,8 @@ class Canvas(object):
         occ = np.clip(0.5 - (f + np.float32(inset)) / np.float32(self.width), 0.0, 1.0)
         view = self.hu[box]
         view += occ * (np.float32(hu) - view)
+        self.marrow[box] *= 1.0 - occ  # whatever is painted over hides the marrow below
+        return occ
 
     def paint(self, shape, hu):
         box, f = self.field(shape)
@@ -45,12 +48,22 @@ class Canvas(object):
         """Cortical shell of ``cortex_mm`` around cancellous bone; returns (box, f) for reuse."""
         box, f = self.field(shape)
         self.paint_field(box, f, cortical_hu)
-        self.paint_field(box, f, cancellous_hu, inset=cortex_mm)
+        occ = self.paint_field(box, f, cancellous_hu, inset=cortex_mm)
+        if occ is not None:
+            self.marrow[box] += occ
         return box, f
+
+    def add_marrow_texture(self, texture):
+        """Add ``texture`` (HU, image-shaped) where cancellous bone shows."""
+        self.hu += texture * self.marrow
 
 
 def trabecular_texture(rng, shape, spacing, amplitude_hu, grain_mm=0.8):
-    """Zero-mean band-limited texture (HU) that mimics trabecular mottling; std ~ amplitude_hu."""
+    """Zero-mean band-limited texture (HU) that mimics trabecular mottling; std = amplitude_hu.
+
+    White noise smoothed by a Gaussian of ``grain_mm`` std (mm, per axis from ``spacing`` x, y,
+    z), rescaled to the wanted standard deviation.
+    """
     sigma = [grain_mm / s for s in spacing[::-1]]
     t = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), sigma, mode="wrap")
     return t * np.float32(amplitude_hu / max(float(t.std()), 1e-6))

@@ -13,7 +13,7 @@ import numpy as np
 from . import Phantom
 from . import shapes as S
 from .anatomy import draw_side
-from .ct_look import Canvas, add_streaks, blur_and_noise
+from .ct_look import Canvas, add_streaks, blur_and_noise, trabecular_texture
 from .grid import Grid
 from .head_anatomy import HeadAnatomy
 from .joint_labels import label_and_measure
@@ -58,6 +58,8 @@ def _draw(rng, fov, mouth, spacing):
     p["noise_std_hu"] = float(rng.uniform(5.0, 60.0))
     p["streaks_hu"] = float(rng.uniform(30.0, 120.0)) if rng.uniform() < 0.3 else 0.0
     p["mid_floor_thickness_mm"] = float(rng.uniform(6.0, 12.0))
+    p["trabecular_hu"] = float(rng.uniform(40.0, 140.0))
+    p["trabecular_grain_mm"] = float(rng.uniform(0.5, 0.9))
     p["air_cells"] = int(rng.integers(150, 500))
     for side in SIDES:
         s = draw_side(rng, side, half)
@@ -143,6 +145,8 @@ def _render(p, anatomy, grid, rng):
         canvas.paint(S.Ellipsoid(cell.c, [cell.radii[0] + 0.45] * 3), hu["cortical"])
     for shape in anatomy.airways + anatomy.cells:
         canvas.paint(shape, hu["air"])
+    canvas.add_marrow_texture(trabecular_texture(rng, grid.shape, grid.spacing,
+                                                 p["trabecular_hu"], p["trabecular_grain_mm"]))
     image = canvas.hu
     if p["streaks_hu"] > 0:
         dense = [grid.to_world(j.mastoid.c) - grid.origin for j in anatomy.joints.values()]
