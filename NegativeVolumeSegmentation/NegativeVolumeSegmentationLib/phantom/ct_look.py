@@ -96,7 +96,7 @@ def add_streaks(rng, hu, spacing, centres_xy_mm, amplitude_hu, count=6):
     """Beam-hardening-like streaks in every axial slice: lines through dense-bone centres.
 
     ``centres_xy_mm``: (N, 2) in-plane positions (mm from the array corner) the streaks pass
-    through; each streak is a dark/bright band of ~1 mm width whose amplitude decays along it.
+    through; each streak is a dark/bright band of ~2-3 mm width whose amplitude decays along it.
     """
     nz, ny, nx = hu.shape
     yy = (np.arange(ny, dtype=np.float32) * spacing[1])[:, None]
@@ -107,6 +107,6 @@ def add_streaks(rng, hu, spacing, centres_xy_mm, amplitude_hu, count=6):
         angle = rng.uniform(0, np.pi)
         dist = (xx - cx) * np.sin(angle) - (yy - cy) * np.cos(angle)
         along = (xx - cx) * np.cos(angle) + (yy - cy) * np.sin(angle)
-        band = np.exp(-0.5 * (dist / 0.6) ** 2) * np.exp(-np.abs(along) / 40.0)
+        band = np.exp(-0.5 * (dist / 1.2) ** 2) * np.exp(-np.abs(along) / 60.0)
         pattern += np.float32(rng.choice([-1.0, 1.0]) * amplitude_hu) * band
     return hu + pattern[None, :, :]

@@ -56,7 +56,7 @@ def _draw(rng, fov, mouth, spacing):
     p["fat_thickness_mm"] = float(rng.uniform(3.0, 9.0))
     p["blur_mm"] = float(rng.uniform(0.3, 0.7))
     p["noise_std_hu"] = float(rng.uniform(5.0, 60.0))
-    p["streaks_hu"] = float(rng.uniform(30.0, 120.0)) if rng.uniform() < 0.3 else 0.0
+    p["streaks_hu"] = float(rng.uniform(60.0, 200.0)) if rng.uniform() < 0.3 else 0.0
     p["mid_floor_thickness_mm"] = float(rng.uniform(6.0, 12.0))
     p["trabecular_hu"] = float(rng.uniform(40.0, 140.0))
     p["trabecular_grain_mm"] = float(rng.uniform(0.5, 0.9))
