@@ -165,6 +165,19 @@ def test_same_seed_same_phantom_and_other_seed_differs(cbct_left):
     assert json.dumps(cbct_left.truth, sort_keys=True) == json.dumps(again.truth, sort_keys=True)
     other = make_head_phantom(seed=3, fov="cbct-left", mouth="open", spacing=(0.5, 0.5, 0.5))
     assert other.truth["parameters"] != cbct_left.truth["parameters"]
+    # options change the view, not the drawn anatomy: same seed, closed mouth, coarse grid
+    closed = make_head_phantom(seed=2, fov="cbct-left", mouth="closed", spacing=(1.0, 1.0, 1.0))
+    for key in ("condyle_semi_axes_mm", "joint_space_superior_mm", "axis_angle_deg"):
+        assert closed.truth["parameters"]["left"][key] == cbct_left.truth["parameters"]["left"][key]
+    assert closed.truth["parameters"]["pose_deg"] == cbct_left.truth["parameters"]["pose_deg"]
+    assert closed.truth["parameters"]["left"]["translation_forward_mm"] == 0.0
+    forward = cbct_left.truth["parameters"]["left"]["translation_forward_mm"]
+    assert forward > 5.0
+    # measured: the open condyle's label sits forward (onto the eminence) and lower
+    rot = S.rotation(*closed.truth["parameters"]["pose_deg"])
+    shift = _centroid_lps(cbct_left.labels, 1) - _centroid_lps(closed.labels, 1)
+    assert shift.dot(rot.dot([0.0, -1.0, 0.0])) > 0.5 * forward
+    assert shift.dot(rot.dot([0.0, 0.0, -1.0])) > 0.5
 
 
 def test_drawn_superior_joint_space_matches_geometry(cbct_left):

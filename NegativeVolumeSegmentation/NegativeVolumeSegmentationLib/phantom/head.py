@@ -28,14 +28,20 @@ MAX_VOXELS = 40e6
 
 
 def _draw(rng, fov, mouth, spacing):
-    """All random parameters (JSON-friendly dict)."""
+    """All random parameters (JSON-friendly dict).
+
+    Every value is drawn whatever the options, so one seed gives the same anatomy with or
+    without an option; options then replace the drawn field of view, mouth state or spacing.
+    """
     half = float(rng.uniform(45.0, 55.0))
+    drawn_fov = str(rng.choice(["head", "cbct"]))
+    drawn_mouth = "open" if rng.uniform() < 0.3 else "closed"
     p = {"joint_distance_mm": 2 * half,
          "pose_deg": [float(v) for v in rng.uniform(-20.0, 20.0, 3)],
          "head_position_mm": [float(v) for v in rng.uniform(-8.0, 8.0, 3)],
          "head_scale": float(rng.uniform(0.95, 1.06)),
-         "fov": fov if fov is not None else str(rng.choice(["head", "cbct"])),
-         "mouth": mouth if mouth is not None else ("open" if rng.uniform() < 0.3 else "closed")}
+         "fov": fov if fov is not None else drawn_fov,
+         "mouth": mouth if mouth is not None else drawn_mouth}
     p["cbct_joints"] = str(rng.choice(["left", "right", "both"], p=[0.35, 0.35, 0.3]))
     if p["fov"].startswith("cbct-"):  # a CBCT crop of the named joint only
         p["fov"], p["cbct_joints"] = "cbct", p["fov"][len("cbct-"):]
@@ -56,7 +62,8 @@ def _draw(rng, fov, mouth, spacing):
     p["fat_thickness_mm"] = float(rng.uniform(3.0, 9.0))
     p["blur_mm"] = float(rng.uniform(0.3, 0.7))
     p["noise_std_hu"] = float(rng.uniform(5.0, 60.0))
-    p["streaks_hu"] = float(rng.uniform(60.0, 200.0)) if rng.uniform() < 0.3 else 0.0
+    streaks, streak_hu = rng.uniform() < 0.3, float(rng.uniform(60.0, 200.0))
+    p["streaks_hu"] = streak_hu if streaks else 0.0
     p["mid_floor_thickness_mm"] = float(rng.uniform(6.0, 12.0))
     p["trabecular_hu"] = float(rng.uniform(40.0, 140.0))
     p["trabecular_grain_mm"] = float(rng.uniform(0.5, 0.9))
@@ -64,9 +71,10 @@ def _draw(rng, fov, mouth, spacing):
     for side in SIDES:
         s = draw_side(rng, side, half)
         s["mouth"] = p["mouth"]
-        s["opening_deg"] = float(rng.uniform(8.0, 20.0)) if p["mouth"] == "open" else 0.0
-        s["translation_forward_mm"] = (float(rng.uniform(0.7, 1.0)) * s["eminence_position_mm"]
-                                       if p["mouth"] == "open" else 0.0)
+        opening, forward = float(rng.uniform(8.0, 20.0)), float(rng.uniform(0.7, 1.0))
+        is_open = p["mouth"] == "open"
+        s["opening_deg"] = opening if is_open else 0.0
+        s["translation_forward_mm"] = forward * s["eminence_position_mm"] if is_open else 0.0
         p[side] = s
     return p
 
@@ -77,6 +85,10 @@ def _check_options(fov, mouth, spacing):
     if mouth is not None and mouth not in MOUTHS:
         raise InputError("--mouth must be one of %s, got %r" % ("|".join(MOUTHS), mouth))
     if spacing is not None:
+        try:
+            spacing = [float(v) for v in spacing]
+        except (TypeError, ValueError):
+            raise InputError("--spacing needs three numbers (mm), got %r" % (spacing,))
         if len(spacing) != 3 or not all(np.isfinite(v) and 0.1 <= v <= 3.0 for v in spacing):
             raise InputError("--spacing needs three values between 0.1 and 3 mm, got %s"
                              % " ".join(str(v) for v in spacing))
