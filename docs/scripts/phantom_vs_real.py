@@ -44,7 +44,7 @@ def plane(image, centre, axes, interpolator, default):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=24)
     parser.add_argument("--real", default=os.path.join(os.path.dirname(REPO), "shared", "data",
                                                        "real", "vhf_head.nii.gz"))
     parser.add_argument("-o", "--output", default=os.path.join(REPO, "docs", "phantom_vs_real.png"))

@@ -57,7 +57,7 @@ def _draw(rng, fov, mouth, spacing):
     p["hu"] = {"cortical": float(rng.uniform(1000, 1800)), "cancellous": float(rng.uniform(200, 600)),
                "soft_tissue": float(rng.uniform(30, 70)), "fat": float(rng.uniform(-120, -80)),
                "brain": float(rng.uniform(25, 45)), "air": -1000.0}
-    p["skull_thickness_mm"] = float(rng.uniform(5.0, 8.0))
+    p["skull_thickness_mm"] = float(rng.uniform(3.5, 6.5))
     p["skull_cortex_mm"] = float(rng.uniform(1.2, 2.2))
     p["fat_thickness_mm"] = float(rng.uniform(3.0, 9.0))
     p["blur_mm"] = float(rng.uniform(0.3, 0.7))
