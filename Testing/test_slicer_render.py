@@ -357,3 +357,25 @@ def test_threed_view_shows_thickness_nv_and_temporal_bone(joint_scene):
             assert display.GetSegmentOpacity3D(segment_id) == 1.0
             assert display.GetSegmentVisibility3D(segment_id)
 
+
+
+def test_threed_legend_shows_the_thickness_colour_map(joint_scene):
+    """With a legend for a thickness model, the view's right edge holds the colour map's red
+    (thin, 0.05 mm) and blue (5 mm) bar; without it, neither; the legend node goes away."""
+    scene, phantom, _ct_node, _segmentation_node, results = joint_scene
+    model = scene.GetNodeByID(results["nodes"]["thickness_models"]["left"])
+    centre = np.array(phantom.truth["left"]["condyle_center_lps_mm"])
+    red, blue = _thickness_colour(0.05), _thickness_colour(5.0)
+
+    def count(pixels, colour):
+        edge = pixels[:, int(0.75 * pixels.shape[1]):].astype(float)
+        return int(np.count_nonzero(np.abs(edge - colour).max(axis=-1) < 25.0))
+
+    with slicer_render.SceneRenderer(scene, size=(200, 200)) as renderer:
+        plain = renderer.threed_view(centre, distance_mm=80.0)
+        legend = renderer.threed_view(centre, distance_mm=80.0, legend_model=model)
+    print("legend pixels red %d blue %d, without legend %d %d"
+          % (count(legend, red), count(legend, blue), count(plain, red), count(plain, blue)))
+    assert count(legend, red) > 8 and count(legend, blue) > 8
+    assert count(plain, red) == 0 and count(plain, blue) == 0
+    assert scene.GetNumberOfNodesByClass("vtkMRMLColorLegendDisplayNode") == 0

@@ -22,9 +22,10 @@ import slicer
 import vtk
 from vtk.util import numpy_support
 
+from . import mrml_bridge
 from .errors import InputError
 
-LPS_TO_RAS = np.array([-1.0, -1.0, 1.0])
+LPS_TO_RAS = np.array([-1.0, -1.0, 1.0])  # x and y negated, for points and directions
 # Slicer's "CT-bone" window / level preset (HU).
 BONE_WINDOW_LEVEL = (1000.0, 400.0)
 ORIENTATIONS = ("Axial", "Coronal", "Sagittal")
@@ -141,10 +142,30 @@ class _View(object):
         self.group.Initialize(factory, self.renderer)
         self.group.SetMRMLDisplayableNode(view_node)
 
-    def capture(self):
-        self.group.RequestRender()
-        self.window.Render()
-        return _capture(self.window)
+    def capture(self, texts=()):
+        """Render and read the frame; ``texts``: (text, x, y) with x, y in 0-1 of the view
+        (0, 0 bottom left), drawn for this frame only, like Slicer's corner annotations."""
+        actors = []
+        for text, x, y in texts or ():
+            actor = vtk.vtkTextActor()
+            actor.SetInput(str(text))
+            prop = actor.GetTextProperty()
+            prop.SetFontSize(max(10, int(round(self.window.GetSize()[1] / 28.0))))
+            prop.SetColor(1.0, 1.0, 1.0)
+            prop.SetShadow(1)
+            prop.SetJustification(2 if x > 0.7 else (1 if x > 0.3 else 0))
+            prop.SetVerticalJustification(2 if y > 0.7 else (1 if y > 0.3 else 0))
+            actor.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
+            actor.GetPositionCoordinate().SetValue(float(x), float(y))
+            self.renderer.AddViewProp(actor)
+            actors.append(actor)
+        try:
+            self.group.RequestRender()
+            self.window.Render()
+            return _capture(self.window)
+        finally:
+            for actor in actors:
+                self.renderer.RemoveViewProp(actor)
 
     def close(self):
         self.group.SetMRMLDisplayableNode(None)
@@ -238,7 +259,7 @@ class SceneRenderer(object):
         return view, logic
 
     def slice_view(self, orientation, center_lps, volume_node, field_of_view_mm=60.0,
-                   window_level=BONE_WINDOW_LEVEL):
+                   window_level=BONE_WINDOW_LEVEL, texts=()):
         """Capture one slice view through ``center_lps`` (mm), centred on it.
 
         Args:
@@ -247,6 +268,7 @@ class SceneRenderer(object):
             volume_node: the CT shown as background layer; its display node gets
                 ``window_level`` (HU; Slicer's CT-bone preset by default; None keeps its own).
             field_of_view_mm: width of the view in mm (height follows the aspect ratio).
+            texts: annotations (text, x, y), x and y in 0-1 of the view, for this picture.
         Segmentations and models show as their display nodes say (Slicer's defaults: segment
         fill at 50 % opacity with a full-opacity outline).
         Returns a :class:`SliceImage`.
@@ -272,7 +294,7 @@ class SceneRenderer(object):
         ras = np.asarray(center_lps, float) * LPS_TO_RAS
         slice_node.JumpSliceByCentering(*[float(v) for v in ras])
         slice_node.UpdateMatrices()
-        pixels = view.capture()
+        pixels = view.capture(texts)
         xy_to_ras = np.array([[slice_node.GetXYToRAS().GetElement(r, c) for c in range(4)]
                               for r in range(4)])
         return SliceImage(pixels, xy_to_ras)
@@ -298,7 +320,7 @@ class SceneRenderer(object):
 
     def threed_view(self, center_lps, from_direction_lps=(1.0, -1.0, 0.6), distance_mm=120.0,
                     view_up_lps=(0.0, 0.0, 1.0), segment_opacity=None, legend_model=None,
-                    legend_title="Joint space (mm)"):
+                    legend_title="Joint space (mm)", hidden_nodes=(), texts=()):
         """Capture the 3D view looking at ``center_lps`` (mm).
 
         Args:
@@ -312,6 +334,8 @@ class SceneRenderer(object):
                 model covers, or make the temporal bone translucent).
             legend_model: a model node whose scalar colours get a colour legend (Slicer's
                 "Show color legend"); added for this picture only when the model has none.
+            hidden_nodes: displayable nodes (e.g. the other joint's model) hidden for this picture.
+            texts: annotations (text, x, y), x and y in 0-1 of the view, for this picture.
         Returns [row, column, RGB] uint8 pixels.
         """
         view, logic = self._threed_view()
@@ -321,11 +345,7 @@ class SceneRenderer(object):
                              % (from_direction_lps,))
         focal = np.asarray(center_lps, float) * LPS_TO_RAS
         position = focal + float(distance_mm) * direction / np.linalg.norm(direction) * LPS_TO_RAS
-        camera = logic.GetCameraNode()
-        if camera is not None:
-            camera = camera.GetCamera()
-        else:
-            camera = view.renderer.GetActiveCamera()
+        camera = view.renderer.GetActiveCamera()  # the camera node's camera (camera manager)
         camera.SetFocalPoint(*focal)
         camera.SetPosition(*position)
         camera.SetViewUp(*(np.asarray(view_up_lps, float) * LPS_TO_RAS))
@@ -333,10 +353,17 @@ class SceneRenderer(object):
         camera.OrthogonalizeViewUp()
         restore = self._apply_segment_opacity(segment_opacity or {})
         legend = self._add_legend(legend_model, legend_title)
+        shown = [node.GetDisplayNode() for node in hidden_nodes
+                 if node is not None and node.GetDisplayNode() is not None
+                 and node.GetDisplayNode().GetVisibility()]
+        for display in shown:
+            display.SetVisibility(False)
         try:
             view.renderer.ResetCameraClippingRange()
-            pixels = view.capture()
+            pixels = view.capture(texts)
         finally:
+            for display in shown:
+                display.SetVisibility(True)
             if legend is not None:
                 self.scene.RemoveNode(legend)
             for display, segment_id, opacity, visible in restore:
@@ -345,27 +372,20 @@ class SceneRenderer(object):
         return pixels
 
     def _apply_segment_opacity(self, opacity_by_name):
-        """Set 3D opacity of named segments in every segmentation; returns what to restore."""
-        wanted = dict((" ".join(str(k).lower().split()), float(v))
-                      for k, v in opacity_by_name.items())
+        """Set the 3D opacity of named segments in every segmentation; returns what to restore."""
         restore = []
-        if not wanted:
-            return restore
         nodes = self.scene.GetNodesByClass("vtkMRMLSegmentationNode")
         for index in range(nodes.GetNumberOfItems()):
             node = nodes.GetItemAsObject(index)
             display = node.GetDisplayNode()
-            if display is None:
-                continue
-            segmentation = node.GetSegmentation()
-            for n in range(segmentation.GetNumberOfSegments()):
-                segment_id = segmentation.GetNthSegmentID(n)
-                name = " ".join(segmentation.GetSegment(segment_id).GetName().lower().split())
-                if name in wanted:
-                    restore.append((display, segment_id, display.GetSegmentOpacity3D(segment_id),
-                                    display.GetSegmentVisibility3D(segment_id)))
-                    display.SetSegmentOpacity3D(segment_id, wanted[name])
-                    display.SetSegmentVisibility3D(segment_id, wanted[name] > 0)
+            for name, opacity in opacity_by_name.items():
+                segment_id = mrml_bridge.find_segment_id(node, name)
+                if display is None or segment_id is None:
+                    continue
+                restore.append((display, segment_id, display.GetSegmentOpacity3D(segment_id),
+                                display.GetSegmentVisibility3D(segment_id)))
+                display.SetSegmentOpacity3D(segment_id, float(opacity))
+                display.SetSegmentVisibility3D(segment_id, float(opacity) > 0)
         return restore
 
     def _add_legend(self, model_node, title):
@@ -378,4 +398,9 @@ class SceneRenderer(object):
         if legend is not None:
             legend.SetTitleText(title)
             legend.SetVisibility2D(False)
+            legend.SetNumberOfLabels(6)
+            legend.SetLabelFormat("%.0f")
+            legend.SetSize(0.12, 0.4)
+            legend.GetTitleTextProperty().SetFontSize(14)
+            legend.GetLabelTextProperty().SetFontSize(12)
         return legend
