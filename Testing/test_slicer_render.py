@@ -18,7 +18,7 @@ slicer = pytest.importorskip("slicer", reason="slicer-core is not installed")
 from NegativeVolumeSegmentationLib import mrml_bridge, slicer_render  # noqa: E402
 from NegativeVolumeSegmentationLib.errors import InputError  # noqa: E402
 
-_PROBLEM = slicer_render.offscreen_problem()
+_PROBLEM = slicer_render.offscreen_problem(isolated=True)
 pytestmark = pytest.mark.skipif(_PROBLEM is not None, reason=str(_PROBLEM))
 
 # interfaces.md colours, written out (the contract is the truth, not labels.py).

@@ -12,18 +12,20 @@ views work in RAS (x and y negated). Slice views use Slicer's default presets wi
 right on the screen's left (radiological convention). Pixel arrays are [row, column, RGB] uint8
 with row 0 at the top of the picture.
 
-Offscreen OpenGL: VTK picks X, then EGL, then OSMesa; without a display set
+Offscreen OpenGL (:mod:`.offscreen`): VTK picks X, then EGL, then OSMesa; without a display set
 ``VTK_DEFAULT_OPENGL_WINDOW=vtkOSOpenGLRenderWindow`` (Debian: libosmesa6) or let it use EGL.
-:func:`offscreen_problem` says why rendering cannot work here (None when it can).
+:func:`offscreen_problem` says why rendering cannot work here (None when it can). Inside the
+Slicer application use its own views (e.g. the Screen Capture module); this renderer is for
+Slicer's libraries without the application (tests, documentation, batch pictures).
 """
 
 import numpy as np
 import slicer
 import vtk
-from vtk.util import numpy_support
 
 from . import mrml_bridge
 from .errors import InputError
+from .offscreen import capture, offscreen_problem, write_png  # noqa: F401 (re-exported)
 
 LPS_TO_RAS = np.array([-1.0, -1.0, 1.0])  # x and y negated, for points and directions
 # Slicer's "CT-bone" window / level preset (HU).
@@ -43,56 +45,8 @@ VIEW_MACHINERY_CLASSES = ("vtkMRMLAbstractViewNode", "vtkMRMLCameraNode",
                           "vtkMRMLColorLegendDisplayNode")
 
 
-def offscreen_problem():
-    """None when an offscreen OpenGL window renders here, else a one-line reason."""
-    try:
-        window = vtk.vtkRenderWindow()
-        window.SetOffScreenRendering(1)
-        window.SetSize(4, 4)
-        if hasattr(window, "SupportsOpenGL") and not window.SupportsOpenGL():
-            return "no offscreen OpenGL (%s cannot create a context); install libosmesa6 and " \
-                   "set VTK_DEFAULT_OPENGL_WINDOW=vtkOSOpenGLRenderWindow" % window.GetClassName()
-        renderer = vtk.vtkRenderer()
-        renderer.SetBackground(1.0, 0.0, 0.0)
-        window.AddRenderer(renderer)
-        window.Render()
-        pixels = _capture(window)
-        window.Finalize()
-    except Exception as error:  # any failure to draw means: no offscreen OpenGL
-        return "offscreen OpenGL failed: %s" % error
-    if pixels.shape[:2] != (4, 4) or pixels[..., 0].min() < 250:
-        return "offscreen OpenGL drew nothing (%s)" % window.GetClassName()
-    return None
-
-
 def _node_ids(scene):
     return [scene.GetNthNode(i).GetID() for i in range(scene.GetNumberOfNodes())]
-
-
-def _capture(window):
-    """[row, column, RGB] uint8 of a render window's last frame, row 0 at the top."""
-    grab = vtk.vtkWindowToImageFilter()
-    grab.SetInput(window)
-    grab.SetInputBufferTypeToRGB()
-    grab.ReadFrontBufferOff()
-    grab.Update()
-    image = grab.GetOutput()
-    width, height, _ = image.GetDimensions()
-    array = numpy_support.vtk_to_numpy(image.GetPointData().GetScalars())
-    return np.flipud(array.reshape(height, width, -1)[..., :3]).copy()
-
-
-def write_png(pixels, path):
-    """Write a [row, column, RGB] uint8 array as a PNG file."""
-    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
-    image = vtk.vtkImageData()
-    image.SetDimensions(pixels.shape[1], pixels.shape[0], 1)
-    image.GetPointData().SetScalars(numpy_support.numpy_to_vtk(
-        np.flipud(pixels).reshape(-1, 3).copy(), deep=True))
-    writer = vtk.vtkPNGWriter()
-    writer.SetFileName(str(path))
-    writer.SetInputData(image)
-    writer.Write()
 
 
 class SliceImage(object):
@@ -162,7 +116,7 @@ class _View(object):
         try:
             self.group.RequestRender()
             self.window.Render()
-            return _capture(self.window)
+            return capture(self.window)
         finally:
             for actor in actors:
                 self.renderer.RemoveViewProp(actor)
