@@ -379,3 +379,33 @@ def test_threed_legend_shows_the_thickness_colour_map(joint_scene):
     assert count(legend, red) > 8 and count(legend, blue) > 8
     assert count(plain, red) == 0 and count(plain, blue) == 0
     assert scene.GetNumberOfNodesByClass("vtkMRMLColorLegendDisplayNode") == 0
+
+
+def test_non_square_view_keeps_the_geometry(ramp_scene):
+    """A 240 x 150 view: same mm per pixel both ways, every sampled pixel where the CT says."""
+    scene, ct, ct_node, segmentation_node = ramp_scene
+    with slicer_render.SceneRenderer(scene, size=(240, 150)) as renderer:
+        image = renderer.slice_view("Coronal", CENTRE, ct_node, field_of_view_mm=48.0)
+    assert image.pixels.shape == (150, 240, 3)
+    left_edge, right_edge = image.lps_of_pixel(75, 0), image.lps_of_pixel(75, 239)
+    top, bottom = image.lps_of_pixel(0, 120), image.lps_of_pixel(149, 120)
+    np.testing.assert_allclose(np.linalg.norm(right_edge - left_edge), 48.0 * 239 / 240, atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(bottom - top), 48.0 * 149 / 240, atol=1e-6)
+    assert top[2] > bottom[2]  # superior up on a coronal view
+    measured, expected, labels, _points = _compare_view(image, ct, _fill_alpha(segmentation_node),
+                                                        step=6)
+    assert set(labels) == {0, 1, 2, 3, 5}
+    assert np.abs(measured - expected).max() < 4.0
+
+
+def test_png_round_trip(tmp_path):
+    """write_png keeps the values and the orientation (row 0 is the picture's top)."""
+    pixels = np.zeros((30, 50, 3), np.uint8)
+    pixels[:10, :, 0] = 255  # red band at the top
+    pixels[:, 40:, 2] = 200  # blue band at the right
+    pixels[25, 5] = (1, 2, 3)
+    path = tmp_path / "picture.png"
+    slicer_render.write_png(pixels, path)
+    back = sitk.GetArrayFromImage(sitk.ReadImage(str(path)))
+    assert back.shape == (30, 50, 3)
+    np.testing.assert_array_equal(back, pixels)
