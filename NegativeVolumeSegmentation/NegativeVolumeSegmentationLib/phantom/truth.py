@@ -102,7 +102,7 @@ class JointSpaceTruth(object):
     """Per-joint NV classifier built from MC / TB implicit functions (same frame, mm)."""
 
     def __init__(self, mc_fn, tb_fn, mc_lo, mc_hi, max_distance=MAX_DISTANCE_MM,
-                 surface_step=0.3):
+                 surface_step=0.2):
         self.mc_fn, self.tb_fn = mc_fn, tb_fn
         self.points, self.normals = surface_samples(mc_fn, np.asarray(mc_lo, float),
                                                     np.asarray(mc_hi, float), surface_step)
