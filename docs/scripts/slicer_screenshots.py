@@ -65,7 +65,7 @@ def with_bar(pixels, view):
 
 
 def four_up(panels):
-    """2 x 2 mosaic (Slicer's Four-Up: 3D top left, Red top right, Yellow / Green below)."""
+    """2 x 2 mosaic (Slicer's Four-Up: Red top left, 3D top right, Yellow / Green below)."""
     gap = np.full((panels[0].shape[0], 2, 3), 40, np.uint8)
     top = np.concatenate([panels[0], gap, panels[1]], axis=1)
     bottom = np.concatenate([panels[2], gap, panels[3]], axis=1)
@@ -124,7 +124,7 @@ def joint_views(renderer, ct_node, results, scene, side, fov_mm):
         legend_model=model,
         texts=(("3D  %s" % title, 0.02, 0.98),) + screen_sides(direction))
     panels["3D"] = with_bar(pixels, "3D")
-    return four_up([panels["3D"], panels["Axial"], panels["Sagittal"], panels["Coronal"]])
+    return four_up([panels["Axial"], panels["3D"], panels["Sagittal"], panels["Coronal"]])
 
 
 def both_joints(renderer, results, scene, from_direction, view_up, hide, caption, margin_mm):
