@@ -45,8 +45,8 @@ def _draw(rng, fov, mouth, spacing):
     p["cbct_joints"] = str(rng.choice(["left", "right", "both"], p=[0.35, 0.35, 0.3]))
     if p["fov"].startswith("cbct-"):  # a CBCT crop of the named joint only
         p["fov"], p["cbct_joints"] = "cbct", p["fov"][len("cbct-"):]
-    p["cbct_half_size_mm"] = [float(v) for v in rng.uniform(25.0, 34.0, 3)]
-    p["fov_jitter_mm"] = [float(v) for v in rng.uniform(-5.0, 5.0, 3)]
+    p["cbct_half_size_mm"] = [float(v) for v in rng.uniform(32.0, 40.0, 3)]
+    p["fov_jitter_mm"] = [float(v) for v in rng.uniform(-3.0, 3.0, 3)]
     inplane, between, iso = rng.uniform(0.5, 1.0), rng.uniform(0.6, 2.0), rng.uniform(0.25, 0.5)
     if p["fov"] == "head":
         p["spacing_mm"] = [float(inplane), float(inplane), float(between)]
