@@ -13,30 +13,6 @@ slicer = pytest.importorskip("slicer", reason="slicer-core is not installed")
 from NegativeVolumeSegmentationLib import slicer_selftest  # noqa: E402
 
 
-@pytest.fixture
-def scene():
-    """A fresh MRML scene set up as Slicer's startup does: colours, segmentations logic,
-    ``slicer.mrmlScene`` and ``slicer.modules.<name>.logic()``."""
-    scene = slicer.vtkMRMLScene()
-    colors = slicer.vtkSlicerColorLogic()
-    colors.SetMRMLScene(scene)
-    segmentations = slicer.vtkSlicerSegmentationsModuleLogic()
-    segmentations.SetMRMLScene(scene)  # before any segmentation node, or surfaces stay empty
-    saved = {name: getattr(slicer, name, None) for name in ("mrmlScene", "modules")}
-    slicer.mrmlScene = scene
-    slicer.modules = types.SimpleNamespace(
-        segmentations=types.SimpleNamespace(logic=lambda: segmentations))
-    yield scene
-    for name, value in saved.items():
-        if value is None:
-            delattr(slicer, name)
-        else:
-            setattr(slicer, name, value)
-    segmentations.SetMRMLScene(None)
-    colors.SetMRMLScene(None)
-    scene.Clear(1)
-
-
 def test_volume_geometry_roundtrip(scene):
     slicer_selftest.check_volume_geometry_roundtrip(scene)
 

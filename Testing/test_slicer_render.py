@@ -7,7 +7,6 @@ colours of interfaces.md, the analytic sphere phantom's joint geometry and its j
 through the thickness colour map. Skips when slicer-core or offscreen OpenGL is missing.
 """
 
-import types
 
 import numpy as np
 import pytest
@@ -76,29 +75,6 @@ def _truth_label(point, margin=0.8):
         if distance < radius:
             return value, True
     return 0, True
-
-
-@pytest.fixture
-def scene():
-    """A fresh MRML scene set up as in Slicer's startup (colours, segmentations logic)."""
-    scene = slicer.vtkMRMLScene()
-    colors = slicer.vtkSlicerColorLogic()
-    colors.SetMRMLScene(scene)
-    segmentations = slicer.vtkSlicerSegmentationsModuleLogic()
-    segmentations.SetMRMLScene(scene)
-    saved = {name: getattr(slicer, name, None) for name in ("mrmlScene", "modules")}
-    slicer.mrmlScene = scene
-    slicer.modules = types.SimpleNamespace(
-        segmentations=types.SimpleNamespace(logic=lambda: segmentations))
-    yield scene
-    for name, value in saved.items():
-        if value is None:
-            delattr(slicer, name)
-        else:
-            setattr(slicer, name, value)
-    segmentations.SetMRMLScene(None)
-    colors.SetMRMLScene(None)
-    scene.Clear(1)
 
 
 @pytest.fixture
