@@ -314,6 +314,11 @@ def test_real_head_ct_with_bundled_models(real_head_ct_path, tmp_path, capsys):
     rep = json.loads((out / "vhf_head" / "report.json").read_text())
     assert rep["left"] is not None and rep["right"] is not None, rep["warnings"]
     assert rep["left"]["condyle_center_lps_mm"][0] > rep["right"]["condyle_center_lps_mm"][0]
+    # Condylar heads read by eye from this scan's slices (1 mm voxels, identity direction, origin
+    # (110, 120, 1520)): voxel x ~ 192 (left) and ~ 85 (right), y ~ 100-115, z ~ 68-78.
+    for side, expected in (("left", (302.0, 228.0, 1593.0)), ("right", (195.0, 228.0, 1593.0))):
+        found = np.asarray(rep[side]["condyle_center_lps_mm"])
+        assert np.linalg.norm(found - expected) < 10.0, (side, found)
     for side in L.SIDES:
         values = rep[side]
         assert 150.0 < values["condyle_volume_mm3"] < 3000.0

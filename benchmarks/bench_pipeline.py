@@ -7,8 +7,8 @@ truth. Targets (issue "whole-head inference pipeline"): total <= 30 s (goal 20 s
 
     .venv/bin/python benchmarks/bench_pipeline.py [--device cpu|cuda|auto] [--seed N] [--repeat K]
 
-The phantom (head field of view, mouth closed) is generated at 0.5 mm and padded with air to
-512 x 512 x 300 voxels, so the pipeline sees a full-size CT. Each repeat runs in a fresh process so
+The phantom (head field of view, mouth closed) is generated at 0.5 x 0.5 x 1 mm and resampled onto
+512 x 512 x 300 voxels at 0.5 mm, so the pipeline sees a full-size CT. Each repeat runs in a fresh process so
 that its peak RSS is its own.
 """
 
@@ -30,13 +30,18 @@ def make_case(folder, seed):
 
     from NegativeVolumeSegmentationLib.phantom import make_phantom
 
-    ph = make_phantom("head", seed=seed, fov="head", mouth="closed", spacing=(SPACING_MM,) * 3)
-    size = ph.ct.GetSize()
-    pad = [max(0, t - s) for s, t in zip(size, SIZE)]
-    lower = [p // 2 for p in pad]
-    upper = [p - lo for p, lo in zip(pad, lower)]
-    ct = sitk.ConstantPad(ph.ct, lower, upper, -1000)
-    ct = sitk.RegionOfInterest(ct, [min(s, t) for s, t in zip(ct.GetSize(), SIZE)], [0, 0, 0])
+    # the phantom is drawn at 0.5 x 0.5 x 1 mm (its voxel budget), then resampled (linear) onto a
+    # 512 x 512 x 300 grid at 0.5 mm centred on it, air outside
+    ph = make_phantom("head", seed=seed, fov="head", mouth="closed", spacing=(0.5, 0.5, 1.0))
+    src = ph.ct
+    centre = src.TransformContinuousIndexToPhysicalPoint([(s - 1) / 2.0 for s in src.GetSize()])
+    ref = sitk.Image(list(SIZE), sitk.sitkInt16)
+    ref.SetSpacing((SPACING_MM,) * 3)
+    ref.SetDirection(src.GetDirection())
+    ref.SetOrigin([0.0, 0.0, 0.0])
+    offset = ref.TransformContinuousIndexToPhysicalPoint([(s - 1) / 2.0 for s in SIZE])
+    ref.SetOrigin([c - o for c, o in zip(centre, offset)])
+    ct = sitk.Resample(src, ref, sitk.Transform(), sitk.sitkLinear, -1000.0, sitk.sitkInt16)
     path = os.path.join(folder, "head512.nii.gz")
     sitk.WriteImage(ct, path)
     with open(os.path.join(folder, "truth.json"), "w") as f:

@@ -27,6 +27,7 @@ from .errors import InputError, ModelError
 MODEL_FILES = {"localizer": "tmj_localizer.pt", "segmentation": "tmj_segmentation.pt"}
 CHECKSUMS = "SHA256SUMS"
 MIN_HEAD_CM3 = 100.0         # less tissue (> -400 HU) than this: no head in the image
+MAX_VERIFIED = 5            # localiser candidates segmented per side, best evidence kept
 REFINE_SHIFT_MM = 3.0        # re-crop when the segmented condyle centre moved further than this
 STAGES = ("read", "localise", "segment", "postprocess", "geometry")
 
@@ -149,20 +150,70 @@ def _condyle_centre(joint, ct):
     return np.asarray(ct.TransformContinuousIndexToPhysicalPoint([float(v) for v in index]))
 
 
-def segment_joints(ct, joints_lps, models, choice, warnings):
-    """{side: JointSegmentation or None}: one crop per joint, re-cropped once on the segmented
-    condyle centre when the localiser was more than REFINE_SHIFT_MM off."""
+def joint_evidence(joint, ct):
+    """How much a segmented crop looks like a TMJ: a confident condyle under temporal bone.
+
+    Mean condyle probability over the voxels where the condyle wins, times the temporal-bone
+    volume (mm³) segmented in the crop (on the CT grid ``ct``). Bone that the coarse localiser may take for a joint (the
+    coronoid process, the styloid, the zygomatic root) gives a weaker condyle and little or no
+    fossa around it.
+    """
+    mc, tb = joint.probabilities["condyle"], joint.probabilities["temporal_bone"]
+    condyle = (mc > 0.5) & (mc >= tb)
+    if not condyle.any():
+        return 0.0
+    voxel_mm3 = float(np.prod(ct.GetSpacing()))
+    fossa = (tb > 0.5) & (tb > mc)
+    return float(mc[condyle].mean()) * float(fossa.sum()) * voxel_mm3
+
+
+def side_alternatives(side, joints_lps, candidates):
+    """Localiser candidates that may be the ``side`` joint, best score first, the chosen one
+    first; at most MAX_VERIFIED per side, none closer than 5 mm to one already listed."""
+    chosen = np.asarray(joints_lps[side], float)
+    other = joints_lps.get(L.other_side(side))
+    if other is not None:
+        # a joint lies on the chosen one's side, at least 0.4 x the smallest joint distance
+        # lateral of the pair's midpoint (nothing near the midline: dens, clivus, vomer)
+        mid = 0.5 * (chosen[0] + other[0])
+        lateral = 0.4 * localize.MIN_JOINT_DISTANCE_MM
+        same_side = lambda p: (p[0] - mid) * np.sign(chosen[0] - mid) >= lateral
+    else:
+        same_side = lambda p: np.linalg.norm(p - chosen) <= 40.0
+    points = [chosen]
+    for c in sorted(candidates, key=lambda c: -c.score):
+        if len(points) >= MAX_VERIFIED:
+            break
+        if same_side(c.point) and min(np.linalg.norm(c.point - q) for q in points) > 5.0:
+            points.append(np.asarray(c.point, float))
+    return points
+
+
+def segment_joints(ct, located, models, choice, warnings):
+    """{side: JointSegmentation or None}. Each localiser candidate of a side is segmented and
+    the one that looks most like a joint (:func:`joint_evidence`) is kept; it is re-cropped
+    once on its segmented condyle centre when that lies more than REFINE_SHIFT_MM away."""
     net, meta = models.segmentation
     out = {}
     for side in L.SIDES:
-        centre = joints_lps.get(side)
-        if centre is None:
+        if located.joints.get(side) is None:
             out[side] = None
             continue
-        joint = segment.segment_joint(ct, centre, side, net, meta, choice.device, choice.half)
-        moved = None if joint is None else _condyle_centre(joint, ct)
-        if moved is not None and np.linalg.norm(moved - centre) > REFINE_SHIFT_MM:
-            joint = segment.segment_joint(ct, moved, side, net, meta, choice.device, choice.half)
+        best, best_evidence = None, -1.0
+        for centre in side_alternatives(side, located.joints, located.candidates):
+            joint = segment.segment_joint(ct, centre, side, net, meta, choice.device, choice.half)
+            if joint is None:
+                continue
+            evidence = joint_evidence(joint, ct)
+            if evidence > best_evidence:
+                best, best_evidence = (joint, centre), evidence
+        joint = None
+        if best is not None:
+            joint, centre = best
+            moved = _condyle_centre(joint, ct)
+            if moved is not None and np.linalg.norm(moved - centre) > REFINE_SHIFT_MM:
+                joint = segment.segment_joint(ct, moved, side, net, meta, choice.device,
+                                              choice.half)
         if joint is None:
             warnings.append("%s joint: its crop lies outside the image" % side)
         out[side] = joint
@@ -218,7 +269,7 @@ def run_case(path, models, device="auto", max_distance=10.0, enhance_tb=False, p
 
     def segment_on(c):
         models.to(c.device)
-        return segment_joints(ct, located.joints, models, c, warnings)
+        return segment_joints(ct, located, models, c, warnings)
 
     joints, choice = run_with_cpu_fallback(segment_on, choice, warnings, "segmentation")
     timings["segment"] = time.perf_counter() - t0

@@ -1,0 +1,42 @@
+"""The whole pipeline with the bundled models on held-out head phantoms, against phantom truth.
+
+Seeds from 100000 on are never used in training (configs/bundled_*.yaml train on seeds 0-23).
+Issue 5's acceptance: both joints found, NV within 10 % of truth.json on each side. Skips with a
+clear reason until the bundled models exist.
+"""
+
+import numpy as np
+import pytest
+
+from NegativeVolumeSegmentationLib import labels as L
+from NegativeVolumeSegmentationLib import pipeline
+from NegativeVolumeSegmentationLib.phantom import make_phantom
+
+SEEDS = (100010, 100011, 100012)
+
+
+@pytest.fixture(scope="module")
+def models():
+    try:
+        return pipeline.load_models(device="cpu")
+    except pipeline.ModelError as error:
+        pytest.skip("bundled models not available: %s" % error)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", SEEDS)
+def test_held_out_phantom_end_to_end(models, seed):
+    ph = make_phantom("head", seed=seed, fov="head", mouth="closed", spacing=(0.5, 0.5, 1.0))
+    result = pipeline.run_case(ph.ct, models, device="cpu")
+    rep = result.report
+    for side in L.SIDES:
+        truth = ph.truth[side]
+        assert truth is not None
+        measured = rep[side]
+        assert measured is not None, rep["warnings"]
+        centre_error = np.linalg.norm(np.subtract(measured["condyle_center_lps_mm"],
+                                                  truth["condyle_center_lps_mm"]))
+        assert centre_error < 3.0, (side, centre_error)
+        nv_error = measured["negative_volume_mm3"] / truth["negative_volume_mm3"] - 1.0
+        assert abs(nv_error) <= 0.10, (side, nv_error, measured["negative_volume_mm3"],
+                                       truth["negative_volume_mm3"])
