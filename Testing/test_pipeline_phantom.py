@@ -40,3 +40,20 @@ def test_held_out_phantom_end_to_end(models, seed):
         nv_error = measured["negative_volume_mm3"] / truth["negative_volume_mm3"] - 1.0
         assert abs(nv_error) <= 0.10, (side, nv_error, measured["negative_volume_mm3"],
                                        truth["negative_volume_mm3"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed,fov,present", [(100013, "cbct-left", "left"),
+                                              (100014, "cbct-right", "right")])
+def test_one_joint_cbct_crop(models, seed, fov, present):
+    """A CBCT-like crop holding one joint: that side measured, the other null with a warning."""
+    ph = make_phantom("head", seed=seed, fov=fov)
+    rep = pipeline.run_case(ph.ct, models, device="cpu").report
+    absent = L.other_side(present)
+    assert ph.truth[absent] is None and rep[absent] is None
+    assert any("only one joint" in w and absent in w for w in rep["warnings"]), rep["warnings"]
+    truth, measured = ph.truth[present], rep[present]
+    assert measured is not None, rep["warnings"]
+    nv_error = measured["negative_volume_mm3"] / truth["negative_volume_mm3"] - 1.0
+    assert abs(nv_error) <= 0.10, (nv_error, measured["negative_volume_mm3"])
+    assert rep["asymmetry_percent"]["negative_volume"] is None
