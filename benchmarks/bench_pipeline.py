@@ -31,7 +31,9 @@ def make_case(folder, seed):
     from NegativeVolumeSegmentationLib.phantom import make_phantom
 
     # the phantom is drawn at 0.5 x 0.5 x 1 mm (its voxel budget), then resampled (linear) onto a
-    # 512 x 512 x 300 grid at 0.5 mm centred on it, air outside
+    # 512 x 512 x 300 grid at 0.5 mm centred on it; beyond its field of view the edge values are
+    # repeated (air around the head in-plane, the cut anatomy above and below, never a fake
+    # skull top)
     ph = make_phantom("head", seed=seed, fov="head", mouth="closed", spacing=(0.5, 0.5, 1.0))
     src = ph.ct
     centre = src.TransformContinuousIndexToPhysicalPoint([(s - 1) / 2.0 for s in src.GetSize()])
@@ -41,7 +43,8 @@ def make_case(folder, seed):
     ref.SetOrigin([0.0, 0.0, 0.0])
     offset = ref.TransformContinuousIndexToPhysicalPoint([(s - 1) / 2.0 for s in SIZE])
     ref.SetOrigin([c - o for c, o in zip(centre, offset)])
-    ct = sitk.Resample(src, ref, sitk.Transform(), sitk.sitkLinear, -1000.0, sitk.sitkInt16)
+    ct = sitk.Resample(src, ref, sitk.Transform(), sitk.sitkLinear, -1000.0, sitk.sitkInt16,
+                       True)  # useNearestNeighborExtrapolator
     path = os.path.join(folder, "head512.nii.gz")
     sitk.WriteImage(ct, path)
     with open(os.path.join(folder, "truth.json"), "w") as f:
@@ -59,8 +62,20 @@ def run_one(path, out, device):
     case = os.path.basename(path).split(".")[0]
     rep_path = os.path.join(out, case, "report.json")
     rep = json.load(open(rep_path)) if os.path.exists(rep_path) else None
-    print(json.dumps({"exit": code, "wall": wall, "report": rep,
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}))
+    print(json.dumps({"exit": code, "wall": wall, "report": rep, "peak_rss_mb": peak_rss_mb()}))
+
+
+def peak_rss_mb():
+    """This process's peak resident memory (MB): VmHWM, which starts afresh at exec (ru_maxrss
+    would carry over the parent's peak, e.g. the phantom generation)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return float(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def main():
