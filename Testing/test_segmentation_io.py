@@ -14,15 +14,19 @@ from scipy.spatial.transform import Rotation
 
 from NegativeVolumeSegmentationLib import labels
 from NegativeVolumeSegmentationLib.errors import InputError
-from NegativeVolumeSegmentationLib.slicer_selftest import INTERFACE_SEGMENTS
 from NegativeVolumeSegmentationLib.segmentation_io import (
     read_label_map, write_label_map, write_segmentation_nrrd)
 
 SPACING = (0.3, 0.4, 0.7)
 ORIGIN = (-10.123456789, 20.5, -300.25)
-# interfaces.md's label table, typed in independently of labels.py (one copy, shared with the
-# Slicer self-test)
-TABLE = INTERFACE_SEGMENTS
+TABLE = {  # interfaces.md, typed in independently of labels.py
+    1: ("Left mandibular condyle", (0.90, 0.85, 0.55)),
+    2: ("Right mandibular condyle", (0.90, 0.70, 0.40)),
+    3: ("Left temporal bone", (0.55, 0.70, 0.90)),
+    4: ("Right temporal bone", (0.40, 0.55, 0.85)),
+    5: ("Left negative volume", (0.30, 0.85, 0.35)),
+    6: ("Right negative volume", (0.95, 0.35, 0.30)),
+}
 
 
 def direction():
