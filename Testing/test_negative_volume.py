@@ -16,16 +16,20 @@ def _rel(measured, truth):
     return abs(measured / truth - 1.0)
 
 
-# (condyle radius r, joint space R - r, cap half-angle) in mm, mm, degrees. Measured over the grid
-# r 4/6/8 x R - r 0.5/1/2.5/5 x theta 30/55/80 (seed 5): at 0.5 mm voxels |error| <= 5.5 % for
-# R - r >= 1 mm except r 8 / 1 mm / 30 degrees (+7.2 %, rim of a small cap); the cases below
-# measure +5.9 % (4 / 1 / 30), +3.1 %, +0.2 %, -0.5 %, +0.9 %, +2.7 %. A one-voxel gap (0.5 mm) is
-# resolution-bound (up to +18 %) and is tested at 0.25 mm instead, where the grid
-# r 4/6/8 x 0.5/1.5/4 x 30/55/80 is within 3 % except r 4 mm with a 0.5 mm gap (+3.9 %, +3.1 %);
-# the 0.25 mm cases below measure +2.2 %, +0.8 %, +0.0 %.
-SPHERES_05 = [(4.0, 1.0, 30.0), (6.0, 2.5, 55.0), (8.0, 5.0, 80.0), (5.0, 1.0, 80.0),
-              (7.0, 3.5, 40.0), (8.0, 1.0, 55.0)]
-SPHERES_025 = [(4.0, 0.5, 30.0), (6.0, 1.5, 55.0), (5.0, 4.0, 45.0)]
+# (condyle radius r, joint space R - r, cap half-angle) in mm, mm, degrees. Full grids measured
+# with this engine (docs/method.md, "Accuracy"): at 0.25 mm voxels, r 4/6/8 x R - r 0.5/1.5/4 x
+# theta 30/55/80 (seed 12): all 27 within 2.3 %. At 0.5 mm, r 4/6/8 x R - r 0.5/1/2.5/5 x
+# theta 30/55/80 (seed 5): R - r >= 1 mm 35 of 36 within 6 % (worst +6.9 %, r 8 / 1 / 80); a
+# one-voxel gap (0.5 mm) is resolution-bound for small caps: even counting the voxel centres that
+# lie inside the exact region scatters up to -11 % over 8 seeds for r 4 mm (NV 8-47 mm^3, 60-380
+# voxels), and this engine scatters up to +-17 % there; from r 6 mm on it is within 6 % except at
+# theta 80 degrees. The cases below (seed 11) measure +2.2, +0.9, +2.7, +0.2, +1.6, +0.9, +2.7,
+# +5.5, -0.1 and +3.5 % at 0.5 mm, and -2.3, -0.7, -1.9, -2.0, +1.0, +0.1 % at 0.25 mm.
+SPHERES_05 = [(4.0, 1.0, 30.0), (5.0, 1.0, 80.0), (6.0, 2.5, 55.0), (8.0, 5.0, 80.0),
+              (8.0, 1.0, 80.0), (7.0, 3.5, 40.0), (8.0, 1.0, 55.0), (6.0, 0.5, 55.0),
+              (8.0, 0.5, 30.0), (8.0, 0.5, 55.0)]
+SPHERES_025 = [(4.0, 0.5, 30.0), (4.0, 0.5, 55.0), (6.0, 0.5, 80.0), (8.0, 0.5, 30.0),
+               (6.0, 1.5, 55.0), (5.0, 4.0, 45.0)]
 
 
 @pytest.mark.parametrize("r,gap,theta", SPHERES_05)
@@ -37,7 +41,7 @@ def test_sphere_cap_at_half_mm(r, gap, theta):
     truth = sphere_cap_negative_volume(r, r + gap, theta)
     assert ph.truth["left"]["negative_volume_mm3"] == pytest.approx(truth)
     assert _rel(left["negative_volume_mm3"], truth) < 0.06
-    assert left["joint_space_mean_mm"] == pytest.approx(gap, abs=0.1)
+    assert left["joint_space_mean_mm"] == pytest.approx(gap, abs=0.15)
     assert gap - 0.25 <= left["joint_space_min_mm"] <= gap + 0.02
     assert left["joint_space_superior_mm"] == pytest.approx(gap, abs=0.15)
     assert res.sides["right"] is None

@@ -103,8 +103,46 @@ def _rays_that_may_hit(pts, nrm, tb_pts, tb_tri, max_distance, pieces=6):
     return np.nonzero(may)[0]
 
 
+class TemporalBoneRays(object):
+    """Ray queries against one TB mesh: the locator and face normals are built once.
+
+    :meth:`lengths` gives, for rays x + t n (0 < t <= max_distance), the first-hit length and
+    whether the ray met the TB, with the contact and grazing rules of the module docstring.
+    """
+
+    def __init__(self, tb_poly, locator=DEFAULT_LOCATOR):
+        self.kind = locator
+        self.points = surfaces.points(tb_poly)
+        self.triangles = surfaces.triangles(tb_poly)
+        self.face_normals = surfaces.cell_normals(tb_poly)
+        self.locator = build_locator(tb_poly, locator)
+
+    def lengths(self, starts, directions, max_distance, candidates=None):
+        """(h, hit) per ray: h in mm (0 on a miss or from inside the TB), hit a bool array.
+
+        ``candidates``: indices of the rays to cast (the others are misses); all when None.
+        """
+        h = np.zeros(len(starts))
+        hit = np.zeros(len(starts), bool)
+        length = max_distance - RAY_START_MM
+        todo = range(len(starts)) if candidates is None else candidates
+        for i in todo:
+            start = starts[i] + RAY_START_MM * directions[i]
+            found = _first_hit(self.locator, self.kind, start, start + length * directions[i])
+            if found is None:
+                continue
+            t, cell = found
+            facing = np.dot(self.face_normals[cell], directions[i])
+            if facing > 0:  # leaving the TB: the ray started inside it
+                hit[i] = True
+            elif facing <= -GRAZING_COS:
+                hit[i] = True
+                h[i] = RAY_START_MM + t * length
+        return h, hit
+
+
 def inflation_lengths(mc_poly, tb_poly, max_distance=DEFAULT_MAX_DISTANCE_MM, mode="confined",
-                      locator=DEFAULT_LOCATOR):
+                      locator=DEFAULT_LOCATOR, rays=None):
     """Per-vertex inflation length h (mm) of the MC mesh against the TB mesh.
 
     Args:
@@ -112,6 +150,7 @@ def inflation_lengths(mc_poly, tb_poly, max_distance=DEFAULT_MAX_DISTANCE_MM, mo
         max_distance: longest ray (mm).
         mode: "confined" or "paper" (see module docstring).
         locator: which VTK locator answers the ray queries (static, cell, obb, bsp).
+        rays: a :class:`TemporalBoneRays` of ``tb_poly`` to reuse (built when None).
 
     Returns:
         (h, hit): float array of h per MC vertex (mm) and a bool array, True where the ray met the
@@ -124,25 +163,9 @@ def inflation_lengths(mc_poly, tb_poly, max_distance=DEFAULT_MAX_DISTANCE_MM, mo
     h = np.zeros(len(pts))
     hit = np.zeros(len(pts), bool)
     if tb_poly is not None and tb_poly.GetNumberOfPoints() > 0:
-        tb_pts = surfaces.points(tb_poly)
-        tb_nrm = surfaces.cell_normals(tb_poly)
-        candidates = _rays_that_may_hit(pts, nrm, tb_pts, surfaces.triangles(tb_poly),
-                                        max_distance)
-        loc = build_locator(tb_poly, locator)
-        length = max_distance - RAY_START_MM
-        for i in candidates:
-            start = pts[i] + RAY_START_MM * nrm[i]
-            found = _first_hit(loc, locator, start, start + length * nrm[i])
-            if found is None:
-                continue
-            t, cell = found
-            facing = np.dot(tb_nrm[cell], nrm[i])
-            if facing > 0:  # leaving the TB: the ray started inside it
-                hit[i] = True
-                h[i] = 0.0
-            elif facing <= -GRAZING_COS:
-                hit[i] = True
-                h[i] = RAY_START_MM + t * length
+        rays = rays or TemporalBoneRays(tb_poly, locator)
+        candidates = _rays_that_may_hit(pts, nrm, rays.points, rays.triangles, max_distance)
+        h, hit = rays.lengths(pts, nrm, max_distance, candidates)
     if mode == "paper":
         h = np.where(hit, np.minimum(h, max_distance), max_distance)
     return h, hit

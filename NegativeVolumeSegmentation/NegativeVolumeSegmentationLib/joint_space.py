@@ -55,6 +55,24 @@ def _index_box(image, lo_mm, hi_mm):
     return i0, i1
 
 
+class _TriangleFrames(object):
+    """Per-triangle constants of the barycentric projection: corner a, edges e0 = b - a,
+    e1 = c - a, and the inverse Gram matrix terms (computed once per mesh, not per voxel)."""
+
+    def __init__(self, verts, tri):
+        a = verts[tri[:, 0]]
+        self.a, self.e0, self.e1 = a, verts[tri[:, 1]] - a, verts[tri[:, 2]] - a
+        d00 = np.einsum("ti,ti->t", self.e0, self.e0)
+        d01 = np.einsum("ti,ti->t", self.e0, self.e1)
+        d11 = np.einsum("ti,ti->t", self.e1, self.e1)
+        den = d00 * d11 - d01 * d01
+        inv = 1.0 / np.where(np.abs(den) > 1e-20, den, 1e-20)
+        self.d00, self.d01, self.d11 = d00 * inv, d01 * inv, d11 * inv
+
+
+INTERPOLATION_CHUNK = 16384  # query points per block: keeps the (Q, V, 3) temporaries in cache
+
+
 def interpolate_on_surface(query, verts, normals, values, tri, vertex_tris, nearest=None):
     """Nearest-surface interpolation of per-vertex ``values`` at LPS ``query`` points.
 
@@ -62,24 +80,32 @@ def interpolate_on_surface(query, verts, normals, values, tri, vertex_tris, near
     projection of the point is most inside (largest smallest barycentric coordinate); the
     barycentric weights (clipped to the triangle) interpolate position, normal and value.
     ``nearest`` (index of each point's nearest vertex) is computed when not given.
-    Returns (d, value): signed distance along the interpolated normal (mm) and the value.
+    Returns (d, value, foot, normal): signed distance along the interpolated normal (mm), the
+    interpolated value (``values`` may be (N,) or (N, k)), the foot point x(p) and unit normal.
     """
     if nearest is None:
         _, nearest = cKDTree(verts).query(query, k=1)
-    cand = vertex_tris[nearest]  # (Q, V)
+    frames = _TriangleFrames(verts, tri)
+    d = np.empty(len(query))
+    val = np.empty((len(query),) + values.shape[1:])
+    foot = np.empty((len(query), 3))
+    nrm = np.empty((len(query), 3))
+    for s in range(0, len(query), INTERPOLATION_CHUNK):
+        block = slice(s, s + INTERPOLATION_CHUNK)
+        d[block], val[block], foot[block], nrm[block] = _interpolate_block(
+            query[block], nearest[block], verts, normals, values, tri, vertex_tris, frames)
+    return d, val, foot, nrm
+
+
+def _interpolate_block(query, nearest, verts, normals, values, tri, vertex_tris, frames):
+    cand = vertex_tris[nearest]  # (Q, V) triangles around each point's nearest vertex
     valid = cand >= 0
-    tri_c = tri[np.where(valid, cand, 0)]  # (Q, V, 3)
-    a, b, c = verts[tri_c[..., 0]], verts[tri_c[..., 1]], verts[tri_c[..., 2]]
-    e0, e1, w = b - a, c - a, query[:, None, :] - a
-    d00 = np.einsum("qvi,qvi->qv", e0, e0)
-    d01 = np.einsum("qvi,qvi->qv", e0, e1)
-    d11 = np.einsum("qvi,qvi->qv", e1, e1)
-    d20 = np.einsum("qvi,qvi->qv", w, e0)
-    d21 = np.einsum("qvi,qvi->qv", w, e1)
-    den = d00 * d11 - d01 * d01
-    den = np.where(np.abs(den) > 1e-20, den, 1e-20)
-    v = (d11 * d20 - d01 * d21) / den
-    wgt = (d00 * d21 - d01 * d20) / den
+    cand = np.where(valid, cand, 0)
+    w = query[:, None, :] - frames.a[cand]
+    d20 = np.einsum("qvi,qvi->qv", w, frames.e0[cand])
+    d21 = np.einsum("qvi,qvi->qv", w, frames.e1[cand])
+    v = frames.d11[cand] * d20 - frames.d01[cand] * d21
+    wgt = frames.d00[cand] * d21 - frames.d01[cand] * d20
     u = 1.0 - v - wgt
     score = np.where(valid, np.minimum(np.minimum(u, v), wgt), -np.inf)
     best = np.argmax(score, axis=1)
@@ -87,22 +113,32 @@ def interpolate_on_surface(query, verts, normals, values, tri, vertex_tris, near
     bary = np.stack([u[rows, best], v[rows, best], wgt[rows, best]], axis=1)
     bary = np.clip(bary, 0.0, None)
     bary /= np.maximum(bary.sum(axis=1, keepdims=True), 1e-12)
-    corner = tri_c[rows, best]  # (Q, 3)
+    corner = tri[cand[rows, best]]  # (Q, 3)
     pos = np.einsum("qk,qki->qi", bary, verts[corner])
     nrm = np.einsum("qk,qki->qi", bary, normals[corner])
     nrm /= np.maximum(np.linalg.norm(nrm, axis=1, keepdims=True), 1e-12)
-    val = np.einsum("qk,qk->q", bary, values[corner])
-    d = np.einsum("qi,qi->q", query - pos, nrm)
-    return d, val
+    val = np.einsum("qk,qk...->q...", bary, values[corner])
+    return np.einsum("qi,qi->q", query - pos, nrm), val, pos, nrm
 
 
-def negative_volume_mask(image, mc_mask, tb_mask, mc_poly, h, clip_box=None):
+def negative_volume_mask(image, mc_mask, tb_mask, mc_poly, h, hit, rays, max_distance,
+                         miss_length=0.0, clip_box=None):
     """Boolean NV mask (numpy z, y, x) on ``image``'s grid.
+
+    A voxel whose foot x(p) lies on a triangle whose corners all met the TB (or all missed it)
+    takes h(x) interpolated from the corners. At the rim of the contact region (corners that hit
+    and corners that missed) linear interpolation would taper h across a whole mesh edge past the
+    TB's rim; there the ray x(p) + t n(p) itself is cast against the TB, which puts the rim where
+    the TB surface ends (measured on the analytic cap: docs/method.md).
 
     Args:
         image: SimpleITK image defining the grid (origin, spacing, direction).
         mc_mask, tb_mask: boolean (z, y, x) arrays of the condyle and temporal bone.
-        mc_poly: MC mesh (LPS mm, outward point normals) and ``h`` its per-vertex lengths (mm).
+        mc_poly: MC mesh (LPS mm, outward point normals); ``h`` its per-vertex lengths (mm) and
+            ``hit`` whether each vertex's ray met the TB (:func:`.inflate.inflation_lengths`).
+        rays: :class:`.inflate.TemporalBoneRays` of the TB mesh; ``max_distance`` the longest ray.
+        miss_length: length given to a rim ray that misses the TB (0 in confined mode,
+            max_distance in the paper's mode).
         clip_box: optional (lo, hi) LPS mm box the NV is clipped to (paper mode's cube).
     """
     nv = np.zeros(mc_mask.shape, bool)
@@ -138,21 +174,23 @@ def negative_volume_mask(image, mc_mask, tb_mask, mc_poly, h, clip_box=None):
     edge = np.linalg.norm(verts[tri[:, 0]] - verts[tri[:, 1]], axis=1).max()
     ring_max = np.zeros(len(verts))
     np.maximum.at(ring_max, tri.ravel(), np.repeat(h[tri].max(axis=1), 3))
-    # Stage 1: points farther than the longest ray (+ an edge) from every vertex with h > 0.
-    active_ring = np.nonzero(ring_max > 0)[0]
-    near_active, _ = cKDTree(verts[active_ring], leafsize=KD_LEAF_SIZE).query(
+    # The nearest vertex decides: keep points within the longest ray around it (+ an edge).
+    dist, nearest = cKDTree(verts, leafsize=KD_LEAF_SIZE).query(
         query, k=1, distance_upper_bound=float(h.max()) + edge)
-    close = np.isfinite(near_active)
-    query, kk, jj, ii = query[close], kk[close], jj[close], ii[close]
-    if len(query) == 0:
-        return nv
-    # Stage 2: the true nearest vertex decides.
-    dist, nearest = cKDTree(verts, leafsize=KD_LEAF_SIZE).query(query, k=1)
-    keep = (ring_max[nearest] > 0) & (dist <= ring_max[nearest] + edge)
+    found = np.isfinite(dist)
+    nearest = np.where(found, nearest, 0)
+    keep = found & (ring_max[nearest] > 0) & (dist <= ring_max[nearest] + edge)
     query, kk, jj, ii = query[keep], kk[keep], jj[keep], ii[keep]
     if len(query) == 0:
         return nv
-    d, h_at = interpolate_on_surface(query, verts, normals, h, tri, vertex_tris, nearest[keep])
+    d, at, foot, foot_normal = interpolate_on_surface(
+        query, verts, normals, np.stack([h, hit.astype(float)], axis=1), tri, vertex_tris,
+        nearest[keep])
+    h_at, hit_at = at[:, 0], at[:, 1]
+    rim = np.nonzero((hit_at > 1e-9) & (hit_at < 1.0 - 1e-9) & (d > 0))[0]
+    if len(rim):
+        h_rim, hit_rim = rays.lengths(foot[rim], foot_normal[rim], max_distance)
+        h_at[rim] = np.where(hit_rim, h_rim, miss_length)
     inside = (d > 0) & (d <= h_at)
     block = np.zeros(free.shape, bool)
     block[kk[inside], jj[inside], ii[inside]] = True

@@ -138,7 +138,8 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
     timings["surfaces"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    h, hit = inflate.inflation_lengths(mc_poly, tb_poly, max_distance, mode, locator)
+    rays = None if tb_poly is None else inflate.TemporalBoneRays(tb_poly, locator)
+    h, hit = inflate.inflation_lengths(mc_poly, tb_poly, max_distance, mode, locator, rays)
     timings["inflation"] = time.perf_counter() - t0
     if not hit.any():
         msg = ("%s side: no contact: no ray from the condyle meets the temporal bone within "
@@ -155,7 +156,9 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
         verts = surfaces.points(mc_poly)
         top = verts[int(np.argmax(verts[:, 2]))]
         clip = (top - cube_mm / 2.0, top + cube_mm / 2.0)
-    nv_mask = joint_space.negative_volume_mask(roi_img, mc_mask, tb_mask, mc_poly, h, clip)
+    nv_mask = joint_space.negative_volume_mask(
+        roi_img, mc_mask, tb_mask, mc_poly, h, hit, rays, max_distance,
+        miss_length=max_distance if mode == "paper" else 0.0, clip_box=clip)
     timings["nv_mask"] = time.perf_counter() - t0
 
     voxel_mm3 = float(np.prod(image.GetSpacing()))
