@@ -1,14 +1,17 @@
 """3D Slicer module: temporomandibular joint (TMJ) negative volume (joint space) from head CT.
 
-Thin GUI shell: all measuring lives in NegativeVolumeSegmentationLib (slicer_logic.py for the
-MRML side, negative_volume.py for the method). Library imports happen inside functions so that
-loading the module stays fast and never pulls heavy packages. Slicer shows RAS; the library
-works in LPS mm; mrml_bridge converts at the boundary.
+Thin GUI shell: all the work lives in NegativeVolumeSegmentationLib (slicer_logic.py: the Logic
+and the one function that writes results into the scene; background.py: the run in a separate
+process that keeps this panel responsive and cancellable). Library imports happen inside
+functions so that loading the module stays fast and never pulls heavy packages (torch is only
+imported by the background process). Slicer shows RAS; the library works in LPS mm;
+mrml_bridge converts at the boundary.
 """
 
 import logging
 from typing import Annotated
 
+import qt
 import slicer
 import vtk
 from slicer import vtkMRMLScalarVolumeNode, vtkMRMLSegmentationNode, vtkMRMLTableNode
@@ -18,7 +21,7 @@ from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoada
                                            ScriptedLoadableModuleWidget)
 from slicer.util import VTKObservationMixin
 
-SIDES = ("left", "right")
+POLL_INTERVAL_MS = 300  # how often the panel looks at the background run
 
 
 class NegativeVolumeSegmentation(ScriptedLoadableModule):
@@ -34,16 +37,21 @@ class NegativeVolumeSegmentation(ScriptedLoadableModule):
 Measures the <b>negative volume</b> (NV) of each temporomandibular joint: the empty joint space
 between the mandibular condyle and the temporal bone (glenoid fossa, articular eminence), built
 by inflating the condyle surface along its outward normals until it meets the temporal bone.
-<p>Inputs: the CT volume and a segmentation with the segments <i>Left/Right mandibular
-condyle</i> and <i>Left/Right temporal bone</i> (e.g. drawn in the Segment Editor).</p>
-<p>Outputs: the segments <i>Left/Right negative volume</i>, a results table and, per joint, a
-condyle model coloured by the joint-space thickness (grey: no temporal bone within the maximum
-distance; red: thin; blue: 5 mm or more).</p>
+<p>Input: a head CT. Apply finds both joints, segments the <i>Left/Right mandibular
+condyle</i> and <i>Left/Right temporal bone</i> with the bundled networks (PyTorch, in a
+background process: the panel stays usable and Cancel stops it) and measures the joint space.
+To measure segments you corrected in the Segment Editor, tick <i>Measure existing
+segments</i>.</p>
+<p>Outputs: one segmentation with the six segments (condyles, temporal bones, <i>Left/Right
+negative volume</i>) over the CT and in 3D, per joint a condyle model coloured by the joint-space
+thickness with a colour legend (grey: no temporal bone within the maximum distance; red: thin;
+blue: 5 mm or more) and a results table.</p>
 <p>Reading the numbers: volumes are in mm³ (voxel count × voxel volume, the same value the
 Segment Statistics module shows for the NV segment); joint spaces are in mm along the condyle
 normals (minimum, mean, and the Ikeda-style superior / anterior / posterior spaces in the
-condyle's sagittal plane). Asymmetry (%) = 100·|L − R| / (L + R); values above 3–6 % are
-usually called asymmetric. Left and right are the patient's, from the image geometry.</p>
+condyle's sagittal plane). Asymmetry (%) = 100·|L − R| / (L + R); above about 6 % is commonly
+called asymmetric (the flag threshold is in Advanced). Left and right are the patient's, from
+the image geometry.</p>
 """
         self.parent.acknowledgementText = """
 The method follows Belikova K., Rogov O., Rybakov A., Maslov M., Dylov D.,
@@ -56,22 +64,30 @@ doi:10.1038/s41598-021-95526-1. The module layout follows the 3D Slicer scripted
 class NegativeVolumeSegmentationParameterNode:
     """GUI state saved with the scene.
 
-    inputVolume: the CT; segmentation: holds the condyle / temporal-bone segments;
+    inputVolume: the head CT; outputSegmentation: receives the six segments (None: a new one is
+    created on Apply); measureExisting: measure the condyle / temporal-bone segments already in
+    outputSegmentation instead of segmenting the CT; device: auto / cpu / cuda;
     maxDistance: longest inflation ray (mm); mode: "confined" (rays that miss the temporal bone
     give 0) or "paper" (Belikova et al.: rays run to the maximum, NV clipped by a 30 mm cube);
-    showThickness: add the thickness-coloured condyle models; resultsTable: output table.
+    smoothing: closed-surface smoothing of the 3D display (0-1); showThickness: add the
+    thickness-coloured condyle models; asymmetryThreshold: flag asymmetry above this (%);
+    resultsTable: output table.
     """
 
     inputVolume: vtkMRMLScalarVolumeNode
-    segmentation: vtkMRMLSegmentationNode
+    outputSegmentation: vtkMRMLSegmentationNode
+    measureExisting: bool = False
+    device: Annotated[str, Choice(["auto", "cpu", "cuda"])] = "auto"
     maxDistance: Annotated[float, WithinRange(1.0, 30.0)] = 10.0
     mode: Annotated[str, Choice(["confined", "paper"])] = "confined"
+    smoothing: Annotated[float, WithinRange(0.0, 1.0)] = 0.5
     showThickness: bool = True
+    asymmetryThreshold: Annotated[float, WithinRange(0.0, 50.0)] = 6.0
     resultsTable: vtkMRMLTableNode
 
 
 class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
-    """Panel: inputs, options, Apply, progress and the main numbers."""
+    """Panel: inputs, device, options, Apply / Cancel, progress and the main numbers."""
 
     def __init__(self, parent=None):
         ScriptedLoadableModuleWidget.__init__(self, parent)
@@ -79,6 +95,9 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
         self.logic = None
         self._parameterNode = None
         self._parameterNodeGuiTag = None
+        self._run = None      # the BackgroundRun in progress, if any
+        self._timer = None
+        self._results = None  # the last results shown
 
     def setup(self):
         ScriptedLoadableModuleWidget.setup(self)
@@ -87,14 +106,20 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         uiWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = NegativeVolumeSegmentationLogic()
+        self._timer = qt.QTimer()
+        self._timer.setInterval(POLL_INTERVAL_MS)
+        self._timer.connect("timeout()", self._onTimer)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
         self.ui.applyButton.connect("clicked(bool)", self.onApplyButton)
-        self.ui.progressBar.setVisible(False)
+        self.ui.cancelButton.connect("clicked(bool)", self.onCancelButton)
+        self.ui.deviceInfoLabel.text = self.logic.deviceSummary()
+        self._setRunning(False)
         self._showResults(None)
         self.initializeParameterNode()
 
     def cleanup(self):
+        self._cancelRun("Cancelled: the module was closed.")
         self.removeObservers()
 
     def enter(self):
@@ -108,6 +133,7 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
                                 self._checkCanApply)
 
     def onSceneStartClose(self, caller, event):
+        self._cancelRun("Cancelled: the scene was closed.")
         self.setParameterNode(None)
 
     def onSceneEndClose(self, caller, event):
@@ -120,10 +146,6 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
             volume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
             if volume and not volume.IsA("vtkMRMLLabelMapVolumeNode"):
                 self._parameterNode.inputVolume = volume
-        if not self._parameterNode.segmentation:
-            segmentation = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLSegmentationNode")
-            if segmentation:
-                self._parameterNode.segmentation = segmentation
 
     def setParameterNode(self, inputParameterNode):
         if self._parameterNode:
@@ -137,83 +159,193 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
                              self._checkCanApply)
             self._checkCanApply()
 
+    # ------------------------------------------------------------------ state of the buttons
     def _checkCanApply(self, caller=None, event=None):
-        if self._parameterNode and self._parameterNode.segmentation:
-            self.ui.applyButton.toolTip = "Measure the negative volume of both joints"
-            self.ui.applyButton.enabled = True
+        parameters = self._parameterNode
+        running = self._run is not None
+        if parameters is None:
+            reason = "No parameters"
+        elif parameters.measureExisting and not parameters.outputSegmentation:
+            reason = ("Select the segmentation holding the condyle and temporal bone segments "
+                      "(Output segmentation)")
+        elif not parameters.measureExisting and not parameters.inputVolume:
+            reason = "Select the head CT"
         else:
-            self.ui.applyButton.toolTip = ("Select a segmentation with the condyle and temporal "
-                                           "bone segments")
-            self.ui.applyButton.enabled = False
+            reason = None
+        self.ui.applyButton.enabled = reason is None and not running
+        self.ui.applyButton.toolTip = reason or (
+            "Measure the negative volume of the segments in the output segmentation"
+            if parameters.measureExisting else
+            "Segment both joints of the CT and measure their negative volume")
+        self.ui.cancelButton.enabled = running
+        if parameters is not None and self._results is not None:
+            self._showAsymmetryFlag(parameters.asymmetryThreshold)
+
+    def _setRunning(self, running):
+        self.ui.progressBar.setVisible(running)
+        if running:
+            self.ui.progressBar.setValue(0)
+        self._checkCanApply()
+        self.ui.cancelButton.enabled = running
 
     def _onProgress(self, fraction, message):
         self.ui.progressBar.setValue(int(round(100 * fraction)))
         self.ui.statusLabel.text = message
-        slicer.app.processEvents()
+
+    # ------------------------------------------------------------------ running
+    def _options(self):
+        parameters = self._parameterNode
+        return {"segment": not parameters.measureExisting, "device": parameters.device,
+                "max_distance_mm": parameters.maxDistance, "mode": parameters.mode,
+                "smoothing": parameters.smoothing, "show_thickness": parameters.showThickness}
 
     def onApplyButton(self):
-        """Run the measurement; errors are shown in a dialog, the panel stays usable."""
+        """Start the background run; the timer follows it. Errors show a message and leave the
+        panel usable."""
+        if self._run is not None:
+            return
         parameters = self._parameterNode
-        self.ui.progressBar.setVisible(True)
-        self.ui.applyButton.enabled = False
-        self.logic.progress = self._onProgress
+        options = self._options()
+        self._showResults(None)
+        if options["segment"] and not self._ensureTorch():
+            self.ui.statusLabel.text = "Not started: segmenting the CT needs PyTorch."
+            return
         try:
-            with slicer.util.tryWithErrorDisplay("Negative volume measurement failed.",
-                                                 waitCursor=True):
-                results = self.logic.process(
-                    parameters.inputVolume, parameters.segmentation,
-                    max_distance_mm=parameters.maxDistance, mode=parameters.mode,
-                    show_thickness=parameters.showThickness,
-                    table_node=parameters.resultsTable)
-                parameters.resultsTable = slicer.mrmlScene.GetNodeByID(results["nodes"]["table"])
-                self._showResults(results)
-                self._showTable(parameters.resultsTable)
+            self._run = self.logic.startBackgroundRun(
+                parameters.inputVolume, parameters.outputSegmentation,
+                table_node=parameters.resultsTable, **options)
+        except Exception as error:  # bad input: one line, nothing changed
+            self._run = None
+            self._setRunning(False)
+            self._showError(str(error))
+            return
+        self._setRunning(True)
+        self._onProgress(self._run.fraction, self._run.message)
+        self._timer.start()
+
+    def _onTimer(self):
+        run = self._run
+        if run is None:
+            self._timer.stop()
+            return
+        state = run.poll()
+        self._onProgress(run.fraction, run.message)
+        if state == "running":
+            return
+        self._timer.stop()
+        try:
+            if state == "completed":
+                slicer.app.processEvents()  # show "Writing segments ..." before the work
+                results = run.finish()
+                self._onProgress(run.fraction, run.message)
+                self._onFinished(results)
+            else:
+                self._showError(run.error or "the run ended (%s)" % state)
+        except Exception as error:
+            self._showError(str(error))
         finally:
-            self.logic.progress = None
-            self.ui.progressBar.setVisible(False)
-            self._checkCanApply()
+            self._run = None
+            self._setRunning(False)
+
+    def onCancelButton(self):
+        self._cancelRun("Cancelled; nothing was changed.")
+
+    def _cancelRun(self, message):
+        if self._timer is not None:
+            self._timer.stop()
+        if self._run is None:
+            return
+        seconds = self._run.cancel()
+        logging.info("Negative volume run cancelled in %.2f s", seconds)
+        self._run = None
+        self._setRunning(False)
+        self.ui.statusLabel.text = message
+
+    def _showError(self, message):
+        self.ui.statusLabel.text = "Failed: " + message
+        logging.error("Negative volume measurement failed: %s", message)
+        slicer.util.errorDisplay("Negative volume measurement failed:\n" + message)
+
+    def _ensureTorch(self):
+        """True when PyTorch is installed (found without importing it); otherwise install it
+        through SlicerPyTorch's PyTorchUtils when present, else with pip, after the user
+        confirms."""
+        if self.logic.torchInstalled():
+            return True
+        try:
+            import PyTorchUtils
+        except ImportError:
+            PyTorchUtils = None
+        if PyTorchUtils is not None:
+            torch = PyTorchUtils.PyTorchUtilsLogic().installTorch(askConfirmation=True)
+            installed = torch is not None
+        else:
+            if not slicer.util.confirmOkCancelDisplay(
+                    "Segmenting the CT needs PyTorch, which is not installed. Install it now "
+                    "with pip (a large download; the CPU build where there is no NVIDIA GPU)?\n\n"
+                    "Alternatively install the PyTorch extension from the Extensions Manager.",
+                    "Negative Volume Segmentation"):
+                return False
+            with slicer.util.tryWithErrorDisplay("PyTorch could not be installed.",
+                                                 waitCursor=True):
+                slicer.util.pip_install("torch")
+            installed = self.logic.torchInstalled()
+        self.ui.deviceInfoLabel.text = self.logic.deviceSummary()
+        return installed
+
+    # ------------------------------------------------------------------ results
+    def _onFinished(self, results):
+        parameters = self._parameterNode
+        nodes = results["nodes"]
+        parameters.outputSegmentation = slicer.mrmlScene.GetNodeByID(nodes["segmentation"])
+        parameters.resultsTable = slicer.mrmlScene.GetNodeByID(nodes["table"])
+        self._showResults(results)
+        self._showOutputs(results, parameters.inputVolume, parameters.resultsTable)
 
     def _showResults(self, results):
-        """Fill the result labels (mm3, mm, %) from a results dict, or clear them."""
-        labels = {"left": (self.ui.leftNegativeVolumeLabel, self.ui.leftJointSpaceLabel),
-                  "right": (self.ui.rightNegativeVolumeLabel, self.ui.rightJointSpaceLabel)}
-        for side in SIDES:
-            values = (results or {}).get(side)
-            nvLabel, spaceLabel = labels[side]
-            if values is None:
-                nvLabel.text = "–" if results is None else "not measured"
-                spaceLabel.text = "–"
-                continue
-            nvLabel.text = "%.1f mm³ (condyle %.1f mm³)" % (values["negative_volume_mm3"],
-                                                             values["condyle_volume_mm3"])
-            spaceLabel.text = "min %s, mean %s mm" % (_mm(values.get("joint_space_min_mm")),
-                                                      _mm(values.get("joint_space_mean_mm")))
-        asymmetry = ((results or {}).get("asymmetry_percent") or {}).get("negative_volume")
-        self.ui.asymmetryLabel.text = "–" if asymmetry is None else "%.1f %%" % asymmetry
-        if results is None:
-            self.ui.statusLabel.text = ""
-        else:
-            warnings = results.get("warnings") or []
-            self.ui.statusLabel.text = ("Done in %.1f s." % results["timings_s"]["total"]
-                                        + ("" if not warnings else " " + " ".join(warnings)))
+        """Fill the result labels (mm³, mm, %) from a results dict, or clear them."""
+        self._results = results
+        threshold = self._parameterNode.asymmetryThreshold if self._parameterNode else 6.0
+        summary = self.logic.resultsSummary(results, threshold)
+        self.ui.leftNegativeVolumeLabel.text = summary["left_nv"]
+        self.ui.rightNegativeVolumeLabel.text = summary["right_nv"]
+        self.ui.leftCondyleVolumeLabel.text = summary["left_condyle"]
+        self.ui.rightCondyleVolumeLabel.text = summary["right_condyle"]
+        self.ui.leftJointSpaceLabel.text = summary["left_space"]
+        self.ui.rightJointSpaceLabel.text = summary["right_space"]
+        self.ui.asymmetryLabel.text = summary["asymmetry"]
+        self.ui.asymmetryFlagLabel.text = summary["flag"]
+        self.ui.asymmetryFlagLabel.setVisible(summary["asymmetric"])
+        self.ui.statusLabel.text = summary["status"]
 
-    def _showTable(self, tableNode):
+    def _showAsymmetryFlag(self, threshold):
+        """Re-flag the last results when the threshold changes."""
+        summary = self.logic.resultsSummary(self._results, threshold)
+        self.ui.asymmetryFlagLabel.text = summary["flag"]
+        self.ui.asymmetryFlagLabel.setVisible(summary["asymmetric"])
+
+    def _showOutputs(self, results, inputVolume, tableNode):
+        """CT under the segments in the slice views, centred on a joint; table beside them."""
+        if inputVolume is not None:
+            slicer.util.setSliceViewerLayers(background=inputVolume, fit=True)
+        self.logic.showResults(results, inputVolume)
         layoutManager = slicer.app.layoutManager()
-        if tableNode is None or layoutManager is None:
+        if layoutManager is None:
             return
-        layout = slicer.modules.tables.logic().GetLayoutWithTable(layoutManager.layout)
-        layoutManager.setLayout(layout)
-        selectionNode = slicer.app.applicationLogic().GetSelectionNode()
-        selectionNode.SetActiveTableID(tableNode.GetID())
-        slicer.app.applicationLogic().PropagateTableSelection()
-
-
-def _mm(value):
-    return "–" if value is None else "%.2f" % value
+        if tableNode is not None:
+            layout = slicer.modules.tables.logic().GetLayoutWithTable(layoutManager.layout)
+            layoutManager.setLayout(layout)
+            selectionNode = slicer.app.applicationLogic().GetSelectionNode()
+            selectionNode.SetActiveTableID(tableNode.GetID())
+            slicer.app.applicationLogic().PropagateTableSelection()
+        if layoutManager.threeDViewCount > 0:
+            layoutManager.threeDWidget(0).threeDView().resetFocalPoint()
 
 
 class NegativeVolumeSegmentationLogic(ScriptedLoadableModuleLogic):
-    """Slicer-side logic: the typed parameter node plus the library's Qt-free logic."""
+    """Slicer-side logic: the typed parameter node plus the library's Qt-free logic
+    (NegativeVolumeSegmentationLib.slicer_logic), usable from the Python console and batch
+    scripts: ``NegativeVolumeSegmentationLogic().process(ctNode)``."""
 
     def __init__(self):
         ScriptedLoadableModuleLogic.__init__(self)
@@ -233,16 +365,51 @@ class NegativeVolumeSegmentationLogic(ScriptedLoadableModuleLogic):
     def getParameterNode(self):
         return NegativeVolumeSegmentationParameterNode(super().getParameterNode())
 
-    def process(self, inputVolume, segmentation, **options):
-        """See NegativeVolumeSegmentationLib.slicer_logic; returns the results dict."""
-        results = self._library.process(inputVolume, segmentation, **options)
+    def process(self, inputVolume, outputSegmentation=None, **options):
+        """Whole run in this process (blocks until done); see
+        NegativeVolumeSegmentationLib.slicer_logic. Returns the results dict."""
+        results = self._library.process(inputVolume, outputSegmentation, **options)
         logging.info("Negative volume measured in %.2f s", results["timings_s"]["total"])
         return results
 
+    def startBackgroundRun(self, inputVolume, outputSegmentation=None, table_node=None,
+                           **options):
+        """Start a BackgroundRun (NegativeVolumeSegmentationLib.background) and return it;
+        InputError (one line) for input that cannot run."""
+        from NegativeVolumeSegmentationLib.background import BackgroundRun
+
+        return BackgroundRun(inputVolume, outputSegmentation, table_node=table_node,
+                             **options).start()
+
+    def showResults(self, results, inputVolume=None, side=None):
+        from NegativeVolumeSegmentationLib.slicer_logic import show_results
+
+        return show_results(results, inputVolume, side, scene=slicer.mrmlScene)
+
+    @staticmethod
+    def resultsSummary(results, asymmetryThreshold=6.0):
+        from NegativeVolumeSegmentationLib.slicer_logic import results_summary
+
+        return results_summary(results, asymmetryThreshold)
+
+    @staticmethod
+    def deviceSummary():
+        """What compute was found (no torch import)."""
+        from NegativeVolumeSegmentationLib.device_probe import probe
+
+        return probe().text
+
+    @staticmethod
+    def torchInstalled():
+        from NegativeVolumeSegmentationLib.device_probe import torch_package
+
+        return torch_package()[0]
+
 
 class NegativeVolumeSegmentationTest(ScriptedLoadableModuleTest):
-    """Runs the same checks as Testing/test_mrml_bridge.py (NegativeVolumeSegmentationLib.
-    slicer_selftest) on Slicer's own scene."""
+    """Runs the same checks as the pytest suite (Testing/test_mrml_bridge.py,
+    Testing/test_slicer_pipeline.py: NegativeVolumeSegmentationLib.slicer_selftest.ALL_CHECKS)
+    on Slicer's own scene, the background run included (with PythonSlicer)."""
 
     def setUp(self):
         slicer.mrmlScene.Clear()

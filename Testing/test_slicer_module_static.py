@@ -6,11 +6,16 @@
   class that fits its name / the parameter's type (parameterNodeWrapper's GUI connectors);
 - every .py file of NegativeVolumeSegmentationLib/ is listed in the module CMakeLists, the
   extension CMakeLists has the required parts, and both configure with CMake (stub Slicer);
-- every slicer.util function and MRML class the module and the Lib name exists in slicer-core.
+- every slicer.util function and MRML class the module and the Lib name exists in slicer-core,
+  and every VTK / MRML-style method (CamelCase) the Slicer-side code calls exists on some
+  slicer-core, VTK or SimpleITK class;
+- torch is installed only on request (PyTorchUtils, or pip after a confirmation), the panel
+  follows the background run with a qt.QTimer, and the self-test runs the checks pytest runs.
 """
 
 import ast
 import os
+import pathlib
 import re
 import shutil
 import subprocess
@@ -24,7 +29,9 @@ MODULE_DIR = os.path.join(REPO, "NegativeVolumeSegmentation")
 MODULE_FILE = os.path.join(MODULE_DIR, "NegativeVolumeSegmentation.py")
 UI_FILE = os.path.join(MODULE_DIR, "Resources", "UI", "NegativeVolumeSegmentation.ui")
 LIB_DIR = os.path.join(MODULE_DIR, "NegativeVolumeSegmentationLib")
-SLICER_SIDE_LIB = ("mrml_bridge.py", "slicer_logic.py", "slicer_selftest.py")
+SLICER_SIDE_LIB = ("mrml_bridge.py", "slicer_logic.py", "slicer_selftest.py", "background.py",
+                   "device_probe.py")
+SELFTEST_PYTEST_FILES = ("test_mrml_bridge.py", "test_slicer_pipeline.py")
 
 
 def _read(path):
@@ -168,14 +175,20 @@ def test_module_classes_and_texts():
 
 
 def test_slicer_test_runs_the_same_checks_as_pytest():
-    """The module's Test runs slicer_selftest.ALL_CHECKS; pytest calls each of them."""
+    """The module's Test runs slicer_selftest.ALL_CHECKS; pytest calls each of them, the
+    whole-pipeline and background-run checks included."""
     from NegativeVolumeSegmentationLib import slicer_selftest
 
     module_source = _read(MODULE_FILE)
     assert "slicer_selftest.ALL_CHECKS" in module_source
-    pytest_source = _read(os.path.join(REPO, "Testing", "test_mrml_bridge.py"))
+    pytest_source = "".join(_read(os.path.join(REPO, "Testing", name))
+                            for name in SELFTEST_PYTEST_FILES)
     called = set(re.findall(r"slicer_selftest\.(check_\w+)\(", pytest_source))
     assert called == {check.__name__ for check in slicer_selftest.ALL_CHECKS}
+    names = {check.__name__ for check in slicer_selftest.ALL_CHECKS}
+    for needed in ("check_logic_on_head_phantom", "check_background_matches_in_process",
+                   "check_background_cancel", "check_bad_input_changes_nothing"):
+        assert needed in names, needed
 
 
 # Slicer's naming convention: the name's ending says the widget class.
@@ -278,6 +291,8 @@ def test_every_lib_file_is_listed_in_the_module_cmakelists():
     assert listed[0] == "NegativeVolumeSegmentation.py"
     missing = sorted(set(_lib_files()) - set(listed))
     assert missing == [], "not in MODULE_PYTHON_SCRIPTS: %s" % missing
+    assert listed[1:] == sorted(listed[1:]), "MODULE_PYTHON_SCRIPTS is not sorted"
+    assert len(set(listed)) == len(listed), "MODULE_PYTHON_SCRIPTS lists a file twice"
     stale = [f for f in listed if not os.path.exists(os.path.join(MODULE_DIR, f))]
     assert stale == [], "listed but absent: %s" % stale
     resources = [s.replace("${MODULE_NAME}", "NegativeVolumeSegmentation")
@@ -327,7 +342,7 @@ endfunction()
 
 
 @pytest.mark.skipif(shutil.which("cmake") is None, reason="cmake is not installed")
-def test_cmakelists_configure_against_a_stub_slicer(tmp_path):
+def test_cmakelists_configure_against_a_stub_slicer(tmp_path, monkeypatch):
     stub = tmp_path / "slicer"
     stub.mkdir()
     (stub / "SlicerConfig.cmake").write_text(STUB_SLICER)
@@ -346,6 +361,19 @@ def test_cmakelists_configure_against_a_stub_slicer(tmp_path):
     assert name == "NegativeVolumeSegmentation" and generic == "TRUE"
     assert set(_lib_files()) <= set(scripts)
     assert (build / "unittest.txt").read_text() == "NegativeVolumeSegmentation.py"
+    # The bundled models land where pipeline.model_dir_candidates() looks from the Lib as
+    # Slicer places it (<qt-scripted-modules>/NegativeVolumeSegmentationLib/).
+    from NegativeVolumeSegmentationLib import pipeline
+
+    scripted = build / "lib" / "qt-scripted-modules"
+    models = scripted / "Resources" / "Models"
+    for name in list(pipeline.MODEL_FILES.values()) + [pipeline.CHECKSUMS]:
+        if (pathlib.Path(REPO) / "models" / name).exists():
+            assert (models / name).is_file(), name
+    monkeypatch.setattr(pipeline, "__file__",
+                        str(scripted / "NegativeVolumeSegmentationLib" / "pipeline.py"))
+    monkeypatch.delenv("NVSEG_MODEL_DIR", raising=False)
+    assert str(models) in pipeline.model_dir_candidates()
 
 
 APPLICATION_ONLY = {"app", "mrmlScene", "modules", "ScriptedLoadableModule",
@@ -360,7 +388,7 @@ def _slicer_references(source):
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute):
             dotted = ast.unparse(node)
-            if dotted.startswith("slicer."):
+            if dotted.startswith("slicer.") and re.match(r"^[\w.]+$", dotted):
                 names.add(dotted[len("slicer."):])
         elif isinstance(node, ast.ImportFrom) and node.module == "slicer":
             names |= {a.name for a in node.names}
@@ -407,3 +435,132 @@ def test_slicer_name_scan_flags_unknown_names():
                                       "snippet: slicer.util.notAThing",
                                       "snippet: slicer.vtkSegmentation.NO_SUCH_MODE",
                                       "snippet: slicer.vtkMRMLNoSuchNode"])
+
+
+# ----------------------------------------------------------------------------- methods called
+MODULE_ALIASES = {"slicer", "vtk", "qt", "ctk", "np", "numpy", "sitk", "os", "sys", "json",
+                  "numpy_support", "math", "time", "shutil", "subprocess", "tempfile", "signal",
+                  "logging", "re", "functools", "importlib"}
+
+
+def _imported_modules(tree):
+    """Names a file binds to modules: ``import a.b as c``, ``from . import x``."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level and not node.module:
+            names |= {a.asname or a.name for a in node.names}
+    return names
+
+
+CORE_VTK_CLASSES = ("vtkPolyData", "vtkImageData", "vtkPointData", "vtkCellData", "vtkPoints",
+                    "vtkDataArray", "vtkStringArray", "vtkTable", "vtkMatrix4x4", "vtkTransform",
+                    "vtkAlgorithm", "vtkCollection")
+
+
+def _camel_calls(source):
+    """{method name: first line} of calls ``<expr>.Name(`` with a CamelCase name (the VTK, MRML
+    and SimpleITK convention), on anything but a module."""
+    tree = ast.parse(source)
+    modules = MODULE_ALIASES | _imported_modules(tree)
+    found = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            name, receiver = node.func.attr, node.func.value
+            if not re.match(r"[A-Z][a-z]", name):
+                continue
+            if isinstance(receiver, ast.Name) and receiver.id in modules:
+                continue
+            found.setdefault(name, node.lineno)
+    return found
+
+
+def _known_methods(sources):
+    """Method names of every slicer-core class, of the VTK classes the sources name, and of
+    SimpleITK images."""
+    slicer = pytest.importorskip("slicer", reason="slicer-core is not installed")
+    import SimpleITK as sitk
+    import vtk
+
+    known = set(dir(sitk.Image))
+    for name in CORE_VTK_CLASSES:  # reached through other objects, e.g. GetPointData()
+        known |= set(dir(getattr(vtk, name)))
+    for name in dir(slicer):
+        value = getattr(slicer, name, None)
+        if isinstance(value, type):
+            known |= set(dir(value))
+    for source in sources:
+        for name in set(re.findall(r"\bvtk\.(vtk\w+)", source)):
+            known |= set(dir(getattr(vtk, name, object)))
+    return known
+
+
+def _unknown_methods(named_sources):
+    known = _known_methods([source for _label, source in named_sources])
+    unknown = []
+    for label, source in named_sources:
+        for name, line in sorted(_camel_calls(source).items()):
+            if name not in known:
+                unknown.append("%s:%d: .%s()" % (label, line, name))
+    return unknown
+
+
+def test_mrml_methods_called_exist_in_slicer_core():
+    paths = [MODULE_FILE] + [os.path.join(LIB_DIR, f) for f in SLICER_SIDE_LIB]
+    named = [(os.path.basename(p), _read(p)) for p in paths]
+    assert sum(len(_camel_calls(source)) for _label, source in named) > 80
+    assert _unknown_methods(named) == []
+
+
+def test_method_scan_flags_unknown_methods():
+    source = ("import vtk\nnode.SetAndObserveTransformNodeID(None)\n"
+              "display.SetSegmentOpacity3d('a', 1)\nm = vtk.vtkMatrix4x4()\nm.Invert()\n"
+              "m.InvertAll()\nsitk.WriteImage(x, 'y')\n")
+    assert sorted(_unknown_methods([("snippet", source)])) == [
+        "snippet:3: .SetSegmentOpacity3d()", "snippet:6: .InvertAll()"]
+
+
+def _function_calls(function):
+    """Dotted names of the calls inside a function, in source order."""
+    calls = [node for node in ast.walk(function) if isinstance(node, ast.Call)]
+    calls.sort(key=lambda node: (node.lineno, node.col_offset))
+    return [ast.unparse(node.func) for node in calls]
+
+
+def _widget_methods():
+    widget = _classes(ast.parse(_read(MODULE_FILE)))["NegativeVolumeSegmentationWidget"]
+    return {n.name: n for n in widget.body if isinstance(n, ast.FunctionDef)}
+
+
+def test_torch_is_installed_only_on_request():
+    """No install at import; inside the Widget, PyTorchUtils' installTorch(askConfirmation=True)
+    when the extension is there, else pip only after confirmOkCancelDisplay."""
+    tree = ast.parse(_read(MODULE_FILE))
+    top_level = [node for node in tree.body
+                 if not isinstance(node, (ast.ClassDef, ast.FunctionDef))]
+    top_calls = [ast.unparse(n.func) for stmt in top_level for n in ast.walk(stmt)
+                 if isinstance(n, ast.Call)]
+    assert not [c for c in top_calls if "install" in c.lower()], top_calls
+    installers = [(name, fn) for name, fn in _widget_methods().items()
+                  if any("pip_install" in c or "installTorch" in c for c in _function_calls(fn))]
+    assert [name for name, _fn in installers] == ["_ensureTorch"]
+    calls = _function_calls(installers[0][1])
+    assert any(c.endswith("installTorch") for c in calls)
+    confirm = calls.index("slicer.util.confirmOkCancelDisplay")
+    assert confirm < calls.index("slicer.util.pip_install")
+    source = ast.unparse(installers[0][1])
+    assert "askConfirmation=True" in source and "import PyTorchUtils" in source
+    assert "_ensureTorch" in " ".join(_function_calls(_widget_methods()["onApplyButton"]))
+
+
+def test_widget_follows_the_background_run_with_a_qtimer():
+    methods = _widget_methods()
+    setup = " ".join(_function_calls(methods["setup"]))
+    assert "qt.QTimer" in setup and "self._timer.connect" in setup
+    assert "'timeout()'" in ast.unparse(methods["setup"]) or '"timeout()"' in _read(MODULE_FILE)
+    assert "startBackgroundRun" in " ".join(_function_calls(methods["onApplyButton"]))
+    assert "run.poll" in " ".join(_function_calls(methods["_onTimer"]))
+    assert "self._run.cancel" in " ".join(_function_calls(methods["_cancelRun"]))
+    for name in ("onCancelButton", "cleanup", "onSceneStartClose"):
+        assert "self._cancelRun" in " ".join(_function_calls(methods[name])), name

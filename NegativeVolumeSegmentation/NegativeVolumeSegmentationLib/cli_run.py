@@ -4,9 +4,10 @@ INPUT: CT files (NIfTI, NRRD, MetaImage), DICOM series folders, or folders of su
 case, written all or nothing (staged_output) into ``OUT_DIR/<case>/``: report.json,
 segmentation.seg.nrrd, labels.nii.gz (1-6), report.png and VTK meshes (LPS mm; the condyle mesh
 carries ``JointSpaceThickness_mm``). ``OUT_DIR/cohort.csv`` gets one row per case; a case that
-fails gets its error in its row and the batch goes on. Exit status: 0 when at least one case
-succeeded; 2 when every case failed or the input itself is bad (missing input, unwritable
-output, missing or corrupt model).
+fails gets its error in its row and the batch goes on. ``--progress-file FILE`` appends one
+JSON line per stage for programs that follow the run (the Slicer module's background run).
+Exit status: 0 when at least one case succeeded; 2 when every case failed or the input itself
+is bad (missing input, unwritable output, missing or corrupt model).
 """
 
 import csv
@@ -45,6 +46,11 @@ def add_parser(subparsers):
     p.add_argument("--model-dir", metavar="DIR",
                    help="folder with tmj_localizer.pt, tmj_segmentation.pt and SHA256SUMS "
                         "(default: the bundled models)")
+    p.add_argument("--progress-file", metavar="FILE",
+                   help="append machine-readable progress to FILE, one JSON line as each stage "
+                        "starts: {\"case\", \"case_index\", \"cases\", \"stage\"} with stage "
+                        "read, localise, segment, postprocess, geometry or write (used by the "
+                        "Slicer module's background run)")
     p.set_defaults(func=run)
     return p
 
@@ -127,13 +133,19 @@ def run(args):
     models = pipeline.load_models(args.model_dir, device=choice.device)
     out_dir = output_dir.check_writable(args.output)
     case_bar, stage_bar = _progress_bars(len(cases))
+    progress_file = getattr(args, "progress_file", None)
+    case_index = [0]
 
     def progress(stage, case):
         stage_bar.set_description_str("%s: %s" % (case, stage))
         stage_bar.update(1)
+        if progress_file:
+            _append_progress(progress_file, {"case": case, "case_index": case_index[0],
+                                             "cases": len(cases), "stage": stage})
 
     rows, failures = [], 0
-    for case, path in cases:
+    for index, (case, path) in enumerate(cases):
+        case_index[0] = index
         stage_bar.reset()
         start = time.perf_counter()
         try:
@@ -166,6 +178,15 @@ def run(args):
         raise InputError("all %d cases failed; see %s" % (len(cases),
                                                           os.path.join(out_dir, "cohort.csv")))
     return 0
+
+
+def _append_progress(path, record):
+    """Append one JSON line to the progress file (flushed at once, so a poller sees it)."""
+    import json
+
+    with open(path, "a") as handle:
+        handle.write(json.dumps(record) + "\n")
+        handle.flush()
 
 
 def _print_case(case, rep):

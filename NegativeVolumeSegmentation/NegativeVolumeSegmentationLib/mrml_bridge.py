@@ -227,6 +227,7 @@ def labels_from_segmentation(segmentation_node, reference_volume_node=None, valu
         image.CopyInformation(reference)
         return image, found
     scene = segmentation_node.GetScene()
+    before = _node_ids(scene)
     temporary = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode", "__nvseg_export__")
     try:
         ok = slicer.vtkSlicerSegmentationsModuleLogic.ExportSegmentsToLabelmapNode(
@@ -237,10 +238,11 @@ def labels_from_segmentation(segmentation_node, reference_volume_node=None, valu
                              % segmentation_node.GetName())
         exported = image_from_volume_node(temporary)
     finally:
-        display = temporary.GetDisplayNode()
-        scene.RemoveNode(temporary)
-        if display is not None:
-            scene.RemoveNode(display)
+        # the export's helpers (display node, colour table) go with it: the scene is unchanged
+        for node_id in reversed([i for i in _node_ids(scene) if i not in before]):
+            node = scene.GetNodeByID(node_id)
+            if node is not None:
+                scene.RemoveNode(node)
     array = sitk.GetArrayFromImage(exported)
     out = np.zeros(array.shape, np.uint8)
     for order, value in enumerate(found, start=1):  # the export numbers segments 1..n in order
@@ -250,11 +252,38 @@ def labels_from_segmentation(segmentation_node, reference_volume_node=None, valu
     return image, found
 
 
-def create_closed_surfaces(segmentation_node):
-    """Create (or update) the closed-surface representation of every segment (3D display)."""
+def _node_ids(scene):
+    """IDs of the scene's nodes, in scene order."""
+    return [scene.GetNthNode(i).GetID() for i in range(scene.GetNumberOfNodes())]
+
+
+def create_closed_surfaces(segmentation_node, smoothing=None):
+    """Create (or update) the closed-surface representation of every segment (3D display).
+
+    ``smoothing``: Slicer's surface smoothing factor (0 none - 1 strong; Slicer's default 0.5);
+    given, it is set and surfaces derived from a binary labelmap source are rebuilt with it. It
+    changes only the 3D display: volumes are measured on voxels.
+    """
+    segmentation = segmentation_node.GetSegmentation()
+    if smoothing is not None:
+        smoothing = float(smoothing)
+        if not 0.0 <= smoothing <= 1.0:
+            raise InputError("surface smoothing must be between 0 and 1, got %r" % smoothing)
+        rule = slicer.vtkBinaryLabelmapToClosedSurfaceConversionRule
+        name = rule.GetSmoothingFactorParameterName()
+        segmentation.SetConversionParameter(name, "%g" % smoothing)
+        converter = slicer.vtkSegmentationConverter
+        if (segmentation.GetSourceRepresentationName()
+                == converter.GetBinaryLabelmapRepresentationName()):
+            segmentation_node.RemoveClosedSurfaceRepresentation()
     if not segmentation_node.CreateClosedSurfaceRepresentation():
         raise InputError("segmentation %r: closed surfaces could not be created"
                          % segmentation_node.GetName())
+
+
+def lps_to_ras(point):
+    """RAS mm of an LPS mm point (and back: the map is its own inverse)."""
+    return [float(v) for v in LPS_TO_RAS @ np.asarray(point, float)]
 
 
 def segment_surface_lps(segmentation_node, segment_id):
@@ -289,6 +318,26 @@ def thickness_color_node(scene):
         function.AddRGBPoint(value, *rgb)
     node.SetAndObserveColorTransferFunction(function)
     return node
+
+
+def add_color_legend(model_node, title="Joint space (mm)"):
+    """Show a colour legend (Slicer 5.x color legend display node) for a scalar-coloured model.
+
+    Returns the vtkMRMLColorLegendDisplayNode (the existing one on a re-run), or None where this
+    Slicer has no colour legends (before 5.0): the model is still coloured.
+    """
+    color_logic = getattr(slicer, "vtkSlicerColorLogic", None)
+    if color_logic is None or not hasattr(color_logic, "AddDefaultColorLegendDisplayNode"):
+        return None
+    legend = color_logic.GetColorLegendDisplayNode(model_node)
+    if legend is None:
+        legend = color_logic.AddDefaultColorLegendDisplayNode(model_node)
+    if legend is None:
+        return None
+    legend.SetTitleText(title)
+    legend.SetLabelFormat("%.1f")
+    legend.SetVisibility(True)
+    return legend
 
 
 def model_node_from_polydata(polydata_lps, scene, name, scalar_name=THICKNESS_ARRAY, node=None):
