@@ -64,12 +64,14 @@ class HeadFrame(object):
 
 class Localization(object):
     """``joints`` {side: LPS point (3 floats) or None}, ``candidates`` [Candidate],
-    ``warnings`` [str]."""
+    ``warnings`` [str], ``midline_x`` (LPS x of the head's midsagittal plane at joint level, None
+    when the head's width is cut by the field of view)."""
 
-    def __init__(self, joints, candidates, warnings):
+    def __init__(self, joints, candidates, warnings, midline_x=None):
         self.joints = joints
         self.candidates = candidates
         self.warnings = warnings
+        self.midline_x = midline_x
 
 
 def _below_top(candidate, head):
@@ -269,4 +271,4 @@ def localize_joints(ct, network, metadata, device="cpu", half=False):
     chosen, warnings = choose_joints(candidates, frame)
     joints = {side: None if c is None else [float(v) for v in c.point]
               for side, c in chosen.items()}
-    return Localization(joints, candidates, warnings)
+    return Localization(joints, candidates, warnings, frame.midline_x)
