@@ -644,11 +644,59 @@ def check_logic_on_head_phantom(scene, model_dir=None):
                1e-9, "table %s condyle volume" % column)
     _check(np.array_equal(slicer.util.arrayFromVolume(ct_node), voxels_before),
            "the input CT was modified")
+    check_seg_nrrd_roundtrip(segmentation_node)
     # segmentation (+ display), table, 2 models (+ display, legend), colour node: nothing else
     added = _node_count(scene) - nodes_before
     _check(added <= 12, "%d nodes added" % added)
     results["checks"] = {"ct_node": ct_node.GetID(), "errors": errors}
     return results
+
+
+def _label_centroids(image):
+    """{label value: (voxel count, LPS centroid)} of a label image, by ITK's index-to-point."""
+    array = sitk.GetArrayFromImage(image)
+    out = {}
+    for value in (int(v) for v in np.unique(array) if v):
+        k, j, i = np.nonzero(array == value)
+        index = np.stack([i, j, k], axis=1).astype(float)
+        direction = np.array(image.GetDirection()).reshape(3, 3)
+        points = index * np.array(image.GetSpacing()) @ direction.T + np.array(image.GetOrigin())
+        out[value] = (len(i), points.mean(axis=0))
+    return out
+
+
+def _seg_nrrd_roundtrip(segmentation_node):
+    """Save with Slicer's segmentation storage node (what Save / saveNode use) to a temporary
+    .seg.nrrd, read back with the library's reader (slicerio, segments matched by name)."""
+    import shutil
+    import tempfile
+
+    from .segmentation_io import read_label_map
+
+    folder = tempfile.mkdtemp(prefix="nvseg-selftest-")
+    scene = segmentation_node.GetScene()
+    storage = scene.AddNewNodeByClass("vtkMRMLSegmentationStorageNode")
+    try:
+        path = os.path.join(folder, "segmentation.seg.nrrd")
+        storage.SetFileName(path)
+        _check(storage.WriteData(segmentation_node), "the .seg.nrrd could not be written")
+        return read_label_map(path)
+    finally:
+        scene.RemoveNode(storage)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def check_seg_nrrd_roundtrip(segmentation_node):
+    """The output segmentation saved as .seg.nrrd reads back (by segment name) with the same
+    voxels per label at the same LPS place."""
+    expected = _label_centroids(mrml_bridge.labels_from_segmentation(segmentation_node)[0])
+    measured = _label_centroids(_seg_nrrd_roundtrip(segmentation_node))
+    _check(sorted(measured) == sorted(expected), "labels after .seg.nrrd: %s, before %s"
+           % (sorted(measured), sorted(expected)))
+    for value, (count, centre) in expected.items():
+        _check(measured[value][0] == count, "label %d: %d voxels after .seg.nrrd, %d before"
+               % (value, measured[value][0], count))
+        _close(measured[value][1], centre, 1e-3, "label %d centroid after .seg.nrrd" % value)
 
 
 def check_background_matches_in_process(scene, reference=None, python_executable=None,
