@@ -233,7 +233,7 @@ def joint_scene(scene):
     ct_node = mrml_bridge.volume_node_from_image(phantom.ct, scene, "analytic CT")
     segmentation_node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "joints")
     mrml_bridge.segmentation_from_labels(phantom.labels, segmentation_node, values=[1, 2, 3, 4])
-    results = NegativeVolumeSegmentationLogic().process(ct_node, segmentation_node)
+    results = NegativeVolumeSegmentationLogic().process(ct_node, segmentation_node, segment=False)
     return scene, phantom, ct_node, segmentation_node, results
 
 
@@ -339,6 +339,8 @@ def test_threed_legend_shows_the_thickness_colour_map(joint_scene):
     """With a legend for a thickness model, the view's right edge holds the colour map's red
     (thin, 0.05 mm) and blue (5 mm) bar; without it, neither; the legend node goes away."""
     scene, phantom, _ct_node, _segmentation_node, results = joint_scene
+    for legend_id in results["nodes"]["color_legends"].values():  # the Logic's own legends
+        scene.RemoveNode(scene.GetNodeByID(legend_id))
     model = scene.GetNodeByID(results["nodes"]["thickness_models"]["left"])
     centre = np.array(phantom.truth["left"]["condyle_center_lps_mm"])
     red, blue = _thickness_colour(0.05), _thickness_colour(5.0)

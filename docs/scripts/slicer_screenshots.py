@@ -167,7 +167,7 @@ def main(argv=None):
                                          values=[L.CONDYLE[s] for s in L.SIDES]
                                          + [L.TEMPORAL_BONE[s] for s in L.SIDES])
     made = time.perf_counter()
-    results = NegativeVolumeSegmentationLogic().process(ct_node, segmentation_node)
+    results = NegativeVolumeSegmentationLogic().process(ct_node, segmentation_node, segment=False)
     measured = time.perf_counter()
     os.makedirs(args.out, exist_ok=True)
     written = []
