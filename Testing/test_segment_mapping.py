@@ -201,3 +201,35 @@ def test_label_map_overlapping_boxes_more_confident_joint_wins():
     assert (out[:, :, 10:15] == L.TEMPORAL_BONE[L.RIGHT]).all()
     assert (out[:, :, 15:20] == L.CONDYLE[L.LEFT]).all()
     assert (out[:, :, 20:] == 0).all()
+
+
+def test_label_extent_cuts_condyle_15_mm_below_its_top_and_temporal_bone_at_25_mm():
+    """A long vertical 'condyle' (sphere head r 5 mm on a 40 mm neck) and a thick bone slab above
+    it, on a grid whose array axes are flipped and swapped (LPS z is the array's first index
+    reversed): the MC keeps exactly the voxels within 15 mm of its top (LPS z), the TB exactly
+    the slab voxels within 25 mm of the head's centre, measured in physical space."""
+    from NegativeVolumeSegmentationLib import postprocess
+
+    image = sitk.Image(60, 70, 80, sitk.sitkUInt8)
+    image.SetSpacing((0.5, 0.6, 0.75))
+    image.SetDirection((0, 1, 0, -1, 0, 0, 0, 0, -1))   # i -> -y, j -> +x, k -> -z (LPS)
+    image.SetOrigin((-20.0, 15.0, 30.0))
+    points = postprocess.physical_points(image)
+    head_centre = np.array([0.0, 0.0, 10.0])
+    rel = points - head_centre
+    radial = np.hypot(rel[..., 0], rel[..., 1])
+    head = np.linalg.norm(rel, axis=-1) <= 5.0
+    neck = (radial <= 3.0) & (rel[..., 2] <= 0.0) & (rel[..., 2] >= -40.0)
+    mc = head | neck
+    slab = (rel[..., 2] >= 7.0) & (rel[..., 2] <= 18.0)
+    top = points[..., 2][mc].max()
+    mc_cut, tb_cut = postprocess.label_extent(mc, slab, points)
+    assert np.array_equal(mc_cut, mc & (points[..., 2] >= top - 15.0))
+    assert mc.sum() > 1.5 * mc_cut.sum()                    # the neck below the cut is gone
+    # TB: the slab within 25 mm of the head's true centre, up to the estimate's error (the
+    # centroid of the top 8 mm lies < 1.5 mm above the sphere's centre here)
+    distance = np.linalg.norm(points - head_centre, axis=-1)
+    assert not (tb_cut & ~slab).any()
+    assert distance[tb_cut].max() <= 25.0 + 1.5
+    assert not (slab & ~tb_cut & (distance <= 25.0 - 1.5)).any()
+    assert 0 < tb_cut.sum() < slab.sum()

@@ -5,6 +5,9 @@ the labelled cases of ``evaluate.folder``):
 1. crop the CT around the TRUE condyle centre (so localisation errors do not enter these scores)
    at the model's spacing, mirrored for the right joint (:mod:`.joint_crops`); one forward pass;
 2. resample the class probabilities (linear) back onto the ORIGINAL CT grid and take the argmax;
+   a model of both structures then gets the pipeline's cleaning (``postprocess.clean_masks``:
+   largest condyle component, holes filled, the labels' extent), so the scores are those of what
+   ``nvseg run`` outputs;
 3. score each structure (MC, TB) on the CT grid inside the crop box (the TB label reaches 25 mm
    around the joint, beyond the crop; ``truth_fraction_in_box`` tells how much of it was inside):
    Dice %, binary cross-entropy of the probability (nats), HD, HD95, ASSD in mm (definitions in
@@ -26,6 +29,7 @@ import SimpleITK as sitk
 import torch
 
 from .. import labels as L
+from .. import postprocess
 from ..checkpoint import load_checkpoint
 from ..errors import InputError
 from ..metrics import binary_cross_entropy, dice_percent, structure_scores
@@ -93,6 +97,13 @@ def evaluate_segmentation_case(case, network, meta, device, nv_options):
             case.centres[side], side, data["crop_offset_mm"]), half)
         native_probs, inside = probabilities_on(native, probs, reference)
         classes = np.argmax(native_probs, axis=0)
+        if set(structures) == set(STRUCTURE_NAMES):  # the pipeline's cleaning (postprocess.py)
+            mc_index = 1 + structures.index("condyle")
+            tb_index = 1 + structures.index("temporal_bone")
+            mc, tb = postprocess.clean_masks((classes == mc_index) & inside,
+                                             (classes == tb_index) & inside,
+                                             postprocess.physical_points(native))
+            classes = np.where(mc, mc_index, np.where(tb, tb_index, 0))
         seconds = time.perf_counter() - start
         box = _roi_offset(case.labels, native)
         spacing = case.ct.GetSpacing()[::-1]
