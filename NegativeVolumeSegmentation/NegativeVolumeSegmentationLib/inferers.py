@@ -50,9 +50,11 @@ def _forward(network, block, device, half):
     """Softmax probabilities (C, z, y, x) float32 numpy of one (z, y, x) block."""
     tensor = torch.from_numpy(np.ascontiguousarray(block, dtype=np.float32))[None, None]
     tensor = tensor.to(device)
+    kind = torch.device(device).type
     with torch.no_grad():
-        if half and torch.device(device).type == "cuda":
-            with torch.autocast("cuda", dtype=torch.float16):
+        if half and kind in ("cuda", "cpu"):
+            dtype = torch.float16 if kind == "cuda" else torch.bfloat16
+            with torch.autocast(kind, dtype=dtype):
                 logits = network(tensor)
         else:
             logits = network(tensor)
@@ -71,7 +73,8 @@ def predict_probabilities(network, volume, patch_size=None, overlap=DEFAULT_OVER
         patch_size: (z, y, x) window; None, a volume no larger than it or one of at most
             ``max_single_pass_voxels`` voxels -> one forward pass.
         overlap: fraction of a window shared with its neighbour (0 <= overlap < 1).
-        device: torch device (or its name); half: float16 autocast (CUDA only).
+        device: torch device (or its name); half: reduced-precision autocast (float16 on CUDA,
+            bfloat16 on CPU; the caller decides, :mod:`.device`).
         pad_value: value used to pad a volume smaller than the window along some axis
             (default: the volume's minimum, i.e. air after normalisation).
     """
