@@ -239,3 +239,38 @@ def test_paper_mode_fills_to_the_limit_inside_the_cube():
                              r, r + limit, points=[floor])[0]
     truth = sphere_cap_negative_volume(r, r + gap, theta) + outside
     assert _rel(left["negative_volume_mm3"], truth) < 0.04
+
+
+def test_nv_has_no_holes_where_normals_converge_or_ray_lengths_jump():
+    """A flat-topped condyle (cylinder r 8 mm) whose top has a concave spherical dimple (normals
+    converge and cross: the inflated surface folds) under a temporal-bone plate with a 3 mm step
+    (neighbouring rays of 2.5 and 5.5 mm). Swept region: every point above the top, below the
+    plate. The NV mask must hold every free voxel of that column (1 mm away from the cylinder's
+    rim and from the step), and nothing more than 1.5 voxels above the plate's underside."""
+    spacing = 0.4
+    n = 64
+    image = sitk.Image(n, n, n, sitk.sitkUInt8)
+    image.SetSpacing((spacing,) * 3)
+    image.SetOrigin((-(n - 1) * spacing / 2.0,) * 3)
+    z, y, x = (np.indices((n, n, n)) - (n - 1) / 2.0) * spacing   # LPS mm, identity direction
+    radial = np.hypot(x, y)
+    dimple = np.sqrt(x ** 2 + y ** 2 + (z - 2.5) ** 2) < 4.0        # 1.5 mm deep at the centre
+    condyle = (radial <= 8.0) & (z <= 0.0) & (z >= -8.0) & ~dimple
+    underside = np.where(x < 0.0, 2.5, 5.5)                          # the plate's step at x = 0
+    plate = (z >= underside) & (z <= 8.5) & (radial <= 12.0)
+    labels = np.zeros((n, n, n), np.uint8)
+    labels[condyle] = L.CONDYLE[L.LEFT]
+    labels[plate] = L.TEMPORAL_BONE[L.LEFT]
+    img = sitk.GetImageFromArray(labels)
+    img.CopyInformation(image)
+    res = measure_negative_volume(img)
+    nv = sitk.GetArrayFromImage(res.labels) == L.NEGATIVE_VOLUME[L.LEFT]
+    column = (labels == 0) & (radial <= 7.0) & (z > 0.0 - 2.0) & (z < underside) \
+        & (np.abs(x) >= 1.0)
+    above_top = column & ~(condyle | dimple & (z <= 0.0))
+    assert above_top.sum() > 4000
+    missing = above_top & ~nv
+    assert missing.sum() == 0, "%d free voxels of the swept column are not NV" % missing.sum()
+    in_dimple = above_top & dimple
+    assert in_dimple.sum() > 200 and nv[in_dimple].all()
+    assert not (nv & (z > underside + 1.5 * spacing)).any()
