@@ -32,6 +32,10 @@ REFINE_SHIFT_MM = 3.0        # re-crop when the segmented condyle centre moved f
 TYPICAL_JOINT_DISTANCE_MM = 100.0  # condyle to condyle (adults ~90-110 mm)
 MIRROR_SEARCH_MM = 24.0      # a missing joint is searched on a 3 x 3 grid of this step (y, z)
 MIN_RESCUE_EVIDENCE = 0.25   # a joint found by the search needs this x the other's evidence
+# ... and a condyle (segmented in its box) within this factor of the other side's: condyles are
+# near mirror images (normal left/right volume difference 2-4 %), other bone in a misplaced box
+# is not (1.9-2.8 x on phantom seed 100034, where it out-scored the joint on evidence alone)
+MAX_RESCUE_CONDYLE_RATIO = 1.5
 # An adult condyle with the ~16 mm of neck inside the segmentation box holds ~1000-2500 mm3
 # (phantoms 855-1604, the real head CT ~2300); a "condyle" of more than this is the ramus or
 # other bone caught by a misplaced crop (seen when searching for a missed joint).
@@ -157,6 +161,17 @@ def _condyle_centre(joint, ct):
     return np.asarray(ct.TransformContinuousIndexToPhysicalPoint([float(v) for v in index]))
 
 
+def _condyle_in_box(joint):
+    """Voxels where the condyle is the most probable class (boolean, the joint's box)."""
+    mc, tb = joint.probabilities["condyle"], joint.probabilities["temporal_bone"]
+    return (mc > 0.5) & (mc >= tb)
+
+
+def condyle_in_box_mm3(joint, ct):
+    """Volume (mm³) of the segmented condyle in the joint's box, before any cleaning."""
+    return float(_condyle_in_box(joint).sum()) * float(np.prod(ct.GetSpacing()))
+
+
 def joint_evidence(joint, ct):
     """How much a segmented crop looks like a TMJ: a confident condyle under temporal bone.
 
@@ -167,7 +182,7 @@ def joint_evidence(joint, ct):
     MAX_CONDYLE_IN_CROP_MM3 caught the ramus or other bone and scores 0.
     """
     mc, tb = joint.probabilities["condyle"], joint.probabilities["temporal_bone"]
-    condyle = (mc > 0.5) & (mc >= tb)
+    condyle = _condyle_in_box(joint)
     voxel_mm3 = float(np.prod(ct.GetSpacing()))
     if not condyle.any() or condyle.sum() * voxel_mm3 > MAX_CONDYLE_IN_CROP_MM3:
         return 0.0
@@ -236,12 +251,14 @@ def segment_joints(ct, located, models, choice, warnings):
     """{side: JointSegmentation or None}.
 
     Each localiser candidate of a side is segmented and the one that looks most like a joint
-    (:func:`joint_evidence`) is kept. Then each side is also segmented at the mirror image of the
-    other side's condyle (:func:`mirror_point`), which corrects a localiser that fired on other
-    bone (the coronoid process lies ~25 mm anterior of the condyle). A side the localiser missed
-    is searched around that mirror image (:func:`search_points`) and accepted only when its
-    evidence reaches MIN_RESCUE_EVIDENCE x the other side's, so a scan holding one joint keeps
-    the other side None. The winner is re-cropped once on its segmented condyle centre when that
+    (:func:`joint_evidence`) is kept. Then, when the head's midline is in the field of view, each
+    side is also segmented at the mirror image of the other side's condyle (:func:`mirror_point`),
+    which corrects a localiser that fired on other bone (the coronoid process lies ~25 mm
+    anterior of the condyle); that box must hold a condyle of about the other side's size. A side the localiser missed
+    is searched around that mirror image (:func:`search_points`): a box counts only when its
+    condyle is within MAX_RESCUE_CONDYLE_RATIO of the other side's in size, and the best is
+    accepted only when its evidence reaches MIN_RESCUE_EVIDENCE x the other side's, so a scan
+    holding one joint keeps the other side None. The winner is re-cropped once on its segmented condyle centre when that
     lies more than REFINE_SHIFT_MM away.
     """
     net, meta = models.segmentation
@@ -264,12 +281,24 @@ def segment_joints(ct, located, models, choice, warnings):
         if anchor is None:
             anchor = best[other].centre
         expected = mirror_point(anchor, side, located.midline_x)
+        size = condyle_in_box_mm3(best[other].joint, ct)
+
+        def alike(joint):  # a condyle of about the other side's size
+            return joint is not None and size > 0 and (
+                1.0 / MAX_RESCUE_CONDYLE_RATIO <= condyle_in_box_mm3(joint, ct) / size
+                <= MAX_RESCUE_CONDYLE_RATIO)
+
         if found[side]:
-            best[side].offer(segment_at(expected, side), expected, ct)
+            if located.midline_x is not None:  # a true mirror image only
+                joint = segment_at(expected, side)
+                if alike(joint):
+                    best[side].offer(joint, expected, ct)
             continue
         rescue = _Best()
         for centre in search_points(expected):
-            rescue.offer(segment_at(centre, side), centre, ct)
+            joint = segment_at(centre, side)
+            if alike(joint):
+                rescue.offer(joint, centre, ct)
         if rescue.joint is not None and rescue.evidence >= MIN_RESCUE_EVIDENCE * best[other].evidence:
             best[side] = rescue
             warnings[:] = [w for w in warnings if not w.startswith("only one joint found")]
