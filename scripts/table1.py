@@ -49,7 +49,7 @@ def _load(path):
 
 
 def _stat(entry, digits):
-    if entry is None or entry.get("n", 0) == 0 or entry.get("mean") is None:
+    if not entry or entry.get("n", 0) == 0 or entry.get("mean") is None:
         return "–"
     return "%.*f ± %.*f" % (digits, entry["mean"], digits, entry["std"])
 
@@ -62,11 +62,15 @@ def collect(config_dir):
         out = os.path.join(ROOT, cfg["output"]["dir"])
         evaluation = os.path.join(out, "evaluation.json")
         if not os.path.exists(evaluation):
-            raise SystemExit("%s: no evaluation.json (train and evaluate %s first, or use --train)"
-                             % (out, key))
+            print("%s: no evaluation.json yet (train and evaluate %s, or use --train); its column "
+                  "is left empty" % (out, key))
+            rows.append((key, title, None, {}, cfg))
+            continue
         summary = os.path.join(out, "train_summary.json")
         rows.append((key, title, _load(evaluation),
                      _load(summary) if os.path.exists(summary) else {}, cfg))
+    if all(r[2] is None for r in rows):
+        raise SystemExit("no model has been evaluated yet")
     return rows
 
 
@@ -78,12 +82,12 @@ def table(rows):
                ("hd95_mm", "HD95 mm", 2), ("assd_mm", "ASSD mm", 2)]
     for structure, short in (("condyle", "MC"), ("temporal_bone", "TB")):
         for key, name, digits in metrics:
-            cells = [_stat(e["summary"][structure]["both"].get(key), digits)
+            cells = [_stat(e and e["summary"][structure]["both"].get(key), digits)
                      for _k, _t, e, _s, _c in rows]
             lines.append("| %s | %s | %s |" % (short, name, " | ".join(cells)))
     nv = [("dice_percent", "Dice %", 1), ("abs_relative_error_percent", "abs. rel. error %", 1)]
     for key, name, digits in nv:
-        cells = [_stat(e["summary"]["negative_volume"].get(key), digits)
+        cells = [_stat(e and e["summary"]["negative_volume"].get(key), digits)
                  for _k, _t, e, _s, _c in rows]
         lines.append("| NV | %s | %s |" % (name, " | ".join(cells)))
     return lines
@@ -98,21 +102,24 @@ def paper_table(rows):
 
 
 def training_lines(rows):
-    lines = ["| model | network | loss | iterations | train time | it/s | device | s per joint |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | network | loss | iterations | threads | train time | it/s | device | "
+             "s per joint |", "|---|---|---|---|---|---|---|---|---|"]
     for _key, title, evaluation, summary, cfg in rows:
         model = cfg["model"]
         hyper = ", ".join("%s %s" % (k, v) for k, v in sorted(model.get("hyper", {}).items()))
         seconds = summary.get("seconds")
-        lines.append("| %s | %s (%s) | %s | %s | %s | %s | %s | %s |" % (
+        lines.append("| %s | %s (%s) | %s | %s | %s | %s | %s | %s | %s |" % (
             title, model["name"], hyper, cfg["loss"]["name"], summary.get("iterations", "–"),
+            cfg["train"]["threads"],
             "–" if seconds is None else "%.0f min" % (seconds / 60.0),
             "–" if summary.get("iterations_per_s") is None else "%.2f" % summary["iterations_per_s"],
-            summary.get("device", "–"), _stat(evaluation["summary"].get("seconds_per_joint"), 2)))
+            summary.get("device", "–"),
+            _stat(evaluation and evaluation["summary"].get("seconds_per_joint"), 2)))
     return lines
 
 
 def verdict(rows):
+    rows = [r for r in rows if r[2] is not None]
     best = max(rows, key=lambda r: r[2]["summary"]["condyle"]["both"]["dice_percent"]["mean"])
     s = best[2]["summary"]
     mc = s["condyle"]["both"]["dice_percent"]["mean"]
@@ -123,8 +130,9 @@ def verdict(rows):
 
 
 def write(rows, out_path):
-    held = rows[0][2]["held_out"]
-    joints = rows[0][2]["summary"]["negative_volume"]["dice_percent"]["n"]
+    done = [r for r in rows if r[2] is not None]
+    held = done[0][2]["held_out"]
+    joints = done[0][2]["summary"]["negative_volume"]["dice_percent"]["n"]
     name, mc, tb, hd95, met = verdict(rows)
     text = [
         "# Table 1, reproduced on held-out phantoms",
