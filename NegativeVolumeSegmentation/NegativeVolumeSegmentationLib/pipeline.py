@@ -243,7 +243,7 @@ class _Best(object):
         if joint is None:
             return
         evidence = joint_evidence(joint, ct)
-        if evidence > max(self.evidence, 0.0):
+        if evidence > self.evidence:  # a localiser's joint is kept even with no evidence
             self.joint, self.centre, self.evidence = joint, np.asarray(centre, float), evidence
 
 
@@ -299,7 +299,8 @@ def segment_joints(ct, located, models, choice, warnings):
             joint = segment_at(centre, side)
             if alike(joint):
                 rescue.offer(joint, centre, ct)
-        if rescue.joint is not None and rescue.evidence >= MIN_RESCUE_EVIDENCE * best[other].evidence:
+        if rescue.joint is not None and rescue.evidence > 0 and (
+                rescue.evidence >= MIN_RESCUE_EVIDENCE * best[other].evidence):
             best[side] = rescue
             warnings[:] = [w for w in warnings if not w.startswith("only one joint found")]
             warnings.append("%s joint: missed by the localiser, found by searching around the "
