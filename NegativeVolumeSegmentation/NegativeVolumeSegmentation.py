@@ -344,15 +344,14 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
 
 class NegativeVolumeSegmentationLogic(ScriptedLoadableModuleLogic):
     """Slicer-side logic: the typed parameter node plus the library's Qt-free logic
-    (NegativeVolumeSegmentationLib.slicer_logic), usable from the Python console and batch
+    (NegativeVolumeSegmentationLib.scene.logic), usable from the Python console and batch
     scripts: ``NegativeVolumeSegmentationLogic().process(ctNode)``."""
 
     def __init__(self):
         ScriptedLoadableModuleLogic.__init__(self)
-        from NegativeVolumeSegmentationLib.slicer_logic import (
-            NegativeVolumeSegmentationLogic as LibraryLogic)
+        from NegativeVolumeSegmentationLib.scene.logic import MeasurementLogic
 
-        self._library = LibraryLogic()
+        self._library = MeasurementLogic()
 
     @property
     def progress(self):
@@ -367,55 +366,55 @@ class NegativeVolumeSegmentationLogic(ScriptedLoadableModuleLogic):
 
     def process(self, inputVolume, outputSegmentation=None, **options):
         """Whole run in this process (blocks until done); see
-        NegativeVolumeSegmentationLib.slicer_logic. Returns the results dict."""
+        NegativeVolumeSegmentationLib.scene.logic. Returns the results dict."""
         results = self._library.process(inputVolume, outputSegmentation, **options)
         logging.info("Negative volume measured in %.2f s", results["timings_s"]["total"])
         return results
 
     def startBackgroundRun(self, inputVolume, outputSegmentation=None, table_node=None,
                            **options):
-        """Start a BackgroundRun (NegativeVolumeSegmentationLib.background) and return it;
+        """Start a BackgroundRun (NegativeVolumeSegmentationLib.scene.background) and return it;
         InputError (one line) for input that cannot run."""
-        from NegativeVolumeSegmentationLib.background import BackgroundRun
+        from NegativeVolumeSegmentationLib.scene.background import BackgroundRun
 
         return BackgroundRun(inputVolume, outputSegmentation, table_node=table_node,
                              **options).start()
 
     def showResults(self, results, inputVolume=None, side=None):
-        from NegativeVolumeSegmentationLib.slicer_logic import show_results
+        from NegativeVolumeSegmentationLib.scene.logic import show_results
 
         return show_results(results, inputVolume, side, scene=slicer.mrmlScene)
 
     @staticmethod
     def resultsSummary(results, asymmetryThreshold=6.0):
-        from NegativeVolumeSegmentationLib.slicer_logic import results_summary
+        from NegativeVolumeSegmentationLib.scene.logic import results_summary
 
         return results_summary(results, asymmetryThreshold)
 
     @staticmethod
     def deviceSummary():
         """What compute was found (no torch import)."""
-        from NegativeVolumeSegmentationLib.device_probe import probe
+        from NegativeVolumeSegmentationLib.scene.torch_probe import probe
 
         return probe().text
 
     @staticmethod
     def torchInstalled():
-        from NegativeVolumeSegmentationLib.device_probe import torch_package
+        from NegativeVolumeSegmentationLib.scene.torch_probe import torch_package
 
         return torch_package()[0]
 
 
 class NegativeVolumeSegmentationTest(ScriptedLoadableModuleTest):
     """Runs the same checks as the pytest suite (Testing/test_mrml_bridge.py,
-    Testing/test_slicer_pipeline.py: NegativeVolumeSegmentationLib.slicer_selftest.ALL_CHECKS)
+    Testing/test_slicer_pipeline.py: NegativeVolumeSegmentationSelfTest.checks.ALL_CHECKS)
     on Slicer's own scene, the background run included (with PythonSlicer)."""
 
     def setUp(self):
         slicer.mrmlScene.Clear()
 
     def runTest(self):
-        from NegativeVolumeSegmentationLib import slicer_selftest
+        from NegativeVolumeSegmentationSelfTest import checks as slicer_selftest
 
         for check in slicer_selftest.ALL_CHECKS:
             self.setUp()

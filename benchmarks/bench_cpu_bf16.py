@@ -22,11 +22,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 
 import SimpleITK as sitk  # noqa: E402
 
-from NegativeVolumeSegmentationLib import localize, pipeline, segment  # noqa: E402
-from NegativeVolumeSegmentationLib.training import joint_crops  # noqa: E402
+from NegativeVolumeSegmentationLib.inference import localize, segment
+from NegativeVolumeSegmentationLib import pipeline  # noqa: E402
+from NegativeVolumeSegmentationLib.inference import crops as joint_crops  # noqa: E402
 from NegativeVolumeSegmentationLib.phantom import make_phantom  # noqa: E402
-from NegativeVolumeSegmentationLib.training.localizer import (aligned_grid,  # noqa: E402
-                                                              smooth_resample)
+from NegativeVolumeSegmentationLib.training.localizer import aligned_grid  # noqa: E402 smooth_resample)
 
 
 def inputs(models):

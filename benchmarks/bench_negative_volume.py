@@ -27,9 +27,8 @@ import SimpleITK as sitk
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "NegativeVolumeSegmentation"))
 
-from NegativeVolumeSegmentationLib import inflate, joint_space, surfaces  # noqa: E402
-from NegativeVolumeSegmentationLib.negative_volume import (TB_SMOOTHING,  # noqa: E402
-                                                           measure_negative_volume)
+from NegativeVolumeSegmentationLib.engine import inflate, nv_mask as joint_space, surfaces  # noqa: E402
+from NegativeVolumeSegmentationLib.engine.measure import TB_SMOOTHING  # noqa: E402 measure_negative_volume)
 from NegativeVolumeSegmentationLib.phantom.analytic import make_analytic_phantom  # noqa: E402
 
 ROI_VOXELS = 128

@@ -5,7 +5,7 @@
 What it does, end to end, the way a clinician's session goes: a head phantom CT (whole head,
 clinical CT spacing) is loaded as a volume node; its condyle and temporal-bone labels become the
 four input segments (what the Segment Editor or `nvseg run` would give); the module's Logic
-(NegativeVolumeSegmentationLib.slicer_logic) measures both joints and writes the NV segments,
+(NegativeVolumeSegmentationLib.scene.logic) measures both joints and writes the NV segments,
 thickness models and the results table; then Slicer's displayable managers draw (offscreen,
 slicer_render) per joint the Red (axial), Green (coronal) and Yellow (sagittal) slice views
 through the reported condyle centre with the segmentation over the CT in the bone window, and
@@ -32,10 +32,11 @@ sys.path.insert(0, os.path.join(ROOT, "NegativeVolumeSegmentation"))
 import slicer  # noqa: E402
 
 from NegativeVolumeSegmentationLib import labels as L  # noqa: E402
-from NegativeVolumeSegmentationLib import mrml_bridge, slicer_render  # noqa: E402
+from NegativeVolumeSegmentationLib.scene import mrml_bridge
+from NegativeVolumeSegmentationSelfTest import render as slicer_render  # noqa: E402
 from NegativeVolumeSegmentationLib.phantom import make_phantom  # noqa: E402
-from NegativeVolumeSegmentationLib.slicer_logic import (  # noqa: E402
-    NegativeVolumeSegmentationLogic)
+from NegativeVolumeSegmentationLib.scene.logic import (  # noqa: E402
+    MeasurementLogic)
 
 # Slicer's view colours (the bar above each view): Red, Green, Yellow, 3D blue.
 VIEW_COLOURS = {"Axial": (241, 89, 77), "Coronal": (110, 176, 75), "Sagittal": (237, 213, 76),
@@ -167,7 +168,7 @@ def main(argv=None):
                                          values=[L.CONDYLE[s] for s in L.SIDES]
                                          + [L.TEMPORAL_BONE[s] for s in L.SIDES])
     made = time.perf_counter()
-    results = NegativeVolumeSegmentationLogic().process(ct_node, segmentation_node, segment=False)
+    results = MeasurementLogic().process(ct_node, segmentation_node, segment=False)
     measured = time.perf_counter()
     os.makedirs(args.out, exist_ok=True)
     written = []

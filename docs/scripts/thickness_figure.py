@@ -28,8 +28,8 @@ import vtkmodules.vtkRenderingOpenGL2  # noqa: E402,F401  (registers the OpenGL 
 import vtkmodules.vtkRenderingFreeType  # noqa: E402,F401  (text)
 
 from NegativeVolumeSegmentationLib import labels as L  # noqa: E402
-from NegativeVolumeSegmentationLib.joint_space import THICKNESS_ARRAY  # noqa: E402
-from NegativeVolumeSegmentationLib.negative_volume import measure_negative_volume  # noqa: E402
+from NegativeVolumeSegmentationLib.engine.nv_mask import THICKNESS_ARRAY  # noqa: E402
+from NegativeVolumeSegmentationLib.engine.measure import measure_negative_volume  # noqa: E402
 from NegativeVolumeSegmentationLib.phantom.analytic import make_analytic_phantom  # noqa: E402
 
 

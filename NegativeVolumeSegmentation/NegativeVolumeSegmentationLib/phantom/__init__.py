@@ -15,7 +15,7 @@ import os
 
 import SimpleITK as sitk
 
-from ..output_dir import staged_output
+from ..io.results_folder import staged_output
 
 KINDS = ("head", "analytic")
 

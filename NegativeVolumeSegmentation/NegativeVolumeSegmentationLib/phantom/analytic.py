@@ -25,8 +25,7 @@ from scipy import ndimage
 
 from .. import labels as L
 from . import Phantom
-from .analytic_truth import (ellipsoid_foot_points, ellipsoid_negative_volume,
-                             rotation_matrix, sphere_cap_negative_volume)
+from .analytic_truth import (ellipsoid_foot_points, ellipsoid_negative_volume, rotation_matrix, sphere_cap_negative_volume)
 
 VARIANTS = ("sphere", "ellipsoid")
 BONE_HU = 1200.0

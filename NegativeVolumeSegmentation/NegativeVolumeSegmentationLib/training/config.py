@@ -14,7 +14,7 @@ import json
 import os
 
 from ..errors import InputError
-from ..losses import LOSSES, SegmentationLoss
+from .losses import LOSSES, SegmentationLoss
 from ..networks import build_network, network_names
 
 REQUIRED = object()

@@ -26,10 +26,12 @@ import numpy as np
 import SimpleITK as sitk
 
 from .. import labels as L
-from ..ct_io import SEGMENTATION_EXTENSION, image_extension, read_ct
+from ..io.ct import SEGMENTATION_EXTENSION, image_extension, read_ct
 from ..errors import InputError
-from ..segmentation_io import read_label_map
-from . import augment, joint_crops, localizer
+from ..io.segmentation_files import read_label_map
+from ..inference import crops as joint_crops
+from ..inference.crops import normalise
+from . import augment, localizer
 
 
 class Case(object):
@@ -38,12 +40,6 @@ class Case(object):
 
     def __init__(self, name, ct, labels, centres, truth=None):
         self.name, self.ct, self.labels, self.centres, self.truth = name, ct, labels, centres, truth
-
-
-def normalise(hu, intensity):
-    """Network input from HU: (clip(hu, lo, hi) - center_hu) / scale_hu (float32)."""
-    lo, hi = intensity["clip_hu"]
-    return ((np.clip(hu, lo, hi) - intensity["center_hu"]) / intensity["scale_hu"]).astype(np.float32)
 
 
 def _phantom_source_digest():

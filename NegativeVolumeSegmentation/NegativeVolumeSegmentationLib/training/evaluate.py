@@ -29,12 +29,14 @@ import SimpleITK as sitk
 import torch
 
 from .. import labels as L
-from .. import postprocess
-from ..checkpoint import load_checkpoint
+from ..inference import postprocess
+from ..inference.checkpoint import load_checkpoint
 from ..errors import InputError
-from ..metrics import binary_cross_entropy, dice_percent, structure_scores
-from . import joint_crops, localizer
-from .data import PhantomCache, find_labelled_cases, normalise, read_labelled_case
+from .metrics import binary_cross_entropy, dice_percent, structure_scores
+from ..inference import crops as joint_crops
+from . import localizer
+from ..inference.crops import normalise
+from .data import PhantomCache, find_labelled_cases, read_labelled_case
 from .trainer import pick_device
 
 STRUCTURE_NAMES = {"condyle": L.CONDYLE, "temporal_bone": L.TEMPORAL_BONE}
@@ -128,7 +130,7 @@ def evaluate_segmentation_case(case, network, meta, device, nv_options):
 
 
 def _negative_volumes(case, pred_image, joints, nv_options):
-    from ..negative_volume import measure_negative_volume
+    from ..engine.measure import measure_negative_volume
 
     truth_labels = sitk.Cast(case.labels, sitk.sitkUInt8)
     truth_labels = sitk.Mask(truth_labels, sitk.Cast(truth_labels < 5, sitk.sitkUInt8))

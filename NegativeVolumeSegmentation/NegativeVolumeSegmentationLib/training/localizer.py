@@ -12,7 +12,9 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from .. import labels as L
-from . import augment, joint_crops
+from ..inference import crops as joint_crops
+from ..inference.crops import aligned_grid, bounding_box, normalise, smooth_resample  # noqa: F401
+from . import augment
 
 SOURCE_SPACING_FACTOR = 0.5  # coarse source copy kept in memory: half the target spacing
 
@@ -22,35 +24,6 @@ class HeadSource(object):
 
     def __init__(self, name, ct, target, centres):
         self.name, self.ct, self.target, self.centres = name, ct, target, centres
-
-
-def bounding_box(image):
-    """(lo, hi) LPS mm of the physical box spanned by ``image``'s voxel centres (any direction)."""
-    size = np.asarray(image.GetSize())
-    corners = [image.TransformContinuousIndexToPhysicalPoint(tuple(float(v) for v in c))
-               for c in np.array(np.meshgrid(*[[0, s - 1] for s in size])).reshape(3, -1).T]
-    corners = np.array(corners)
-    return corners.min(axis=0), corners.max(axis=0)
-
-
-def aligned_grid(image, spacing_mm, pixel=sitk.sitkFloat32):
-    """An identity-direction LPS grid at ``spacing_mm`` covering ``image``'s physical box."""
-    lo, hi = bounding_box(image)
-    spacing = np.asarray(spacing_mm, float)
-    size = np.maximum(np.ceil((hi - lo) / spacing).astype(int) + 1, 1)
-    ref = sitk.Image([int(v) for v in size], pixel)
-    ref.SetSpacing(tuple(float(v) for v in spacing))
-    ref.SetOrigin(tuple(float(v) for v in 0.5 * (lo + hi) - 0.5 * (size - 1) * spacing))
-    return ref
-
-
-def smooth_resample(ct, reference, transform=None):
-    """CT (float32 HU) on ``reference``, Gaussian-smoothed to the new spacing first (no aliasing)."""
-    ct = sitk.Cast(ct, sitk.sitkFloat32)
-    sigma = [0.4 * t if t > 1.5 * s else 0.0 for t, s in zip(reference.GetSpacing(), ct.GetSpacing())]
-    if max(sigma) > 0:
-        ct = sitk.SmoothingRecursiveGaussian(ct, [max(v, 1e-3) for v in sigma])
-    return joint_crops.crop_ct(ct, reference, transform)
 
 
 def ball_target(reference, centres, radius_mm):
@@ -78,8 +51,6 @@ def head_source(case, cfg):
 
 def sample(source, rng, cfg):
     """(input float32 z,y,x, target int64 z,y,x) of one augmented localiser patch."""
-    from .data import normalise
-
     data, aug = cfg["data"], cfg["augment"]
     spacing = np.asarray(data["target_spacing_mm"], float)
     lo, hi = bounding_box(source.ct)
@@ -96,8 +67,6 @@ def sample(source, rng, cfg):
 
 def whole_input(ct, cfg):
     """(normalised float32 z,y,x array, reference image) of a whole CT on the localiser's grid."""
-    from .data import normalise
-
     reference = aligned_grid(ct, cfg["data"]["target_spacing_mm"])
     hu = sitk.GetArrayFromImage(smooth_resample(ct, reference))
     return normalise(hu, cfg["data"]["intensity"]), reference

@@ -24,9 +24,9 @@ import time
 import numpy as np
 import torch
 
-from ..checkpoint import save_checkpoint
+from ..inference.checkpoint import save_checkpoint
 from ..errors import InputError
-from ..losses import SegmentationLoss
+from .losses import SegmentationLoss
 from ..networks import build_network
 from .config import label_names
 from .data import TrainingStream

@@ -1,0 +1,67 @@
+"""The ``nvseg`` command: one sub-command per job, each defined in its own module of this package.
+
+Every sub-command module exposes ``add_parser(subparsers)`` and ``run(args) -> int``. Errors the
+user can fix (:class:`InputError`, :class:`ModelError`) are printed as one line on stderr with
+exit status 2; anything else is an internal error (exit 1; set ``NVSEG_DEBUG=1`` for the
+traceback).
+"""
+
+import argparse
+import os
+import sys
+
+from .. import __version__
+from ..errors import InputError, ModelError
+
+# Sub-command modules, imported lazily so that `nvseg --help` stays fast and torch is only
+# imported by the commands that need it.
+COMMANDS = (
+    "phantom",
+    "negative_volume",
+    "run",
+    "train",
+    "evaluate",
+)
+
+
+def _import(name):
+    import importlib
+
+    return importlib.import_module("." + name, __package__)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="nvseg",
+        description="Temporomandibular joint negative volume (joint space) from head CT.",
+    )
+    parser.add_argument("--version", action="version", version="nvseg " + __version__)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for name in COMMANDS:
+        _import(name).add_parser(subparsers)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (InputError, ModelError) as error:
+        print("nvseg: " + " ".join(str(error).split()), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nvseg: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # a bug, not bad input: one line unless debugging
+        if os.environ.get("NVSEG_DEBUG"):
+            raise
+        message = " ".join(str(error).split()) or type(error).__name__
+        print("nvseg: internal error: %s: %s (set NVSEG_DEBUG=1 for details)"
+              % (type(error).__name__, message), file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

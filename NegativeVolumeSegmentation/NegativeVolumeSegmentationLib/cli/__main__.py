@@ -1,0 +1,8 @@
+"""``python -m NegativeVolumeSegmentationLib.cli``: the ``nvseg`` command (used by the Slicer
+module's background run, where no ``nvseg`` script is installed)."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

@@ -1,0 +1,205 @@
+"""``nvseg run INPUT [INPUT ...] -o OUT_DIR``: whole-head CT -> both joints' negative volumes.
+
+INPUT: CT files (NIfTI, NRRD, MetaImage), DICOM series folders, or folders of such cases. Per
+case, written all or nothing (staged_output) into ``OUT_DIR/<case>/``: report.json,
+segmentation.seg.nrrd, labels.nii.gz (1-6), report.png and VTK meshes (LPS mm; the condyle mesh
+carries ``JointSpaceThickness_mm``). ``OUT_DIR/cohort.csv`` gets one row per case; a case that
+fails gets its error in its row and the batch goes on. ``--progress-file FILE`` appends one
+JSON line per stage for programs that follow the run (the Slicer module's background run).
+Exit status: 0 when at least one case succeeded; 2 when every case failed or the input itself
+is bad (missing input, unwritable output, missing or corrupt model).
+"""
+
+import csv
+import io
+import os
+import sys
+import time
+
+from ..engine import inflate
+from ..errors import InputError, ModelError
+
+COLUMNS = ("case", "input", "status", "error",
+           "left_negative_volume_mm3", "right_negative_volume_mm3",
+           "left_condyle_volume_mm3", "right_condyle_volume_mm3",
+           "left_joint_space_min_mm", "right_joint_space_min_mm",
+           "left_joint_space_mean_mm", "right_joint_space_mean_mm",
+           "asymmetry_negative_volume_percent", "asymmetry_condyle_volume_percent",
+           "warnings", "seconds")
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser(
+        "run", help="negative volume of both TMJs from head CTs (localise, segment, measure)",
+        description="Find both temporomandibular joints in each head CT, segment condyle and "
+                    "temporal bone with the bundled models and measure the negative volume.")
+    p.add_argument("inputs", metavar="INPUT", nargs="+",
+                   help="CT file, DICOM series folder, or a folder of cases")
+    p.add_argument("-o", "--output", metavar="OUT_DIR", required=True, help="output folder")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="compute device (default: auto = CUDA when present, else CPU)")
+    p.add_argument("--max-distance", metavar="MM", type=float,
+                   default=inflate.DEFAULT_MAX_DISTANCE_MM,
+                   help="longest inflation ray in mm (default %(default)s)")
+    p.add_argument("--enhance-tb", action="store_true",
+                   help="the paper's temporal-bone enhancement (edges x probability, closing)")
+    p.add_argument("--model-dir", metavar="DIR",
+                   help="folder with tmj_localizer.pt, tmj_segmentation.pt and SHA256SUMS "
+                        "(default: the bundled models)")
+    p.add_argument("--progress-file", metavar="FILE",
+                   help="append machine-readable progress to FILE, one JSON line as each stage "
+                        "starts: {\"case\", \"case_index\", \"cases\", \"stage\"} with stage "
+                        "read, localise, segment, postprocess, geometry or write (used by the "
+                        "Slicer module's background run)")
+    p.set_defaults(func=run)
+    return p
+
+
+def _write_case(result, folder, case):
+    """All outputs of one case into ``folder`` (atomically)."""
+    from ..io import results_folder as output_dir
+    from ..report import report_json as report, figure as report_figure
+    from .negative_volume import write_mesh
+    from ..io.segmentation_files import write_label_image, write_segmentation_nrrd
+
+    t0 = time.perf_counter()
+    with output_dir.staged_output(folder) as stage:
+        write_label_image(result.labels, os.path.join(stage, "labels.nii.gz"))
+        write_segmentation_nrrd(result.labels, os.path.join(stage, "segmentation.seg.nrrd"))
+        for side, meshes in sorted(result.nv.meshes.items()):
+            for name, poly in sorted(meshes.items()):
+                write_mesh(poly, os.path.join(stage, "%s_%s.vtk" % (side, name)))
+        report_figure.render_report_figure(os.path.join(stage, "report.png"), result.ct,
+                                           result.labels, result.report, result.nv.meshes, case)
+        result.report["timings_s"]["write"] = time.perf_counter() - t0
+        result.report["timings_s"]["total"] += result.report["timings_s"]["write"]
+        report.write_report(result.report, os.path.join(stage, "report.json"))
+
+
+def _row(case, path, rep=None, error=None, seconds=0.0):
+    row = dict((key, "") for key in COLUMNS)
+    row.update(case=case, input=os.path.abspath(path), seconds="%.2f" % seconds)
+    if error is not None:
+        row.update(status="failed", error=" ".join(str(error).split()))
+        return row
+    row["status"] = "ok"
+    for side in ("left", "right"):
+        values = rep.get(side) or {}
+        for key in ("negative_volume_mm3", "condyle_volume_mm3", "joint_space_min_mm",
+                    "joint_space_mean_mm"):
+            value = values.get(key)
+            row["%s_%s" % (side, key)] = "" if value is None else "%.3f" % value
+    for key in ("negative_volume", "condyle_volume"):
+        value = (rep.get("asymmetry_percent") or {}).get(key)
+        row["asymmetry_%s_percent" % key] = "" if value is None else "%.2f" % value
+    row["warnings"] = " | ".join(rep.get("warnings") or [])
+    return row
+
+
+def _write_cohort(rows, out_dir):
+    from ..io import results_folder as output_dir
+
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    with output_dir.staged_output(out_dir) as stage:
+        with open(os.path.join(stage, "cohort.csv"), "w", newline="") as handle:
+            handle.write(text.getvalue())
+
+
+def _progress_bars(n_cases):
+    """(case bar, stage bar) from tqdm, shown only on a terminal."""
+    from tqdm import tqdm
+
+    from ..pipeline import STAGES
+
+    cases = tqdm(total=n_cases, desc="cases", unit="case", position=0, disable=None,
+                 file=sys.stderr)
+    stages = tqdm(total=len(STAGES) + 1, desc="stage", position=1, leave=False, disable=None,
+                  file=sys.stderr, bar_format="{desc}: {n_fmt}/{total_fmt} {postfix}")
+    return cases, stages
+
+
+def run(args):
+    from ..io import results_folder as output_dir
+    from .. import pipeline
+    from ..io.ct import find_cases
+    from ..inference.device import choose_device
+
+    if not (args.max_distance > 0):
+        raise InputError("--max-distance must be a positive number of mm, got %r"
+                         % args.max_distance)
+    cases = find_cases(args.inputs)
+    choice = choose_device(args.device)
+    models = pipeline.load_models(args.model_dir, device=choice.device)
+    out_dir = output_dir.check_writable(args.output)
+    case_bar, stage_bar = _progress_bars(len(cases))
+    progress_file = getattr(args, "progress_file", None)
+    case_index = [0]
+
+    def progress(stage, case):
+        stage_bar.set_description_str("%s: %s" % (case, stage))
+        stage_bar.update(1)
+        if progress_file:
+            _append_progress(progress_file, {"case": case, "case_index": case_index[0],
+                                             "cases": len(cases), "stage": stage})
+
+    rows, failures = [], 0
+    for index, (case, path) in enumerate(cases):
+        case_index[0] = index
+        stage_bar.reset()
+        start = time.perf_counter()
+        try:
+            result = pipeline.run_case(path, models, choice, args.max_distance, args.enhance_tb,
+                                       progress, case)
+            progress("write", case)
+            _write_case(result, os.path.join(out_dir, case), case)
+            rows.append(_row(case, path, result.report, seconds=time.perf_counter() - start))
+            _print_case(case, result.report)
+        except Exception as error:  # one failed case must not stop the batch
+            if os.environ.get("NVSEG_DEBUG"):
+                raise
+            failures += 1
+            message = " ".join(str(error).split()) or type(error).__name__
+            if not isinstance(error, (InputError, ModelError)):
+                message = "internal error: %s: %s" % (type(error).__name__, message)
+            rows.append(_row(case, path, error=message, seconds=time.perf_counter() - start))
+            if len(cases) > 1:
+                print("nvseg: %s: %s" % (case, message), file=sys.stderr)
+            folder = os.path.join(out_dir, case)
+            if os.path.isdir(folder) and not os.listdir(folder):
+                os.rmdir(folder)
+        case_bar.update(1)
+    stage_bar.close()
+    case_bar.close()
+    _write_cohort(rows, out_dir)
+    if failures == len(cases):
+        if len(cases) == 1:
+            raise InputError(rows[0]["error"])
+        raise InputError("all %d cases failed; see %s" % (len(cases),
+                                                          os.path.join(out_dir, "cohort.csv")))
+    return 0
+
+
+def _append_progress(path, record):
+    """Append one JSON line to the progress file (flushed at once, so a poller sees it)."""
+    import json
+
+    with open(path, "a") as handle:
+        handle.write(json.dumps(record) + "\n")
+        handle.flush()
+
+
+def _print_case(case, rep):
+    for line in rep.get("warnings") or []:
+        print("warning: %s: %s" % (case, line), file=sys.stderr)
+    for side in ("left", "right"):
+        values = rep.get(side)
+        if values is None:
+            print("%s  %-5s  not measured" % (case, side))
+        else:
+            print("%s  %-5s  negative volume %.1f mm3, condyle %.1f mm3, joint space mean %s mm"
+                  % (case, side, values["negative_volume_mm3"], values["condyle_volume_mm3"],
+                     "-" if values["joint_space_mean_mm"] is None
+                     else "%.2f" % values["joint_space_mean_mm"]))

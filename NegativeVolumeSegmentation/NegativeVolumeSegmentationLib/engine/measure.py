@@ -1,0 +1,251 @@
+"""Negative volume (NV) of both temporomandibular joints from a label map (values 1-4).
+
+For each side (the patient's left / right, decided from physical LPS x, never array order):
+crop a region of interest (ROI) around the condyle (MC), build the MC and temporal-bone (TB)
+surfaces (:mod:`.surfaces`), inflate the MC along its normals until the TB (:mod:`.inflate`),
+fill the NV voxel mask and measure thickness (:mod:`.joint_space`). Volumes are voxel counts
+times the voxel volume (mm^3), so the NV segment shows the same volume in Slicer.
+"""
+
+import time
+
+import numpy as np
+import SimpleITK as sitk
+
+from . import inflate, nv_mask as joint_space, surfaces
+from .. import labels as L
+from ..errors import InputError
+
+DEFAULT_CUBE_MM = 30.0
+ROI_MARGIN_MM = 3.0
+TB_SMOOTHING = surfaces.SMOOTHING_FACTOR
+
+
+class SideResult(object):
+    """One joint: ``values`` (report.json keys, or None) and its meshes (LPS mm vtkPolyData)."""
+
+    def __init__(self, values=None, meshes=None, nv_index=None):
+        self.values = values
+        self.meshes = meshes or {}
+        self.nv_index = nv_index  # (z, y, x) index arrays of the NV voxels on the input grid
+
+
+class NegativeVolumeResult(object):
+    """``sides`` {side: values dict or None}, ``warnings`` [str], ``labels`` (SimpleITK, 1-6),
+    ``meshes`` {side: {"condyle", "temporal_bone", "inflated", "negative_volume"}},
+    ``timings_s`` {stage: seconds}."""
+
+    def __init__(self, sides, warnings, labels, meshes, timings_s):
+        self.sides = sides
+        self.warnings = warnings
+        self.labels = labels
+        self.meshes = meshes
+        self.timings_s = timings_s
+
+
+def _check_labels(image):
+    if not isinstance(image, sitk.Image):
+        raise InputError("label map must be a SimpleITK image, got %s" % type(image).__name__)
+    if image.GetDimension() != 3:
+        raise InputError("label map must be 3D, got %dD" % image.GetDimension())
+    if image.GetNumberOfComponentsPerPixel() != 1:
+        raise InputError("label map must have one component per voxel")
+    arr = sitk.GetArrayFromImage(image)
+    if not np.issubdtype(arr.dtype, np.integer):
+        if not np.all(np.mod(arr, 1) == 0):
+            raise InputError("label map holds non-integer values; expected labels 0-6")
+    values = np.unique(arr)
+    bad = [v for v in values.tolist() if v < 0 or v > 6]
+    if bad:
+        raise InputError("label map holds values %s; expected 0-6 (1/2 condyle, 3/4 temporal bone)"
+                         % ", ".join(str(int(v)) for v in bad[:5]))
+    return arr.astype(np.uint8)
+
+
+def _physical(image, kji):
+    """LPS mm of voxel indices given as (z, y, x) index arrays."""
+    direction = np.asarray(image.GetDirection(), float).reshape(3, 3)
+    scale = direction * np.asarray(image.GetSpacing(), float)[None, :]
+    idx = np.stack([kji[2], kji[1], kji[0]], axis=1).astype(float)
+    return idx @ scale.T + np.asarray(image.GetOrigin(), float)
+
+
+def _centroid(image, mask):
+    kji = np.nonzero(mask)
+    if len(kji[0]) == 0:
+        return None
+    return _physical(image, kji).mean(axis=0)
+
+
+def _side_assignment(image, arr, warnings):
+    """{side: (mc value, tb value)}; swapped (with a warning) when the condyles' x disagree."""
+    assign = {L.LEFT: (L.CONDYLE[L.LEFT], L.TEMPORAL_BONE[L.LEFT]),
+              L.RIGHT: (L.CONDYLE[L.RIGHT], L.TEMPORAL_BONE[L.RIGHT])}
+    c_left = _centroid(image, arr == L.CONDYLE[L.LEFT])
+    c_right = _centroid(image, arr == L.CONDYLE[L.RIGHT])
+    if c_left is not None and c_right is not None and c_left[0] < c_right[0]:
+        warnings.append("the condyle labelled left (1) lies at smaller LPS x (the patient's right) "
+                        "than the one labelled right (2): labels 1/3 and 2/4 were swapped")
+        assign = {L.LEFT: assign[L.RIGHT], L.RIGHT: assign[L.LEFT]}
+    return assign
+
+
+def _roi(image, mask, margin_mm):
+    """Index box (x, y, z order) [i0, i1) around ``mask`` grown by ``margin_mm`` on each axis."""
+    kji = np.nonzero(mask)
+    lo = np.array([kji[2].min(), kji[1].min(), kji[0].min()])
+    hi = np.array([kji[2].max(), kji[1].max(), kji[0].max()]) + 1
+    grow = np.ceil(margin_mm / np.asarray(image.GetSpacing(), float)).astype(int)
+    size = np.asarray(image.GetSize())
+    return np.maximum(lo - grow, 0), np.minimum(hi + grow, size)
+
+
+def _crop(image, i0, i1):
+    return sitk.RegionOfInterest(image, [int(v) for v in i1 - i0], [int(v) for v in i0])
+
+
+def _touches_border(mask):
+    return bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any()
+                or mask[:, :, 0].any() or mask[:, :, -1].any())
+
+
+def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube_mm, locator,
+                  warnings):
+    """Measure one joint; returns a :class:`SideResult` (values None with a warning if it cannot)."""
+    name = "left" if side == L.LEFT else "right"
+    timings = {}
+    mc_full = arr == mc_value
+    if not mc_full.any():
+        warnings.append("%s side: no condyle (label %d) in the label map" % (name, mc_value))
+        return SideResult()
+    if _touches_border(mc_full):
+        warnings.append("%s side: the condyle touches the edge of the field of view; its volume "
+                        "and negative volume may be cut" % name)
+    reach = max_distance if mode == "confined" else max(max_distance, cube_mm / 2.0)
+    i0, i1 = _roi(image, mc_full, reach + ROI_MARGIN_MM)
+    sub = (slice(i0[2], i1[2]), slice(i0[1], i1[1]), slice(i0[0], i1[0]))
+    roi_arr = arr[sub]
+    mc_mask, tb_mask = roi_arr == mc_value, roi_arr == tb_value
+    if not tb_mask.any():
+        warnings.append("%s side: no temporal bone (label %d) within %.0f mm of the condyle"
+                        % (name, tb_value, reach))
+        return SideResult()
+    roi_img = _crop(image, i0, i1)
+
+    t0 = time.perf_counter()
+    mc_poly = surfaces.mask_surface(_mask_image(roi_img, mc_mask))
+    tb_poly = surfaces.mask_surface(_mask_image(roi_img, tb_mask), smoothing=TB_SMOOTHING)
+    timings["surfaces"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    rays = None if tb_poly is None else inflate.TemporalBoneRays(tb_poly, locator)
+    h, hit = inflate.inflation_lengths(mc_poly, tb_poly, max_distance, mode, locator, rays)
+    timings["inflation"] = time.perf_counter() - t0
+    if not hit.any():
+        msg = ("%s side: no contact: no ray from the condyle meets the temporal bone within "
+               "%.1f mm" % (name, max_distance))
+        if mode == "confined":
+            warnings.append(msg)
+            return SideResult(meshes={"condyle": joint_space.with_thickness(mc_poly, h),
+                                      "temporal_bone": tb_poly})
+        warnings.append(msg + " (paper mode: every ray inflated to the limit)")
+
+    t0 = time.perf_counter()
+    clip = None
+    if mode == "paper":
+        verts = surfaces.points(mc_poly)
+        top = verts[int(np.argmax(verts[:, 2]))]
+        clip = (top - cube_mm / 2.0, top + cube_mm / 2.0)
+    nv_mask = joint_space.negative_volume_mask(
+        roi_img, mc_mask, tb_mask, mc_poly, h, hit, rays, max_distance,
+        miss_length=max_distance if mode == "paper" else 0.0, clip_box=clip)
+    timings["nv_mask"] = time.perf_counter() - t0
+
+    voxel_mm3 = float(np.prod(image.GetSpacing()))
+    centre = _centroid(image, mc_full)
+    js_min, js_mean = joint_space.thickness_statistics(h, hit)
+    ikeda = joint_space.ikeda_spaces(mc_poly, h, hit, centre)
+    values = {
+        "negative_volume_mm3": float(nv_mask.sum() * voxel_mm3),
+        "condyle_volume_mm3": float(mc_full.sum() * voxel_mm3),
+        "joint_space_min_mm": js_min,
+        "joint_space_mean_mm": js_mean,
+        "joint_space_superior_mm": ikeda["superior"],
+        "joint_space_anterior_mm": ikeda["anterior"],
+        "joint_space_posterior_mm": ikeda["posterior"],
+        "condyle_center_lps_mm": [float(v) for v in centre],
+        "contact_fraction": float(np.mean(hit)),
+        "condyle_vertices": int(len(h)),
+        "mode": mode,
+        "max_distance_mm": float(max_distance),
+        "timings_s": timings,
+    }
+    meshes = {
+        "condyle": joint_space.with_thickness(mc_poly, h),
+        "temporal_bone": tb_poly,
+        "inflated": joint_space.inflated_surface(mc_poly, h),
+    }
+    nv_poly = surfaces.mask_surface(_mask_image(roi_img, nv_mask), clean=False)
+    if nv_poly is not None:
+        meshes["negative_volume"] = nv_poly
+    kji = np.nonzero(nv_mask)
+    nv_index = (kji[0] + i0[2], kji[1] + i0[1], kji[2] + i0[0])
+    return SideResult(values, meshes, nv_index)
+
+
+def _mask_image(reference, mask):
+    """A uint8 SimpleITK image of boolean ``mask`` (z, y, x) on ``reference``'s grid."""
+    img = sitk.GetImageFromArray(mask.astype(np.uint8))
+    img.CopyInformation(reference)
+    return img
+
+
+def measure_negative_volume(label_image, max_distance=inflate.DEFAULT_MAX_DISTANCE_MM,
+                            mode="confined", cube_mm=DEFAULT_CUBE_MM,
+                            locator=inflate.DEFAULT_LOCATOR):
+    """NV of both joints from a label map holding 1-4 (5/6, if present, are recomputed).
+
+    Args:
+        label_image: SimpleITK integer image, any origin / spacing / direction.
+        max_distance: longest inflation ray (mm).
+        mode: "confined" (rays that miss the TB give 0) or "paper" (min(hit, max_distance),
+            NV clipped by a cube of ``cube_mm`` centred on the condyle top).
+        cube_mm: edge of the paper-mode clipping cube (mm).
+        locator: VTK locator kind for the rays (see :mod:`.inflate`).
+
+    Returns:
+        :class:`NegativeVolumeResult`. A side that cannot be measured is None, with the reason in
+        ``warnings``.
+    """
+    if mode not in inflate.MODES:
+        raise InputError("unknown mode %r; expected confined or paper" % (mode,))
+    if not (max_distance > 0):
+        raise InputError("max distance must be positive, got %r mm" % (max_distance,))
+    if mode == "paper" and not (cube_mm > 0):
+        raise InputError("clipping cube must be positive, got %r mm" % (cube_mm,))
+    start = time.perf_counter()
+    arr = _check_labels(label_image)
+    arr = np.where(arr >= 5, 0, arr).astype(np.uint8)
+    warnings = []
+    assign = _side_assignment(label_image, arr, warnings)
+    out = arr.copy()
+    sides, meshes, timings = {}, {}, {}
+    for side in L.SIDES:
+        mc_value, tb_value = assign[side]
+        res = _measure_side(side, label_image, arr, mc_value, tb_value, max_distance, mode,
+                            cube_mm, locator, warnings)
+        sides[side] = res.values
+        meshes[side] = res.meshes
+        if res.values is not None:
+            for stage, sec in res.values["timings_s"].items():
+                timings[stage] = timings.get(stage, 0.0) + sec
+        if res.nv_index is not None:
+            free = out[res.nv_index] == 0
+            out[tuple(ix[free] for ix in res.nv_index)] = L.NEGATIVE_VOLUME[side]
+        if mc_value != L.CONDYLE[side]:  # swapped sides: relabel to the patient's sides
+            out[arr == mc_value] = L.CONDYLE[side]
+            out[arr == tb_value] = L.TEMPORAL_BONE[side]
+    merged = sitk.GetImageFromArray(out)
+    merged.CopyInformation(label_image)
+    timings["total"] = time.perf_counter() - start
+    return NegativeVolumeResult(sides, warnings, merged, meshes, timings)

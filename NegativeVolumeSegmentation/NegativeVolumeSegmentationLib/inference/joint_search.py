@@ -1,0 +1,195 @@
+"""Which box around each joint to segment: localiser candidates checked by the segmentation network.
+
+Each localiser candidate of a side is segmented and the crop that looks most like a TMJ is kept
+(:func:`joint_evidence`); the other side's mirror image across the head's midline is tried too,
+and a side the localiser missed is searched around it. Points are LPS mm (+x = patient's left).
+"""
+
+import numpy as np
+
+from .. import labels as L
+from . import localize, segment
+
+MAX_VERIFIED = 5            # localiser candidates segmented per side, best evidence kept
+REFINE_SHIFT_MM = 3.0        # re-crop when the segmented condyle centre moved further than this
+TYPICAL_JOINT_DISTANCE_MM = 100.0  # condyle to condyle (adults ~90-110 mm)
+MIRROR_SEARCH_MM = 24.0      # a missing joint is searched on a 3 x 3 grid of this step (y, z)
+MIN_RESCUE_EVIDENCE = 0.25   # a joint found by the search needs this x the other's evidence
+# ... and a condyle (segmented in its box) within this factor of the other side's: condyles are
+# near mirror images (normal left/right volume difference 2-4 %), other bone in a misplaced box
+# is not (1.9-2.8 x on phantom seed 100034, where it out-scored the joint on evidence alone)
+MAX_RESCUE_CONDYLE_RATIO = 1.5
+# An adult condyle with the ~16 mm of neck inside the segmentation box holds ~1000-2500 mm3
+# (phantoms 855-1604, the real head CT ~2300); a "condyle" of more than this is the ramus or
+# other bone caught by a misplaced crop (seen when searching for a missed joint).
+MAX_CONDYLE_IN_CROP_MM3 = 4000.0
+
+
+def _condyle_centre(joint, ct):
+    """LPS centroid of the voxels where MC is the most probable class, or None."""
+    mc, tb = joint.probabilities["condyle"], joint.probabilities["temporal_bone"]
+    kji = np.nonzero((mc > 0.5) & (mc >= tb))
+    if len(kji[0]) == 0:
+        return None
+    i0 = joint.box[0]
+    index = np.array([kji[2].mean(), kji[1].mean(), kji[0].mean()]) + i0
+    return np.asarray(ct.TransformContinuousIndexToPhysicalPoint([float(v) for v in index]))
+
+
+def _condyle_in_box(joint):
+    """Voxels where the condyle is the most probable class (boolean, the joint's box)."""
+    mc, tb = joint.probabilities["condyle"], joint.probabilities["temporal_bone"]
+    return (mc > 0.5) & (mc >= tb)
+
+
+def condyle_in_box_mm3(joint, ct):
+    """Volume (mm³) of the segmented condyle in the joint's box, before any cleaning."""
+    return float(_condyle_in_box(joint).sum()) * float(np.prod(ct.GetSpacing()))
+
+
+def joint_evidence(joint, ct):
+    """How much a segmented crop looks like a TMJ: a confident condyle under temporal bone.
+
+    Mean condyle probability over the voxels where the condyle wins, times the temporal-bone
+    volume (mm³) segmented in the crop (on the CT grid ``ct``). Bone that the coarse localiser
+    may take for a joint (the coronoid process, the styloid, the zygomatic root) gives a weaker
+    condyle and little or no fossa around it; a crop whose "condyle" exceeds
+    MAX_CONDYLE_IN_CROP_MM3 caught the ramus or other bone and scores 0.
+    """
+    mc, tb = joint.probabilities["condyle"], joint.probabilities["temporal_bone"]
+    condyle = _condyle_in_box(joint)
+    voxel_mm3 = float(np.prod(ct.GetSpacing()))
+    if not condyle.any() or condyle.sum() * voxel_mm3 > MAX_CONDYLE_IN_CROP_MM3:
+        return 0.0
+    fossa = (tb > 0.5) & (tb > mc)
+    return float(mc[condyle].mean()) * float(fossa.sum()) * voxel_mm3
+
+
+def side_alternatives(side, joints_lps, candidates):
+    """Localiser candidates that may be the ``side`` joint, best score first, the chosen one
+    first; at most MAX_VERIFIED per side, none closer than 5 mm to one already listed."""
+    chosen = np.asarray(joints_lps[side], float)
+    other = joints_lps.get(L.other_side(side))
+    if other is not None:
+        # a joint lies on the chosen one's side, at least 0.4 x the smallest joint distance
+        # lateral of the pair's midpoint (nothing near the midline: dens, clivus, vomer)
+        mid = 0.5 * (chosen[0] + other[0])
+        lateral = 0.4 * localize.MIN_JOINT_DISTANCE_MM
+        same_side = lambda p: (p[0] - mid) * np.sign(chosen[0] - mid) >= lateral
+    else:
+        same_side = lambda p: np.linalg.norm(p - chosen) <= 40.0
+    points = [chosen]
+    for c in sorted(candidates, key=lambda c: -c.score):
+        if len(points) >= MAX_VERIFIED:
+            break
+        if same_side(c.point) and min(np.linalg.norm(c.point - q) for q in points) > 5.0:
+            points.append(np.asarray(c.point, float))
+    return points
+
+
+def mirror_point(point, other_side, midline_x):
+    """Where the ``other_side`` joint is expected from a joint at ``point`` (LPS mm): its mirror
+    image across the head's midsagittal plane x = ``midline_x``, or, when the midline is not in
+    the field of view, TYPICAL_JOINT_DISTANCE_MM along the patient's left-right axis (larger LPS
+    x = left)."""
+    p = np.asarray(point, float).copy()
+    if midline_x is not None:
+        p[0] = 2.0 * midline_x - p[0]
+    else:
+        p[0] += TYPICAL_JOINT_DISTANCE_MM * (1.0 if other_side == L.LEFT else -1.0)
+    return p
+
+
+def search_points(centre, step=MIRROR_SEARCH_MM):
+    """``centre`` and its 8 neighbours on a y-z grid of ``step`` mm: a head turned or tilted by
+    up to ~25 degrees moves the other joint that far from the mirror image (LPS mm)."""
+    offsets = [(0.0, 0.0)] + [(dy, dz) for dy in (-step, 0.0, step) for dz in (-step, 0.0, step)
+                              if (dy, dz) != (0.0, 0.0)]
+    return [np.asarray(centre, float) + np.array([0.0, dy, dz]) for dy, dz in offsets]
+
+
+class _Best(object):
+    """The best-scoring segmentation of one side so far."""
+
+    def __init__(self):
+        self.joint, self.centre, self.evidence = None, None, -1.0
+
+    def offer(self, joint, centre, ct):
+        if joint is None:
+            return
+        evidence = joint_evidence(joint, ct)
+        if evidence > self.evidence:  # a localiser's joint is kept even with no evidence
+            self.joint, self.centre, self.evidence = joint, np.asarray(centre, float), evidence
+
+
+def segment_joints(ct, located, models, choice, warnings):
+    """{side: JointSegmentation or None}.
+
+    Each localiser candidate of a side is segmented and the one that looks most like a joint
+    (:func:`joint_evidence`) is kept. Then, when the head's midline is in the field of view, each
+    side is also segmented at the mirror image of the other side's condyle (:func:`mirror_point`),
+    which corrects a localiser that fired on other bone (the coronoid process lies ~25 mm
+    anterior of the condyle); that box must hold a condyle of about the other side's size. A side the localiser missed
+    is searched around that mirror image (:func:`search_points`): a box counts only when its
+    condyle is within MAX_RESCUE_CONDYLE_RATIO of the other side's in size, and the best is
+    accepted only when its evidence reaches MIN_RESCUE_EVIDENCE x the other side's, so a scan
+    holding one joint keeps the other side None. The winner is re-cropped once on its segmented condyle centre when that
+    lies more than REFINE_SHIFT_MM away.
+    """
+    net, meta = models.segmentation
+
+    def segment_at(centre, side):
+        return segment.segment_joint(ct, centre, side, net, meta, choice.device, choice.half)
+
+    best = {}
+    for side in L.SIDES:
+        best[side] = _Best()
+        if located.joints.get(side) is not None:
+            for centre in side_alternatives(side, located.joints, located.candidates):
+                best[side].offer(segment_at(centre, side), centre, ct)
+    found = dict((side, best[side].joint is not None) for side in L.SIDES)
+    for side in L.SIDES:
+        other = L.other_side(side)
+        if not found[other]:
+            continue
+        anchor = _condyle_centre(best[other].joint, ct)
+        if anchor is None:
+            anchor = best[other].centre
+        expected = mirror_point(anchor, side, located.midline_x)
+        size = condyle_in_box_mm3(best[other].joint, ct)
+
+        def alike(joint):  # a condyle of about the other side's size
+            return joint is not None and size > 0 and (
+                1.0 / MAX_RESCUE_CONDYLE_RATIO <= condyle_in_box_mm3(joint, ct) / size
+                <= MAX_RESCUE_CONDYLE_RATIO)
+
+        if found[side]:
+            if located.midline_x is not None:  # a true mirror image only
+                joint = segment_at(expected, side)
+                if alike(joint):
+                    best[side].offer(joint, expected, ct)
+            continue
+        rescue = _Best()
+        for centre in search_points(expected):
+            joint = segment_at(centre, side)
+            if alike(joint):
+                rescue.offer(joint, centre, ct)
+        if rescue.joint is not None and rescue.evidence > 0 and (
+                rescue.evidence >= MIN_RESCUE_EVIDENCE * best[other].evidence):
+            best[side] = rescue
+            warnings[:] = [w for w in warnings if not w.startswith("only one joint found")]
+            warnings.append("%s joint: missed by the localiser, found by searching around the "
+                            "mirror image of the %s joint" % (side, other))
+    out = {}
+    for side in L.SIDES:
+        joint = best[side].joint
+        if joint is not None:
+            moved = _condyle_centre(joint, ct)
+            if moved is not None and np.linalg.norm(moved - best[side].centre) > REFINE_SHIFT_MM:
+                joint = segment_at(moved, side)
+            if joint is None:
+                warnings.append("%s joint: its crop lies outside the image" % side)
+        elif located.joints.get(side) is not None:
+            warnings.append("%s joint: its crop lies outside the image" % side)
+        out[side] = joint
+    return out

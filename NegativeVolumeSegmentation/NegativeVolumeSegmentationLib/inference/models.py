@@ -1,0 +1,84 @@
+"""Bundled models: where they are found, their sha256 check, loading them onto a device.
+
+The model folder is ``NVSEG_MODEL_DIR`` when set, else the repository's ``models/``, else the
+Slicer module's ``Resources/Models``. It holds ``tmj_localizer.pt`` and ``tmj_segmentation.pt``,
+each checked against its sha256 in ``SHA256SUMS`` (``sha256sum`` format) before loading.
+"""
+
+import os
+
+from ..errors import ModelError
+from .checkpoint import load_checkpoint, verify_sha256
+
+MODEL_FILES = {"localizer": "tmj_localizer.pt", "segmentation": "tmj_segmentation.pt"}
+CHECKSUMS = "SHA256SUMS"
+
+
+def model_dir_candidates():
+    """Folders searched for bundled models, in order."""
+    module_dir = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    found = []
+    if os.environ.get("NVSEG_MODEL_DIR"):
+        found.append(os.environ["NVSEG_MODEL_DIR"])
+    found.append(os.path.normpath(os.path.join(module_dir, "..", "models")))
+    found.append(os.path.normpath(os.path.join(module_dir, "Resources", "Models")))
+    return found
+
+
+def default_model_dir():
+    """The first candidate folder holding the segmentation model (else the first candidate)."""
+    candidates = model_dir_candidates()
+    for folder in candidates:
+        if os.path.isfile(os.path.join(folder, MODEL_FILES["segmentation"])):
+            return folder
+    return candidates[0]
+
+
+def read_checksums(folder):
+    """{file name: sha256} from ``folder/SHA256SUMS``; ModelError when it is missing."""
+    path = os.path.join(folder, CHECKSUMS)
+    if not os.path.isfile(path):
+        raise ModelError("model checksum file not found: %s (needed to verify the bundled models)"
+                         % path)
+    sums = {}
+    with open(path) as handle:
+        for line in handle:
+            parts = line.split()
+            if len(parts) == 2:
+                sums[parts[1].lstrip("*")] = parts[0].lower()
+    return sums
+
+
+class Models(object):
+    """Loaded networks and their metadata: ``segmentation`` and ``localizer`` as (net, meta),
+    ``files`` {kind: path}."""
+
+    def __init__(self, segmentation, localizer, files):
+        self.segmentation = segmentation
+        self.localizer = localizer
+        self.files = files
+
+    def to(self, device):
+        for net, _meta in (self.segmentation, self.localizer):
+            net.to(device)
+        return self
+
+
+def load_models(model_dir=None, device="cpu"):
+    """Both bundled models from ``model_dir`` after their sha256 check (ModelError naming the
+    missing or corrupt file otherwise)."""
+    folder = model_dir or default_model_dir()
+    paths = dict((kind, os.path.join(folder, name)) for kind, name in MODEL_FILES.items())
+    for kind in ("segmentation", "localizer"):
+        if not os.path.isfile(paths[kind]):
+            raise ModelError("bundled %s model not found: %s (train it with nvseg train or set "
+                             "NVSEG_MODEL_DIR)" % (kind, paths[kind]))
+    sums = read_checksums(folder)
+    loaded = {}
+    for kind, path in paths.items():
+        name = os.path.basename(path)
+        if name not in sums:
+            raise ModelError("%s has no sha256 entry in %s" % (path, os.path.join(folder, CHECKSUMS)))
+        verify_sha256(path, sums[name])
+        loaded[kind] = load_checkpoint(path, device=device)
+    return Models(loaded["segmentation"], loaded["localizer"], paths)

@@ -1,0 +1,197 @@
+"""Condyle (MC) and temporal-bone (TB) segmentation in a crop around each joint.
+
+Crop geometry is defined once, in :mod:`.training.joint_crops` (training and inference share
+it): a box of ``crop_size_mm`` around the condyle centre plus ``crop_offset_mm`` (given in the
+left-joint frame), voxels of the model's ``target_spacing_mm``, axes along LPS; direction identity
+for the patient's left joint and diag(-1, 1, 1) for the right joint, so array index x always runs
+laterally and a right joint's crop is the mirror image of a left one (one network serves both).
+The mirroring lives in the crop's direction matrix, so every voxel keeps its true physical
+position and mapping back needs no flip. CT values (HU) are resampled linearly (air outside the
+scan) and normalised as the checkpoint's ``intensity`` says (:func:`.crops.normalise`).
+
+Probabilities are mapped back onto the ORIGINAL CT grid by resampling each class probability
+image (linear) at the CT voxel centres inside the crop's bounding box; the label is the argmax.
+"""
+
+import numpy as np
+import SimpleITK as sitk
+
+from .. import labels as L
+from .inferers import predict_probabilities
+from . import crops as joint_crops
+from .crops import normalise
+
+AIR_HU = joint_crops.AIR_HU
+DEFAULT_CROP_SIZE_MM = (48.0, 48.0, 40.0)
+STRUCTURES = ("condyle", "temporal_bone")
+WINDOW_OVERLAP = 0.25   # sliding-window overlap (Gaussian blended) for crops too big for one pass
+resample_to = joint_crops.resample_to
+
+
+def crop_reference(centre_lps, side, spacing_mm, crop_size_mm=DEFAULT_CROP_SIZE_MM):
+    """Empty image defining a joint's crop grid centred on ``centre_lps`` (LPS mm): voxel counts
+    (x, y, z) = round(crop_size_mm / spacing_mm), direction of :func:`joint_crops.side_direction`."""
+    size = joint_crops.size_for(crop_size_mm, spacing_mm)
+    return joint_crops.crop_reference(centre_lps, side, size, spacing_mm)
+
+
+def crop_ct(ct, centre_lps, side, spacing_mm, crop_size_mm=DEFAULT_CROP_SIZE_MM):
+    """The CT (float32 HU) resampled onto a joint's crop grid (linear; air outside the CT)."""
+    return joint_crops.crop_ct(ct, crop_reference(centre_lps, side, spacing_mm, crop_size_mm))
+
+
+def normalize_intensity(hu, intensity):
+    """Network input from HU as a checkpoint's ``intensity`` dict says: (clip(hu, clip_hu) -
+    center_hu) / scale_hu."""
+    return normalise(np.asarray(hu, dtype=np.float32), intensity)
+
+
+def ct_box_of(reference, ct, margin_voxels=1):
+    """Index box [i0, i1) (x, y, z) of the CT voxels inside the crop ``reference``'s extent
+    (corners transformed to CT continuous indices), clipped to the CT; None if they miss."""
+    size = np.asarray(reference.GetSize())
+    corners = []
+    for cx in (-0.5, size[0] - 0.5):
+        for cy in (-0.5, size[1] - 0.5):
+            for cz in (-0.5, size[2] - 0.5):
+                point = reference.TransformContinuousIndexToPhysicalPoint((cx, cy, cz))
+                corners.append(ct.TransformPhysicalPointToContinuousIndex(point))
+    corners = np.asarray(corners)
+    i0 = np.maximum(np.floor(corners.min(axis=0)).astype(int) - margin_voxels, 0)
+    i1 = np.minimum(np.ceil(corners.max(axis=0)).astype(int) + 1 + margin_voxels,
+                    np.asarray(ct.GetSize()))
+    if np.any(i1 <= i0):
+        return None
+    return i0, i1
+
+
+def box_reference(ct, box):
+    """Empty float32 image on the CT grid restricted to index box ``box`` = (i0, i1)."""
+    i0, i1 = box
+    image = sitk.Image([int(v) for v in i1 - i0], sitk.sitkFloat32)
+    image.SetSpacing(ct.GetSpacing())
+    image.SetDirection(ct.GetDirection())
+    image.SetOrigin(ct.TransformIndexToPhysicalPoint([int(v) for v in i0]))
+    return image
+
+
+def probabilities_to_ct(probabilities, crop_reference_image, ct):
+    """Map class probabilities (C, z, y, x) on a crop grid onto the CT grid.
+
+    Returns (box, probs) with box = (i0, i1) the CT index box (x, y, z) and probs (C, z, y, x)
+    float32 on those CT voxels (outside the crop: background 1, others 0); (None, None) when the
+    crop misses the CT.
+    """
+    box = ct_box_of(crop_reference_image, ct)
+    if box is None:
+        return None, None
+    target = box_reference(ct, box)
+    out = []
+    for c in range(probabilities.shape[0]):
+        image = sitk.GetImageFromArray(np.ascontiguousarray(probabilities[c], dtype=np.float32))
+        image.CopyInformation(crop_reference_image)
+        default = 1.0 if c == 0 else 0.0
+        out.append(sitk.GetArrayFromImage(resample_to(image, target, sitk.sitkLinear, default)))
+    return box, np.stack(out).astype(np.float32)
+
+
+class JointSegmentation(object):
+    """One joint's result on the CT grid: ``side``, ``centre_lps``, ``box`` = (i0, i1) CT index
+    box (x, y, z), ``probabilities`` {"condyle", "temporal_bone": (z, y, x) float32 on the box}."""
+
+    def __init__(self, side, centre_lps, box, probabilities):
+        self.side = side
+        self.centre_lps = centre_lps
+        self.box = box
+        self.probabilities = probabilities
+
+    def slices(self):
+        """numpy (z, y, x) slices of the box in a CT array."""
+        i0, i1 = self.box
+        return (slice(i0[2], i1[2]), slice(i0[1], i1[1]), slice(i0[0], i1[0]))
+
+
+def structure_channels(label_names):
+    """{structure: output channel} from a checkpoint's label names (background = channel 0)."""
+    channels = {}
+    for index, name in enumerate(label_names):
+        lower = str(name).lower()
+        if "condyle" in lower:
+            channels["condyle"] = index
+        elif "temporal" in lower:
+            channels["temporal_bone"] = index
+    missing = [s for s in STRUCTURES if s not in channels]
+    if missing:
+        raise ValueError("model outputs %s lack %s" % (label_names, ", ".join(missing)))
+    return channels
+
+
+def crop_settings(metadata):
+    """(spacing mm x y z, crop size mm x y z, crop offset mm (left-joint frame), patch size
+    z y x or None) from a segmentation checkpoint's metadata (``extra.crop`` of the trainer)."""
+    crop = (metadata.get("extra") or {}).get("crop") or {}
+    spacing = [float(v) for v in metadata["target_spacing_mm"]]
+    size = [float(v) for v in crop.get("crop_size_mm", DEFAULT_CROP_SIZE_MM)]
+    offset = [float(v) for v in crop.get("crop_offset_mm", (0.0, 0.0, 0.0))]
+    patch = crop.get("patch_size_xyz")
+    patch_zyx = None if not patch else [int(v) for v in patch][::-1]
+    return spacing, size, offset, patch_zyx
+
+
+def segment_joint(ct, centre_lps, side, network, metadata, device="cpu", half=False):
+    """Segment MC and TB around one joint whose condyle centre is ``centre_lps`` (LPS mm);
+    returns a :class:`JointSegmentation` or None when the crop misses the CT."""
+    spacing, crop_mm, offset, patch = crop_settings(metadata)
+    channels = structure_channels(metadata["label_names"])
+    crop = crop_ct(ct, joint_crops.crop_centre(centre_lps, side, offset), side, spacing, crop_mm)
+    volume = normalize_intensity(sitk.GetArrayViewFromImage(crop), metadata.get("intensity"))
+    probs = predict_probabilities(network, volume, patch, WINDOW_OVERLAP, device=device, half=half)
+    keep = [0, channels["condyle"], channels["temporal_bone"]]
+    box, on_ct = probabilities_to_ct(probs[keep], crop, ct)
+    if box is None:
+        return None
+    return JointSegmentation(side, [float(v) for v in centre_lps], box,
+                             {"condyle": on_ct[1], "temporal_bone": on_ct[2]})
+
+
+def _intersection(a, b):
+    """Index box (x, y, z) shared by boxes ``a`` and ``b``, or None."""
+    lo, hi = np.maximum(a[0], b[0]), np.minimum(a[1], b[1])
+    return None if np.any(hi <= lo) else (lo, hi)
+
+
+def _box_slices(box, within=None):
+    """numpy (z, y, x) slices of ``box``, relative to box ``within`` when given."""
+    lo, hi = box
+    base = np.zeros(3, int) if within is None else within[0]
+    lo, hi = lo - base, hi - base
+    return (slice(lo[2], hi[2]), slice(lo[1], hi[1]), slice(lo[0], hi[0]))
+
+
+def label_map(ct, joints):
+    """uint8 label image (values 1-4) on the CT grid from {side: JointSegmentation or None}:
+    each voxel of a joint box gets the most probable of background / MC / TB; where two boxes
+    overlap the more confident joint wins. Memory: one uint8 array of the CT's size."""
+    array = np.zeros(sitk.GetArrayViewFromImage(ct).shape, dtype=np.uint8)
+    done = []   # (box, top probability on the box) of the joints already written
+    for side, joint in joints.items():
+        if joint is None:
+            continue
+        mc, tb = joint.probabilities["condyle"], joint.probabilities["temporal_bone"]
+        background = np.clip(1.0 - mc - tb, 0.0, 1.0)
+        winner = np.argmax(np.stack([background, mc, tb]), axis=0)
+        top = np.where(winner > 0, np.maximum(mc, tb), 0.0).astype(np.float32)
+        values = np.where(winner == 1, L.CONDYLE[side],
+                          np.where(winner == 2, L.TEMPORAL_BONE[side], 0)).astype(np.uint8)
+        write = np.ones(values.shape, bool)
+        for box, other_top in done:
+            shared = _intersection(joint.box, box)
+            if shared is not None:
+                mine, theirs = _box_slices(shared, joint.box), _box_slices(shared, box)
+                write[mine] = top[mine] > other_top[theirs]
+        region = array[joint.slices()]
+        region[write] = values[write]
+        done.append((joint.box, top))
+    image = sitk.GetImageFromArray(array)
+    image.CopyInformation(ct)
+    return image

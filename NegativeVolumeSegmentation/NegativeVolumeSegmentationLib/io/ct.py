@@ -1,0 +1,321 @@
+"""Reading a head CT (file or DICOM series folder) with strict input checks.
+
+``read_ct`` returns a 3D SimpleITK image of **float32 Hounsfield units** (DICOM rescale slope and
+intercept applied by SimpleITK/GDCM). float32 is chosen over int16 because it holds rescaled values
+with a fractional slope exactly and every downstream step computes in floating point anyway.
+Origin, spacing (mm) and direction cosines are kept exactly as read; physical points are LPS mm
+(+x = patient's left). The input is only read, never modified.
+
+Bad input raises :class:`InputError` with one line that names the input; doubtful input
+(intensities that do not look like CT in HU, coarse voxels, uneven DICOM slices) gives warnings.
+"""
+
+import gzip
+import os
+import zlib
+
+import numpy as np
+import SimpleITK as sitk
+
+from .dicom import dicom_series, read_dicom_folder
+from ..errors import InputError
+
+# File endings of supported image files (lower case; the longest match wins).
+CT_EXTENSIONS = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
+FORMAT_NAMES = {".nii.gz": "NIfTI", ".nii": "NIfTI", ".nrrd": "NRRD", ".nhdr": "NRRD",
+                ".mha": "MetaImage", ".mhd": "MetaImage"}
+SEGMENTATION_EXTENSION = ".seg.nrrd"
+
+MIN_VOXELS_PER_AXIS = 20          # fewer voxels along an axis cannot hold a TMJ
+ORTHONORMAL_TOLERANCE = 1e-4      # max |DᵀD − I| entry accepted for the direction matrix
+COARSE_SPACING_MM = 2.0           # warn above this voxel size (TMJ joint space is ~2-3 mm)
+AIR_HU = -500.0                   # a CT in HU has air near -1000
+BONE_HU = 300.0                   # cortical bone is well above this
+MAX_PLAUSIBLE_HU = 40000.0        # beyond extended-scale metal values
+MIN_PLAUSIBLE_HU = -10000.0       # padding values such as -3024 or -8192 stay above this
+SAMPLE_VOXELS = 2000000           # voxels sampled for intensity percentiles
+
+
+def image_extension(path):
+    """The supported extension ``path`` ends with (lower case), or None."""
+    lower = path.lower()
+    for ext in CT_EXTENSIONS:
+        if lower.endswith(ext):
+            return ext
+    return None
+
+
+def case_name(path):
+    """Case name for output folders: the file name without its image extension, or the folder name.
+
+    ``/data/p01.nii.gz`` -> ``p01``; ``/data/p02/`` (DICOM folder) -> ``p02``.
+    """
+    path = os.path.normpath(os.path.abspath(path))
+    base = os.path.basename(path)
+    ext = image_extension(base)
+    if ext and not os.path.isdir(path):
+        stem = base[:-len(ext)]
+        if stem:
+            return stem
+    return base
+
+
+def check_direction(image, name):
+    """InputError unless the image's direction matrix is orthonormal (a rotation or reflection)."""
+    dim = image.GetDimension()
+    direction = np.asarray(image.GetDirection(), dtype=float).reshape(dim, dim)
+    error = np.abs(direction.T @ direction - np.eye(dim)).max()
+    if not np.isfinite(error) or error > ORTHONORMAL_TOLERANCE:
+        raise InputError("%s: direction matrix is not orthonormal (sheared or skewed axes, "
+                         "deviation %.3g); resample it to an orthogonal grid first" % (name, error))
+
+
+def _check_shape(dimension, size, components, name):
+    """InputError for vector, 2D, 4D or too small images, from header information only."""
+    if components != 1:
+        raise InputError("%s: has %d components per voxel (vector or colour image); a CT has one"
+                         % (name, components))
+    size = list(size)
+    while dimension > 3 and size[-1] == 1:      # trailing axes of length 1 (e.g. 4D with one frame)
+        size.pop()
+        dimension -= 1
+    if dimension < 3:
+        raise InputError("%s: is a %dD image; a 3D CT volume is needed" % (name, dimension))
+    if dimension > 3:
+        raise InputError("%s: is a %dD image (size %s); a single 3D CT volume is needed"
+                         % (name, dimension, "x".join(str(s) for s in size)))
+    if min(size) == 1:
+        raise InputError("%s: is a single slice (size %s); a 3D CT volume is needed"
+                         % (name, "x".join(str(s) for s in size)))
+    if min(size) < MIN_VOXELS_PER_AXIS:
+        raise InputError("%s: is too small (size %s voxels; at least %d along each axis needed)"
+                         % (name, "x".join(str(s) for s in size), MIN_VOXELS_PER_AXIS))
+    return dimension
+
+
+def _to_3d(image):
+    """Drop trailing axes of length 1 (a 4D file with one frame is a 3D volume)."""
+    if image.GetDimension() > 3:
+        size = list(image.GetSize())
+        image = sitk.Extract(image, size[:3] + [0] * (len(size) - 3), [0] * len(size))
+    return image
+
+
+NIFTI_FLOAT_TYPES = {16: "f4", 64: "f8"}   # NIfTI datatype code -> numpy float kind
+
+
+def _nifti_layout(header):
+    """(data offset, data bytes, float dtype or None) of a NIfTI-1/-2 header, or None."""
+    for endian in "<>":
+        size = np.frombuffer(header[:4], dtype=endian + "i4")[0]
+        if size == 348 and len(header) >= 348:
+            code = int(np.frombuffer(header[70:72], dtype=endian + "i2")[0])
+            bitpix = int(np.frombuffer(header[72:74], dtype=endian + "i2")[0])
+            dims = np.frombuffer(header[40:56], dtype=endian + "i2").astype(np.int64)
+            offset = max(int(np.frombuffer(header[108:112], dtype=endian + "f4")[0]), 352)
+            break
+        if size == 540 and len(header) >= 540:
+            code = int(np.frombuffer(header[12:14], dtype=endian + "i2")[0])
+            bitpix = int(np.frombuffer(header[14:16], dtype=endian + "i2")[0])
+            dims = np.frombuffer(header[16:80], dtype=endian + "i8")
+            offset = max(int(np.frombuffer(header[168:176], dtype=endian + "i8")[0]), 544)
+            break
+    else:
+        return None
+    rank = int(dims[0])
+    if not 1 <= rank <= 7 or bitpix <= 0 or np.any(dims[1:rank + 1] < 1):
+        return None
+    kind = NIFTI_FLOAT_TYPES.get(code)
+    dtype = np.dtype(endian + kind) if kind and np.dtype(kind).itemsize * 8 == bitpix else None
+    return offset, int(np.prod(dims[1:rank + 1])) * bitpix // 8, dtype
+
+
+def check_nifti_data(path, name):
+    """InputError when a .nii / .nii.gz holds less voxel data than its header declares, or (float
+    data) NaN / infinite values. ITK's NIfTI reader silently reads both as zeros, so the stored
+    bytes are streamed here (chunk by chunk, decompressing a .nii.gz; nothing is kept).
+    """
+    compressed = path.lower().endswith(".gz")
+    try:
+        with (gzip.open if compressed else open)(path, "rb") as handle:
+            layout = _nifti_layout(handle.read(544))
+            if layout is None:
+                return
+            offset, needed, dtype = layout
+            if dtype is None and not compressed:
+                present = os.path.getsize(path) - offset
+            else:
+                handle.seek(offset)
+                present, bad = 0, 0
+                step = (1 << 22) - (1 << 22) % (dtype.itemsize if dtype else 1)
+                while present < needed:
+                    chunk = handle.read(min(step, needed - present))
+                    if not chunk:
+                        break
+                    present += len(chunk)
+                    if dtype is not None:
+                        values = np.frombuffer(chunk[:len(chunk) - len(chunk) % dtype.itemsize],
+                                               dtype=dtype)
+                        bad += int(values.size - np.count_nonzero(np.isfinite(values)))
+                if bad:
+                    raise InputError("%s: contains %d NaN or infinite voxel values" % (name, bad))
+    except (OSError, EOFError, zlib.error):
+        raise InputError("%s: NIfTI file is truncated or corrupt (compressed data ends early)"
+                         % name)
+    if present < needed:
+        raise InputError("%s: NIfTI file is truncated (%d of the %d bytes of voxel data its header "
+                         "declares)" % (name, max(present, 0), needed))
+
+
+def _read_file(path, name):
+    """Read a supported image file after checking its header; InputError on any failure."""
+    fmt = FORMAT_NAMES[image_extension(path)]
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(path)
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError:
+        raise InputError("%s: cannot read it as a %s image (corrupt file or not in that format)"
+                         % (name, fmt))
+    _check_shape(reader.GetDimension(), reader.GetSize(), reader.GetNumberOfComponents(), name)
+    if fmt == "NIfTI":
+        check_nifti_data(path, name)
+    try:
+        image = reader.Execute()
+    except RuntimeError:
+        raise InputError("%s: cannot read the voxel data of this %s image (truncated or corrupt "
+                         "file, or a missing data file)" % (name, fmt))
+    return _to_3d(image)
+
+
+def check_ct_like(image, name="CT"):
+    """Warnings (strings) when intensities or voxel size do not look like a head CT in HU.
+
+    Checks: some air below -500 HU; some bone above 300 HU; no absurd values; and hints when the
+    values look like raw unrescaled CT (air at 0) or an MRI / normalised image.
+    """
+    warnings = []
+    array = sitk.GetArrayViewFromImage(image)
+    lo, hi = float(array.min()), float(array.max())
+    step = max(1, int(round((array.size / float(SAMPLE_VOXELS)) ** (1.0 / 3.0))))
+    sample = np.asarray(array[::step, ::step, ::step], dtype=np.float64).ravel()
+    p999 = float(np.percentile(sample, 99.9))
+    if lo >= AIR_HU:
+        if lo >= -50.0 and p999 > 1500.0 and p999 < 5000.0:
+            hint = "they look like raw CT values without the -1024 rescale intercept"
+        elif hi <= 1.5:
+            hint = "they look normalised (0-1), not Hounsfield units"
+        elif lo >= 0.0:
+            hint = "all values are >= 0, as in an MRI or a label map, not Hounsfield units"
+        else:
+            hint = "no air is present"
+        warnings.append("%s: intensities %.4g..%.4g contain nothing below %.0f HU (no air); %s"
+                        % (name, lo, hi, AIR_HU, hint))
+    if p999 < BONE_HU:
+        warnings.append("%s: almost no values above %.0f HU (99.9th percentile %.4g): no bone, "
+                        "so condyle and temporal bone cannot be found" % (name, BONE_HU, p999))
+    if hi > MAX_PLAUSIBLE_HU or lo < MIN_PLAUSIBLE_HU:
+        warnings.append("%s: intensities %.4g..%.4g are outside any CT Hounsfield range"
+                        % (name, lo, hi))
+    spacing = image.GetSpacing()
+    if max(spacing) > COARSE_SPACING_MM:
+        warnings.append("%s: voxel size %s mm is coarse for the TMJ (joint space is ~2-3 mm)"
+                        % (name, " x ".join("%.3g" % s for s in spacing)))
+    return warnings
+
+
+def read_ct(path):
+    """Read a CT (NIfTI, NRRD, MetaImage file or DICOM series folder); returns (image, warnings).
+
+    image: 3D float32 SimpleITK image in HU, geometry (origin, spacing mm, direction) as stored.
+    warnings: list of one-line strings (intensities not CT-like, several DICOM series, ...).
+    Raises InputError (one line naming ``path``) for anything that cannot be a 3D CT.
+    """
+    name = str(path)
+    if not os.path.exists(path):
+        raise InputError("%s: no such file or folder" % name)
+    if os.path.isdir(path):
+        image, warnings = read_dicom_folder(path, name)
+        _check_shape(image.GetDimension(), image.GetSize(),
+                     image.GetNumberOfComponentsPerPixel(), name)
+        image = _to_3d(image)
+    else:
+        if path.lower().endswith(SEGMENTATION_EXTENSION):
+            raise InputError("%s: is a Slicer segmentation (.seg.nrrd), not a CT image" % name)
+        if image_extension(path) is None:
+            raise InputError("%s: unsupported file type; give a NIfTI (.nii, .nii.gz), NRRD "
+                             "(.nrrd, .nhdr), MetaImage (.mha, .mhd) file or a DICOM folder" % name)
+        if not os.access(path, os.R_OK):
+            raise InputError("%s: file is not readable (permission denied)" % name)
+        image, warnings = _read_file(path, name), []
+    check_direction(image, name)
+    spacing = np.asarray(image.GetSpacing(), dtype=float)
+    if not np.all(np.isfinite(spacing)) or np.any(spacing <= 0):
+        raise InputError("%s: voxel spacing %s is not positive" % (name, tuple(spacing)))
+    if not np.all(np.isfinite(image.GetOrigin())):
+        raise InputError("%s: image origin is not a finite point" % name)
+    if image.GetPixelID() != sitk.sitkFloat32:
+        image = sitk.Cast(image, sitk.sitkFloat32)
+    array = sitk.GetArrayViewFromImage(image)
+    if not np.isfinite(array).all():
+        bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+        raise InputError("%s: contains %d NaN or infinite voxel values" % (name, bad))
+    warnings = list(warnings) + check_ct_like(image, name)
+    return image, warnings
+
+
+def _is_case_file(path):
+    base = os.path.basename(path)
+    return (os.path.isfile(path) and not base.startswith(".")
+            and image_extension(base) is not None
+            and not base.lower().endswith(SEGMENTATION_EXTENSION))
+
+
+def _expand_folder(folder):
+    """Cases inside a folder: the folder itself when it holds a DICOM series, else its image
+    files and its subfolders holding a DICOM series (one level, sorted by name)."""
+    if dicom_series(folder):
+        return [folder]
+    cases = []
+    for entry in sorted(os.listdir(folder)):
+        full = os.path.join(folder, entry)
+        if entry.startswith("."):
+            continue
+        if _is_case_file(full):
+            cases.append(full)
+        elif os.path.isdir(full) and dicom_series(full):
+            cases.append(full)
+    if not cases:
+        raise InputError("%s: folder holds no CT files (%s) and no DICOM series"
+                         % (folder, ", ".join(CT_EXTENSIONS)))
+    return cases
+
+
+def find_cases(paths):
+    """Expand inputs into a list of (case name, path) for batch processing.
+
+    Each input is a CT file, a DICOM series folder, or a folder of cases (CT files and DICOM
+    series subfolders). Names repeated across inputs get a suffix ``_2``, ``_3``, ... so output
+    folders never collide. Missing inputs raise InputError.
+    """
+    if isinstance(paths, str):
+        paths = [paths]
+    found = []
+    for path in paths:
+        if not os.path.exists(path):
+            raise InputError("%s: no such file or folder" % path)
+        found.extend(_expand_folder(path) if os.path.isdir(path) else [path])
+    cases, used, seen = [], set(), set()
+    for path in found:
+        key = os.path.realpath(path)
+        if key in seen:
+            continue
+        seen.add(key)
+        name = base = case_name(path)
+        number = 2
+        while name in used:
+            name = "%s_%d" % (base, number)
+            number += 1
+        used.add(name)
+        cases.append((name, path))
+    return cases

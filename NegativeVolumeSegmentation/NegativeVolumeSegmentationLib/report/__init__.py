@@ -1,0 +1,2 @@
+"""What a run reports: the report.json dictionary (asymmetry included) and the report.png figure.
+"""

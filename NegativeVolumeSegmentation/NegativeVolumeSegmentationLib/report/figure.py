@@ -1,0 +1,230 @@
+"""report.png: one figure a clinician reads at a glance (matplotlib, Agg backend).
+
+One row per joint (patient's right first, as it appears on the viewer's left in radiological
+convention): a coronal and a sagittal CT slice through the condyle centre (bone window) with the
+condyle (MC), temporal bone (TB) and negative volume (NV) outlined in their segment colours (NV
+also lightly filled), and the joint-space thickness (mm) on the condyle seen from above. Below,
+the left/right table with the asymmetry index, flagged above 3 % (borderline) and 6 %
+(asymmetric) (Habets), and the first warnings.
+
+Slices are resampled from the CT's physical space onto LPS-aligned planes (any direction matrix):
+coronal = the x-z plane (patient's right on the image's left, superior up), sagittal = the y-z
+plane (anterior on the left, superior up). Pixels are SLICE_PIXEL_MM wide over FIELD_MM.
+"""
+
+import numpy as np
+import SimpleITK as sitk
+
+from .. import labels as L
+
+FIELD_MM = 40.0
+SLICE_PIXEL_MM = 0.2
+BONE_WINDOW = (-450.0, 1550.0)      # level 550, width 2000 HU
+FLAG_BORDERLINE = 3.0
+FLAG_ASYMMETRIC = 6.0
+OUTLINE_WIDTH = 1.6
+DPI = 110
+
+
+def _plane(ct, centre, axes):
+    """LPS-aligned 2D sampling grid (3D image of thickness 1) through ``centre`` spanning the two
+    LPS axes ``axes`` (e.g. (0, 2) = coronal x-z)."""
+    n = int(round(FIELD_MM / SLICE_PIXEL_MM)) + 1
+    size = [1, 1, 1]
+    size[axes[0]] = n
+    size[axes[1]] = n
+    ref = sitk.Image(size, sitk.sitkFloat32)
+    ref.SetSpacing([SLICE_PIXEL_MM] * 3)
+    origin = np.asarray(centre, dtype=float).copy()
+    origin[axes[0]] -= FIELD_MM / 2.0
+    origin[axes[1]] -= FIELD_MM / 2.0
+    ref.SetOrigin([float(v) for v in origin])
+    return ref
+
+
+def sample_plane(ct, labels, centre, axes):
+    """(HU 2D, labels 2D) on a plane; rows = second axis, columns = first axis (both increasing)."""
+    ref = _plane(ct, centre, axes)
+    hu = sitk.Resample(sitk.Cast(ct, sitk.sitkFloat32), ref, sitk.Transform(), sitk.sitkLinear,
+                       -1000.0, sitk.sitkFloat32)
+    lab = sitk.Resample(labels, ref, sitk.Transform(), sitk.sitkNearestNeighbor, 0.0,
+                        sitk.sitkUInt8)
+
+    def squeeze(image):
+        arr = sitk.GetArrayFromImage(image)         # (z, y, x) with one axis of length 1
+        arr = arr.reshape([s for s in arr.shape if s != 1] or [1])
+        return arr  # rows = the higher LPS axis of ``axes`` (z), columns = the lower one
+    return squeeze(hu), squeeze(lab)
+
+
+def _outline(ax, mask, colour, extent, fill=False):
+    if not mask.any():
+        return
+    if fill:
+        rgba = np.zeros(mask.shape + (4,))
+        rgba[mask] = list(colour) + [0.35]
+        ax.imshow(rgba, origin="lower", extent=extent, interpolation="nearest")
+    ax.contour(mask.astype(float), levels=[0.5], colors=[colour], linewidths=OUTLINE_WIDTH,
+               origin="lower", extent=extent)
+
+
+def _slice_panel(ax, hu, lab, side, extent, title, flip_x, letters):
+    if flip_x:
+        hu, lab = hu[:, ::-1], lab[:, ::-1]
+    ax.imshow(hu, cmap="gray", vmin=BONE_WINDOW[0], vmax=BONE_WINDOW[1], origin="lower",
+              extent=extent, interpolation="bilinear")
+    for value, fill in ((L.TEMPORAL_BONE[side], False), (L.CONDYLE[side], False),
+                        (L.NEGATIVE_VOLUME[side], True)):
+        _outline(ax, lab == value, L.BY_VALUE[value].color, extent, fill)
+    ax.set_title(title, fontsize=10)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for text, x, y in ((letters[0], 0.02, 0.5), (letters[1], 0.98, 0.5), ("S", 0.5, 0.97)):
+        ax.text(x, y, text, transform=ax.transAxes, color="white", fontsize=9, ha="center",
+                va="center", fontweight="bold")
+    ax.plot([extent[0] + 2, extent[0] + 12], [extent[2] + 2, extent[2] + 2], color="white", lw=2)
+    ax.text(extent[0] + 7, extent[2] + 3, "10 mm", color="white", fontsize=7, ha="center")
+
+
+def _thickness_panel(ax, fig, mesh, side, vmax):
+    """The condyle mesh seen from above, faces coloured by joint-space thickness (mm)."""
+    from matplotlib.collections import PolyCollection
+    from vtkmodules.util.numpy_support import vtk_to_numpy
+
+    ax.set_title("joint space on the condyle (from above)", fontsize=10)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if mesh is None or mesh.GetNumberOfPoints() == 0:
+        ax.text(0.5, 0.5, "not measured", ha="center", va="center", transform=ax.transAxes)
+        return None
+    pts = vtk_to_numpy(mesh.GetPoints().GetData()).astype(float)
+    from ..engine.surfaces import triangles
+    polys = triangles(mesh)
+    array = mesh.GetPointData().GetArray("JointSpaceThickness_mm")
+    h = vtk_to_numpy(array).astype(float) if array is not None else np.zeros(len(pts))
+    tri = pts[polys]
+    order = np.argsort(tri[:, :, 2].mean(axis=1))            # painter: highest faces last
+    tri, face_h = tri[order], h[polys][order]
+    # patient's right on the left of the picture, anterior (-y) up
+    xy = np.stack([tri[:, :, 0], -tri[:, :, 1]], axis=-1)
+    hit = face_h.min(axis=1) > 0
+    import matplotlib
+    import matplotlib.cm as cm
+    from matplotlib.colors import Normalize
+    norm = Normalize(0.0, vmax)
+    cmap = matplotlib.colormaps["turbo_r"]
+    colours = np.where(hit[:, None], cmap(norm(face_h.mean(axis=1))), [[0.55, 0.55, 0.55, 1.0]])
+    ax.add_collection(PolyCollection(xy, facecolors=colours, edgecolors="none"))
+    ax.set_xlim(xy[..., 0].min() - 1, xy[..., 0].max() + 1)
+    ax.set_ylim(xy[..., 1].min() - 1, xy[..., 1].max() + 1)
+    ax.text(0.5, 0.97, "A", transform=ax.transAxes, ha="center", va="top", fontsize=9,
+            fontweight="bold")
+    ax.text(0.02, 0.5, "R", transform=ax.transAxes, ha="left", va="center", fontsize=9,
+            fontweight="bold")
+    ax.text(0.98, 0.5, "L", transform=ax.transAxes, ha="right", va="center", fontsize=9,
+            fontweight="bold")
+    mappable = cm.ScalarMappable(norm=norm, cmap=cmap)
+    mappable.set_array([])
+    fig.colorbar(mappable, ax=ax, fraction=0.046, pad=0.02, label="mm (grey: no contact)")
+    return mappable
+
+
+def _fmt(value, unit=""):
+    return "-" if value is None else ("%.1f" % value) + unit
+
+
+ROWS = (("Negative volume", "negative_volume_mm3", " mm³", "negative_volume"),
+        ("Condyle volume", "condyle_volume_mm3", " mm³", "condyle_volume"),
+        ("Joint space min", "joint_space_min_mm", " mm", None),
+        ("Joint space mean", "joint_space_mean_mm", " mm", None),
+        ("Superior space", "joint_space_superior_mm", " mm", None),
+        ("Anterior space", "joint_space_anterior_mm", " mm", None),
+        ("Posterior space", "joint_space_posterior_mm", " mm", None))
+
+
+def flag(asymmetry):
+    """'asymmetric' (> 6 %), 'borderline' (> 3 %), '' or None-safe."""
+    if asymmetry is None:
+        return ""
+    if asymmetry > FLAG_ASYMMETRIC:
+        return "asymmetric"
+    if asymmetry > FLAG_BORDERLINE:
+        return "borderline"
+    return ""
+
+
+def _table(ax, rep):
+    ax.axis("off")
+    cells, colours = [], []
+    for title, key, unit, asym_key in ROWS:
+        right = (rep.get(L.RIGHT) or {}).get(key)
+        left = (rep.get(L.LEFT) or {}).get(key)
+        asym = (rep.get("asymmetry_percent") or {}).get(asym_key) if asym_key else None
+        note = flag(asym)
+        cells.append([title, _fmt(right, unit), _fmt(left, unit),
+                      ("%.1f %%" % asym + (" " + note if note else "")) if asym is not None
+                      else ("-" if asym_key else "")])
+        shade = {"asymmetric": "#f4a3a3", "borderline": "#f7d88f"}.get(note, "white")
+        colours.append(["#eeeeee", "white", "white", shade])
+    table = ax.table(cellText=cells, cellColours=colours,
+                     colLabels=["", "Right (patient)", "Left (patient)", "Asymmetry 100|L-R|/(L+R)"],
+                     loc="upper center", cellLoc="center", colWidths=[0.2, 0.2, 0.2, 0.3])
+    table.auto_set_font_size(False)
+    table.set_fontsize(10)
+    table.scale(1.0, 1.35)
+
+
+def render_report_figure(path, ct, labels, rep, meshes=None, case="", max_warnings=4):
+    """Write report.png to ``path``.
+
+    Args:
+        ct: SimpleITK CT (HU); labels: SimpleITK label map 1-6 on the CT grid.
+        rep: report.json dict (sides, asymmetry_percent, warnings, version, device).
+        meshes: {side: {"condyle": vtkPolyData with JointSpaceThickness_mm, ...}} or None.
+        case: case name for the title.
+    """
+    import matplotlib
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    meshes = meshes or {}
+    fig = Figure(figsize=(13.0, 12.5), dpi=DPI)
+    FigureCanvasAgg(fig)
+    grid = fig.add_gridspec(3, 3, height_ratios=[1.0, 1.0, 0.62], hspace=0.25, wspace=0.12)
+    thick = [((rep.get(s) or {}).get("joint_space_mean_mm") or 0.0) for s in L.SIDES]
+    vmax = max(4.0, 2.0 * max(thick))
+    for row, side in enumerate((L.RIGHT, L.LEFT)):
+        values = rep.get(side)
+        centre = None if values is None else values.get("condyle_center_lps_mm")
+        name = "Right" if side == L.RIGHT else "Left"
+        axes = [fig.add_subplot(grid[row, col]) for col in range(3)]
+        if centre is None:
+            for ax in axes:
+                ax.axis("off")
+            axes[1].text(0.5, 0.5, "%s joint: not measured" % name, ha="center", va="center",
+                         fontsize=13, transform=axes[1].transAxes)
+            continue
+        half = FIELD_MM / 2.0
+        hu, lab = sample_plane(ct, labels, centre, (0, 2))
+        extent = [centre[0] - half, centre[0] + half, centre[2] - half, centre[2] + half]
+        _slice_panel(axes[0], hu, lab, side, extent, "%s joint, coronal" % name, False, ("R", "L"))
+        hu, lab = sample_plane(ct, labels, centre, (1, 2))
+        extent = [centre[1] - half, centre[1] + half, centre[2] - half, centre[2] + half]
+        _slice_panel(axes[1], hu, lab, side, extent, "%s joint, sagittal" % name, False, ("A", "P"))
+        _thickness_panel(axes[2], fig, (meshes.get(side) or {}).get("condyle"), side, vmax)
+    _table(fig.add_subplot(grid[2, :]), rep)
+    warnings = list(rep.get("warnings") or [])
+    lines = ["Outlines: condyle (yellow), temporal bone (blue), negative volume (filled: green "
+             "left, red right). Asymmetry flagged > %.0f %% (borderline) and > %.0f %%."
+             % (FLAG_BORDERLINE, FLAG_ASYMMETRIC)]
+    lines += ["Warning: " + w[:150] for w in warnings[:max_warnings]]
+    if len(warnings) > max_warnings:
+        lines.append("... %d more warnings in report.json" % (len(warnings) - max_warnings))
+    fig.text(0.06, 0.035, "\n".join(lines), fontsize=8.5, va="bottom")
+    fig.suptitle("TMJ negative volume%s  (nvseg %s, %s)" % (" - " + case if case else "",
+                                                          rep.get("version", "?"),
+                                                          rep.get("device", "?")), fontsize=14)
+    fig.savefig(path, dpi=DPI)
+    return path

@@ -1,0 +1,86 @@
+"""report.json: the per-case result contract of interfaces.md.
+
+``left`` / ``right``: the measured values of each joint (negative volume and condyle volume in
+mm^3, joint-space thickness in mm, condyle centre in LPS mm) or null with the reason in
+``warnings``; ``asymmetry_percent`` = 100 |L - R| / (L + R) per quantity, null when a side is
+missing; ``timings_s`` with at least ``total``; ``device``; ``version``.
+"""
+
+import json
+import math
+import os
+
+from .. import __version__
+from .. import labels as L
+
+REQUIRED_SIDE_KEYS = ("negative_volume_mm3", "condyle_volume_mm3", "joint_space_min_mm",
+                      "joint_space_mean_mm", "condyle_center_lps_mm")
+
+
+def asymmetry_percent(left, right):
+    """100 |L - R| / (L + R) (percent), or None when a value is missing or L + R is 0."""
+    if left is None or right is None:
+        return None
+    total = float(left) + float(right)
+    if total <= 0 or not math.isfinite(total):
+        return None
+    return 100.0 * abs(float(left) - float(right)) / total
+
+
+def _side_value(side, key):
+    return None if side is None else side.get(key)
+
+
+def _clean(value):
+    """JSON-safe copy: numpy scalars to float/int, non-finite floats to None."""
+    if isinstance(value, dict):
+        return dict((str(k), _clean(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def build_report(sides, warnings=(), timings_s=None, device="cpu", extra=None):
+    """The report.json dictionary.
+
+    Args:
+        sides: {"left": values dict or None, "right": ...} (values as from
+            :func:`negative_volume.measure_negative_volume`).
+        warnings: one-line strings; timings_s: {stage: seconds}, ``total`` added if absent.
+        device: "cpu" or the accelerator used; extra: more top-level keys (e.g. inputs).
+    """
+    report = {}
+    for side in L.SIDES:
+        values = sides.get(side)
+        if values is not None:
+            missing = [k for k in REQUIRED_SIDE_KEYS if k not in values]
+            if missing:
+                raise ValueError("%s side lacks report keys %s" % (side, ", ".join(missing)))
+        report[side] = None if values is None else dict(values)
+    report["asymmetry_percent"] = {
+        "negative_volume": asymmetry_percent(_side_value(sides.get(L.LEFT), "negative_volume_mm3"),
+                                             _side_value(sides.get(L.RIGHT), "negative_volume_mm3")),
+        "condyle_volume": asymmetry_percent(_side_value(sides.get(L.LEFT), "condyle_volume_mm3"),
+                                            _side_value(sides.get(L.RIGHT), "condyle_volume_mm3")),
+    }
+    report["warnings"] = list(warnings)
+    timings = dict(timings_s or {})
+    timings.setdefault("total", float(sum(v for k, v in timings.items())))
+    report["timings_s"] = timings
+    report["device"] = device
+    report["version"] = __version__
+    if extra:
+        report.update(extra)
+    return _clean(report)
+
+
+def write_report(report, path):
+    """Write ``report`` as indented JSON (UTF-8, trailing newline)."""
+    with open(path, "w") as f:
+        json.dump(report, f, indent=2)
+        f.write("\n")
+    return os.path.abspath(path)

@@ -1,0 +1,116 @@
+"""`nvseg negative-volume`: files written all or nothing, report.json contract, input checks."""
+
+import argparse
+import json
+import os
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+from vtkmodules.vtkIOLegacy import vtkPolyDataReader
+
+from NegativeVolumeSegmentationLib.cli import negative_volume as cli_negative_volume
+from NegativeVolumeSegmentationLib.errors import InputError
+from NegativeVolumeSegmentationLib.phantom import write_phantom
+from NegativeVolumeSegmentationLib.phantom.analytic import make_analytic_phantom
+
+SIDE_KEYS = ("negative_volume_mm3", "condyle_volume_mm3", "joint_space_min_mm",
+             "joint_space_mean_mm", "condyle_center_lps_mm")
+
+
+def _run(argv):
+    parser = argparse.ArgumentParser(prog="nvseg")
+    cli_negative_volume.add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["negative-volume"] + argv)
+    return args.func(args)
+
+
+@pytest.fixture(scope="module")
+def case(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("phantom")
+    ph = make_analytic_phantom(seed=8, left={"joint_space_mm": 2.0}, right={"joint_space_mm": 3.0})
+    write_phantom(ph, str(folder))
+    return ph, str(folder)
+
+
+def test_outputs_and_report_contract(case, tmp_path):
+    ph, folder = case
+    out = str(tmp_path / "out")
+    assert _run([os.path.join(folder, "labels.nii.gz"), "--ct", os.path.join(folder, "ct.nii.gz"),
+                 "-o", out]) == 0
+    with open(os.path.join(out, "report.json")) as f:
+        report = json.load(f)
+    for side in ("left", "right"):
+        for key in SIDE_KEYS:
+            assert key in report[side]
+        truth = ph.truth[side]["negative_volume_mm3"]
+        assert abs(report[side]["negative_volume_mm3"] / truth - 1) < 0.06
+    left, right = (report[s]["negative_volume_mm3"] for s in ("left", "right"))
+    assert report["asymmetry_percent"]["negative_volume"] == pytest.approx(
+        100 * abs(left - right) / (left + right))
+    assert report["timings_s"]["total"] > 0 and report["device"] == "cpu" and report["version"]
+    assert isinstance(report["warnings"], list)
+    labels = sitk.ReadImage(os.path.join(out, "labels.nii.gz"))
+    arr = sitk.GetArrayFromImage(labels)
+    assert set(np.unique(arr)) == {0, 1, 2, 3, 4, 5, 6}
+    voxel = float(np.prod(labels.GetSpacing()))
+    assert (arr == 5).sum() * voxel == pytest.approx(left)
+    assert np.allclose(labels.GetOrigin(), ph.labels.GetOrigin(), atol=1e-4)
+    reader = vtkPolyDataReader()
+    reader.SetFileName(os.path.join(out, "left_condyle.vtk"))
+    reader.ReadAllScalarsOn()
+    reader.Update()
+    thickness = reader.GetOutput().GetPointData().GetArray("JointSpaceThickness_mm")
+    assert thickness is not None
+    values = np.array([thickness.GetValue(i) for i in range(thickness.GetNumberOfTuples())])
+    assert abs(np.median(values[values > 0]) - 2.0) < 0.1
+    for side in ("left", "right"):
+        for mesh in ("temporal_bone", "inflated", "negative_volume"):
+            assert os.path.getsize(os.path.join(out, "%s_%s.vtk" % (side, mesh))) > 0
+    assert not [n for n in os.listdir(out) if n.startswith(".nvseg-partial")]
+
+
+def test_missing_side_is_null_with_reason(tmp_path):
+    ph = make_analytic_phantom(seed=9, sides=("right",))
+    path = str(tmp_path / "labels.nrrd")
+    sitk.WriteImage(ph.labels, path)
+    out = str(tmp_path / "out")
+    assert _run([path, "-o", out, "--mode", "paper", "--max-distance", "6"]) == 0
+    with open(os.path.join(out, "report.json")) as f:
+        report = json.load(f)
+    assert report["left"] is None and report["right"] is not None
+    assert report["asymmetry_percent"] == {"negative_volume": None, "condyle_volume": None}
+    assert any("left side" in w for w in report["warnings"])
+    assert report["right"]["mode"] == "paper"
+
+
+def test_ct_on_another_grid_is_refused_and_nothing_written(case, tmp_path):
+    ph, folder = case
+    ct = sitk.ReadImage(os.path.join(folder, "ct.nii.gz"))
+    moved = sitk.Image(ct)
+    moved.SetOrigin(tuple(np.add(ct.GetOrigin(), (1.0, 0.0, 0.0))))
+    ct_path = str(tmp_path / "moved_ct.nii.gz")
+    sitk.WriteImage(moved, ct_path)
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match="origin"):
+        _run([os.path.join(folder, "labels.nii.gz"), "--ct", ct_path, "-o", str(out)])
+    assert not out.exists() or os.listdir(str(out)) == []
+    coarse = sitk.Resample(ct, [s // 2 for s in ct.GetSize()], sitk.Transform(), sitk.sitkLinear,
+                           ct.GetOrigin(), [s * 2 for s in ct.GetSpacing()], ct.GetDirection())
+    coarse_path = str(tmp_path / "coarse_ct.nii.gz")
+    sitk.WriteImage(coarse, coarse_path)
+    with pytest.raises(InputError, match="size"):
+        _run([os.path.join(folder, "labels.nii.gz"), "--ct", coarse_path, "-o", str(out)])
+
+
+def test_bad_arguments(case, tmp_path):
+    _ph, folder = case
+    with pytest.raises(InputError):
+        _run([os.path.join(folder, "labels.nii.gz"), "-o", str(tmp_path), "--max-distance", "0"])
+    with pytest.raises(InputError, match="no such file"):
+        _run([str(tmp_path / "absent.nii.gz"), "-o", str(tmp_path / "o")])
+    bad = sitk.Image(8, 8, 8, sitk.sitkUInt8) + 9
+    path = str(tmp_path / "bad.nii.gz")
+    sitk.WriteImage(bad, path)
+    with pytest.raises(InputError, match="values"):
+        _run([path, "-o", str(tmp_path / "o2")])

@@ -1,0 +1,105 @@
+"""report.png: written, non-trivial, outlines in the segment colours on the correct joint's row
+(report_figure.py). Truth: two spherical condyles under spherical temporal-bone caps at known
+LPS positions, measured by the NV engine."""
+
+import numpy as np
+import SimpleITK as sitk
+
+from NegativeVolumeSegmentationLib import labels as L
+from NegativeVolumeSegmentationLib.report import report_json as report, figure as report_figure
+from NegativeVolumeSegmentationLib.engine.measure import measure_negative_volume
+
+
+def _two_joints(spacing=0.5):
+    size = [int(124 / spacing), int(36 / spacing), int(36 / spacing)]
+    image = sitk.Image(size, sitk.sitkUInt8)
+    image.SetSpacing([spacing] * 3)
+    image.SetOrigin([-62.0, -18.0, -18.0])
+    k, j, i = np.indices(size[::-1])
+    x, y, z = -62.0 + spacing * i, -18.0 + spacing * j, -18.0 + spacing * k
+    labels = np.zeros(size[::-1], np.uint8)
+    for side, cx in ((L.LEFT, 50.0), (L.RIGHT, -50.0)):
+        r = np.sqrt((x - cx) ** 2 + y ** 2 + z ** 2)
+        labels[(r >= 9.0) & (r <= 12.0) & (z > 0)] = L.TEMPORAL_BONE[side]
+        labels[r <= 6.0 + (1.0 if side == L.LEFT else 0.0)] = L.CONDYLE[side]
+    lab = sitk.GetImageFromArray(labels)
+    lab.CopyInformation(image)
+    hu = np.where(labels > 0, 1200.0, 40.0).astype(np.float32)
+    hu[z > 14] = -1000.0
+    ct = sitk.GetImageFromArray(hu)
+    ct.CopyInformation(image)
+    return ct, lab
+
+
+def _colour_pixels(rgb, colour, tol=0.03):
+    return np.all(np.abs(rgb - np.asarray(colour)[None, None, :]) < tol, axis=-1)
+
+
+def test_report_png_shows_outlines_on_the_right_rows(tmp_path):
+    import matplotlib.image as mpimg
+
+    ct, lab = _two_joints()
+    nv = measure_negative_volume(lab)
+    assert nv.sides[L.LEFT]["negative_volume_mm3"] > 100  # a real joint space on both sides
+    assert nv.sides[L.RIGHT]["negative_volume_mm3"] > 100
+    rep = report.build_report(nv.sides, nv.warnings, nv.timings_s)
+    path = str(tmp_path / "report.png")
+    report_figure.render_report_figure(path, ct, nv.labels, rep, nv.meshes, case="spheres")
+    rgb = mpimg.imread(path)[..., :3]
+    assert rgb.shape[0] > 1000 and rgb.shape[1] > 1000
+    height = rgb.shape[0]
+    rows = {L.RIGHT: slice(0, int(0.45 * height)), L.LEFT: slice(int(0.38 * height),
+                                                                 int(0.72 * height))}
+    for side in L.SIDES:
+        band = rgb[rows[side]]
+        for value in (L.CONDYLE[side], L.TEMPORAL_BONE[side], L.NEGATIVE_VOLUME[side]):
+            count = _colour_pixels(band, L.BY_VALUE[value].color).sum()
+            assert count > 30, (side, value, count)
+    # NV outline colours are side specific: red only on the right joint's row, green only left
+    assert _colour_pixels(rgb[rows[L.LEFT]][int(0.1 * height):],
+                          L.BY_VALUE[L.NEGATIVE_VOLUME[L.RIGHT]].color).sum() == 0
+    assert _colour_pixels(rgb[:int(0.38 * height)],
+                          L.BY_VALUE[L.NEGATIVE_VOLUME[L.LEFT]].color).sum() == 0
+    # the asymmetric condyles (r 7 vs 6 mm: ~45 % by volume) are flagged in the table's colour
+    assert rep["asymmetry_percent"]["condyle_volume"] > 6.0
+    assert _colour_pixels(rgb, (0xf4 / 255.0, 0xa3 / 255.0, 0xa3 / 255.0), 0.01).sum() > 500
+
+
+def test_missing_side_is_written_as_not_measured(tmp_path):
+    ct, lab = _two_joints(spacing=0.8)
+    arr = sitk.GetArrayFromImage(lab)
+    arr[(arr == 2) | (arr == 4)] = 0
+    only_left = sitk.GetImageFromArray(arr)
+    only_left.CopyInformation(lab)
+    nv = measure_negative_volume(only_left)
+    rep = report.build_report(nv.sides, nv.warnings, nv.timings_s)
+    assert rep[L.RIGHT] is None
+    path = str(tmp_path / "report.png")
+    report_figure.render_report_figure(path, ct, nv.labels, rep, nv.meshes)
+    import matplotlib.image as mpimg
+
+    rgb = mpimg.imread(path)[..., :3]
+    height = rgb.shape[0]
+    assert _colour_pixels(rgb[:int(0.38 * height)], L.BY_VALUE[L.CONDYLE[L.RIGHT]].color).sum() == 0
+    assert _colour_pixels(rgb[int(0.38 * height):], L.BY_VALUE[L.NEGATIVE_VOLUME[L.LEFT]].color).sum() > 30
+
+
+def test_flag_thresholds():
+    assert report_figure.flag(None) == ""
+    assert report_figure.flag(2.9) == ""
+    assert report_figure.flag(4.0) == "borderline"
+    assert report_figure.flag(6.5) == "asymmetric"
+
+
+def test_negative_volume_cli_writes_report_png_only_with_ct(tmp_path):
+    from NegativeVolumeSegmentationLib import cli
+
+    ct, lab = _two_joints(spacing=0.8)
+    sitk.WriteImage(ct, str(tmp_path / "ct.nii.gz"))
+    sitk.WriteImage(lab, str(tmp_path / "labels.nii.gz"))
+    assert cli.main(["negative-volume", str(tmp_path / "labels.nii.gz"), "--ct",
+                     str(tmp_path / "ct.nii.gz"), "-o", str(tmp_path / "with")]) == 0
+    assert (tmp_path / "with" / "report.png").stat().st_size > 50000
+    assert cli.main(["negative-volume", str(tmp_path / "labels.nii.gz"), "-o",
+                     str(tmp_path / "without")]) == 0
+    assert not (tmp_path / "without" / "report.png").exists()

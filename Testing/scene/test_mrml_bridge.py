@@ -1,0 +1,383 @@
+"""MRML bridge and module file on real MRML scenes (slicer-core): geometry, segments, sides,
+tables, models, the measure-existing-segments path (in process and in the background), and the
+module's panel driven through minimal Qt stand-ins.
+
+The checks themselves live in NegativeVolumeSegmentationSelfTest.checks so that the module's
+NegativeVolumeSegmentationTest runs the identical checks inside 3D Slicer. The whole-pipeline
+checks are in test_slicer_pipeline.py.
+"""
+
+import types
+
+import pytest
+
+slicer = pytest.importorskip("slicer", reason="slicer-core is not installed")
+
+from NegativeVolumeSegmentationSelfTest import checks as slicer_selftest  # noqa: E402
+
+
+def test_volume_geometry_roundtrip(scene):
+    slicer_selftest.check_volume_geometry_roundtrip(scene)
+
+
+def test_label_map_to_six_segments(scene):
+    slicer_selftest.check_label_segments(scene)
+
+
+def test_left_stays_left_on_flipped_rotated_grid(scene):
+    slicer_selftest.check_left_stays_left(scene)
+
+
+def test_transformed_segmentation_and_ct_keep_world_positions(scene):
+    slicer_selftest.check_transformed_nodes(scene)
+
+
+def test_results_table(scene):
+    slicer_selftest.check_results_table(scene)
+
+
+def test_thickness_model_in_ras(scene):
+    slicer_selftest.check_thickness_model(scene)
+
+
+def test_checks_can_fail(scene):
+    """The shared checks do fail on a wrong answer (a geometry check with a shifted truth)."""
+    with pytest.raises(AssertionError):
+        slicer_selftest._close([1.0, 2.0, 3.0], [1.0, 2.0, 3.5], 1e-3, "shifted point")
+
+
+def test_logic_on_analytic_sphere_phantom(scene):
+    results = slicer_selftest.check_logic_on_analytic_phantom(scene)
+    for side in ("left", "right"):
+        print(side, {k: results[side][k] for k in ("negative_volume_mm3", "condyle_volume_mm3",
+                                                   "joint_space_mean_mm")},
+              results["checks"][side])
+    print("timings", results["timings_s"])
+
+
+def test_show_results_points_slice_views_at_the_joint(scene):
+    slicer_selftest.check_show_results(scene)
+
+
+def test_background_measure_existing_matches_in_process(scene):
+    results = slicer_selftest.check_background_measure_existing(scene)
+    print("paper-mode NV", results["left"]["negative_volume_mm3"],
+          results["right"]["negative_volume_mm3"], "timings", results["timings_s"])
+
+
+# ----------------------------------------------------------------------------- module file
+# The module file needs Slicer's Qt layer (qt, ctk, ScriptedLoadableModule, parameterNodeWrapper,
+# slicer.app), which slicer-core lacks. Minimal stand-ins let its Python run here on a real scene:
+# the Widget's setup and its Apply / timer / Cancel path (background runs for real), the Logic
+# wrapper and the module's own self-test. Qt's event loop is replaced by calling the timer's
+# slot by hand.
+class _FakeWidget(object):
+    """A Qt widget as the module uses it: text, toolTip, enabled, visible, setValue, connect."""
+
+    def __init__(self):
+        self.text, self.toolTip, self.enabled, self.visible, self.values = "", "", True, True, []
+        self.connections = {}
+
+    def setVisible(self, visible):
+        self.visible = visible
+
+    def setValue(self, value):
+        self.values.append(value)
+
+    def connect(self, signal, slot):
+        self.connections[signal] = slot
+
+    def setMRMLScene(self, scene):
+        self.scene = scene
+
+
+class _FakeTimer(object):
+    def __init__(self):
+        self.active, self.interval, self.connections = False, None, {}
+
+    def setInterval(self, milliseconds):
+        self.interval = milliseconds
+
+    def connect(self, signal, slot):
+        self.connections[signal] = slot
+
+    def start(self):
+        self.active = True
+
+    def stop(self):
+        self.active = False
+
+
+def _parameter_node_wrapper(cls):
+    """Stand-in for @parameterNodeWrapper: the class's defaults on an object that forwards
+    observers to its MRML node and binds to a GUI without doing anything."""
+    defaults = {name: getattr(cls, name, None) for name in cls.__annotations__}
+
+    def __init__(self, node):
+        self.parameterNode = node
+        for name, value in defaults.items():
+            setattr(self, name, value)
+
+    methods = {"__init__": __init__, "__doc__": cls.__doc__,
+               "connectGui": lambda self, ui: "gui-tag",
+               "disconnectGui": lambda self, tag: None,
+               "AddObserver": lambda self, *args: self.parameterNode.AddObserver(*args),
+               "RemoveObserver": lambda self, tag: self.parameterNode.RemoveObserver(tag)}
+    return type(cls.__name__, (object,), methods)
+
+
+UI_NAMES = ("applyButton", "cancelButton", "progressBar", "statusLabel", "deviceInfoLabel",
+            "leftNegativeVolumeLabel", "rightNegativeVolumeLabel", "leftCondyleVolumeLabel",
+            "rightCondyleVolumeLabel", "leftJointSpaceLabel", "rightJointSpaceLabel",
+            "asymmetryLabel", "asymmetryFlagLabel")
+
+
+@pytest.fixture
+def module_file(scene, monkeypatch):
+    import importlib.util
+    import os
+    import sys
+
+    qt = types.ModuleType("qt")
+    qt.Qt = types.SimpleNamespace(WaitCursor=3)
+    qt.QTimer = _FakeTimer
+    scripted = types.ModuleType("slicer.ScriptedLoadableModule")
+
+    class ScriptedLoadableModule(object):
+        def __init__(self, parent):
+            self.parent = parent
+
+    class ScriptedLoadableModuleWidget(object):
+        def __init__(self, parent=None):
+            self.parent = parent
+
+        def setup(self):
+            self.layout = types.SimpleNamespace(addWidget=lambda widget: None)
+
+        def resourcePath(self, name):
+            return os.path.join("Resources", name)
+
+    class ScriptedLoadableModuleLogic(object):
+        def getParameterNode(self):
+            return slicer.mrmlScene.AddNewNodeByClass("vtkMRMLScriptedModuleNode")
+
+    class ScriptedLoadableModuleTest(object):
+        def delayDisplay(self, message, msec=None):
+            print(message)
+
+    for cls in (ScriptedLoadableModule, ScriptedLoadableModuleWidget,
+                ScriptedLoadableModuleLogic, ScriptedLoadableModuleTest):
+        setattr(scripted, cls.__name__, cls)
+    wrapper = types.ModuleType("slicer.parameterNodeWrapper")
+    wrapper.parameterNodeWrapper = _parameter_node_wrapper
+    wrapper.WithinRange = lambda low, high: ("WithinRange", low, high)
+    wrapper.Choice = lambda choices: ("Choice", tuple(choices))
+    for name, module in (("qt", qt), ("ctk", types.ModuleType("ctk")),
+                         ("slicer.ScriptedLoadableModule", scripted),
+                         ("slicer.parameterNodeWrapper", wrapper)):
+        monkeypatch.setitem(sys.modules, name, module)
+    monkeypatch.setattr(slicer, "app", types.SimpleNamespace(
+        processEvents=lambda: None, setOverrideCursor=lambda cursor: None,
+        restoreOverrideCursor=lambda: None, testingEnabled=lambda: True,
+        layoutManager=lambda: None), raising=False)
+    # The panel's loadUI / childWidgetVariables: fake widgets under the .ui's names.
+    monkeypatch.setattr(slicer.util, "loadUI", lambda path: _FakeWidget())
+    monkeypatch.setattr(slicer.util, "childWidgetVariables", lambda widget: types.SimpleNamespace(
+        **{name: _FakeWidget() for name in UI_NAMES}))
+    errors = []
+    monkeypatch.setattr(slicer.util, "errorDisplay", lambda text, *a, **k: errors.append(text))
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                        "NegativeVolumeSegmentation", "NegativeVolumeSegmentation.py")
+    spec = importlib.util.spec_from_file_location("NegativeVolumeSegmentation", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.errors_shown = errors
+    return module
+
+
+@pytest.fixture
+def widget(module_file):
+    """The module's Widget after its own setup() (on the fake Qt layer); cleaned up after."""
+    widget = module_file.NegativeVolumeSegmentationWidget(types.SimpleNamespace(isEntered=False))
+    widget.setup()
+    yield widget
+    widget.cleanup()
+
+
+def _analytic_inputs(scene, widget, with_segments=True, seed=3):
+    from NegativeVolumeSegmentationLib.scene import mrml_bridge
+    from NegativeVolumeSegmentationLib.phantom import make_phantom
+
+    phantom = make_phantom("analytic", seed=seed, variant="sphere", condyle_radius_mm=6.5)
+    parameters = widget._parameterNode
+    parameters.inputVolume = mrml_bridge.volume_node_from_image(phantom.ct, scene, "CT")
+    parameters.outputSegmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "joints")
+    if with_segments:
+        mrml_bridge.segmentation_from_labels(phantom.labels, parameters.outputSegmentation,
+                                             [1, 2, 3, 4])
+    parameters.measureExisting = True
+    return phantom
+
+
+def _tick_until_done(widget, timeout_s=120.0):
+    import time
+
+    deadline = time.perf_counter() + timeout_s
+    while widget._run is not None:
+        assert widget._timer.active, "a run is in progress but the timer is stopped"
+        assert time.perf_counter() < deadline, "the background run did not end"
+        widget._timer.connections["timeout()"]()  # what Qt's event loop would do
+        time.sleep(0.1)
+
+
+def test_module_texts_at_runtime(module_file):
+    parent = types.SimpleNamespace()
+    module_file.NegativeVolumeSegmentation(parent)
+    assert parent.title == "Negative Volume Segmentation"
+    assert parent.categories == ["Segmentation"]
+    assert "Belikova" in parent.acknowledgementText
+
+
+def test_widget_setup_wires_buttons_timer_and_device(widget):
+    ui = widget.ui
+    assert ui.applyButton.connections["clicked(bool)"] == widget.onApplyButton
+    assert ui.cancelButton.connections["clicked(bool)"] == widget.onCancelButton
+    assert widget._timer.connections["timeout()"] == widget._onTimer and not widget._timer.active
+    assert "GPU" in ui.deviceInfoLabel.text and "PyTorch" in ui.deviceInfoLabel.text
+    assert not ui.cancelButton.enabled and not ui.progressBar.visible
+    assert not ui.applyButton.enabled and "CT" in ui.applyButton.toolTip  # no input yet
+
+
+def test_widget_background_run_fills_results(module_file, widget, scene):
+    """Apply (measure existing segments) runs in the background; the timer follows it; the
+    numbers reach the panel and the table; the buttons come back."""
+    phantom = _analytic_inputs(scene, widget)
+    parameters = widget._parameterNode
+    left, right = (phantom.truth[s]["negative_volume_mm3"] for s in ("left", "right"))
+    truth_asymmetry = 100.0 * abs(left - right) / (left + right)
+    parameters.asymmetryThreshold = truth_asymmetry - 5.0
+    shown = []
+    widget.logic.showResults = lambda results, volume=None, side=None: shown.append(volume)
+    widget._checkCanApply()
+    assert widget.ui.applyButton.enabled
+    widget.onApplyButton()
+    assert widget._run is not None and widget._timer.active
+    assert widget.ui.cancelButton.enabled and not widget.ui.applyButton.enabled
+    assert widget.ui.progressBar.visible
+    _tick_until_done(widget)
+    assert module_file.errors_shown == []
+    table = parameters.resultsTable.GetTable()
+    for side in ("left", "right"):
+        nv = table.GetColumnByName(side.capitalize()).GetValue(0)
+        truth = phantom.truth[side]["negative_volume_mm3"]
+        assert abs(nv - truth) < 0.05 * truth, (side, nv, truth)
+        assert getattr(widget.ui, side + "NegativeVolumeLabel").text == "%.1f mm³" % nv
+        assert getattr(widget.ui, side + "CondyleVolumeLabel").text.endswith("mm³")
+        assert getattr(widget.ui, side + "JointSpaceLabel").text.startswith("min ")
+    # the flag follows the threshold around the phantom's true NV asymmetry (+-5 points)
+    flag = widget.ui.asymmetryFlagLabel
+    assert flag.visible and "negative volume" in flag.text
+    parameters.asymmetryThreshold = truth_asymmetry + 5.0
+    widget._checkCanApply()  # what the parameter node's Modified event calls
+    assert not widget.ui.asymmetryFlagLabel.visible
+    assert widget.ui.statusLabel.text.startswith("Done in")
+    assert widget.ui.progressBar.values[-1] == 100 and not widget.ui.progressBar.visible
+    assert widget.ui.applyButton.enabled and not widget.ui.cancelButton.enabled
+    assert shown == [parameters.inputVolume]
+    assert scene.GetNodeByID(parameters.outputSegmentation.GetID()) is not None
+
+
+def test_widget_cancel_leaves_scene_untouched(module_file, widget, scene):
+    import os
+
+    _analytic_inputs(scene, widget)
+    segments = widget._parameterNode.outputSegmentation.GetSegmentation().GetNumberOfSegments()
+    nodes = scene.GetNumberOfNodes()
+    widget.onApplyButton()
+    run = widget._run
+    assert run is not None and os.path.isdir(run.temp_dir)
+    temp_dir = run.temp_dir
+    widget.onCancelButton()
+    assert widget._run is None and not widget._timer.active
+    assert run.state == "cancelled" and run.process.poll() is not None
+    assert not os.path.exists(temp_dir)
+    assert scene.GetNumberOfNodes() == nodes
+    segmentation = widget._parameterNode.outputSegmentation.GetSegmentation()
+    assert segmentation.GetNumberOfSegments() == segments
+    assert widget.ui.applyButton.enabled and not widget.ui.cancelButton.enabled
+    assert not widget.ui.progressBar.visible and widget.ui.statusLabel.text.startswith("Cancelled")
+
+
+def test_widget_error_is_shown_and_panel_recovers(module_file, widget, scene):
+    _analytic_inputs(scene, widget, with_segments=False)
+    nodes = scene.GetNumberOfNodes()
+    widget.onApplyButton()
+    assert widget._run is None
+    assert len(module_file.errors_shown) == 1
+    message = module_file.errors_shown[0].split("\n", 1)[1]
+    assert "needs a condyle and a temporal bone segment" in message and "\n" not in message
+    assert widget.ui.statusLabel.text.startswith("Failed: ")
+    assert widget.ui.applyButton.enabled and not widget.ui.cancelButton.enabled
+    assert not widget.ui.progressBar.visible and scene.GetNumberOfNodes() == nodes
+
+
+def test_widget_gets_torch_through_pytorchutils_or_confirmation(module_file, widget, scene,
+                                                                monkeypatch):
+    """Without torch, Apply asks SlicerPyTorch's PyTorchUtils (which asks the user) when it is
+    there, else asks for confirmation before pip; declining starts nothing."""
+    import sys
+
+    _analytic_inputs(scene, widget)
+    widget._parameterNode.measureExisting = False
+    monkeypatch.setattr(widget.logic, "torchInstalled", lambda: False)
+    calls = []
+
+    class PyTorchUtilsLogic(object):
+        def installTorch(self, askConfirmation=False, **kwargs):
+            calls.append(("PyTorchUtils", askConfirmation))
+            return None  # the user declined
+
+    utils = types.ModuleType("PyTorchUtils")
+    utils.PyTorchUtilsLogic = PyTorchUtilsLogic
+    monkeypatch.setitem(sys.modules, "PyTorchUtils", utils)
+    widget.onApplyButton()
+    assert calls == [("PyTorchUtils", True)] and widget._run is None
+    assert "needs PyTorch" in widget.ui.statusLabel.text
+
+    monkeypatch.setitem(sys.modules, "PyTorchUtils", None)  # the extension is not installed
+    monkeypatch.setattr(slicer.util, "confirmOkCancelDisplay",
+                        lambda text, *a, **k: calls.append(("confirm", text)) or False)
+    monkeypatch.setattr(slicer.util, "pip_install", lambda *a, **k: calls.append(("pip", a)))
+    widget.onApplyButton()
+    assert [c[0] for c in calls] == ["PyTorchUtils", "confirm"] and widget._run is None
+    assert "PyTorch" in calls[1][1]
+
+
+def test_module_logic_wrapper_process_in_process(module_file, scene):
+    """The module's Logic (Python console / batch API) measures existing segments in process."""
+    from NegativeVolumeSegmentationLib.scene import mrml_bridge
+    from NegativeVolumeSegmentationLib.phantom import make_phantom
+
+    phantom = make_phantom("analytic", seed=3, variant="sphere", condyle_radius_mm=6.5)
+    ct = mrml_bridge.volume_node_from_image(phantom.ct, scene, "CT")
+    segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "joints")
+    mrml_bridge.segmentation_from_labels(phantom.labels, segmentation, [1, 2, 3, 4])
+    progress = []
+    logic = module_file.NegativeVolumeSegmentationLogic()
+    logic.progress = lambda fraction, message: progress.append(fraction)
+    results = logic.process(ct, segmentation, segment=False)
+    for side in ("left", "right"):
+        truth = phantom.truth[side]["negative_volume_mm3"]
+        assert abs(results[side]["negative_volume_mm3"] - truth) < 0.05 * truth
+    assert progress[-1] == 1.0 and progress == sorted(progress)
+
+
+def test_module_self_test_runs_the_checks(module_file, capsys, monkeypatch):
+    """The module's Test runs slicer_selftest.ALL_CHECKS; here the scene-side ones (the
+    whole-pipeline ones run in test_slicer_pipeline.py, not twice)."""
+    monkeypatch.setattr(slicer_selftest, "ALL_CHECKS", slicer_selftest.MRML_CHECKS)
+    module_file.NegativeVolumeSegmentationTest().runTest()
+    out = capsys.readouterr().out
+    assert "All negative volume checks passed" in out
+    for check in slicer_selftest.MRML_CHECKS:
+        assert "Running %s" % check.__name__ in out

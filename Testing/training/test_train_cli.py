@@ -1,0 +1,168 @@
+"""nvseg train / evaluate end to end on tiny analytic phantoms: loss falls, resume is exact, metrics."""
+
+import csv
+import json
+import os
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+import torch
+import yaml
+
+from NegativeVolumeSegmentationLib import labels as L
+from NegativeVolumeSegmentationLib.inference.checkpoint import load_checkpoint
+from NegativeVolumeSegmentationLib.cli import main
+from NegativeVolumeSegmentationLib.phantom import make_phantom, write_phantom
+from NegativeVolumeSegmentationLib.io.segmentation_files import write_segmentation_nrrd
+from NegativeVolumeSegmentationLib.training import data as D
+from NegativeVolumeSegmentationLib.training import localizer
+from NegativeVolumeSegmentationLib.training.augment import swap_sides
+from NegativeVolumeSegmentationLib.training.config import validate_config
+
+
+def _config(tmp, name, **more):
+    cfg = {"name": name,
+           "model": {"name": "unet3d", "hyper": {"base_channels": 4, "depth": 2}},
+           "loss": {"name": "dice_ce"}, "optimizer": {"name": "adamw", "lr": 0.01},
+           "schedule": {"iterations": 40, "step_size": 30, "gamma": 0.5},
+           "data": {"phantom": {"kind": "analytic", "seeds": [0, 1], "cache_dir": str(tmp / "cache"),
+                                "options": {"spacing": [0.8, 0.8, 0.8]}},
+                    "target_spacing_mm": [1.0, 1.0, 1.0], "crop_size_mm": [28, 28, 28],
+                    "crop_offset_mm": [0, 0, 0], "patch_size": [20, 20, 20], "batch_size": 2},
+           "augment": {"rotation_deg": 10, "elastic": {"probability": 0.0}},
+           "evaluate": {"seeds": [50]},
+           "train": {"threads": 1, "checkpoint_every": 20},
+           "output": {"dir": str(tmp / name)}}
+    for key, value in more.items():
+        cfg[key] = dict(cfg.get(key, {}), **value) if isinstance(value, dict) else value
+    path = tmp / (name + ".yaml")
+    path.write_text(yaml.safe_dump(cfg))
+    return str(path)
+
+
+def _losses(run_dir):
+    with open(os.path.join(run_dir, "train_log.csv")) as stream:
+        rows = list(csv.DictReader(stream))
+    return [int(r["iteration"]) for r in rows], [float(r["loss"]) for r in rows]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("train")
+    path = _config(tmp, "tiny")
+    assert main(["train", "--config", path, "--quiet"]) == 0
+    return tmp, path
+
+
+def test_training_lowers_the_loss_and_writes_a_self_describing_model(trained, capsys):
+    tmp, _ = trained
+    iterations, losses = _losses(str(tmp / "tiny"))
+    assert iterations == list(range(1, 41))
+    assert np.mean(losses[-8:]) < 0.7 * np.mean(losses[:8])
+    network, meta = load_checkpoint(str(tmp / "tiny" / "model.pt"))
+    assert meta["label_names"] == ["background", "mandibular condyle", "temporal bone"]
+    assert meta["target_spacing_mm"] == [1.0, 1.0, 1.0]
+    assert meta["intensity"]["clip_hu"] == [-1000.0, 2500.0]
+    assert "analytic phantoms, seeds 0..1" in meta["training_data"]
+    assert meta["extra"]["task"] == "segmentation" and meta["extra"]["iterations"] == 40
+    summary = json.loads((tmp / "tiny" / "train_summary.json").read_text())
+    assert summary["iterations_per_s"] > 0 and len(summary["phantom_generation_s"]) == 2
+    assert os.listdir(str(tmp / "cache"))  # phantoms were cached for the next run
+    capsys.readouterr()
+    assert main(["train", "--config", str(tmp / "tiny.yaml"), "--prepare-only", "--quiet"]) == 0
+    assert "prepared tiny" in capsys.readouterr().out  # cached: nothing generated again
+
+
+def test_resume_continues_exactly_where_an_uninterrupted_run_would_be(trained, tmp_path):
+    tmp, _ = trained
+    path = _config(tmp, "resumed")
+    assert main(["train", "--config", path, "--quiet", "--iterations", "25"]) == 0
+    assert main(["train", "--config", path, "--quiet", "--resume"]) == 0
+    iterations, losses = _losses(str(tmp / "resumed"))
+    assert iterations == list(range(1, 41))
+    _, straight = _losses(str(tmp / "tiny"))
+    assert np.allclose(losses, straight, rtol=1e-4, atol=1e-5)
+    a, _ = load_checkpoint(str(tmp / "tiny" / "model.pt"))
+    b, _ = load_checkpoint(str(tmp / "resumed" / "model.pt"))
+    for (name, p), q in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.allclose(p, q, atol=1e-5), name
+
+
+def test_evaluate_prints_and_writes_metrics_against_the_phantom_truth(trained, capsys):
+    tmp, path = trained
+    capsys.readouterr()
+    assert main(["evaluate", "--config", path, "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "Dice %" in out and "HD95 mm" in out and "condyle" in out and "negative volume" in out
+    result = json.loads((tmp / "tiny" / "evaluation.json").read_text())
+    truth = make_phantom("analytic", 50, spacing=(0.8, 0.8, 0.8)).truth
+    joints = {j["side"]: j for j in result["per_case"]}
+    assert set(joints) == set(L.SIDES)
+    for side, joint in joints.items():
+        r = truth["parameters"][side]["condyle_radius_mm"]
+        mc = joint["condyle"]
+        assert mc["truth_fraction_in_box"] == 1.0
+        assert mc["truth_volume_mm3"] == pytest.approx(4 / 3 * np.pi * r ** 3, rel=0.08)
+        assert mc["dice_percent"] > 50.0 and np.isfinite(mc["hd95_mm"])
+        assert mc["hd_mm"] >= mc["hd95_mm"] >= 0 and 0 < mc["cross_entropy"] < 1.0
+        assert joint["negative_volume"].get("phantom_truth_mm3") == truth[side]["negative_volume_mm3"] \
+            or "error" in joint["negative_volume"]
+    both = result["summary"]["condyle"]["both"]["dice_percent"]
+    dice = [joints[s]["condyle"]["dice_percent"] for s in L.SIDES]
+    assert both["mean"] == pytest.approx(np.mean(dice)) and both["n"] == 2
+
+
+def test_localizer_trains_through_the_same_cli_and_evaluates(tmp_path):
+    path = _config(tmp_path, "loc", task="localizer",
+                   data={"target_spacing_mm": [3.0, 3.0, 3.0], "patch_size": [48, 16, 16],
+                         "ball_radius_mm": 6.0, "centre_jitter_mm": 3.0},
+                   augment={"flip": 0.5}, schedule={"iterations": 12})
+    assert main(["train", "--config", path, "--quiet"]) == 0
+    _, meta = load_checkpoint(str(tmp_path / "loc" / "model.pt"))
+    assert meta["label_names"] == ["background", "temporomandibular joint"]
+    assert meta["extra"]["crop"]["ball_radius_mm"] == 6.0
+    assert main(["evaluate", "--config", path, "--quiet"]) == 0
+    result = json.loads((tmp_path / "loc" / "evaluation.json").read_text())
+    case = result["per_case"][0]
+    assert case["true_joints"] == 2 and set(L.SIDES) <= set(case)
+
+
+def test_detect_joints_tells_sides_by_physical_x_not_array_order():
+    reference = sitk.Image([40, 30, 30], sitk.sitkFloat32)
+    reference.SetSpacing((3.0, 3.0, 3.0))
+    reference.SetDirection((-1, 0, 0, 0, 1, 0, 0, 0, 1))  # array x runs towards the patient's right
+    reference.SetOrigin((60.0, -45.0, -45.0))
+    left, right = np.array([45.0, 0.0, 3.0]), np.array([-50.0, 6.0, -3.0])
+    target = sitk.GetArrayFromImage(localizer.ball_target(reference, [left, right], 9.0))
+    assert target.sum() * 27 == pytest.approx(2 * 4 / 3 * np.pi * 9 ** 3, rel=0.15)
+    found = localizer.detect_joints(target.astype(float), reference)
+    sides = {f["side"]: np.array(f["centre_lps_mm"]) for f in found}
+    assert np.linalg.norm(sides[L.LEFT] - left) < 1.0
+    assert np.linalg.norm(sides[L.RIGHT] - right) < 1.0
+
+
+def test_folder_of_user_cases_with_seg_nrrd_and_swapped_sides(tmp_path):
+    folder = tmp_path / "cases"
+    phantom = make_phantom("analytic", 3, spacing=(0.8, 0.8, 0.8))
+    write_phantom(phantom, str(folder / "case_a"))  # ct.nii.gz + labels.nii.gz
+    sitk.WriteImage(phantom.ct, str(folder / "b.nii.gz"))
+    swapped = sitk.GetImageFromArray(swap_sides(sitk.GetArrayFromImage(phantom.labels)))
+    swapped.CopyInformation(phantom.labels)
+    write_segmentation_nrrd(swapped, str(folder / "b.seg.nrrd"))  # left/right labels exchanged
+    found = D.find_labelled_cases(str(folder))
+    assert [f[0] for f in found] == ["case_a", "b"]
+    notes = []
+    for name, ct, labels in found:
+        case = D.read_labelled_case(name, ct, labels, notes)
+        for side in L.SIDES:
+            truth = np.array(phantom.truth[side]["condyle_center_lps_mm"])
+            assert np.linalg.norm(case.centres[side] - truth) < 0.3
+    swaps = [n for n in notes if "swapped" in n]  # (read_ct also notes this CT has no air)
+    assert len(swaps) == 1 and swaps[0].startswith("b: ")
+    cfg = validate_config(yaml.safe_load(open(_config(tmp_path, "f", data={
+        "source": "folder", "folder": str(folder)}))))
+    stream = D.TrainingStream(cfg)
+    assert len(stream.items) == 4 and "folder" in stream.describe()
+    x, y = stream.batch(0)
+    assert x.shape == (2, 1, 20, 20, 20) and y.shape == (2, 20, 20, 20)
