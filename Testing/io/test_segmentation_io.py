@@ -163,19 +163,17 @@ def test_flipped_label_array_keeps_sides_by_physical_position(tmp_path, ending):
 
 
 def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
-    import slicerio
-
     good = make_labels()
     path = str(tmp_path / "segmentation.seg.nrrd")
     write_segmentation_nrrd(good, path)
     before = open(path, "rb").read()
 
-    def broken(filename, segmentation, **kwargs):
+    def broken(image, filename, *args, **kwargs):
         with open(filename, "wb") as handle:
             handle.write(b"NRRD0005\npartial")
         raise IOError("disk full")
 
-    monkeypatch.setattr(slicerio, "write_segmentation", broken)
+    monkeypatch.setattr(sitk, "WriteImage", broken)   # the writer fails half-way
     with pytest.raises(IOError):
         write_segmentation_nrrd(make_labels(values=(2,)), path)
     with pytest.raises(IOError):
