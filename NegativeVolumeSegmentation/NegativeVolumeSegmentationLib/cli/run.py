@@ -108,16 +108,47 @@ def _write_cohort(rows, out_dir):
             handle.write(text.getvalue())
 
 
-def _progress_bars(n_cases):
-    """(case bar, stage bar) from tqdm, shown only on a terminal."""
-    from tqdm import tqdm
+class _ProgressLines(object):
+    """Plain progress on stderr, one line as each stage starts and one as each case ends (the
+    subset of tqdm's interface that :func:`run` uses; no tqdm, which Slicer does not ship).
 
+    Shown only when stderr is a terminal, like tqdm's ``disable=None``: a pipe or a log file
+    (the Slicer module's background run, scripts) keeps stderr to warnings and the one-line
+    error; programs follow ``--progress-file`` instead."""
+
+    def __init__(self, total, label, stream=None):
+        self.total, self.n, self.label = total, 0, label
+        self.stream = sys.stderr if stream is None else stream
+        isatty = getattr(self.stream, "isatty", None)
+        self.enabled = bool(isatty is not None and isatty())
+        self.description = ""
+
+    def set_description_str(self, text):
+        self.description = text
+
+    def update(self, n=1):
+        self.n += n
+        if self.enabled:
+            text = "[%s %d/%d]" % (self.label, self.n, self.total)
+            if self.description:
+                text += " " + self.description
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def reset(self):
+        self.n, self.description = 0, ""
+
+    def close(self):
+        pass
+
+
+def _progress_bars(n_cases):
+    """(case progress, stage progress): plain lines on stderr, shown only on a terminal."""
     from ..pipeline import STAGES
 
-    cases = tqdm(total=n_cases, desc="cases", unit="case", position=0, disable=None,
-                 file=sys.stderr)
-    stages = tqdm(total=len(STAGES) + 1, desc="stage", position=1, leave=False, disable=None,
-                  file=sys.stderr, bar_format="{desc}: {n_fmt}/{total_fmt} {postfix}")
+    cases = _ProgressLines(n_cases, "case")
+    cases.set_description_str("done")
+    stages = _ProgressLines(len(STAGES) + 1, "stage")
     return cases, stages
 
 
