@@ -406,9 +406,10 @@ class NegativeVolumeSegmentationLogic(ScriptedLoadableModuleLogic):
 
 
 class NegativeVolumeSegmentationTest(ScriptedLoadableModuleTest):
-    """Runs the same checks as the pytest suite (Testing/test_mrml_bridge.py,
-    Testing/test_slicer_pipeline.py: NegativeVolumeSegmentationSelfTest.checks.ALL_CHECKS)
-    on Slicer's own scene, the background run included (with PythonSlicer)."""
+    """Runs the same checks as the pytest suite (Testing/scene/test_mrml_bridge.py,
+    Testing/scene/test_slicer_pipeline.py: NegativeVolumeSegmentationSelfTest.checks.ALL_CHECKS)
+    on Slicer's own scene, the background run included (with PythonSlicer). Without PyTorch the
+    checks that segment are skipped, with a message saying which and why."""
 
     def setUp(self):
         slicer.mrmlScene.Clear()
@@ -416,9 +417,5 @@ class NegativeVolumeSegmentationTest(ScriptedLoadableModuleTest):
     def runTest(self):
         from NegativeVolumeSegmentationSelfTest import checks as slicer_selftest
 
-        for check in slicer_selftest.ALL_CHECKS:
-            self.setUp()
-            self.delayDisplay("Running %s" % check.__name__)
-            check(slicer.mrmlScene)
-        self.setUp()
-        self.delayDisplay("All negative volume checks passed")
+        slicer_selftest.run_self_test(slicer.mrmlScene, self.delayDisplay,
+                                      slicer_selftest.ALL_CHECKS, clear=self.setUp)

@@ -30,8 +30,11 @@ MODULE_FILE = os.path.join(MODULE_DIR, "NegativeVolumeSegmentation.py")
 UI_FILE = os.path.join(MODULE_DIR, "Resources", "UI", "NegativeVolumeSegmentation.ui")
 LIB_DIR = os.path.join(MODULE_DIR, "NegativeVolumeSegmentationLib")
 SELFTEST_DIR = os.path.join(MODULE_DIR, "NegativeVolumeSegmentationSelfTest")
+SELFTEST_CHECK_FILES = ("checks.py", "common.py", "bridge_checks.py", "measure_checks.py",
+                        "pipeline_checks.py", "background_checks.py")
 SLICER_SIDE_LIB = ("scene/mrml_bridge.py", "scene/logic.py", "scene/background.py",
-                   "scene/torch_probe.py", "../NegativeVolumeSegmentationSelfTest/checks.py")
+                   "scene/torch_probe.py", "scene/process_tree.py") + tuple(
+    "../NegativeVolumeSegmentationSelfTest/" + name for name in SELFTEST_CHECK_FILES)
 SELFTEST_PYTEST_FILES = ("scene/test_mrml_bridge.py", "scene/test_slicer_pipeline.py")
 
 
@@ -182,6 +185,10 @@ def test_slicer_test_runs_the_same_checks_as_pytest():
 
     module_source = _read(MODULE_FILE)
     assert "slicer_selftest.ALL_CHECKS" in module_source
+    test_class = _classes(ast.parse(module_source))["NegativeVolumeSegmentationTest"]
+    run_test = [n for n in test_class.body if isinstance(n, ast.FunctionDef)
+                and n.name == "runTest"][0]
+    assert "slicer_selftest.run_self_test" in _function_calls(run_test)
     pytest_source = "".join(_read(os.path.join(REPO, "Testing", name))
                             for name in SELFTEST_PYTEST_FILES)
     called = set(re.findall(r"slicer_selftest\.(check_\w+)\(", pytest_source))
@@ -190,6 +197,16 @@ def test_slicer_test_runs_the_same_checks_as_pytest():
     for needed in ("check_logic_on_head_phantom", "check_background_matches_in_process",
                    "check_background_cancel", "check_bad_input_changes_nothing"):
         assert needed in names, needed
+
+
+def test_selftest_check_files_are_scanned_and_short():
+    """Every checks file of the self-test package is in SELFTEST_CHECK_FILES (so the 3.9-syntax,
+    Qt-free and method scans above cover it) and stays under 400 lines."""
+    present = {name for name in os.listdir(SELFTEST_DIR) if name.endswith(".py")}
+    assert present - {"__init__.py", "render.py", "offscreen.py"} == set(SELFTEST_CHECK_FILES)
+    for name in SELFTEST_CHECK_FILES:
+        lines = _read(os.path.join(SELFTEST_DIR, name)).count("\n")
+        assert lines < 400, (name, lines)
 
 
 # Slicer's naming convention: the name's ending says the widget class.
@@ -264,12 +281,12 @@ def test_parameter_names_in_ui_match_the_parameter_node():
 
 
 def test_mode_choices_are_the_engines_modes():
+    from NegativeVolumeSegmentationLib import options
     from NegativeVolumeSegmentationLib.engine import inflate
-    from NegativeVolumeSegmentationLib.scene import logic as slicer_logic
 
     annotation = _parameter_annotations()["mode"]
     choices = ast.literal_eval(re.search(r"Choice\((\[.*?\])\)", annotation).group(1))
-    assert tuple(choices) == tuple(inflate.MODES) == tuple(slicer_logic.MODES)
+    assert tuple(choices) == tuple(inflate.MODES) == tuple(options.MODES)
 
 
 def test_mrml_scene_connections_reach_every_node_selector():
