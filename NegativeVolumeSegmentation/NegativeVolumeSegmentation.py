@@ -22,6 +22,9 @@ from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoada
 from slicer.util import VTKObservationMixin
 
 POLL_INTERVAL_MS = 300  # how often the panel looks at the background run
+# The checkpoint loader needs torch.load(weights_only=...): PyTorch 1.13 or newer.
+TORCH_MINIMUM = "1.13"
+TORCH_REQUIREMENT = ">=" + TORCH_MINIMUM
 
 
 class NegativeVolumeSegmentation(ScriptedLoadableModule):
@@ -208,7 +211,7 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
         options = self._options()
         self._showResults(None)
         if options["segment"] and not self._ensureTorch():
-            self.ui.statusLabel.text = "Not started: segmenting the CT needs PyTorch."
+            self._setRunning(False)  # the status line says why; Apply is ready again
             return
         try:
             self._run = self.logic.startBackgroundRun(
@@ -267,31 +270,57 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
         slicer.util.errorDisplay("Negative volume measurement failed:\n" + message)
 
     def _ensureTorch(self):
-        """True when PyTorch is installed (found without importing it); otherwise install it
-        through SlicerPyTorch's PyTorchUtils when present, else with pip, after the user
-        confirms."""
-        if self.logic.torchInstalled():
+        """True when PyTorch >= 1.13 is installed (its version read without importing it).
+        Otherwise install or update it after asking: through SlicerPyTorch's PyTorchUtils
+        (``installTorch(askConfirmation=True, torchVersionRequirement=">=1.13")``, which picks
+        the build for the GPU driver) when that extension is present, else with pip after
+        confirmOkCancelDisplay. Whatever goes wrong (the user says no, the installer returns
+        None or raises, the version is still too old) ends as one line in the status label and
+        False; the caller leaves the panel ready for another Apply."""
+        problem = self.logic.torchProblem()
+        if problem is None:
             return True
         try:
             import PyTorchUtils
         except ImportError:
             PyTorchUtils = None
-        if PyTorchUtils is not None:
-            torch = PyTorchUtils.PyTorchUtilsLogic().installTorch(askConfirmation=True)
-            installed = torch is not None
-        else:
-            if not slicer.util.confirmOkCancelDisplay(
-                    "Segmenting the CT needs PyTorch, which is not installed. Install it now "
-                    "with pip (a large download; the CPU build where there is no NVIDIA GPU)?\n\n"
-                    "Alternatively install the PyTorch extension from the Extensions Manager.",
-                    "Negative Volume Segmentation"):
-                return False
-            with slicer.util.tryWithErrorDisplay("PyTorch could not be installed.",
-                                                 waitCursor=True):
-                slicer.util.pip_install("torch")
-            installed = self.logic.torchInstalled()
-        self.ui.deviceInfoLabel.text = self.logic.deviceSummary()
-        return installed
+        try:
+            if PyTorchUtils is not None:
+                torch = PyTorchUtils.PyTorchUtilsLogic().installTorch(
+                    askConfirmation=True, torchVersionRequirement=TORCH_REQUIREMENT)
+                if torch is None:
+                    self.ui.statusLabel.text = ("Not started: segmenting the CT needs PyTorch %s "
+                                                "or newer, and it was not installed."
+                                                % TORCH_MINIMUM)
+                    return False
+            else:
+                if not slicer.util.confirmOkCancelDisplay(
+                        problem + " Install it now with pip (torch%s; a large download; the CPU "
+                        "build where there is no NVIDIA GPU)?\n\nAlternatively install the "
+                        "PyTorch extension from the Extensions Manager and restart Slicer."
+                        % TORCH_REQUIREMENT, "Negative Volume Segmentation"):
+                    self.ui.statusLabel.text = ("Not started: segmenting the CT needs PyTorch %s "
+                                                "or newer (installing it was declined)."
+                                                % TORCH_MINIMUM)
+                    return False
+                slicer.app.setOverrideCursor(qt.Qt.WaitCursor)
+                try:
+                    slicer.util.pip_install("torch" + TORCH_REQUIREMENT)
+                finally:
+                    slicer.app.restoreOverrideCursor()
+        except Exception as error:  # the installer failed: say so, keep the panel usable
+            message = " ".join(str(error).split()) or type(error).__name__
+            logging.exception("PyTorch could not be installed")
+            self.ui.statusLabel.text = "Not started: PyTorch could not be installed: " + message
+            slicer.util.errorDisplay("PyTorch could not be installed:\n" + message)
+            return False
+        finally:
+            self.ui.deviceInfoLabel.text = self.logic.deviceSummary()
+        problem = self.logic.torchProblem()  # what is on disk now
+        if problem is not None:
+            self.ui.statusLabel.text = "Not started: " + problem
+            return False
+        return True
 
     # ------------------------------------------------------------------ results
     def _onFinished(self, results):
@@ -400,9 +429,28 @@ class NegativeVolumeSegmentationLogic(ScriptedLoadableModuleLogic):
 
     @staticmethod
     def torchInstalled():
-        from NegativeVolumeSegmentationLib.scene.torch_probe import torch_package
+        from NegativeVolumeSegmentationLib.scene import torch_probe
 
-        return torch_package()[0]
+        return torch_probe.torch_package()[0]
+
+    @staticmethod
+    def torchProblem():
+        """None when PyTorch >= TORCH_MINIMUM (1.13) is installed, else one line saying what is
+        missing. Reads the installed version without importing torch."""
+        import re
+
+        from NegativeVolumeSegmentationLib.scene import torch_probe
+
+        installed, version, _cuda = torch_probe.torch_package()
+        if not installed:
+            return ("Segmenting the CT needs PyTorch %s or newer, which is not installed."
+                    % TORCH_MINIMUM)
+        match = re.match(r"(\d+)\.(\d+)", version or "")
+        minimum = tuple(int(part) for part in TORCH_MINIMUM.split("."))
+        if match and (int(match.group(1)), int(match.group(2))) < minimum:
+            return ("Segmenting the CT needs PyTorch %s or newer; PyTorch %s is installed."
+                    % (TORCH_MINIMUM, version))
+        return None
 
 
 class NegativeVolumeSegmentationTest(ScriptedLoadableModuleTest):

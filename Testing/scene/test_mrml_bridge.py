@@ -321,36 +321,147 @@ def test_widget_error_is_shown_and_panel_recovers(module_file, widget, scene):
     assert not widget.ui.progressBar.visible and scene.GetNumberOfNodes() == nodes
 
 
-def test_widget_gets_torch_through_pytorchutils_or_confirmation(module_file, widget, scene,
-                                                                monkeypatch):
-    """Without torch, Apply asks SlicerPyTorch's PyTorchUtils (which asks the user) when it is
-    there, else asks for confirmation before pip; declining starts nothing."""
-    import sys
+class _Torch(object):
+    """What torch_probe finds on disk; an installer stand-in changes it."""
+
+    def __init__(self, installed=False, version=None):
+        self.package = (installed, version, None)
+
+    def __call__(self):
+        return self.package
+
+
+def _segment_inputs(scene, widget, monkeypatch, torch):
+    """Inputs for a segmenting Apply; startBackgroundRun is recorded and raises, so that a
+    test sees whether Apply got past the PyTorch step without running the networks."""
+    from NegativeVolumeSegmentationLib.errors import InputError
+    from NegativeVolumeSegmentationLib.scene import torch_probe
 
     _analytic_inputs(scene, widget)
     widget._parameterNode.measureExisting = False
-    monkeypatch.setattr(widget.logic, "torchInstalled", lambda: False)
-    calls = []
+    monkeypatch.setattr(torch_probe, "torch_package", torch)
+    started = []
+
+    def start(*args, **kwargs):
+        started.append(kwargs.get("segment"))
+        raise InputError("stand-in: the run would start here")
+
+    monkeypatch.setattr(widget.logic, "startBackgroundRun", start)
+    return started
+
+
+def _pytorch_utils(monkeypatch, calls, install):
+    import sys
 
     class PyTorchUtilsLogic(object):
-        def installTorch(self, askConfirmation=False, **kwargs):
-            calls.append(("PyTorchUtils", askConfirmation))
-            return None  # the user declined
+        def installTorch(self, askConfirmation=False, forceComputationBackend=None,
+                         torchVersionRequirement=None, torchvisionVersionRequirement=None):
+            calls.append(("installTorch", askConfirmation, torchVersionRequirement))
+            return install()
 
     utils = types.ModuleType("PyTorchUtils")
     utils.PyTorchUtilsLogic = PyTorchUtilsLogic
     monkeypatch.setitem(sys.modules, "PyTorchUtils", utils)
-    widget.onApplyButton()
-    assert calls == [("PyTorchUtils", True)] and widget._run is None
-    assert "needs PyTorch" in widget.ui.statusLabel.text
 
-    monkeypatch.setitem(sys.modules, "PyTorchUtils", None)  # the extension is not installed
-    monkeypatch.setattr(slicer.util, "confirmOkCancelDisplay",
-                        lambda text, *a, **k: calls.append(("confirm", text)) or False)
-    monkeypatch.setattr(slicer.util, "pip_install", lambda *a, **k: calls.append(("pip", a)))
+
+def _panel_ready(widget):
+    ui = widget.ui
+    return (widget._run is None and ui.applyButton.enabled and not ui.cancelButton.enabled
+            and not ui.progressBar.visible and not widget._timer.active)
+
+
+@pytest.mark.parametrize("installed, version", [(False, None), (True, "1.12.1+cu113")])
+def test_widget_asks_pytorchutils_for_torch_113_and_recovers_when_declined(
+        module_file, widget, scene, monkeypatch, installed, version):
+    """Missing or too old PyTorch: Apply asks SlicerPyTorch's installTorch (which asks the user)
+    for >=1.13; None back (declined) leaves a status line and the panel ready, nothing run."""
+    torch = _Torch(installed, version)
+    started = _segment_inputs(scene, widget, monkeypatch, torch)
+    calls = []
+    _pytorch_utils(monkeypatch, calls, lambda: None)
     widget.onApplyButton()
-    assert [c[0] for c in calls] == ["PyTorchUtils", "confirm"] and widget._run is None
-    assert "PyTorch" in calls[1][1]
+    assert calls == [("installTorch", True, ">=1.13")] and started == []
+    assert widget.ui.statusLabel.text.startswith("Not started: segmenting the CT needs PyTorch "
+                                                 "1.13 or newer")
+    assert _panel_ready(widget) and module_file.errors_shown == []
+
+
+def test_widget_reports_an_installer_that_raises_or_installs_too_old(module_file, widget,
+                                                                     scene, monkeypatch):
+    torch = _Torch(False)
+    started = _segment_inputs(scene, widget, monkeypatch, torch)
+    calls = []
+
+    def broken():
+        raise RuntimeError("light-the-torch:\n no network")
+
+    _pytorch_utils(monkeypatch, calls, broken)
+    widget.onApplyButton()
+    assert started == [] and _panel_ready(widget)
+    assert widget.ui.statusLabel.text == ("Not started: PyTorch could not be installed: "
+                                          "light-the-torch: no network")
+    assert len(module_file.errors_shown) == 1 and "no network" in module_file.errors_shown[0]
+
+    def too_old():  # the installer "succeeds" but what is on disk is still too old
+        torch.package = (True, "1.10.0", None)
+        return object()
+
+    _pytorch_utils(monkeypatch, calls, too_old)
+    widget.onApplyButton()
+    assert started == [] and _panel_ready(widget)
+    assert widget.ui.statusLabel.text == ("Not started: Segmenting the CT needs PyTorch 1.13 or "
+                                          "newer; PyTorch 1.10.0 is installed.")
+    assert "1.10.0" in widget.ui.deviceInfoLabel.text  # the device line was re-read
+
+
+def test_widget_goes_on_once_pytorch_is_installed(module_file, widget, scene, monkeypatch):
+    torch = _Torch(False)
+    started = _segment_inputs(scene, widget, monkeypatch, torch)
+    calls = []
+
+    def install():
+        torch.package = (True, "2.3.1+cpu", None)
+        return object()
+
+    _pytorch_utils(monkeypatch, calls, install)
+    widget.onApplyButton()
+    assert calls == [("installTorch", True, ">=1.13")] and started == [True]
+    assert "2.3.1" in widget.ui.deviceInfoLabel.text
+    widget.onApplyButton()  # now found on disk: no second install
+    assert len(calls) == 1 and started == [True, True]
+
+
+def test_widget_without_pytorchutils_asks_before_pip(module_file, widget, scene, monkeypatch):
+    """Without the PyTorch extension: a confirmation first; no means no pip; a pip failure or
+    success ends as a status line or the run."""
+    import sys
+
+    torch = _Torch(True, "1.8.0")
+    started = _segment_inputs(scene, widget, monkeypatch, torch)
+    monkeypatch.setitem(sys.modules, "PyTorchUtils", None)  # the extension is not installed
+    calls, answers = [], [False, True, True]
+    monkeypatch.setattr(slicer.util, "confirmOkCancelDisplay",
+                        lambda text, *a, **k: calls.append(("confirm", text)) or answers.pop(0))
+    results = [RuntimeError("pip failed: no space left"), None]
+
+    def pip_install(requirement):
+        calls.append(("pip", requirement))
+        outcome = results.pop(0)
+        if outcome is not None:
+            raise outcome
+        torch.package = (True, "2.0.1", None)
+
+    monkeypatch.setattr(slicer.util, "pip_install", pip_install)
+    widget.onApplyButton()
+    assert [c[0] for c in calls] == ["confirm"] and started == [] and _panel_ready(widget)
+    assert "1.8.0" in calls[0][1] and "torch>=1.13" in calls[0][1]
+    assert "declined" in widget.ui.statusLabel.text
+    widget.onApplyButton()
+    assert calls[1:] == [("confirm", calls[0][1]), ("pip", "torch>=1.13")]
+    assert started == [] and _panel_ready(widget)
+    assert widget.ui.statusLabel.text.endswith("could not be installed: pip failed: no space left")
+    widget.onApplyButton()
+    assert [c[0] for c in calls[3:]] == ["confirm", "pip"] and started == [True]
 
 
 def test_module_logic_wrapper_process_in_process(module_file, scene):

@@ -570,6 +570,12 @@ def test_torch_is_installed_only_on_request():
     assert confirm < calls.index("slicer.util.pip_install")
     source = ast.unparse(installers[0][1])
     assert "askConfirmation=True" in source and "import PyTorchUtils" in source
+    # torch.load(weights_only=...) needs PyTorch 1.13: the installer is told so
+    assert "torchVersionRequirement=TORCH_REQUIREMENT" in source
+    constants = {ast.unparse(n.targets[0]): n.value for n in tree.body
+                 if isinstance(n, ast.Assign) and len(n.targets) == 1}
+    assert ast.literal_eval(constants["TORCH_MINIMUM"]) == "1.13"
+    assert ast.unparse(constants["TORCH_REQUIREMENT"]) == "'>=' + TORCH_MINIMUM"
     assert "_ensureTorch" in " ".join(_function_calls(_widget_methods()["onApplyButton"]))
 
 
