@@ -9,6 +9,7 @@ mrml_bridge converts at the boundary.
 """
 
 import logging
+import os
 from typing import Annotated
 
 import qt
@@ -61,6 +62,97 @@ The method follows Belikova K., Rogov O., Rybakov A., Maslov M., Dylov D.,
 "Deep negative volume segmentation", Scientific Reports 11, 16292 (2021),
 doi:10.1038/s41598-021-95526-1. The module layout follows the 3D Slicer scripted-module template.
 """
+        # The TMJ phantom in the Sample Data module, once the application has started up.
+        slicer.app.connect("startupCompleted()", registerSampleData)
+
+
+#
+# Sample data: a head CT phantom with known joint spaces, generated here on first use (no
+# download), the held-out phantom the module's own pipeline checks measure.
+#
+SAMPLE_DATA_NAME = "TMJ phantom head CT"
+SAMPLE_DATA_CATEGORY = "Negative Volume Segmentation"
+SAMPLE_PHANTOM_SEED = 100010  # never used in training (the bundled models saw seeds 0-23)
+SAMPLE_PHANTOM_OPTIONS = {"fov": "head", "mouth": "closed", "spacing": (0.65, 0.65, 1.25)}
+
+
+def sampleDataFolder():
+    """Slicer's cache folder (where Sample Data keeps its files), else the temporary folder."""
+    import tempfile
+
+    folder = getattr(getattr(slicer, "app", None), "cachePath", None)
+    return folder or tempfile.gettempdir()
+
+
+def samplePhantomFileName(seed=SAMPLE_PHANTOM_SEED):
+    return "NegativeVolumeSegmentation-TMJ-phantom-head-CT-%d.nrrd" % seed
+
+
+def registerSampleData():
+    """Add "TMJ phantom head CT" to the Sample Data module. Its customDownloader generates the
+    CT locally (writePhantomSample); the URI is where that file is kept, so that
+    SampleData.downloadSample finds it in the cache once it has been generated."""
+    import pathlib
+
+    try:
+        import SampleData
+    except ImportError:  # the Sample Data module is disabled in this Slicer
+        logging.info("Sample Data module not found: %s not registered", SAMPLE_DATA_NAME)
+        return
+    iconsPath = os.path.join(os.path.dirname(__file__), "Resources", "Icons")
+    path = os.path.join(sampleDataFolder(), samplePhantomFileName())
+    SampleData.SampleDataLogic.registerCustomSampleDataSource(
+        category=SAMPLE_DATA_CATEGORY,
+        sampleName=SAMPLE_DATA_NAME,
+        uris=pathlib.Path(os.path.abspath(path)).as_uri(),
+        fileNames=samplePhantomFileName(),
+        nodeNames=SAMPLE_DATA_NAME,
+        thumbnailFileName=os.path.join(iconsPath, "NegativeVolumeSegmentation.png"),
+        loadFileTypes="VolumeFile",
+        customDownloader=downloadPhantomSample,
+    )
+
+
+def writePhantomSample(folder=None, seed=SAMPLE_PHANTOM_SEED):
+    """The phantom head CT as NRRD (int16 HU, LPS geometry) in ``folder`` (default: Slicer's
+    cache), with its truth (report.json keys per side: negative and condyle volumes in mm³,
+    condyle centres in LPS mm) as ``<name>.truth.json`` beside it. Generated on first use
+    (about 10-30 s), reused afterwards. Returns the NRRD path."""
+    import json
+
+    import SimpleITK as sitk
+
+    from NegativeVolumeSegmentationLib.phantom import make_phantom
+
+    folder = folder or sampleDataFolder()
+    path = os.path.join(folder, samplePhantomFileName(seed))
+    truthPath = path[:-len(".nrrd")] + ".truth.json"
+    if os.path.isfile(truthPath) and os.path.isfile(path) and os.path.getsize(path) > 0:
+        return path
+    os.makedirs(folder, exist_ok=True)
+    phantom = make_phantom("head", seed=seed, **SAMPLE_PHANTOM_OPTIONS)
+    partial = "%s.%d.partial" % (path, os.getpid())  # a crash leaves no half-written NRRD
+    sitk.WriteImage(phantom.ct, partial + ".nrrd", True)
+    os.replace(partial + ".nrrd", path)
+    with open(partial + ".json", "w") as handle:
+        json.dump(phantom.truth, handle, indent=2)
+    os.replace(partial + ".json", truthPath)
+    return path
+
+
+def downloadPhantomSample(source=None):
+    """Sample Data's customDownloader (called with the SampleDataSource): generate the phantom
+    CT if needed and load it as the volume "TMJ phantom head CT". Returns the volume node."""
+    slicer.app.setOverrideCursor(qt.Qt.WaitCursor)
+    try:
+        path = writePhantomSample()
+    except Exception as error:
+        logging.exception("The TMJ phantom could not be generated")
+        slicer.util.errorDisplay("The TMJ phantom could not be generated:\n%s" % error)
+        return None
+    finally:
+        slicer.app.restoreOverrideCursor()
+    return slicer.util.loadVolume(path, {"name": SAMPLE_DATA_NAME})
 
 
 @parameterNodeWrapper

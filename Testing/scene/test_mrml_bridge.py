@@ -133,7 +133,7 @@ UI_NAMES = ("applyButton", "cancelButton", "progressBar", "statusLabel", "device
 
 
 @pytest.fixture
-def module_file(scene, monkeypatch):
+def module_file(scene, monkeypatch, tmp_path):
     import importlib.util
     import os
     import sys
@@ -176,10 +176,12 @@ def module_file(scene, monkeypatch):
                          ("slicer.ScriptedLoadableModule", scripted),
                          ("slicer.parameterNodeWrapper", wrapper)):
         monkeypatch.setitem(sys.modules, name, module)
-    monkeypatch.setattr(slicer, "app", types.SimpleNamespace(
+    app = types.SimpleNamespace(
         processEvents=lambda: None, setOverrideCursor=lambda cursor: None,
         restoreOverrideCursor=lambda: None, testingEnabled=lambda: True,
-        layoutManager=lambda: None), raising=False)
+        layoutManager=lambda: None, cachePath=str(tmp_path / "slicer-cache"), connections=[])
+    app.connect = lambda signal, slot: app.connections.append((signal, slot))
+    monkeypatch.setattr(slicer, "app", app, raising=False)
     # The panel's loadUI / childWidgetVariables: fake widgets under the .ui's names.
     monkeypatch.setattr(slicer.util, "loadUI", lambda path: _FakeWidget())
     monkeypatch.setattr(slicer.util, "childWidgetVariables", lambda widget: types.SimpleNamespace(
@@ -236,6 +238,107 @@ def test_module_texts_at_runtime(module_file):
     assert parent.title == "Negative Volume Segmentation"
     assert parent.categories == ["Segmentation"]
     assert "Belikova" in parent.acknowledgementText
+    # the sample data is registered once Slicer has started, not while modules load
+    assert slicer.app.connections == [("startupCompleted()", module_file.registerSampleData)]
+
+
+class _SampleDataStandIn(object):
+    """Slicer's SampleData module as far as registration goes: SampleDataSource's own length
+    check (uris, fileNames, nodeNames: one string each or lists of one length)."""
+
+    def __init__(self):
+        self.sources = {}
+        stand_in = self
+
+        class SampleDataLogic(object):
+            @staticmethod
+            def registerCustomSampleDataSource(category="Custom", sampleName=None, uris=None,
+                                               fileNames=None, nodeNames=None,
+                                               customDownloader=None, thumbnailFileName=None,
+                                               loadFileTypes=None, loadFiles=None,
+                                               loadFileProperties={}, checksums=None,
+                                               loadFileType=None):
+                fields = [uris, fileNames, nodeNames]
+                if all(isinstance(f, str) for f in fields):
+                    fields = [[f] for f in fields]
+                assert len(set(len(f) for f in fields)) == 1, fields  # as SampleDataSource
+                source = types.SimpleNamespace(
+                    sampleName=sampleName, uris=fields[0], fileNames=fields[1],
+                    nodeNames=fields[2], customDownloader=customDownloader,
+                    thumbnailFileName=thumbnailFileName, loadFileTypes=loadFileTypes)
+                stand_in.sources.setdefault(category, []).append(source)
+
+        self.module = types.ModuleType("SampleData")
+        self.module.SampleDataLogic = SampleDataLogic
+
+
+def test_sample_data_generates_the_phantom_ct_locally(module_file, monkeypatch):
+    """Registration against a Sample Data stand-in; its customDownloader (the button) writes the
+    held-out head phantom into Slicer's cache as NRRD with the phantom's truth beside it and
+    loads it; the file has the phantom's geometry, voxels and truth, and is reused."""
+    import json
+    import os
+    import sys
+    import time
+
+    import SimpleITK as sitk
+
+    from NegativeVolumeSegmentationLib.phantom import make_phantom
+
+    sample_data = _SampleDataStandIn()
+    monkeypatch.setitem(sys.modules, "SampleData", sample_data.module)
+    module_file.registerSampleData()
+    (source,) = sample_data.sources["Negative Volume Segmentation"]
+    assert source.sampleName == "TMJ phantom head CT" and source.nodeNames == [source.sampleName]
+    assert source.fileNames[0].endswith(".nrrd") and source.loadFileTypes == "VolumeFile"
+    assert os.path.isfile(source.thumbnailFileName)
+    cache = slicer.app.cachePath
+    path = os.path.join(cache, source.fileNames[0])
+    assert source.uris[0].startswith("file:") and source.uris[0].endswith(source.fileNames[0])
+    assert not os.path.exists(path)  # nothing is generated at registration
+
+    loaded = []
+    monkeypatch.setattr(slicer.util, "loadVolume",
+                        lambda filename, properties=None: loaded.append((filename, properties))
+                        or "volume node")
+    assert source.customDownloader(source) == "volume node"  # what the Sample Data button does
+    assert loaded == [(path, {"name": "TMJ phantom head CT"})]
+    assert sorted(os.listdir(cache)) == sorted([source.fileNames[0], source.fileNames[0][:-5]
+                                                + ".truth.json"])  # no partial file left
+
+    expected = make_phantom("head", seed=100010, fov="head", mouth="closed",
+                            spacing=(0.65, 0.65, 1.25))
+    with open(path, "rb") as handle:
+        header = handle.read(1000).split(b"\n\n")[0].decode("ascii")
+    assert "type: short" in header and "space: left-posterior-superior" in header
+    ct = sitk.ReadImage(path)
+    assert ct.GetSize() == expected.ct.GetSize() and ct.GetPixelID() == sitk.sitkInt16
+    for got, want in ((ct.GetSpacing(), (0.65, 0.65, 1.25)),
+                      (ct.GetOrigin(), expected.ct.GetOrigin()),
+                      (ct.GetDirection(), expected.ct.GetDirection())):
+        assert max(abs(a - b) for a, b in zip(got, want)) < 1e-9, (got, want)
+    assert (sitk.GetArrayFromImage(ct) == sitk.GetArrayFromImage(expected.ct)).all()
+    with open(path[:-5] + ".truth.json") as handle:
+        truth = json.load(handle)
+    assert truth == json.loads(json.dumps(expected.truth))
+    for side in ("left", "right"):
+        # a whole-head CT: the truth's condyle centre lies in bone in the file's own geometry
+        centre = truth[side]["condyle_center_lps_mm"]
+        assert ct.GetPixel(ct.TransformPhysicalPointToIndex(centre)) > 200
+        assert truth[side]["negative_volume_mm3"] > 100.0
+
+    stamp = os.path.getmtime(path)
+    start = time.perf_counter()
+    source.customDownloader(source)  # second click: the cached file, not a new phantom
+    assert time.perf_counter() - start < 2.0 and os.path.getmtime(path) == stamp
+    assert loaded[-1] == (path, {"name": "TMJ phantom head CT"})
+
+
+def test_sample_data_without_the_sample_data_module(module_file, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "SampleData", None)  # disabled in this Slicer
+    assert module_file.registerSampleData() is None
 
 
 def test_widget_setup_wires_buttons_timer_and_device(widget):
