@@ -1,8 +1,7 @@
 """Inflation length: how far each condyle (MC) vertex travels along its normal before the TB.
 
 For every MC vertex x with outward unit normal n(x) the ray x + t n(x), 0 < t <= max_distance, is
-cast against the temporal-bone (TB) surface with one VTK cell locator built once. h(x) = t of the
-first hit (mm). Modes:
+cast against the temporal-bone (TB) surface. h(x) = t of the first (nearest) hit (mm). Modes:
 
 - ``confined`` (default): a ray that meets no TB gives h = 0 (that part of the condyle does not
   face the fossa).
@@ -11,7 +10,15 @@ first hit (mm). Modes:
 A first hit on a TB face whose outward normal points along the ray means the ray starts inside
 the TB (the bones touch or overlap): h = 0 there. A first hit more than ``MAX_INCIDENCE_DEG`` from
 the face's normal grazes the TB's rim and counts as a miss. Rays that cannot come near any TB
-vertex (:func:`_rays_that_may_hit`) are skipped without a locator query.
+vertex (:func:`_rays_that_may_hit`) are skipped without a query.
+
+The rays are cast by :class:`TriangleRayCaster` (default locator ``"numpy"``): Moller-Trumbore
+ray/triangle tests, vectorised in numpy, over the TB triangles a k-d tree of triangle centroids
+puts near each stretch of the ray, stretch after stretch, so the nearest hit is found on every
+VTK version. VTK's own locators (``static``, ``cell``, ``obb``, ``bsp``) stay selectable, but
+before VTK 9.3.1 ``vtkCellLocator::IntersectWithLine`` returned some hit along the segment, not
+the nearest (VTK commit 9487b2a6, January 2024): a hit on the far side of the TB then reads as
+"the ray starts inside the bone" (h = 0).
 """
 
 import numpy as np
@@ -41,11 +48,117 @@ LOCATORS = {
     "obb": vtkOBBTree,
     "bsp": vtkModifiedBSPTree,
 }
-DEFAULT_LOCATOR = "cell"  # fastest in benchmarks/bench_negative_volume.py --locators (static close)
+NUMPY_LOCATOR = "numpy"
+LOCATOR_KINDS = (NUMPY_LOCATOR,) + tuple(sorted(LOCATORS))
+DEFAULT_LOCATOR = NUMPY_LOCATOR  # the same nearest hit on every VTK version (module docstring)
+STRETCH_MM = 1.0  # rays are searched stretch by stretch of this length
+CANDIDATES_PER_QUERY = 48  # k-d tree neighbours per stretch before falling back to a ball query
+BARYCENTRIC_TOLERANCE = 1e-9  # a ray through a shared edge or vertex hits (no leak between faces)
+
+
+class TriangleRayCaster(object):
+    """Nearest ray / triangle-mesh intersections, vectorised in numpy (LPS mm).
+
+    Moller and Trumbore (1997) on candidate triangles: the segment [0, length] of each ray is cut
+    into stretches of ``STRETCH_MM``; a triangle that the stretch crosses has its centroid within
+    half the stretch plus the mesh's largest centroid-to-corner distance of the stretch's middle,
+    so a k-d tree of centroids gives every candidate. Stretches are searched in order and a ray
+    stops at the first stretch where its nearest candidate hit lies within that stretch: no
+    triangle further along can be nearer.
+    """
+
+    def __init__(self, pts, tri):
+        pts = np.asarray(pts, float)
+        tri = np.asarray(tri, np.int64)
+        self.corner = pts[tri[:, 0]]
+        self.edge1 = pts[tri[:, 1]] - self.corner
+        self.edge2 = pts[tri[:, 2]] - self.corner
+        centroid = (3.0 * self.corner + self.edge1 + self.edge2) / 3.0
+        reach = np.zeros(len(tri))
+        for k in range(3):
+            reach = np.maximum(reach, np.linalg.norm(pts[tri[:, k]] - centroid, axis=1))
+        self.reach = float(reach.max()) if len(tri) else 0.0
+        self.tree = cKDTree(centroid) if len(tri) else None
+
+    def intersect(self, origins, directions, rays, triangles):
+        """Parameter t (mm along the unit direction) of ray ``rays[i]`` meeting triangle
+        ``triangles[i]``; inf where they do not meet (parallel, outside, or behind)."""
+        d = directions[rays]
+        e1, e2 = self.edge1[triangles], self.edge2[triangles]
+        p = np.cross(d, e2)
+        det = np.einsum("ij,ij->i", e1, p)
+        scale = np.linalg.norm(e1, axis=1) * np.linalg.norm(e2, axis=1)
+        ok = np.abs(det) > 1e-12 * scale
+        inv = 1.0 / np.where(ok, det, 1.0)
+        s = origins[rays] - self.corner[triangles]
+        u = np.einsum("ij,ij->i", s, p) * inv
+        q = np.cross(s, e1)
+        v = np.einsum("ij,ij->i", d, q) * inv
+        t = np.einsum("ij,ij->i", e2, q) * inv
+        tol = BARYCENTRIC_TOLERANCE
+        ok &= (u >= -tol) & (v >= -tol) & (u + v <= 1.0 + tol) & (t >= 0.0)
+        return np.where(ok, t, np.inf)
+
+    def _candidates(self, centres, radius):
+        """(query index, triangle index) pairs: centroids within ``radius`` of each centre."""
+        k = min(CANDIDATES_PER_QUERY, self.tree.n)
+        dist, idx = self.tree.query(centres, k=k, distance_upper_bound=radius)
+        dist, idx = dist.reshape(len(centres), k), idx.reshape(len(centres), k)
+        found = np.isfinite(dist)
+        full = found[:, -1] if k == CANDIDATES_PER_QUERY else np.zeros(len(centres), bool)
+        keep = found & ~full[:, None]
+        rows = [np.nonzero(keep)[0]]
+        cols = [idx[keep]]
+        for r in np.nonzero(full)[0]:  # more neighbours than k: ask for all of them
+            near = np.asarray(self.tree.query_ball_point(centres[r], radius), np.int64)
+            rows.append(np.full(len(near), r, np.int64))
+            cols.append(near)
+        return np.concatenate(rows), np.concatenate(cols)
+
+    def first_hits(self, origins, directions, length):
+        """(t, triangle) of the nearest hit with 0 <= t <= ``length`` (mm) of each ray
+        ``origins + t directions`` (unit directions); t = inf and triangle = -1 on a miss."""
+        origins = np.asarray(origins, float).reshape(-1, 3)
+        directions = np.asarray(directions, float).reshape(-1, 3)
+        n = len(origins)
+        best_t = np.full(n, np.inf)
+        best_tri = np.full(n, -1, np.int64)
+        if self.tree is None or n == 0 or not length > 0:
+            return best_t, best_tri
+        active = np.arange(n)
+        pieces = max(1, int(np.ceil(length / STRETCH_MM - 1e-9)))
+        step = length / pieces
+        for k in range(pieces):
+            if len(active) == 0:
+                break
+            lo, hi = k * step, (k + 1) * step
+            centres = origins[active] + (0.5 * (lo + hi)) * directions[active]
+            rows, tris = self._candidates(centres, 0.5 * step + self.reach + 1e-9)
+            if len(rows):
+                rays = active[rows]
+                t = self.intersect(origins, directions, rays, tris)
+                hit = t <= length
+                rays, tris, t = rays[hit], tris[hit], t[hit]
+                order = np.lexsort((tris, t, rays))  # per ray: smallest t (then lowest id) first
+                rays, tris, t = rays[order], tris[order], t[order]
+                first = np.ones(len(rays), bool)
+                first[1:] = rays[1:] != rays[:-1]
+                rays, tris, t = rays[first], tris[first], t[first]
+                done = t <= hi + 1e-12 if k < pieces - 1 else np.ones(len(t), bool)
+                best_t[rays[done]] = t[done]
+                best_tri[rays[done]] = tris[done]
+            active = active[best_tri[active] < 0]
+        return best_t, best_tri
 
 
 def build_locator(poly, kind=DEFAULT_LOCATOR):
-    """A cell locator of ``kind`` (static, cell, obb, bsp) built once over ``poly``."""
+    """A locator of ``kind`` built once over ``poly``: :class:`TriangleRayCaster` for "numpy",
+    else the VTK cell locator of that name (static, cell, obb, bsp)."""
+    if kind == NUMPY_LOCATOR:
+        return TriangleRayCaster(surfaces.points(poly), surfaces.triangles(poly))
+    if kind not in LOCATORS:
+        raise ValueError("unknown locator %r (expected one of %s)"
+                         % (kind, ", ".join(LOCATOR_KINDS)))
     loc = LOCATORS[kind]()
     loc.SetDataSet(poly)
     if kind in ("static", "cell"):
@@ -120,12 +233,29 @@ class TemporalBoneRays(object):
     def lengths(self, starts, directions, max_distance, candidates=None):
         """(h, hit) per ray: h in mm (0 on a miss or from inside the TB), hit a bool array.
 
-        ``candidates``: indices of the rays to cast (the others are misses); all when None.
+        ``starts`` (LPS mm) and unit ``directions`` are (N, 3) arrays; ``candidates``: indices of
+        the rays to cast (the others are misses); all when None.
         """
+        starts = np.asarray(starts, float).reshape(-1, 3)
+        directions = np.asarray(directions, float).reshape(-1, 3)
         h = np.zeros(len(starts))
         hit = np.zeros(len(starts), bool)
         length = max_distance - RAY_START_MM
-        todo = range(len(starts)) if candidates is None else candidates
+        todo = np.arange(len(starts)) if candidates is None else np.asarray(candidates, np.int64)
+        if self.kind == NUMPY_LOCATOR:
+            if len(todo) == 0:
+                return h, hit
+            t, cell = self.locator.first_hits(starts[todo] + RAY_START_MM * directions[todo],
+                                              directions[todo], length)
+            met = cell >= 0
+            todo, t, cell = todo[met], t[met], cell[met]
+            facing = np.einsum("ij,ij->i", self.face_normals[cell], directions[todo])
+            inside = facing > 0  # leaving the TB: the ray started inside it
+            hit[todo[inside]] = True
+            stop = facing <= -GRAZING_COS
+            hit[todo[stop]] = True
+            h[todo[stop]] = RAY_START_MM + t[stop]
+            return h, hit
         for i in todo:
             start = starts[i] + RAY_START_MM * directions[i]
             found = _first_hit(self.locator, self.kind, start, start + length * directions[i])
@@ -149,7 +279,8 @@ def inflation_lengths(mc_poly, tb_poly, max_distance=DEFAULT_MAX_DISTANCE_MM, mo
         mc_poly, tb_poly: meshes from :func:`surfaces.mask_surface` (LPS mm, outward normals).
         max_distance: longest ray (mm).
         mode: "confined" or "paper" (see module docstring).
-        locator: which VTK locator answers the ray queries (static, cell, obb, bsp).
+        locator: what answers the ray queries: "numpy" (:class:`TriangleRayCaster`, default) or
+            a VTK locator (static, cell, obb, bsp; see the module docstring).
         rays: a :class:`TemporalBoneRays` of ``tb_poly`` to reuse (built when None).
 
     Returns:

@@ -211,7 +211,8 @@ def measure_negative_volume(label_image, max_distance=inflate.DEFAULT_MAX_DISTAN
         mode: "confined" (rays that miss the TB give 0) or "paper" (min(hit, max_distance),
             NV clipped by a cube of ``cube_mm`` centred on the condyle top).
         cube_mm: edge of the paper-mode clipping cube (mm).
-        locator: VTK locator kind for the rays (see :mod:`.inflate`).
+        locator: what casts the rays: "numpy" (default, the same on every VTK) or a VTK
+            locator kind (see :mod:`.inflate`).
 
     Returns:
         :class:`NegativeVolumeResult`. A side that cannot be measured is None, with the reason in

@@ -6,19 +6,30 @@ normals pointing out of the solid. The mesh is built in index space scaled by th
 mapped to physical LPS mm with the image's direction matrix and origin, so any direction or
 (anisotropic) spacing is handled. Works on whatever image it is given: callers crop a region of
 interest (ROI) around a joint first.
+
+Same mesh on every VTK that Slicer ships (9.2 ... 9.6): only the contouring is VTK's
+(``vtkDiscreteFlyingEdges3D``, whose output is identical from 9.2.6 to 9.6.2). The smoothing is
+:func:`windowed_sinc`, Taubin's windowed-sinc filter as ``vtkWindowedSincPolyDataFilter`` computes
+it, written here in numpy with the Nuttall window: VTK switched its default window from Hamming
+to Nuttall in 2024 (VTK 9.4; 9.2/9.3 can only do Hamming), which moves the smoothed vertices by
+0.2 mm (median) and changes a condyle's smoothed volume by ~1.4 %. The normals
+(:func:`_normals`) are those of ``vtkPolyDataNormals`` without splitting: cell normals of the
+triangles as wound, point normals the normalised sum of the unit normals of the triangles around
+a vertex. Checked on phantom 100010 against VTK 9.2.6 (Hamming) and 9.6.2 (Nuttall): same triangles,
+vertices within 2e-5 mm and normals within 4e-4 (VTK stores them in single precision).
 """
 
 import numpy as np
 import SimpleITK as sitk
-from scipy import ndimage
+from scipy import ndimage, sparse
 from vtkmodules.util import numpy_support
 from vtkmodules.vtkCommonCore import vtkPoints
-from vtkmodules.vtkCommonDataModel import vtkImageData, vtkPolyData
-from vtkmodules.vtkFiltersCore import (vtkPolyDataNormals, vtkTriangleFilter,
-                                       vtkWindowedSincPolyDataFilter)
+from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkImageData, vtkPolyData
 from vtkmodules.vtkFiltersGeneral import vtkDiscreteFlyingEdges3D
 
 SMOOTHING_FACTOR = 0.5  # Slicer's default "surface smoothing" of a segmentation
+WINDOWS = ("nuttall", "hamming")
+DEFAULT_WINDOW = "nuttall"  # VTK >= 9.4's default; "hamming" reproduces VTK 9.2 / 9.3
 
 
 def clean_mask(mask):
@@ -97,8 +108,8 @@ def cell_normals(poly):
     return numpy_support.vtk_to_numpy(poly.GetCellData().GetNormals()).astype(float)
 
 
-def _flying_edges(img, smoothing):
-    """Discrete flying edges + windowed-sinc smoothing (Slicer's classic conversion)."""
+def _flying_edges(img):
+    """Discrete flying edges at the 0.5 level of a 0/1 vtkImageData: (points, triangles) arrays."""
     surf = vtkDiscreteFlyingEdges3D()
     surf.SetInputData(img)
     surf.SetValue(0, 1)
@@ -107,27 +118,105 @@ def _flying_edges(img, smoothing):
     surf.ComputeScalarsOff()
     surf.Update()
     poly = surf.GetOutput()
-    if smoothing <= 0 or poly.GetNumberOfPoints() == 0:
-        return poly
-    sinc = vtkWindowedSincPolyDataFilter()
-    sinc.SetInputData(poly)
-    sinc.SetNumberOfIterations(int(round(20 + 40 * smoothing)))
-    sinc.SetPassBand(10.0 ** (-4.0 * smoothing))
-    sinc.BoundarySmoothingOff()
-    sinc.FeatureEdgeSmoothingOff()
-    sinc.NonManifoldSmoothingOn()
-    sinc.NormalizeCoordinatesOn()
-    sinc.Update()
-    return sinc.GetOutput()
+    if poly.GetNumberOfPoints() == 0:
+        return np.zeros((0, 3)), np.zeros((0, 3), np.int64)
+    return points(poly), triangles(poly)
 
 
-def mask_surface(mask_image, smoothing=SMOOTHING_FACTOR, clean=True):
+def sinc_coefficients(iterations, pass_band, window=DEFAULT_WINDOW):
+    """Chebyshev coefficients c[0..iterations] of the windowed-sinc low-pass filter.
+
+    Taubin, Zhang and Golub (1996), as in ``vtkWindowedSincPolyDataFilter``: the window weights
+    the sinc's Chebyshev series, and a Newton search shifts the cut-off so that the filter's gain
+    at the pass band ``pass_band`` (in [0, 2]) is 1 within 1e-3.
+    """
+    n = int(iterations)
+    i = np.arange(n + 1, dtype=float)
+    angle = np.pi * i / (n + 1)
+    if window == "nuttall":
+        w = (0.355768 + 0.487396 * np.cos(angle) + 0.144232 * np.cos(2.0 * angle)
+             + 0.012604 * np.cos(3.0 * angle))
+    elif window == "hamming":
+        w = 0.54 + 0.46 * np.cos(angle)
+    else:
+        raise ValueError("unknown window %r (expected one of %s)" % (window, ", ".join(WINDOWS)))
+    theta_pb = np.arccos(1.0 - 0.5 * pass_band)
+    chebyshev_at_pb = np.cos(i * theta_pb)  # T_i(1 - k_pb / 2)
+    sigma = 0.0
+    c = np.zeros(n + 1)
+    for _ in range(500):
+        c[0] = w[0] * (theta_pb + sigma) / np.pi
+        c[1:] = 2.0 * w[1:] * np.sin(i[1:] * (theta_pb + sigma)) / (i[1:] * np.pi)
+        if n <= 1:
+            break
+        cprime = np.zeros(n + 1)  # Chebyshev coefficients of the derivative
+        cprime[n - 2] = 2.0 * (n - 1) * c[n - 1]
+        for j in range(n - 3, -1, -1):
+            cprime[j] = cprime[j + 2] + 2.0 * (j + 1) * c[j + 1]
+        gain = float(np.dot(c, chebyshev_at_pb))
+        if abs(gain - 1.0) < 1e-3:
+            break
+        sigma -= (gain - 1.0) / float(np.dot(cprime, chebyshev_at_pb))
+    return c
+
+
+def _smoothing_operator(tri, n_points):
+    """Row-stochastic neighbour-average matrix W (sparse) and the vertices that may move.
+
+    A vertex averages the vertices it shares an edge with; an edge used by more than two
+    triangles (non-manifold) counts once per triangle (VTK's non-manifold smoothing with weighted
+    non-manifold edges), an edge used once is a boundary edge and fixes its vertices (boundary
+    smoothing off).
+    """
+    a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
+    src = np.concatenate([a, a, b, b, c, c]).astype(np.int64)
+    dst = np.concatenate([b, c, a, c, a, b]).astype(np.int64)
+    key, uses = np.unique(src * n_points + dst, return_counts=True)
+    src, dst = key // n_points, key % n_points
+    movable = np.zeros(n_points, bool)
+    movable[src] = True
+    movable[src[uses == 1]] = False
+    weight = np.where(uses == 2, 1.0, uses.astype(float))
+    mat = sparse.csr_matrix((weight, (src, dst)), shape=(n_points, n_points))
+    total = np.asarray(mat.sum(axis=1)).ravel()
+    scale = np.where(movable, 1.0 / np.maximum(total, 1e-300), 0.0)
+    return sparse.diags(scale) @ mat, movable
+
+
+def windowed_sinc(pts, tri, iterations, pass_band, window=DEFAULT_WINDOW):
+    """Windowed-sinc smoothed copy of a triangle mesh's points (same units, same order).
+
+    The Chebyshev recursion of ``vtkWindowedSincPolyDataFilter`` (Taubin's notation: x0, x1,
+    x2 and the accumulated x3) with the Laplacian x - mean(neighbours), in double precision on
+    coordinates centred on the bounding box (VTK's NormalizeCoordinates only changes rounding).
+    Boundary vertices stay where they are.
+    """
+    pts = np.asarray(pts, float)
+    if iterations <= 0 or len(tri) == 0:
+        return pts.copy()
+    avg, movable = _smoothing_operator(np.asarray(tri, np.int64), len(pts))
+    c = sinc_coefficients(iterations, pass_band, window)
+    centre = 0.5 * (pts.min(axis=0) + pts.max(axis=0))
+    x0 = pts - centre
+    x1 = 0.5 * (x0 + avg @ x0)  # x0 - Laplacian(x0) / 2
+    x3 = c[0] * x0 + c[1] * x1
+    for k in range(2, int(iterations) + 1):
+        x2 = x1 - x0 + avg @ x1  # 2 x1 - x0 - Laplacian(x1)
+        x3 += c[k] * x2
+        x0, x1 = x1, x2
+    out = x3 + centre
+    out[~movable] = pts[~movable]
+    return out
+
+
+def mask_surface(mask_image, smoothing=SMOOTHING_FACTOR, clean=True, window=DEFAULT_WINDOW):
     """Closed outward-oriented triangle mesh (LPS mm) of a binary SimpleITK mask (non-zero = in).
 
     Args:
         mask_image: SimpleITK image, any origin / spacing / direction.
         smoothing: Slicer-style smoothing factor 0-1 (windowed sinc pass band 10^(-4 s)).
         clean: keep the largest component and fill its cavities first (:func:`clean_mask`).
+        window: windowed-sinc window, "nuttall" (VTK >= 9.4) or "hamming" (VTK 9.2 / 9.3).
 
     Returns:
         vtkPolyData with point normals and cell normals (outward), or None for an empty mask.
@@ -150,41 +239,53 @@ def mask_surface(mask_image, smoothing=SMOOTHING_FACTOR, clean=True):
     img.SetOrigin(*((lo[::-1] - 1) * spacing))
     img.GetPointData().SetScalars(numpy_support.numpy_to_vtk(arr.ravel(), deep=True))
 
-    poly = _flying_edges(img, smoothing)
-    if poly.GetNumberOfPoints() == 0:
+    pts, tri = _flying_edges(img)
+    if len(pts) == 0:
         return None
+    if smoothing > 0:
+        pts = windowed_sinc(pts, tri, int(round(20 + 40 * smoothing)),
+                            10.0 ** (-4.0 * smoothing), window)
 
     # Index space (scaled by spacing) -> LPS mm.
     mat = _index_to_physical(mask_image)
-    pts = numpy_support.vtk_to_numpy(poly.GetPoints().GetData()).astype(float)
     pts = pts @ mat[:3, :3].T + mat[:3, 3]
-    out = vtkPolyData()
+    # Flying edges winds every triangle the same way round the solid; a left-handed direction
+    # matrix reverses them all: flip when the enclosed signed volume is negative.
+    if _signed_volume(pts, tri) < 0:
+        tri = tri[:, ::-1].copy()
+    return _normals(pts, tri)
+
+
+def _signed_volume(pts, tri):
+    a, b, c = pts[tri[:, 0]], pts[tri[:, 1]], pts[tri[:, 2]]
+    return float(np.sum(np.einsum("ij,ij->i", a, np.cross(b, c))) / 6.0)
+
+
+def _unit(vectors):
+    length = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.where(length > 0, vectors / np.where(length > 0, length, 1.0), 0.0)
+
+
+def _normals(pts, tri):
+    """vtkPolyData of the mesh with cell normals (unit normals of the triangles as wound) and
+    point normals (normalised sum of the unit normals of the triangles around each vertex)."""
+    cell_n = _unit(np.cross(pts[tri[:, 1]] - pts[tri[:, 0]], pts[tri[:, 2]] - pts[tri[:, 0]]))
+    point_n = np.zeros_like(pts)
+    for k in range(3):
+        np.add.at(point_n, tri[:, k], cell_n)
+    point_n = _unit(point_n)
+    poly = vtkPolyData()
     vpts = vtkPoints()
-    vpts.SetData(numpy_support.numpy_to_vtk(pts, deep=True))
-    out.SetPoints(vpts)
-    out.SetPolys(poly.GetPolys())
-    tri = vtkTriangleFilter()
-    tri.SetInputData(out)
-    tri.Update()
-    out = tri.GetOutput()
-
-    # A left-handed direction matrix (or the contouring's own winding) may leave faces inward:
-    # orient consistently, then flip everything when the enclosed signed volume is negative.
-    result = _normals(out, flip=False)
-    if signed_volume(result) < 0:
-        result = _normals(out, flip=True)
-    return result
-
-
-def _normals(poly, flip):
-    """Consistently ordered triangles with point and cell normals (flipped when ``flip``)."""
-    normals = vtkPolyDataNormals()
-    normals.SetInputData(poly)
-    normals.ComputePointNormalsOn()
-    normals.ComputeCellNormalsOn()
-    normals.SplittingOff()
-    normals.ConsistencyOn()
-    normals.AutoOrientNormalsOff()
-    normals.SetFlipNormals(bool(flip))
-    normals.Update()
-    return normals.GetOutput()
+    vpts.SetData(numpy_support.numpy_to_vtk(np.ascontiguousarray(pts, float), deep=True))
+    poly.SetPoints(vpts)
+    cells = vtkCellArray()
+    offsets = np.arange(0, 3 * len(tri) + 1, 3, dtype=np.int64)
+    cells.SetData(numpy_support.numpy_to_vtkIdTypeArray(offsets, deep=True),
+                  numpy_support.numpy_to_vtkIdTypeArray(
+                      np.ascontiguousarray(tri, np.int64).ravel(), deep=True))
+    poly.SetPolys(cells)
+    for data, values in ((poly.GetPointData(), point_n), (poly.GetCellData(), cell_n)):
+        arr = numpy_support.numpy_to_vtk(np.ascontiguousarray(values, np.float32), deep=True)
+        arr.SetName("Normals")
+        data.SetNormals(arr)
+    return poly
