@@ -164,31 +164,24 @@ def _kill_posix(pid, popen, deadline):
         tree |= group - {me}
     for member in tree:
         _signal(member, signal.SIGKILL)  # ends stopped processes too
-    return _wait_gone(tree, pid, popen, deadline)
+    return _wait_gone(tree, popen, deadline)
 
 
-def _reap(pid, popen):
-    """Collect the exit status of our own child (else it stays a zombie)."""
-    if popen is not None:
-        try:
-            popen.poll()
-        except OSError:
-            pass
-        return
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except (ChildProcessError, OSError):
-        pass
-
-
-def _wait_gone(tree, root, popen, deadline):
+def _wait_gone(tree, popen, deadline):
+    """Wait until no process of ``tree`` runs (zombies count as gone), then reap our own Popen
+    child (a bare pid is never reaped here: its owner would lose the exit status)."""
     while True:
-        _reap(root, popen)
         table = process_table()
         alive = sorted(p for p in tree if not _gone(table.get(p)))
         if not alive or time.monotonic() >= deadline:
-            return alive
+            break
         time.sleep(_POLL_S)
+    if popen is not None and popen.pid not in alive:
+        try:
+            popen.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except (subprocess.TimeoutExpired, OSError):
+            pass
+    return alive
 
 
 # ----------------------------------------------------------------------------- Windows
