@@ -9,8 +9,9 @@ this test parses every module on those routes and fails on any import, top-level
 function, of a package Slicer does not ship. Exceptions, each checked:
 
 - torch (and the SlicerPyTorch extension's ``PyTorchUtils``): only where it is reached lazily; no
-  module that loads with the module file, the console logic or ``nvseg negative-volume`` imports
-  it at its top level (torch is installed on request in Slicer);
+  module that loads with the module file, the console logic or the cli imports it at its top
+  level, and nothing ``nvseg negative-volume`` imports (at any level) does (torch is installed
+  on request in Slicer, and measuring existing segments must not need it);
 - matplotlib: only in report/figure.py, only inside functions, and report/figure.py itself is
   imported by the routes only inside functions (it is reached only when a figure is asked for).
 
@@ -239,6 +240,35 @@ def test_torch_is_never_imported_while_the_module_loads():
            if item.top_level and (_top(item.target) in LAZY_ONLY | FIGURE_ONLY
                                   or not (_allowed(item.target)))]
     assert not bad, "\n".join(bad)
+
+
+def test_negative_volume_route_never_needs_torch():
+    """``nvseg negative-volume`` (the background run's "measure existing segments" route, and the
+    console's measurement) runs in a Slicer without PyTorch: no module that its command module
+    imports (at any level), nor anything those load at their top level, imports torch at its
+    top level."""
+    command = "%s.cli.negative_volume" % PACKAGE
+    seeds = [command] + [item.target for item in imports_of(command)
+                         if item.internal and _module_path(item.target)]
+    route = closure(seeds, top_level_only=True)
+    assert any(m.startswith(PACKAGE + ".engine.") or m == PACKAGE + ".pipeline"
+               for m in route), route      # the walk reaches the measuring code
+    bad = [_where(name, item) for name in route for item in imports_of(name)
+           if item.top_level and _top(item.target) in LAZY_ONLY]
+    # the chain: who brings a torch-importing module in
+    needing = set(name for name in route for item in imports_of(name)
+                  if item.top_level and _top(item.target) in LAZY_ONLY)
+    changed = True
+    while changed:
+        changed = False
+        for name in route:
+            if name not in needing and any(item.top_level and item.target in needing
+                                           for item in imports_of(name)):
+                needing.add(name)
+                changed = True
+    chain = [_where(command, item) for item in imports_of(command) if item.target in needing]
+    assert not bad, ("negative-volume needs torch:\n" + "\n".join(chain) + "\n... which "
+                     "load at their top level:\n" + "\n".join(bad))
 
 
 def test_figure_is_reached_only_when_asked_for():
