@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 import SimpleITK as sitk  # noqa: E402
 
 from NegativeVolumeSegmentationLib.inference import localize, segment
-from NegativeVolumeSegmentationLib import pipeline  # noqa: E402
+from NegativeVolumeSegmentationLib.inference import models as bundled_models  # noqa: E402
 from NegativeVolumeSegmentationLib.inference import crops as joint_crops  # noqa: E402
 from NegativeVolumeSegmentationLib.phantom import make_phantom  # noqa: E402
 from NegativeVolumeSegmentationLib.training.localizer import aligned_grid  # noqa: E402 smooth_resample)
@@ -61,7 +61,7 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    models = pipeline.load_models(device="cpu")
+    models = bundled_models.load_models(device="cpu")
     arrays = inputs(models)
     print("torch %s, %d threads, bf16 CPU kernels: %s" % (
         torch.__version__, args.threads, torch.backends.mkldnn.is_available()))

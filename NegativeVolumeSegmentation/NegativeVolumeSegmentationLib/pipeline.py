@@ -1,14 +1,12 @@
-"""Whole-head pipeline: CT -> both joints' negative volumes, in one straight line.
+"""One route from CT to report: the function the command line, the Slicer Logic (in process and
+in its background process) and scripts all call.
 
-read -> check -> localise (coarse, whole volume) -> segment (crop per joint, mapped back onto the
-CT grid) -> postprocess -> NV engine (geometry) -> report. Every stage is timed (seconds, in
-``timings_s``) and announced to an optional ``progress(stage, case)`` callback (the CLI's
-progress bar, Slicer's status line). Geometry is physical throughout: points are LPS mm, label
-maps lie on the original CT grid.
-
-Bundled models live in the model folder (``NVSEG_MODEL_DIR``, else the repository's ``models/``,
-else the Slicer module's ``Resources/Models``): ``tmj_localizer.pt`` and ``tmj_segmentation.pt``,
-each checked against its sha256 in ``SHA256SUMS`` (``sha256sum`` format) before loading.
+read -> check -> localise (coarse, whole volume) -> joint search and segmentation (crop per
+joint, mapped back onto the CT grid) -> post-process -> NV engine (geometry) -> report.
+:func:`compute` is that line for any source: a CT (``segment=True``: :func:`run_case`) or a label
+map of condyle / temporal-bone segments (``segment=False``: :func:`measure_labels`). Every stage
+is timed (seconds, ``timings_s``) and announced to an optional ``progress(stage, case)``
+callback. Geometry is physical throughout: points are LPS mm, label maps lie on the source grid.
 """
 
 import os
@@ -21,24 +19,31 @@ from .errors import InputError
 from .inference import localize, postprocess, segment
 from .inference.device import choose_device, run_with_cpu_fallback
 from .inference.joint_search import segment_joints
-from .inference.models import Models, load_models  # noqa: F401 (re-exported: the public API)
 from .io.ct import check_ct_like, check_direction, read_ct
-from .report import report_json as report
+from .options import RunOptions
+from .report.report_json import build_report
 
 MIN_HEAD_CM3 = 100.0         # less tissue (> -400 HU) than this: no head in the image
 STAGES = ("read", "localise", "segment", "postprocess", "geometry")
+MEASURE_STAGES = ("read", "geometry")
 
 
 class CaseResult(object):
-    """Everything one case produced: ``report`` (report.json dict), ``ct`` (SimpleITK HU),
-    ``labels`` (SimpleITK uint8 1-6 on the CT grid), ``nv`` (NegativeVolumeResult),
-    ``joints`` {side: JointSegmentation or None}, ``localization``."""
+    """Everything one run produced.
 
-    def __init__(self, report_dict, ct, labels, nv, joints, localization):
-        self.report = report_dict
-        self.ct = ct
+    ``report``: the report.json dict; ``labels``: SimpleITK uint8 label image (1-6, LPS, on the
+    source grid); ``meshes``: {side: {"condyle": vtkPolyData in LPS mm with point data
+    ``JointSpaceThickness_mm``, "temporal_bone", "inflated", "negative_volume"}}; ``ct``: the CT
+    (SimpleITK, HU) when there was one; ``joints``: {side: JointSegmentation or None} and
+    ``localization`` when the CT was segmented. A result read back from a results folder
+    (:mod:`.io.results_folder`) carries report, labels and the meshes that were written.
+    """
+
+    def __init__(self, report, labels, meshes, ct=None, joints=None, localization=None):
+        self.report = report
         self.labels = labels
-        self.nv = nv
+        self.meshes = meshes
+        self.ct = ct
         self.joints = joints
         self.localization = localization
 
@@ -66,37 +71,54 @@ def check_head(ct, name="CT"):
                          "%.0f cm3 expected)" % (name, tissue_cm3, localize.HEAD_HU, MIN_HEAD_CM3))
 
 
-
-def run_case(path, models, device="auto", max_distance=10.0, enhance_tb=False, progress=None,
-             case=None):
-    """Run the whole pipeline on one CT; returns a :class:`CaseResult`.
-
-    Args:
-        path: CT file or DICOM folder, or a SimpleITK image in HU already in memory (e.g. from
-            Slicer; it gets the same CT-likeness checks). models: :class:`Models`.
-        device: "auto" | "cpu" | "cuda" or a :class:`.device.DeviceChoice`.
-        max_distance: longest inflation ray (mm). enhance_tb: the paper's TB enhancement.
-        progress: callable(stage, case) called as each stage starts.
-    Raises InputError for bad input, ModelError for model problems.
-    """
+def _measure(label_image, options, warnings, timings, announce, case):
     from .engine.measure import measure_negative_volume
 
+    announce("geometry", case)
+    t0 = time.perf_counter()
+    nv = measure_negative_volume(label_image, max_distance=options.max_distance_mm,
+                                 mode=options.mode, cube_mm=options.cube_mm)
+    warnings.extend(nv.warnings)
+    timings["geometry"] = time.perf_counter() - t0
+    return nv
+
+
+def _quiet(stage, case):
+    return None
+
+
+def run_case(source, models, options=None, device=None, progress=None, case=None):
+    """The whole pipeline on one CT; returns a :class:`CaseResult`.
+
+    Args:
+        source: CT file or DICOM folder, or a SimpleITK image in HU already in memory (e.g. from
+            Slicer; it gets the same CT-likeness checks).
+        models: loaded bundled models (:func:`.inference.models.load_models`).
+        options: :class:`.options.RunOptions` (or a dict of its values); the NV is measured once,
+            in ``options.mode``.
+        device: overrides ``options.device``: "auto" | "cpu" | "cuda" or a
+            :class:`.inference.device.DeviceChoice` already made.
+        progress: callable(stage, case) called as each stage of :data:`STAGES` starts.
+    Raises InputError for bad input, ModelError for model problems.
+    """
+    options = RunOptions.from_values(options)
     timings, warnings = {}, []
     start = time.perf_counter()
-    announce = progress or (lambda stage, case: None)
-    choice = device if hasattr(device, "device") else choose_device(device)
+    announce = progress or _quiet
+    choice = device if device is not None else options.device
+    choice = choice if hasattr(choice, "device") else choose_device(choice)
 
     announce("read", case)
     t0 = time.perf_counter()
-    if isinstance(path, sitk.Image):
-        ct = check_image(path)
+    if isinstance(source, sitk.Image):
+        ct = check_image(source)
         warnings.extend(check_ct_like(ct))
-        source = "in-memory image"
+        name = "in-memory image"
     else:
-        ct, read_warnings = read_ct(path)
+        ct, read_warnings = read_ct(source)
         warnings.extend(read_warnings)
-        source = os.path.abspath(path)
-    check_head(ct, "in-memory image" if isinstance(path, sitk.Image) else str(path))
+        name = os.path.abspath(source)
+    check_head(ct, "in-memory image" if isinstance(source, sitk.Image) else str(source))
     timings["read"] = time.perf_counter() - t0
 
     announce("localise", case)
@@ -127,24 +149,74 @@ def run_case(path, models, device="auto", max_distance=10.0, enhance_tb=False, p
     array = sitk.GetArrayFromImage(label_image)
     for joint in joints.values():
         if joint is not None:
-            postprocess.clean_joint(array, joint, ct, enhance_tb)
+            postprocess.clean_joint(array, joint, ct, options.enhance_tb)
     cleaned = sitk.GetImageFromArray(array)
     cleaned.CopyInformation(ct)
     timings["postprocess"] = time.perf_counter() - t0
 
-    announce("geometry", case)
-    t0 = time.perf_counter()
-    nv = measure_negative_volume(cleaned, max_distance=max_distance)
-    warnings.extend(nv.warnings)
-    timings["geometry"] = time.perf_counter() - t0
+    nv = _measure(cleaned, options, warnings, timings, announce, case)
     timings["total"] = time.perf_counter() - start
 
-    extra = {"inputs": {"ct": source},
+    extra = {"inputs": {"ct": name},
              "models": dict((k, os.path.basename(v)) for k, v in models.files.items()),
              "localisation": {"condyle_centres_lps_mm": located.joints,
                               "candidates": len(located.candidates)},
              "device_description": choice.description,
-             "parameters": {"max_distance_mm": float(max_distance), "mode": "confined",
-                            "enhance_temporal_bone": bool(enhance_tb)}}
-    rep = report.build_report(nv.sides, warnings, timings, device=choice.name, extra=extra)
-    return CaseResult(rep, ct, nv.labels, nv, joints, located)
+             "parameters": options.report_parameters()}
+    report = build_report(nv.sides, warnings, timings, device=choice.name, extra=extra)
+    return CaseResult(report, nv.labels, nv.meshes, ct=ct, joints=joints, localization=located)
+
+
+def measure_labels(source, options=None, progress=None, case=None, ct=None):
+    """The NV engine alone on a label map of condyle (1/2) and temporal bone (3/4).
+
+    Args:
+        source: label-map file (NIfTI, NRRD, MHA, Slicer .seg.nrrd) or a SimpleITK label image.
+        options: :class:`.options.RunOptions` (mode, max distance, cube).
+        ct: the CT the labels belong to (file or SimpleITK image), checked to share their grid;
+            kept in the result (for report.png).
+    Returns a :class:`CaseResult`.
+    """
+    from .io.ct import check_same_grid
+    from .io.segmentation_files import read_label_map
+
+    options = RunOptions.from_values(options)
+    timings, warnings = {}, []
+    start = time.perf_counter()
+    announce = progress or _quiet
+    announce("read", case)
+    t0 = time.perf_counter()
+    inputs = {}
+    if isinstance(source, sitk.Image):
+        labels = source
+    else:
+        labels = read_label_map(source)
+        inputs["labels"] = os.path.abspath(source)
+    if ct is not None and not isinstance(ct, sitk.Image):
+        inputs["ct"] = os.path.abspath(ct)
+        ct, ct_warnings = read_ct(ct)
+        warnings.extend(ct_warnings)
+    if ct is not None:
+        check_same_grid(labels, ct)
+    timings["read"] = time.perf_counter() - t0
+    nv = _measure(labels, options, warnings, timings, announce, case)
+    timings.update(nv.timings_s)
+    timings["total"] = time.perf_counter() - start
+    extra = {"parameters": options.report_parameters()}
+    if inputs:
+        extra["inputs"] = inputs
+    report = build_report(nv.sides, warnings, timings, device="cpu", extra=extra)
+    return CaseResult(report, nv.labels, nv.meshes, ct=ct)
+
+
+def compute(source, options=None, models=None, progress=None, case=None, device=None):
+    """:func:`run_case` (``options.segment``, the default) or :func:`measure_labels`."""
+    options = RunOptions.from_values(options)
+    if options.segment:
+        if models is None:
+            from .inference.models import load_models
+
+            choice = choose_device(device if device is not None else options.device)
+            models, device = load_models(device=choice.device), choice
+        return run_case(source, models, options, device, progress, case)
+    return measure_labels(source, options, progress, case)

@@ -94,7 +94,7 @@ def ct_path(tmp_path_factory):
 
 @pytest.fixture
 def patched_models(monkeypatch):
-    monkeypatch.setattr(pipeline, "load_models", lambda model_dir=None, device="cpu": hand_models())
+    monkeypatch.setattr(bundled_models, "load_models", lambda model_dir=None, device="cpu": hand_models())
 
 
 def _run(capsys, *argv):
@@ -241,14 +241,14 @@ def test_corrupt_model_file(ct_path, tmp_path, capsys):
 def test_pipeline_on_an_in_memory_image(ct_path):
     """As the Slicer module calls it: an image instead of a path, same numbers as from the file."""
     image = sitk.ReadImage(ct_path)
-    result = pipeline.run_case(image, hand_models(), "cpu")
+    result = pipeline.run_case(image, hand_models(), device="cpu")
     assert result.report["inputs"]["ct"] == "in-memory image"
     for side in L.SIDES:
         r = RADII[side]
         assert result.report[side]["condyle_volume_mm3"] == pytest.approx(4.0 / 3.0 * np.pi * r ** 3,
                                                                           rel=0.02)
     with pytest.raises(Exception, match="3D"):
-        pipeline.run_case(sitk.Image([10, 10], sitk.sitkFloat32), hand_models(), "cpu")
+        pipeline.run_case(sitk.Image([10, 10], sitk.sitkFloat32), hand_models(), device="cpu")
 
 
 def _constant_checkpoint(path, out_channels, bias, metadata):
@@ -306,7 +306,7 @@ def test_real_head_ct_with_bundled_models(real_head_ct_path, tmp_path, capsys):
     """Acceptance on real anatomy (issue 5): both joints found, non-empty MC / TB / NV with
     plausible numbers. Skips until the bundled models exist."""
     try:
-        pipeline.load_models()
+        bundled_models.load_models()
     except bundled_models.ModelError as error:
         pytest.skip("bundled models not available: %s" % error)
     out = tmp_path / "out"

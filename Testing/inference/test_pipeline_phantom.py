@@ -19,7 +19,7 @@ SEEDS = (100010, 100011, 100012)
 @pytest.fixture(scope="module")
 def models():
     try:
-        return pipeline.load_models(device="cpu")
+        return bundled_models.load_models(device="cpu")
     except bundled_models.ModelError as error:
         pytest.skip("bundled models not available: %s" % error)
 

@@ -42,7 +42,7 @@ def test_readme_batch_script_processes_a_folder(scene, tmp_path, monkeypatch):
     from NegativeVolumeSegmentationLib.inference import models as bundled_models
 
     try:
-        pipeline.load_models(device="cpu")
+        bundled_models.load_models(device="cpu")
     except bundled_models.ModelError as error:
         pytest.skip("bundled models not available: %s" % error)
     in_dir, out_dir = tmp_path / "cts", tmp_path / "results"

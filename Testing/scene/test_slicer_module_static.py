@@ -281,12 +281,12 @@ def test_parameter_names_in_ui_match_the_parameter_node():
 
 
 def test_mode_choices_are_the_engines_modes():
+    from NegativeVolumeSegmentationLib import options
     from NegativeVolumeSegmentationLib.engine import inflate
-    from NegativeVolumeSegmentationLib.scene import logic as slicer_logic
 
     annotation = _parameter_annotations()["mode"]
     choices = ast.literal_eval(re.search(r"Choice\((\[.*?\])\)", annotation).group(1))
-    assert tuple(choices) == tuple(inflate.MODES) == tuple(slicer_logic.MODES)
+    assert tuple(choices) == tuple(inflate.MODES) == tuple(options.MODES)
 
 
 def test_mrml_scene_connections_reach_every_node_selector():

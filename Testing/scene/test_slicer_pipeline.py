@@ -30,7 +30,7 @@ def bundled_models():
     from NegativeVolumeSegmentationLib.inference import models as bundled_models
 
     try:
-        pipeline.load_models(device="cpu")
+        bundled_models.load_models(device="cpu")
     except bundled_models.ModelError as error:
         pytest.skip("bundled models not available: %s" % error)
 
@@ -72,27 +72,17 @@ def test_bad_input_changes_nothing(scene, bundled_models):
 
 
 # ----------------------------------------------------------------------------- Qt-free helpers
-def test_options_are_checked():
-    options = slicer_logic.normalize_options(mode="paper", max_distance_mm="12")
-    assert options["max_distance_mm"] == 12.0 and options["segment"] is True
-    assert set(options) == set(slicer_logic.DEFAULT_OPTIONS)
-    for bad, match in (({"mode": "wide"}, "mode"), ({"device": "tpu"}, "device"),
-                       ({"max_distance_mm": 0}, "max_distance_mm"),
-                       ({"smoothing": 1.5}, "smoothing"), ({"colour": "red"}, "unknown option")):
-        with pytest.raises(InputError, match=match):
-            slicer_logic.normalize_options(**bad)
-
-
 def test_progress_stages_only_go_forward():
     import NegativeVolumeSegmentationLib.pipeline as pipeline
+    from NegativeVolumeSegmentationLib.scene.progress import stage_progress
 
     order = ("start",) + pipeline.STAGES + ("write", "load", "done")
-    fractions = [slicer_logic.stage_progress(stage, True)[0] for stage in order]
+    fractions = [stage_progress(stage, True)[0] for stage in order]
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
-    measure = [slicer_logic.stage_progress(s, False)[0]
-               for s in ("start", "export", "geometry", "write", "load", "done")]
+    measure = [stage_progress(s, False)[0]
+               for s in ("start",) + pipeline.MEASURE_STAGES + ("write", "load", "done")]
     assert measure == sorted(measure)
-    assert slicer_logic.stage_progress("something new", True) == (None, "something new")
+    assert stage_progress("something new", True) == (None, "something new")
 
 
 def _report(nv_left, nv_right, warnings=(), mode="confined"):
@@ -104,19 +94,6 @@ def _report(nv_left, nv_right, warnings=(), mode="confined"):
     return build_report({"left": side(nv_left), "right": side(nv_right)}, list(warnings),
                         {"total": 2.0}, device="cuda",
                         extra={"parameters": {"mode": mode, "max_distance_mm": 10.0}})
-
-
-def test_merge_reports_takes_sides_from_the_remeasure():
-    base = _report(100.0, 300.0, ["localiser: one candidate"])
-    paper = _report(200.0, 200.0, ["left side: rays clipped"], mode="paper")
-    paper["timings_s"] = {"total": 0.5}
-    merged = slicer_logic.merge_reports(base, paper)
-    assert merged["left"]["negative_volume_mm3"] == 200.0
-    assert merged["asymmetry_percent"]["negative_volume"] == 0.0  # 100 |200 - 200| / 400
-    assert merged["device"] == "cuda" and merged["parameters"]["mode"] == "paper"
-    assert merged["warnings"] == ["localiser: one candidate", "left side: rays clipped"]
-    assert merged["timings_s"]["geometry_paper"] == 0.5 and merged["timings_s"]["total"] == 2.5
-    assert base["left"]["negative_volume_mm3"] == 100.0  # the base report is not changed
 
 
 def test_results_summary_flags_asymmetry_above_the_threshold():

@@ -19,6 +19,7 @@ COMMANDS = (
     "phantom",
     "negative_volume",
     "run",
+    "compute",
     "train",
     "evaluate",
 )

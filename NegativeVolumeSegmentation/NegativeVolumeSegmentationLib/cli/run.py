@@ -1,7 +1,7 @@
 """``nvseg run INPUT [INPUT ...] -o OUT_DIR``: whole-head CT -> both joints' negative volumes.
 
 INPUT: CT files (NIfTI, NRRD, MetaImage), DICOM series folders, or folders of such cases. Per
-case, written all or nothing (staged_output) into ``OUT_DIR/<case>/``: report.json,
+case, written all or nothing (:mod:`..io.results_folder`) into ``OUT_DIR/<case>/``: report.json,
 segmentation.seg.nrrd, labels.nii.gz (1-6), report.png and VTK meshes (LPS mm; the condyle mesh
 carries ``JointSpaceThickness_mm``). ``OUT_DIR/cohort.csv`` gets one row per case; a case that
 fails gets its error in its row and the batch goes on. ``--progress-file FILE`` appends one
@@ -16,8 +16,10 @@ import os
 import sys
 import time
 
-from ..engine import inflate
+from .. import options as O
 from ..errors import InputError, ModelError
+
+PARAMETERS = ("device", "max_distance_mm", "mode", "cube_mm", "enhance_tb")
 
 COLUMNS = ("case", "input", "status", "error",
            "left_negative_volume_mm3", "right_negative_volume_mm3",
@@ -36,13 +38,7 @@ def add_parser(subparsers):
     p.add_argument("inputs", metavar="INPUT", nargs="+",
                    help="CT file, DICOM series folder, or a folder of cases")
     p.add_argument("-o", "--output", metavar="OUT_DIR", required=True, help="output folder")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                   help="compute device (default: auto = CUDA when present, else CPU)")
-    p.add_argument("--max-distance", metavar="MM", type=float,
-                   default=inflate.DEFAULT_MAX_DISTANCE_MM,
-                   help="longest inflation ray in mm (default %(default)s)")
-    p.add_argument("--enhance-tb", action="store_true",
-                   help="the paper's temporal-bone enhancement (edges x probability, closing)")
+    O.add_arguments(p, PARAMETERS)
     p.add_argument("--model-dir", metavar="DIR",
                    help="folder with tmj_localizer.pt, tmj_segmentation.pt and SHA256SUMS "
                         "(default: the bundled models)")
@@ -53,27 +49,6 @@ def add_parser(subparsers):
                         "Slicer module's background run)")
     p.set_defaults(func=run)
     return p
-
-
-def _write_case(result, folder, case):
-    """All outputs of one case into ``folder`` (atomically)."""
-    from ..io import results_folder as output_dir
-    from ..report import report_json as report, figure as report_figure
-    from .negative_volume import write_mesh
-    from ..io.segmentation_files import write_label_image, write_segmentation_nrrd
-
-    t0 = time.perf_counter()
-    with output_dir.staged_output(folder) as stage:
-        write_label_image(result.labels, os.path.join(stage, "labels.nii.gz"))
-        write_segmentation_nrrd(result.labels, os.path.join(stage, "segmentation.seg.nrrd"))
-        for side, meshes in sorted(result.nv.meshes.items()):
-            for name, poly in sorted(meshes.items()):
-                write_mesh(poly, os.path.join(stage, "%s_%s.vtk" % (side, name)))
-        report_figure.render_report_figure(os.path.join(stage, "report.png"), result.ct,
-                                           result.labels, result.report, result.nv.meshes, case)
-        result.report["timings_s"]["write"] = time.perf_counter() - t0
-        result.report["timings_s"]["total"] += result.report["timings_s"]["write"]
-        report.write_report(result.report, os.path.join(stage, "report.json"))
 
 
 def _row(case, path, rep=None, error=None, seconds=0.0):
@@ -97,13 +72,13 @@ def _row(case, path, rep=None, error=None, seconds=0.0):
 
 
 def _write_cohort(rows, out_dir):
-    from ..io import results_folder as output_dir
+    from ..io import results_folder
 
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    with output_dir.staged_output(out_dir) as stage:
+    with results_folder.staged_output(out_dir) as stage:
         with open(os.path.join(stage, "cohort.csv"), "w", newline="") as handle:
             handle.write(text.getvalue())
 
@@ -153,18 +128,17 @@ def _progress_bars(n_cases):
 
 
 def run(args):
-    from ..io import results_folder as output_dir
     from .. import pipeline
-    from ..io.ct import find_cases
     from ..inference.device import choose_device
+    from ..inference.models import load_models
+    from ..io import results_folder
+    from ..io.ct import find_cases
 
-    if not (args.max_distance > 0):
-        raise InputError("--max-distance must be a positive number of mm, got %r"
-                         % args.max_distance)
+    options = O.from_arguments(args, segment=True)
     cases = find_cases(args.inputs)
-    choice = choose_device(args.device)
-    models = pipeline.load_models(args.model_dir, device=choice.device)
-    out_dir = output_dir.check_writable(args.output)
+    choice = choose_device(options.device)
+    models = load_models(args.model_dir, device=choice.device)
+    out_dir = results_folder.check_writable(args.output)
     case_bar, stage_bar = _progress_bars(len(cases))
     progress_file = getattr(args, "progress_file", None)
     case_index = [0]
@@ -182,10 +156,10 @@ def run(args):
         stage_bar.reset()
         start = time.perf_counter()
         try:
-            result = pipeline.run_case(path, models, choice, args.max_distance, args.enhance_tb,
-                                       progress, case)
+            result = pipeline.run_case(path, models, options, choice, progress, case)
             progress("write", case)
-            _write_case(result, os.path.join(out_dir, case), case)
+            results_folder.write_case(result, os.path.join(out_dir, case),
+                                      results_folder.ALL_PARTS, case)
             rows.append(_row(case, path, result.report, seconds=time.perf_counter() - start))
             _print_case(case, result.report)
         except Exception as error:  # one failed case must not stop the batch

@@ -15,8 +15,8 @@ import os
 import torch
 
 from ..errors import InputError
+from ..options import DEVICES
 
-CHOICES = ("auto", "cpu", "cuda")
 
 
 def cpu_has_native_bf16(cpuinfo="/proc/cpuinfo"):
@@ -59,8 +59,8 @@ def choose_device(request="auto"):
     """The device for ``request`` ("auto", "cpu" or "cuda"); InputError for an unknown request
     or for "cuda" when no CUDA device is available."""
     request = str(request or "auto").lower()
-    if request not in CHOICES:
-        raise InputError("--device must be one of %s, got %r" % ("|".join(CHOICES), request))
+    if request not in DEVICES:
+        raise InputError("--device must be one of %s, got %r" % ("|".join(DEVICES), request))
     has_cuda = torch.cuda.is_available()
     if request == "cuda" and not has_cuda:
         raise InputError("--device cuda was asked for but no CUDA device is available "

@@ -319,3 +319,21 @@ def find_cases(paths):
         used.add(name)
         cases.append((name, path))
     return cases
+
+
+def check_same_grid(labels_image, ct_image, tolerance_mm=1e-3):
+    """InputError unless the label map lies on the CT's voxel grid (size, spacing, origin, axes)."""
+    if tuple(labels_image.GetSize()) != tuple(ct_image.GetSize()):
+        raise InputError("label map size %s differs from the CT size %s: not on the CT grid"
+                         % (labels_image.GetSize(), ct_image.GetSize()))
+    spacing_l = np.asarray(labels_image.GetSpacing())
+    spacing_c = np.asarray(ct_image.GetSpacing())
+    if np.max(np.abs(spacing_l - spacing_c)) > tolerance_mm:
+        raise InputError("label map spacing %s mm differs from the CT spacing %s mm"
+                         % (tuple(np.round(spacing_l, 4)), tuple(np.round(spacing_c, 4))))
+    if np.max(np.abs(np.subtract(labels_image.GetOrigin(), ct_image.GetOrigin()))) > tolerance_mm:
+        raise InputError("label map origin %s mm differs from the CT origin %s mm"
+                         % (tuple(np.round(labels_image.GetOrigin(), 3)),
+                            tuple(np.round(ct_image.GetOrigin(), 3))))
+    if np.max(np.abs(np.subtract(labels_image.GetDirection(), ct_image.GetDirection()))) > 1e-4:
+        raise InputError("label map axes (direction) differ from the CT axes")

@@ -1,11 +1,38 @@
-"""Writing a result folder so that a failure never leaves half-written files behind."""
+"""The results folder of one case: written all or nothing, read back as the same result.
+
+Files (docs/interfaces.md), each written only when its part is asked for:
+
+- ``report``: report.json;
+- ``labels``: labels.nii.gz (uint8, values 1-6 on the source grid);
+- ``segmentation``: segmentation.seg.nrrd (the six segments, names and colours, for Slicer);
+- ``meshes``: ``<side>_condyle.vtk`` (point data ``JointSpaceThickness_mm``),
+  ``<side>_temporal_bone.vtk``, ``<side>_inflated.vtk``, ``<side>_negative_volume.vtk``;
+  ``condyle_meshes``: only the condyle meshes (what the Slicer scene shows);
+- ``figure``: report.png.
+
+Meshes are legacy binary VTK files in LPS mm. :func:`write_case` stages everything in a hidden
+folder and moves it in only when all of it was written (:func:`staged_output`);
+:func:`read_case` reads a folder back into a :class:`.pipeline.CaseResult`. The background run
+of the Slicer module hands its result to the panel through these two functions, so in process
+and in the background give the same object. :func:`atomic_path` is the one helper for writing a
+single file atomically.
+"""
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
+import time
+import uuid
 
 from ..errors import InputError
+
+REPORT, LABELS, SEGMENTATION, FIGURE = ("report.json", "labels.nii.gz", "segmentation.seg.nrrd",
+                                       "report.png")
+PARTS = ("report", "labels", "segmentation", "meshes", "condyle_meshes", "figure")
+ALL_PARTS = ("report", "labels", "segmentation", "meshes", "figure")
+SCENE_PARTS = ("report", "labels", "condyle_meshes")  # what the Slicer scene needs
 
 
 def check_writable(out_dir):
@@ -45,3 +72,121 @@ def staged_output(out_dir):
                 os.replace(os.path.join(root, name), os.path.join(target_root, name))
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_path(path, ending=""):
+    """Yield a temporary path beside ``path`` (ending in ``ending``, e.g. ".nii.gz", so writers
+    that choose the format by name still do); move it onto ``path`` when the block succeeds, and
+    remove it otherwise. The writer creates the file itself, so it gets the usual permissions."""
+    path = os.path.abspath(path)
+    folder = os.path.dirname(path)
+    temporary = os.path.join(folder, ".partial-%d-%s%s" % (os.getpid(), uuid.uuid4().hex, ending))
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def write_json(data, path):
+    """Indented JSON (trailing newline), written atomically."""
+    with atomic_path(path) as temporary:
+        with open(temporary, "w") as handle:
+            json.dump(data, handle, indent=2)
+            handle.write("\n")
+    return os.path.abspath(path)
+
+
+def append_progress(path, record):
+    """Append one JSON line to a progress file, flushed at once so a poller sees it whole."""
+    with open(path, "a") as handle:
+        handle.write(json.dumps(record) + "\n")
+        handle.flush()
+
+
+def write_mesh(poly, path):
+    """Write a vtkPolyData (LPS mm, point data kept) as a binary legacy .vtk file."""
+    from vtkmodules.vtkIOLegacy import vtkPolyDataWriter
+
+    writer = vtkPolyDataWriter()
+    writer.SetFileName(path)
+    writer.SetInputData(poly)
+    writer.SetFileTypeToBinary()
+    if not writer.Write():
+        raise OSError("could not write %s" % path)
+
+
+def read_mesh(path):
+    """vtkPolyData of a legacy .vtk mesh file (LPS mm, point data kept)."""
+    from vtkmodules.vtkCommonDataModel import vtkPolyData
+    from vtkmodules.vtkIOLegacy import vtkPolyDataReader
+
+    reader = vtkPolyDataReader()
+    reader.SetFileName(path)
+    reader.ReadAllScalarsOn()
+    reader.ReadAllVectorsOn()
+    reader.ReadAllNormalsOn()
+    reader.Update()
+    mesh = vtkPolyData()
+    mesh.DeepCopy(reader.GetOutput())
+    return mesh
+
+
+def write_case(result, folder, parts=ALL_PARTS, case=None):
+    """Write the asked ``parts`` of a :class:`.pipeline.CaseResult` into ``folder``, all or nothing.
+
+    The time spent writing is added to ``result.report["timings_s"]`` as ``write`` (and to
+    ``total``) before report.json is written. ``case``: the name shown on report.png.
+    """
+    from .segmentation_files import write_label_image, write_segmentation_nrrd
+
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        raise ValueError("unknown result parts %s; known: %s" % (unknown, ", ".join(PARTS)))
+    t0 = time.perf_counter()
+    with staged_output(folder) as stage:
+        if "labels" in parts:
+            write_label_image(result.labels, os.path.join(stage, LABELS))
+        if "segmentation" in parts:
+            write_segmentation_nrrd(result.labels, os.path.join(stage, SEGMENTATION))
+        for side, meshes in sorted(result.meshes.items()):
+            for name, poly in sorted(meshes.items()):
+                if "meshes" in parts or ("condyle_meshes" in parts and name == "condyle"):
+                    write_mesh(poly, os.path.join(stage, "%s_%s.vtk" % (side, name)))
+        if "figure" in parts and result.ct is not None:
+            from ..report.figure import render_report_figure
+
+            render_report_figure(os.path.join(stage, FIGURE), result.ct, result.labels,
+                                 result.report, result.meshes, case)
+        timings = result.report.setdefault("timings_s", {})
+        timings["write"] = time.perf_counter() - t0
+        timings["total"] = timings.get("total", 0.0) + timings["write"]
+        if "report" in parts:
+            write_json(result.report, os.path.join(stage, REPORT))
+    return folder
+
+
+def read_case(folder):
+    """The :class:`.pipeline.CaseResult` of a results folder: report, labels and the meshes that
+    were written ({side: {name: vtkPolyData}}); InputError when report.json or labels are absent."""
+    import SimpleITK as sitk
+
+    from ..labels import SIDES
+    from ..pipeline import CaseResult
+
+    report_path, labels_path = os.path.join(folder, REPORT), os.path.join(folder, LABELS)
+    for path in (report_path, labels_path):
+        if not os.path.isfile(path):
+            raise InputError("results folder %s lacks %s" % (folder, os.path.basename(path)))
+    with open(report_path) as handle:
+        report = json.load(handle)
+    labels = sitk.ReadImage(labels_path)
+    meshes = {}
+    for side in SIDES:
+        for name in ("condyle", "temporal_bone", "inflated", "negative_volume"):
+            path = os.path.join(folder, "%s_%s.vtk" % (side, name))
+            if os.path.isfile(path):
+                meshes.setdefault(side, {})[name] = read_mesh(path)
+    return CaseResult(report, labels, meshes)

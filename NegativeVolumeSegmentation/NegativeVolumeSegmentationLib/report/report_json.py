@@ -6,9 +6,7 @@ mm^3, joint-space thickness in mm, condyle centre in LPS mm) or null with the re
 missing; ``timings_s`` with at least ``total``; ``device``; ``version``.
 """
 
-import json
 import math
-import os
 
 from .. import __version__
 from .. import labels as L
@@ -76,11 +74,3 @@ def build_report(sides, warnings=(), timings_s=None, device="cpu", extra=None):
     if extra:
         report.update(extra)
     return _clean(report)
-
-
-def write_report(report, path):
-    """Write ``report`` as indented JSON (UTF-8, trailing newline)."""
-    with open(path, "w") as f:
-        json.dump(report, f, indent=2)
-        f.write("\n")
-    return os.path.abspath(path)

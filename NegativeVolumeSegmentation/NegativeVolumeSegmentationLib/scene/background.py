@@ -2,39 +2,40 @@
 and Cancel works. Qt-free; the caller polls (the module's panel with a qt.QTimer, a script or a
 test with :meth:`BackgroundRun.wait`).
 
-:meth:`BackgroundRun.start` checks the input, writes it to a new temporary folder and starts the
-library's own command line there, ``<python> -m NegativeVolumeSegmentationLib.cli ...``
-(``<python>``: Slicer's ``PythonSlicer`` inside Slicer, ``sys.executable`` elsewhere):
+:meth:`BackgroundRun.start` checks the input, writes the image the run measures (the CT, or the
+condyle / temporal-bone label map with segment=False) into a new temporary folder and starts
 
-- segment=True: ``run ct.nrrd -o out --device D --max-distance MM --progress-file F`` (the whole
-  pipeline with the bundled models); in paper mode then ``negative-volume
-  out/ct/labels.nii.gz --mode paper ...`` re-measures the segmented joints;
-- segment=False: ``negative-volume labels.nrrd --mode M --max-distance MM`` on the condyle and
-  temporal-bone segments exported from the output segmentation.
+    <python> -m NegativeVolumeSegmentationLib.cli compute INPUT -o OUT --options JSON
+             --progress-file F [--model-dir DIR]
 
-:meth:`poll` follows the progress (fraction and stage text, from the progress file) and the
-process; :meth:`cancel` kills the process and removes the temporary folder, leaving the scene as
-it was; :meth:`finish` reads the outputs and writes them into the scene through
-:func:`slicer_logic.write_results`, the same code the in-process Logic uses, then removes the
-temporary folder. A run that fails ends in state "failed" with a one-line ``error`` (the
-command line's own message), the scene and the input untouched.
+(``<python>``: Slicer's ``PythonSlicer`` inside Slicer, ``sys.executable`` elsewhere). The child
+runs :func:`..pipeline.compute` with the same :class:`..options.RunOptions` as the in-process
+Logic and writes only what the scene needs (report, labels, condyle meshes); :meth:`finish`
+reads it back with :func:`..io.results_folder.read_case` into the same
+:class:`..pipeline.CaseResult` and writes the scene through
+:func:`.results_writer.write_results`, so both routes give the same nodes and numbers.
+:meth:`poll` follows the progress file and the process; :meth:`cancel` ends the whole process
+tree (:mod:`.process_tree`: the launcher and its ``python-real`` child) and removes the
+temporary folder, leaving the scene as it was. A run that fails ends in state "failed" with a
+one-line ``error`` (the command line's own message), the scene and the input untouched.
 """
 
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
 import SimpleITK as sitk
-import vtk
 
-from .. import labels as L
-from . import logic as slicer_logic
 from ..errors import InputError, ModelError
+from ..options import RunOptions
+from . import logic
+from .process_tree import kill_process_tree, popen_kwargs
+from .progress import stage_progress
+from .results_writer import write_results
 
 PACKAGE = "NegativeVolumeSegmentationLib"
 LIB_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -46,8 +47,7 @@ FINISHED = "finished"     # outputs loaded into the scene
 FAILED = "failed"
 CANCELLED = "cancelled"
 
-CT_FILE = "ct.nrrd"
-LABELS_FILE = "labels.nrrd"
+INPUT_FILE = "input.nrrd"
 PROGRESS_FILE = "progress.jsonl"
 
 
@@ -78,31 +78,8 @@ def _one_line(text):
     return " ".join(str(text).split())
 
 
-def read_mesh(path):
-    """vtkPolyData of a legacy .vtk mesh file (LPS mm, point data kept)."""
-    reader = vtk.vtkPolyDataReader()
-    reader.SetFileName(path)
-    reader.ReadAllScalarsOn()
-    reader.ReadAllVectorsOn()
-    reader.ReadAllNormalsOn()
-    reader.Update()
-    mesh = vtk.vtkPolyData()
-    mesh.DeepCopy(reader.GetOutput())
-    return mesh
-
-
-def read_outputs(folder):
-    """(report dict, label image, meshes {side: {"condyle": polydata}}) of an output folder of
-    ``nvseg run`` (one case) or ``nvseg negative-volume``."""
-    with open(os.path.join(folder, "report.json")) as handle:
-        report = json.load(handle)
-    labels = sitk.ReadImage(os.path.join(folder, "labels.nii.gz"))
-    meshes = {}
-    for side in L.SIDES:
-        path = os.path.join(folder, "%s_condyle.vtk" % side)
-        if os.path.isfile(path):
-            meshes[side] = {"condyle": read_mesh(path)}
-    return report, labels, meshes
+def _one_line(text):
+    return " ".join(str(text).split())
 
 
 class BackgroundRun(object):
@@ -116,7 +93,7 @@ class BackgroundRun(object):
             PYTHONPATH.
         table_node, model_dir: as for ``MeasurementLogic.process``.
         temp_root: where the temporary folder is made (default: the system's).
-        **options: :data:`slicer_logic.DEFAULT_OPTIONS`.
+        **options: :class:`..options.RunOptions` values.
 
     Attributes: ``state`` (ready, running, completed, finished, failed, cancelled),
     ``fraction`` (0-1), ``stage`` (stage name), ``message`` (text for the panel), ``error``
@@ -125,7 +102,7 @@ class BackgroundRun(object):
 
     def __init__(self, inputVolumeNode, outputSegmentationNode=None, python_executable=None,
                  env=None, table_node=None, model_dir=None, temp_root=None, **options):
-        self.options = slicer_logic.normalize_options(**options)
+        self.options = RunOptions.from_values(options)
         self.input_volume = inputVolumeNode
         self.output_segmentation = outputSegmentationNode
         self.table_node = table_node
@@ -141,8 +118,6 @@ class BackgroundRun(object):
         self.results = None
         self.temp_dir = None
         self.process = None
-        self._steps = []
-        self._step = 0
         self._logs = None
         self._progress_offset = 0
         self._started = None
@@ -159,56 +134,30 @@ class BackgroundRun(object):
             raise RuntimeError("a BackgroundRun starts once (state %s)" % self.state)
         self._started = time.perf_counter()
         try:
-            segment = self.options["segment"]
-            if segment:
-                image, _name = slicer_logic.input_image(self.input_volume)
-            else:
-                image = slicer_logic.existing_segments(self.output_segmentation,
-                                                       self.input_volume)
+            image, name = logic.source_image(self.options, self.input_volume,
+                                             self.output_segmentation)
             python = self.python or default_python_executable()
             self.temp_dir = tempfile.mkdtemp(prefix="nvseg-slicer-", dir=self.temp_root)
-            input_path = os.path.join(self.temp_dir, CT_FILE if segment else LABELS_FILE)
+            input_path = os.path.join(self.temp_dir, INPUT_FILE)
             sitk.WriteImage(image, input_path)
-            source = self.input_volume if segment else self.output_segmentation
-            self._input = (input_path, source.GetName() if source is not None else "input")
-            self._steps = self._commands(python, input_path)
+            self._input = (input_path, name)
             self._set_stage("start")
-            self._launch_next()
+            self._launch(self.command(python, input_path))
         except Exception as error:
             self._fail(error)
             raise InputError(self.error)
         self.state = RUNNING
         return self
 
-    def _commands(self, python, input_path):
-        """[(argv, stage shown while it runs (None: from its progress file), text added)]."""
-        o = self.options
-        base = [python, "-m", PACKAGE + ".cli"]
-        out = os.path.join(self.temp_dir, "out")
-        distance = ["--max-distance", repr(o["max_distance_mm"])]
-        if not o["segment"]:
-            return [(base + ["negative-volume", input_path, "-o", out, "--mode", o["mode"],
-                             "--cube", repr(o["cube_mm"])] + distance, "geometry", "")]
-        run = base + ["run", input_path, "-o", out, "--device", o["device"],
-                      "--progress-file", os.path.join(self.temp_dir, PROGRESS_FILE)] + distance
-        if o["enhance_tb"]:
-            run.append("--enhance-tb")
+    def command(self, python, input_path):
+        """The child's command line (argv list)."""
+        argv = [python, "-m", PACKAGE + ".cli", "compute", input_path,
+                "-o", os.path.join(self.temp_dir, "out"), "--options", self.options.to_json(),
+                "--progress-file", os.path.join(self.temp_dir, PROGRESS_FILE),
+                "--case", self._input[1]]
         if self.model_dir:
-            run += ["--model-dir", self.model_dir]
-        steps = [(run, None, "")]
-        if o["mode"] != "confined":
-            labels = os.path.join(out, self._case(), "labels.nii.gz")
-            steps.append((base + ["negative-volume", labels, "-o", os.path.join(self.temp_dir,
-                                                                                "remeasured"),
-                                  "--mode", o["mode"], "--cube", repr(o["cube_mm"])] + distance,
-                          "geometry", " (%s mode)" % o["mode"]))
-        return steps
-
-    @staticmethod
-    def _case():
-        from ..io.ct import case_name
-
-        return case_name(CT_FILE)
+            argv += ["--model-dir", self.model_dir]
+        return argv
 
     def _environment(self):
         env = dict(os.environ if self.env is None else self.env)
@@ -218,28 +167,17 @@ class BackgroundRun(object):
         env.pop("NVSEG_DEBUG", None)  # errors must come as one line
         return env
 
-    def _launch_next(self):
-        argv, stage, suffix = self._steps.pop(0)
-        if stage is not None:
-            self._set_stage(stage)
-            self.message += suffix
-        self._close_logs()
-        self._step += 1
-        stdout = open(os.path.join(self.temp_dir, "stdout-%d.txt" % self._step), "w")
-        stderr = open(os.path.join(self.temp_dir, "stderr-%d.txt" % self._step), "w+")
+    def _launch(self, argv):
+        stdout = open(os.path.join(self.temp_dir, "stdout.txt"), "w")
+        stderr = open(os.path.join(self.temp_dir, "stderr.txt"), "w+")
         self._logs = (stdout, stderr)
-        kwargs = {}
-        if os.name == "nt":
-            kwargs["creationflags"] = getattr(subprocess, "CREATE_NO_WINDOW", 0)
-        else:
-            kwargs["start_new_session"] = True  # its own process group: cancel ends all of it
         self.process = subprocess.Popen(argv, stdout=stdout, stderr=stderr,
                                         stdin=subprocess.DEVNULL, cwd=LIB_PARENT,
-                                        env=self._environment(), **kwargs)
+                                        env=self._environment(), **popen_kwargs())
 
     # ------------------------------------------------------------------ following
     def _set_stage(self, stage):
-        fraction, text = slicer_logic.stage_progress(stage, self.options["segment"])
+        fraction, text = stage_progress(stage, self.options.segment)
         self.stage = stage
         if fraction is not None:
             self.fraction = max(self.fraction, fraction)
@@ -265,8 +203,8 @@ class BackgroundRun(object):
                 self._set_stage(record["stage"])
 
     def poll(self):
-        """Advance: read progress, notice the end of a step, start the next. Returns the state
-        (running, completed, failed; unchanged once ended)."""
+        """Advance: read progress, notice the end of the process. Returns the state (running,
+        completed, failed; unchanged once ended)."""
         if self.state != RUNNING:
             return self.state
         self._read_progress()
@@ -277,13 +215,6 @@ class BackgroundRun(object):
         if code != 0:
             self._fail(self._error_line(code))
             return FAILED
-        if self._steps:
-            try:
-                self._launch_next()
-            except Exception as error:
-                self._fail(error)
-                return FAILED
-            return RUNNING
         self._close_logs()
         self.state = COMPLETED
         self._set_stage("load")
@@ -314,8 +245,8 @@ class BackgroundRun(object):
 
     # ------------------------------------------------------------------ ending
     def cancel(self):
-        """Stop the process (killed at once) and remove the temporary folder; the scene is not
-        touched. Returns the seconds it took until the process was gone."""
+        """Stop the process and all its descendants (killed at once) and remove the temporary
+        folder; the scene is not touched. Returns the seconds it took until all were gone."""
         start = time.perf_counter()
         if self.state in (FINISHED, FAILED, CANCELLED):
             return 0.0
@@ -326,27 +257,18 @@ class BackgroundRun(object):
         return time.perf_counter() - start
 
     def _kill(self):
-        process = self.process
-        if process is None or process.poll() is not None:
-            return
-        try:
-            if os.name != "nt":
-                os.killpg(process.pid, signal.SIGKILL)
-            else:
-                process.kill()
-        except (OSError, ProcessLookupError):
-            process.kill()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
+        if self.process is not None and self.process.poll() is None:
+            kill_process_tree(self.process)
 
     def finish(self):
-        """Load the outputs into the scene (through slicer_logic.write_results) and clean up.
+        """Load the outputs into the scene (through :func:`.results_writer.write_results`) and
+        clean up.
 
-        Returns the results dict (as ``MeasurementLogic.process`` returns).
-        Raises InputError with the one-line error when the run failed or was cancelled.
+        Returns the results dict (as ``MeasurementLogic.process`` returns). Raises InputError
+        with the one-line error when the run failed or was cancelled.
         """
+        from ..io.results_folder import read_case
+
         if self.state == FINISHED:
             return self.results
         if self.state == RUNNING:
@@ -354,10 +276,10 @@ class BackgroundRun(object):
         if self.state != COMPLETED:
             raise InputError(self.error or "the background run was %s" % self.state)
         try:
-            computed = self._read()  # read everything before writing anything
-            results = slicer_logic.write_results(computed, self.input_volume,
-                                                 self.output_segmentation, self.options,
-                                                 self.table_node)
+            result = read_case(os.path.join(self.temp_dir, "out"))  # all read before writing
+            logic.add_inputs(result.report, self.input_volume, self.options)
+            results = write_results(result, self.input_volume, self.output_segmentation,
+                                    self.options, self.table_node)
         except Exception as error:
             self._fail(error)
             raise InputError(self.error)
@@ -369,24 +291,6 @@ class BackgroundRun(object):
         self.state = FINISHED
         self._set_stage("done")
         return results
-
-    def _read(self):
-        out = os.path.join(self.temp_dir, "out")
-        segment = self.options["segment"]
-        if not segment:
-            report, labels, meshes = read_outputs(out)
-            values = slicer_logic.NV_VALUES
-        else:
-            report, labels, meshes = read_outputs(os.path.join(out, self._case()))
-            if self.options["mode"] != "confined":
-                remeasured, labels, meshes = read_outputs(os.path.join(self.temp_dir,
-                                                                       "remeasured"))
-                report = slicer_logic.merge_reports(report, remeasured)
-            values = slicer_logic.ALL_VALUES
-        report["inputs"] = {"ct_volume": (self.input_volume.GetName()
-                                          if self.input_volume is not None else None),
-                            "segmented": segment}
-        return slicer_logic.Computed(report, labels, meshes, values)
 
     def wait(self, timeout_s=None, interval_s=0.2):
         """Poll until the run ends, then load the results (for scripts and tests).

@@ -13,8 +13,6 @@ import os
 import re
 import shutil
 
-CHOICES = ("auto", "cpu", "cuda")
-
 
 def torch_package():
     """(installed, version, cuda version) of the torch package, without importing it.

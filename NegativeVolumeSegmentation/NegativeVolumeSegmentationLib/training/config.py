@@ -14,6 +14,7 @@ import json
 import os
 
 from ..errors import InputError
+from ..options import DEFAULTS, DEVICES, MODES
 from .losses import LOSSES, SegmentationLoss
 from ..networks import build_network, network_names
 
@@ -22,7 +23,6 @@ TASKS = ("segmentation", "localizer")
 SOURCES = ("phantom", "folder")
 STRUCTURES = ("condyle", "temporal_bone")
 OPTIMIZERS = ("adam", "adamw", "sgd")
-DEVICES = ("auto", "cpu", "cuda")
 
 
 class Field(object):
@@ -183,7 +183,7 @@ SCHEMA = {
     },
     "train": {"seed": Field(0, number(0, integer=True)),
               "threads": Field(2, number(1, 256, integer=True)),
-              "device": Field("auto", choice(DEVICES)),
+              "device": Field(DEFAULTS["device"], choice(DEVICES)),
               "amp": Field(True, boolean),
               "log_every": Field(10, number(1, integer=True)),
               "checkpoint_every": Field(200, number(1, integer=True)),
@@ -191,8 +191,8 @@ SCHEMA = {
     "evaluate": {"seeds": Field({"first": 100000, "count": 6}, seeds),
                  "phantom_options": Field(None, optional(mapping)),
                  "folder": Field(None, text(allow_none=True)),
-                 "max_distance_mm": Field(10.0, number(0, 100, low_open=True)),
-                 "mode": Field("confined", choice(("confined", "paper"))),
+                 "max_distance_mm": Field(DEFAULTS["max_distance_mm"], number(0, 100, low_open=True)),
+                 "mode": Field(DEFAULTS["mode"], choice(MODES)),
                  "threshold": Field(0.5, number(0, 1, low_open=True))},
     "output": {"dir": Field(REQUIRED, text()), "model_name": Field("model.pt", text())},
 }

@@ -1,0 +1,61 @@
+"""The one options object: defaults, checks, and the same values through every route."""
+
+import argparse
+
+import pytest
+
+from NegativeVolumeSegmentationLib import options as O
+from NegativeVolumeSegmentationLib.errors import InputError
+
+
+def test_defaults_and_conversion():
+    options = O.RunOptions(mode="paper", max_distance_mm="12")
+    assert options.max_distance_mm == 12.0 and options.mode == "paper"
+    assert options.segment is True and options.device == "auto" and options.cube_mm == 30.0
+    assert set(options.to_dict()) == set(O.BY_NAME)
+    assert options.report_parameters() == {"mode": "paper", "max_distance_mm": 12.0,
+                                           "cube_mm": 30.0, "enhance_temporal_bone": False}
+    assert O.RunOptions().report_parameters()["cube_mm"] is None  # confined: no cube
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({"mode": "wide"}, "mode"), ({"device": "tpu"}, "device"),
+    ({"max_distance_mm": 0}, "max_distance_mm must be a positive number of mm"),
+    ({"max_distance_mm": float("nan")}, "max_distance_mm"), ({"cube_mm": -1}, "cube_mm"),
+    ({"smoothing": 1.5}, "smoothing must be between 0 and 1"),
+    ({"max_distance_mm": "ten"}, "must be a number"), ({"colour": "red"}, "unknown option"),
+])
+def test_bad_values_are_refused_in_one_line(bad, match):
+    with pytest.raises(InputError, match=match) as caught:
+        O.RunOptions(**bad)
+    assert "\n" not in str(caught.value)
+
+
+def test_json_round_trip_is_exact():
+    options = O.RunOptions(mode="paper", max_distance_mm=7.25, segment=False, device="cpu")
+    again = O.RunOptions.from_json(options.to_json())
+    assert again == options and again.to_dict() == options.to_dict()
+    with pytest.raises(InputError, match="JSON"):
+        O.RunOptions.from_json("{not json")
+
+
+def test_command_line_flags_read_the_same_defaults_and_name_the_flag():
+    parser = argparse.ArgumentParser()
+    O.add_arguments(parser, ("device", "max_distance_mm", "mode", "cube_mm", "enhance_tb"))
+    options = O.from_arguments(parser.parse_args([]))
+    assert options == O.RunOptions()
+    options = O.from_arguments(parser.parse_args(["--mode", "paper", "--max-distance", "6",
+                                                  "--enhance-tb"]), segment=False)
+    assert (options.mode, options.max_distance_mm, options.enhance_tb, options.segment) == (
+        "paper", 6.0, True, False)
+    with pytest.raises(InputError, match="^--max-distance must be a positive number"):
+        O.from_arguments(parser.parse_args(["--max-distance", "0"]))
+
+
+def test_training_config_evaluation_defaults_come_from_the_options():
+    from NegativeVolumeSegmentationLib.training import config
+
+    evaluate = config.SCHEMA["evaluate"]
+    assert evaluate["max_distance_mm"].default == O.DEFAULTS["max_distance_mm"]
+    assert evaluate["mode"].default == O.DEFAULTS["mode"]
+    assert config.SCHEMA["train"]["device"].default == O.DEFAULTS["device"]
