@@ -26,7 +26,7 @@ from NegativeVolumeSegmentationLib.inference import localize, segment
 from NegativeVolumeSegmentationLib.inference import models as bundled_models  # noqa: E402
 from NegativeVolumeSegmentationLib.inference import crops as joint_crops  # noqa: E402
 from NegativeVolumeSegmentationLib.phantom import make_phantom  # noqa: E402
-from NegativeVolumeSegmentationLib.training.localizer import aligned_grid  # noqa: E402 smooth_resample)
+from NegativeVolumeSegmentationLib.inference.crops import aligned_grid, smooth_resample  # noqa: E402
 
 
 def inputs(models):

@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 # public name -> module (relative to this package) that defines it
 _PUBLIC = {
     "run_case": "pipeline",
-    "CaseResult": "pipeline",
+    "CaseResult": "case_result",
     "load_models": "inference.models",
     "Models": "inference.models",
     "measure_negative_volume": "engine.measure",

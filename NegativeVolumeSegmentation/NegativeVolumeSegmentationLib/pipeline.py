@@ -15,6 +15,7 @@ import time
 import numpy as np
 import SimpleITK as sitk
 
+from .case_result import CaseResult
 from .errors import InputError
 from .inference import localize, postprocess, segment
 from .inference.device import choose_device, run_with_cpu_fallback
@@ -26,26 +27,6 @@ from .report.report_json import build_report
 MIN_HEAD_CM3 = 100.0         # less tissue (> -400 HU) than this: no head in the image
 STAGES = ("read", "localise", "segment", "postprocess", "geometry")
 MEASURE_STAGES = ("read", "geometry")
-
-
-class CaseResult(object):
-    """Everything one run produced.
-
-    ``report``: the report.json dict; ``labels``: SimpleITK uint8 label image (1-6, LPS, on the
-    source grid); ``meshes``: {side: {"condyle": vtkPolyData in LPS mm with point data
-    ``JointSpaceThickness_mm``, "temporal_bone", "inflated", "negative_volume"}}; ``ct``: the CT
-    (SimpleITK, HU) when there was one; ``joints``: {side: JointSegmentation or None} and
-    ``localization`` when the CT was segmented. A result read back from a results folder
-    (:mod:`.io.results_folder`) carries report, labels and the meshes that were written.
-    """
-
-    def __init__(self, report, labels, meshes, ct=None, joints=None, localization=None):
-        self.report = report
-        self.labels = labels
-        self.meshes = meshes
-        self.ct = ct
-        self.joints = joints
-        self.localization = localization
 
 
 def check_image(image, name="CT"):

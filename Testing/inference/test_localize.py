@@ -8,7 +8,7 @@ import torch
 from NegativeVolumeSegmentationLib import labels as L
 from NegativeVolumeSegmentationLib.inference import localize as Z
 from NegativeVolumeSegmentationLib.inference.localize import Candidate, HeadFrame
-from NegativeVolumeSegmentationLib.training.localizer import aligned_grid, smooth_resample
+from NegativeVolumeSegmentationLib.inference.crops import aligned_grid, smooth_resample
 
 
 def _rot(yaw_deg, roll_deg):

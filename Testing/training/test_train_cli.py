@@ -16,7 +16,7 @@ from NegativeVolumeSegmentationLib.cli import main
 from NegativeVolumeSegmentationLib.phantom import make_phantom, write_phantom
 from NegativeVolumeSegmentationLib.io.segmentation_files import write_segmentation_nrrd
 from NegativeVolumeSegmentationLib.training import data as D
-from NegativeVolumeSegmentationLib.training import localizer
+from NegativeVolumeSegmentationLib.training import localizer_task as localizer
 from NegativeVolumeSegmentationLib.training.augment import swap_sides
 from NegativeVolumeSegmentationLib.training.config import validate_config
 

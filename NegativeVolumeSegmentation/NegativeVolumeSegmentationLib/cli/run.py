@@ -147,7 +147,7 @@ def run(args):
         stage_bar.set_description_str("%s: %s" % (case, stage))
         stage_bar.update(1)
         if progress_file:
-            _append_progress(progress_file, {"case": case, "case_index": case_index[0],
+            results_folder.append_progress(progress_file, {"case": case, "case_index": case_index[0],
                                              "cases": len(cases), "stage": stage})
 
     rows, failures = [], 0
@@ -185,15 +185,6 @@ def run(args):
         raise InputError("all %d cases failed; see %s" % (len(cases),
                                                           os.path.join(out_dir, "cohort.csv")))
     return 0
-
-
-def _append_progress(path, record):
-    """Append one JSON line to the progress file (flushed at once, so a poller sees it)."""
-    import json
-
-    with open(path, "a") as handle:
-        handle.write(json.dumps(record) + "\n")
-        handle.flush()
 
 
 def _print_case(case, rep):

@@ -25,12 +25,12 @@ import datetime
 import hashlib
 import json
 import os
-import tempfile
 
 import torch
 
 from .. import __version__
 from ..errors import InputError, ModelError
+from ..io.atomic import atomic_path
 from ..networks import build_network, count_parameters
 
 FORMAT = "nvseg-checkpoint"
@@ -84,15 +84,9 @@ def save_checkpoint(path, network, metadata, half=False):
         state[key] = value.half() if half and value.is_floating_point() else value.clone()
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "metadata": meta,
                "state_dict": state}
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".checkpoint-", suffix=".pt", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as stream:
+    with atomic_path(path, ".pt") as temporary:
+        with open(temporary, "wb") as stream:
             torch.save(payload, stream)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
     return sha256_of(path)
 
 

@@ -1,7 +1,7 @@
 """Finding both temporomandibular joints in a whole CT volume, with anatomy-aware checks.
 
 1. The bundled localiser network runs on the CT resampled to its coarse target spacing (~3 mm)
-   on an LPS-aligned grid covering the CT (:mod:`.training.localizer`, as in training). Its
+   on an LPS-aligned grid covering the CT (:func:`.crops.smooth_resample`, as in training). Its
    outputs are background plus one "joint" class (or "left joint" / "right joint"): a ball around
    each condyle centre.
 2. Candidates: connected regions of joint probability > 0.5, each with its probability-weighted

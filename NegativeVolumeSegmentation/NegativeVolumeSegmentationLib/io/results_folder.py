@@ -12,10 +12,9 @@ Files (docs/interfaces.md), each written only when its part is asked for:
 
 Meshes are legacy binary VTK files in LPS mm. :func:`write_case` stages everything in a hidden
 folder and moves it in only when all of it was written (:func:`staged_output`);
-:func:`read_case` reads a folder back into a :class:`.pipeline.CaseResult`. The background run
+:func:`read_case` reads a folder back into a :class:`..case_result.CaseResult`. The background run
 of the Slicer module hands its result to the panel through these two functions, so in process
-and in the background give the same object. :func:`atomic_path` is the one helper for writing a
-single file atomically.
+and in the background give the same object (single files: :func:`.atomic.atomic_path`).
 """
 
 import contextlib
@@ -24,9 +23,9 @@ import os
 import shutil
 import tempfile
 import time
-import uuid
 
 from ..errors import InputError
+from .atomic import atomic_path
 
 REPORT, LABELS, SEGMENTATION, FIGURE = ("report.json", "labels.nii.gz", "segmentation.seg.nrrd",
                                        "report.png")
@@ -74,22 +73,6 @@ def staged_output(out_dir):
         shutil.rmtree(stage, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def atomic_path(path, ending=""):
-    """Yield a temporary path beside ``path`` (ending in ``ending``, e.g. ".nii.gz", so writers
-    that choose the format by name still do); move it onto ``path`` when the block succeeds, and
-    remove it otherwise. The writer creates the file itself, so it gets the usual permissions."""
-    path = os.path.abspath(path)
-    folder = os.path.dirname(path)
-    temporary = os.path.join(folder, ".partial-%d-%s%s" % (os.getpid(), uuid.uuid4().hex, ending))
-    try:
-        yield temporary
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-
-
 def write_json(data, path):
     """Indented JSON (trailing newline), written atomically."""
     with atomic_path(path) as temporary:
@@ -135,7 +118,7 @@ def read_mesh(path):
 
 
 def write_case(result, folder, parts=ALL_PARTS, case=None):
-    """Write the asked ``parts`` of a :class:`.pipeline.CaseResult` into ``folder``, all or nothing.
+    """Write the asked ``parts`` of a :class:`..case_result.CaseResult` into ``folder``, all or nothing.
 
     The time spent writing is added to ``result.report["timings_s"]`` as ``write`` (and to
     ``total``) before report.json is written. ``case``: the name shown on report.png.
@@ -169,12 +152,12 @@ def write_case(result, folder, parts=ALL_PARTS, case=None):
 
 
 def read_case(folder):
-    """The :class:`.pipeline.CaseResult` of a results folder: report, labels and the meshes that
+    """The :class:`..case_result.CaseResult` of a results folder: report, labels and the meshes that
     were written ({side: {name: vtkPolyData}}); InputError when report.json or labels are absent."""
     import SimpleITK as sitk
 
     from ..labels import SIDES
-    from ..pipeline import CaseResult
+    from ..case_result import CaseResult
 
     report_path, labels_path = os.path.join(folder, REPORT), os.path.join(folder, LABELS)
     for path in (report_path, labels_path):

@@ -27,10 +27,8 @@ All writes go to a temporary file in the target folder, then :func:`os.replace`,
 never leaves a half-written file under the final name.
 """
 
-import contextlib
 import os
 import re
-import uuid
 
 import numpy as np
 import SimpleITK as sitk
@@ -38,6 +36,7 @@ import SimpleITK as sitk
 from .. import labels
 from .ct import FORMAT_NAMES, check_direction, check_nifti_data, image_extension
 from ..errors import InputError
+from .atomic import atomic_path
 
 SEGMENTATION_EXTENSION = ".seg.nrrd"
 MAX_LABEL = max(s.value for s in labels.SEGMENTS)
@@ -81,22 +80,13 @@ def _label_array(label_image):
     return np.asarray(array, dtype=np.uint8)
 
 
-@contextlib.contextmanager
 def _atomic_path(path):
-    """Yield a temporary path beside ``path`` (same ending); move it onto ``path`` on success."""
-    path = os.path.abspath(path)
-    folder, base = os.path.split(path)
-    ending = SEGMENTATION_EXTENSION if base.lower().endswith(SEGMENTATION_EXTENSION) \
+    """:func:`.atomic.atomic_path` keeping the file's ending (so the writer picks the
+    format by name)."""
+    base = os.path.basename(path).lower()
+    ending = SEGMENTATION_EXTENSION if base.endswith(SEGMENTATION_EXTENSION) \
         else (image_extension(base) or "")
-    # a fresh unique name that the writer creates itself, so the file gets the usual permissions
-    # (umask) rather than mkstemp's owner-only 0600
-    temporary = os.path.join(folder, ".partial-%d-%s%s" % (os.getpid(), uuid.uuid4().hex, ending))
-    try:
-        yield temporary
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+    return atomic_path(path, ending)
 
 
 def write_label_image(label_image, path):

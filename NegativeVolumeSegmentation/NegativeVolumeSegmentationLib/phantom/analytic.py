@@ -24,7 +24,7 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from .. import labels as L
-from . import Phantom
+from .case import Phantom
 from .analytic_truth import (ellipsoid_foot_points, ellipsoid_negative_volume, rotation_matrix, sphere_cap_negative_volume)
 
 VARIANTS = ("sphere", "ellipsoid")

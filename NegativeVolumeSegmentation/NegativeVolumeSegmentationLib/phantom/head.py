@@ -10,7 +10,7 @@ the CT (:mod:`.ct_look`), and labels MC / TB / NV on the CT grid. The NV truth c
 
 import numpy as np
 
-from . import Phantom
+from .case import Phantom
 from . import shapes as S
 from .anatomy import draw_side
 from .ct_look import Canvas, add_streaks, blur_and_noise, trabecular_texture

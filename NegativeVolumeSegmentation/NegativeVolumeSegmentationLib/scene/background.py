@@ -12,7 +12,7 @@ condyle / temporal-bone label map with segment=False) into a new temporary folde
 runs :func:`..pipeline.compute` with the same :class:`..options.RunOptions` as the in-process
 Logic and writes only what the scene needs (report, labels, condyle meshes); :meth:`finish`
 reads it back with :func:`..io.results_folder.read_case` into the same
-:class:`..pipeline.CaseResult` and writes the scene through
+:class:`..case_result.CaseResult` and writes the scene through
 :func:`.results_writer.write_results`, so both routes give the same nodes and numbers.
 :meth:`poll` follows the progress file and the process; :meth:`cancel` ends the whole process
 tree (:mod:`.process_tree`: the launcher and its ``python-real`` child) and removes the
@@ -257,7 +257,9 @@ class BackgroundRun(object):
         return time.perf_counter() - start
 
     def _kill(self):
-        if self.process is not None and self.process.poll() is None:
+        # also when the process itself has ended: PythonSlicer (a launcher) can exit while its
+        # python-real child still computes
+        if self.process is not None:
             kill_process_tree(self.process)
 
     def finish(self):

@@ -108,7 +108,7 @@ class MeasurementLogic(object):
         return self._models[key], choice
 
     def compute(self, inputVolumeNode, segmentationNode=None, model_dir=None, **options):
-        """The run without touching the scene: a :class:`..pipeline.CaseResult` (InputError /
+        """The run without touching the scene: a :class:`..case_result.CaseResult` (InputError /
         ModelError on bad input)."""
         from .. import pipeline
 

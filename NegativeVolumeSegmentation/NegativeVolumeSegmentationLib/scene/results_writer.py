@@ -3,7 +3,7 @@
 Segments (names and colours of docs/interfaces.md) from the result's label map, closed surfaces
 for 3D, per measured joint a condyle model coloured by joint-space thickness (mm) with a colour
 legend, and the results table. In-process and background runs both end here, with the same
-:class:`..pipeline.CaseResult`. The result is in LPS mm; :mod:`.mrml_bridge` converts to RAS.
+:class:`..case_result.CaseResult`. The result is in LPS mm; :mod:`.mrml_bridge` converts to RAS.
 """
 
 import slicer

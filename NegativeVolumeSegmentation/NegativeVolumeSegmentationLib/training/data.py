@@ -31,7 +31,7 @@ from ..errors import InputError
 from ..io.segmentation_files import read_label_map
 from ..inference import crops as joint_crops
 from ..inference.crops import normalise
-from . import augment, localizer
+from . import augment, localizer_task as localizer
 
 
 class Case(object):

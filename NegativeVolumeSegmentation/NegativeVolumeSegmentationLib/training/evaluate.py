@@ -31,10 +31,11 @@ import torch
 from .. import labels as L
 from ..inference import postprocess
 from ..inference.checkpoint import load_checkpoint
+from ..io.atomic import atomic_path
 from ..errors import InputError
 from .metrics import binary_cross_entropy, dice_percent, structure_scores
 from ..inference import crops as joint_crops
-from . import localizer
+from . import localizer_task as localizer
 from ..inference.crops import normalise
 from .data import PhantomCache, find_labelled_cases, read_labelled_case
 from .trainer import pick_device
@@ -258,8 +259,8 @@ def evaluate(cfg, checkpoint=None, progress=True):
               "held_out": ev["folder"] or {"seeds": ev["seeds"], "phantom_options": ev["phantom_options"]},
               "summary": summary, "per_case": per_case}
     out = os.path.join(os.path.dirname(os.path.abspath(path)), "evaluation.json")
-    with open(out + ".tmp", "w") as stream:
-        json.dump(result, stream, indent=2, default=lambda v: None)
-    os.replace(out + ".tmp", out)
+    with atomic_path(out) as temporary:
+        with open(temporary, "w") as stream:
+            json.dump(result, stream, indent=2, default=lambda v: None)
     result["path"] = out
     return result

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from ..inference.checkpoint import save_checkpoint
+from ..io.atomic import atomic_path
 from ..errors import InputError
 from .losses import SegmentationLoss
 from ..networks import build_network
@@ -134,8 +135,8 @@ class Trainer(object):
                  "iteration": self.iteration, "torch_rng": torch.get_rng_state(),
                  "model": self.cfg["model"]}
         path = os.path.join(self.out_dir, STATE_NAME)
-        torch.save(state, path + ".tmp")
-        os.replace(path + ".tmp", path)
+        with atomic_path(path, ".pt") as temporary:
+            torch.save(state, temporary)
         meta = model_metadata(self.cfg, self.stream.describe(), metrics)
         meta["extra"]["iterations"] = self.iteration
         return save_checkpoint(os.path.join(self.out_dir, self.cfg["output"]["model_name"]),

@@ -1,0 +1,18 @@
+"""The generated case every phantom kind returns."""
+
+
+class Phantom(object):
+    """A generated case.
+
+    Attributes:
+        ct: SimpleITK int16 image in Hounsfield units (origin, spacing, direction set; LPS mm).
+        labels: SimpleITK uint8 image on the CT grid, values 0-6 (interfaces.md).
+        truth: JSON-serialisable dict: ``kind``, ``seed``, ``parameters`` and, per side
+            (``"left"``, ``"right"``; ``None`` when that joint is outside the field of view),
+            ``negative_volume_mm3``, ``condyle_volume_mm3``, ``condyle_center_lps_mm``.
+    """
+
+    def __init__(self, ct, labels, truth):
+        self.ct = ct
+        self.labels = labels
+        self.truth = truth
