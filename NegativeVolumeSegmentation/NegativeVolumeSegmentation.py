@@ -1,11 +1,13 @@
 """3D Slicer module: temporomandibular joint (TMJ) negative volume (joint space) from head CT.
 
-Thin GUI shell: all the work lives in NegativeVolumeSegmentationLib (slicer_logic.py: the Logic
-and the one function that writes results into the scene; background.py: the run in a separate
-process that keeps this panel responsive and cancellable). Library imports happen inside
-functions so that loading the module stays fast and never pulls heavy packages (torch is only
-imported by the background process). Slicer shows RAS; the library works in LPS mm;
-mrml_bridge converts at the boundary.
+Thin GUI shell: all the work lives in NegativeVolumeSegmentationLib (scene/logic.py: the Logic;
+scene/results_writer.py: the one function that writes results into the scene;
+scene/background.py: the same run in a separate process that keeps this panel responsive and
+cancellable). The options, their defaults and allowed values come from
+NegativeVolumeSegmentationLib.options (standard library only); every other library import
+happens inside functions so that loading the module stays fast and never pulls heavy packages
+(torch is only imported by the background process). Slicer shows RAS; the library works in LPS
+mm; scene/mrml_bridge.py converts at the boundary.
 """
 
 import logging
@@ -21,6 +23,8 @@ from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoada
                                            ScriptedLoadableModuleTest,
                                            ScriptedLoadableModuleWidget)
 from slicer.util import VTKObservationMixin
+
+from NegativeVolumeSegmentationLib.options import DEFAULTS, DEVICES, MODES
 
 POLL_INTERVAL_MS = 300  # how often the panel looks at the background run
 # The checkpoint loader needs torch.load(weights_only=...): PyTorch 1.13 or newer.
@@ -172,12 +176,13 @@ class NegativeVolumeSegmentationParameterNode:
     inputVolume: vtkMRMLScalarVolumeNode
     outputSegmentation: vtkMRMLSegmentationNode
     measureExisting: bool = False
-    device: Annotated[str, Choice(["auto", "cpu", "cuda"])] = "auto"
-    maxDistance: Annotated[float, WithinRange(1.0, 30.0)] = 10.0
-    mode: Annotated[str, Choice(["confined", "paper"])] = "confined"
-    smoothing: Annotated[float, WithinRange(0.0, 1.0)] = 0.5
-    showThickness: bool = True
-    asymmetryThreshold: Annotated[float, WithinRange(0.0, 50.0)] = 6.0
+    device: Annotated[str, Choice(list(DEVICES))] = DEFAULTS["device"]
+    maxDistance: Annotated[float, WithinRange(1.0, 30.0)] = DEFAULTS["max_distance_mm"]
+    mode: Annotated[str, Choice(list(MODES))] = DEFAULTS["mode"]
+    smoothing: Annotated[float, WithinRange(0.0, 1.0)] = DEFAULTS["smoothing"]
+    showThickness: bool = DEFAULTS["show_thickness"]
+    asymmetryThreshold: Annotated[float, WithinRange(0.0, 50.0)] = \
+        DEFAULTS["asymmetry_threshold_percent"]
     resultsTable: vtkMRMLTableNode
 
 
@@ -426,7 +431,8 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
     def _showResults(self, results):
         """Fill the result labels (mm³, mm, %) from a results dict, or clear them."""
         self._results = results
-        threshold = self._parameterNode.asymmetryThreshold if self._parameterNode else 6.0
+        threshold = (self._parameterNode.asymmetryThreshold if self._parameterNode
+                     else DEFAULTS["asymmetry_threshold_percent"])
         summary = self.logic.resultsSummary(results, threshold)
         self.ui.leftNegativeVolumeLabel.text = summary["left_nv"]
         self.ui.rightNegativeVolumeLabel.text = summary["right_nv"]
@@ -507,7 +513,7 @@ class NegativeVolumeSegmentationLogic(ScriptedLoadableModuleLogic):
         return show_results(results, inputVolume, side, scene=slicer.mrmlScene)
 
     @staticmethod
-    def resultsSummary(results, asymmetryThreshold=6.0):
+    def resultsSummary(results, asymmetryThreshold=DEFAULTS["asymmetry_threshold_percent"]):
         from NegativeVolumeSegmentationLib.scene.logic import results_summary
 
         return results_summary(results, asymmetryThreshold)

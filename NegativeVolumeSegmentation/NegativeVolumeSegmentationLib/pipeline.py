@@ -7,6 +7,8 @@ joint, mapped back onto the CT grid) -> post-process -> NV engine (geometry) -> 
 map of condyle / temporal-bone segments (``segment=False``: :func:`measure_labels`). Every stage
 is timed (seconds, ``timings_s``) and announced to an optional ``progress(stage, case)``
 callback. Geometry is physical throughout: points are LPS mm, label maps lie on the source grid.
+Inference (and so torch) is imported only when a CT is segmented: measuring given segments works
+in a Slicer without PyTorch.
 """
 
 import os
@@ -17,9 +19,6 @@ import SimpleITK as sitk
 
 from .case_result import CaseResult
 from .errors import InputError
-from .inference import localize, postprocess, segment
-from .inference.device import choose_device, run_with_cpu_fallback
-from .inference.joint_search import segment_joints
 from .io.ct import check_ct_like, check_direction, read_ct
 from .options import RunOptions
 from .report.report_json import build_report
@@ -45,6 +44,8 @@ def check_image(image, name="CT"):
 def check_head(ct, name="CT"):
     """InputError when the image holds less than MIN_HEAD_CM3 of tissue above -400 HU (an empty
     scan, a phantom of air, a volume cut far from the head). Counted on every 2nd voxel per axis."""
+    from .inference import localize
+
     array = sitk.GetArrayViewFromImage(ct)[::2, ::2, ::2]
     tissue_cm3 = np.count_nonzero(array > localize.HEAD_HU) * 8.0 * np.prod(ct.GetSpacing()) / 1e3
     if tissue_cm3 < MIN_HEAD_CM3:
@@ -82,6 +83,10 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
         progress: callable(stage, case) called as each stage of :data:`STAGES` starts.
     Raises InputError for bad input, ModelError for model problems.
     """
+    from .inference import localize, postprocess, segment
+    from .inference.device import choose_device, run_with_cpu_fallback
+    from .inference.joint_search import segment_joints
+
     options = RunOptions.from_values(options)
     timings, warnings = {}, []
     start = time.perf_counter()
@@ -195,6 +200,7 @@ def compute(source, options=None, models=None, progress=None, case=None, device=
     options = RunOptions.from_values(options)
     if options.segment:
         if models is None:
+            from .inference.device import choose_device
             from .inference.models import load_models
 
             choice = choose_device(device if device is not None else options.device)

@@ -35,7 +35,6 @@ def add_parser(subparsers):
 
 def run(args):
     from .. import pipeline
-    from ..inference.device import choose_device
     from ..io import results_folder
 
     options = RunOptions.from_json(args.options)
@@ -46,7 +45,8 @@ def run(args):
             results_folder.append_progress(args.progress_file, {"case": case, "stage": stage})
 
     models = device = None
-    if options.segment:
+    if options.segment:  # only then torch: measuring given segments runs without it
+        from ..inference.device import choose_device
         from ..inference.models import load_models
 
         device = choose_device(options.device)
