@@ -1,4 +1,4 @@
-"""Label values, segment names and colours: the contract of ../shared/reference/interfaces.md.
+"""Label values, segment names and colours: the contract of docs/interfaces.md.
 
 Left / right are the patient's, decided from physical geometry (LPS: the patient's left is +x).
 """

@@ -4,7 +4,7 @@
 slicer-core) and ``NegativeVolumeSegmentationTest`` (inside 3D Slicer, through
 :func:`run_self_test`) call the same functions, so the identical checks run in both places.
 Every check takes an MRML scene, builds its own inputs from shapes whose answer is known without
-the code under test (ITK's index-to-point definition, ball volumes, the interfaces.md table, the
+the code under test (ITK's index-to-point definition, ball volumes, the docs/interfaces.md table, the
 phantoms' truth.json), and raises AssertionError with the measured and expected values when they
 disagree.
 

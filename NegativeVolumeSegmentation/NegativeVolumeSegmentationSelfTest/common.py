@@ -12,7 +12,7 @@ import SimpleITK as sitk
 import slicer
 from vtk.util import numpy_support
 
-# interfaces.md, "Label values": value -> (segment name, colour). Written out here on purpose:
+# docs/interfaces.md, "Label values": value -> (segment name, colour). Written out here on purpose:
 # the contract document is the truth, not labels.py.
 INTERFACE_SEGMENTS = {
     1: ("Left mandibular condyle", (0.90, 0.85, 0.55)),

@@ -53,7 +53,7 @@ def check_logic_on_head_phantom(scene, model_dir=None):
     """The whole pipeline in process (Logic.process) on a held-out head phantom whose CT node has
     a reflected, axis-swapped IJK->RAS, against the phantom's truth.json.
 
-    Checks: six segments named and coloured as interfaces.md; NV within 10 % of truth per side;
+    Checks: six segments named and coloured as docs/interfaces.md; NV within 10 % of truth per side;
     condyle centres within 3 mm of truth and on the patient's side (RAS x < 0 for left);
     segment voxels x voxel volume = the reported volumes; closed surfaces whose volumes match
     them (6 %); the table; thickness models with their colour legend; the input unchanged.

@@ -1,7 +1,7 @@
 """Label map I/O: .nii.gz and Slicer .seg.nrrd round trips keep values, geometry, names, colours.
 
 The .seg.nrrd header is checked independently with pynrrd against labels.SEGMENTS (the
-interfaces.md table) and against direction · diag(spacing) / origin computed here.
+docs/interfaces.md table) and against direction · diag(spacing) / origin computed here.
 """
 
 import os
@@ -18,7 +18,7 @@ from NegativeVolumeSegmentationLib.io.segmentation_files import (read_label_map,
 
 SPACING = (0.3, 0.4, 0.7)
 ORIGIN = (-10.123456789, 20.5, -300.25)
-TABLE = {  # interfaces.md, typed in independently of labels.py
+TABLE = {  # docs/interfaces.md, typed in independently of labels.py
     1: ("Left mandibular condyle", (0.90, 0.85, 0.55)),
     2: ("Right mandibular condyle", (0.90, 0.70, 0.40)),
     3: ("Left temporal bone", (0.55, 0.70, 0.90)),

@@ -3,7 +3,7 @@
 Truth is computed without the renderer: a CT whose HU is a known linear function of the LPS
 position (so every pixel's grey follows from Slicer's CT-bone window, (HU + 100) / 1000 * 255),
 balls of known centre and radius as segments (so every pixel's segment is known), the segment
-colours of interfaces.md, the analytic sphere phantom's joint geometry and its joint space mapped
+colours of docs/interfaces.md, the analytic sphere phantom's joint geometry and its joint space mapped
 through the thickness colour map. Skips when slicer-core or offscreen OpenGL is missing.
 """
 
@@ -21,7 +21,7 @@ from NegativeVolumeSegmentationLib.errors import InputError  # noqa: E402
 _PROBLEM = slicer_render.offscreen_problem(isolated=True)
 pytestmark = pytest.mark.skipif(_PROBLEM is not None, reason=str(_PROBLEM))
 
-# interfaces.md colours, written out (the contract is the truth, not labels.py).
+# docs/interfaces.md colours, written out (the contract is the truth, not labels.py).
 COLOURS = {1: (0.90, 0.85, 0.55), 2: (0.90, 0.70, 0.40), 3: (0.55, 0.70, 0.90),
            4: (0.40, 0.55, 0.85), 5: (0.30, 0.85, 0.35), 6: (0.95, 0.35, 0.30)}
 CENTRE = np.array([10.0, -5.0, 3.0])  # LPS mm
@@ -255,7 +255,7 @@ def _ct_grey(ct, point_lps):
 SIDE_LABELS = {"left": (1, 3, 5), "right": (2, 4, 6)}  # condyle, temporal bone, NV
 SEGMENT_NAMES = {1: "Left mandibular condyle", 2: "Right mandibular condyle",
                  3: "Left temporal bone", 4: "Right temporal bone",
-                 5: "Left negative volume", 6: "Right negative volume"}  # interfaces.md
+                 5: "Left negative volume", 6: "Right negative volume"}  # docs/interfaces.md
 
 
 def test_joint_centres_carry_segment_colours(joint_scene):

@@ -1,7 +1,7 @@
 """``nvseg phantom OUT_DIR [--seed N] [--kind head|analytic] [...]``: write a synthetic case.
 
 Writes, all or nothing, OUT_DIR/ct.nii.gz (int16 HU), OUT_DIR/labels.nii.gz (uint8, 1-6) and
-OUT_DIR/truth.json (interfaces.md). ``head``: the realistic head phantom (options --fov, --mouth,
+OUT_DIR/truth.json (docs/interfaces.md). ``head``: the realistic head phantom (options --fov, --mouth,
 --spacing; anything not given is drawn from the seed). ``analytic``: sphere or ellipsoid condyle
 under a concentric cap with closed-form NV (options --variant, --spacing).
 """

@@ -72,7 +72,7 @@ def crop_ct(ct, reference, transform=None):
 
 
 def class_values(side, structures=("condyle", "temporal_bone")):
-    """{label value of interfaces.md: class index} for one side's crop: MC -> 1, TB -> next."""
+    """{label value of docs/interfaces.md: class index} for one side's crop: MC -> 1, TB -> next."""
     table = {"condyle": L.CONDYLE, "temporal_bone": L.TEMPORAL_BONE}
     return {table[name][side]: index + 1 for index, name in enumerate(structures)}
 

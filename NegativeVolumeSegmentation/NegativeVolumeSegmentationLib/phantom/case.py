@@ -6,7 +6,7 @@ class Phantom(object):
 
     Attributes:
         ct: SimpleITK int16 image in Hounsfield units (origin, spacing, direction set; LPS mm).
-        labels: SimpleITK uint8 image on the CT grid, values 0-6 (interfaces.md).
+        labels: SimpleITK uint8 image on the CT grid, values 0-6 (docs/interfaces.md).
         truth: JSON-serialisable dict: ``kind``, ``seed``, ``parameters`` and, per side
             (``"left"``, ``"right"``; ``None`` when that joint is outside the field of view),
             ``negative_volume_mm3``, ``condyle_volume_mm3``, ``condyle_center_lps_mm``.

@@ -1,4 +1,4 @@
-"""report.json: the per-case result contract of interfaces.md.
+"""report.json: the per-case result contract of docs/interfaces.md.
 
 ``left`` / ``right``: the measured values of each joint (negative volume and condyle volume in
 mm^3, joint-space thickness in mm, condyle centre in LPS mm) or null with the reason in

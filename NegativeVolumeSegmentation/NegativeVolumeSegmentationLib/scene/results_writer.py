@@ -63,7 +63,7 @@ def write_results(result, inputVolumeNode, segmentationNode, options, table_node
     """Write a run's results into the scene; the one place that writes results.
 
     Creates the output segmentation when ``segmentationNode`` is None ("<CT name> TMJ
-    segmentation", CT geometry). Segments of :func:`segment_values` with the interfaces.md
+    segmentation", CT geometry). Segments of :func:`segment_values` with the docs/interfaces.md
     names and colours replace same-named ones (stale ones of a side not measured now are
     removed), closed surfaces are built with ``options.smoothing`` (``options``: a
     :class:`..options.RunOptions`), per measured joint the thickness

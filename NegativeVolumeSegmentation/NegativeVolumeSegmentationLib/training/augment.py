@@ -7,7 +7,7 @@ with the SAME T (CT linear, labels nearest neighbour), so labels stay aligned wi
 construction and no voxel is interpolated twice. All lengths are mm in LPS space.
 
 - Flip across the sagittal plane: the patch grid's x direction is negated (a left joint then looks
-  like a right one); labels carrying a side (interfaces.md values 1-6) swap left and right with
+  like a right one); labels carrying a side (docs/interfaces.md values 1-6) swap left and right with
   :func:`swap_sides`. Crop classes (background / MC / TB) carry no side and need no swap.
 - Spacing change: the source CT is first resampled to a coarser random spacing (Gaussian
   pre-smoothing like a thicker slice), then to the patch grid; the labels are not degraded.
@@ -81,7 +81,7 @@ def flipped_reference(reference):
 
 
 def swap_sides(label_array):
-    """Label values of interfaces.md with left and right exchanged (1<->2, 3<->4, 5<->6)."""
+    """Label values of docs/interfaces.md with left and right exchanged (1<->2, 3<->4, 5<->6)."""
     lut = np.arange(256, dtype=np.uint8)
     for pair in (L.CONDYLE, L.TEMPORAL_BONE, L.NEGATIVE_VOLUME):
         lut[pair[L.LEFT]], lut[pair[L.RIGHT]] = pair[L.RIGHT], pair[L.LEFT]

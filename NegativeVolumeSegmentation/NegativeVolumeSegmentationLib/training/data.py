@@ -10,7 +10,7 @@ Sources of cases (config ``data.source``):
   exactly the samples it would have seen.
 - ``folder``: user cases, either one sub-folder per case holding a CT (``ct.*`` / ``image.*``) and
   a label map (``labels.*``, ``*.seg.nrrd``), or flat pairs ``NAME.nii.gz`` + ``NAME.seg.nrrd`` /
-  ``NAME_labels.nii.gz``. Label values follow interfaces.md; joint centres are the MC centroids,
+  ``NAME_labels.nii.gz``. Label values follow docs/interfaces.md; joint centres are the MC centroids,
   and which joint is the patient's left is decided by physical x (LPS +x = left).
 
 Only a native-grid region around each joint (segmentation) or a coarse copy of the whole head
