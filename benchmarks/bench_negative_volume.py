@@ -10,8 +10,8 @@ merged labels). Median of ``--repeat`` runs; prints vertex counts and the NV err
 analytic truth. A second table keeps the voxel size (0.3 mm) and grows the condyle (radius 5, 7,
 10 mm): it shows how the engine scales with the number of surface vertices at a fixed grid (at a
 finer grid the NV holds more voxels per vertex, ~1/spacing^3 against ~1/spacing^2, which the
-``us/NV vox`` column separates). ``--locators`` also times each VTK cell locator for the rays;
-``--profile`` prints the top cProfile entries of one full run.
+``us/NV vox`` column separates). ``--locators`` also times each ray caster (the engine's numpy
+one and VTK's cell locators); ``--profile`` prints the top cProfile entries of one full run.
 """
 
 import argparse
@@ -28,7 +28,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
                                 "NegativeVolumeSegmentation"))
 
 from NegativeVolumeSegmentationLib.engine import inflate, nv_mask as joint_space, surfaces  # noqa: E402
-from NegativeVolumeSegmentationLib.engine.measure import TB_SMOOTHING  # noqa: E402 measure_negative_volume)
+from NegativeVolumeSegmentationLib.engine.measure import (  # noqa: E402
+    TB_SMOOTHING, measure_negative_volume)
 from NegativeVolumeSegmentationLib.phantom.analytic import make_analytic_phantom  # noqa: E402
 
 ROI_VOXELS = 128
@@ -106,7 +107,7 @@ def main(argv=None):
             counts["tb_vertices"], counts["rays_hit"], counts["nv_voxels"],
             1e6 * med["nv_mask"] / max(counts["nv_voxels"], 1), err))
         if args.locators:
-            for kind in sorted(inflate.LOCATORS):
+            for kind in inflate.LOCATOR_KINDS:
                 secs = [stages(roi, kind)[0]["inflation"] for _ in range(args.repeat)]
                 print("    locator %-6s inflation %.3f s" % (kind, float(np.median(secs))))
         if args.profile:

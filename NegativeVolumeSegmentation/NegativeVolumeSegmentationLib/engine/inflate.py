@@ -9,8 +9,8 @@ cast against the temporal-bone (TB) surface. h(x) = t of the first (nearest) hit
 
 A first hit on a TB face whose outward normal points along the ray means the ray starts inside
 the TB (the bones touch or overlap): h = 0 there. A first hit more than ``MAX_INCIDENCE_DEG`` from
-the face's normal grazes the TB's rim and counts as a miss. Rays that cannot come near any TB
-vertex (:func:`_rays_that_may_hit`) are skipped without a query.
+the face's normal grazes the TB's rim and counts as a miss. With a VTK locator, rays that cannot
+come near any TB vertex (:func:`_rays_that_may_hit`) are skipped without a query.
 
 The rays are cast by :class:`TriangleRayCaster` (default locator ``"numpy"``): Moller-Trumbore
 ray/triangle tests, vectorised in numpy, over the TB triangles a k-d tree of triangle centroids
@@ -20,6 +20,8 @@ before VTK 9.3.1 ``vtkCellLocator::IntersectWithLine`` returned some hit along t
 the nearest (VTK commit 9487b2a6, January 2024): a hit on the far side of the TB then reads as
 "the ray starts inside the bone" (h = 0).
 """
+
+import itertools
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -51,16 +53,31 @@ LOCATORS = {
 NUMPY_LOCATOR = "numpy"
 LOCATOR_KINDS = (NUMPY_LOCATOR,) + tuple(sorted(LOCATORS))
 DEFAULT_LOCATOR = NUMPY_LOCATOR  # the same nearest hit on every VTK version (module docstring)
-STRETCH_MM = 1.0  # rays are searched stretch by stretch of this length
-CANDIDATES_PER_QUERY = 48  # k-d tree neighbours per stretch before falling back to a ball query
+# Rays are searched stretch by stretch; a stretch is twice the triangles' reach (centroid to
+# farthest corner), within these bounds (mm).
+MIN_STRETCH_MM = 0.25
+MAX_STRETCH_MM = 2.0
+JUMP_SEARCH_MM = 1.0  # empty-space jumps look this far (plus the triangles' reach) for the TB
 BARYCENTRIC_TOLERANCE = 1e-9  # a ray through a shared edge or vertex hits (no leak between faces)
+
+
+def _cross(a, b):
+    out = np.empty_like(a)
+    out[:, 0] = a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1]
+    out[:, 1] = a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2]
+    out[:, 2] = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+    return out
+
+
+def _dot(a, b):
+    return np.einsum("ij,ij->i", a, b)
 
 
 class TriangleRayCaster(object):
     """Nearest ray / triangle-mesh intersections, vectorised in numpy (LPS mm).
 
     Moller and Trumbore (1997) on candidate triangles: the segment [0, length] of each ray is cut
-    into stretches of ``STRETCH_MM``; a triangle that the stretch crosses has its centroid within
+    into stretches of about twice the triangles' size; a triangle that the stretch crosses has its centroid within
     half the stretch plus the mesh's largest centroid-to-corner distance of the stretch's middle,
     so a k-d tree of centroids gives every candidate. Stretches are searched in order and a ray
     stops at the first stretch where its nearest candidate hit lies within that stretch: no
@@ -78,42 +95,37 @@ class TriangleRayCaster(object):
         for k in range(3):
             reach = np.maximum(reach, np.linalg.norm(pts[tri[:, k]] - centroid, axis=1))
         self.reach = float(reach.max()) if len(tri) else 0.0
+        self.edge_scale = np.linalg.norm(self.edge1, axis=1) * np.linalg.norm(self.edge2, axis=1)
         self.tree = cKDTree(centroid) if len(tri) else None
+        # Stretch length: 2 x reach minimises the candidate pairs per mm of ray.
+        self.stretch = float(np.clip(2.0 * self.reach, MIN_STRETCH_MM, MAX_STRETCH_MM))
 
     def intersect(self, origins, directions, rays, triangles):
         """Parameter t (mm along the unit direction) of ray ``rays[i]`` meeting triangle
         ``triangles[i]``; inf where they do not meet (parallel, outside, or behind)."""
         d = directions[rays]
         e1, e2 = self.edge1[triangles], self.edge2[triangles]
-        p = np.cross(d, e2)
-        det = np.einsum("ij,ij->i", e1, p)
-        scale = np.linalg.norm(e1, axis=1) * np.linalg.norm(e2, axis=1)
-        ok = np.abs(det) > 1e-12 * scale
+        p = _cross(d, e2)
+        det = _dot(e1, p)
+        ok = np.abs(det) > 1e-12 * self.edge_scale[triangles]
         inv = 1.0 / np.where(ok, det, 1.0)
         s = origins[rays] - self.corner[triangles]
-        u = np.einsum("ij,ij->i", s, p) * inv
-        q = np.cross(s, e1)
-        v = np.einsum("ij,ij->i", d, q) * inv
-        t = np.einsum("ij,ij->i", e2, q) * inv
+        u = _dot(s, p) * inv
+        q = _cross(s, e1)
+        v = _dot(d, q) * inv
+        t = _dot(e2, q) * inv
         tol = BARYCENTRIC_TOLERANCE
         ok &= (u >= -tol) & (v >= -tol) & (u + v <= 1.0 + tol) & (t >= 0.0)
         return np.where(ok, t, np.inf)
 
     def _candidates(self, centres, radius):
         """(query index, triangle index) pairs: centroids within ``radius`` of each centre."""
-        k = min(CANDIDATES_PER_QUERY, self.tree.n)
-        dist, idx = self.tree.query(centres, k=k, distance_upper_bound=radius)
-        dist, idx = dist.reshape(len(centres), k), idx.reshape(len(centres), k)
-        found = np.isfinite(dist)
-        full = found[:, -1] if k == CANDIDATES_PER_QUERY else np.zeros(len(centres), bool)
-        keep = found & ~full[:, None]
-        rows = [np.nonzero(keep)[0]]
-        cols = [idx[keep]]
-        for r in np.nonzero(full)[0]:  # more neighbours than k: ask for all of them
-            near = np.asarray(self.tree.query_ball_point(centres[r], radius), np.int64)
-            rows.append(np.full(len(near), r, np.int64))
-            cols.append(near)
-        return np.concatenate(rows), np.concatenate(cols)
+        near = self.tree.query_ball_point(centres, radius)
+        counts = np.fromiter((len(x) for x in near), np.int64, len(near))
+        total = int(counts.sum())
+        rows = np.repeat(np.arange(len(centres)), counts)
+        cols = np.fromiter(itertools.chain.from_iterable(near), np.int64, total)
+        return rows, cols
 
     def first_hits(self, origins, directions, length):
         """(t, triangle) of the nearest hit with 0 <= t <= ``length`` (mm) of each ray
@@ -125,29 +137,40 @@ class TriangleRayCaster(object):
         best_tri = np.full(n, -1, np.int64)
         if self.tree is None or n == 0 or not length > 0:
             return best_t, best_tri
+        step, reach = self.stretch, self.reach
+        bound = reach + max(2.0 * step, JUMP_SEARCH_MM)
+        t_at = np.zeros(n)  # no hit before t_at (mm) on each active ray
         active = np.arange(n)
-        pieces = max(1, int(np.ceil(length / STRETCH_MM - 1e-9)))
-        step = length / pieces
-        for k in range(pieces):
-            if len(active) == 0:
-                break
-            lo, hi = k * step, (k + 1) * step
-            centres = origins[active] + (0.5 * (lo + hi)) * directions[active]
-            rows, tris = self._candidates(centres, 0.5 * step + self.reach + 1e-9)
-            if len(rows):
-                rays = active[rows]
-                t = self.intersect(origins, directions, rays, tris)
-                hit = t <= length
-                rays, tris, t = rays[hit], tris[hit], t[hit]
-                order = np.lexsort((tris, t, rays))  # per ray: smallest t (then lowest id) first
-                rays, tris, t = rays[order], tris[order], t[order]
-                first = np.ones(len(rays), bool)
-                first[1:] = rays[1:] != rays[:-1]
-                rays, tris, t = rays[first], tris[first], t[first]
-                done = t <= hi + 1e-12 if k < pieces - 1 else np.ones(len(t), bool)
-                best_t[rays[done]] = t[done]
-                best_tri[rays[done]] = tris[done]
-            active = active[best_tri[active] < 0]
+        while len(active):
+            here = origins[active] + t_at[active, None] * directions[active]
+            # Empty space: no hit closer than (nearest centroid - reach); jump there. The search
+            # is bounded (far queries on a surface's k-d tree are slow): none within the bound
+            # means a jump of at least the bound - reach.
+            dist, _ = self.tree.query(here, k=1, distance_upper_bound=bound)
+            free = np.minimum(dist, bound) - reach
+            jump = free > 0.5 * step
+            t_at[active[jump]] += free[jump]
+            near = active[~jump]
+            done = np.zeros(len(near), bool)
+            if len(near):
+                lo = t_at[near]
+                hi = np.minimum(lo + step, length)
+                centres = origins[near] + (0.5 * (lo + hi))[:, None] * directions[near]
+                rows, tris = self._candidates(centres, 0.5 * step + reach + 1e-9)
+                if len(rows):
+                    rays = near[rows]
+                    t = self.intersect(origins, directions, rays, tris)
+                    met = t <= np.minimum(hi[rows] + 1e-12, length)
+                    rows, rays, tris, t = rows[met], rays[met], tris[met], t[met]
+                    order = np.lexsort((tris, t, rays))  # per ray: smallest t, then lowest id
+                    rows, rays, tris, t = rows[order], rays[order], tris[order], t[order]
+                    first = np.ones(len(rays), bool)
+                    first[1:] = rays[1:] != rays[:-1]
+                    best_t[rays[first]] = t[first]
+                    best_tri[rays[first]] = tris[first]
+                    done[rows[first]] = True
+                t_at[near] = np.where(hi >= length, np.inf, hi)  # searched up to hi
+            active = active[(best_tri[active] < 0) & (t_at[active] < length)]
         return best_t, best_tri
 
 
@@ -295,7 +318,9 @@ def inflation_lengths(mc_poly, tb_poly, max_distance=DEFAULT_MAX_DISTANCE_MM, mo
     hit = np.zeros(len(pts), bool)
     if tb_poly is not None and tb_poly.GetNumberOfPoints() > 0:
         rays = rays or TemporalBoneRays(tb_poly, locator)
-        candidates = _rays_that_may_hit(pts, nrm, rays.points, rays.triangles, max_distance)
+        candidates = None  # the numpy caster skips empty space itself
+        if rays.kind != NUMPY_LOCATOR:  # VTK locators: one Python call per ray, filter first
+            candidates = _rays_that_may_hit(pts, nrm, rays.points, rays.triangles, max_distance)
         h, hit = rays.lengths(pts, nrm, max_distance, candidates)
     if mode == "paper":
         h = np.where(hit, np.minimum(h, max_distance), max_distance)
