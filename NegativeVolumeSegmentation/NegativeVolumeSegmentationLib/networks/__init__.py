@@ -20,7 +20,7 @@ from .vnet import VNet
 NETWORKS = {cls.name: cls for cls in (VNet, UNet3D, AttentionUNet3D)}
 
 # Small configurations meant for a bundled model (a few MB of float32 weights; counts measured
-# in Testing/test_networks.py). The class defaults follow the papers (V-Net: 5x5x5 kernels) and
+# in Testing/networks/test_networks.py). The class defaults follow the papers (V-Net: 5x5x5 kernels) and
 # are several times larger.
 SMALL = {
     "vnet": dict(base_channels=8, depth=4, kernel_size=3),

@@ -15,7 +15,7 @@ A residual stage computes PReLU(x + F(x)) where F is (conv k^3 -> norm -> PReLU)
 last one without PReLU. Kernel ``kernel_size`` (5 in the paper). Input N x 1 x D x H x W of any
 size: it is padded to a multiple of 2**depth and the logits are cropped back (see blocks).
 
-Parameter counts (out_channels 3, GroupNorm; measured by Testing/test_networks.py):
+Parameter counts (out_channels 3, GroupNorm; measured by Testing/networks/test_networks.py):
 base 16, depth 4, kernel 5: 65.2 M parameters (the paper's width; far too big to bundle);
 base 8, depth 4, kernel 5 (this class's defaults): 16.3 M; base 8, depth 4, kernel 3
 (``networks.SMALL["vnet"]``, meant for bundling): 3.68 M = 14.7 MB float32, 7.4 MB float16.
