@@ -15,8 +15,9 @@ come near any TB vertex (:func:`_rays_that_may_hit`) are skipped without a query
 The rays are cast by :class:`TriangleRayCaster` (default locator ``"numpy"``): Moller-Trumbore
 ray/triangle tests, vectorised in numpy, over the TB triangles a k-d tree of triangle centroids
 puts near each stretch of the ray, stretch after stretch, so the nearest hit is found on every
-VTK version. VTK's own locators (``static``, ``cell``, ``obb``, ``bsp``) stay selectable, but
-before VTK 9.3.1 ``vtkCellLocator::IntersectWithLine`` returned some hit along the segment, not
+VTK version (checked against a brute-force solve over all triangles in
+Testing/engine/test_vtk_versions.py). VTK's own locators (``static``, ``cell``, ``obb``,
+``bsp``) stay selectable, but before VTK 9.3.1 ``vtkCellLocator::IntersectWithLine`` returned some hit along the segment, not
 the nearest (VTK commit 9487b2a6, January 2024): a hit on the far side of the TB then reads as
 "the ray starts inside the bone" (h = 0).
 """
@@ -76,12 +77,15 @@ def _dot(a, b):
 class TriangleRayCaster(object):
     """Nearest ray / triangle-mesh intersections, vectorised in numpy (LPS mm).
 
-    Moller and Trumbore (1997) on candidate triangles: the segment [0, length] of each ray is cut
-    into stretches of about twice the triangles' size; a triangle that the stretch crosses has its centroid within
-    half the stretch plus the mesh's largest centroid-to-corner distance of the stretch's middle,
-    so a k-d tree of centroids gives every candidate. Stretches are searched in order and a ray
-    stops at the first stretch where its nearest candidate hit lies within that stretch: no
-    triangle further along can be nearer.
+    Moller and Trumbore (1997) on candidate triangles, walking each ray from t = 0 to ``length``
+    with a k-d tree of triangle centroids. With ``reach`` the mesh's largest centroid-to-corner
+    distance, every point of a triangle lies within ``reach`` of its centroid, so from a point
+    whose nearest centroid is D away no hit is closer than D - reach: the ray jumps that far
+    (empty space). Near the mesh it searches a stretch (about 2 x reach long): a triangle the
+    stretch crosses has its centroid within half the stretch + reach of the stretch's middle, so
+    one ball query gives every candidate. The ray stops at the first stretch holding a hit, at
+    the smallest t found: nothing before the stretch was hit and every triangle crossing the
+    stretch was tested, so it is the nearest hit.
     """
 
     def __init__(self, pts, tri):
