@@ -526,12 +526,6 @@ class NegativeVolumeSegmentationLogic(ScriptedLoadableModuleLogic):
         return probe().text
 
     @staticmethod
-    def torchInstalled():
-        from NegativeVolumeSegmentationLib.scene import torch_probe
-
-        return torch_probe.torch_package()[0]
-
-    @staticmethod
     def torchProblem():
         """None when PyTorch >= TORCH_MINIMUM (1.13) is installed, else one line saying what is
         missing. Reads the installed version without importing torch."""

@@ -48,26 +48,6 @@ def segment_id(segment):
     return "".join(word.capitalize() for word in segment.name.split())
 
 
-def ijk_to_lps(image):
-    """4x4 matrix from voxel index (i, j, k) to LPS mm: [direction · diag(spacing) | origin]."""
-    matrix = np.eye(4)
-    direction = np.asarray(image.GetDirection(), dtype=float).reshape(3, 3)
-    matrix[:3, :3] = direction * np.asarray(image.GetSpacing(), dtype=float)[np.newaxis, :]
-    matrix[:3, 3] = image.GetOrigin()
-    return matrix
-
-
-def image_from_ijk(voxels_ijk, matrix):
-    """SimpleITK image from an (i, j, k)-ordered array and its 4x4 index-to-LPS matrix."""
-    image = sitk.GetImageFromArray(np.ascontiguousarray(np.transpose(voxels_ijk, (2, 1, 0))))
-    columns = np.asarray(matrix, dtype=float)[:3, :3]
-    spacing = np.linalg.norm(columns, axis=0)
-    image.SetSpacing([float(s) for s in spacing])
-    image.SetDirection([float(v) for v in (columns / spacing[np.newaxis, :]).ravel()])
-    image.SetOrigin([float(v) for v in np.asarray(matrix, dtype=float)[:3, 3]])
-    return image
-
-
 def _label_array(label_image):
     """uint8 (k, j, i) array of a 3D label image; ValueError unless values are in 0..6."""
     if label_image.GetDimension() != 3 or label_image.GetNumberOfComponentsPerPixel() != 1:

@@ -27,9 +27,6 @@ class Grid(object):
     def to_world(self, h):
         return np.asarray(h, float).dot(self.R.T) + self.t
 
-    def to_head(self, p):
-        return (np.asarray(p, float) - self.t).dot(self.R)
-
     def index_box(self, lo, hi):
         """numpy slices (z, y, x) of the voxels whose centres may lie in the head-frame box."""
         corners = np.array([[a, b, c] for a in (lo[0], hi[0]) for b in (lo[1], hi[1])
@@ -69,12 +66,6 @@ class Grid(object):
             out.append((self.R[0, k] * wx[None, None, :] + self.R[1, k] * wy[None, :, None]
                         + self.R[2, k] * wz[:, None, None]).astype(np.float32))
         return out
-
-    def world_centres(self, box, mask):
-        """World (LPS mm) centres (N, 3) of the voxels of ``box`` where ``mask`` is true."""
-        kz, jy, ix = np.nonzero(mask)
-        idx = np.stack([ix + box[2].start, jy + box[1].start, kz + box[0].start], axis=1)
-        return self.origin + idx * self.spacing
 
     def image(self, array):
         """SimpleITK image of ``array`` (numpy [z, y, x]) on this grid."""

@@ -240,9 +240,6 @@ class BackgroundRun(object):
             return "the background process failed (exit status %d): %s" % (code, lines[-1])
         return "the background process failed with exit status %d" % code
 
-    def is_running(self):
-        return self.state == RUNNING
-
     # ------------------------------------------------------------------ ending
     def cancel(self):
         """Stop the process and all its descendants (killed at once) and remove the temporary

@@ -125,16 +125,6 @@ def hausdorff_mm(prediction, truth, spacing=None):
     return surface_distances(prediction, truth, spacing)["hd_mm"]
 
 
-def hd95_mm(prediction, truth, spacing=None):
-    """95th-percentile symmetric Hausdorff distance in mm (see module docstring)."""
-    return surface_distances(prediction, truth, spacing)["hd95_mm"]
-
-
-def assd_mm(prediction, truth, spacing=None):
-    """Average symmetric surface distance in mm."""
-    return surface_distances(prediction, truth, spacing)["assd_mm"]
-
-
 def cross_entropy(probabilities, truth, eps=1e-7):
     """Mean multi-class cross-entropy (nats) of C x spatial probabilities against integer labels.
 
