@@ -27,7 +27,7 @@ import SimpleITK as sitk
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "NegativeVolumeSegmentation"))
 
-from NegativeVolumeSegmentationLib.engine import inflate, nv_mask as joint_space, surfaces  # noqa: E402
+from NegativeVolumeSegmentationLib.engine import inflate, nv_mask, surfaces  # noqa: E402
 from NegativeVolumeSegmentationLib.engine.measure import (  # noqa: E402
     TB_SMOOTHING, measure_negative_volume)
 from NegativeVolumeSegmentationLib.phantom.analytic import make_analytic_phantom  # noqa: E402
@@ -66,7 +66,7 @@ def stages(roi, locator=inflate.DEFAULT_LOCATOR):
     h, hit = inflate.inflation_lengths(mc, tb, locator=locator, rays=rays)
     t["inflation"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    nv = joint_space.negative_volume_mask(roi, mc_mask, tb_mask, mc, h, hit, rays,
+    nv = nv_mask.negative_volume_mask(roi, mc_mask, tb_mask, mc, h, hit, rays,
                                           inflate.DEFAULT_MAX_DISTANCE_MM)
     t["nv_mask"] = time.perf_counter() - t0
     t["engine"] = t["surfaces"] + t["inflation"] + t["nv_mask"]

@@ -3,7 +3,7 @@
 For each side (the patient's left / right, decided from physical LPS x, never array order):
 crop a region of interest (ROI) around the condyle (MC), build the MC and temporal-bone (TB)
 surfaces (:mod:`.surfaces`), inflate the MC along its normals until the TB (:mod:`.inflate`),
-fill the NV voxel mask and measure thickness (:mod:`.joint_space`). Volumes are voxel counts
+fill the NV voxel mask and measure thickness (:mod:`.nv_mask`). Volumes are voxel counts
 times the voxel volume (mm^3), so the NV segment shows the same volume in Slicer.
 """
 
@@ -12,7 +12,7 @@ import time
 import numpy as np
 import SimpleITK as sitk
 
-from . import inflate, nv_mask as joint_space, surfaces
+from . import inflate, nv_mask, surfaces
 from .. import labels as L
 from ..errors import InputError
 
@@ -146,7 +146,7 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
                "%.1f mm" % (name, max_distance))
         if mode == "confined":
             warnings.append(msg)
-            return SideResult(meshes={"condyle": joint_space.with_thickness(mc_poly, h),
+            return SideResult(meshes={"condyle": nv_mask.with_thickness(mc_poly, h),
                                       "temporal_bone": tb_poly})
         warnings.append(msg + " (paper mode: every ray inflated to the limit)")
 
@@ -156,17 +156,17 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
         verts = surfaces.points(mc_poly)
         top = verts[int(np.argmax(verts[:, 2]))]
         clip = (top - cube_mm / 2.0, top + cube_mm / 2.0)
-    nv_mask = joint_space.negative_volume_mask(
+    swept = nv_mask.negative_volume_mask(
         roi_img, mc_mask, tb_mask, mc_poly, h, hit, rays, max_distance,
         miss_length=max_distance if mode == "paper" else 0.0, clip_box=clip)
     timings["nv_mask"] = time.perf_counter() - t0
 
     voxel_mm3 = float(np.prod(image.GetSpacing()))
     centre = _centroid(image, mc_full)
-    js_min, js_mean = joint_space.thickness_statistics(h, hit)
-    ikeda = joint_space.ikeda_spaces(mc_poly, h, hit, centre)
+    js_min, js_mean = nv_mask.thickness_statistics(h, hit)
+    ikeda = nv_mask.ikeda_spaces(mc_poly, h, hit, centre)
     values = {
-        "negative_volume_mm3": float(nv_mask.sum() * voxel_mm3),
+        "negative_volume_mm3": float(swept.sum() * voxel_mm3),
         "condyle_volume_mm3": float(mc_full.sum() * voxel_mm3),
         "joint_space_min_mm": js_min,
         "joint_space_mean_mm": js_mean,
@@ -181,14 +181,14 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
         "timings_s": timings,
     }
     meshes = {
-        "condyle": joint_space.with_thickness(mc_poly, h),
+        "condyle": nv_mask.with_thickness(mc_poly, h),
         "temporal_bone": tb_poly,
-        "inflated": joint_space.inflated_surface(mc_poly, h),
+        "inflated": nv_mask.inflated_surface(mc_poly, h),
     }
-    nv_poly = surfaces.mask_surface(_mask_image(roi_img, nv_mask), clean=False)
+    nv_poly = surfaces.mask_surface(_mask_image(roi_img, swept), clean=False)
     if nv_poly is not None:
         meshes["negative_volume"] = nv_poly
-    kji = np.nonzero(nv_mask)
+    kji = np.nonzero(swept)
     nv_index = (kji[0] + i0[2], kji[1] + i0[1], kji[2] + i0[0])
     return SideResult(values, meshes, nv_index)
 
