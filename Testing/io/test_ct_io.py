@@ -14,6 +14,7 @@ import pytest
 import SimpleITK as sitk
 from scipy.spatial.transform import Rotation
 
+from NegativeVolumeSegmentationLib.errors import InputError
 from NegativeVolumeSegmentationLib.io.ct import case_name, check_ct_like, find_cases, read_ct
 
 SIZE = (26, 24, 22)                      # i, j, k voxels
@@ -141,13 +142,15 @@ def test_dicom_folder_with_two_series_takes_the_larger_and_warns(tmp_path):
     assert len(warnings) == 1 and "2 DICOM series" in warnings[0] and "22 slices" in warnings[0]
 
 
-def test_dicom_missing_slice_warns_about_uneven_spacing(tmp_path):
+def test_dicom_missing_slice_is_refused_as_uneven_spacing(tmp_path):
+    """A missing slice (one gap 2x the others) was a warning; it is now refused (InputError): the
+    gap cannot be resampled reliably (io/gantry_tilt.MAX_SLICE_GAP_VARIATION)."""
     truth = make_ct()
     folder = str(tmp_path / "gap")
     write_dicom_series(truth, folder)
     os.remove(os.path.join(folder, sorted(os.listdir(folder))[10]))
-    _image, warnings = read_ct(folder)
-    assert any("slice spacing varies from 1.250 to 2.500 mm" in w for w in warnings)
+    with pytest.raises(InputError, match="slice spacing varies from 1.250 to 2.500 mm"):
+        read_ct(folder)
 
 
 def test_dicom_gantry_tilt_is_reported(tmp_path):

@@ -8,6 +8,9 @@ Origin, spacing (mm) and direction cosines are kept exactly as read; physical po
 
 Bad input raises :class:`InputError` with one line that names the input; doubtful input
 (intensities that do not look like CT in HU, coarse voxels, uneven DICOM slices) gives warnings.
+A DICOM series with gantry tilt or slightly uneven slices is resampled onto an orthogonal, evenly
+spaced grid (io/gantry_tilt.py). Library messages (ITK, GDCM, MetaIO, nifticlib) are kept off
+stderr (io/quiet.py): only our one-line errors and warnings reach the user.
 """
 
 import gzip
@@ -18,6 +21,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from .dicom import dicom_series, read_dicom_folder
+from .quiet import quiet_libraries
 from ..errors import InputError
 
 # File endings of supported image files (lower case; the longest match wins).
@@ -173,7 +177,8 @@ def _read_file(path, name):
     reader = sitk.ImageFileReader()
     reader.SetFileName(path)
     try:
-        reader.ReadImageInformation()
+        with quiet_libraries():   # ITK, MetaIO and nifticlib print their own errors on stderr
+            reader.ReadImageInformation()
     except RuntimeError:
         raise InputError("%s: cannot read it as a %s image (corrupt file or not in that format)"
                          % (name, fmt))
@@ -181,7 +186,8 @@ def _read_file(path, name):
     if fmt == "NIfTI":
         check_nifti_data(path, name)
     try:
-        image = reader.Execute()
+        with quiet_libraries():
+            image = reader.Execute()
     except RuntimeError:
         raise InputError("%s: cannot read the voxel data of this %s image (truncated or corrupt "
                          "file, or a missing data file)" % (name, fmt))

@@ -12,10 +12,10 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..errors import InputError
+from .gantry_tilt import check_slice_gaps, regularise_slices
+from .quiet import quiet_libraries
 
-SLICE_GAP_TOLERANCE = 0.01        # relative variation of slice spacing accepted silently
 SAME_POSITION_MM = 1e-3           # two slices closer than this along the normal are duplicates
-TILT_DEGREES = 0.5                # slice stacking axis this far from the normal = gantry tilt
 
 
 def _one_line(text, limit=120):
@@ -29,15 +29,16 @@ def dicom_series(folder):
 
     File names are sorted by GDCM along the slice normal (ImagePositionPatient).
     """
-    try:
-        ids = sitk.ImageSeriesReader.GetGDCMSeriesIDs(folder)
-    except RuntimeError:
-        return []
     series = []
-    for sid in ids:
-        files = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(folder, sid)
-        if files:
-            series.append((sid, tuple(files)))
+    with quiet_libraries():       # GDCM warns "No Series were found" on stderr
+        try:
+            ids = sitk.ImageSeriesReader.GetGDCMSeriesIDs(folder)
+        except RuntimeError:
+            return []
+        for sid in ids:
+            files = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(folder, sid)
+            if files:
+                series.append((sid, tuple(files)))
     series.sort(key=lambda item: -len(item[1]))
     return series
 
@@ -53,15 +54,17 @@ def _dicom_vector(reader, index, tag, count):
     return values if len(values) == count else None
 
 
-def check_slice_positions(reader, count, name):
-    """Check slice positions (ImagePositionPatient) along the slice normal.
+def slice_positions(reader, count, name):
+    """ImagePositionPatient of each slice (array n x 3, LPS mm, in the reader's slice order), or
+    None when a slice lacks it or ImageOrientationPatient is absent (geometry left as read).
 
-    InputError when two slices share a position or the order is not monotonic (duplicate or mixed
-    series); warnings for uneven spacing (missing slices) and gantry tilt.
+    InputError when two slices share a position, the order along the slice normal is not
+    monotonic (duplicate or mixed series) or the gaps along the normal are badly uneven
+    (missing slices: gantry_tilt.MAX_SLICE_GAP_VARIATION).
     """
     positions = [_dicom_vector(reader, index, "0020|0032", 3) for index in range(count)]
     if count < 3 or any(p is None for p in positions):
-        return []
+        return None
     positions = np.asarray(positions)
     orientation = _dicom_vector(reader, 0, "0020|0037", 6)
     axis = positions[-1] - positions[0]
@@ -71,34 +74,24 @@ def check_slice_positions(reader, count, name):
     if np.linalg.norm(normal) == 0:
         raise InputError("%s: all DICOM slices share one position (duplicate series)" % name)
     normal = normal / np.linalg.norm(normal)
-    steps = np.diff(positions @ normal)
-    if np.any(np.diff(np.sort(positions @ normal)) < SAME_POSITION_MM):
+    distances = positions @ normal
+    steps = np.diff(distances)
+    if np.any(np.diff(np.sort(distances)) < SAME_POSITION_MM):
         raise InputError("%s: several DICOM slices share one position (duplicate files or "
                          "mixed series)" % name)
     if not (np.all(steps > 0) or np.all(steps < 0)):
         raise InputError("%s: DICOM slices are not ordered along the slice normal (duplicate "
                          "files or mixed series)" % name)
-    gaps = np.abs(steps)
-    median = float(np.median(gaps))
-    warnings = []
-    if np.abs(gaps - median).max() > SLICE_GAP_TOLERANCE * median:
-        warnings.append("%s: DICOM slice spacing varies from %.3f to %.3f mm (missing or uneven "
-                        "slices); volumes along the slice axis are approximate"
-                        % (name, gaps.min(), gaps.max()))
-    if orientation and np.linalg.norm(axis) > 0:
-        cosine = abs(float(np.dot(axis / np.linalg.norm(axis), normal)))
-        tilt = np.degrees(np.arccos(min(1.0, cosine)))
-        if tilt > TILT_DEGREES:
-            warnings.append("%s: DICOM slices are tilted by %.1f degrees (gantry tilt); the volume "
-                            "is read without shear correction" % (name, tilt))
-    return warnings
+    check_slice_gaps(distances, name)
+    return positions if orientation else None
 
 
 def read_dicom_folder(folder, name):
     """Read the largest DICOM series directly in ``folder``; returns (image, warnings).
 
-    The image is as SimpleITK/GDCM gives it (rescale applied, slices sorted along the normal);
-    the caller checks its shape. InputError (one line naming ``name``) when nothing usable.
+    The image is as SimpleITK/GDCM gives it (rescale applied, slices sorted along the normal),
+    resampled onto an orthogonal, evenly spaced grid when the slices are tilted (gantry tilt) or
+    unevenly spaced (io/gantry_tilt.py, with a warning); the caller checks its shape. InputError (one line naming ``name``) when nothing usable.
     """
     series = dicom_series(folder)
     if not series:
@@ -116,13 +109,13 @@ def read_dicom_folder(folder, name):
     reader = sitk.ImageSeriesReader()
     reader.SetFileNames(files)
     reader.MetaDataDictionaryArrayUpdateOn()
-    shown = sitk.ProcessObject.GetGlobalWarningDisplay()
-    sitk.ProcessObject.SetGlobalWarningDisplay(False)    # uneven slices are reported below
     try:
-        image = reader.Execute()
+        with quiet_libraries():   # ITK warns of uneven slices; checked and reported below
+            image = reader.Execute()
     except RuntimeError as error:
         raise InputError("%s: cannot read DICOM series %s: %s" % (name, sid, _one_line(error)))
-    finally:
-        sitk.ProcessObject.SetGlobalWarningDisplay(shown)
-    warnings.extend(check_slice_positions(reader, len(files), name))
+    positions = slice_positions(reader, len(files), name)
+    if positions is not None and image.GetDimension() == 3 and len(positions) == image.GetDepth():
+        image, more = regularise_slices(image, positions, name)
+        warnings.extend(more)
     return image, warnings
