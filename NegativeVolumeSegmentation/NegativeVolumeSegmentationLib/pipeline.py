@@ -17,6 +17,7 @@ import time
 import numpy as np
 import SimpleITK as sitk
 
+from . import quality
 from .case_result import CaseResult
 from .errors import InputError
 from .io.ct import check_ct_like, check_direction, read_ct
@@ -105,7 +106,16 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
         warnings.extend(read_warnings)
         name = os.path.abspath(source)
     check_head(ct, "in-memory image" if isinstance(source, sitk.Image) else str(source))
+    scan = quality.check_scan(ct)   # an unmeasurable scan does not run the networks
     timings["read"] = time.perf_counter() - t0
+    if not scan.measurable:
+        timings["total"] = time.perf_counter() - start
+        report = build_report({}, warnings, timings, device=choice.name,
+                              extra={"inputs": {"ct": name},
+                                     "parameters": options.report_parameters()},
+                              quality=quality.side_status({}, warnings, scan=scan),
+                              cautions=scan.cautions)
+        return CaseResult(report, quality.unmeasured_labels(ct), {}, ct=ct)
 
     announce("localise", case)
     t0 = time.perf_counter()
@@ -141,6 +151,7 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
     timings["postprocess"] = time.perf_counter() - t0
 
     nv = _measure(cleaned, options, warnings, timings, announce, case)
+    sides, gate, cautions = quality.gate_measured(nv, scan, warnings)
     timings["total"] = time.perf_counter() - start
 
     extra = {"inputs": {"ct": name},
@@ -149,7 +160,8 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
                               "candidates": len(located.candidates)},
              "device_description": choice.description,
              "parameters": options.report_parameters()}
-    report = build_report(nv.sides, warnings, timings, device=choice.name, extra=extra)
+    report = build_report(sides, warnings, timings, device=choice.name, extra=extra,
+                          quality=gate, cautions=cautions)
     return CaseResult(report, nv.labels, nv.meshes, ct=ct, joints=joints, localization=located)
 
 
@@ -184,14 +196,24 @@ def measure_labels(source, options=None, progress=None, case=None, ct=None):
         warnings.extend(ct_warnings)
     if ct is not None:
         check_same_grid(labels, ct)
+    scan = quality.check_scan(labels, intensities=False)   # the grid the labels were drawn on
     timings["read"] = time.perf_counter() - t0
-    nv = _measure(labels, options, warnings, timings, announce, case)
-    timings.update(nv.timings_s)
-    timings["total"] = time.perf_counter() - start
     extra = {"parameters": options.report_parameters()}
     if inputs:
         extra["inputs"] = inputs
-    report = build_report(nv.sides, warnings, timings, device="cpu", extra=extra)
+    if not scan.measurable:
+        timings["total"] = time.perf_counter() - start
+        report = build_report({}, warnings, timings, device="cpu", extra=extra,
+                              quality=quality.side_status({}, warnings, scan=scan),
+                              cautions=scan.cautions)
+        return CaseResult(report, quality.unmeasured_labels(labels, labels), {}, ct=ct)
+    nv = _measure(labels, options, warnings, timings, announce, case)
+    # a user's label map may define the condyle's extent otherwise: its volume only cautions
+    sides, gate, cautions = quality.gate_measured(nv, scan, warnings, volume_decides=False)
+    timings.update(nv.timings_s)
+    timings["total"] = time.perf_counter() - start
+    report = build_report(sides, warnings, timings, device="cpu", extra=extra, quality=gate,
+                          cautions=cautions)
     return CaseResult(report, nv.labels, nv.meshes, ct=ct)
 
 

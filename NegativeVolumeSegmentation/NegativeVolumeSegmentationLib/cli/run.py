@@ -27,6 +27,7 @@ COLUMNS = ("case", "input", "status", "error",
            "left_joint_space_min_mm", "right_joint_space_min_mm",
            "left_joint_space_mean_mm", "right_joint_space_mean_mm",
            "asymmetry_negative_volume_percent", "asymmetry_condyle_volume_percent",
+           "left_measurable", "left_reason", "right_measurable", "right_reason", "cautions",
            "warnings", "seconds")
 
 
@@ -67,6 +68,12 @@ def _row(case, path, rep=None, error=None, seconds=0.0):
     for key in ("negative_volume", "condyle_volume"):
         value = (rep.get("asymmetry_percent") or {}).get(key)
         row["asymmetry_%s_percent" % key] = "" if value is None else "%.2f" % value
+    for side in ("left", "right"):   # the quality gate (docs/method.md, "Quality gate")
+        status = (rep.get("quality") or {}).get(side) or {}
+        measurable = bool(status.get("measurable", rep.get(side) is not None))
+        row[side + "_measurable"] = "yes" if measurable else "no"
+        row[side + "_reason"] = " ".join(str(status.get("reason") or "").split())
+    row["cautions"] = " | ".join(rep.get("cautions") or [])
     row["warnings"] = " | ".join(rep.get("warnings") or [])
     return row
 
@@ -190,10 +197,13 @@ def run(args):
 def _print_case(case, rep):
     for line in rep.get("warnings") or []:
         print("warning: %s: %s" % (case, line), file=sys.stderr)
+    for line in rep.get("cautions") or []:
+        print("caution: %s: %s" % (case, line), file=sys.stderr)
     for side in ("left", "right"):
         values = rep.get(side)
         if values is None:
-            print("%s  %-5s  not measured" % (case, side))
+            reason = ((rep.get("quality") or {}).get(side) or {}).get("reason")
+            print("%s  %-5s  not measurable: %s" % (case, side, reason or "not measured"))
         else:
             print("%s  %-5s  negative volume %.1f mm3, condyle %.1f mm3, joint space mean %s mm"
                   % (case, side, values["negative_volume_mm3"], values["condyle_volume_mm3"],

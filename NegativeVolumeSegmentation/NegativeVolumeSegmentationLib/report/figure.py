@@ -5,12 +5,17 @@ convention): a coronal and a sagittal CT slice through the condyle centre (bone 
 condyle (MC), temporal bone (TB) and negative volume (NV) outlined in their segment colours (NV
 also lightly filled), and the joint-space thickness (mm) on the condyle seen from above. Below,
 the left/right table with the asymmetry index, flagged above 3 % (borderline) and 6 %
-(asymmetric) (Habets), and the first warnings.
+(asymmetric) (Habets), the cautions and the first warnings. A joint the quality gate
+(:mod:`..quality`) found not measurable says "not measurable: <reason>" in red where its
+numbers would be (its slices are still shown when its condyle was found); a scan that is not
+measurable says so under the title.
 
 Slices are resampled from the CT's physical space onto LPS-aligned planes (any direction matrix):
 coronal = the x-z plane (patient's right on the image's left, superior up), sagittal = the y-z
 plane (anterior on the left, superior up). Pixels are SLICE_PIXEL_MM wide over FIELD_MM.
 """
+
+import textwrap
 
 import numpy as np
 import SimpleITK as sitk
@@ -24,6 +29,16 @@ FLAG_BORDERLINE = 3.0
 FLAG_ASYMMETRIC = 6.0
 OUTLINE_WIDTH = 1.6
 DPI = 110
+NOT_MEASURABLE_COLOUR = "#c0392b"
+CAUTION_COLOUR = "#b9770e"
+
+
+def not_measurable_reason(rep, side):
+    """The quality gate's reason when ``side`` is not measurable, else None."""
+    status = (rep.get("quality") or {}).get(side) or {}
+    if status.get("measurable", True) and rep.get(side) is not None:
+        return None
+    return status.get("reason") or "not measured"
 
 
 def _plane(ct, centre, axes):
@@ -157,16 +172,22 @@ def flag(asymmetry):
 def _table(ax, rep):
     ax.axis("off")
     cells, colours = [], []
+    missing = dict((side, not_measurable_reason(rep, side) is not None) for side in L.SIDES)
     for title, key, unit, asym_key in ROWS:
         right = (rep.get(L.RIGHT) or {}).get(key)
         left = (rep.get(L.LEFT) or {}).get(key)
         asym = (rep.get("asymmetry_percent") or {}).get(asym_key) if asym_key else None
+        if missing[L.LEFT] or missing[L.RIGHT]:
+            asym = None          # never an asymmetry against a joint that was not measured
         note = flag(asym)
-        cells.append([title, _fmt(right, unit), _fmt(left, unit),
+        cells.append([title,
+                      "not measurable" if missing[L.RIGHT] else _fmt(right, unit),
+                      "not measurable" if missing[L.LEFT] else _fmt(left, unit),
                       ("%.1f %%" % asym + (" " + note if note else "")) if asym is not None
                       else ("-" if asym_key else "")])
         shade = {"asymmetric": "#f4a3a3", "borderline": "#f7d88f"}.get(note, "white")
-        colours.append(["#eeeeee", "white", "white", shade])
+        colours.append(["#eeeeee", "#f6d5d1" if missing[L.RIGHT] else "white",
+                        "#f6d5d1" if missing[L.LEFT] else "white", shade])
     table = ax.table(cellText=cells, cellColours=colours,
                      colLabels=["", "Right (patient)", "Left (patient)", "Asymmetry 100|L-R|/(L+R)"],
                      loc="upper center", cellLoc="center", colWidths=[0.2, 0.2, 0.2, 0.3])
@@ -197,14 +218,17 @@ def render_report_figure(path, ct, labels, rep, meshes=None, case="", max_warnin
     vmax = max(4.0, 2.0 * max(thick))
     for row, side in enumerate((L.RIGHT, L.LEFT)):
         values = rep.get(side)
-        centre = None if values is None else values.get("condyle_center_lps_mm")
+        reason = not_measurable_reason(rep, side)
+        centre = (((rep.get("quality") or {}).get(side) or {}).get("condyle_center_lps_mm")
+                  if values is None else values.get("condyle_center_lps_mm"))
         name = "Right" if side == L.RIGHT else "Left"
         axes = [fig.add_subplot(grid[row, col]) for col in range(3)]
         if centre is None:
             for ax in axes:
                 ax.axis("off")
-            axes[1].text(0.5, 0.5, "%s joint: not measured" % name, ha="center", va="center",
-                         fontsize=13, transform=axes[1].transAxes)
+            axes[1].text(0.5, 0.5, "%s joint: not measurable:\n%s" % (name, _wrap(reason, 60)),
+                         ha="center", va="center", fontsize=13, color=NOT_MEASURABLE_COLOUR,
+                         fontweight="bold", transform=axes[1].transAxes)
             continue
         half = FIELD_MM / 2.0
         hu, lab = sample_plane(ct, labels, centre, (0, 2))
@@ -213,9 +237,19 @@ def render_report_figure(path, ct, labels, rep, meshes=None, case="", max_warnin
         hu, lab = sample_plane(ct, labels, centre, (1, 2))
         extent = [centre[1] - half, centre[1] + half, centre[2] - half, centre[2] + half]
         _slice_panel(axes[1], hu, lab, side, extent, "%s joint, sagittal" % name, False, ("A", "P"))
-        _thickness_panel(axes[2], fig, (meshes.get(side) or {}).get("condyle"), side, vmax)
+        if reason is None:
+            _thickness_panel(axes[2], fig, (meshes.get(side) or {}).get("condyle"), side, vmax)
+        else:
+            axes[2].axis("off")
+            axes[2].text(0.5, 0.5, "%s joint\nnot measurable:\n%s" % (name, _wrap(reason, 34)),
+                         ha="center", va="center", fontsize=12, color=NOT_MEASURABLE_COLOUR,
+                         fontweight="bold", transform=axes[2].transAxes)
     _table(fig.add_subplot(grid[2, :]), rep)
     warnings = list(rep.get("warnings") or [])
+    cautions = list(rep.get("cautions") or [])
+    if cautions:   # under the title, where the eye starts
+        fig.text(0.5, 0.945, "\n".join("Caution: " + c[:130] for c in cautions[:2]),
+                 ha="center", va="top", fontsize=10.5, color=CAUTION_COLOUR, fontweight="bold")
     lines = ["Outlines: condyle (yellow), temporal bone (blue), negative volume (filled: green "
              "left, red right). Asymmetry flagged > %.0f %% (borderline) and > %.0f %%."
              % (FLAG_BORDERLINE, FLAG_ASYMMETRIC)]
@@ -226,5 +260,14 @@ def render_report_figure(path, ct, labels, rep, meshes=None, case="", max_warnin
     fig.suptitle("TMJ negative volume%s  (nvseg %s, %s)" % (" - " + case if case else "",
                                                           rep.get("version", "?"),
                                                           rep.get("device", "?")), fontsize=14)
+    scan = (rep.get("quality") or {}).get("scan") or {}
+    if not scan.get("measurable", True):
+        fig.text(0.5, 0.945, "NOT MEASURABLE: " + _wrap(scan.get("reason") or "", 110),
+                 ha="center", va="top", fontsize=12.5, color=NOT_MEASURABLE_COLOUR,
+                 fontweight="bold")
     fig.savefig(path, dpi=DPI)
     return path
+
+
+def _wrap(text, width):
+    return "\n".join(textwrap.wrap(text or "", width)) or "-"

@@ -1,15 +1,19 @@
 """report.json: the per-case result contract of docs/interfaces.md.
 
 ``left`` / ``right``: the measured values of each joint (negative volume and condyle volume in
-mm^3, joint-space thickness in mm, condyle centre in LPS mm) or null with the reason in
-``warnings``; ``asymmetry_percent`` = 100 |L - R| / (L + R) per quantity, null when a side is
-missing; ``timings_s`` with at least ``total``; ``device``; ``version``.
+mm^3, joint-space thickness in mm, condyle centre in LPS mm, ``measurable`` true) or null with
+the reason in ``warnings``; ``asymmetry_percent`` = 100 |L - R| / (L + R) per quantity, null
+when a side is missing; ``quality``: the quality gate's verdict (:mod:`..quality`):
+{"scan": {"measurable", "reason"}, "left": {"measurable", "reason"}, "right": ...};
+``cautions``: one-line strings for numbers kept from an imperfect scan; ``timings_s`` with at
+least ``total``; ``device``; ``version``.
 """
 
 import math
 
 from .. import __version__
 from .. import labels as L
+from ..quality import side_status
 
 REQUIRED_SIDE_KEYS = ("negative_volume_mm3", "condyle_volume_mm3", "joint_space_min_mm",
                       "joint_space_mean_mm", "condyle_center_lps_mm")
@@ -42,7 +46,8 @@ def _clean(value):
     return value
 
 
-def build_report(sides, warnings=(), timings_s=None, device="cpu", extra=None):
+def build_report(sides, warnings=(), timings_s=None, device="cpu", extra=None, quality=None,
+                 cautions=()):
     """The report.json dictionary.
 
     Args:
@@ -50,6 +55,9 @@ def build_report(sides, warnings=(), timings_s=None, device="cpu", extra=None):
             :func:`negative_volume.measure_negative_volume`).
         warnings: one-line strings; timings_s: {stage: seconds}, ``total`` added if absent.
         device: "cpu" or the accelerator used; extra: more top-level keys (e.g. inputs).
+        quality: the quality block (:func:`..quality.side_status`); default: a side with values
+            is measurable, a null side is not (reason: its warning).
+        cautions: one-line strings (numbers kept from an imperfect scan).
     """
     report = {}
     for side in L.SIDES:
@@ -58,13 +66,15 @@ def build_report(sides, warnings=(), timings_s=None, device="cpu", extra=None):
             missing = [k for k in REQUIRED_SIDE_KEYS if k not in values]
             if missing:
                 raise ValueError("%s side lacks report keys %s" % (side, ", ".join(missing)))
-        report[side] = None if values is None else dict(values)
+        report[side] = None if values is None else dict(values, measurable=True)
     report["asymmetry_percent"] = {
         "negative_volume": asymmetry_percent(_side_value(sides.get(L.LEFT), "negative_volume_mm3"),
                                              _side_value(sides.get(L.RIGHT), "negative_volume_mm3")),
         "condyle_volume": asymmetry_percent(_side_value(sides.get(L.LEFT), "condyle_volume_mm3"),
                                             _side_value(sides.get(L.RIGHT), "condyle_volume_mm3")),
     }
+    report["quality"] = side_status(sides, warnings) if quality is None else quality
+    report["cautions"] = list(cautions)
     report["warnings"] = list(warnings)
     timings = dict(timings_s or {})
     timings.setdefault("total", float(sum(v for k, v in timings.items())))

@@ -49,12 +49,20 @@ def results_summary(results,
     Returns {"left_nv", "right_nv", "left_condyle", "right_condyle", "left_space",
     "right_space", "asymmetry", "flag" (text, "" when below the threshold), "asymmetric"
     (bool), "status"}. Volumes in mm³, spaces in mm, asymmetry 100 |L - R| / (L + R) in %.
+    A side the quality gate found not measurable (``results["quality"][side]``) reads
+    "not measurable: <reason>" where its numbers would be, and no asymmetry is flagged.
     """
     out = {}
+    quality = (results or {}).get("quality") or {}
+    unmeasured = False
     for side in L.SIDES:
         values = (results or {}).get(side)
-        if values is None:
-            empty = "–" if results is None else "not measured"
+        status = quality.get(side) or {}
+        if values is None or status.get("measurable") is False:
+            unmeasured = unmeasured or results is not None
+            empty = "–" if results is None else (
+                "not measurable: %s" % status["reason"] if status.get("reason")
+                else "not measured")
             out[side + "_nv"] = out[side + "_condyle"] = empty
             out[side + "_space"] = "–"
             continue
@@ -64,6 +72,8 @@ def results_summary(results,
             _mm(values.get("joint_space_min_mm")), _mm(values.get("joint_space_mean_mm")))
     asymmetry = (results or {}).get("asymmetry_percent") or {}
     nv, condyle = asymmetry.get("negative_volume"), asymmetry.get("condyle_volume")
+    if unmeasured:   # never an asymmetry against a joint that could not be measured
+        nv = condyle = None
     if nv is None:
         out["asymmetry"] = "–"
     else:
@@ -80,8 +90,12 @@ def results_summary(results,
     else:
         warnings = results.get("warnings") or []
         seconds = (results.get("timings_s") or {}).get("total")
+        cautions = ["Caution: " + c for c in results.get("cautions") or []]
+        scan = quality.get("scan") or {}
+        verdict = ([] if scan.get("measurable", True)
+                   else ["Not measurable: %s." % scan.get("reason")])
         out["status"] = ("Done" + ("" if seconds is None else " in %.1f s" % seconds) + "."
-                         + ("" if not warnings else " " + " ".join(warnings)))
+                         + "".join(" " + line for line in verdict + cautions + warnings))
     return out
 
 

@@ -1,0 +1,344 @@
+"""Quality gate: which joints of a case can be measured at all. No number is better than a wrong one.
+
+Two levels (docs/method.md, "Quality gate", has the table of every check, its limit and why):
+
+- **scan** (:func:`check_scan`, right after reading, before any network runs): voxel grid fine
+  enough for a joint space of 2-3 mm, and a CT in Hounsfield units (air, bone, not 8-bit data).
+- **side** (:func:`check_side`, after measuring): the joint lies inside the field of view, the
+  condyle sits under a temporal bone, the bones do not touch over a large area, and (for the
+  segmentations this pipeline makes, whose MC extent is defined) the condyle volume is adult.
+
+A failed check gives a one-line reason and the side (or, at scan level, both sides) becomes
+not measurable: ``null`` in report.json, with ``quality[side] = {"measurable": false, "reason"}``.
+A merely imperfect scan keeps its numbers with a line in ``cautions``. Lengths in mm, volumes in
+mm^3 (cm^3 where named), areas in mm^2, points in LPS mm (+z superior). numpy + SimpleITK only.
+"""
+
+import numpy as np
+import SimpleITK as sitk
+
+from . import labels as L
+
+# --- scan level: the voxel grid (index axes 0, 1 = in-plane, axis 2 = slices, as DICOM/NIfTI)
+SLICE_MAX_MM = 2.0          # superior joint space 2.5 +- 0.5 mm (Ikeda): thicker slices hold
+                            # under one slice across it, so fossa and condyle blur together
+SLICE_CAUTION_MM = 1.0      # 1.25-2 mm slices: NV measured 6-13 % low even from true labels
+INPLANE_MAX_MM = 1.5        # anterior joint space 1.3 +- 0.2 mm: a wider pixel cannot hold a
+                            # free voxel across it; a 15-20 mm condyle would be ~10 pixels wide
+INPLANE_CAUTION_MM = 0.8    # 0.7-0.8 mm pixels: NV measured 8-13 % low even from true labels
+SLICE_THICKNESS_TAG = "0018|0050"   # DICOM Slice Thickness, when the reader kept it
+# --- scan level: is it a CT in Hounsfield units?
+AIR_HU = -500.0             # air is ~-1000 HU; MRI, 8-bit and unrescaled CT have nothing below
+BONE_HU = 300.0             # cortical bone is 1000+ HU; soft tissue stays below ~100 HU
+MIN_AIR_CM3 = 1.0           # the ear canals alone hold ~1 cm3 each; a one-joint CBCT crop 36 cm3
+MIN_BONE_CM3 = 5.0          # skull base + mandible around one joint: 45+ cm3 in a CBCT crop
+MAX_HU, MIN_HU = 40000.0, -10000.0   # beyond extended-scale metal / below any padding value
+SAMPLE_VOXELS = 2000000     # voxels sampled (regular grid) for the intensity checks
+# --- side level
+JOINT_MARGIN_MM = 5.0       # joint space (2-3 mm, up to ~4 mm) + fossa roof cortex (>= 1 mm)
+                            # must lie inside the image around the condylar head
+HEAD_HEIGHT_MM = 10.0       # the condylar head: the top 10 mm of the MC (the rest is neck)
+ROOF_HEIGHT_MM = 10.0       # TB must lie within this above the condyle top (= the default ray
+                            # length; the fossa roof is 2-3 mm up, the eminence ~7 mm)
+ROOF_RADIUS_MM = 10.0       # ... and within this horizontally (half a 15-20 mm condyle)
+CONTACT_AREA_MAX_MM2 = 25.0  # bone-on-bone contact (touching voxels, no joint space between)
+                            # over more than a 5 x 5 mm patch, ~10-15 % of the 150-250 mm2
+                            # articular surface of the head: healthy joints have a disc there
+CONTACT_MIN_SPACE_MM = 0.5  # ... together with a minimum joint space at most this (disc >= 1 mm)
+CONDYLE_MIN_MM3 = 400.0     # MC = condyle above the plane 15 mm below its top: a small adult
+                            # head (12 x 6 mm, tapering) gives ~500 mm3; less is a fragment
+CONDYLE_MAX_MM3 = 3000.0    # a 25 x 12 mm elliptic cylinder 15 mm tall is 3530 mm3 and the
+                            # condyle tapers; measured: real head 1840-1910, phantoms 1150-1250
+
+
+class Verdict(object):
+    """``reasons`` (why not measurable; empty: measurable) and ``cautions`` (one-line strings)."""
+
+    def __init__(self, reasons=(), cautions=()):
+        self.reasons, self.cautions = list(reasons), list(cautions)
+
+    @property
+    def measurable(self):
+        return not self.reasons
+
+    @property
+    def reason(self):
+        return "; ".join(self.reasons) if self.reasons else None
+
+
+def check_grid(image):
+    """Verdict on the voxel grid alone (slice spacing / thickness, in-plane pixel size)."""
+    spacing = [float(s) for s in image.GetSpacing()]
+    reasons, cautions = [], []
+    slices = spacing[2]
+    if image.HasMetaDataKey(SLICE_THICKNESS_TAG):
+        try:
+            slices = max(slices, float(image.GetMetaData(SLICE_THICKNESS_TAG).strip()))
+        except ValueError:
+            pass
+    inplane = max(spacing[0], spacing[1])
+    if slices > SLICE_MAX_MM:
+        reasons.append("slices %.3g mm (limit %.3g mm): the 2-3 mm joint space is not resolved"
+                       % (slices, SLICE_MAX_MM))
+    elif slices > SLICE_CAUTION_MM:
+        cautions.append("slices %.3g mm (over %.3g mm): negative volume likely 6-13 %% low; "
+                        "compare left with right on this scan only" % (slices, SLICE_CAUTION_MM))
+    if inplane > INPLANE_MAX_MM:
+        reasons.append("in-plane pixels %.3g x %.3g mm (limit %.3g mm): the joint space is "
+                       "narrower than a pixel" % (spacing[0], spacing[1], INPLANE_MAX_MM))
+    elif inplane > INPLANE_CAUTION_MM:
+        cautions.append("in-plane pixels %.3g x %.3g mm (over %.3g mm): negative volume likely "
+                        "8-13 %% low; compare left with right on this scan only"
+                        % (spacing[0], spacing[1], INPLANE_CAUTION_MM))
+    return Verdict(reasons, cautions)
+
+
+def check_intensities(image):
+    """Reasons (list) why the image is not a CT in Hounsfield units: 8-bit data, no air, no
+    bone, values outside any CT range. Air and bone are counted on a regular sample."""
+    array = sitk.GetArrayViewFromImage(image)
+    lo, hi = float(array.min()), float(array.max())
+    step = max(1, int(round((array.size / float(SAMPLE_VOXELS)) ** (1.0 / 3.0))))
+    sample = np.asarray(array[::step, ::step, ::step], dtype=np.float64)
+    cm3 = float(np.prod(image.GetSpacing())) * step ** 3 / 1000.0
+    reasons = []
+    integer = bool(np.all(sample == np.round(sample)))
+    if integer and ((0.0 <= lo and hi <= 255.0) or (-128.0 <= lo and hi <= 127.0)):
+        reasons.append("8-bit data (values %.4g..%.4g), not Hounsfield units" % (lo, hi))
+    air = np.count_nonzero(sample < AIR_HU) * cm3
+    bone = np.count_nonzero(sample > BONE_HU) * cm3
+    if air < MIN_AIR_CM3:
+        reasons.append("not a CT in HU: no air (%.2g cm3 below %.0f HU; MRI-like or unrescaled "
+                       "intensities %.4g..%.4g)" % (air, AIR_HU, lo, hi))
+    if bone < MIN_BONE_CM3:
+        reasons.append("not a CT in HU: no bone (%.2g cm3 above %.0f HU, at least %.0f cm3 "
+                       "expected)" % (bone, BONE_HU, MIN_BONE_CM3))
+    if hi > MAX_HU or lo < MIN_HU:
+        reasons.append("intensities %.4g..%.4g outside any CT range" % (lo, hi))
+    return reasons
+
+
+def check_scan(image, intensities=True):
+    """Scan-level Verdict: :func:`check_grid` plus, for a CT, :func:`check_intensities`."""
+    verdict = check_grid(image)
+    if intensities:
+        verdict.reasons.extend(check_intensities(image))
+    if verdict.reasons:
+        verdict.cautions = []   # nothing is measured, so nothing to be cautious about
+    return verdict
+
+
+# --- side level --------------------------------------------------------------------------
+
+
+def _points(image, kji):
+    """LPS mm of (z, y, x) index arrays."""
+    direction = np.asarray(image.GetDirection(), float).reshape(3, 3)
+    scale = direction * np.asarray(image.GetSpacing(), float)[None, :]
+    idx = np.stack([kji[2], kji[1], kji[0]], axis=1).astype(float)
+    return idx @ scale.T + np.asarray(image.GetOrigin(), float)
+
+
+def _head(image, mc):
+    """(z, y, x) indices and LPS points of the condylar head: MC voxels within HEAD_HEIGHT_MM
+    of its top."""
+    kji = np.nonzero(mc)
+    pts = _points(image, kji)
+    keep = pts[:, 2] >= pts[:, 2].max() - HEAD_HEIGHT_MM
+    return tuple(ix[keep] for ix in kji), pts[keep]
+
+
+def field_of_view_reason(image, mc):
+    """Reason when the image border cuts the condyle or passes within JOINT_MARGIN_MM of the
+    condylar head (fossa and joint space may be cut), else None."""
+    size = np.asarray(mc.shape)
+    kji = np.nonzero(mc)
+    lo = np.array([ix.min() for ix in kji])
+    hi = np.array([ix.max() for ix in kji])
+    if np.any(lo == 0) or np.any(hi == size - 1):
+        return "the image border cuts the condyle"
+    head, _pts = _head(image, mc)
+    grow = np.ceil(JOINT_MARGIN_MM / np.asarray(image.GetSpacing(), float)[::-1]).astype(int)
+    lo = np.array([ix.min() for ix in head]) - grow
+    hi = np.array([ix.max() for ix in head]) + grow
+    if np.any(lo < 0) or np.any(hi > size - 1):
+        return ("the field of view ends within %.0f mm of the condylar head: fossa and joint "
+                "space may be cut" % JOINT_MARGIN_MM)
+    return None
+
+
+def roof_reason(image, mc, tb):
+    """Reason when no temporal-bone voxel lies above the condyle top (0 < dz <= ROOF_HEIGHT_MM,
+    horizontally within ROOF_RADIUS_MM of the top), else None."""
+    if not tb.any():
+        return "no temporal bone segmented on this side"
+    _head_kji, pts = _head(image, mc)
+    top = pts[pts[:, 2] >= pts[:, 2].max() - 1.0].mean(axis=0)
+    bone = _points(image, np.nonzero(tb))
+    dz = bone[:, 2] - top[2]
+    near = np.hypot(bone[:, 0] - top[0], bone[:, 1] - top[1]) <= ROOF_RADIUS_MM
+    if not np.any(near & (dz > 0) & (dz <= ROOF_HEIGHT_MM)):
+        return ("no temporal bone above the condyle (none within %.0f mm over its top): not a "
+                "condyle in its fossa" % ROOF_HEIGHT_MM)
+    return None
+
+
+def contact_area_mm2(image, mc, tb):
+    """Area (mm^2) of the voxel faces where condyle and temporal-bone voxels touch."""
+    sx, sy, sz = (float(s) for s in image.GetSpacing())
+    area = 0.0
+    for axis, face in ((0, sx * sy), (1, sx * sz), (2, sy * sz)):   # array axes z, y, x
+        a = [slice(None)] * 3
+        b = [slice(None)] * 3
+        a[axis], b[axis] = slice(0, -1), slice(1, None)
+        a, b = tuple(a), tuple(b)
+        area += face * (np.count_nonzero(mc[a] & tb[b]) + np.count_nonzero(tb[a] & mc[b]))
+    return area
+
+
+def contact_reason(image, mc, tb, joint_space_min_mm):
+    """Reason when the bones touch over more than CONTACT_AREA_MAX_MM2 and the minimum joint
+    space is at most CONTACT_MIN_SPACE_MM (no joint space resolved), else None."""
+    area = contact_area_mm2(image, mc, tb)
+    near_zero = joint_space_min_mm is None or joint_space_min_mm <= CONTACT_MIN_SPACE_MM
+    if area > CONTACT_AREA_MAX_MM2 and near_zero:
+        return ("condyle and temporal bone touch over %.0f mm2 (limit %.0f mm2) with a minimum "
+                "joint space of %s mm: no joint space resolved"
+                % (area, CONTACT_AREA_MAX_MM2,
+                   "0" if joint_space_min_mm is None else "%.2g" % joint_space_min_mm))
+    return None
+
+
+def condyle_volume_reason(volume_mm3):
+    """Reason when the condyle volume is outside CONDYLE_MIN_MM3..CONDYLE_MAX_MM3, else None."""
+    if volume_mm3 is None or CONDYLE_MIN_MM3 <= volume_mm3 <= CONDYLE_MAX_MM3:
+        return None
+    return ("condyle volume %.0f mm3 outside the adult range %.0f-%.0f mm3 for the condyle 15 mm "
+            "down from its top" % (volume_mm3, CONDYLE_MIN_MM3, CONDYLE_MAX_MM3))
+
+
+def _box(mask, image, margin_mm):
+    """Index slices (z, y, x) around ``mask`` grown by ``margin_mm``."""
+    kji = np.nonzero(mask)
+    grow = np.ceil(margin_mm / np.asarray(image.GetSpacing(), float)[::-1]).astype(int)
+    return tuple(slice(max(int(ix.min()) - g, 0), min(int(ix.max()) + g + 1, n))
+                 for ix, g, n in zip(kji, grow, mask.shape))
+
+
+def check_side(label_array, image, side, values, volume_decides=True):
+    """Side-level Verdict for a measured side.
+
+    Args:
+        label_array: (z, y, x) label map on ``image``'s grid, values of :mod:`.labels` for the
+            patient's sides (as the NV engine returns it).
+        image: SimpleITK image giving the grid (spacing, origin, direction).
+        values: the side's report values (``condyle_volume_mm3``, ``joint_space_min_mm``).
+        volume_decides: condyle volume outside the adult range makes the side not measurable
+            (segmentations made by this pipeline, MC extent as docs/method.md); False: a caution
+            only (a user's label map may define the condyle's extent differently).
+    """
+    mc = label_array == L.CONDYLE[side]
+    if not mc.any():
+        return Verdict(["no condyle segmented on this side"])
+    reasons, cautions = [], []
+    cut = field_of_view_reason(image, mc)
+    if cut:
+        reasons.append(cut)
+    box = _box(mc, image, ROOF_HEIGHT_MM + ROOF_RADIUS_MM)
+    crop = sitk.RegionOfInterest(image, [int(s.stop - s.start) for s in box][::-1],
+                                 [int(s.start) for s in box][::-1])
+    mc_box, tb_box = mc[box], label_array[box] == L.TEMPORAL_BONE[side]
+    for reason in (roof_reason(crop, mc_box, tb_box),
+                   contact_reason(crop, mc_box, tb_box, values.get("joint_space_min_mm"))):
+        if reason:
+            reasons.append(reason)
+    volume = condyle_volume_reason(values.get("condyle_volume_mm3"))
+    if volume:
+        (reasons if volume_decides else cautions).append(volume)
+    return Verdict(reasons, ["%s side: %s" % (side, c) for c in cautions])
+
+
+# --- applying the gate to a case ---------------------------------------------------------
+
+
+def _engine_reason(side, warnings):
+    """Why the engine or the localiser left ``side`` null: its first warning naming the side."""
+    prefix = "%s side: " % side
+    for line in warnings:
+        if line.startswith(prefix):
+            return line[len(prefix):]
+    for line in warnings:
+        if " %s " % side in " %s " % line.replace(",", " ").replace(":", " "):
+            return line
+    return "not found in the image"
+
+
+def side_status(sides, warnings=(), verdicts=None, scan=None):
+    """report.json's ``quality``: {"scan": {"measurable", "reason"}, side: {"measurable",
+    "reason"} for each side}. A side is measurable when it has values and neither the scan nor
+    its own Verdict (``verdicts[side]``) failed."""
+    verdicts = verdicts or {}
+    block = {"scan": {"measurable": scan is None or scan.measurable,
+                      "reason": None if scan is None else scan.reason}}
+    for side in L.SIDES:
+        verdict = verdicts.get(side)
+        if scan is not None and not scan.measurable:
+            reason = scan.reason
+        elif verdict is not None and not verdict.measurable:
+            reason = verdict.reason
+        elif sides.get(side) is None:
+            reason = _engine_reason(side, warnings)
+        else:
+            reason = None
+        block[side] = {"measurable": reason is None, "reason": reason}
+    return block
+
+
+def gate_measured(nv, scan, warnings, volume_decides=True):
+    """Side-level checks on a measured case (:class:`.engine.measure.NegativeVolumeResult`).
+
+    A side that fails loses its values (None), its NV voxels in ``nv.labels`` and its meshes
+    (a thickness map or NV segment would show numbers); its condyle centre is kept in the
+    quality block so report.png can still show the joint. ``warnings``: the case's warnings
+    (the reason for a side the engine or the localiser left null). Returns (sides, quality block,
+    cautions); ``nv.labels`` and ``nv.meshes`` are changed in place.
+    """
+    array = sitk.GetArrayFromImage(nv.labels)
+    sides, verdicts, cautions = dict(nv.sides), {}, list(scan.cautions)
+    dropped = []
+    for side in L.SIDES:
+        values = sides.get(side)
+        if values is None:
+            continue
+        verdict = check_side(array, nv.labels, side, values, volume_decides)
+        verdicts[side] = verdict
+        cautions.extend(verdict.cautions)
+        if not verdict.measurable:
+            sides[side] = None
+            nv.meshes[side] = {}
+            dropped.append(side)
+            array[array == L.NEGATIVE_VOLUME[side]] = 0
+        else:
+            sides[side] = dict(values, measurable=True)
+    if dropped:
+        cleaned = sitk.GetImageFromArray(array)
+        cleaned.CopyInformation(nv.labels)
+        nv.labels = cleaned
+    block = side_status(sides, warnings, verdicts, scan)
+    for side in dropped:
+        block[side]["condyle_center_lps_mm"] = nv.sides[side].get("condyle_center_lps_mm")
+    return sides, block, cautions
+
+
+def unmeasured_labels(reference, labels=None):
+    """The label map a not-measurable scan returns: ``labels`` without NV values (5/6), or an
+    empty uint8 map on ``reference``'s grid."""
+    if labels is None:
+        empty = sitk.Image(reference.GetSize(), sitk.sitkUInt8)
+        empty.CopyInformation(reference)
+        return empty
+    array = sitk.GetArrayFromImage(labels)
+    array = np.where((array >= 1) & (array <= 4), array, 0).astype(np.uint8)
+    out = sitk.GetImageFromArray(array)
+    out.CopyInformation(labels)
+    return out

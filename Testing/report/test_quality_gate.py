@@ -1,0 +1,242 @@
+"""The quality gate (quality.py): each scan- and side-level check on inputs built by hand, whose
+answer is known from how they were built (box-shaped condyles and temporal-bone plates on a
+0.5 mm grid: volumes and contact areas are exact voxel counts of known boxes), then the gate
+through pipeline.measure_labels and report.png."""
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from NegativeVolumeSegmentationLib import labels as L
+from NegativeVolumeSegmentationLib import pipeline, quality
+
+SPACING = 0.5
+
+
+# --- scan level ---------------------------------------------------------------------------
+
+def _image(spacing, array=None, size=(40, 40, 40)):
+    image = (sitk.GetImageFromArray(array) if array is not None
+             else sitk.Image(list(size), sitk.sitkFloat32))
+    image.SetSpacing(spacing)
+    return image
+
+
+@pytest.mark.parametrize("spacing,measurable,words", [
+    ((1.0, 1.0, 5.0), False, "slices 5 mm"),
+    ((3.2, 3.2, 1.5), False, "in-plane pixels 3.2 x 3.2 mm"),
+    ((0.5, 0.5, 2.5), False, "slices 2.5 mm"),
+    ((1.6, 1.6, 1.0), False, "in-plane pixels 1.6"),
+])
+def test_coarse_grids_are_not_measurable(spacing, measurable, words):
+    verdict = quality.check_grid(_image(spacing))
+    assert verdict.measurable is measurable and words in verdict.reason
+
+
+@pytest.mark.parametrize("spacing,cautions", [
+    ((0.4, 0.4, 0.4), []),
+    ((0.5, 0.5, 1.0), []),
+    ((0.65, 0.65, 1.25), ["slices 1.25 mm"]),
+    ((0.5, 0.5, 2.0), ["slices 2 mm"]),
+    ((1.0, 1.0, 1.0), ["in-plane pixels 1 x 1 mm"]),
+])
+def test_fine_and_imperfect_grids_stay_measurable(spacing, cautions):
+    verdict = quality.check_grid(_image(spacing))
+    assert verdict.measurable
+    assert len(verdict.cautions) == len(cautions)
+    for caution, words in zip(verdict.cautions, cautions):
+        assert words in caution
+
+
+def test_dicom_slice_thickness_counts_when_thicker_than_the_spacing():
+    image = _image((0.5, 0.5, 1.0))
+    image.SetMetaData("0018|0050", "3.0 ")   # 3 mm thick slices reconstructed 1 mm apart
+    assert "slices 3 mm" in quality.check_grid(image).reason
+
+
+def _head_like(dtype=np.float32, air=-1000.0, tissue=40.0, bone=1200.0):
+    """A 100 mm cube at 1 mm: air around a 70 mm ball of tissue holding a 20 mm bone block."""
+    z, y, x = np.indices((100, 100, 100))
+    array = np.full((100, 100, 100), air, dtype)
+    array[(x - 50) ** 2 + (y - 50) ** 2 + (z - 50) ** 2 < 35 ** 2] = tissue
+    array[40:60, 40:60, 40:60] = bone                      # 8 cm3 of bone
+    return _image((1.0, 1.0, 1.0), array)
+
+
+def test_ct_in_hounsfield_units_passes():
+    assert quality.check_intensities(_head_like()) == []
+
+
+def test_mri_like_intensities_are_not_ct():
+    reasons = quality.check_intensities(_head_like(air=0.0, tissue=1500.0, bone=4000.0))
+    assert any("no air" in r for r in reasons), reasons
+
+
+def test_8bit_data_is_not_ct():
+    reasons = quality.check_intensities(_head_like(np.uint8, air=0, tissue=60, bone=250))
+    assert any("8-bit" in r for r in reasons) and any("no air" in r for r in reasons)
+
+
+def test_a_ct_without_bone_is_not_measurable():
+    reasons = quality.check_intensities(_head_like(bone=40.0))
+    assert reasons == [r for r in reasons if "no bone" in r] and reasons
+
+
+# --- side level: box condyle under a temporal-bone plate ---------------------------------
+
+def _grid(size_mm=(60.0, 40.0, 40.0), centre=(0.0, 0.0, 0.0)):
+    """(labels array z, y, x; x, y, z voxel-centre coordinates mm; reference image)."""
+    size = [int(round(s / SPACING)) for s in size_mm]
+    origin = [c - s / 2.0 + SPACING / 2.0 for c, s in zip(centre, size_mm)]
+    ref = sitk.Image(size, sitk.sitkUInt8)
+    ref.SetSpacing([SPACING] * 3)
+    ref.SetOrigin(origin)
+    k, j, i = np.indices(size[::-1])
+    return (np.zeros(size[::-1], np.uint8), origin[0] + SPACING * i, origin[1] + SPACING * j,
+            origin[2] + SPACING * k, ref)
+
+
+def _box(x, y, z, lo, hi):
+    return ((x >= lo[0]) & (x < hi[0]) & (y >= lo[1]) & (y < hi[1]) & (z >= lo[2])
+            & (z < hi[2]))
+
+
+def _joint(array, x, y, z, side=L.LEFT, cx=0.0, gap=2.0, plate_dx=0.0):
+    """Condyle box 16 x 8 x 15 mm (1920 mm3) with its top at z = 0; TB plate 24 x 16 x 2 mm
+    ``gap`` above it (0: touching over the whole 16 x 8 = 128 mm2 top), shifted by plate_dx."""
+    array[_box(x, y, z, (cx - 8, -4, -15), (cx + 8, 4, 0))] = L.CONDYLE[side]
+    array[_box(x, y, z, (cx + plate_dx - 12, -8, gap), (cx + plate_dx + 12, 8, gap + 2))] = \
+        L.TEMPORAL_BONE[side]
+
+
+def _labels(array, ref):
+    image = sitk.GetImageFromArray(array)
+    image.CopyInformation(ref)
+    return image
+
+
+def test_a_healthy_box_joint_is_measurable():
+    array, x, y, z, ref = _grid()
+    _joint(array, x, y, z)
+    assert (array == 1).sum() * SPACING ** 3 == 1920.0
+    verdict = quality.check_side(array, ref, L.LEFT, {"condyle_volume_mm3": 1920.0,
+                                                      "joint_space_min_mm": 2.0})
+    assert verdict.measurable and verdict.cautions == []
+
+
+def test_contact_area_is_the_shared_face_area():
+    array, x, y, z, ref = _grid()
+    _joint(array, x, y, z, gap=0.0)
+    mc, tb = array == 1, array == 3
+    assert quality.contact_area_mm2(ref, mc, tb) == pytest.approx(16.0 * 8.0)
+    reason = quality.contact_reason(ref, mc, tb, 0.0)
+    assert reason and "touch over 128 mm2" in reason
+
+
+def test_a_small_contact_or_a_real_space_is_not_a_failure():
+    array, x, y, z, ref = _grid()
+    _joint(array, x, y, z, gap=2.0)
+    array[_box(x, y, z, (-1, -1, 0), (1, 1, 2))] = 3          # a 2 x 2 mm bony peg: 4 mm2
+    mc, tb = array == 1, array == 3
+    assert quality.contact_area_mm2(ref, mc, tb) == pytest.approx(4.0)
+    assert quality.contact_reason(ref, mc, tb, 0.0) is None
+    array, x, y, z, ref = _grid()
+    _joint(array, x, y, z, gap=0.0)                            # touching, but the engine saw
+    assert quality.contact_reason(ref, array == 1, array == 3, 1.2) is None   # a 1.2 mm space
+
+
+def test_temporal_bone_beside_the_condyle_is_not_a_fossa():
+    array, x, y, z, ref = _grid(size_mm=(80.0, 40.0, 40.0))
+    _joint(array, x, y, z, plate_dx=23.0)       # plate from x = 11: nothing within 10 mm of top
+    verdict = quality.check_side(array, ref, L.LEFT, {"condyle_volume_mm3": 1920.0,
+                                                      "joint_space_min_mm": 2.0})
+    assert not verdict.measurable and "no temporal bone above the condyle" in verdict.reason
+    array, x, y, z, ref = _grid(size_mm=(80.0, 40.0, 40.0))
+    _joint(array, x, y, z, plate_dx=15.0)       # plate from x = 3: over the top
+    assert quality.roof_reason(ref, array == 1, array == 3) is None
+
+
+def test_a_field_of_view_cutting_the_joint():
+    array, x, y, z, ref = _grid(size_mm=(60.0, 40.0, 30.0), centre=(0.0, 0.0, -5.0))
+    _joint(array, x, y, z)                      # z from -20 to 10: all inside
+    assert quality.field_of_view_reason(ref, array == 1) is None
+    array, x, y, z, ref = _grid(size_mm=(60.0, 40.0, 20.0), centre=(0.0, 0.0, -7.0))
+    _joint(array, x, y, z)                      # z from -17 to 3: border 3 mm above the head
+    reason = quality.field_of_view_reason(ref, array == 1)
+    assert reason and "within 5 mm of the condylar head" in reason
+    array, x, y, z, ref = _grid(size_mm=(60.0, 40.0, 20.0), centre=(0.0, 0.0, 0.0))
+    _joint(array, x, y, z)                      # z from -10: the neck is cut
+    assert quality.field_of_view_reason(ref, array == 1) == "the image border cuts the condyle"
+
+
+def test_condyle_volume_range():
+    assert quality.condyle_volume_reason(1920.0) is None
+    for volume in (150.0, 5200.0):
+        assert "outside the adult range 400-3000 mm3" in quality.condyle_volume_reason(volume)
+    array, x, y, z, ref = _grid()
+    _joint(array, x, y, z)
+    values = {"condyle_volume_mm3": 150.0, "joint_space_min_mm": 2.0}
+    assert not quality.check_side(array, ref, L.LEFT, values).measurable
+    kept = quality.check_side(array, ref, L.LEFT, values, volume_decides=False)
+    assert kept.measurable and "left side: condyle volume 150 mm3" in kept.cautions[0]
+
+
+# --- through the pipeline and into report.png ---------------------------------------------
+
+def _two_joints():
+    """Left joint healthy (2 mm space), right joint's bones touching over 128 mm2."""
+    array, x, y, z, ref = _grid(size_mm=(120.0, 40.0, 40.0))
+    _joint(array, x, y, z, L.LEFT, cx=30.0, gap=2.0)
+    _joint(array, x, y, z, L.RIGHT, cx=-30.0, gap=0.0)
+    return _labels(array, ref), x, z
+
+
+def test_measure_labels_nulls_the_failed_side_only():
+    labels, _x, _z = _two_joints()
+    result = pipeline.measure_labels(labels)
+    rep = result.report
+    assert rep["left"]["measurable"] is True and rep["left"]["negative_volume_mm3"] > 0
+    assert rep["right"] is None
+    assert rep["quality"]["right"]["measurable"] is False
+    assert "touch" in rep["quality"]["right"]["reason"]
+    assert rep["quality"]["left"] == {"measurable": True, "reason": None}
+    assert rep["asymmetry_percent"] == {"negative_volume": None, "condyle_volume": None}
+    out = sitk.GetArrayFromImage(result.labels)
+    assert (out == L.NEGATIVE_VOLUME[L.RIGHT]).sum() == 0      # no NV segment to measure
+    assert (out == L.NEGATIVE_VOLUME[L.LEFT]).sum() > 0
+    assert (out == L.CONDYLE[L.RIGHT]).sum() > 0               # what was segmented stays
+    assert result.meshes[L.RIGHT] == {}
+
+
+def test_labels_on_a_coarse_grid_are_not_measured_at_all():
+    array = np.zeros((10, 40, 40), np.uint8)
+    array[2:5, 10:20, 10:20] = 1
+    labels = sitk.GetImageFromArray(array)
+    labels.SetSpacing((1.0, 1.0, 5.0))
+    result = pipeline.measure_labels(labels)
+    rep = result.report
+    assert rep["left"] is None and rep["right"] is None and "geometry" not in rep["timings_s"]
+    for side in L.SIDES:
+        assert "slices 5 mm" in rep["quality"][side]["reason"]
+    assert (sitk.GetArrayFromImage(result.labels) == array).all()   # the user's segments kept
+
+
+def test_report_png_says_not_measurable(tmp_path):
+    import matplotlib.image as mpimg
+    from NegativeVolumeSegmentationLib.report.figure import (NOT_MEASURABLE_COLOUR,
+                                                             render_report_figure)
+
+    labels, x, z = _two_joints()
+    hu = np.where(sitk.GetArrayFromImage(labels) > 0, 1200.0, 40.0).astype(np.float32)
+    hu[z > 12] = -1000.0
+    ct = sitk.GetImageFromArray(hu)
+    ct.CopyInformation(labels)
+    result = pipeline.measure_labels(labels, ct=ct)
+    path = str(tmp_path / "report.png")
+    render_report_figure(path, ct, result.labels, result.report, result.meshes)
+    rgb = mpimg.imread(path)[..., :3]
+    red = np.all(np.abs(rgb - np.array([int(NOT_MEASURABLE_COLOUR[i:i + 2], 16) / 255.0
+                                        for i in (1, 3, 5)])) < 0.03, axis=-1)
+    height = rgb.shape[0]
+    assert red[:int(0.38 * height)].sum() > 500            # right joint's row: red text
+    assert red[int(0.40 * height):int(0.70 * height)].sum() == 0   # left joint measured
