@@ -87,6 +87,7 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
     from .inference import localize, postprocess, segment
     from .inference.device import choose_device, run_with_cpu_fallback
     from .inference.joint_search import segment_joints
+    from .inference.pair_check import pair_reasons
 
     options = RunOptions.from_values(options)
     timings, warnings = {}, []
@@ -151,7 +152,8 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
     timings["postprocess"] = time.perf_counter() - t0
 
     nv = _measure(cleaned, options, warnings, timings, announce, case)
-    sides, gate, cautions = quality.gate_measured(nv, scan, warnings)
+    pair = pair_reasons(nv.sides, located.midline_x)
+    sides, gate, cautions = quality.gate_measured(nv, scan, warnings, more_reasons=pair)
     timings["total"] = time.perf_counter() - start
 
     extra = {"inputs": {"ct": name},

@@ -294,14 +294,16 @@ def side_status(sides, warnings=(), verdicts=None, scan=None):
     return block
 
 
-def gate_measured(nv, scan, warnings, volume_decides=True):
+def gate_measured(nv, scan, warnings, volume_decides=True, more_reasons=None):
     """Side-level checks on a measured case (:class:`.engine.measure.NegativeVolumeResult`).
 
     A side that fails loses its values (None), its NV voxels in ``nv.labels`` and its meshes
     (a thickness map or NV segment would show numbers); its condyle centre is kept in the
     quality block so report.png can still show the joint. ``warnings``: the case's warnings
-    (the reason for a side the engine or the localiser left null). Returns (sides, quality block,
-    cautions); ``nv.labels`` and ``nv.meshes`` are changed in place.
+    (the reason for a side the engine or the localiser left null). ``more_reasons``: {side:
+    [reasons]} from checks made elsewhere (the pair check of :mod:`.inference.pair_check`).
+    Returns (sides, quality block, cautions); ``nv.labels`` and ``nv.meshes`` are changed in
+    place.
     """
     array = sitk.GetArrayFromImage(nv.labels)
     sides, verdicts, cautions = dict(nv.sides), {}, list(scan.cautions)
@@ -311,6 +313,7 @@ def gate_measured(nv, scan, warnings, volume_decides=True):
         if values is None:
             continue
         verdict = check_side(array, nv.labels, side, values, volume_decides)
+        verdict.reasons.extend((more_reasons or {}).get(side) or [])
         verdicts[side] = verdict
         cautions.extend(verdict.cautions)
         if not verdict.measurable:
