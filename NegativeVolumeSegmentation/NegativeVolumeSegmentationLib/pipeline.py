@@ -54,13 +54,13 @@ def check_head(ct, name="CT"):
                          "%.0f cm3 expected)" % (name, tissue_cm3, localize.HEAD_HU, MIN_HEAD_CM3))
 
 
-def _measure(label_image, options, warnings, timings, announce, case):
+def _measure(label_image, options, warnings, timings, announce, case, ct=None):
     from .engine.measure import measure_negative_volume
 
     announce("geometry", case)
     t0 = time.perf_counter()
     nv = measure_negative_volume(label_image, max_distance=options.max_distance_mm,
-                                 mode=options.mode, cube_mm=options.cube_mm)
+                                 mode=options.mode, cube_mm=options.cube_mm, ct=ct)
     warnings.extend(nv.warnings)
     timings["geometry"] = time.perf_counter() - t0
     return nv
@@ -151,7 +151,7 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
     cleaned.CopyInformation(ct)
     timings["postprocess"] = time.perf_counter() - t0
 
-    nv = _measure(cleaned, options, warnings, timings, announce, case)
+    nv = _measure(cleaned, options, warnings, timings, announce, case, ct)
     pair = pair_reasons(nv.sides, located.midline_x)
     sides, gate, cautions = quality.gate_measured(nv, scan, warnings, more_reasons=pair)
     timings["total"] = time.perf_counter() - start
@@ -209,7 +209,7 @@ def measure_labels(source, options=None, progress=None, case=None, ct=None):
                               quality=quality.side_status({}, warnings, scan=scan),
                               cautions=scan.cautions)
         return CaseResult(report, quality.unmeasured_labels(labels, labels), {}, ct=ct)
-    nv = _measure(labels, options, warnings, timings, announce, case)
+    nv = _measure(labels, options, warnings, timings, announce, case, ct)
     # a user's label map may define the condyle's extent otherwise: its volume only cautions
     sides, gate, cautions = quality.gate_measured(nv, scan, warnings, volume_decides=False)
     timings.update(nv.timings_s)

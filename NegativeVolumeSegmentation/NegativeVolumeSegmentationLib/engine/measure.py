@@ -12,6 +12,7 @@ import time
 import numpy as np
 import SimpleITK as sitk
 
+from . import air as air_rule
 from . import inflate, nv_mask, surfaces
 from .. import labels as L
 from ..errors import InputError
@@ -110,7 +111,7 @@ def _touches_border(mask):
 
 
 def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube_mm, locator,
-                  warnings):
+                  warnings, air=None):
     """Measure one joint; returns a :class:`SideResult` (values None with a warning if it cannot)."""
     name = "left" if side == L.LEFT else "right"
     timings = {}
@@ -140,6 +141,15 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
     t0 = time.perf_counter()
     rays = None if tb_poly is None else inflate.TemporalBoneRays(tb_poly, locator)
     h, hit = inflate.inflation_lengths(mc_poly, tb_poly, max_distance, mode, locator, rays)
+    air_roi = None if air is None else air[sub]
+    if air_roi is not None and air_roi.any():  # a ray that reaches air leaves the joint there
+        entry = air_rule.air_entry(roi_img, air_roi, surfaces.points(mc_poly),
+                                   surfaces.point_normals(mc_poly), h)
+        blocked = np.isfinite(entry)
+        if mode == "confined":
+            h[blocked], hit[blocked] = 0.0, False
+        else:
+            h[blocked] = np.minimum(h[blocked], entry[blocked])
     timings["inflation"] = time.perf_counter() - t0
     if not hit.any():
         msg = ("%s side: no contact: no ray from the condyle meets the temporal bone within "
@@ -159,6 +169,8 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
     swept = nv_mask.negative_volume_mask(
         roi_img, mc_mask, tb_mask, mc_poly, h, hit, rays, max_distance,
         miss_length=max_distance if mode == "paper" else 0.0, clip_box=clip)
+    if air_roi is not None:
+        swept &= ~air_roi  # air is never joint space
     timings["nv_mask"] = time.perf_counter() - t0
 
     voxel_mm3 = float(np.prod(image.GetSpacing()))
@@ -202,7 +214,7 @@ def _mask_image(reference, mask):
 
 def measure_negative_volume(label_image, max_distance=inflate.DEFAULT_MAX_DISTANCE_MM,
                             mode="confined", cube_mm=DEFAULT_CUBE_MM,
-                            locator=inflate.DEFAULT_LOCATOR):
+                            locator=inflate.DEFAULT_LOCATOR, ct=None):
     """NV of both joints from a label map holding 1-4 (5/6, if present, are recomputed).
 
     Args:
@@ -213,6 +225,8 @@ def measure_negative_volume(label_image, max_distance=inflate.DEFAULT_MAX_DISTAN
         cube_mm: edge of the paper-mode clipping cube (mm).
         locator: what casts the rays: "numpy" (default, the same on every VTK) or a VTK
             locator kind (see :mod:`.inflate`).
+        ct: the CT (SimpleITK, HU) on the label map's grid, when known: rays stop at air and
+            no air voxel is NV (:mod:`.air`). Without it the label map is measured as it is.
 
     Returns:
         :class:`NegativeVolumeResult`. A side that cannot be measured is None, with the reason in
@@ -229,12 +243,13 @@ def measure_negative_volume(label_image, max_distance=inflate.DEFAULT_MAX_DISTAN
     arr = np.where(arr >= 5, 0, arr).astype(np.uint8)
     warnings = []
     assign = _side_assignment(label_image, arr, warnings)
+    air = None if ct is None else air_rule.air_mask(sitk.GetArrayViewFromImage(ct))
     out = arr.copy()
     sides, meshes, timings = {}, {}, {}
     for side in L.SIDES:
         mc_value, tb_value = assign[side]
         res = _measure_side(side, label_image, arr, mc_value, tb_value, max_distance, mode,
-                            cube_mm, locator, warnings)
+                            cube_mm, locator, warnings, air)
         sides[side] = res.values
         meshes[side] = res.meshes
         if res.values is not None:

@@ -1,0 +1,67 @@
+"""Air is never joint space: rays stop at air and no air voxel is NV, against analytic truth.
+
+A sphere under a concentric cap: every condyle normal is radial, so the NV is the spherical
+shell sector NV = (2 pi (1 - cos theta) / 3) (R^3 - r^3). Filling the half-space x > c_x (through
+the sphere's centre) with air removes, by symmetry, exactly half of it; an air pocket outside
+the joint changes nothing.
+"""
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from NegativeVolumeSegmentationLib.engine.measure import measure_negative_volume
+from NegativeVolumeSegmentationLib.phantom.analytic import make_analytic_phantom
+from NegativeVolumeSegmentationLib.phantom.analytic_truth import sphere_cap_negative_volume
+
+R_MM, GAP_MM, THETA = 6.0, 2.0, 60.0
+
+
+@pytest.fixture(scope="module")
+def joint():
+    ph = make_analytic_phantom(seed=3, sides=("left",), spacing=(0.4,) * 3, condyle_radius_mm=R_MM,
+                               joint_space_mm=GAP_MM, cap_half_angle_deg=THETA)
+    return ph, np.asarray(ph.truth["left"]["condyle_center_lps_mm"], float)
+
+
+def _ct_with_air(ph, where):
+    """The phantom's CT with air (-1000 HU) where ``where(x, y, z)`` (LPS mm arrays) holds."""
+    ct = sitk.Cast(ph.ct, sitk.sitkFloat32)
+    array = sitk.GetArrayFromImage(ct)
+    z, y, x = np.indices(array.shape)
+    lps = np.stack([x, y, z], -1).reshape(-1, 3) * np.asarray(ct.GetSpacing()) + ct.GetOrigin()
+    inside = where(*lps.T).reshape(array.shape)
+    labels = sitk.GetArrayFromImage(ph.labels)
+    array[inside & ((labels == 0) | (labels >= 5))] = -1000.0  # bone stays bone
+    out = sitk.GetImageFromArray(array)
+    out.CopyInformation(ct)
+    return out
+
+
+def test_air_half_space_through_the_joint_removes_half_the_nv(joint):
+    ph, c = joint
+    truth = sphere_cap_negative_volume(R_MM, R_MM + GAP_MM, THETA)
+    plain = measure_negative_volume(ph.labels, ct=ph.ct).sides["left"]  # the phantom has no air there
+    assert plain["negative_volume_mm3"] == pytest.approx(truth, rel=0.06)
+    ct = _ct_with_air(ph, lambda x, y, z: x > c[0])
+    res = measure_negative_volume(ph.labels, ct=ct)
+    half = res.sides["left"]["negative_volume_mm3"]
+    assert half == pytest.approx(truth / 2.0, rel=0.08)
+    nv = sitk.GetArrayFromImage(res.labels) == 5
+    assert not np.any(nv & (sitk.GetArrayFromImage(ct) < -400))  # no air voxel is NV
+    thickness = res.meshes["left"]["condyle"]
+    from vtk.util.numpy_support import vtk_to_numpy
+    from NegativeVolumeSegmentationLib.engine.nv_mask import THICKNESS_ARRAY
+    h = vtk_to_numpy(thickness.GetPointData().GetArray(THICKNESS_ARRAY))
+    xs = vtk_to_numpy(thickness.GetPoints().GetData())[:, 0]
+    assert np.all(h[xs > c[0] + 0.5] == 0)  # rays into the air stopped: no thickness there
+    assert np.median(h[(xs < c[0] - 0.5) & (h > 0)]) == pytest.approx(GAP_MM, abs=0.2)
+
+
+def test_air_away_from_the_joint_changes_nothing(joint):
+    ph, c = joint
+    far = _ct_with_air(ph, lambda x, y, z: z < c[2] - R_MM - 3.0)  # below the condyle
+    plain = measure_negative_volume(ph.labels).sides["left"]
+    with_air = measure_negative_volume(ph.labels, ct=far).sides["left"]
+    assert with_air["negative_volume_mm3"] == plain["negative_volume_mm3"]
+    assert with_air["joint_space_min_mm"] == plain["joint_space_min_mm"]
