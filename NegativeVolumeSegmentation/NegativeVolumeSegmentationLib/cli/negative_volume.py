@@ -43,10 +43,13 @@ def run(args):
     rep = result.report
     for line in rep["warnings"]:
         print("warning: " + line, file=sys.stderr)
+    for line in rep.get("cautions") or []:
+        print("caution: " + line, file=sys.stderr)
     for side in ("left", "right"):
         values = rep[side]
         if values is None:
-            print("%-5s  not measured" % side)
+            reason = ((rep.get("quality") or {}).get(side) or {}).get("reason")
+            print("%-5s  not measurable: %s" % (side, reason or "not measured"))
         else:
             print("%-5s  negative volume %.1f mm3, condyle %.1f mm3, joint space min %s / mean %s mm"
                   % (side, values["negative_volume_mm3"], values["condyle_volume_mm3"],
