@@ -76,8 +76,6 @@ doi:10.1038/s41598-021-95526-1. The module layout follows the 3D Slicer scripted
 #
 SAMPLE_DATA_NAME = "TMJ phantom head CT"
 SAMPLE_DATA_CATEGORY = "Negative Volume Segmentation"
-SAMPLE_PHANTOM_SEED = 100010  # never used in training (the bundled models saw seeds 0-23)
-SAMPLE_PHANTOM_OPTIONS = {"fov": "head", "mouth": "closed", "spacing": (0.65, 0.65, 1.25)}
 
 
 def sampleDataFolder():
@@ -88,8 +86,10 @@ def sampleDataFolder():
     return folder or tempfile.gettempdir()
 
 
-def samplePhantomFileName(seed=SAMPLE_PHANTOM_SEED):
-    return "NegativeVolumeSegmentation-TMJ-phantom-head-CT-%d.nrrd" % seed
+def samplePhantomFileName():
+    from NegativeVolumeSegmentationLib.phantom.sample_ct import file_name
+
+    return file_name()
 
 
 def registerSampleData():
@@ -117,31 +117,12 @@ def registerSampleData():
     )
 
 
-def writePhantomSample(folder=None, seed=SAMPLE_PHANTOM_SEED):
-    """The phantom head CT as NRRD (int16 HU, LPS geometry) in ``folder`` (default: Slicer's
-    cache), with its truth (report.json keys per side: negative and condyle volumes in mm³,
-    condyle centres in LPS mm) as ``<name>.truth.json`` beside it. Generated on first use
-    (about 10-30 s), reused afterwards. Returns the NRRD path."""
-    import json
+def writePhantomSample(folder=None):
+    """The phantom head CT (NegativeVolumeSegmentationLib.phantom.sample_ct) in ``folder``
+    (default: Slicer's cache), generated on first use, reused afterwards. Returns its path."""
+    from NegativeVolumeSegmentationLib.phantom.sample_ct import write_sample_ct
 
-    import SimpleITK as sitk
-
-    from NegativeVolumeSegmentationLib.phantom import make_phantom
-
-    folder = folder or sampleDataFolder()
-    path = os.path.join(folder, samplePhantomFileName(seed))
-    truthPath = path[:-len(".nrrd")] + ".truth.json"
-    if os.path.isfile(truthPath) and os.path.isfile(path) and os.path.getsize(path) > 0:
-        return path
-    os.makedirs(folder, exist_ok=True)
-    phantom = make_phantom("head", seed=seed, **SAMPLE_PHANTOM_OPTIONS)
-    partial = "%s.%d.partial" % (path, os.getpid())  # a crash leaves no half-written NRRD
-    sitk.WriteImage(phantom.ct, partial + ".nrrd", True)
-    os.replace(partial + ".nrrd", path)
-    with open(partial + ".json", "w") as handle:
-        json.dump(phantom.truth, handle, indent=2)
-    os.replace(partial + ".json", truthPath)
-    return path
+    return write_sample_ct(folder or sampleDataFolder())
 
 
 def downloadPhantomSample(source=None):

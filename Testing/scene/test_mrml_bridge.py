@@ -279,7 +279,6 @@ def test_sample_data_generates_the_phantom_ct_locally(module_file, monkeypatch):
     import json
     import os
     import sys
-    import time
 
     import SimpleITK as sitk
 
@@ -328,9 +327,8 @@ def test_sample_data_generates_the_phantom_ct_locally(module_file, monkeypatch):
         assert truth[side]["negative_volume_mm3"] > 100.0
 
     stamp = os.path.getmtime(path)
-    start = time.perf_counter()
     source.customDownloader(source)  # second click: the cached file, not a new phantom
-    assert time.perf_counter() - start < 2.0 and os.path.getmtime(path) == stamp
+    assert os.path.getmtime(path) == stamp
     assert loaded[-1] == (path, {"name": "TMJ phantom head CT"})
 
 
