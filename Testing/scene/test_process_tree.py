@@ -113,14 +113,11 @@ def test_kill_process_tree_ends_the_launcher_its_group_and_escaped_children(tmp_
         assert os.getpgid(pids["grandchild"]) == pids["escaped"]
         assert not any(_dead(pid) for pid in all_pids)
 
-        start = time.monotonic()
         left = process_tree.kill_process_tree(launcher, timeout_s=10)
-        seconds = time.monotonic() - start
         assert left == []
         alive = [role for role, pid in pids.items() if not _dead(pid)]
         assert alive == [], "still running after kill_process_tree: %s" % alive
         assert launcher.returncode == -9  # reaped: SIGKILL
-        assert seconds < 5.0, seconds
         assert bystander.poll() is None and not _dead(bystander.pid)
     finally:
         for pid in all_pids:
