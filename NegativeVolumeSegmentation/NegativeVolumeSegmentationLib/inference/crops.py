@@ -163,3 +163,39 @@ def smooth_resample(ct, reference, transform=None):
     if max(sigma) > 0:
         ct = sitk.SmoothingRecursiveGaussian(ct, [max(v, 1e-3) for v in sigma])
     return crop_ct(ct, reference, transform)
+
+
+def anchored_grid(image, spacing_mm, pixel=sitk.sitkFloat32):
+    """An identity-direction LPS grid at ``spacing_mm`` covering ``image``'s physical box, its
+    voxel centres at integer multiples of the spacing in LPS (inference only): two scans of one
+    head on different voxel grids or fields of view get coarse voxels at the same physical
+    points, where :func:`aligned_grid` (centred on the box) shifts them by up to half a voxel."""
+    lo, hi = bounding_box(image)
+    spacing = np.asarray(spacing_mm, float)
+    first = np.floor(lo / spacing + 1e-6)
+    last = np.ceil(hi / spacing - 1e-6)
+    size = np.maximum(np.round(last - first).astype(int) + 1, 1)
+    ref = sitk.Image([int(v) for v in size], pixel)
+    ref.SetSpacing(tuple(float(v) for v in spacing))
+    ref.SetOrigin(tuple(float(v) for v in first * spacing))
+    return ref
+
+
+def presmooth_sigma(source_spacing_mm, target_spacing_mm):
+    """Gaussian sigma (mm, per axis) that, added to a voxel's own extent (a box of its spacing:
+    variance s^2 / 12), blurs to sigma 0.4 x the target spacing: the same blur from any source
+    spacing (inference only; :func:`smooth_resample` uses 0.4 x target whatever the source)."""
+    out = []
+    for t, s in zip(target_spacing_mm, source_spacing_mm):
+        out.append(float(np.sqrt(max((0.4 * t) ** 2 - s * s / 12.0, 0.0))))
+    return out
+
+
+def smooth_resample_physical(ct, reference, transform=None):
+    """CT (float32 HU) on ``reference``, pre-smoothed by :func:`presmooth_sigma` (a blur that
+    depends on the target spacing only), then linear interpolation; air outside the scan."""
+    ct = sitk.Cast(ct, sitk.sitkFloat32)
+    sigma = presmooth_sigma(ct.GetSpacing(), reference.GetSpacing())
+    if max(sigma) > 0:
+        ct = sitk.SmoothingRecursiveGaussian(ct, [max(v, 1e-3) for v in sigma])
+    return crop_ct(ct, reference, transform)

@@ -9,9 +9,15 @@ import numpy as np
 
 from .. import labels as L
 from . import localize, segment
+from .pair_check import MIN_LATERAL_MM
 
 MAX_VERIFIED = 5            # localiser candidates segmented per side, best evidence kept
 REFINE_SHIFT_MM = 3.0        # re-crop when the segmented condyle centre moved further than this
+REFINE_STEPS = 4             # a candidate is re-cropped on its segmented condyle this many times
+# A box found by the search around a missing joint's expected place ranks by its evidence times
+# exp(-d^2 / 2 s^2), d its condyle's distance from that place: the mastoid or the occipital
+# condyle 30 mm away can hold more temporal bone than the joint (real head, 0.7 mm resampling)
+RESCUE_SIGMA_MM = 20.0
 TYPICAL_JOINT_DISTANCE_MM = 100.0  # condyle to condyle (adults ~90-110 mm)
 MIRROR_SEARCH_MM = 24.0      # a missing joint is searched on a 3 x 3 grid of this step (y, z)
 MIN_RESCUE_EVIDENCE = 0.25   # a joint found by the search needs this x the other's evidence
@@ -65,6 +71,16 @@ def joint_evidence(joint, ct):
     return float(mc[condyle].mean()) * float(fossa.sum()) * voxel_mm3
 
 
+def lateral_enough(point, side, midline_x):
+    """False when ``point`` (a segmented condyle centre, LPS mm) lies less than MIN_LATERAL_MM
+    lateral of the head's midline x = ``midline_x`` on ``side`` (or across it): midline bone
+    (clivus, dens, petrous apex) segmented like a condyle under temporal bone, which can
+    out-score the true joint on evidence. True when the midline or the point is unknown."""
+    if midline_x is None or point is None:
+        return True
+    return (point[0] - midline_x) * (1.0 if side == L.LEFT else -1.0) >= MIN_LATERAL_MM
+
+
 def side_alternatives(side, joints_lps, candidates):
     """Localiser candidates that may be the ``side`` joint, best score first, the chosen one
     first; at most MAX_VERIFIED per side, none closer than 5 mm to one already listed."""
@@ -111,26 +127,40 @@ def search_points(centre, step=MIRROR_SEARCH_MM):
 class _Best(object):
     """The best-scoring segmentation of one side so far."""
 
-    def __init__(self):
-        self.joint, self.centre, self.evidence = None, None, -1.0
+    def __init__(self, side=None, midline_x=None):
+        self.joint, self.centre, self.evidence, self.rank = None, None, -1.0, -1.0
+        self.side, self.midline_x = side, midline_x
 
-    def offer(self, joint, centre, ct):
+    def offer(self, joint, centre, ct, expected=None):
+        """Keep ``joint`` if it beats the best so far; with ``expected`` (LPS mm) its evidence
+        is weighted by its condyle's distance from there (RESCUE_SIGMA_MM) for the ranking."""
         if joint is None:
             return
+        condyle = _condyle_centre(joint, ct)
+        if self.side is not None and not lateral_enough(condyle, self.side, self.midline_x):
+            return
         evidence = joint_evidence(joint, ct)
-        if evidence > self.evidence:  # a localiser's joint is kept even with no evidence
+        rank = evidence
+        if expected is not None and condyle is not None:
+            d = float(np.linalg.norm(condyle - np.asarray(expected, float)))
+            rank = evidence * float(np.exp(-0.5 * (d / RESCUE_SIGMA_MM) ** 2))
+        if rank > self.rank:  # a localiser's joint is kept even with no evidence
             self.joint, self.centre, self.evidence = joint, np.asarray(centre, float), evidence
+            self.rank = rank
 
 
 def segment_joints(ct, located, models, choice, warnings):
     """{side: JointSegmentation or None}.
 
-    Each localiser candidate of a side is segmented and the one that looks most like a joint
-    (:func:`joint_evidence`) is kept. Then, when the head's midline is in the field of view, each
+    Each localiser candidate of a side is segmented, re-cropped on its segmented condyle while
+    that moves (REFINE_STEPS), and the box that looks most like a joint (:func:`joint_evidence`)
+    is kept; a box whose condyle lies < MIN_LATERAL_MM lateral of the head's midline is never
+    kept (:func:`lateral_enough`). Then, when the head's midline is in the field of view, each
     side is also segmented at the mirror image of the other side's condyle (:func:`mirror_point`),
     which corrects a localiser that fired on other bone (the coronoid process lies ~25 mm
     anterior of the condyle); that box must hold a condyle of about the other side's size. A side the localiser missed
-    is searched around that mirror image (:func:`search_points`): a box counts only when its
+    is searched around that mirror image (:func:`search_points`; ranked by evidence weighted by
+    the distance from it, RESCUE_SIGMA_MM): a box counts only when its
     condyle is within MAX_RESCUE_CONDYLE_RATIO of the other side's in size, and the best is
     accepted only when its evidence reaches MIN_RESCUE_EVIDENCE x the other side's, so a scan
     holding one joint keeps the other side None. The winner is re-cropped once on its segmented condyle centre when that
@@ -141,12 +171,28 @@ def segment_joints(ct, located, models, choice, warnings):
     def segment_at(centre, side):
         return segment.segment_joint(ct, centre, side, net, meta, choice.device, choice.half)
 
+    def converge(centre, side):
+        """[(joint, centre)]: segmented at ``centre``, then re-cropped on the segmented condyle
+        centre while it moves > REFINE_SHIFT_MM (at most REFINE_STEPS times): a box on the
+        coronoid process or the fossa's rim slides onto the condyle next to it."""
+        out = []
+        for _ in range(REFINE_STEPS + 1):
+            joint = segment_at(centre, side)
+            out.append((joint, centre))
+            moved = None if joint is None else _condyle_centre(joint, ct)
+            if moved is None or np.linalg.norm(moved - centre) <= REFINE_SHIFT_MM:
+                break
+            centre = moved
+        return out
+
+    midline = located.midline_x
     best = {}
     for side in L.SIDES:
-        best[side] = _Best()
+        best[side] = _Best(side, midline)
         if located.joints.get(side) is not None:
-            for centre in side_alternatives(side, located.joints, located.candidates):
-                best[side].offer(segment_at(centre, side), centre, ct)
+            for start in side_alternatives(side, located.joints, located.candidates):
+                for joint, centre in converge(start, side):
+                    best[side].offer(joint, centre, ct)
     found = dict((side, best[side].joint is not None) for side in L.SIDES)
     for side in L.SIDES:
         other = L.other_side(side)
@@ -169,11 +215,11 @@ def segment_joints(ct, located, models, choice, warnings):
                 if alike(joint):
                     best[side].offer(joint, expected, ct)
             continue
-        rescue = _Best()
+        rescue = _Best(side, midline)
         for centre in search_points(expected):
             joint = segment_at(centre, side)
             if alike(joint):
-                rescue.offer(joint, centre, ct)
+                rescue.offer(joint, centre, ct, expected)
         if rescue.joint is not None and rescue.evidence > 0 and (
                 rescue.evidence >= MIN_RESCUE_EVIDENCE * best[other].evidence):
             best[side] = rescue

@@ -1,7 +1,9 @@
 """Finding both temporomandibular joints in a whole CT volume, with anatomy-aware checks.
 
 1. The bundled localiser network runs on the CT resampled to its coarse target spacing (~3 mm)
-   on an LPS-aligned grid covering the CT (:func:`.crops.smooth_resample`, as in training). Its
+   on an LPS-aligned grid covering the CT, its voxels at multiples of the spacing in LPS
+   (:func:`.crops.anchored_grid`, :func:`.crops.smooth_resample_physical`: Gaussian blur of
+   0.4 x the target spacing whatever the source spacing, as in training for ~1 mm CTs). Its
    outputs are background plus one "joint" class (or "left joint" / "right joint"): a ball around
    each condyle centre.
 2. Candidates: connected regions of joint probability > 0.5, each with its probability-weighted
@@ -21,7 +23,7 @@ from scipy import ndimage
 from .. import labels as L
 from .inferers import predict_probabilities
 from .segment import normalize_intensity
-from .crops import aligned_grid, smooth_resample
+from .crops import anchored_grid, smooth_resample_physical
 
 MIN_JOINT_DISTANCE_MM = 75.0
 MAX_JOINT_DISTANCE_MM = 130.0
@@ -116,22 +118,33 @@ def single_side(candidate, head):
 def choose_joints(candidates, head):
     """({side: Candidate or None}, warnings) from joint candidates and the head frame.
 
-    The best-scoring pair passing :func:`pair_problems` wins (left = larger LPS x); without one,
+    The best-scoring pair passing :func:`pair_problems` of candidates at least
+    MIN_SINGLE_LATERAL_MM lateral of the head's midline (when known) wins (left = larger LPS x);
+    without one,
     the best single candidate below the skull top whose side can be told; otherwise none.
     """
     warnings = []
     ranked = sorted(candidates, key=lambda c: -c.score)
+    # a joint lies >= MIN_SINGLE_LATERAL_MM lateral of the head's midline: a candidate nearer it
+    # (clivus, dens, petrous apex) never pairs, however strong (a phantom-trained localiser's
+    # scores for such bone and for a true joint swap with a 0.1 mm change of grid or blur)
+    lateral = [c for c in ranked if head.midline_x is None
+               or abs(c.point[0] - head.midline_x) >= MIN_SINGLE_LATERAL_MM]
     best, best_score = None, -1.0
-    for i, a in enumerate(ranked):
-        for b in ranked[i + 1:]:
+    for i, a in enumerate(lateral):
+        for b in lateral[i + 1:]:
             if not pair_problems(a, b, head) and a.score + b.score > best_score:
                 best, best_score = (a, b), a.score + b.score
     if best is not None:
         left, right = sorted(best, key=lambda c: -c.point[0])
         return {L.LEFT: left, L.RIGHT: right}, warnings
-    if len(ranked) >= 2:
+    if len(lateral) >= 2:
         warnings.append("joint localisation: no two candidates form a plausible pair of TMJs (%s)"
-                        % "; ".join(pair_problems(ranked[0], ranked[1], head)))
+                        % "; ".join(pair_problems(lateral[0], lateral[1], head)))
+    elif len(ranked) >= 2:
+        warnings.append("joint localisation: no two candidates form a plausible pair of TMJs "
+                        "(%d of %d lie < %.0f mm from the head's midline)"
+                        % (len(ranked) - len(lateral), len(ranked), MIN_SINGLE_LATERAL_MM))
     for c in ranked:
         if not _below_top(c, head):
             continue
@@ -251,9 +264,11 @@ def shrink_for(ct, spacing_mm):
 
 def localize_joints(ct, network, metadata, device="cpu", half=False):
     """:class:`Localization` of both joints in ``ct`` (SimpleITK, HU) with the localiser."""
-    grid = aligned_grid(ct, metadata["target_spacing_mm"])
+    # coarse voxels at fixed physical points (multiples of the spacing in LPS) and one blur
+    # whatever the scan's voxel size: the same head gives the same coarse image on any grid
+    grid = anchored_grid(ct, metadata["target_spacing_mm"])
     ct = shrink_for(ct, metadata["target_spacing_mm"])
-    coarse = smooth_resample(ct, grid)      # as in training: Gaussian pre-smoothing, then linear
+    coarse = smooth_resample_physical(ct, grid)   # Gaussian pre-smoothing, then linear
     volume = normalize_intensity(sitk.GetArrayViewFromImage(coarse), metadata.get("intensity"))
     patch = ((metadata.get("extra") or {}).get("crop") or {}).get("patch_size_xyz")
     probs = predict_probabilities(network, volume, [int(v) for v in patch][::-1] if patch else None,
