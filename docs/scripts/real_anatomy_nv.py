@@ -5,7 +5,7 @@ Not part of the library. Run from the repository root with the project venv::
     nvseg run ../shared/data/real/vhf_head.nii.gz -o /tmp/vhf      # once, for the VHF figure
     python docs/scripts/real_anatomy_nv.py [--vhf /tmp/vhf/vhf_head]
 
-writes docs/real_anatomy_nv.png (dental CBCT labels) and docs/vhf_nv.png (VHF head CT, its own
+writes docs/real_anatomy_nv.png (dental CBCT labels) and docs/real_head_ct_nv.png (VHF head CT, its own
 pipeline labels re-measured with ``measure_labels``), and prints the numbers and the leak
 statistics used in docs/method.md ("Negative volume on real anatomy").
 
@@ -320,7 +320,7 @@ def main(argv=None):
     vresult = measure(given, ct=ct)
     summary["vhf"] = {"report": {s: vresult.report[s] for s in ("left", "right")},
                       "leaks": {s: leak_statistics(vresult, s) for s in ("left", "right")}}
-    figure(vresult, os.path.join(args.out, "vhf_nv.png"),
+    figure(vresult, os.path.join(args.out, "real_head_ct_nv.png"),
            "VHF head CT (1 mm): pipeline labels re-measured with measure_labels and the CT",
            background=ct)
     for case in summary.values():
