@@ -107,7 +107,7 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
         warnings.extend(read_warnings)
         name = os.path.abspath(source)
     check_head(ct, "in-memory image" if isinstance(source, sitk.Image) else str(source))
-    scan = quality.check_scan(ct)   # an unmeasurable scan does not run the networks
+    scan = quality.check_scan(ct, mode=options.mode)  # unmeasurable: no networks run
     timings["read"] = time.perf_counter() - t0
     if not scan.measurable:
         timings["total"] = time.perf_counter() - start
@@ -198,7 +198,8 @@ def measure_labels(source, options=None, progress=None, case=None, ct=None):
         warnings.extend(ct_warnings)
     if ct is not None:
         check_same_grid(labels, ct)
-    scan = quality.check_scan(labels, intensities=False)   # the grid the labels were drawn on
+    scan = quality.check_scan(labels, intensities=False,   # the grid the labels were drawn on
+                              mode=options.mode)
     timings["read"] = time.perf_counter() - t0
     extra = {"parameters": options.report_parameters()}
     if inputs:

@@ -26,6 +26,8 @@ SLICE_CAUTION_MM = 1.0      # 1.25-2 mm slices: NV measured 6-13 % low even from
 INPLANE_MAX_MM = 1.5        # anterior joint space 1.3 +- 0.2 mm: a wider pixel cannot hold a
                             # free voxel across it; a 15-20 mm condyle would be ~10 pixels wide
 INPLANE_CAUTION_MM = 0.8    # 0.7-0.8 mm pixels: NV measured 8-13 % low even from true labels
+BOUNDED_MAX_MM = 0.5        # mode bounded: its NV moves 300-400 mm3 per mm of rim height and the
+#                             rims are read on voxels; coarser grids gave -27..+55 % (method.md)
 SLICE_THICKNESS_TAG = "0018|0050"   # DICOM Slice Thickness, when the reader kept it
 # --- scan level: is it a CT in Hounsfield units?
 AIR_HU = -500.0             # air is ~-1000 HU; MRI, 8-bit and unrescaled CT have nothing below
@@ -66,8 +68,9 @@ class Verdict(object):
         return "; ".join(self.reasons) if self.reasons else None
 
 
-def check_grid(image):
-    """Verdict on the voxel grid alone (slice spacing / thickness, in-plane pixel size)."""
+def check_grid(image, mode="confined"):
+    """Verdict on the voxel grid alone (slice spacing / thickness, in-plane pixel size); mode
+    "bounded" also needs voxels of at most ``BOUNDED_MAX_MM`` on every axis."""
     spacing = [float(s) for s in image.GetSpacing()]
     reasons, cautions = [], []
     slices = spacing[2]
@@ -90,6 +93,10 @@ def check_grid(image):
         cautions.append("in-plane pixels %.3g x %.3g mm (over %.3g mm): negative volume likely "
                         "8-13 %% low; compare left with right on this scan only"
                         % (spacing[0], spacing[1], INPLANE_CAUTION_MM))
+    if mode == "bounded" and max(inplane, slices) > BOUNDED_MAX_MM:
+        reasons.append("mode bounded needs voxels of at most %.3g mm (its rims are read on "
+                       "voxels); this scan %.3g x %.3g x %.3g mm: use mode confined"
+                       % (BOUNDED_MAX_MM, spacing[0], spacing[1], slices))
     return Verdict(reasons, cautions)
 
 
@@ -118,9 +125,9 @@ def check_intensities(image):
     return reasons
 
 
-def check_scan(image, intensities=True):
+def check_scan(image, intensities=True, mode="confined"):
     """Scan-level Verdict: :func:`check_grid` plus, for a CT, :func:`check_intensities`."""
-    verdict = check_grid(image)
+    verdict = check_grid(image, mode)
     if intensities:
         verdict.reasons.extend(check_intensities(image))
     if verdict.reasons:

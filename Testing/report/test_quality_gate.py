@@ -48,6 +48,17 @@ def test_fine_and_imperfect_grids_stay_measurable(spacing, cautions):
         assert words in caution
 
 
+@pytest.mark.parametrize("spacing,measurable", [
+    ((0.5, 0.5, 0.5), True), ((0.3, 0.3, 0.3), True), ((0.5, 0.5, 0.6), False),
+    ((1.0, 1.0, 1.0), False), ((0.6, 0.6, 2.0), False)])
+def test_bounded_mode_needs_half_millimetre_voxels(spacing, measurable):
+    verdict = quality.check_grid(_image(spacing), mode="bounded")
+    assert verdict.measurable is measurable
+    if not measurable:
+        assert "mode bounded needs voxels of at most 0.5 mm" in verdict.reason
+    assert quality.check_grid(_image(spacing), mode="confined").measurable is (max(spacing) <= 2)
+
+
 def test_dicom_slice_thickness_counts_when_thicker_than_the_spacing():
     image = _image((0.5, 0.5, 1.0))
     image.SetMetaData("0018|0050", "3.0 ")   # 3 mm thick slices reconstructed 1 mm apart

@@ -34,7 +34,7 @@ from vtkmodules.vtkFiltersGeneral import vtkOBBTree
 
 from . import surfaces
 
-MODES = ("confined", "paper")
+MODES = ("confined", "bounded", "paper")  # bounded: rays as confined, region bounded (joint_bounds)
 # A ray meeting the TB surface at more than this angle from its normal only grazes the bone's
 # rim (in a voxelised mask the rim sticks out half a voxel past the last bone voxel centre);
 # such a hit is not a stop: it counts as a miss. Measured (docs/method.md): 85 degrees halves the
@@ -305,7 +305,7 @@ def inflation_lengths(mc_poly, tb_poly, max_distance=DEFAULT_MAX_DISTANCE_MM, mo
     Args:
         mc_poly, tb_poly: meshes from :func:`surfaces.mask_surface` (LPS mm, outward normals).
         max_distance: longest ray (mm).
-        mode: "confined" or "paper" (see module docstring).
+        mode: "confined" / "bounded" (a miss gives 0) or "paper" (see module docstring).
         locator: what answers the ray queries: "numpy" (:class:`TriangleRayCaster`, default) or
             a VTK locator (static, cell, obb, bsp; see the module docstring).
         rays: a :class:`TemporalBoneRays` of ``tb_poly`` to reuse (built when None).
@@ -315,7 +315,7 @@ def inflation_lengths(mc_poly, tb_poly, max_distance=DEFAULT_MAX_DISTANCE_MM, mo
         TB within max_distance (contact from inside counts as a hit with h = 0).
     """
     if mode not in MODES:
-        raise ValueError("unknown inflation mode %r (expected confined or paper)" % (mode,))
+        raise ValueError("unknown inflation mode %r (expected %s)" % (mode, ", ".join(MODES)))
     pts = surfaces.points(mc_poly)
     nrm = surfaces.point_normals(mc_poly)
     h = np.zeros(len(pts))

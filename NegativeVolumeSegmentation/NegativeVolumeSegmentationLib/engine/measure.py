@@ -13,7 +13,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from . import air as air_rule
-from . import inflate, nv_mask, surfaces
+from . import inflate, joint_bounds, nv_mask, surfaces
 from .. import labels as L
 from ..errors import InputError
 
@@ -111,7 +111,7 @@ def _touches_border(mask):
 
 
 def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube_mm, locator,
-                  warnings, air=None):
+                  warnings, air=None, frame=None):
     """Measure one joint; returns a :class:`SideResult` (values None with a warning if it cannot)."""
     name = "left" if side == L.LEFT else "right"
     timings = {}
@@ -122,7 +122,7 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
     if _touches_border(mc_full):
         warnings.append("%s side: the condyle touches the edge of the field of view; its volume "
                         "and negative volume may be cut" % name)
-    reach = max_distance if mode == "confined" else max(max_distance, cube_mm / 2.0)
+    reach = max_distance if mode != "paper" else max(max_distance, cube_mm / 2.0)
     i0, i1 = _roi(image, mc_full, reach + ROI_MARGIN_MM)
     sub = (slice(i0[2], i1[2]), slice(i0[1], i1[1]), slice(i0[0], i1[0]))
     roi_arr = arr[sub]
@@ -146,15 +146,27 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
         entry = air_rule.air_entry(roi_img, air_roi, surfaces.points(mc_poly),
                                    surfaces.point_normals(mc_poly), h)
         blocked = np.isfinite(entry)
-        if mode == "confined":
-            h[blocked], hit[blocked] = 0.0, False
-        else:
+        if mode == "paper":
             h[blocked] = np.minimum(h[blocked], entry[blocked])
+        else:
+            h[blocked], hit[blocked] = 0.0, False
+    bounds = None
+    if mode == "bounded":  # only the head under the fossa faces the joint (joint_bounds)
+        if frame is None:
+            frame = joint_bounds.joint_frame(joint_bounds.lateral_axis())
+        bounds = _joint_bounds(frame, roi_img, mc_mask, tb_mask)
+        if not bounds.seated:
+            warnings.append("%s side: the condyle is not seated in its fossa (the articular "
+                            "eminence's crest is not below the condyle top: mouth open?); the "
+                            "bounded joint space is not defined there" % name)
+            return SideResult(meshes={"condyle": mc_poly, "temporal_bone": tb_poly})
+        facing = bounds.contains(surfaces.points(mc_poly))
+        h[~facing], hit[~facing] = 0.0, False
     timings["inflation"] = time.perf_counter() - t0
     if not hit.any():
         msg = ("%s side: no contact: no ray from the condyle meets the temporal bone within "
                "%.1f mm" % (name, max_distance))
-        if mode == "confined":
+        if mode != "paper":
             warnings.append(msg)
             return SideResult(meshes={"condyle": nv_mask.with_thickness(mc_poly, h),
                                       "temporal_bone": tb_poly})
@@ -168,7 +180,8 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
         clip = (top - cube_mm / 2.0, top + cube_mm / 2.0)
     swept = nv_mask.negative_volume_mask(
         roi_img, mc_mask, tb_mask, mc_poly, h, hit, rays, max_distance,
-        miss_length=max_distance if mode == "paper" else 0.0, clip_box=clip)
+        miss_length=max_distance if mode == "paper" else 0.0, clip_box=clip,
+        region=None if bounds is None else bounds.contains)
     if air_roi is not None:
         swept &= ~air_roi  # air is never joint space
     timings["nv_mask"] = time.perf_counter() - t0
@@ -192,6 +205,8 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
         "max_distance_mm": float(max_distance),
         "timings_s": timings,
     }
+    if bounds is not None:
+        values["joint_bounds"] = bounds.summary()
     meshes = {
         "condyle": nv_mask.with_thickness(mc_poly, h),
         "temporal_bone": tb_poly,
@@ -203,6 +218,18 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
     kji = np.nonzero(swept)
     nv_index = (kji[0] + i0[2], kji[1] + i0[1], kji[2] + i0[0])
     return SideResult(values, meshes, nv_index)
+
+
+def _joint_bounds(frame, roi_img, mc_mask, tb_mask):
+    """:class:`.joint_bounds.JointBounds` from the unsmoothed voxel-face surfaces of the masks.
+
+    Rims, poles and the condyle top are extreme points. Smoothing pulls a convex crest or pole
+    inwards (by ~0.3-0.5 mm on 1.5-2 mm slices); the voxel faces halfway between an inside and an
+    outside voxel centre are unbiased on average, so the bounds do not move with the grid."""
+    faces = [surfaces.mask_surface(_mask_image(roi_img, m), smoothing=0.0)
+             for m in (mc_mask, tb_mask)]
+    mc_pts, tb_pts = [np.zeros((0, 3)) if f is None else surfaces.points(f) for f in faces]
+    return joint_bounds.JointBounds(frame, mc_pts, tb_pts)
 
 
 def _mask_image(reference, mask):
@@ -220,8 +247,10 @@ def measure_negative_volume(label_image, max_distance=inflate.DEFAULT_MAX_DISTAN
     Args:
         label_image: SimpleITK integer image, any origin / spacing / direction.
         max_distance: longest inflation ray (mm).
-        mode: "confined" (rays that miss the TB give 0) or "paper" (min(hit, max_distance),
-            NV clipped by a cube of ``cube_mm`` centred on the condyle top).
+        mode: "confined" (default: rays that miss the TB give 0), "bounded" (the same rays,
+            the NV ending at the joint's rims and the condylar poles, :mod:`.joint_bounds`) or
+            "paper" (min(hit, max_distance), NV clipped by a cube of
+            ``cube_mm`` centred on the condyle top).
         cube_mm: edge of the paper-mode clipping cube (mm).
         locator: what casts the rays: "numpy" (default, the same on every VTK) or a VTK
             locator kind (see :mod:`.inflate`).
@@ -233,7 +262,7 @@ def measure_negative_volume(label_image, max_distance=inflate.DEFAULT_MAX_DISTAN
         ``warnings``.
     """
     if mode not in inflate.MODES:
-        raise InputError("unknown mode %r; expected confined or paper" % (mode,))
+        raise InputError("unknown mode %r; expected %s" % (mode, ", ".join(inflate.MODES)))
     if not (max_distance > 0):
         raise InputError("max distance must be positive, got %r mm" % (max_distance,))
     if mode == "paper" and not (cube_mm > 0):
@@ -245,11 +274,13 @@ def measure_negative_volume(label_image, max_distance=inflate.DEFAULT_MAX_DISTAN
     assign = _side_assignment(label_image, arr, warnings)
     air = None if ct is None else air_rule.air_mask(sitk.GetArrayViewFromImage(ct))
     out = arr.copy()
+    centres = {side: _centroid(label_image, arr == assign[side][0]) for side in L.SIDES}
+    frame = joint_bounds.joint_frame(joint_bounds.lateral_axis(centres[L.LEFT], centres[L.RIGHT]))
     sides, meshes, timings = {}, {}, {}
     for side in L.SIDES:
         mc_value, tb_value = assign[side]
         res = _measure_side(side, label_image, arr, mc_value, tb_value, max_distance, mode,
-                            cube_mm, locator, warnings, air)
+                            cube_mm, locator, warnings, air, frame)
         sides[side] = res.values
         meshes[side] = res.meshes
         if res.values is not None:

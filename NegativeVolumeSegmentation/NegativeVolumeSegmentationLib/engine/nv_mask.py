@@ -122,7 +122,7 @@ def _interpolate_block(query, nearest, verts, normals, values, tri, vertex_tris,
 
 
 def negative_volume_mask(image, mc_mask, tb_mask, mc_poly, h, hit, rays, max_distance,
-                         miss_length=0.0, clip_box=None):
+                         miss_length=0.0, clip_box=None, region=None):
     """Boolean NV mask (numpy z, y, x) on ``image``'s grid.
 
     A voxel whose foot x(p) lies on a triangle whose corners all met the TB (or all missed it)
@@ -140,6 +140,8 @@ def negative_volume_mask(image, mc_mask, tb_mask, mc_poly, h, hit, rays, max_dis
         miss_length: length given to a rim ray that misses the TB (0 in confined mode,
             max_distance in the paper's mode).
         clip_box: optional (lo, hi) LPS mm box the NV is clipped to (paper mode's cube).
+        region: optional callable, LPS points (N, 3) -> bool, the NV is clipped to (the bounded
+            joint region, :class:`.joint_bounds.JointBounds`).
     """
     nv = np.zeros(mc_mask.shape, bool)
     verts = surfaces.points(mc_poly)
@@ -165,6 +167,9 @@ def negative_volume_mask(image, mc_mask, tb_mask, mc_poly, h, hit, rays, max_dis
     query = idx @ mat.T + origin
     if clip_box is not None:
         inside = np.all((query >= clip_box[0]) & (query <= clip_box[1]), axis=1)
+        query, kk, jj, ii = query[inside], kk[inside], jj[inside], ii[inside]
+    if region is not None:
+        inside = region(query)
         query, kk, jj, ii = query[inside], kk[inside], jj[inside], ii[inside]
     if len(query) == 0:
         return nv

@@ -16,8 +16,9 @@ from .anatomy import draw_side
 from .ct_look import Canvas, add_streaks, blur_and_noise, trabecular_texture
 from .grid import Grid
 from .head_anatomy import HeadAnatomy
-from .joint_labels import label_and_measure
+from .joint_labels import joint_truth, label_and_measure
 from .truth import MAX_DISTANCE_MM
+from ..engine.joint_bounds import joint_frame, lateral_axis
 from ..errors import InputError
 from ..labels import SIDES
 
@@ -197,6 +198,10 @@ def make_head_phantom(seed=0, fov=None, mouth=None, spacing=None, nv_step_mm=0.2
     labels = np.zeros(grid.shape, np.uint8)
     truth = {"kind": "head", "seed": seed, "parameters": p, "max_distance_mm": MAX_DISTANCE_MM,
              "mode": "confined"}
+    prepared = {side: joint_truth(side, anatomy, grid, nv_step_mm) for side in SIDES}
+    centres = [None if prepared[s] is None else prepared[s][2] for s in SIDES]
+    frame = joint_frame(lateral_axis(*centres))  # SIDES = (left, right)
     for side in SIDES:
-        truth[side] = label_and_measure(side, anatomy, grid, labels, skull, nv_step_mm)
+        truth[side] = label_and_measure(side, anatomy, grid, labels, skull, nv_step_mm,
+                                        prepared[side], frame)
     return Phantom(grid.image(ct), grid.image(labels), truth)

@@ -3,7 +3,8 @@
 MC = the mandible above the plane 15 mm below the condyle top; TB = skull bone within
 ``TB_RADIUS_MM`` of the condylar head's centre, without its air cells; NV = the points of
 :class:`.truth.JointSpaceTruth` (docs/method.md step 3, confined, 10 mm) at the voxel centres.
-Truth volumes come from a fine grid (``nv_step_mm``), never from the CT-grid labels.
+Truth volumes come from a fine grid (``nv_step_mm``), never from the CT-grid labels; the bounded
+NV (mode "bounded") is measured too, with the rims found on the exact surfaces.
 """
 
 import numpy as np
@@ -34,12 +35,9 @@ def _write(labels, box, inside, value):
     view[inside & (view == 0)] = value
 
 
-def label_and_measure(side, anatomy, grid, labels, skull_field, nv_step_mm):
-    """Label one joint into ``labels`` (numpy z, y, x) and return its truth dict, or None.
-
-    None (and no labels) when the joint's condyle or NV region is not wholly in the image.
-    ``skull_field``: (box, f) of the skull bone on the CT grid, as painted.
-    """
+def joint_truth(side, anatomy, grid, nv_step_mm):
+    """(truth classifier, condyle volume mm³, condyle centroid in LPS mm) of one joint, or None
+    when its condyle or unbounded NV region is not wholly in the image."""
     joint = anatomy.joints[side]
     ball = S.Ellipsoid(joint.centre, [TB_RADIUS_MM] * 3)
     tb = prune(anatomy.tb[side], ball.lo, ball.hi)
@@ -52,6 +50,24 @@ def label_and_measure(side, anatomy, grid, labels, skull_field, nv_step_mm):
                for z in (nv.lo[2], nv.hi[2])]
     if not grid.contains_world(np.concatenate([world_pts, grid.to_world(corners)]), margin=0.5):
         return None  # cut by the field of view: not measurable, left unlabelled
+    volume, centroid = region_volume_and_centroid(mc, joint.mc.lo, joint.mc.hi, step=nv_step_mm)
+    return nv, volume, grid.to_world(centroid)
+
+
+def label_and_measure(side, anatomy, grid, labels, skull_field, nv_step_mm, prepared,
+                      frame_lps):
+    """Label one joint into ``labels`` (numpy z, y, x) and return its truth dict, or None.
+
+    ``prepared``: :func:`joint_truth`'s answer (None: nothing labelled, truth None).
+    ``skull_field``: (box, f) of the skull bone on the CT grid, as painted. ``frame_lps``:
+    the joint frame rows (m, p, s) in LPS (:func:`..engine.joint_bounds.joint_frame`).
+    """
+    if prepared is None:
+        return None
+    nv, volume, centroid_lps = prepared
+    joint = anatomy.joints[side]
+    ball = S.Ellipsoid(joint.centre, [TB_RADIUS_MM] * 3)
+    mc = prune(joint.mc, joint.mc.lo, joint.mc.hi)
 
     box = grid.index_box(joint.mc.lo, joint.mc.hi)
     _write(labels, box, field(mc, grid, box) < 0, CONDYLE[side])
@@ -71,17 +87,25 @@ def label_and_measure(side, anatomy, grid, labels, skull_field, nv_step_mm):
             inside &= field(S.Union(cells), grid, box) >= 0
         _write(labels, box, inside, TEMPORAL_BONE[side])
 
-    box = grid.index_box(nv.lo, nv.hi)
+    box = None if nv.lo is None else grid.index_box(nv.lo, nv.hi)
     if box is not None:
         x, y, z = grid.head_coordinates(box)
         pts = np.stack([x.ravel(), y.ravel(), z.ravel()], 1).astype(np.float64)
         _write(labels, box, nv.contains(pts).reshape(x.shape), NEGATIVE_VOLUME[side])
 
-    volume, centroid = region_volume_and_centroid(mc, joint.mc.lo, joint.mc.hi, step=nv_step_mm)
+    confined = float(nv.volume(step=nv_step_mm))
+    bounds = nv.bound(np.asarray(frame_lps, float) @ grid.R)  # frame rows in head-frame axes
+    rim = bounds.summary()
+    bounded = None
+    if bounds.seated:
+        bounded = float(nv.volume(step=nv_step_mm)) if nv.lo is not None else 0.0
     return {
-        "negative_volume_mm3": float(nv.volume(step=nv_step_mm)),
+        "negative_volume_mm3": confined,
+        "negative_volume_bounded_mm3": bounded,
         "condyle_volume_mm3": volume,
-        "condyle_center_lps_mm": [float(v) for v in grid.to_world(centroid)],
+        "condyle_center_lps_mm": [float(v) for v in centroid_lps],
+        "eminence_depth_mm": rim["eminence_depth_mm"],
+        "postglenoid_depth_mm": rim["postglenoid_depth_mm"],
         "joint_space_superior_mm": joint.p["joint_space_superior_mm"],
         "joint_top_lps_mm": [float(v) for v in grid.to_world(joint.top_now)],
         "temporal_bone_region_center_lps_mm": [float(v) for v in grid.to_world(joint.centre)],

@@ -1,4 +1,4 @@
-"""Negative-volume truth from exact implicit geometry (docs/method.md step 3, confined mode).
+"""Negative-volume truth from exact implicit geometry (docs/method.md step 3; bounded or confined).
 
 Independent of the project's NV engine (no meshes): the condyle (MC) and temporal bone (TB) are
 implicit functions ``f(points) -> mm`` (negative inside; points (N, 3), any rigid frame in mm).
@@ -9,6 +9,9 @@ implicit functions ``f(points) -> mm`` (negative inside; points (N, 3), any rigi
    first crossing refined by bisection; no crossing -> h = 0 (confined mode).
 3. A point p is NV when it lies outside MC and TB and, with x the nearest surface sample,
    0 < (p - x)·n(x) <= h(x).
+4. Bounded (mode "bounded", :meth:`JointSpaceTruth.bound`): the joint region of :mod:`..engine.joint_bounds` is found
+   from points on the exact MC and TB surfaces (no meshes, no voxels); rays from MC points
+   outside it count 0 and NV points must lie inside it.
 """
 
 import numpy as np
@@ -108,6 +111,30 @@ class JointSpaceTruth(object):
                                                     np.asarray(mc_hi, float), surface_step)
         self.h = ray_lengths(tb_fn, self.points, self.normals, max_distance)
         self.tree = cKDTree(self.points)
+        self.bounds = None
+        self._set_box()
+
+    def bound(self, frame, step=0.25):
+        """Restrict to the bounded joint region; ``frame``: (m, p, s) rows in this frame's axes.
+
+        The TB surface is sampled exactly (``step`` mm) over the region where a rim can lie."""
+        from ..engine import joint_bounds as B
+        frame = np.asarray(frame, float)
+        c = self.points @ frame.T
+        top = c[:, 2].max()
+        head = c[c[:, 2] >= top - B.HEAD_DEPTH_MM]
+        p_mid = head[:, 1].mean()
+        corners = np.array([[m, p, s] for m in (head[:, 0].min(), head[:, 0].max())
+                            for p in (p_mid - B.EMINENCE_REACH_MM - 4,
+                                      p_mid + B.POSTGLENOID_REACH_MM + 4)
+                            for s in (top - B.RIM_SEARCH_DEPTH_MM - 1, top + 12.0)]) @ frame
+        bone, _ = surface_samples(self.tb_fn, corners.min(0), corners.max(0), step)
+        self.bounds = B.JointBounds(frame, self.points, bone)
+        self.h = np.where(self.bounds.contains(self.points), self.h, 0.0)
+        self._set_box()
+        return self.bounds
+
+    def _set_box(self):
         self._mask = None
         hit = self.h > 0
         if hit.any():
@@ -148,6 +175,9 @@ class JointSpaceTruth(object):
         if len(cand) == 0:
             return out
         q = p[cand]
+        if self.bounds is not None:
+            keep = self.bounds.contains(q)
+            cand, q = cand[keep], q[keep]
         keep = np.asarray(self.mc_fn(q), np.float64) > 0
         cand, q = cand[keep], q[keep]
         keep = np.asarray(self.tb_fn(q), np.float64) > 0
