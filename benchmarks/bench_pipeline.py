@@ -3,7 +3,10 @@
 Prints a per-stage table (read, localise, segment, postprocess, geometry, write, total: seconds) and
 the peak resident memory of the process that ran the case, plus the NV found against the phantom's
 truth. Targets (issue "whole-head inference pipeline"): total <= 30 s (goal 20 s) and peak RSS
-<= 3 GB on 2 CPU cores; on a GPU, goal <= 2 s.
+<= 3 GB on 2 CPU cores; on a GPU, goal <= 2 s. Also the ratio of the case's total time to its
+read time plus two forward passes of the segmentation network on a 128^3 patch (timed in the same
+process after the run; target <= 3, issue "real head CT in any pose"). Peak RSS is read before
+that timing. For memory against the scan's size see bench_memory.py.
 
     .venv/bin/python benchmarks/bench_pipeline.py [--device cpu|cuda|auto] [--seed N] [--repeat K]
 
@@ -62,7 +65,32 @@ def run_one(path, out, device):
     case = os.path.basename(path).split(".")[0]
     rep_path = os.path.join(out, case, "report.json")
     rep = json.load(open(rep_path)) if os.path.exists(rep_path) else None
-    print(json.dumps({"exit": code, "wall": wall, "report": rep, "peak_rss_mb": peak_rss_mb()}))
+    peak = peak_rss_mb()
+    print(json.dumps({"exit": code, "wall": wall, "report": rep, "peak_rss_mb": peak,
+                      "forward_128_s": forward_seconds(device)}))
+
+
+def forward_seconds(device, size=128):
+    """Seconds of one forward pass of the bundled segmentation network on a size^3 patch (the
+    best of three after a warm-up), on ``device``."""
+    import torch
+
+    from NegativeVolumeSegmentationLib.inference.device import choose_device
+    from NegativeVolumeSegmentationLib.inference.models import load_models
+
+    choice = choose_device(device)
+    net = load_models().to(choice.device).segmentation[0]
+    x = torch.zeros((1, 1, size, size, size), device=choice.device)
+    best = float("inf")
+    with torch.no_grad():
+        for k in range(4):
+            t0 = time.perf_counter()
+            net(x)
+            if choice.device.type == "cuda":
+                torch.cuda.synchronize()
+            if k:
+                best = min(best, time.perf_counter() - t0)
+    return best
 
 
 def peak_rss_mb():
@@ -107,12 +135,17 @@ def main():
         rows.append(data)
     if not rows:
         sys.exit(1)
-    print("\n| run | " + " | ".join(stages) + " | wall s | peak RSS MB | device |")
-    print("|---" * (len(stages) + 4) + "|")
+    print("\n| run | " + " | ".join(stages) + " | wall s | peak RSS MB | device "
+          "| 128^3 forward s | total / (read + 2 forward) |")
+    print("|---" * (len(stages) + 6) + "|")
     for k, data in enumerate(rows):
         t = data["report"]["timings_s"]
+        ratio = t["total"] / (t["read"] + 2.0 * data["forward_128_s"])
         print("| %d | " % k + " | ".join("%.2f" % t.get(s, float("nan")) for s in stages)
-              + " | %.2f | %.0f | %s |" % (data["wall"], data["peak_rss_mb"], data["report"]["device"]))
+              + " | %.2f | %.0f | %s | %.2f | %.2f |" % (
+                  data["wall"], data["peak_rss_mb"], data["report"]["device"],
+                  data["forward_128_s"], ratio))
+    print("target: total / (read + 2 forward) <= 3 (issue 'real head CT in any pose')")
     rep = rows[-1]["report"]
     print("\n| side | NV mm3 | truth NV mm3 | error % | condyle mm3 | truth condyle mm3 |")
     print("|---|---|---|---|---|---|")

@@ -20,7 +20,8 @@ import SimpleITK as sitk
 from . import quality
 from .case_result import CaseResult
 from .errors import InputError
-from .io.ct import check_ct_like, check_direction, read_ct
+from .engine.labelled_region import labelled_box, paste, working_margin_mm
+from .io.ct import as_ct_pixels, check_ct_like, check_direction, read_ct
 from .options import RunOptions
 from .report.report_json import build_report
 
@@ -30,14 +31,15 @@ MEASURE_STAGES = ("read", "geometry")
 
 
 def check_image(image, name="CT"):
-    """A 3D scalar in-memory image as float32 (InputError otherwise; NaNs refused)."""
+    """A 3D scalar in-memory CT, 8/16-bit integer or float32 (:func:`.io.ct.as_ct_pixels`;
+    InputError otherwise; NaNs refused)."""
     if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
         raise InputError("%s: a 3D scalar CT volume is needed (got %dD, %d components)"
                          % (name, image.GetDimension(), image.GetNumberOfComponentsPerPixel()))
     check_direction(image, name)
-    if image.GetPixelID() != sitk.sitkFloat32:
-        image = sitk.Cast(image, sitk.sitkFloat32)
-    if not np.isfinite(sitk.GetArrayViewFromImage(image)).all():
+    image = as_ct_pixels(image)
+    if (image.GetPixelID() == sitk.sitkFloat32
+            and not np.isfinite(sitk.GetArrayViewFromImage(image)).all()):
         raise InputError("%s: contains NaN or infinite voxel values" % name)
     return image
 
@@ -64,6 +66,20 @@ def _measure(label_image, options, warnings, timings, announce, case, ct=None):
     warnings.extend(nv.warnings)
     timings["geometry"] = time.perf_counter() - t0
     return nv
+
+
+def _part(ct, array, box):
+    """(uint8 label image, CT) of index ``box`` (x, y, z) of ``ct`` and its label ``array``
+    (z, y, x); the whole of both when ``box`` is None."""
+    if box is None:
+        labels = sitk.GetImageFromArray(array)
+        labels.CopyInformation(ct)
+        return labels, ct
+    (x0, y0, z0), (x1, y1, z1) = [[int(v) for v in b] for b in box]
+    labels = sitk.GetImageFromArray(np.ascontiguousarray(array[z0:z1, y0:y1, x0:x1]))
+    part = sitk.RegionOfInterest(ct, [x1 - x0, y1 - y0, z1 - z0], [x0, y0, z0])
+    labels.CopyInformation(part)
+    return labels, part
 
 
 def _quiet(stage, case):
@@ -142,16 +158,20 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
 
     announce("postprocess", case)
     t0 = time.perf_counter()
-    label_image = segment.label_map(ct, joints)
-    array = sitk.GetArrayFromImage(label_image)
+    array = segment.label_array(ct, joints)   # one uint8 array of the CT's size, cleaned in place
     for joint in joints.values():
         if joint is not None:
             postprocess.clean_joint(array, joint, ct, options.enhance_tb)
-    cleaned = sitk.GetImageFromArray(array)
-    cleaned.CopyInformation(ct)
+    # measured on the labelled part of the CT (plus the rays' reach), pasted back at the end:
+    # memory stays at the CT plus one uint8 copy of its size (a 0.2 mm CBCT must fit)
+    box = labelled_box(ct, working_margin_mm(options.max_distance_mm, options.mode,
+                                             options.cube_mm), array=array)
+    cleaned, ct_part = _part(ct, array, box)
+    del array
     timings["postprocess"] = time.perf_counter() - t0
 
-    nv = _measure(cleaned, options, warnings, timings, announce, case, ct)
+    nv = _measure(cleaned, options, warnings, timings, announce, case, ct_part)
+    nv.labels = paste(ct, nv.labels, box)
     pair = pair_reasons(nv.sides, located.midline_x)
     sides, gate, cautions = quality.gate_measured(nv, scan, warnings, more_reasons=pair)
     timings["total"] = time.perf_counter() - start

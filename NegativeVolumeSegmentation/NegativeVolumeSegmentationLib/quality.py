@@ -18,6 +18,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from . import labels as L
+from .engine.labelled_region import labelled_box
 
 # --- scan level: the voxel grid (index axes 0, 1 = in-plane, axis 2 = slices, as DICOM/NIfTI)
 SLICE_MAX_MM = 2.0          # superior joint space 2.5 +- 0.5 mm (Ikeda): thicker slices hold
@@ -312,14 +313,22 @@ def gate_measured(nv, scan, warnings, volume_decides=True, more_reasons=None):
     Returns (sides, quality block, cautions); ``nv.labels`` and ``nv.meshes`` are changed in
     place.
     """
-    array = sitk.GetArrayFromImage(nv.labels)
+    # checked on the labelled part of the grid (a view: no full-size copy); the box reaches
+    # past every region a check looks at, so it ends where the image ends or beyond them
+    box = labelled_box(nv.labels, max(JOINT_MARGIN_MM, ROOF_HEIGHT_MM + ROOF_RADIUS_MM))
+    image, array = nv.labels, sitk.GetArrayViewFromImage(nv.labels)
+    if box is not None:
+        (x0, y0, z0), (x1, y1, z1) = box
+        image = sitk.RegionOfInterest(nv.labels, [int(v) for v in box[1] - box[0]],
+                                      [int(v) for v in box[0]])
+        array = array[z0:z1, y0:y1, x0:x1]
     sides, verdicts, cautions = dict(nv.sides), {}, list(scan.cautions)
     dropped = []
     for side in L.SIDES:
         values = sides.get(side)
         if values is None:
             continue
-        verdict = check_side(array, nv.labels, side, values, volume_decides)
+        verdict = check_side(array, image, side, values, volume_decides)
         verdict.reasons.extend((more_reasons or {}).get(side) or [])
         verdicts[side] = verdict
         cautions.extend(verdict.cautions)
@@ -327,13 +336,19 @@ def gate_measured(nv, scan, warnings, volume_decides=True, more_reasons=None):
             sides[side] = None
             nv.meshes[side] = {}
             dropped.append(side)
-            array[array == L.NEGATIVE_VOLUME[side]] = 0
         else:
             sides[side] = dict(values, measurable=True)
-    if dropped:
-        cleaned = sitk.GetImageFromArray(array)
-        cleaned.CopyInformation(nv.labels)
-        nv.labels = cleaned
+    if dropped:  # the dropped sides' NV voxels zeroed in place, within the labelled box
+        part = sitk.GetArrayFromImage(image)
+        for side in dropped:
+            part[part == L.NEGATIVE_VOLUME[side]] = 0
+        part = sitk.GetImageFromArray(part)
+        if box is None:
+            part.CopyInformation(nv.labels)
+            nv.labels = part
+        else:
+            (x0, y0, z0), (x1, y1, z1) = [[int(v) for v in b] for b in box]
+            nv.labels[x0:x1, y0:y1, z0:z1] = part
     block = side_status(sides, warnings, verdicts, scan)
     for side in dropped:
         block[side]["condyle_center_lps_mm"] = nv.sides[side].get("condyle_center_lps_mm")

@@ -14,11 +14,11 @@ import SimpleITK as sitk
 
 from . import air as air_rule
 from . import inflate, joint_bounds, nv_mask, surfaces
+from .labelled_region import ROI_MARGIN_MM, labelled_box, paste, working_margin_mm
 from .. import labels as L
 from ..errors import InputError
 
 DEFAULT_CUBE_MM = 30.0
-ROI_MARGIN_MM = 3.0
 TB_SMOOTHING = surfaces.SMOOTHING_FACTOR
 
 
@@ -44,13 +44,17 @@ class NegativeVolumeResult(object):
         self.timings_s = timings_s
 
 
-def _check_labels(image):
+def _check_label_image(image):
     if not isinstance(image, sitk.Image):
         raise InputError("label map must be a SimpleITK image, got %s" % type(image).__name__)
     if image.GetDimension() != 3:
         raise InputError("label map must be 3D, got %dD" % image.GetDimension())
     if image.GetNumberOfComponentsPerPixel() != 1:
         raise InputError("label map must have one component per voxel")
+
+
+def _check_labels(image):
+    """The label values of ``image`` as a uint8 (z, y, x) array (InputError for others)."""
     arr = sitk.GetArrayFromImage(image)
     if not np.issubdtype(arr.dtype, np.integer):
         if not np.all(np.mod(arr, 1) == 0):
@@ -268,6 +272,16 @@ def measure_negative_volume(label_image, max_distance=inflate.DEFAULT_MAX_DISTAN
     if mode == "paper" and not (cube_mm > 0):
         raise InputError("clipping cube must be positive, got %r mm" % (cube_mm,))
     start = time.perf_counter()
+    _check_label_image(label_image)
+    # work on the labelled part of the grid (plus the rays' reach): a 0.2 mm CBCT's full-size
+    # copies would not fit in memory; the result is pasted back onto the whole grid
+    full = label_image
+    box = labelled_box(full, working_margin_mm(max_distance, mode, cube_mm))
+    if box is not None and np.all(box[0] == 0) and np.all(box[1] == np.asarray(full.GetSize())):
+        box = None
+    if box is not None:
+        label_image = _crop(full, *box)
+        ct = None if ct is None else _crop(ct, *box)
     arr = _check_labels(label_image)
     arr = np.where(arr >= 5, 0, arr).astype(np.uint8)
     warnings = []
@@ -294,5 +308,6 @@ def measure_negative_volume(label_image, max_distance=inflate.DEFAULT_MAX_DISTAN
             out[arr == tb_value] = L.TEMPORAL_BONE[side]
     merged = sitk.GetImageFromArray(out)
     merged.CopyInformation(label_image)
+    merged = paste(full, merged, box)
     timings["total"] = time.perf_counter() - start
     return NegativeVolumeResult(sides, warnings, merged, meshes, timings)

@@ -67,8 +67,7 @@ def resample_to(image, reference, interpolator=sitk.sitkLinear, default=0.0, tra
 
 def crop_ct(ct, reference, transform=None):
     """CT (float32 HU) on the crop grid, linear interpolation, air outside the scan."""
-    return resample_to(sitk.Cast(ct, sitk.sitkFloat32) if ct.GetPixelID() != sitk.sitkFloat32 else ct,
-                       reference, sitk.sitkLinear, AIR_HU, transform, sitk.sitkFloat32)
+    return resample_to(ct, reference, sitk.sitkLinear, AIR_HU, transform, sitk.sitkFloat32)
 
 
 def class_values(side, structures=("condyle", "temporal_bone")):

@@ -259,7 +259,9 @@ def shrink_for(ct, spacing_mm):
     factors = [max(1, int(np.floor(t / (2.0 * s)))) for t, s in zip(spacing_mm, ct.GetSpacing())]
     if max(factors) == 1:
         return ct
-    return sitk.BinShrink(sitk.Cast(ct, sitk.sitkFloat32), factors)
+    # BinShrink averages in the input's pixel type's accumulator and returns that type (under
+    # 1 HU off for an integer CT); no full-size float copy of the CT is made
+    return sitk.Cast(sitk.BinShrink(ct, factors), sitk.sitkFloat32)
 
 
 def localize_joints(ct, network, metadata, device="cpu", half=False):

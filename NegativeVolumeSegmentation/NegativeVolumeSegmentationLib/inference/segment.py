@@ -169,9 +169,17 @@ def _box_slices(box, within=None):
 
 
 def label_map(ct, joints):
-    """uint8 label image (values 1-4) on the CT grid from {side: JointSegmentation or None}:
-    each voxel of a joint box gets the most probable of background / MC / TB; where two boxes
-    overlap the more confident joint wins. Memory: one uint8 array of the CT's size."""
+    """uint8 label image (values 1-4) on the CT grid: :func:`label_array` as an image."""
+    image = sitk.GetImageFromArray(label_array(ct, joints))
+    image.CopyInformation(ct)
+    return image
+
+
+def label_array(ct, joints):
+    """uint8 label array (numpy z, y, x; values 1-4) on the CT grid from {side:
+    JointSegmentation or None}: each voxel of a joint box gets the most probable of background /
+    MC / TB; where two boxes overlap the more confident joint wins. Memory: one uint8 array of
+    the CT's size."""
     array = np.zeros(sitk.GetArrayViewFromImage(ct).shape, dtype=np.uint8)
     done = []   # (box, top probability on the box) of the joints already written
     for side, joint in joints.items():
@@ -192,6 +200,4 @@ def label_map(ct, joints):
         region = array[joint.slices()]
         region[write] = values[write]
         done.append((joint.box, top))
-    image = sitk.GetImageFromArray(array)
-    image.CopyInformation(ct)
-    return image
+    return array

@@ -230,10 +230,23 @@ def check_ct_like(image, name="CT"):
     return warnings
 
 
+KEPT_PIXEL_TYPES = (sitk.sitkInt8, sitk.sitkUInt8, sitk.sitkInt16, sitk.sitkUInt16,
+                    sitk.sitkFloat32)
+
+
+def as_ct_pixels(image):
+    """``image`` itself when its pixels are 8/16-bit integers or float32, else a float32 copy."""
+    if image.GetPixelID() in KEPT_PIXEL_TYPES:
+        return image
+    return sitk.Cast(image, sitk.sitkFloat32)
+
+
 def read_ct(path):
     """Read a CT (NIfTI, NRRD, MetaImage file or DICOM series folder); returns (image, warnings).
 
-    image: 3D float32 SimpleITK image in HU, geometry (origin, spacing mm, direction) as stored.
+    image: 3D SimpleITK image in HU, geometry (origin, spacing mm, direction) as stored; 8- and
+    16-bit integer pixels are kept as they are (a 0.2 mm CBCT is 2 GB of int16: a float32 copy
+    would double it), anything else becomes float32. Consumers resample crops to float32.
     warnings: list of one-line strings (intensities not CT-like, several DICOM series, ...).
     Raises InputError (one line naming ``path``) for anything that cannot be a 3D CT.
     """
@@ -260,12 +273,12 @@ def read_ct(path):
         raise InputError("%s: voxel spacing %s is not positive" % (name, tuple(spacing)))
     if not np.all(np.isfinite(image.GetOrigin())):
         raise InputError("%s: image origin is not a finite point" % name)
-    if image.GetPixelID() != sitk.sitkFloat32:
-        image = sitk.Cast(image, sitk.sitkFloat32)
-    array = sitk.GetArrayViewFromImage(image)
-    if not np.isfinite(array).all():
-        bad = int(array.size - np.count_nonzero(np.isfinite(array)))
-        raise InputError("%s: contains %d NaN or infinite voxel values" % (name, bad))
+    image = as_ct_pixels(image)
+    if image.GetPixelID() == sitk.sitkFloat32:
+        array = sitk.GetArrayViewFromImage(image)
+        if not np.isfinite(array).all():
+            bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+            raise InputError("%s: contains %d NaN or infinite voxel values" % (name, bad))
     warnings = list(warnings) + check_ct_like(image, name)
     return image, warnings
 

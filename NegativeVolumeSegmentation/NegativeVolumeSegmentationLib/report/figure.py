@@ -60,8 +60,7 @@ def _plane(ct, centre, axes):
 def sample_plane(ct, labels, centre, axes):
     """(HU 2D, labels 2D) on a plane; rows = second axis, columns = first axis (both increasing)."""
     ref = _plane(ct, centre, axes)
-    hu = sitk.Resample(sitk.Cast(ct, sitk.sitkFloat32), ref, sitk.Transform(), sitk.sitkLinear,
-                       -1000.0, sitk.sitkFloat32)
+    hu = sitk.Resample(ct, ref, sitk.Transform(), sitk.sitkLinear, -1000.0, sitk.sitkFloat32)
     lab = sitk.Resample(labels, ref, sitk.Transform(), sitk.sitkNearestNeighbor, 0.0,
                         sitk.sitkUInt8)
 

@@ -146,6 +146,7 @@ def find_labelled_cases(folder):
 def read_labelled_case(name, ct_path, label_path, notes=None):
     """A :class:`Case` from a CT file and its label map (which must share the CT's grid)."""
     ct, warnings = read_ct(ct_path)
+    ct = sitk.Cast(ct, sitk.sitkFloat32)   # as phantom cases: augmentations smooth in float
     labels = read_label_map(label_path)
     if labels.GetSize() != ct.GetSize() or not np.allclose(labels.GetOrigin(), ct.GetOrigin(), atol=1e-3) \
             or not np.allclose(labels.GetSpacing(), ct.GetSpacing(), atol=1e-4):

@@ -1,0 +1,75 @@
+"""Measuring on the labelled part of a grid (engine/labelled_region.py), checked against boxes
+built by hand and against the same label map without the empty space around it.
+
+The memory of `nvseg run` (benchmarks/bench_memory.py) rests on these: the NV engine and the
+quality gate crop to the labels grown by the rays' reach and paste the result back; the answer
+must not change when the same labels sit in a much larger empty grid.
+"""
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from NegativeVolumeSegmentationLib.engine.labelled_region import (labelled_box, paste,
+                                                                  working_margin_mm)
+from NegativeVolumeSegmentationLib.engine.measure import measure_negative_volume
+from NegativeVolumeSegmentationLib.phantom import make_phantom
+
+
+def _image(array, spacing=(0.5, 0.5, 0.5)):
+    image = sitk.GetImageFromArray(array)
+    image.SetSpacing(spacing)
+    image.SetOrigin((10.0, -5.0, 3.0))
+    return image
+
+
+def test_box_of_the_labels_grown_and_clipped():
+    array = np.zeros((40, 50, 60), np.uint8)
+    array[10:12, 20:25, 30:33] = 3               # z 10-11, y 20-24, x 30-32
+    lo, hi = labelled_box(_image(array), 1.0)    # 1 mm = 2 voxels, plus 1 voxel
+    assert lo.tolist() == [27, 17, 7] and hi.tolist() == [36, 28, 15]
+    array[0, 0, 0] = 1                           # at the corner: clipped to the grid
+    lo, hi = labelled_box(_image(array), 1.0)
+    assert lo.tolist() == [0, 0, 0] and hi.tolist() == [36, 28, 15]
+    assert labelled_box(_image(np.zeros((5, 5, 5), np.uint8)), 1.0) is None
+
+
+def test_negative_values_are_inside_the_box():
+    array = np.zeros((20, 20, 20), np.float32)
+    array[5, 6, 7] = -1.0                        # found, so the label check can refuse it
+    lo, hi = labelled_box(_image(array), 0.0)
+    assert lo.tolist() == [6, 5, 4] and hi.tolist() == [9, 8, 7]
+
+
+def test_paste_puts_the_part_at_its_box():
+    reference = _image(np.zeros((30, 30, 30), np.uint8))
+    part = sitk.GetImageFromArray(np.full((4, 3, 2), 5, np.uint8))
+    out = paste(reference, part, (np.array([10, 11, 12]), np.array([12, 14, 16])))
+    arr = sitk.GetArrayViewFromImage(out)
+    assert out.GetOrigin() == reference.GetOrigin() and out.GetSize() == reference.GetSize()
+    assert np.all(arr[12:16, 11:14, 10:12] == 5) and int(arr.sum()) == 5 * 24
+
+
+def test_margin_is_the_rays_reach():
+    assert working_margin_mm(10.0, "confined", 30.0) == pytest.approx(13.0)
+    assert working_margin_mm(10.0, "paper", 30.0) == pytest.approx(18.0)
+
+
+def test_same_nv_when_the_labels_sit_in_a_larger_empty_grid():
+    ph = make_phantom("head", seed=3, fov="cbct-right", mouth="closed", spacing=(0.5,) * 3,
+                      nv_step_mm=0.4)
+    tight = ph.labels
+    pad = [40, 30, 20]                           # voxels added on every side (x, y, z)
+    big = sitk.ConstantPad(tight, pad, pad, 0)   # same physical positions, origin moved
+    assert np.allclose(big.TransformIndexToPhysicalPoint(pad), tight.GetOrigin())
+    a = measure_negative_volume(tight)
+    b = measure_negative_volume(big)
+    va, vb = a.sides["right"], b.sides["right"]
+    for key in ("negative_volume_mm3", "condyle_volume_mm3", "joint_space_min_mm"):
+        assert vb[key] == pytest.approx(va[key], rel=1e-9), key
+    assert np.allclose(vb["condyle_center_lps_mm"], va["condyle_center_lps_mm"], atol=1e-9)
+    arr_b = sitk.GetArrayViewFromImage(b.labels)
+    inner = arr_b[pad[2]:-pad[2], pad[1]:-pad[1], pad[0]:-pad[0]]
+    assert b.labels.GetSize() == big.GetSize()
+    assert np.array_equal(inner, sitk.GetArrayViewFromImage(a.labels))
+    assert int(np.count_nonzero(arr_b)) == int(np.count_nonzero(inner))
