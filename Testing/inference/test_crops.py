@@ -125,3 +125,50 @@ def test_crop_of_an_oblique_image_follows_physical_space():
     roi = J.roi_around(labels, centre, 10.0)
     assert J.physical_centroid(roi, L.CONDYLE[L.RIGHT]) is not None
     assert np.linalg.norm(J.physical_centroid(roi, L.CONDYLE[L.RIGHT]) - centre) < 0.2
+
+
+def _yaw_roll(yaw_deg, roll_deg):
+    a, b = np.radians(yaw_deg), np.radians(roll_deg)
+    yaw = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+    roll = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])
+    return yaw.dot(roll)
+
+
+def test_head_rotation_from_two_condyles_turns_lps_onto_the_head():
+    from NegativeVolumeSegmentationLib.inference.joint_search import head_rotation
+
+    # a head turned by a known yaw (12 deg about S); its condyles at +-50 mm in its own frame
+    turn = _yaw_roll(12.0, 0.0)
+    left, right = turn.dot([50.0, 3.0, -2.0]), turn.dot([-50.0, 3.0, -2.0])
+    rotation = head_rotation(left, right)
+    assert np.allclose(rotation, turn, atol=1e-9)
+    # roll (about the posterior axis, the condyles at different heights) gives the lateral axis
+    tilted = np.array([[np.cos(0.2), 0, -np.sin(0.2)], [0, 1, 0], [np.sin(0.2), 0, np.cos(0.2)]])
+    rotation = head_rotation(tilted.dot([50.0, 0, 0]), tilted.dot([-50.0, 0, 0]))
+    assert np.allclose(rotation[:, 0], tilted[:, 0], atol=1e-9)
+    assert np.allclose(rotation.T.dot(rotation), np.eye(3), atol=1e-12)
+    assert np.linalg.det(rotation) == pytest.approx(1.0)
+    # not a pair: too close, too far, or turned by more than 30 degrees
+    assert head_rotation([20.0, 0, 0], [-20.0, 0, 0]) is None
+    assert head_rotation([80.0, 0, 0], [-80.0, 0, 0]) is None
+    big = _yaw_roll(40.0, 0.0)
+    assert head_rotation(big.dot([50.0, 0, 0]), big.dot([-50.0, 0, 0])) is None
+
+
+@pytest.mark.parametrize("side", L.SIDES)
+def test_turned_crop_sees_a_turned_head_as_an_upright_one(side):
+    # the same off-centre ball around a joint, in a head turned by 12 deg yaw and 6 deg roll:
+    # in the turned crop it lands on the same voxels as in the upright head's LPS crop
+    turn = _yaw_roll(12.0, 6.0)
+    joint = np.array([48.0 if side == L.LEFT else -48.0, 5.0, -3.0])
+    offset = np.array([3.0, -2.0, 1.5])           # ball centre relative to the joint, head frame
+    upright = J.crop_reference(J.crop_centre(joint, side, (1.0, 0.0, 0.0)), side, [21] * 3,
+                               [0.5] * 3)
+    turned = J.crop_reference(J.crop_centre(turn.dot(joint), side, (1.0, 0.0, 0.0), turn),
+                              side, [21] * 3, [0.5] * 3, turn)
+    assert np.allclose(np.reshape(turned.GetDirection(), (3, 3)),
+                       turn.dot(np.reshape(J.side_direction(side), (3, 3))), atol=1e-12)
+    a = np.array(upright.TransformPhysicalPointToContinuousIndex(tuple(joint + offset)))
+    b = np.array(turned.TransformPhysicalPointToContinuousIndex(
+        tuple(turn.dot(joint + offset))))
+    assert np.allclose(a, b, atol=1e-9)

@@ -29,30 +29,41 @@ def side_direction(side):
     return (flip, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 
 
+def oriented_direction(side, rotation=None):
+    """Direction (row-major 9-tuple) of a crop frame turned by ``rotation`` (3 x 3, columns: the
+    head's lateral-to-left, posterior and superior axes in LPS; None = LPS): rotation @
+    :func:`side_direction`."""
+    d = np.array(side_direction(side)).reshape(3, 3)
+    if rotation is not None:
+        d = np.asarray(rotation, float).dot(d)
+    return tuple(float(v) for v in d.ravel())
+
+
 def size_for(extent_mm, spacing_mm):
     """Voxel counts (x, y, z) covering ``extent_mm`` at ``spacing_mm`` (at least 1 each)."""
     return [max(1, int(round(float(e) / float(s)))) for e, s in zip(extent_mm, spacing_mm)]
 
 
-def crop_centre(joint_centre_lps, side, offset_mm=(0.0, 0.0, 0.0)):
+def crop_centre(joint_centre_lps, side, offset_mm=(0.0, 0.0, 0.0), rotation=None):
     """Physical centre (LPS mm) of a joint's crop: joint centre + offset given in the left-joint
-    frame (offset x points laterally: +x for the left joint, -x for the right joint)."""
-    d = np.array(side_direction(side)).reshape(3, 3)
+    frame (offset x points laterally: +x for the left joint, -x for the right joint), turned
+    by ``rotation`` (:func:`oriented_direction`)."""
+    d = np.array(oriented_direction(side, rotation)).reshape(3, 3)
     return np.asarray(joint_centre_lps, float) + d.dot(np.asarray(offset_mm, float))
 
 
-def crop_reference(centre_lps, side, size_xyz, spacing_mm):
+def crop_reference(centre_lps, side, size_xyz, spacing_mm, rotation=None):
     """An empty SimpleITK image defining the crop grid: ``size_xyz`` voxels of ``spacing_mm``
-    centred (voxel-centre midpoint) on ``centre_lps``, direction of :func:`side_direction`."""
+    centred (voxel-centre midpoint) on ``centre_lps``, direction of :func:`oriented_direction`."""
     size = [int(v) for v in size_xyz]
     spacing = np.asarray(spacing_mm, float)
-    direction = np.array(side_direction(side)).reshape(3, 3)
+    direction = np.array(oriented_direction(side, rotation)).reshape(3, 3)
     half = 0.5 * (np.asarray(size) - 1) * spacing
     origin = np.asarray(centre_lps, float) - direction.dot(half)
     ref = sitk.Image(size, sitk.sitkUInt8)
     ref.SetSpacing(tuple(float(v) for v in spacing))
     ref.SetOrigin(tuple(float(v) for v in origin))
-    ref.SetDirection(side_direction(side))
+    ref.SetDirection(oriented_direction(side, rotation))
     return ref
 
 

@@ -8,6 +8,7 @@ and a side the localiser missed is searched around it. Points are LPS mm (+x = p
 import numpy as np
 
 from .. import labels as L
+from ..engine.joint_bounds import joint_frame
 from . import localize, segment
 from .pair_check import MIN_LATERAL_MM
 
@@ -25,6 +26,11 @@ MIN_RESCUE_EVIDENCE = 0.25   # a joint found by the search needs this x the othe
 # near mirror images (normal left/right volume difference 2-4 %), other bone in a misplaced box
 # is not (1.9-2.8 x on phantom seed 100034, where it out-scored the joint on evidence alone)
 MAX_RESCUE_CONDYLE_RATIO = 1.5
+# The last crops turn with the head: its lateral axis runs from the right condyle to the left
+# one (yaw and roll of the head; the pitch stays the scan's). Trusted only for a plausible pair
+# (pair_check's 75-130 mm apart) turned by at most this much from LPS.
+ALIGN_MAX_DEG = 30.0
+ALIGN_PAIR_MM = (75.0, 130.0)
 # An adult condyle with the ~16 mm of neck inside the segmentation box holds ~1000-2500 mm3
 # (phantoms 855-1604, the real head CT ~2300); a "condyle" of more than this is the ramus or
 # other bone caught by a misplaced crop (seen when searching for a missed joint).
@@ -164,7 +170,9 @@ def segment_joints(ct, located, models, choice, warnings):
     condyle is within MAX_RESCUE_CONDYLE_RATIO of the other side's in size, and the best is
     accepted only when its evidence reaches MIN_RESCUE_EVIDENCE x the other side's, so a scan
     holding one joint keeps the other side None. The winner is re-cropped once on its segmented condyle centre when that
-    lies more than REFINE_SHIFT_MM away.
+    lies more than REFINE_SHIFT_MM away. Last, when both joints were found, each is segmented
+    once more in a crop turned with the head (:func:`head_rotation`: yaw and roll from the
+    right-to-left condyle axis), so a turned head gives the network the view of an upright one.
     """
     net, meta = models.segmentation
 
@@ -238,4 +246,37 @@ def segment_joints(ct, located, models, choice, warnings):
         elif located.joints.get(side) is not None:
             warnings.append("%s joint: its crop lies outside the image" % side)
         out[side] = joint
+    return _aligned(out, ct, net, meta, choice)
+
+
+def head_rotation(left_centre, right_centre):
+    """3 x 3 LPS rotation whose columns are the head's axes (lateral-to-left, posterior,
+    superior) from the two condyle centres (LPS mm), or None when they do not make a plausible
+    pair or turn the head by more than ALIGN_MAX_DEG."""
+    d = np.asarray(left_centre, float) - np.asarray(right_centre, float)
+    distance = float(np.linalg.norm(d))
+    if not ALIGN_PAIR_MM[0] <= distance <= ALIGN_PAIR_MM[1]:
+        return None
+    lateral = d / distance
+    if np.degrees(np.arccos(np.clip(lateral[0], -1.0, 1.0))) > ALIGN_MAX_DEG:
+        return None
+    return joint_frame(lateral).T
+
+
+def _aligned(joints, ct, net, meta, choice):
+    """Both joints segmented once more with crops turned along the head (:func:`head_rotation`)
+    at their segmented condyle centres; a side keeps its LPS crop when that fails."""
+    centres = dict((side, None if joints.get(side) is None else _condyle_centre(joints[side], ct))
+                   for side in L.SIDES)
+    if centres[L.LEFT] is None or centres[L.RIGHT] is None:
+        return joints
+    rotation = head_rotation(centres[L.LEFT], centres[L.RIGHT])
+    if rotation is None:
+        return joints
+    out = dict(joints)
+    for side in L.SIDES:
+        turned = segment.segment_joint(ct, centres[side], side, net, meta, choice.device,
+                                       choice.half, rotation)
+        if turned is not None and _condyle_centre(turned, ct) is not None:
+            out[side] = turned
     return out

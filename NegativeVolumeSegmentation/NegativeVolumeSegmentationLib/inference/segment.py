@@ -28,16 +28,19 @@ WINDOW_OVERLAP = 0.25   # sliding-window overlap (Gaussian blended) for crops to
 resample_to = joint_crops.resample_to
 
 
-def crop_reference(centre_lps, side, spacing_mm, crop_size_mm=DEFAULT_CROP_SIZE_MM):
+def crop_reference(centre_lps, side, spacing_mm, crop_size_mm=DEFAULT_CROP_SIZE_MM,
+                   rotation=None):
     """Empty image defining a joint's crop grid centred on ``centre_lps`` (LPS mm): voxel counts
-    (x, y, z) = round(crop_size_mm / spacing_mm), direction of :func:`joint_crops.side_direction`."""
+    (x, y, z) = round(crop_size_mm / spacing_mm), direction of
+    :func:`joint_crops.oriented_direction` (``rotation``: the head's axes, None = LPS)."""
     size = joint_crops.size_for(crop_size_mm, spacing_mm)
-    return joint_crops.crop_reference(centre_lps, side, size, spacing_mm)
+    return joint_crops.crop_reference(centre_lps, side, size, spacing_mm, rotation)
 
 
-def crop_ct(ct, centre_lps, side, spacing_mm, crop_size_mm=DEFAULT_CROP_SIZE_MM):
+def crop_ct(ct, centre_lps, side, spacing_mm, crop_size_mm=DEFAULT_CROP_SIZE_MM, rotation=None):
     """The CT (float32 HU) resampled onto a joint's crop grid (linear; air outside the CT)."""
-    return joint_crops.crop_ct(ct, crop_reference(centre_lps, side, spacing_mm, crop_size_mm))
+    return joint_crops.crop_ct(ct, crop_reference(centre_lps, side, spacing_mm, crop_size_mm,
+                                                  rotation))
 
 
 def normalize_intensity(hu, intensity):
@@ -138,12 +141,17 @@ def crop_settings(metadata):
     return spacing, size, offset, patch_zyx
 
 
-def segment_joint(ct, centre_lps, side, network, metadata, device="cpu", half=False):
+def segment_joint(ct, centre_lps, side, network, metadata, device="cpu", half=False,
+                  rotation=None):
     """Segment MC and TB around one joint whose condyle centre is ``centre_lps`` (LPS mm);
-    returns a :class:`JointSegmentation` or None when the crop misses the CT."""
+    returns a :class:`JointSegmentation` or None when the crop misses the CT. ``rotation``:
+    the head's axes (3 x 3, columns lateral-to-left, posterior, superior in LPS): the crop is
+    turned with the head, so the network sees the joint as in a head in the standard position
+    (None: crops along LPS)."""
     spacing, crop_mm, offset, patch = crop_settings(metadata)
     channels = structure_channels(metadata["label_names"])
-    crop = crop_ct(ct, joint_crops.crop_centre(centre_lps, side, offset), side, spacing, crop_mm)
+    crop = crop_ct(ct, joint_crops.crop_centre(centre_lps, side, offset, rotation), side, spacing,
+                   crop_mm, rotation)
     volume = normalize_intensity(sitk.GetArrayViewFromImage(crop), metadata.get("intensity"))
     probs = predict_probabilities(network, volume, patch, WINDOW_OVERLAP, device=device, half=half)
     keep = [0, channels["condyle"], channels["temporal_bone"]]
