@@ -251,3 +251,14 @@ def test_report_png_says_not_measurable(tmp_path):
     height = rgb.shape[0]
     assert red[:int(0.38 * height)].sum() > 500            # right joint's row: red text
     assert red[int(0.40 * height):int(0.70 * height)].sum() == 0   # left joint measured
+
+
+def test_bounded_mode_on_a_coarse_grid_is_withheld_with_its_reason():
+    labels, _x, _z = _two_joints()
+    coarse = sitk.Image(labels)
+    coarse.SetSpacing((1.0, 1.0, 1.0))          # the same voxels drawn 1 mm apart
+    rep = pipeline.measure_labels(coarse, {"mode": "bounded"}).report
+    assert rep["left"] is None and rep["right"] is None
+    assert "mode bounded needs voxels of at most 0.5 mm" in rep["quality"]["scan"]["reason"]
+    assert rep["asymmetry_percent"] == {"negative_volume": None, "condyle_volume": None}
+    assert pipeline.measure_labels(coarse).report["left"]["measurable"] is True
