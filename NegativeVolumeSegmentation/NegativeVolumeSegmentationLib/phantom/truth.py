@@ -114,10 +114,12 @@ class JointSpaceTruth(object):
         self.bounds = None
         self._set_box()
 
-    def bound(self, frame, step=0.25):
+    def bound(self, frame, step=0.4):
         """Restrict to the bounded joint region; ``frame``: (m, p, s) rows in this frame's axes.
 
-        The TB surface is sampled exactly (``step`` mm) over the region where a rim can lie."""
+        The TB surface is sampled (points projected exactly onto it, ``step`` mm apart) over the
+        region where a rim can lie: from the rim search's floor to 6 mm above the condyle top (a
+        crest higher than that is "not seated" either way)."""
         from ..engine import joint_bounds as B
         frame = np.asarray(frame, float)
         c = self.points @ frame.T
@@ -127,7 +129,7 @@ class JointSpaceTruth(object):
         corners = np.array([[m, p, s] for m in (head[:, 0].min(), head[:, 0].max())
                             for p in (p_mid - B.EMINENCE_REACH_MM - 4,
                                       p_mid + B.POSTGLENOID_REACH_MM + 4)
-                            for s in (top - B.RIM_SEARCH_DEPTH_MM - 1, top + 12.0)]) @ frame
+                            for s in (top - B.RIM_SEARCH_DEPTH_MM - 1, top + 6.0)]) @ frame
         bone, _ = surface_samples(self.tb_fn, corners.min(0), corners.max(0), step)
         self.bounds = B.JointBounds(frame, self.points, bone)
         self.h = np.where(self.bounds.contains(self.points), self.h, 0.0)
