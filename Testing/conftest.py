@@ -18,6 +18,47 @@ def real_head_ct_path():
     return path
 
 
+@pytest.fixture(scope="session")
+def real_anatomy():
+    """(docs/scripts/real_anatomy_nv.py as a module, its MC/TB label map of the dental CBCT label
+    map in ../shared), built once per test session; skip when ../shared is absent. Tests must not
+    modify the label map."""
+    import importlib.util
+
+    import SimpleITK as sitk
+
+    path = os.path.join(SHARED_REAL, "dental_cbct_labels.nii.gz")
+    if not os.path.exists(path):
+        pytest.skip("real anatomy label map not found at %s (the ../shared folder is absent)"
+                    % path)
+    spec = importlib.util.spec_from_file_location(
+        "real_anatomy_nv", os.path.join(REPO, "docs", "scripts", "real_anatomy_nv.py"))
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    labels, _ = script.build_labels(sitk.ReadImage(path))
+    return script, labels
+
+
+@pytest.fixture(scope="session")
+def cbct_joint_phantom():
+    """``get(seed)`` -> (side, Phantom): the head phantom of ``seed`` cropped like a CBCT of one
+    joint (0.5 mm, mouth closed; the left joint for even seeds, the right for odd), truth
+    integrated on a 0.4 mm grid. Each is made once per test session (~8 s) and shared by the
+    engine's tests against phantom truth; tests must not modify it."""
+    from NegativeVolumeSegmentationLib.phantom import make_phantom
+
+    made = {}
+
+    def get(seed):
+        if seed not in made:
+            side = "left" if seed % 2 == 0 else "right"
+            made[seed] = side, make_phantom("head", seed=seed, fov="cbct-" + side,
+                                            mouth="closed", spacing=(0.5,) * 3, nv_step_mm=0.4)
+        return made[seed]
+
+    return get
+
+
 @pytest.fixture
 def scene():
     """A fresh slicer-core MRML scene set up as Slicer's startup does: colours, segmentations

@@ -14,21 +14,14 @@
   engine), less NV than the confined mode, and the mirror image swaps the sides.
 """
 
-import importlib.util
-import os
-
 import numpy as np
 import pytest
 
 from NegativeVolumeSegmentationLib.engine import joint_bounds as B
 from NegativeVolumeSegmentationLib.engine.measure import measure_negative_volume
-from NegativeVolumeSegmentationLib.phantom import make_phantom
 
 sitk = pytest.importorskip("SimpleITK")
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SCRIPT = os.path.join(ROOT, "docs", "scripts", "real_anatomy_nv.py")
-DENTAL = os.path.join(ROOT, "..", "shared", "data", "real", "dental_cbct_labels.nii.gz")
 SIDES = ("left", "right")
 
 
@@ -99,12 +92,10 @@ def test_lateral_axis_from_the_condyles():
 
 # ------------------------------------------------------------------ head phantoms (truth)
 @pytest.fixture(scope="module")
-def phantom_rows():
+def phantom_rows(cbct_joint_phantom):
     rows = []
     for seed in range(10):
-        side = SIDES[seed % 2]
-        ph = make_phantom("head", seed=seed, fov="cbct-" + side, mouth="closed",
-                          spacing=(0.5,) * 3, nv_step_mm=0.4)
+        side, ph = cbct_joint_phantom(seed)   # 0.5 mm crops, mouth closed (conftest.py)
         res = measure_negative_volume(ph.labels, mode="bounded")
         rows.append((seed, side, ph.truth[side], res.sides[side], res.warnings))
     return rows
@@ -131,12 +122,6 @@ def test_bounded_nv_against_phantom_truth(phantom_rows):
 
 
 # ------------------------------------------------------------------ real anatomy
-def _script():
-    spec = importlib.util.spec_from_file_location("real_anatomy_nv", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def _points(image, mask):
     k, j, i = np.nonzero(mask)
@@ -147,12 +132,8 @@ def _points(image, mask):
 
 
 @pytest.fixture(scope="module")
-def dental():
-    if not os.path.exists(DENTAL):
-        pytest.skip("real anatomy label map not found at ../shared/data/real/"
-                    "dental_cbct_labels.nii.gz (the shared data folder is absent)")
-    script = _script()
-    labels, _ = script.build_labels(sitk.ReadImage(DENTAL))
+def dental(real_anatomy):
+    labels = real_anatomy[1]   # conftest.py: built by docs/scripts/real_anatomy_nv.py
     arr = sitk.GetArrayFromImage(labels)
     mirror = sitk.GetImageFromArray(arr[:, :, ::-1].copy())
     swapped = sitk.GetArrayFromImage(mirror)

@@ -13,7 +13,6 @@ import SimpleITK as sitk
 from NegativeVolumeSegmentationLib.engine.labelled_region import (labelled_box, paste,
                                                                   working_margin_mm)
 from NegativeVolumeSegmentationLib.engine.measure import measure_negative_volume
-from NegativeVolumeSegmentationLib.phantom import make_phantom
 
 
 def _image(array, spacing=(0.5, 0.5, 0.5)):
@@ -55,9 +54,9 @@ def test_margin_is_the_rays_reach():
     assert working_margin_mm(10.0, "paper", 30.0) == pytest.approx(18.0)
 
 
-def test_same_nv_when_the_labels_sit_in_a_larger_empty_grid():
-    ph = make_phantom("head", seed=3, fov="cbct-right", mouth="closed", spacing=(0.5,) * 3,
-                      nv_step_mm=0.4)
+def test_same_nv_when_the_labels_sit_in_a_larger_empty_grid(cbct_joint_phantom):
+    side, ph = cbct_joint_phantom(3)   # the right joint, 0.5 mm (conftest.py)
+    assert side == "right"
     tight = ph.labels
     pad = [40, 30, 20]                           # voxels added on every side (x, y, z)
     big = sitk.ConstantPad(tight, pad, pad, 0)   # same physical positions, origin moved

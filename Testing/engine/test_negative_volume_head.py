@@ -13,19 +13,17 @@ import numpy as np
 import pytest
 
 from NegativeVolumeSegmentationLib.engine.measure import measure_negative_volume
-from NegativeVolumeSegmentationLib.phantom import make_phantom
 
 SEEDS = range(12)
 SPACING_MM = 0.5
 
 
 @pytest.fixture(scope="module")
-def measured():
+def measured(cbct_joint_phantom):
     rows = []
     for seed in SEEDS:
-        side = "left" if seed % 2 == 0 else "right"
-        ph = make_phantom("head", seed=seed, fov="cbct-" + side, mouth="closed",
-                          spacing=(SPACING_MM,) * 3, nv_step_mm=0.4)
+        side, ph = cbct_joint_phantom(seed)   # 0.5 mm crops, conftest.py
+        assert ph.labels.GetSpacing() == (SPACING_MM,) * 3
         res = measure_negative_volume(ph.labels)
         rows.append((seed, side, ph.truth[side], res.sides[side], res.warnings))
     return rows

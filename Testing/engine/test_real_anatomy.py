@@ -11,34 +11,14 @@ The label building (docs script, imported by path) is not part of the library.
 Skipped when ../shared/data/real is absent.
 """
 
-import importlib.util
-import os
-
 import numpy as np
 import pytest
 
 sitk = pytest.importorskip("SimpleITK")
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SCRIPT = os.path.join(ROOT, "docs", "scripts", "real_anatomy_nv.py")
-DENTAL = os.path.join(ROOT, "..", "shared", "data", "real", "dental_cbct_labels.nii.gz")
-
 ANGLE_DEG = 10.0
 AXIS = np.array([1.0, 2.0, 0.5]) / np.linalg.norm([1.0, 2.0, 0.5])
 SIDES = ("left", "right")
-
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(DENTAL),
-    reason="real anatomy label map not found at ../shared/data/real/dental_cbct_labels.nii.gz "
-           "(the shared data folder is absent)")
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("real_anatomy_nv", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def _rotation_matrix(axis, angle_deg):
     a = np.radians(angle_deg)
@@ -77,9 +57,8 @@ def _rotate(labels, matrix, center):
 
 
 @pytest.fixture(scope="module")
-def measured():
-    script = _script()
-    labels, _ = script.build_labels(sitk.ReadImage(DENTAL))
+def measured(real_anatomy):
+    script, labels = real_anatomy   # conftest.py
     size = np.array(labels.GetSize())
     center = np.array(labels.TransformContinuousIndexToPhysicalPoint(
         [float(c) for c in (size - 1) / 2.0]))

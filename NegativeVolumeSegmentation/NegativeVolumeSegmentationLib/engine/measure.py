@@ -13,13 +13,14 @@ import numpy as np
 import SimpleITK as sitk
 
 from . import air as air_rule
-from . import inflate, joint_bounds, nv_mask, surfaces
+from . import inflate, joint_bounds, nv_mask, shape_interpolation, surfaces
 from .labelled_region import ROI_MARGIN_MM, labelled_box, paste, working_margin_mm
 from .. import labels as L
 from ..errors import InputError
 
 DEFAULT_CUBE_MM = 30.0
 TB_SMOOTHING = surfaces.SMOOTHING_FACTOR
+FINE_TB_SMOOTHING = 0.0  # the TB built on the fine grid of a coarse scan (_bone_surfaces)
 
 
 class SideResult(object):
@@ -138,8 +139,7 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
     roi_img = _crop(image, i0, i1)
 
     t0 = time.perf_counter()
-    mc_poly = surfaces.mask_surface(_mask_image(roi_img, mc_mask))
-    tb_poly = surfaces.mask_surface(_mask_image(roi_img, tb_mask), smoothing=TB_SMOOTHING)
+    mc_poly, tb_poly = _bone_surfaces(roi_img, mc_mask, tb_mask)
     timings["surfaces"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -222,6 +222,19 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
     kji = np.nonzero(swept)
     nv_index = (kji[0] + i0[2], kji[1] + i0[1], kji[2] + i0[0])
     return SideResult(values, meshes, nv_index)
+
+
+def _bone_surfaces(roi_img, mc_mask, tb_mask):
+    """(MC mesh, TB mesh), LPS mm. On a coarse grid (:func:`.shape_interpolation.is_coarse`)
+    both are built on the fine grid of the interpolated shapes, the TB there unsmoothed: the
+    interpolated fossa is already smooth across the slices, and smoothing it again pulls it into
+    the joint space (-3 % NV on the clinical-grid phantoms, docs/method.md)."""
+    if shape_interpolation.is_coarse(roi_img):
+        fine, (mc_fine, tb_fine) = shape_interpolation.fine_masks(roi_img, (mc_mask, tb_mask))
+        return (surfaces.mask_surface(_mask_image(fine, mc_fine)),
+                surfaces.mask_surface(_mask_image(fine, tb_fine), smoothing=FINE_TB_SMOOTHING))
+    return (surfaces.mask_surface(_mask_image(roi_img, mc_mask)),
+            surfaces.mask_surface(_mask_image(roi_img, tb_mask), smoothing=TB_SMOOTHING))
 
 
 def _joint_bounds(frame, roi_img, mc_mask, tb_mask):

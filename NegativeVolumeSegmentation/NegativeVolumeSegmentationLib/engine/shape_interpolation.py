@@ -1,0 +1,83 @@
+"""Bone masks of one joint on a fine isotropic grid, from masks on a coarse CT grid.
+
+On clinical CT grids (0.5-0.8 mm pixels, 1.25-2 mm slices) the 2-3 mm joint space is one or two
+slices thick. Surfaces built on such a grid and smoothed sit inside the joint space, and the NV
+comes out 6-15 % low (docs/method.md, "Clinical CT grids"). The engine therefore builds the
+condyle and temporal-bone surfaces of a coarse grid on a fine one, by shape-based interpolation
+(Raya and Udupa 1990; Herman, Zheng and Bucholtz 1992): every coarse voxel centre gets its signed
+Euclidean distance (mm, with the grid's anisotropic spacing) to the nearest voxel centre of the
+other kind (positive inside, negative outside); this field, interpolated onto an isotropic grid
+of ``FINE_STEP_MM`` by a cubic B-spline through the samples, is > 0 inside the shape. Across
+slices it follows the in-plane distances of the slices around, so a dome narrows towards its top
+instead of ending in a step. The cubic spline was chosen over trilinear interpolation on the
+clinical-grid phantoms (docs/method.md): mean NV error -2.6 % against -4.0 % (0.6 x 0.6 x 2 mm)
+and -0.4 % against -1.3 % (0.8 x 0.8 x 1.5 mm); the unrefined grids read -8.6 % and -7.7 %.
+
+The spline passes through the samples, so at the coarse voxel centres the field has the mask's
+own sign: the fine shape keeps every inside centre and no outside one, and volumes counted on the
+CT grid do not change. Grids and points are physical (LPS mm): the fine grid has the coarse
+image's direction and covers the same voxels.
+"""
+
+import numpy as np
+import SimpleITK as sitk
+from scipy import ndimage
+
+FINE_STEP_MM = 0.3   # the engine is within 1 % of the phantoms' truth on 0.3 mm grids
+COARSE_MM = 0.5      # a grid with a voxel edge longer than this is measured on the fine grid;
+                     # finer grids as they are (refining 0.5 mm grids too moved the small
+                     # analytic caps of Testing/engine/test_negative_volume.py by up to +10 %)
+OUTSIDE_MM = -1.0e3  # the field beyond the coarse grid: far outside
+INTERPOLATOR = sitk.sitkBSpline  # cubic, interpolating (through the samples)
+
+
+def is_coarse(image):
+    """True when any voxel edge of ``image`` (SimpleITK) is longer than :data:`COARSE_MM`."""
+    return max(image.GetSpacing()) > COARSE_MM + 1e-9
+
+
+def signed_distance(mask, spacing):
+    """Signed distance (mm, float32, (z, y, x)) of each voxel centre of boolean ``mask`` to the
+    nearest centre of the other kind: > 0 inside, < 0 outside. ``spacing`` is (x, y, z) mm.
+    ``mask`` must hold both kinds."""
+    sampling = np.asarray(spacing, float)[::-1]
+    inside = ndimage.distance_transform_edt(mask, sampling=sampling)
+    outside = ndimage.distance_transform_edt(~mask, sampling=sampling)
+    return (inside - outside).astype(np.float32)
+
+
+def fine_grid(image, step=FINE_STEP_MM):
+    """An empty SimpleITK image of isotropic ``step`` mm covering ``image``'s voxels, with its
+    direction: the fine voxels tile the coarse voxels' extent (origin a half fine voxel inside
+    the coarse grid's corner)."""
+    spacing = np.asarray(image.GetSpacing(), float)
+    size = np.asarray(image.GetSize(), int)
+    count = np.maximum(np.ceil(size * spacing / step - 1e-6).astype(int), 1)
+    direction = np.asarray(image.GetDirection(), float).reshape(3, 3)
+    corner = np.asarray(image.GetOrigin(), float) + direction @ (-0.5 * spacing)
+    ref = sitk.Image([int(v) for v in count], sitk.sitkUInt8)
+    ref.SetSpacing([float(step)] * 3)
+    ref.SetDirection(image.GetDirection())
+    ref.SetOrigin([float(v) for v in corner + direction @ np.full(3, 0.5 * step)])
+    return ref
+
+
+def interpolate_mask(image, mask, reference):
+    """Boolean (z, y, x) mask on ``reference``'s grid of the shape whose samples on ``image``'s
+    grid are ``mask`` (shape-based interpolation, module doc). An empty or full mask stays so."""
+    mask = np.asarray(mask, bool)
+    if not mask.any():
+        return np.zeros(sitk.GetArrayViewFromImage(reference).shape, bool)
+    if mask.all():
+        return np.ones(sitk.GetArrayViewFromImage(reference).shape, bool)
+    field = sitk.GetImageFromArray(signed_distance(mask, image.GetSpacing()))
+    field.CopyInformation(image)
+    fine = sitk.Resample(field, reference, sitk.Transform(), INTERPOLATOR, OUTSIDE_MM,
+                         sitk.sitkFloat32)
+    return sitk.GetArrayViewFromImage(fine) > 0.0
+
+
+def fine_masks(image, masks, step=FINE_STEP_MM):
+    """(fine reference image, [fine boolean masks]) of boolean (z, y, x) ``masks`` on ``image``."""
+    reference = fine_grid(image, step)
+    return reference, [interpolate_mask(image, m, reference) for m in masks]
