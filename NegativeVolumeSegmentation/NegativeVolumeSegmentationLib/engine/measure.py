@@ -20,7 +20,6 @@ from ..errors import InputError
 
 DEFAULT_CUBE_MM = 30.0
 TB_SMOOTHING = surfaces.SMOOTHING_FACTOR
-FINE_TB_SMOOTHING = 0.0  # the TB built on the fine grid of a coarse scan (_bone_surfaces)
 
 
 class SideResult(object):
@@ -226,15 +225,13 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
 
 def _bone_surfaces(roi_img, mc_mask, tb_mask):
     """(MC mesh, TB mesh), LPS mm. On a coarse grid (:func:`.shape_interpolation.is_coarse`)
-    both are built on the fine grid of the interpolated shapes, the TB there unsmoothed: the
-    interpolated fossa is already smooth across the slices, and smoothing it again pulls it into
-    the joint space (-3 % NV on the clinical-grid phantoms, docs/method.md)."""
+    both are built on the fine grid of the interpolated shapes (docs/method.md, "Clinical CT
+    grids"), with the same smoothing as on a fine CT grid."""
+    mask_img, masks = roi_img, (mc_mask, tb_mask)
     if shape_interpolation.is_coarse(roi_img):
-        fine, (mc_fine, tb_fine) = shape_interpolation.fine_masks(roi_img, (mc_mask, tb_mask))
-        return (surfaces.mask_surface(_mask_image(fine, mc_fine)),
-                surfaces.mask_surface(_mask_image(fine, tb_fine), smoothing=FINE_TB_SMOOTHING))
-    return (surfaces.mask_surface(_mask_image(roi_img, mc_mask)),
-            surfaces.mask_surface(_mask_image(roi_img, tb_mask), smoothing=TB_SMOOTHING))
+        mask_img, masks = shape_interpolation.fine_masks(roi_img, masks)
+    return (surfaces.mask_surface(_mask_image(mask_img, masks[0])),
+            surfaces.mask_surface(_mask_image(mask_img, masks[1]), smoothing=TB_SMOOTHING))
 
 
 def _joint_bounds(frame, roi_img, mc_mask, tb_mask):

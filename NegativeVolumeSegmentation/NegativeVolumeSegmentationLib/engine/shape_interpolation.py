@@ -10,8 +10,7 @@ other kind (positive inside, negative outside); this field, interpolated onto an
 of ``FINE_STEP_MM`` by a cubic B-spline through the samples, is > 0 inside the shape. Across
 slices it follows the in-plane distances of the slices around, so a dome narrows towards its top
 instead of ending in a step. The cubic spline was chosen over trilinear interpolation on the
-clinical-grid phantoms (docs/method.md): mean NV error -2.6 % against -4.0 % (0.6 x 0.6 x 2 mm)
-and -0.4 % against -1.3 % (0.8 x 0.8 x 1.5 mm); the unrefined grids read -8.6 % and -7.7 %.
+clinical-grid phantoms (docs/method.md, "Clinical CT grids": 0.9-1.4 points closer to the truth).
 
 The spline passes through the samples, so at the coarse voxel centres the field has the mask's
 own sign: the fine shape keeps every inside centre and no outside one, and volumes counted on the
