@@ -23,10 +23,10 @@ from .engine.labelled_region import labelled_box
 # --- scan level: the voxel grid (index axes 0, 1 = in-plane, axis 2 = slices, as DICOM/NIfTI)
 SLICE_MAX_MM = 2.0          # superior joint space 2.5 +- 0.5 mm (Ikeda): thicker slices hold
                             # under one slice across it, so fossa and condyle blur together
-SLICE_CAUTION_MM = 1.0      # 1.5-2 mm slices: NV from true labels -6.4 .. +2.9 % per joint
+SLICE_CAUTION_MM = 1.0      # 1.5-2 mm slices: NV from true labels -7.1 .. +3.2 % per joint
 INPLANE_MAX_MM = 1.5        # anterior joint space 1.3 +- 0.2 mm: a wider pixel cannot hold a
                             # free voxel across it; a 15-20 mm condyle would be ~10 pixels wide
-INPLANE_CAUTION_MM = 0.8    # 1 mm pixels: NV from true labels -1.8 .. +5.0 % per joint
+INPLANE_CAUTION_MM = 0.8    # 1 mm pixels: NV from true labels -2.6 .. +3.1 % per joint
 BOUNDED_MAX_MM = 0.5        # mode bounded: its NV moves 300-400 mm3 per mm of rim height and the
 #                             rims are read on voxels; coarser grids gave -27..+55 % (method.md)
 SLICE_THICKNESS_TAG = "0018|0050"   # DICOM Slice Thickness, when the reader kept it
@@ -85,7 +85,7 @@ def check_grid(image, mode="confined"):
         reasons.append("slices %.3g mm (limit %.3g mm): the 2-3 mm joint space is not resolved"
                        % (slices, SLICE_MAX_MM))
     elif slices > SLICE_CAUTION_MM:
-        cautions.append("slices %.3g mm (over %.3g mm): negative volume uncertain by up to ~6 %%; "
+        cautions.append("slices %.3g mm (over %.3g mm): negative volume uncertain by up to ~7 %%; "
                         "compare left with right on this scan only" % (slices, SLICE_CAUTION_MM))
     if inplane > INPLANE_MAX_MM:
         reasons.append("in-plane pixels %.3g x %.3g mm (limit %.3g mm): the joint space is "

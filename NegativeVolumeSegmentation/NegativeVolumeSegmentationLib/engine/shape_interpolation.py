@@ -25,7 +25,7 @@ from scipy import ndimage
 FINE_STEP_MM = 0.3   # the engine is within 1 % of the phantoms' truth on 0.3 mm grids
 COARSE_MM = 0.5      # a grid with a voxel edge longer than this is measured on the fine grid;
                      # finer grids as they are (refining 0.5 mm grids too moved the small
-                     # analytic caps of Testing/engine/test_negative_volume.py by up to +10 %)
+                     # analytic caps of Testing/engine/test_negative_volume.py by up to +7.7 %)
 OUTSIDE_MM = -1.0e3  # the field beyond the coarse grid: far outside
 INTERPOLATOR = sitk.sitkBSpline  # cubic, interpolating (through the samples)
 
