@@ -10,21 +10,8 @@ pipeline labels re-measured with ``measure_labels``), and prints the numbers and
 statistics used in docs/method.md ("Negative volume on real anatomy"; with ``--mode bounded``
 the ``*_bounded.png`` figures of "Bounded joint space").
 
-Orientation of ../shared/data/real/dental_cbct_labels.nii.gz (checked by eye on projections and
-slices of every axis, and asserted in :func:`check_orientation`): **no axis needs flipping**.
-- array z (LPS +z, superior): the skull (label 1, centroid z index 183) lies above the mandible
-  (label 2, centroid 104); condyles and coronoids are the mandible's top (z 199-207), the chin its
-  bottom (z 40); upper teeth (3) lie above lower teeth (4). So +z is superior, as the identity
-  direction says.
-- array y (LPS +y, posterior): teeth and chin at y 66-163, the rami and condyles at y 200-234, the
-  back of the skull up to y 359. So +y is posterior, as the geometry says.
-- array x (LPS +x, patient's left): the anatomy is left-right symmetric and the label map carries
-  no side marker, so the patient's side cannot be checked by eye; it is taken from the geometry
-  (+x = left). A wrong x would only swap the names of the two joints (the mirror test in
-  Testing/engine/test_real_anatomy.py checks that a mirror swaps the numbers and nothing else).
-- the mandible's highest point on each side is the **coronoid process** (z 204 / 207 at y ~160),
-  not the condyle (z 199 / 202 at y ~222): the condyle is the top of the posterior one of the two
-  pieces of the ramus above the sigmoid notch (:func:`find_condyle_top`).
+The MC/TB labels of the dental CBCT label map (and how its orientation was checked) come from
+NegativeVolumeSegmentationLib/training/real_shapes.py, which the training data uses too.
 """
 
 import argparse
@@ -34,7 +21,6 @@ import sys
 
 import numpy as np
 import SimpleITK as sitk
-from scipy import ndimage
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -44,94 +30,7 @@ SHARED_REAL = os.path.join(ROOT, "..", "shared", "data", "real")
 DENTAL = os.path.join(SHARED_REAL, "dental_cbct_labels.nii.gz")
 VHF = os.path.join(SHARED_REAL, "vhf_head.nii.gz")
 
-SKULL, MANDIBLE = 1, 2               # labels of the dental label map
-CONDYLE_DEPTH_MM = 15.0              # MC = mandible above the plane this far below the top ...
-CONDYLE_RADIUS_MM = 15.0             # ... and within this horizontally of the condyle top
-NOTCH_DEPTH_MM = 10.0                # the ramus above (highest point - this) splits in two
-HEAD_MM = 8.0                        # condylar head = top 8 mm of the MC (its centroid: centre)
-TB_RADIUS_MM = 25.0                  # TB = skull bone within this of the condylar head centre
-MARGIN_MM = 12.0                     # the label map is cropped to labels 1-4 plus this
-
-
-def check_orientation(lab):
-    """Assert what was seen by eye (module docstring); ``lab`` is the [z, y, x] array."""
-    cz = {v: np.nonzero((lab == v).any(axis=(1, 2)))[0] for v in (1, 2, 3, 4)}
-    mean_z = {v: ndimage.center_of_mass(lab == v)[0] for v in (1, 2, 3, 4)}
-    mean_y = {v: ndimage.center_of_mass(lab == v)[1] for v in (1, 2, 3, 4)}
-    assert mean_z[SKULL] > mean_z[MANDIBLE], "skull not above the mandible: z flipped"
-    assert mean_z[3] > mean_z[4], "upper teeth not above lower teeth: z flipped"
-    assert cz[MANDIBLE].min() < cz[4].min(), "chin not at the mandible's bottom"
-    assert mean_y[3] < mean_y[MANDIBLE] and mean_y[4] < mean_y[MANDIBLE], \
-        "teeth not anterior (lower y) of the mandible's centroid: y flipped"
-
-
-def find_condyle_top(mandible_half):
-    """(z, y, x) index of the condyle top in one half of the mandible: the highest voxel of the
-    posterior one of the pieces the ramus makes above (its highest point - NOTCH_DEPTH_MM)
-    (the coronoid process is the anterior piece and is often higher)."""
-    top = np.nonzero(mandible_half.any(axis=(1, 2)))[0].max()
-    upper = mandible_half.copy()
-    upper[:top - int(round(NOTCH_DEPTH_MM / 0.5))] = False
-    pieces, n = ndimage.label(upper, np.ones((3, 3, 3), bool))
-    sizes = ndimage.sum(upper, pieces, range(1, n + 1))
-    big = [i + 1 for i in range(n) if sizes[i] >= 0.05 * sizes.max()]
-    posterior = max(big, key=lambda i: np.nonzero(pieces == i)[1].mean())
-    zz, yy, xx = np.nonzero(pieces == posterior)
-    k = zz == zz.max()
-    return zz.max(), yy[k].mean(), xx[k].mean()
-
-
-def build_labels(image):
-    """Our MC/TB label map (1/2 left/right MC, 3/4 TB; LPS, +x = patient's left) from the dental
-    label map ``image`` (SimpleITK, identity direction), cropped to labels 1-4 + MARGIN_MM.
-    Returns (label image, {side: condyle top (x, y, z) LPS mm})."""
-    assert np.allclose(np.reshape(image.GetDirection(), (3, 3)), np.eye(3)), "identity expected"
-    lab = sitk.GetArrayViewFromImage(image)
-    sp = np.array(image.GetSpacing())[::-1]          # z, y, x
-    org = np.array(image.GetOrigin())[::-1]
-    assert np.allclose(sp, 0.5), "the notch depth assumes 0.5 mm voxels"
-    check_orientation(lab)
-    mandible = lab == MANDIBLE
-    skull = lab == SKULL
-    mid_x = np.nonzero(mandible)[2].mean()
-    x_index = np.broadcast_to(np.arange(lab.shape[2])[None, None, :], lab.shape)
-    out = np.zeros(lab.shape, np.uint8)
-    tops = {}
-    for side, half, mc_value, tb_value in (("left", x_index > mid_x, 1, 3),
-                                           ("right", x_index < mid_x, 2, 4)):
-        tz, ty, tx = find_condyle_top(mandible & half)
-        r = [int(np.ceil(TB_RADIUS_MM / s)) + 2 for s in sp]
-        lo = [max(0, int(c) - ri) for c, ri in zip((tz, ty, tx), r)]
-        hi = [min(n, int(c) + ri + 1) for c, ri, n in zip((tz, ty, tx), r, lab.shape)]
-        box = tuple(slice(a, b) for a, b in zip(lo, hi))
-        zz, yy, xx = np.meshgrid(*[(np.arange(a, b)) * s for a, b, s in zip(lo, hi, sp)],
-                                 indexing="ij")
-        horizontal = np.hypot(yy - ty * sp[1], xx - tx * sp[2])
-        mc = mandible[box] & half[box] & (zz >= tz * sp[0] - CONDYLE_DEPTH_MM) \
-            & (horizontal <= CONDYLE_RADIUS_MM)
-        pieces, _ = ndimage.label(mc, np.ones((3, 3, 3), bool))
-        mc = pieces == pieces[tz - lo[0], int(round(ty)) - lo[1], int(round(tx)) - lo[2]]
-        mc = ndimage.binary_fill_holes(mc)
-        head = np.array([c[mc & (zz >= tz * sp[0] - HEAD_MM)].mean() for c in (zz, yy, xx)])
-        tb = skull[box] & ~mc & (np.sqrt((zz - head[0]) ** 2 + (yy - head[1]) ** 2
-                                         + (xx - head[2]) ** 2) <= TB_RADIUS_MM)
-        view = out[box]
-        view[mc] = mc_value
-        view[tb & (view == 0)] = tb_value
-        tops[side] = [float(v) for v in (org[::-1] + np.array([tx, ty, tz]) * sp[::-1])]
-    full = sitk.GetImageFromArray(out)
-    full.CopyInformation(image)
-    return crop_to_labels(full, MARGIN_MM), tops
-
-
-def crop_to_labels(image, margin_mm):
-    """The image cropped to the bounding box of its non-zero voxels plus ``margin_mm``."""
-    arr = sitk.GetArrayViewFromImage(image)
-    nz = np.nonzero(arr)
-    sp = np.array(image.GetSpacing())[::-1]
-    lo = [max(0, int(i.min() - margin_mm / s)) for i, s in zip(nz, sp)]
-    hi = [min(n, int(i.max() + margin_mm / s) + 1) for i, n, s in zip(nz, arr.shape, sp)]
-    return sitk.RegionOfInterest(image, [b - a for a, b in zip(lo, hi)][::-1], lo[::-1])
+from NegativeVolumeSegmentationLib.training.real_shapes import build_labels  # noqa: E402
 
 
 def measure(labels, ct=None, mode="confined"):

@@ -11,7 +11,10 @@ construction and no voxel is interpolated twice. All lengths are mm in LPS space
   :func:`swap_sides`. Crop classes (background / MC / TB) carry no side and need no swap.
 - Spacing change: the source CT is first resampled to a coarser random spacing (Gaussian
   pre-smoothing like a thicker slice), then to the patch grid; the labels are not degraded.
-- Intensity (HU, CT only): contrast about the patch mean, shift, Gaussian blur, Gaussian noise.
+- Intensity (HU, CT only): contrast about the patch mean, shift, Gaussian blur, Gaussian noise;
+  optionally a random monotone HU curve (each tissue's intensity moves on its own: air, fat, soft
+  tissue, trabecular and cortical bone) and a smooth multiplicative field on the attenuation
+  (HU + 1000; cupping and beam hardening) from TorchIO's RandomBiasField.
 """
 
 import numpy as np
@@ -109,9 +112,42 @@ def coarser_spacing(ct, rng, max_mm):
                          -1000.0, sitk.sitkFloat32)
 
 
+# knots of the random HU curve: air, fat, soft tissue, trabecular bone, cortical bone, enamel/metal
+TISSUE_KNOTS_HU = (-1000.0, -100.0, 40.0, 400.0, 1200.0, 3000.0)
+
+
+def tissue_curve(array_hu, rng, jitter_hu):
+    """HU through a random increasing piecewise-linear curve: each inner knot of
+    TISSUE_KNOTS_HU moves by up to ``jitter_hu`` (uniform), kept in order; air stays air."""
+    knots = np.asarray(TISSUE_KNOTS_HU)
+    moved = knots.copy()
+    moved[1:-1] += rng.uniform(-jitter_hu, jitter_hu, len(knots) - 2)
+    moved = np.maximum.accumulate(np.maximum(moved, knots[0]))
+    return np.interp(array_hu, knots, moved).astype(np.float32)
+
+
+def attenuation_bias(array_hu, rng, coefficient):
+    """HU after TorchIO's RandomBiasField (order 2, |coefficients| <= ``coefficient``) applied to
+    the attenuation HU + 1000, seeded from ``rng`` without touching torch's global generator."""
+    import torch
+    import torchio as tio
+
+    attenuation = np.ascontiguousarray(np.asarray(array_hu, np.float32) + 1000.0)
+    image = tio.ScalarImage(tensor=torch.from_numpy(attenuation)[None])
+    with torch.random.fork_rng():
+        torch.manual_seed(int(rng.integers(2 ** 31)))
+        out = tio.RandomBiasField(coefficients=coefficient, order=2)(image)
+    return (out.data[0].numpy() - 1000.0).astype(np.float32)
+
+
 def intensity(array_hu, rng, cfg, spacing_zyx):
-    """HU array after random contrast, shift, blur and noise (``cfg`` = augment.intensity)."""
+    """HU array after random contrast, shift, blur and noise (``cfg`` = augment.intensity), and,
+    when ``cfg`` asks for them, a random tissue curve and an attenuation bias field first."""
     out = np.asarray(array_hu, np.float32)
+    if cfg.get("tissue_hu", 0.0) > 0:
+        out = tissue_curve(out, rng, cfg["tissue_hu"])
+    if cfg.get("bias", 0.0) > 0:
+        out = attenuation_bias(out, rng, cfg["bias"])
     mean = float(out.mean())
     out = (out - mean) * np.float32(rng.uniform(*cfg["contrast"])) + np.float32(mean)
     out = out + np.float32(rng.uniform(-cfg["shift_hu"], cfg["shift_hu"]))

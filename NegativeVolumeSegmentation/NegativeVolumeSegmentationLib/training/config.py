@@ -155,6 +155,8 @@ SCHEMA = {
         "source": Field("phantom", choice(SOURCES)),
         "folder": Field(None, text(allow_none=True)),
         "phantom": PHANTOM,
+        "real_shapes": {"path": Field(None, text(allow_none=True)),
+                        "probability": Field(0.0, number(0, 1))},
         "structures": Field(list(STRUCTURES), structures),
         "target_spacing_mm": Field([0.5, 0.5, 0.5], triple(0.05, 10.0)),
         "crop_size_mm": Field([48.0, 48.0, 40.0], triple(1.0, 400.0)),
@@ -177,7 +179,9 @@ SCHEMA = {
         "intensity": {"contrast": Field([0.8, 1.2], pair(0.1, 10)),
                       "shift_hu": Field(60.0, number(0, 2000)),
                       "noise_hu": Field([0.0, 50.0], pair(0, 1000)),
-                      "blur_mm": Field([0.0, 0.6], pair(0, 10))},
+                      "blur_mm": Field([0.0, 0.6], pair(0, 10)),
+                      "tissue_hu": Field(0.0, number(0, 500)),
+                      "bias": Field(0.0, number(0, 1))},
         "spacing": {"probability": Field(0.3, number(0, 1)),
                     "max_mm": Field([1.0, 1.0, 2.0], triple(0.05, 10.0))},
     },
@@ -187,7 +191,8 @@ SCHEMA = {
               "amp": Field(True, boolean),
               "log_every": Field(10, number(1, integer=True)),
               "checkpoint_every": Field(200, number(1, integer=True)),
-              "half_weights": Field(False, boolean)},
+              "half_weights": Field(False, boolean),
+              "init": Field(None, text(allow_none=True))},
     "evaluate": {"seeds": Field({"first": 100000, "count": 6}, seeds),
                  "phantom_options": Field(None, optional(mapping)),
                  "folder": Field(None, text(allow_none=True)),
@@ -262,6 +267,15 @@ def _cross_checks(cfg):
             _fail("data.folder", "is required when data.source is folder")
         if not os.path.isdir(data["folder"]):
             _fail("data.folder", "no such folder: %s" % data["folder"])
+    shapes = data["real_shapes"]
+    if shapes["probability"] > 0:
+        if cfg["task"] != "segmentation":
+            _fail("data.real_shapes", "applies to the segmentation task only")
+        if not shapes["path"] or not os.path.isfile(shapes["path"]):
+            _fail("data.real_shapes.path", "no such file: %s (the real-anatomy label map, "
+                  "../shared/data/real/dental_cbct_labels.nii.gz)" % shapes["path"])
+    if cfg["train"]["init"] and not os.path.isfile(cfg["train"]["init"]):
+        _fail("train.init", "no such checkpoint: %s" % cfg["train"]["init"])
     if cfg["task"] == "localizer" and data["structures"] != list(STRUCTURES):
         _fail("data.structures", "applies to segmentation only; leave it out for the localizer")
     overlap = sorted(set(data["phantom"]["seeds"]) & set(cfg["evaluate"]["seeds"]))

@@ -159,20 +159,28 @@ def read_labelled_case(name, ct_path, label_path, notes=None):
 
 
 class JointSource(object):
-    """One joint ready for sampling: native-grid ROI of the CT and its class image (0/1/2)."""
+    """One joint ready for sampling: native-grid ROI of the CT and its class image (0/1/2), or,
+    for real shapes, of the tissue map each sample renders its own CT from (``ct`` then None)."""
 
-    def __init__(self, case_name, side, centre, ct_roi, class_roi):
+    def __init__(self, case_name, side, centre, ct_roi, class_roi, tissue_roi=None):
         self.case_name, self.side, self.centre = case_name, side, np.asarray(centre, float)
-        self.ct, self.classes = ct_roi, class_roi
+        self.ct, self.classes, self.tissues = ct_roi, class_roi, tissue_roi
+
+
+def _roi_half_mm(cfg):
+    """Half-size (mm) of the native ROI kept around a joint: room for any patch the augmentation
+    can cut (crop or patch extent, scaling, jitter, offset, elastic displacement)."""
+    data = cfg["data"]
+    patch_mm = np.asarray(data["patch_size"]) * np.asarray(data["target_spacing_mm"])
+    extent = np.maximum(patch_mm, data["crop_size_mm"])
+    return 0.5 * np.linalg.norm(extent) * cfg["augment"]["scale"][1] + data["centre_jitter_mm"] \
+        + np.abs(data["crop_offset_mm"]).max() + 3 * cfg["augment"]["elastic"]["magnitude_mm"] + 2.0
 
 
 def joint_sources(case, cfg):
     """The :class:`JointSource` of each joint of ``case`` present in the scan."""
     data = cfg["data"]
-    patch_mm = np.asarray(data["patch_size"]) * np.asarray(data["target_spacing_mm"])
-    extent = np.maximum(patch_mm, data["crop_size_mm"])
-    half = 0.5 * np.linalg.norm(extent) * cfg["augment"]["scale"][1] + data["centre_jitter_mm"] \
-        + np.abs(data["crop_offset_mm"]).max() + 3 * cfg["augment"]["elastic"]["magnitude_mm"] + 2.0
+    half = _roi_half_mm(cfg)
     out = []
     for side in L.SIDES:
         if case.centres.get(side) is None:
@@ -183,6 +191,26 @@ def joint_sources(case, cfg):
         classes = joint_crops.roi_around(joint_crops.side_classes(case.labels, side, data["structures"]),
                                          case.centres[side], half)
         out.append(JointSource(case.name, side, case.centres[side], ct, classes))
+    return out
+
+
+def real_shape_sources(path, cfg):
+    """The two joints of the real-anatomy label map at ``path`` (:mod:`.real_shapes`) as
+    :class:`JointSource` items whose CT is rendered per sample (:mod:`.synth_ct`)."""
+    from .real_shapes import tissues_and_labels
+
+    tissues, labels, _ = tissues_and_labels(sitk.ReadImage(path))
+    name = "real-shapes:%s" % os.path.basename(path)
+    centres, labels, _ = centres_from_labels(labels, name)
+    half = _roi_half_mm(cfg)
+    out = []
+    for side in L.SIDES:
+        if centres.get(side) is None:
+            continue
+        classes = joint_crops.side_classes(labels, side, cfg["data"]["structures"])
+        out.append(JointSource(name, side, centres[side], None,
+                               joint_crops.roi_around(classes, centres[side], half),
+                               joint_crops.roi_around(tissues, centres[side], half)))
     return out
 
 
@@ -199,10 +227,16 @@ def segmentation_sample(source, rng, cfg):
     if rng.uniform() < aug["flip"]:
         reference = augment.flipped_reference(reference)
     transform = augment.random_spatial(rng, reference, centre, aug)
-    ct = source.ct
-    if rng.uniform() < aug["spacing"]["probability"]:
-        ct = augment.coarser_spacing(ct, rng, aug["spacing"]["max_mm"])
-    hu = sitk.GetArrayFromImage(joint_crops.crop_ct(ct, reference, transform))
+    if source.tissues is not None:
+        from . import synth_ct
+
+        tissues = sitk.GetArrayFromImage(joint_crops.crop_classes(source.tissues, reference, transform))
+        hu = synth_ct.render(tissues, rng, spacing[::-1])
+    else:
+        ct = source.ct
+        if rng.uniform() < aug["spacing"]["probability"]:
+            ct = augment.coarser_spacing(ct, rng, aug["spacing"]["max_mm"])
+        hu = sitk.GetArrayFromImage(joint_crops.crop_ct(ct, reference, transform))
     classes = sitk.GetArrayFromImage(joint_crops.crop_classes(source.classes, reference, transform))
     hu = augment.intensity(hu, rng, aug["intensity"], spacing[::-1])
     return normalise(hu, data["intensity"]), classes.astype(np.int64)
@@ -233,23 +267,36 @@ class TrainingStream(object):
                 self.items.extend(joint_sources(case, cfg))
         if not self.items:
             raise InputError("no joints found in the training data")
+        self.shape_items = []  # real-anatomy joints rendered per sample (data.real_shapes)
+        if data["real_shapes"]["probability"] > 0:
+            self.shape_items = real_shape_sources(data["real_shapes"]["path"], cfg)
 
     def describe(self):
         """One-line description of the training data (stored in the checkpoint)."""
         data = self.cfg["data"]
         if data["source"] == "phantom":
             seeds = data["phantom"]["seeds"]
-            return ("%s phantoms, seeds %d..%d (%d cases, %d training items), options %s"
+            text = ("%s phantoms, seeds %d..%d (%d cases, %d training items), options %s"
                     % (data["phantom"]["kind"], min(seeds), max(seeds), len(seeds),
                        len(self.items), json.dumps(data["phantom"]["options"], sort_keys=True)))
-        return "folder %s (%d training items)" % (os.path.abspath(data["folder"]), len(self.items))
+        else:
+            text = "folder %s (%d training items)" % (os.path.abspath(data["folder"]), len(self.items))
+        if self.shape_items:
+            text += ("; with probability %g a joint of the real-anatomy label map %s (%d joints) "
+                     "rendered with random appearance" % (data["real_shapes"]["probability"],
+                                                          os.path.basename(data["real_shapes"]["path"]),
+                                                          len(self.shape_items)))
+        return text
 
     def batch(self, iteration):
         """(inputs N x 1 x D x H x W float32, targets N x D x H x W int64) numpy arrays."""
         xs, ys = [], []
         for b in range(self.cfg["data"]["batch_size"]):
             rng = np.random.default_rng([self.cfg["train"]["seed"], int(iteration), b])
-            item = self.items[int(rng.integers(len(self.items)))]
+            pool = self.items
+            if self.shape_items and rng.uniform() < self.cfg["data"]["real_shapes"]["probability"]:
+                pool = self.shape_items
+            item = pool[int(rng.integers(len(pool)))]
             if self.cfg["task"] == "localizer":
                 x, y = localizer.sample(item, rng, self.cfg)
             else:

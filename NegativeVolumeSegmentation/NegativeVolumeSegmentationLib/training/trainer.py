@@ -103,6 +103,8 @@ class Trainer(object):
             torch.set_num_threads(cfg["train"]["threads"])
         self.amp = bool(cfg["train"]["amp"] and self.device.type == "cuda")
         self.network = build_network(cfg["model"]["name"], cfg["model"]["hyper"]).to(self.device)
+        if cfg["train"]["init"]:
+            self.initialise_from(cfg["train"]["init"])
         self.loss = SegmentationLoss(cfg["loss"]["name"], **cfg["loss"]["options"])
         self.optimizer = make_optimizer(cfg, self.network.parameters())
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -111,6 +113,17 @@ class Trainer(object):
         self.iteration = 0
         self.stream = None
         self.timings = {}
+
+    def initialise_from(self, path):
+        """Start from the weights of the checkpoint at ``path`` (fine-tuning); its network and
+        hyper-parameters must be this config's."""
+        from ..inference.checkpoint import load_checkpoint
+
+        network, _ = load_checkpoint(path, "cpu")
+        if network.config() != self.network.config():
+            raise InputError("train.init: %s holds %s, the config builds %s"
+                             % (path, network.config(), self.network.config()))
+        self.network.load_state_dict(network.state_dict())
 
     def load_state(self):
         """Resume from ``training_state.pt`` in the output folder; False when there is none."""
