@@ -86,6 +86,20 @@ def _quiet(stage, case):
     return None
 
 
+def _release_freed_memory():
+    """Hand memory the process has freed (network activations, the engine's arrays) back to
+    the system before the next full-size allocation: glibc keeps freed heap for reuse, which
+    counted ~0.2 GB of a 0.3 mm head's peak (benchmarks/bench_memory.py). Elsewhere a no-op."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        ctypes.CDLL(name).malloc_trim(0)
+    except (OSError, AttributeError, TypeError):
+        pass  # not glibc (macOS, Windows, musl): nothing to do
+
+
 def run_case(source, models, options=None, device=None, progress=None, case=None):
     """The whole pipeline on one CT; returns a :class:`CaseResult`.
 
@@ -158,6 +172,7 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
 
     announce("postprocess", case)
     t0 = time.perf_counter()
+    _release_freed_memory()
     array = segment.label_array(ct, joints)   # one uint8 array of the CT's size, cleaned in place
     for joint in joints.values():
         if joint is not None:
@@ -171,9 +186,15 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
     timings["postprocess"] = time.perf_counter() - t0
 
     nv = _measure(cleaned, options, warnings, timings, announce, case, ct_part)
-    nv.labels = paste(ct, nv.labels, box)
     pair = pair_reasons(nv.sides, located.midline_x)
+    # the gate sees the labelled part, which reaches the rays' reach + 3 mm (>= 13 mm) past the
+    # labels or ends at the CT's own edge: past what any check reads (the field-of-view check
+    # looks 5 mm beyond the condylar head, the others read labels only), so its verdicts are
+    # those on the whole grid; only then is the one full-size label image made
     sides, gate, cautions = quality.gate_measured(nv, scan, warnings, more_reasons=pair)
+    del cleaned, ct_part
+    _release_freed_memory()
+    nv.labels = paste(ct, nv.labels, box)
     timings["total"] = time.perf_counter() - start
 
     extra = {"inputs": {"ct": name},
