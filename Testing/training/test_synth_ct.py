@@ -173,3 +173,28 @@ def test_fine_tuning_starts_from_the_given_weights(tmp_path):
     raw["model"]["hyper"]["base_channels"] = 4
     with pytest.raises(InputError, match="train.init"):
         Trainer(validate_config(raw), progress=False)
+
+
+def test_localiser_heads_from_real_shapes_carry_balls_at_both_condyles(tmp_path):
+    from NegativeVolumeSegmentationLib.training import localizer_task as LT
+
+    _dental()
+    raw = {"task": "localizer", "model": {"name": "vnet", "hyper": {"base_channels": 2, "depth": 2}},
+           "schedule": {"iterations": 1}, "output": {"dir": str(tmp_path)},
+           "data": {"target_spacing_mm": [3.0, 3.0, 3.0], "patch_size": [64, 80, 48],
+                    "real_shapes": {"path": DENTAL, "probability": 0.3}}}
+    cfg = validate_config(raw)
+    (head,) = LT.real_shape_sources(DENTAL, cfg, renders=1)
+    _, _, tops = R.tissues_and_labels(_dental())
+    hu = sitk.GetArrayViewFromImage(head.ct)
+    assert hu.min() == -1000.0 and np.median(hu[hu > -500]) < 300       # air around a head of tissue
+    target = sitk.GetArrayViewFromImage(head.target)
+    assert len(head.centres) == 2
+    # the balls sit on the two condyles: each centre within 10 mm below the condyle top it names
+    for centre in head.centres:
+        top = min(tops.values(), key=lambda t: abs(t[0] - centre[0]))
+        assert abs(centre[0] - top[0]) < 6 and abs(centre[1] - top[1]) < 8 and 0 < top[2] - centre[2] < 12
+        inside = head.target.TransformPhysicalPointToIndex(tuple(centre))
+        assert target[inside[::-1]] == 1
+    x, y = LT.sample(head, np.random.default_rng(0), cfg)
+    assert x.shape == y.shape == (48, 80, 64) and y.sum() > 0

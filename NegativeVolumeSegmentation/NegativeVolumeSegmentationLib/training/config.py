@@ -269,8 +269,6 @@ def _cross_checks(cfg):
             _fail("data.folder", "no such folder: %s" % data["folder"])
     shapes = data["real_shapes"]
     if shapes["probability"] > 0:
-        if cfg["task"] != "segmentation":
-            _fail("data.real_shapes", "applies to the segmentation task only")
         if not shapes["path"] or not os.path.isfile(shapes["path"]):
             _fail("data.real_shapes.path", "no such file: %s (the real-anatomy label map, "
                   "../shared/data/real/dental_cbct_labels.nii.gz)" % shapes["path"])

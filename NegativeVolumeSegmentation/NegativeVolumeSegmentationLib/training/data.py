@@ -269,7 +269,8 @@ class TrainingStream(object):
             raise InputError("no joints found in the training data")
         self.shape_items = []  # real-anatomy joints rendered per sample (data.real_shapes)
         if data["real_shapes"]["probability"] > 0:
-            self.shape_items = real_shape_sources(data["real_shapes"]["path"], cfg)
+            make = localizer.real_shape_sources if cfg["task"] == "localizer" else real_shape_sources
+            self.shape_items = make(data["real_shapes"]["path"], cfg)
 
     def describe(self):
         """One-line description of the training data (stored in the checkpoint)."""
@@ -282,10 +283,11 @@ class TrainingStream(object):
         else:
             text = "folder %s (%d training items)" % (os.path.abspath(data["folder"]), len(self.items))
         if self.shape_items:
-            text += ("; with probability %g a joint of the real-anatomy label map %s (%d joints) "
-                     "rendered with random appearance" % (data["real_shapes"]["probability"],
-                                                          os.path.basename(data["real_shapes"]["path"]),
-                                                          len(self.shape_items)))
+            text += ("; with probability %g the real-anatomy label map %s (%d %s) rendered with "
+                     "random appearance" % (data["real_shapes"]["probability"],
+                                            os.path.basename(data["real_shapes"]["path"]),
+                                            len(self.shape_items),
+                                            "heads" if self.cfg["task"] == "localizer" else "joints"))
         return text
 
     def batch(self, iteration):

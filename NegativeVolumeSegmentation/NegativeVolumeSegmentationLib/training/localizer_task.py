@@ -17,6 +17,9 @@ from ..inference.crops import aligned_grid, bounding_box, normalise, smooth_resa
 from . import augment
 
 SOURCE_SPACING_FACTOR = 0.5  # coarse source copy kept in memory: half the target spacing
+REAL_SHAPE_RENDERS = 6       # appearances rendered once per real-anatomy map (data.real_shapes)
+HEAD_ENVELOPE_MM = 12.0      # real-anatomy heads: soft tissue this far around the bones, air beyond
+RENDER_SPACING_MM = 1.0      # real-anatomy heads are rendered at this spacing (a 3 mm task)
 
 
 class HeadSource(object):
@@ -47,6 +50,42 @@ def head_source(case, cfg):
     centres = [c for c in case.centres.values() if c is not None]
     return HeadSource(case.name, smooth_resample(case.ct, reference),
                       ball_target(reference, centres, cfg["data"]["ball_radius_mm"]), centres)
+
+
+def real_shape_sources(path, cfg, renders=REAL_SHAPE_RENDERS):
+    """:class:`HeadSource` items of the real-anatomy label map at ``path`` (training/real_shapes.py):
+    ``renders`` CT-like heads, each rendered with its own random appearance
+    (:func:`.synth_ct.render` on the map resampled to RENDER_SPACING_MM, nearest neighbour, then
+    smoothed to the source spacing),
+    soft tissue within HEAD_ENVELOPE_MM of any bone and air beyond (the map has no skin)."""
+    from . import synth_ct
+    from .data import centres_from_labels
+    from .real_shapes import build_labels
+
+    image = sitk.ReadImage(path)
+    name = "real-shapes:%s" % path.replace("\\", "/").rsplit("/", 1)[-1]
+    labels, _ = build_labels(image)
+    centres = [c for c in centres_from_labels(labels, name)[0].values() if c is not None]
+    spacing = np.asarray(cfg["data"]["target_spacing_mm"]) * SOURCE_SPACING_FACTOR
+    reference = aligned_grid(image, spacing)
+    bone = sitk.GetArrayFromImage(joint_crops.crop_classes(
+        sitk.Cast(image > 0, sitk.sitkUInt8), reference)) > 0
+    head = ndimage.distance_transform_edt(~bone, sampling=spacing[::-1]) <= HEAD_ENVELOPE_MM
+    head = ndimage.binary_fill_holes(head)
+    target = ball_target(reference, centres, cfg["data"]["ball_radius_mm"])
+    fine = aligned_grid(image, [RENDER_SPACING_MM] * 3)
+    tissues = sitk.GetArrayFromImage(joint_crops.crop_classes(sitk.Cast(image, sitk.sitkUInt8), fine))
+    out = []
+    for k in range(renders):
+        rng = np.random.default_rng([cfg["train"]["seed"], 7919, k])
+        hu = sitk.GetImageFromArray(synth_ct.render(tissues, rng, [RENDER_SPACING_MM] * 3))
+        hu.CopyInformation(fine)
+        coarse = sitk.GetArrayFromImage(smooth_resample(hu, reference))
+        coarse[~head] = -1000.0
+        ct = sitk.GetImageFromArray(coarse.astype(np.float32))
+        ct.CopyInformation(reference)
+        out.append(HeadSource("%s#%d" % (name, k), ct, target, centres))
+    return out
 
 
 def sample(source, rng, cfg):
