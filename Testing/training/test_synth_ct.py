@@ -198,3 +198,15 @@ def test_localiser_heads_from_real_shapes_carry_balls_at_both_condyles(tmp_path)
         assert target[inside[::-1]] == 1
     x, y = LT.sample(head, np.random.default_rng(0), cfg)
     assert x.shape == y.shape == (48, 80, 64) and y.sum() > 0
+
+
+def test_config_without_torchio_says_what_to_install(tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "torchio" else real(name, *a))
+    raw = _config(tmp_path)
+    raw["augment"] = {"intensity": {"bias": 0.05}}
+    with pytest.raises(InputError, match=r"augment.intensity.bias: needs TorchIO.*\.\[train\]"):
+        validate_config(raw)

@@ -272,6 +272,12 @@ def _cross_checks(cfg):
         if not shapes["path"] or not os.path.isfile(shapes["path"]):
             _fail("data.real_shapes.path", "no such file: %s (the real-anatomy label map, "
                   "../shared/data/real/dental_cbct_labels.nii.gz)" % shapes["path"])
+    if shapes["probability"] > 0 or cfg["augment"]["intensity"]["bias"] > 0:
+        import importlib.util
+
+        if importlib.util.find_spec("torchio") is None:
+            _fail("data.real_shapes" if shapes["probability"] > 0 else "augment.intensity.bias",
+                  "needs TorchIO, the training extra: pip install -e \".[train]\"")
     if cfg["train"]["init"] and not os.path.isfile(cfg["train"]["init"]):
         _fail("train.init", "no such checkpoint: %s" % cfg["train"]["init"])
     if cfg["task"] == "localizer" and data["structures"] != list(STRUCTURES):
