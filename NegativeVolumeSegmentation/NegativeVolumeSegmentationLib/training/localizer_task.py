@@ -7,6 +7,8 @@ patient's left joint is decided afterwards from physical x (LPS +x = left), neve
 see :func:`detect_joints`.
 """
 
+import os
+
 import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
@@ -56,14 +58,14 @@ def real_shape_sources(path, cfg, renders=REAL_SHAPE_RENDERS):
     """:class:`HeadSource` items of the real-anatomy label map at ``path`` (training/real_shapes.py):
     ``renders`` CT-like heads, each rendered with its own random appearance
     (:func:`.synth_ct.render` on the map resampled to RENDER_SPACING_MM, nearest neighbour, then
-    smoothed to the source spacing),
-    soft tissue within HEAD_ENVELOPE_MM of any bone and air beyond (the map has no skin)."""
+    smoothed to the source spacing), soft tissue within HEAD_ENVELOPE_MM of any bone and air
+    beyond (the map has no skin). Rendered once: the per-sample augmentation varies them further."""
     from . import synth_ct
     from .data import centres_from_labels
     from .real_shapes import build_labels
 
     image = sitk.ReadImage(path)
-    name = "real-shapes:%s" % path.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "real-shapes:%s" % os.path.basename(path)
     labels, _ = build_labels(image)
     centres = [c for c in centres_from_labels(labels, name)[0].values() if c is not None]
     spacing = np.asarray(cfg["data"]["target_spacing_mm"]) * SOURCE_SPACING_FACTOR
@@ -77,6 +79,8 @@ def real_shape_sources(path, cfg, renders=REAL_SHAPE_RENDERS):
     tissues = sitk.GetArrayFromImage(joint_crops.crop_classes(sitk.Cast(image, sitk.sitkUInt8), fine))
     out = []
     for k in range(renders):
+        # batches draw from [seed, iteration, b]: these renders from iteration "7919", which the
+        # fine-tuning runs (600 iterations) never reach; the bundled localiser was made this way
         rng = np.random.default_rng([cfg["train"]["seed"], 7919, k])
         hu = sitk.GetImageFromArray(synth_ct.render(tissues, rng, [RENDER_SPACING_MM] * 3))
         hu.CopyInformation(fine)
