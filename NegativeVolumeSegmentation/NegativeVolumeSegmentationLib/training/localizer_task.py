@@ -61,13 +61,13 @@ def real_shape_sources(path, cfg, renders=REAL_SHAPE_RENDERS):
     smoothed to the source spacing), soft tissue within HEAD_ENVELOPE_MM of any bone and air
     beyond (the map has no skin). Rendered once: the per-sample augmentation varies them further."""
     from . import synth_ct
-    from .data import centres_from_labels
     from .real_shapes import build_labels
 
     image = sitk.ReadImage(path)
     name = "real-shapes:%s" % os.path.basename(path)
     labels, _ = build_labels(image)
-    centres = [c for c in centres_from_labels(labels, name)[0].values() if c is not None]
+    centres = [c for c in (joint_crops.physical_centroid(labels, L.CONDYLE[side]) for side in L.SIDES)
+               if c is not None]
     spacing = np.asarray(cfg["data"]["target_spacing_mm"]) * SOURCE_SPACING_FACTOR
     reference = aligned_grid(image, spacing)
     bone = sitk.GetArrayFromImage(joint_crops.crop_classes(
