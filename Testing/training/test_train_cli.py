@@ -89,6 +89,16 @@ def test_resume_continues_exactly_where_an_uninterrupted_run_would_be(trained, t
         assert torch.allclose(p, q, atol=1e-5), name
 
 
+def test_worker_processes_train_on_the_same_batches_in_the_same_order(trained):
+    tmp, _ = trained
+    path = _config(tmp, "workers", train={"threads": 1, "checkpoint_every": 20, "workers": 2})
+    assert main(["train", "--config", path, "--quiet"]) == 0
+    iterations, losses = _losses(str(tmp / "workers"))
+    _, straight = _losses(str(tmp / "tiny"))
+    assert iterations == list(range(1, 41))
+    assert np.allclose(losses, straight, rtol=1e-4, atol=1e-5)
+
+
 def test_evaluate_prints_and_writes_metrics_against_the_phantom_truth(trained, capsys):
     tmp, path = trained
     capsys.readouterr()

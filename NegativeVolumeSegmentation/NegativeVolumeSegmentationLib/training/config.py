@@ -187,6 +187,7 @@ SCHEMA = {
     },
     "train": {"seed": Field(0, number(0, integer=True)),
               "threads": Field(2, number(1, 256, integer=True)),
+              "workers": Field(0, number(0, 256, integer=True)),
               "device": Field(DEFAULTS["device"], choice(DEVICES)),
               "amp": Field(True, boolean),
               "log_every": Field(10, number(1, integer=True)),

@@ -12,7 +12,9 @@ ETA), logs ``train_log.csv`` and writes into ``output.dir``:
 Seeds: torch, numpy and random are seeded from ``train.seed``; each batch is drawn from
 ``default_rng([seed, iteration, b])``, so a resumed run continues with the same samples.
 Device: ``train.device`` auto = CUDA when available (mixed precision when ``train.amp``), else
-CPU with ``torch.set_num_threads(train.threads)``.
+CPU with ``torch.set_num_threads(train.threads)``. ``train.workers`` > 0 draws the batches in that
+many forked processes (:mod:`.batch_workers`), ahead of the network: the same batches, in the same
+order, as without them.
 """
 
 import csv
@@ -30,6 +32,7 @@ from ..errors import InputError
 from .losses import SegmentationLoss
 from ..networks import build_network
 from .config import label_names
+from .batch_workers import batches
 from .data import TrainingStream
 
 STATE_NAME = "training_state.pt"
@@ -191,21 +194,25 @@ class Trainer(object):
             if mode == "w":
                 writer.writerow(["iteration", "loss", "lr", "seconds"])
             first = self.iteration
-            while self.iteration < total:
-                t0 = time.perf_counter()
-                inputs, targets = self.stream.batch(self.iteration)
-                t1 = time.perf_counter()
-                lr = self.optimizer.param_groups[0]["lr"]
-                loss = self.step(inputs, targets)
-                t2 = time.perf_counter()
-                t_data, t_step = t_data + t1 - t0, t_step + t2 - t1
-                losses.append(loss)
-                self.iteration += 1
-                writer.writerow([self.iteration, "%.6f" % loss, "%.3g" % lr, "%.3f" % (t2 - t0)])
-                bar.set_postfix(loss="%.4f" % np.mean(losses[-cfg["train"]["log_every"]:]), lr="%.2g" % lr)
-                bar.update(1)
-                if self.iteration % cfg["train"]["checkpoint_every"] == 0 and self.iteration < total:
-                    self.save()
+            stream = batches(self.stream, first, total, cfg["train"]["workers"])
+            try:
+                while self.iteration < total:
+                    t0 = time.perf_counter()
+                    inputs, targets = next(stream)
+                    t1 = time.perf_counter()
+                    lr = self.optimizer.param_groups[0]["lr"]
+                    loss = self.step(inputs, targets)
+                    t2 = time.perf_counter()
+                    t_data, t_step = t_data + t1 - t0, t_step + t2 - t1
+                    losses.append(loss)
+                    self.iteration += 1
+                    writer.writerow([self.iteration, "%.6f" % loss, "%.3g" % lr, "%.3f" % (t2 - t0)])
+                    bar.set_postfix(loss="%.4f" % np.mean(losses[-cfg["train"]["log_every"]:]), lr="%.2g" % lr)
+                    bar.update(1)
+                    if self.iteration % cfg["train"]["checkpoint_every"] == 0 and self.iteration < total:
+                        self.save()
+            finally:
+                stream.close()  # stops the workers, also when a step fails
         done = self.iteration - first
         seconds = t_data + t_step
         summary = {"iterations": self.iteration, "iterations_this_run": done, "resumed": resumed,
