@@ -134,7 +134,7 @@ def attenuation_bias(array_hu, rng, coefficient):
 
     attenuation = np.ascontiguousarray(np.asarray(array_hu, np.float32) + 1000.0)
     image = tio.ScalarImage(tensor=torch.from_numpy(attenuation)[None])
-    with torch.random.fork_rng():
+    with torch.random.fork_rng(devices=[]):  # CPU only: also in forked batch workers
         torch.manual_seed(int(rng.integers(2 ** 31)))
         out = tio.RandomBiasField(coefficients=coefficient, order=2)(image)
     return (out.data[0].numpy() - 1000.0).astype(np.float32)

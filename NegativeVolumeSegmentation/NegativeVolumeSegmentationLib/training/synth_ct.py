@@ -79,7 +79,7 @@ def thick_slices(hu, rng, spacing_zyx):
     affine = np.diag(list(np.asarray(spacing_zyx, float)) + [1.0])
     image = tio.ScalarImage(tensor=torch.from_numpy(np.ascontiguousarray(hu))[None], affine=affine)
     transform = tio.RandomAnisotropy(axes=(0,), downsampling=THICK_SLICE_FACTOR)
-    with torch.random.fork_rng():
+    with torch.random.fork_rng(devices=[]):  # CPU only: also in forked batch workers
         torch.manual_seed(int(rng.integers(2 ** 31)))
         out = transform(image)
     return out.data[0].numpy().astype(np.float32)
