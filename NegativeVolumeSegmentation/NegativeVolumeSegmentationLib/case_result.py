@@ -6,10 +6,12 @@ class CaseResult(object):
     """Everything one run produced.
 
     ``report``: the report.json dict; ``labels``: SimpleITK uint8 label image (1-6, LPS, on the
-    source grid); ``meshes``: {side: {"condyle": vtkPolyData in LPS mm with point data
-    ``JointSpaceThickness_mm``, "temporal_bone", "inflated", "negative_volume"}}; ``ct``: the CT
-    (SimpleITK, HU) when there was one; ``joints``: {side: JointSegmentation or None} and
-    ``localization`` when the CT was segmented. A result read back from a results folder
+    source grid, or on the joints' part of it for a scan above
+    ``pipeline.FULL_GRID_LABELS_MAX_VOXELS``); ``meshes``: {side: {"condyle": vtkPolyData in
+    LPS mm with point data ``JointSpaceThickness_mm``, "temporal_bone", "inflated",
+    "negative_volume"}}; ``ct``: the CT (SimpleITK, HU) when there was one; ``joints``:
+    {side: JointSegmentation or None} and ``localization`` when the CT was segmented. A result
+    read back from a results folder
     (:mod:`.io.results_folder`) carries report, labels and the meshes that were written.
     """
 

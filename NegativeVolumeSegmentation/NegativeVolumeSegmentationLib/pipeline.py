@@ -26,6 +26,11 @@ from .options import RunOptions
 from .report.report_json import build_report
 
 MIN_HEAD_CM3 = 100.0         # less tissue (> -400 HU) than this: no head in the image
+# Scans larger than this (voxels) get their label map on the joints' part of the grid only: a
+# full-size uint8 copy would break the memory budget (peak <= the CT + 1.5 GB; benchmarks/
+# bench_memory.py). 2**29 = 537 M voxels, e.g. 0.32 mm isotropic over a whole head; clinical CTs
+# (512 x 512 x <= 1000) stay far below it.
+FULL_GRID_LABELS_MAX_VOXELS = 2 ** 29
 STAGES = ("read", "localise", "segment", "postprocess", "geometry")
 MEASURE_STAGES = ("read", "geometry")
 
@@ -80,6 +85,58 @@ def _part(ct, array, box):
     part = sitk.RegionOfInterest(ct, [x1 - x0, y1 - y0, z1 - z0], [x0, y0, z0])
     labels.CopyInformation(part)
     return labels, part
+
+
+def joints_region(ct, joints, margin_mm):
+    """Index box (x, y, z) [i0, i1) of the CT holding every joint's box grown by ``margin_mm``
+    and one voxel (what :func:`.engine.labelled_region.labelled_box` can reach from labels
+    inside the joint boxes), clamped to the CT; None when no joint was segmented."""
+    boxes = [joint.box for joint in joints.values() if joint is not None]
+    if not boxes:
+        return None
+    lo = np.min([b[0] for b in boxes], axis=0)
+    hi = np.max([b[1] for b in boxes], axis=0)
+    grow = (np.ceil(margin_mm / np.asarray(ct.GetSpacing(), float)) + 1).astype(int)
+    return np.maximum(lo - grow, 0), np.minimum(hi + grow, np.asarray(ct.GetSize()))
+
+
+def _on_region(ct, joints, region):
+    """(CT of ``region``, joints with their boxes in that region's index); unchanged when
+    ``region`` is None."""
+    from .inference.segment import JointSegmentation
+
+    if region is None:
+        return ct, joints
+    lo, hi = region
+    part = sitk.RegionOfInterest(ct, [int(v) for v in hi - lo], [int(v) for v in lo])
+    local = dict((side, None if j is None else JointSegmentation(
+        j.side, j.centre_lps, (j.box[0] - lo, j.box[1] - lo), j.probabilities))
+        for side, j in joints.items())
+    return part, local
+
+
+def _in_ct(box, region):
+    """``box`` (index in ``region``) as an index box of the whole CT."""
+    if region is None:
+        return box
+    if box is None:
+        return region
+    return box[0] + region[0], box[1] + region[0]
+
+
+def _labels_for_output(ct, labels, box, warnings):
+    """The label map written and shown: on the CT's grid (the part pasted into zeros), or, for a
+    scan of more than FULL_GRID_LABELS_MAX_VOXELS voxels, the labelled part itself (same
+    spacing and direction, its own origin; a warning says so): a full-size copy would cost one
+    byte per voxel of the scan."""
+    if box is None or np.prod([float(v) for v in ct.GetSize()]) <= FULL_GRID_LABELS_MAX_VOXELS:
+        return paste(ct, labels, box)
+    size = [int(v) for v in box[1] - box[0]]
+    warnings.append("large scan (%.0f M voxels): the label map and segmentation cover the joints' "
+                    "part of the CT grid (%d x %d x %d voxels from index %d, %d, %d), not the "
+                    "whole scan" % ((np.prod([float(v) for v in ct.GetSize()]) / 1e6,)
+                                    + tuple(size) + tuple(int(v) for v in box[0])))
+    return labels
 
 
 def _quiet(stage, case):
@@ -173,15 +230,17 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
     announce("postprocess", case)
     t0 = time.perf_counter()
     _release_freed_memory()
-    array = segment.label_array(ct, joints)   # one uint8 array of the CT's size, cleaned in place
-    for joint in joints.values():
+    # labels are made, cleaned and measured on the joints' region of the CT grid only (the
+    # joint boxes plus the rays' reach): no full-size copy of the scan (a 0.2 mm CBCT must fit)
+    margin = working_margin_mm(options.max_distance_mm, options.mode, options.cube_mm)
+    region = joints_region(ct, joints, margin)
+    ct_region, local = _on_region(ct, joints, region)
+    array = segment.label_array(ct_region, local)   # uint8, cleaned in place
+    for joint in local.values():
         if joint is not None:
-            postprocess.clean_joint(array, joint, ct, options.enhance_tb)
-    # measured on the labelled part of the CT (plus the rays' reach), pasted back at the end:
-    # memory stays at the CT plus one uint8 copy of its size (a 0.2 mm CBCT must fit)
-    box = labelled_box(ct, working_margin_mm(options.max_distance_mm, options.mode,
-                                             options.cube_mm), array=array)
-    cleaned, ct_part = _part(ct, array, box)
+            postprocess.clean_joint(array, joint, ct_region, options.enhance_tb)
+    box = labelled_box(ct_region, margin, array=array)
+    cleaned, ct_part = _part(ct_region, array, box)
     del array
     timings["postprocess"] = time.perf_counter() - t0
 
@@ -192,9 +251,9 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
     # looks 5 mm beyond the condylar head, the others read labels only), so its verdicts are
     # those on the whole grid; only then is the one full-size label image made
     sides, gate, cautions = quality.gate_measured(nv, scan, warnings, more_reasons=pair)
-    del cleaned, ct_part
+    del cleaned, ct_part, ct_region
     _release_freed_memory()
-    nv.labels = paste(ct, nv.labels, box)
+    nv.labels = _labels_for_output(ct, nv.labels, _in_ct(box, region), warnings)
     timings["total"] = time.perf_counter() - start
 
     extra = {"inputs": {"ct": name},
