@@ -241,7 +241,7 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
             postprocess.clean_joint(array, joint, ct_region, options.enhance_tb)
     box = labelled_box(ct_region, margin, array=array)
     cleaned, ct_part = _part(ct_region, array, box)
-    del array
+    del array, ct_region, local
     timings["postprocess"] = time.perf_counter() - t0
 
     nv = _measure(cleaned, options, warnings, timings, announce, case, ct_part)
@@ -251,7 +251,7 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
     # looks 5 mm beyond the condylar head, the others read labels only), so its verdicts are
     # those on the whole grid; only then is the one full-size label image made
     sides, gate, cautions = quality.gate_measured(nv, scan, warnings, more_reasons=pair)
-    del cleaned, ct_part, ct_region
+    del cleaned, ct_part
     _release_freed_memory()
     nv.labels = _labels_for_output(ct, nv.labels, _in_ct(box, region), warnings)
     timings["total"] = time.perf_counter() - start

@@ -203,6 +203,41 @@ def test_label_map_overlapping_boxes_more_confident_joint_wins():
     assert (out[:, :, 20:] == 0).all()
 
 
+def _physical_points(image):
+    """(z, y, x, 3) LPS mm of every voxel centre, by SimpleITK's own index-to-point mapping of
+    the grid's corners (affine: the rest follows)."""
+    size = image.GetSize()
+    origin = np.array(image.TransformIndexToPhysicalPoint((0, 0, 0)))
+    steps = [np.array(image.TransformIndexToPhysicalPoint(tuple(int(a == b) for b in range(3))))
+             - origin for a in range(3)]
+    k, j, i = np.meshgrid(*[np.arange(n) for n in size[::-1]], indexing="ij")
+    return origin + i[..., None] * steps[0] + j[..., None] * steps[1] + k[..., None] * steps[2]
+
+
+def test_grid_points_of_a_box_are_simpleitks_points():
+    """GridPoints (coordinates, points of a mask, distances) on an oblique, anisotropic grid and
+    an index box inside it: the LPS points SimpleITK gives for the same voxels."""
+    from NegativeVolumeSegmentationLib.inference import postprocess
+
+    image = sitk.Image(30, 20, 10, sitk.sitkUInt8)
+    image.SetSpacing((0.5, 0.6, 2.0))
+    c, s = np.cos(0.3), np.sin(0.3)
+    image.SetDirection((c, -s, 0, s, c, 0, 0, 0, 1))
+    image.SetOrigin((-20.0, 15.0, 30.0))
+    box = (np.array([3, 4, 2]), np.array([25, 17, 9]))
+    grid = postprocess.GridPoints(image, box)
+    assert grid.shape == (7, 13, 22)
+    mask = np.zeros(grid.shape, bool)
+    mask[1, 2, 3] = mask[6, 12, 21] = True
+    expected = [image.TransformIndexToPhysicalPoint((3 + 3, 4 + 2, 2 + 1)),
+                image.TransformIndexToPhysicalPoint((3 + 21, 4 + 12, 2 + 6))]
+    assert np.allclose(grid.of(mask), expected)
+    for axis in range(3):
+        assert np.allclose(grid.coordinate(axis)[mask], np.asarray(expected)[:, axis])
+    point = np.array([1.0, 2.0, 3.0])
+    assert np.allclose(grid.distance(point)[mask], np.linalg.norm(np.asarray(expected) - point, axis=1))
+
+
 def test_label_extent_cuts_condyle_15_mm_below_its_top_and_temporal_bone_at_25_mm():
     """A long vertical 'condyle' (sphere head r 5 mm on a 40 mm neck) and a thick bone slab above
     it, on a grid whose array axes are flipped and swapped (LPS z is the array's first index
@@ -214,7 +249,7 @@ def test_label_extent_cuts_condyle_15_mm_below_its_top_and_temporal_bone_at_25_m
     image.SetSpacing((0.5, 0.6, 0.75))
     image.SetDirection((0, 1, 0, -1, 0, 0, 0, 0, -1))   # i -> -y, j -> +x, k -> -z (LPS)
     image.SetOrigin((-20.0, 15.0, 30.0))
-    points = postprocess.physical_points(image)
+    points = _physical_points(image)
     head_centre = np.array([0.0, 0.0, 10.0])
     rel = points - head_centre
     radial = np.hypot(rel[..., 0], rel[..., 1])
@@ -223,7 +258,7 @@ def test_label_extent_cuts_condyle_15_mm_below_its_top_and_temporal_bone_at_25_m
     mc = head | neck
     slab = (rel[..., 2] >= 7.0) & (rel[..., 2] <= 18.0)
     top = points[..., 2][mc].max()
-    mc_cut, tb_cut = postprocess.label_extent(mc, slab, points)
+    mc_cut, tb_cut = postprocess.label_extent(mc, slab, postprocess.GridPoints(image))
     assert np.array_equal(mc_cut, mc & (points[..., 2] >= top - 15.0))
     assert mc.sum() > 1.5 * mc_cut.sum()                    # the neck below the cut is gone
     # TB: the slab within 25 mm of the head's true centre, up to the estimate's error (the

@@ -88,35 +88,63 @@ def enhance_temporal_bone(tb_mask, tb_probability, ct_box):
     return tb_mask | closed
 
 
-def physical_points(reference, box=None):
-    """LPS mm of every voxel centre of ``reference`` (SimpleITK grid) inside index ``box``
-    ((i0, i1), x, y, z; the whole grid when None), as a (z, y, x, 3) array."""
-    size = np.asarray(reference.GetSize())
-    i0, i1 = (np.zeros(3, int), size) if box is None else (np.asarray(box[0]), np.asarray(box[1]))
-    k, j, i = np.meshgrid(np.arange(i0[2], i1[2]), np.arange(i0[1], i1[1]),
-                          np.arange(i0[0], i1[0]), indexing="ij")
-    matrix = (np.asarray(reference.GetDirection(), float).reshape(3, 3)
-              * np.asarray(reference.GetSpacing(), float)[None, :])
-    index = np.stack([i, j, k], axis=-1).astype(float)
-    return index @ matrix.T + np.asarray(reference.GetOrigin(), float)
+class GridPoints(object):
+    """LPS mm of the voxel centres of index ``box`` ((i0, i1), x, y, z; the whole grid when None)
+    of a SimpleITK grid, computed where used: one coordinate or one distance at a time (8 bytes
+    per voxel), never a (z, y, x, 3) array of all points (~70 bytes per voxel
+    while numpy makes it: 1.6 GB for one joint's box of a 0.25 mm scan)."""
+
+    def __init__(self, reference, box=None):
+        size = np.asarray(reference.GetSize())
+        i0, i1 = (np.zeros(3, int), size) if box is None else (np.asarray(box[0]), np.asarray(box[1]))
+        self.shape = tuple(int(v) for v in (i1 - i0)[::-1])   # (z, y, x)
+        self.matrix = (np.asarray(reference.GetDirection(), float).reshape(3, 3)
+                       * np.asarray(reference.GetSpacing(), float)[None, :])
+        self.origin = np.asarray(reference.GetOrigin(), float) + self.matrix @ i0.astype(float)
+
+    def coordinate(self, axis, minus=0.0):
+        """LPS coordinate ``axis`` (0, 1, 2) of every voxel minus ``minus``, (z, y, x) mm."""
+        k = np.arange(self.shape[0], dtype=float)[:, None, None]
+        j = np.arange(self.shape[1], dtype=float)[None, :, None]
+        i = np.arange(self.shape[2], dtype=float)[None, None, :]
+        m = self.matrix[axis]
+        out = np.full(self.shape, self.origin[axis] - minus)
+        out += m[0] * i
+        out += m[1] * j
+        out += m[2] * k
+        return out
+
+    def of(self, mask):
+        """(n, 3) LPS mm of the voxels of ``mask``."""
+        k, j, i = np.nonzero(mask)
+        return np.stack([i, j, k], axis=-1).astype(float) @ self.matrix.T + self.origin
+
+    def distance(self, point):
+        """Distance (mm) of every voxel from the LPS ``point``, (z, y, x)."""
+        total = np.zeros(self.shape)
+        for axis in range(3):
+            total += self.coordinate(axis, point[axis]) ** 2
+        return np.sqrt(total, out=total)
 
 
 def label_extent(mc, tb, points):
-    """(mc, tb) cut to the labels' extent (module docstring); ``points`` = LPS mm per voxel."""
+    """(mc, tb) cut to the labels' extent (module docstring); ``points``: :class:`GridPoints` of
+    the masks' grid."""
     if not mc.any():
         return mc, tb
-    z = points[..., 2]
+    z = points.coordinate(2)
     top = z[mc].max()
     mc = largest_component(mc & (z >= top - CONDYLE_DEPTH_MM))
-    head = points[mc & (z >= top - CONDYLAR_HEAD_MM)].mean(axis=0)
-    tb = tb & (np.linalg.norm(points - head, axis=-1) <= TEMPORAL_BONE_RADIUS_MM)
+    head = points.of(mc & (z >= top - CONDYLAR_HEAD_MM)).mean(axis=0)
+    del z
+    tb = tb & (points.distance(head) <= TEMPORAL_BONE_RADIUS_MM)
     return mc, tb
 
 
 def clean_masks(mc, tb, points):
     """The cleaned (mc, tb) masks of one joint: MC's largest component cut to the labels'
     extent, holes filled; TB cut to its extent, outside the MC, without specks.
-    ``points``: LPS mm of every voxel (:func:`physical_points`)."""
+    ``points``: :class:`GridPoints` of the masks' grid."""
     mc_cut, tb_cut = label_extent(largest_component(mc), tb, points)
     filled = fill_holes(largest_component(mc_cut))
     return filled, drop_specks(tb_cut & ~filled)
@@ -136,7 +164,7 @@ def clean_joint(label_array, joint, ct=None, enhance_tb=False):
     box = label_array[sl]
     mc_value, tb_value = L.CONDYLE[joint.side], L.TEMPORAL_BONE[joint.side]
     mc, tb = box == mc_value, box == tb_value
-    filled, tb_clean = clean_masks(mc, tb, physical_points(ct, joint.box))
+    filled, tb_clean = clean_masks(mc, tb, GridPoints(ct, joint.box))
     changes = {"condyle_removed": int((mc & ~filled).sum()),
                "condyle_filled": int((filled & ~mc).sum()),
                "temporal_bone_removed": int((tb & ~tb_clean).sum())}

@@ -195,10 +195,14 @@ def label_array(ct, joints):
             continue
         mc, tb = joint.probabilities["condyle"], joint.probabilities["temporal_bone"]
         background = np.clip(1.0 - mc - tb, 0.0, 1.0)
-        winner = np.argmax(np.stack([background, mc, tb]), axis=0)
-        top = np.where(winner > 0, np.maximum(mc, tb), 0.0).astype(np.float32)
-        values = np.where(winner == 1, L.CONDYLE[side],
-                          np.where(winner == 2, L.TEMPORAL_BONE[side], 0)).astype(np.uint8)
+        # the argmax of (background, MC, TB), ties to the first, without stacking the three
+        is_mc = (mc > background) & (mc >= tb)
+        is_tb = (tb > background) & (tb > mc)
+        del background
+        top = np.where(is_mc, mc, np.where(is_tb, tb, 0.0)).astype(np.float32)
+        values = np.where(is_mc, L.CONDYLE[side],
+                          np.where(is_tb, L.TEMPORAL_BONE[side], 0)).astype(np.uint8)
+        del is_mc, is_tb
         write = np.ones(values.shape, bool)
         for box, other_top in done:
             shared = _intersection(joint.box, box)

@@ -105,7 +105,7 @@ def evaluate_segmentation_case(case, network, meta, device, nv_options):
             tb_index = 1 + structures.index("temporal_bone")
             mc, tb = postprocess.clean_masks((classes == mc_index) & inside,
                                              (classes == tb_index) & inside,
-                                             postprocess.physical_points(native))
+                                             postprocess.GridPoints(native))
             classes = np.where(mc, mc_index, np.where(tb, tb_index, 0))
         seconds = time.perf_counter() - start
         box = _roi_offset(case.labels, native)
