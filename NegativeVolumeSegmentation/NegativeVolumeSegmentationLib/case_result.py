@@ -10,7 +10,8 @@ class CaseResult(object):
     ``pipeline.FULL_GRID_LABELS_MAX_VOXELS``); ``meshes``: {side: {"condyle": vtkPolyData in
     LPS mm with point data ``JointSpaceThickness_mm``, "temporal_bone", "inflated",
     "negative_volume"}}; ``ct``: the CT (SimpleITK, HU) when there was one; ``joints``:
-    {side: JointSegmentation or None} and ``localization`` when the CT was segmented. A result
+    {side: JointSegmentation or None; centre and CT box, the probabilities released once the
+    labels are made} and ``localization`` when the CT was segmented. A result
     read back from a results folder
     (:mod:`.io.results_folder`) carries report, labels and the meshes that were written.
     """

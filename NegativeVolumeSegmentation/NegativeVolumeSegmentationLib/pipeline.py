@@ -242,6 +242,10 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
     box = labelled_box(ct_region, margin, array=array)
     cleaned, ct_part = _part(ct_region, array, box)
     del array, ct_region, local
+    for joint in joints.values():   # the labels are made: the probabilities are not needed
+        if joint is not None:       # again (2 float32 CT-grid boxes per joint: 0.4 GB at 0.25 mm)
+            joint.probabilities = None
+    _release_freed_memory()
     timings["postprocess"] = time.perf_counter() - t0
 
     nv = _measure(cleaned, options, warnings, timings, announce, case, ct_part)
@@ -249,7 +253,7 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
     # the gate sees the labelled part, which reaches the rays' reach + 3 mm (>= 13 mm) past the
     # labels or ends at the CT's own edge: past what any check reads (the field-of-view check
     # looks 5 mm beyond the condylar head, the others read labels only), so its verdicts are
-    # those on the whole grid; only then is the one full-size label image made
+    # those on the whole grid; only then is the label image for output made
     sides, gate, cautions = quality.gate_measured(nv, scan, warnings, more_reasons=pair)
     del cleaned, ct_part
     _release_freed_memory()

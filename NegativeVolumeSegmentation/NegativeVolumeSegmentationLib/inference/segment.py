@@ -78,29 +78,34 @@ def box_reference(ct, box):
     return image
 
 
-def probabilities_to_ct(probabilities, crop_reference_image, ct):
+def probabilities_to_ct(probabilities, crop_reference_image, ct, background_first=True):
     """Map class probabilities (C, z, y, x) on a crop grid onto the CT grid.
 
     Returns (box, probs) with box = (i0, i1) the CT index box (x, y, z) and probs (C, z, y, x)
-    float32 on those CT voxels (outside the crop: background 1, others 0); (None, None) when the
-    crop misses the CT.
+    float32 on those CT voxels (outside the crop: 1 for the background, channel 0 when
+    ``background_first``, else 0); (None, None) when the crop misses the CT. One channel is
+    resampled at a time into the output (memory: the output plus one channel).
     """
     box = ct_box_of(crop_reference_image, ct)
     if box is None:
         return None, None
     target = box_reference(ct, box)
-    out = []
+    out = np.empty((probabilities.shape[0],) + tuple(int(v) for v in (box[1] - box[0])[::-1]),
+                   np.float32)
     for c in range(probabilities.shape[0]):
         image = sitk.GetImageFromArray(np.ascontiguousarray(probabilities[c], dtype=np.float32))
         image.CopyInformation(crop_reference_image)
-        default = 1.0 if c == 0 else 0.0
-        out.append(sitk.GetArrayFromImage(resample_to(image, target, sitk.sitkLinear, default)))
-    return box, np.stack(out).astype(np.float32)
+        default = 1.0 if (c == 0 and background_first) else 0.0
+        resampled = resample_to(image, target, sitk.sitkLinear, default)
+        out[c] = sitk.GetArrayViewFromImage(resampled)   # copied while the image lives
+        del resampled
+    return box, out
 
 
 class JointSegmentation(object):
     """One joint's result on the CT grid: ``side``, ``centre_lps``, ``box`` = (i0, i1) CT index
-    box (x, y, z), ``probabilities`` {"condyle", "temporal_bone": (z, y, x) float32 on the box}."""
+    box (x, y, z), ``probabilities`` {"condyle", "temporal_bone": (z, y, x) float32 on the box}
+    (None once the pipeline has made the labels from them)."""
 
     def __init__(self, side, centre_lps, box, probabilities):
         self.side = side
@@ -154,12 +159,13 @@ def segment_joint(ct, centre_lps, side, network, metadata, device="cpu", half=Fa
                    crop_mm, rotation)
     volume = normalize_intensity(sitk.GetArrayViewFromImage(crop), metadata.get("intensity"))
     probs = predict_probabilities(network, volume, patch, WINDOW_OVERLAP, device=device, half=half)
-    keep = [0, channels["condyle"], channels["temporal_bone"]]
-    box, on_ct = probabilities_to_ct(probs[keep], crop, ct)
+    # MC and TB only: the background is 1 - MC - TB where the labels are made (label_array)
+    keep = [channels["condyle"], channels["temporal_bone"]]
+    box, on_ct = probabilities_to_ct(probs[keep], crop, ct, background_first=False)
     if box is None:
         return None
     return JointSegmentation(side, [float(v) for v in centre_lps], box,
-                             {"condyle": on_ct[1], "temporal_bone": on_ct[2]})
+                             {"condyle": on_ct[0], "temporal_bone": on_ct[1]})
 
 
 def _intersection(a, b):
