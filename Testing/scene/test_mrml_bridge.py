@@ -9,8 +9,6 @@ NegativeVolumeSegmentationTest runs the identical checks inside 3D Slicer. The w
 checks are in test_slicer_pipeline.py.
 """
 
-import types
-
 import pytest
 
 slicer = pytest.importorskip("slicer", reason="slicer-core is not installed")
