@@ -55,7 +55,8 @@ def check_head(ct, name="CT"):
     from .inference import localize
 
     array = sitk.GetArrayViewFromImage(ct)[::2, ::2, ::2]
-    tissue_cm3 = np.count_nonzero(array > localize.HEAD_HU) * 8.0 * np.prod(ct.GetSpacing()) / 1e3
+    count = sum(np.count_nonzero(plane > localize.HEAD_HU) for plane in array)  # slab by slab:
+    tissue_cm3 = count * 8.0 * np.prod(ct.GetSpacing()) / 1e3               # no N/8 temporary
     if tissue_cm3 < MIN_HEAD_CM3:
         raise InputError("%s: no head in the image (only %.0f cm3 of tissue above %.0f HU; at least "
                          "%.0f cm3 expected)" % (name, tissue_cm3, localize.HEAD_HU, MIN_HEAD_CM3))
