@@ -132,11 +132,8 @@ def _labels_for_output(ct, labels, box, warnings):
     byte per voxel of the scan."""
     if box is None or np.prod([float(v) for v in ct.GetSize()]) <= FULL_GRID_LABELS_MAX_VOXELS:
         return paste(ct, labels, box)
-    size = [int(v) for v in box[1] - box[0]]
-    warnings.append("large scan (%.0f M voxels): the label map and segmentation cover the joints' "
-                    "part of the CT grid (%d x %d x %d voxels from index %d, %d, %d), not the "
-                    "whole scan" % ((np.prod([float(v) for v in ct.GetSize()]) / 1e6,)
-                                    + tuple(size) + tuple(int(v) for v in box[0])))
+    warnings.append("large scan (%.0f M voxels): the label map covers only the joints' part of "
+                    "the CT grid" % (np.prod([float(v) for v in ct.GetSize()]) / 1e6))
     return labels
 
 
