@@ -274,3 +274,26 @@ def test_nv_has_no_holes_where_normals_converge_or_ray_lengths_jump():
     in_dimple = above_top & dimple
     assert in_dimple.sum() > 200 and nv[in_dimple].all()
     assert not (nv & (z > underside + 1.5 * spacing)).any()
+
+
+def test_swapped_side_labels_are_measured_and_written_on_the_patients_sides():
+    """Labels 1/3 and 2/4 exchanged (the patient's left condyle labelled right): a warning, each
+    joint measured as the side it lies on, the written label map that of the correct labels,
+    and the input image unchanged."""
+    from NegativeVolumeSegmentationLib.phantom import make_phantom
+
+    ph = make_phantom("analytic", seed=3, variant="sphere", condyle_radius_mm=6.5)
+    correct = measure_negative_volume(ph.labels)
+    exchange = np.array([0, 2, 1, 4, 3, 6, 5], np.uint8)
+    swapped = sitk.GetImageFromArray(exchange[sitk.GetArrayFromImage(ph.labels)])
+    swapped.CopyInformation(ph.labels)
+    before = sitk.GetArrayFromImage(swapped)
+    got = measure_negative_volume(swapped)
+    assert any("were swapped" in w for w in got.warnings), got.warnings
+    assert not any("were swapped" in w for w in correct.warnings)
+    for side in ("left", "right"):
+        for key in ("negative_volume_mm3", "condyle_volume_mm3", "joint_space_mean_mm"):
+            assert got.sides[side][key] == correct.sides[side][key] > 0, (side, key)
+        assert got.sides[side]["condyle_center_lps_mm"] == correct.sides[side]["condyle_center_lps_mm"]
+    assert np.array_equal(sitk.GetArrayFromImage(got.labels), sitk.GetArrayFromImage(correct.labels))
+    assert np.array_equal(sitk.GetArrayFromImage(swapped), before)

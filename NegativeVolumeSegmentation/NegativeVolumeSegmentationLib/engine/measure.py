@@ -64,7 +64,7 @@ def _check_labels(image):
     if bad:
         raise InputError("label map holds values %s; expected 0-6 (1/2 condyle, 3/4 temporal bone)"
                          % ", ".join(str(int(v)) for v in bad[:5]))
-    return arr.astype(np.uint8)
+    return arr.astype(np.uint8, copy=False)   # a fresh array of the image's voxels
 
 
 def _physical(image, kji):
@@ -95,9 +95,9 @@ def _side_assignment(image, arr, warnings):
     return assign
 
 
-def _roi(image, mask, margin_mm):
-    """Index box (x, y, z order) [i0, i1) around ``mask`` grown by ``margin_mm`` on each axis."""
-    kji = np.nonzero(mask)
+def _roi(image, kji, margin_mm):
+    """Index box (x, y, z order) [i0, i1) around the voxels ``kji`` ((z, y, x) index arrays)
+    grown by ``margin_mm`` on each axis."""
     lo = np.array([kji[2].min(), kji[1].min(), kji[0].min()])
     hi = np.array([kji[2].max(), kji[1].max(), kji[0].max()]) + 1
     grow = np.ceil(margin_mm / np.asarray(image.GetSpacing(), float)).astype(int)
@@ -109,25 +109,27 @@ def _crop(image, i0, i1):
     return sitk.RegionOfInterest(image, [int(v) for v in i1 - i0], [int(v) for v in i0])
 
 
-def _touches_border(mask):
-    return bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any()
-                or mask[:, :, 0].any() or mask[:, :, -1].any())
+def _touches_border(kji, shape):
+    """Whether voxels ``kji`` ((z, y, x) index arrays) reach a face of a grid of ``shape``."""
+    return any(int(k.min()) == 0 or int(k.max()) == n - 1 for k, n in zip(kji, shape))
 
 
 def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube_mm, locator,
-                  warnings, air=None, frame=None):
-    """Measure one joint; returns a :class:`SideResult` (values None with a warning if it cannot)."""
+                  warnings, ct_hu=None, frame=None):
+    """Measure one joint; returns a :class:`SideResult` (values None with a warning if it cannot).
+    ``ct_hu``: the CT's (z, y, x) HU on ``image``'s grid (air is found in the joint's ROI only)."""
     name = "left" if side == L.LEFT else "right"
     timings = {}
-    mc_full = arr == mc_value
-    if not mc_full.any():
+    kji = np.nonzero(arr == mc_value)   # the condyle's voxels; its mask is kept on the ROI only
+    if len(kji[0]) == 0:
         warnings.append("%s side: no condyle (label %d) in the label map" % (name, mc_value))
         return SideResult()
-    if _touches_border(mc_full):
+    if _touches_border(kji, arr.shape):
         warnings.append("%s side: the condyle touches the edge of the field of view; its volume "
                         "and negative volume may be cut" % name)
     reach = max_distance if mode != "paper" else max(max_distance, cube_mm / 2.0)
-    i0, i1 = _roi(image, mc_full, reach + ROI_MARGIN_MM)
+    i0, i1 = _roi(image, kji, reach + ROI_MARGIN_MM)
+    del kji
     sub = (slice(i0[2], i1[2]), slice(i0[1], i1[1]), slice(i0[0], i1[0]))
     roi_arr = arr[sub]
     mc_mask, tb_mask = roi_arr == mc_value, roi_arr == tb_value
@@ -144,7 +146,7 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
     t0 = time.perf_counter()
     rays = None if tb_poly is None else inflate.TemporalBoneRays(tb_poly, locator)
     h, hit = inflate.inflation_lengths(mc_poly, tb_poly, max_distance, mode, locator, rays)
-    air_roi = None if air is None else air[sub]
+    air_roi = None if ct_hu is None else air_rule.air_mask(ct_hu[sub])
     if air_roi is not None and air_roi.any():  # a ray that reaches air leaves the joint there
         entry = air_rule.air_entry(roi_img, air_roi, surfaces.points(mc_poly),
                                    surfaces.point_normals(mc_poly), h)
@@ -190,12 +192,14 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
     timings["nv_mask"] = time.perf_counter() - t0
 
     voxel_mm3 = float(np.prod(image.GetSpacing()))
-    centre = _centroid(image, mc_full)
+    roi_kji = np.nonzero(mc_mask)   # every condyle voxel lies in the ROI (its box, grown)
+    centre = _physical(image, (roi_kji[0] + i0[2], roi_kji[1] + i0[1],
+                               roi_kji[2] + i0[0])).mean(axis=0)
     js_min, js_mean = nv_mask.thickness_statistics(h, hit)
     ikeda = nv_mask.ikeda_spaces(mc_poly, h, hit, centre)
     values = {
         "negative_volume_mm3": float(swept.sum() * voxel_mm3),
-        "condyle_volume_mm3": float(mc_full.sum() * voxel_mm3),
+        "condyle_volume_mm3": float(len(roi_kji[0]) * voxel_mm3),
         "joint_space_min_mm": js_min,
         "joint_space_mean_mm": js_mean,
         "joint_space_superior_mm": ikeda["superior"],
@@ -293,30 +297,31 @@ def measure_negative_volume(label_image, max_distance=inflate.DEFAULT_MAX_DISTAN
         label_image = _crop(full, *box)
         ct = None if ct is None else _crop(ct, *box)
     arr = _check_labels(label_image)
-    arr = np.where(arr >= 5, 0, arr).astype(np.uint8)
+    arr[arr >= 5] = 0   # NV labels of an earlier run are recomputed
     warnings = []
     assign = _side_assignment(label_image, arr, warnings)
-    air = None if ct is None else air_rule.air_mask(sitk.GetArrayViewFromImage(ct))
-    out = arr.copy()
+    ct_hu = None if ct is None else sitk.GetArrayViewFromImage(ct)
     centres = {side: _centroid(label_image, arr == assign[side][0]) for side in L.SIDES}
     frame = joint_bounds.joint_frame(joint_bounds.lateral_axis(centres[L.LEFT], centres[L.RIGHT]))
     sides, meshes, timings = {}, {}, {}
     for side in L.SIDES:
         mc_value, tb_value = assign[side]
         res = _measure_side(side, label_image, arr, mc_value, tb_value, max_distance, mode,
-                            cube_mm, locator, warnings, air, frame)
+                            cube_mm, locator, warnings, ct_hu, frame)
         sides[side] = res.values
         meshes[side] = res.meshes
         if res.values is not None:
             for stage, sec in res.values["timings_s"].items():
                 timings[stage] = timings.get(stage, 0.0) + sec
-        if res.nv_index is not None:
-            free = out[res.nv_index] == 0
-            out[tuple(ix[free] for ix in res.nv_index)] = L.NEGATIVE_VOLUME[side]
-        if mc_value != L.CONDYLE[side]:  # swapped sides: relabel to the patient's sides
-            out[arr == mc_value] = L.CONDYLE[side]
-            out[arr == tb_value] = L.TEMPORAL_BONE[side]
-    merged = sitk.GetImageFromArray(out)
+        if res.nv_index is not None:  # written into the labels themselves (no copy): the
+            free = arr[res.nv_index] == 0  # other side reads only its own MC and TB values
+            arr[tuple(ix[free] for ix in res.nv_index)] = L.NEGATIVE_VOLUME[side]
+    if assign[L.LEFT][0] != L.CONDYLE[L.LEFT]:  # swapped sides: relabel to the patient's sides
+        relabel = np.arange(256, dtype=np.uint8)
+        for side in L.SIDES:
+            relabel[assign[side][0]], relabel[assign[side][1]] = L.CONDYLE[side], L.TEMPORAL_BONE[side]
+        arr = relabel[arr]
+    merged = sitk.GetImageFromArray(arr)
     merged.CopyInformation(label_image)
     merged = paste(full, merged, box)
     timings["total"] = time.perf_counter() - start
