@@ -116,6 +116,11 @@ def _on_region(ct, joints, region):
     return part, local
 
 
+def _segmented(joints):
+    """The sides of {side: JointSegmentation or None} that were segmented."""
+    return [side for side, joint in joints.items() if joint is not None]
+
+
 def _in_ct(box, region):
     """``box`` (index in ``region``) as an index box of the whole CT."""
     if region is None:
@@ -234,26 +239,30 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
     region = joints_region(ct, joints, margin)
     ct_region, local = _on_region(ct, joints, region)
     array = segment.label_array(ct_region, local)   # uint8, cleaned in place
-    for joint in local.values():
-        if joint is not None:
-            postprocess.clean_joint(array, joint, ct_region, options.enhance_tb)
+    # each joint's probabilities (2 float32 CT-grid boxes: 0.3 GB at 0.2 mm) are released as
+    # soon as nothing reads them: after the labels, or after its cleaning with enhance_tb
+    for side in _segmented(local):
+        if not options.enhance_tb:
+            local[side].probabilities = joints[side].probabilities = None
+    _release_freed_memory()
+    for side in _segmented(local):
+        postprocess.clean_joint(array, local[side], ct_region, options.enhance_tb)
+        local[side].probabilities = joints[side].probabilities = None
     box = labelled_box(ct_region, margin, array=array)
     cleaned, ct_part = _part(ct_region, array, box)
     del array, ct_region, local
-    for joint in joints.values():   # the labels are made: the probabilities are not needed
-        if joint is not None:       # again (2 float32 CT-grid boxes per joint: 0.4 GB at 0.25 mm)
-            joint.probabilities = None
     _release_freed_memory()
     timings["postprocess"] = time.perf_counter() - t0
 
     nv = _measure(cleaned, options, warnings, timings, announce, case, ct_part)
+    del cleaned, ct_part   # the gate reads nv.labels only
+    _release_freed_memory()
     pair = pair_reasons(nv.sides, located.midline_x)
     # the gate sees the labelled part, which reaches the rays' reach + 3 mm (>= 13 mm) past the
     # labels or ends at the CT's own edge: past what any check reads (the field-of-view check
     # looks 5 mm beyond the condylar head, the others read labels only), so its verdicts are
     # those on the whole grid; only then is the label image for output made
     sides, gate, cautions = quality.gate_measured(nv, scan, warnings, more_reasons=pair)
-    del cleaned, ct_part
     _release_freed_memory()
     nv.labels = _labels_for_output(ct, nv.labels, _in_ct(box, region), warnings)
     timings["total"] = time.perf_counter() - start

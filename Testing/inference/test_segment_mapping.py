@@ -268,3 +268,21 @@ def test_label_extent_cuts_condyle_15_mm_below_its_top_and_temporal_bone_at_25_m
     assert distance[tb_cut].max() <= 25.0 + 1.5
     assert not (slab & ~tb_cut & (distance <= 25.0 - 1.5)).any()
     assert 0 < tb_cut.sum() < slab.sum()
+
+
+def test_grid_points_of_one_slab_are_those_of_the_whole_box():
+    """A z slab's coordinates and distances are the whole box's, bit for bit (the label-extent
+    cut works slab by slab)."""
+    from NegativeVolumeSegmentationLib.inference import postprocess
+
+    image = sitk.Image(30, 20, 10, sitk.sitkUInt8)
+    image.SetSpacing((0.5, 0.6, 2.0))
+    c, s = np.cos(0.3), np.sin(0.3)
+    image.SetDirection((c, 0, -s, 0, 1, 0, s, 0, c))
+    image.SetOrigin((-20.0, 15.0, 30.0))
+    grid = postprocess.GridPoints(image, (np.array([3, 4, 2]), np.array([25, 17, 9])))
+    point = np.array([1.0, 2.0, 3.0])
+    for k in (0, 3, 6):
+        for axis in range(3):
+            assert np.array_equal(grid.coordinate(axis, 0.5, k), grid.coordinate(axis, 0.5)[k])
+        assert np.array_equal(grid.distance(point, k), grid.distance(point)[k])

@@ -90,8 +90,8 @@ def enhance_temporal_bone(tb_mask, tb_probability, ct_box):
 
 class GridPoints(object):
     """LPS mm of the voxel centres of index ``box`` ((i0, i1), x, y, z; the whole grid when None)
-    of a SimpleITK grid, computed where used: one coordinate or one distance at a time (8 bytes
-    per voxel), never a (z, y, x, 3) array of all points (~70 bytes per voxel
+    of a SimpleITK grid, computed where used: one coordinate or one distance at a time, for the
+    whole box or one z slab of it, never a (z, y, x, 3) array of all points (~70 bytes per voxel
     while numpy makes it: 1.6 GB for one joint's box of a 0.25 mm scan)."""
 
     def __init__(self, reference, box=None):
@@ -102,16 +102,20 @@ class GridPoints(object):
                        * np.asarray(reference.GetSpacing(), float)[None, :])
         self.origin = np.asarray(reference.GetOrigin(), float) + self.matrix @ i0.astype(float)
 
-    def coordinate(self, axis, minus=0.0):
-        """LPS coordinate ``axis`` (0, 1, 2) of every voxel minus ``minus``, (z, y, x) mm."""
-        k = np.arange(self.shape[0], dtype=float)[:, None, None]
-        j = np.arange(self.shape[1], dtype=float)[None, :, None]
-        i = np.arange(self.shape[2], dtype=float)[None, None, :]
+    def coordinate(self, axis, minus=0.0, k=None):
+        """LPS coordinate ``axis`` (0, 1, 2) minus ``minus`` (mm) of every voxel, (z, y, x); of
+        z slab ``k`` only, (y, x), when given."""
+        j = np.arange(self.shape[1], dtype=float)[:, None]
+        i = np.arange(self.shape[2], dtype=float)[None, :]
+        if k is None:
+            kk, j, i = np.arange(self.shape[0], dtype=float)[:, None, None], j[None], i[None]
+        else:
+            kk = float(k)
         m = self.matrix[axis]
-        out = np.full(self.shape, self.origin[axis] - minus)
+        out = np.full(self.shape if k is None else self.shape[1:], self.origin[axis] - minus)
         out += m[0] * i
         out += m[1] * j
-        out += m[2] * k
+        out += m[2] * kk
         return out
 
     def of(self, mask):
@@ -119,26 +123,36 @@ class GridPoints(object):
         k, j, i = np.nonzero(mask)
         return np.stack([i, j, k], axis=-1).astype(float) @ self.matrix.T + self.origin
 
-    def distance(self, point):
-        """Distance (mm) of every voxel from the LPS ``point``, (z, y, x)."""
-        total = np.zeros(self.shape)
+    def distance(self, point, k=None):
+        """Distance (mm) of every voxel from the LPS ``point``, (z, y, x); of z slab ``k`` only,
+        (y, x), when given."""
+        total = np.zeros(self.shape if k is None else self.shape[1:])
         for axis in range(3):
-            total += self.coordinate(axis, point[axis]) ** 2
+            total += self.coordinate(axis, point[axis], k) ** 2
         return np.sqrt(total, out=total)
+
+
+def _above(mask, points, level):
+    """``mask`` where the LPS z of the voxel is >= ``level`` (mm), slab by slab."""
+    out = np.zeros_like(mask)
+    for k in np.flatnonzero(mask.any(axis=(1, 2))):
+        out[k] = mask[k] & (points.coordinate(2, k=k) >= level)
+    return out
 
 
 def label_extent(mc, tb, points):
     """(mc, tb) cut to the labels' extent (module docstring); ``points``: :class:`GridPoints` of
-    the masks' grid."""
+    the masks' grid. Slab by slab: memory of one z slab of coordinates."""
     if not mc.any():
         return mc, tb
-    z = points.coordinate(2)
-    top = z[mc].max()
-    mc = largest_component(mc & (z >= top - CONDYLE_DEPTH_MM))
-    head = points.of(mc & (z >= top - CONDYLAR_HEAD_MM)).mean(axis=0)
-    del z
-    tb = tb & (points.distance(head) <= TEMPORAL_BONE_RADIUS_MM)
-    return mc, tb
+    top = max(points.coordinate(2, k=k)[mc[k]].max()
+              for k in np.flatnonzero(mc.any(axis=(1, 2))))
+    mc = largest_component(_above(mc, points, top - CONDYLE_DEPTH_MM))
+    head = points.of(_above(mc, points, top - CONDYLAR_HEAD_MM)).mean(axis=0)
+    near = np.zeros_like(tb)
+    for k in np.flatnonzero(tb.any(axis=(1, 2))):
+        near[k] = tb[k] & (points.distance(head, k) <= TEMPORAL_BONE_RADIUS_MM)
+    return mc, near
 
 
 def clean_masks(mc, tb, points):

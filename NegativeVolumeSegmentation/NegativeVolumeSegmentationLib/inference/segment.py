@@ -195,19 +195,27 @@ def label_array(ct, joints):
     MC / TB; where two boxes overlap the more confident joint wins. Memory: one uint8 array of
     the CT's size."""
     array = np.zeros(sitk.GetArrayViewFromImage(ct).shape, dtype=np.uint8)
+    present = [joint for joint in joints.values() if joint is not None]
     done = []   # (box, top probability on the box) of the joints already written
-    for side, joint in joints.items():
-        if joint is None:
-            continue
+    for n, joint in enumerate(present):
+        side = joint.side
         mc, tb = joint.probabilities["condyle"], joint.probabilities["temporal_bone"]
-        background = np.clip(1.0 - mc - tb, 0.0, 1.0)
+        background = np.subtract(1.0, mc, dtype=np.float32)   # in place from here on
+        background -= tb
+        np.clip(background, 0.0, 1.0, out=background)
         # the argmax of (background, MC, TB), ties to the first, without stacking the three
         is_mc = (mc > background) & (mc >= tb)
         is_tb = (tb > background) & (tb > mc)
         del background
-        top = np.where(is_mc, mc, np.where(is_tb, tb, 0.0)).astype(np.float32)
-        values = np.where(is_mc, L.CONDYLE[side],
-                          np.where(is_tb, L.TEMPORAL_BONE[side], 0)).astype(np.uint8)
+        values = np.zeros(mc.shape, np.uint8)   # is_mc and is_tb are disjoint
+        values[is_tb] = L.TEMPORAL_BONE[side]
+        values[is_mc] = L.CONDYLE[side]
+        later = any(_intersection(joint.box, other.box) is not None for other in present[n + 1:])
+        top = None  # the winner's probability, needed only where boxes overlap
+        if done or later:
+            top = np.zeros(mc.shape, np.float32)
+            top[is_tb] = tb[is_tb]
+            top[is_mc] = mc[is_mc]
         del is_mc, is_tb
         write = np.ones(values.shape, bool)
         for box, other_top in done:
@@ -217,5 +225,6 @@ def label_array(ct, joints):
                 write[mine] = top[mine] > other_top[theirs]
         region = array[joint.slices()]
         region[write] = values[write]
-        done.append((joint.box, top))
+        if later:
+            done.append((joint.box, top))   # kept only where a later box overlaps this one
     return array
