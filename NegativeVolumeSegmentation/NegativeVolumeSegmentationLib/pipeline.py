@@ -135,10 +135,11 @@ def _labels_for_output(ct, labels, box, warnings):
     scan of more than FULL_GRID_LABELS_MAX_VOXELS voxels, the labelled part itself (same
     spacing and direction, its own origin; a warning says so): a full-size copy would cost one
     byte per voxel of the scan."""
-    if box is None or np.prod([float(v) for v in ct.GetSize()]) <= FULL_GRID_LABELS_MAX_VOXELS:
+    voxels = float(ct.GetNumberOfPixels())
+    if box is None or voxels <= FULL_GRID_LABELS_MAX_VOXELS:
         return paste(ct, labels, box)
     warnings.append("large scan (%.0f M voxels): the label map covers only the joints' part of "
-                    "the CT grid" % (np.prod([float(v) for v in ct.GetSize()]) / 1e6))
+                    "the CT grid" % (voxels / 1e6))
     return labels
 
 

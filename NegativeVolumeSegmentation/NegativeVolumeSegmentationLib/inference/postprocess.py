@@ -90,8 +90,8 @@ def enhance_temporal_bone(tb_mask, tb_probability, ct_box):
 
 class GridPoints(object):
     """LPS mm of the voxel centres of index ``box`` ((i0, i1), x, y, z; the whole grid when None)
-    of a SimpleITK grid, computed where used: one coordinate or one distance at a time, for the
-    whole box or one z slab of it, never a (z, y, x, 3) array of all points (~70 bytes per voxel
+    of a SimpleITK grid, computed where used: one coordinate or one distance of one z slab at a
+    time, never a (z, y, x, 3) array of all points (~70 bytes per voxel
     while numpy makes it: 1.6 GB for one joint's box of a 0.25 mm scan)."""
 
     def __init__(self, reference, box=None):
@@ -102,20 +102,16 @@ class GridPoints(object):
                        * np.asarray(reference.GetSpacing(), float)[None, :])
         self.origin = np.asarray(reference.GetOrigin(), float) + self.matrix @ i0.astype(float)
 
-    def coordinate(self, axis, minus=0.0, k=None):
-        """LPS coordinate ``axis`` (0, 1, 2) minus ``minus`` (mm) of every voxel, (z, y, x); of
-        z slab ``k`` only, (y, x), when given."""
+    def coordinate(self, axis, k, minus=0.0):
+        """LPS coordinate ``axis`` (0, 1, 2) minus ``minus`` (mm) of the voxels of z slab ``k``,
+        (y, x)."""
         j = np.arange(self.shape[1], dtype=float)[:, None]
         i = np.arange(self.shape[2], dtype=float)[None, :]
-        if k is None:
-            kk, j, i = np.arange(self.shape[0], dtype=float)[:, None, None], j[None], i[None]
-        else:
-            kk = float(k)
         m = self.matrix[axis]
-        out = np.full(self.shape if k is None else self.shape[1:], self.origin[axis] - minus)
+        out = np.full(self.shape[1:], self.origin[axis] - minus)
         out += m[0] * i
         out += m[1] * j
-        out += m[2] * kk
+        out += m[2] * float(k)
         return out
 
     def of(self, mask):
@@ -123,12 +119,11 @@ class GridPoints(object):
         k, j, i = np.nonzero(mask)
         return np.stack([i, j, k], axis=-1).astype(float) @ self.matrix.T + self.origin
 
-    def distance(self, point, k=None):
-        """Distance (mm) of every voxel from the LPS ``point``, (z, y, x); of z slab ``k`` only,
-        (y, x), when given."""
-        total = np.zeros(self.shape if k is None else self.shape[1:])
+    def distance(self, point, k):
+        """Distance (mm) of the voxels of z slab ``k`` from the LPS ``point``, (y, x)."""
+        total = np.zeros(self.shape[1:])
         for axis in range(3):
-            total += self.coordinate(axis, point[axis], k) ** 2
+            total += self.coordinate(axis, k, point[axis]) ** 2
         return np.sqrt(total, out=total)
 
 
@@ -136,7 +131,7 @@ def _above(mask, points, level):
     """``mask`` where the LPS z of the voxel is >= ``level`` (mm), slab by slab."""
     out = np.zeros_like(mask)
     for k in np.flatnonzero(mask.any(axis=(1, 2))):
-        out[k] = mask[k] & (points.coordinate(2, k=k) >= level)
+        out[k] = mask[k] & (points.coordinate(2, k) >= level)
     return out
 
 
@@ -145,7 +140,7 @@ def label_extent(mc, tb, points):
     the masks' grid. Slab by slab: memory of one z slab of coordinates."""
     if not mc.any():
         return mc, tb
-    top = max(points.coordinate(2, k=k)[mc[k]].max()
+    top = max(points.coordinate(2, k)[mc[k]].max()
               for k in np.flatnonzero(mc.any(axis=(1, 2))))
     mc = largest_component(_above(mc, points, top - CONDYLE_DEPTH_MM))
     head = points.of(_above(mc, points, top - CONDYLAR_HEAD_MM)).mean(axis=0)
