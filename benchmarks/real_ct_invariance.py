@@ -22,7 +22,7 @@ Target (issue "Real head CT in any pose"): both joints at the same anatomical pl
 NV per side within 5 %, mirror: sides swapped. Prints tables, asserts nothing.
 
     .venv/bin/python benchmarks/real_ct_invariance.py [CT] [--variants mirror,iso_0.5]
-        [--out table.md] [--keep DIR]
+        [--out table.md] [--keep DIR] [--models DIR]
 
 One variant is in memory at a time; the bundled models are loaded once (CPU).
 """
@@ -312,6 +312,8 @@ def main(argv=None):
                         help="comma-separated subset of: %s" % ", ".join(VARIANTS))
     parser.add_argument("--out", help="also write the table (markdown) to this file")
     parser.add_argument("--keep", metavar="DIR", help="keep the variant CTs and reports here")
+    parser.add_argument("--models", metavar="DIR",
+                        help="model folder (tmj_*.pt + SHA256SUMS; default: the bundled models)")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
     unknown = [n for n in names if n not in VARIANTS]
@@ -323,7 +325,7 @@ def main(argv=None):
 
     if args.keep:
         os.makedirs(args.keep, exist_ok=True)
-    models = load_models(device="cpu")
+    models = load_models(args.models, device="cpu")
     options = RunOptions()
     scan = sitk.ReadImage(args.ct)
     print("CT: %s, %s voxels at %s mm; commit %s" % (
