@@ -1,0 +1,81 @@
+"""The whole pipeline (bundled models) on the real head CT of ../shared and two benign variants.
+
+Truth is the same head under a known transform (benchmarks/real_ct_invariance.py builds the
+variants; Testing/inference/test_invariance_variants.py checks that builder against analytic
+balls): the mirror image must report the same joints with the sides swapped; the head tilted
+12 degrees about the left-right axis and -8 about the anterior-posterior one, and the scan
+resampled to 0.5 mm, the same joints. These two are the variants that predicting the crop in
+training-patch windows, or a network fine-tuned on phantoms only, failed (docs/training.md,
+"Inference in training-size windows"). Targets of the real-CT issue: the same
+anatomical place within 3 mm, NV per side within 5 %, both sides measurable, no mirror search.
+Measured (bundled models, docs/results.md "Localiser trained on real shapes"): shifts <= 0.2 mm;
+NV mirror +0.2 / +1.2 %, rot_LR+12_AP-8 -3.5 / -1.1 %, iso_0.5 -3.3 / -3.4 %.
+"""
+
+import importlib.util
+import os
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from NegativeVolumeSegmentationLib import labels as L
+from NegativeVolumeSegmentationLib.inference import models as bundled_models
+from NegativeVolumeSegmentationLib.options import RunOptions
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCRIPT = os.path.join(REPO, "benchmarks", "real_ct_invariance.py")
+PLACE_MM = 3.0
+NV_FRACTION = 0.05
+VARIANTS = ("mirror", "rot_LR+12_AP-8", "iso_0.5")
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("real_ct_invariance", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def runs(real_head_ct_path):
+    try:
+        models = bundled_models.load_models(device="cpu")
+    except bundled_models.ModelError as error:
+        pytest.skip("bundled models not available: %s" % error)
+    bench = _bench()
+    scan = sitk.ReadImage(real_head_ct_path)
+    reference, _ = bench.run_pipeline(scan, models, RunOptions(device="cpu"))
+    out = {"untouched": (reference, None, False)}
+    for name in VARIANTS:
+        image, to_original, swapped = bench.build_variant(scan, name)
+        report, _ = bench.run_pipeline(image, models, RunOptions(device="cpu"))
+        out[name] = (report, to_original, swapped)
+    return out
+
+
+@pytest.mark.slow
+def test_untouched_real_head_both_joints_measured_without_fallback(runs):
+    report = runs["untouched"][0]
+    for side in L.SIDES:
+        assert report[side] is not None, report["quality"]
+        assert report[side]["negative_volume_mm3"] > 0
+    assert not any("mirror" in w for w in report["warnings"]), report["warnings"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", VARIANTS)
+def test_same_joints_and_numbers_in_a_variant(runs, name):
+    reference = runs["untouched"][0]
+    report, to_original, swapped = runs[name]
+    for side in L.SIDES:
+        same = L.other_side(side) if swapped else side
+        got, ref = report[side], reference[same]
+        assert got is not None, (name, side, report["quality"])
+        back = np.asarray(to_original.TransformPoint([float(v) for v in
+                                                      got["condyle_center_lps_mm"]]))
+        shift = np.linalg.norm(back - np.asarray(ref["condyle_center_lps_mm"]))
+        assert shift <= PLACE_MM, (name, side, shift)
+        change = got["negative_volume_mm3"] / ref["negative_volume_mm3"] - 1.0
+        assert abs(change) <= NV_FRACTION, (name, side, change)
+    assert not any("mirror" in w for w in report["warnings"]), report["warnings"]
