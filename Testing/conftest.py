@@ -9,6 +9,23 @@ SHARED_REAL = os.environ.get(
     "NVSEG_SHARED_REAL", os.path.join(os.path.dirname(REPO), "shared", "data", "real"))
 
 
+def load_repo_script(relative_path):
+    """A script of the repository (benchmarks/, docs/scripts/, scripts/) imported as a module."""
+    import importlib.util
+
+    name = os.path.splitext(os.path.basename(relative_path))[0]
+    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, relative_path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def invariance_benchmark():
+    """benchmarks/real_ct_invariance.py as a module: its variant builder and pipeline runner."""
+    return load_repo_script(os.path.join("benchmarks", "real_ct_invariance.py"))
+
+
 @pytest.fixture(scope="session")
 def real_head_ct_path():
     """Path of the real head CT (Visible Human Female), or skip when ../shared is absent."""
@@ -23,18 +40,13 @@ def real_anatomy():
     """(docs/scripts/real_anatomy_nv.py as a module, its MC/TB label map of the dental CBCT label
     map in ../shared), built once per test session; skip when ../shared is absent. Tests must not
     modify the label map."""
-    import importlib.util
-
     import SimpleITK as sitk
 
     path = os.path.join(SHARED_REAL, "dental_cbct_labels.nii.gz")
     if not os.path.exists(path):
         pytest.skip("real anatomy label map not found at %s (the ../shared folder is absent)"
                     % path)
-    spec = importlib.util.spec_from_file_location(
-        "real_anatomy_nv", os.path.join(REPO, "docs", "scripts", "real_anatomy_nv.py"))
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_repo_script(os.path.join("docs", "scripts", "real_anatomy_nv.py"))
     labels, _ = script.build_labels(sitk.ReadImage(path))
     return script, labels
 

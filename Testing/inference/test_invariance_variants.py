@@ -9,16 +9,11 @@ covers the whole rotated head; a mirror variant keeps the geometry and flips the
 the image centre.
 """
 
-import importlib.util
 import math
-import os
 
 import numpy as np
 import pytest
 import SimpleITK as sitk
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SCRIPT = os.path.join(REPO, "benchmarks", "real_ct_invariance.py")
 
 SIZE = (44, 40, 36)                    # x, y, z voxels
 SPACING = (1.0, 1.1, 1.3)              # mm
@@ -29,16 +24,9 @@ BALL_RADIUS = 4.5
 BALL_HU, TISSUE_HU, AIR_HU = 1000.0, 40.0, -1000.0
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("real_ct_invariance", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def bench():
-    return load_script()
+def bench(invariance_benchmark):
+    return invariance_benchmark
 
 
 def grid_centre():

@@ -13,9 +13,6 @@ whose left NV reads -5.7 % (over the target; the engine reads 0.5 mm grids ~2 % 
 docs/method.md), which is what keeps that issue open.
 """
 
-import importlib.util
-import os
-
 import numpy as np
 import pytest
 import SimpleITK as sitk
@@ -24,27 +21,18 @@ from NegativeVolumeSegmentationLib import labels as L
 from NegativeVolumeSegmentationLib.inference import models as bundled_models
 from NegativeVolumeSegmentationLib.options import RunOptions
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SCRIPT = os.path.join(REPO, "benchmarks", "real_ct_invariance.py")
 PLACE_MM = 3.0
 NV_FRACTION = 0.05
 VARIANTS = ("mirror", "rot_LR+12_AP-8")
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("real_ct_invariance", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def runs(real_head_ct_path):
+def runs(real_head_ct_path, invariance_benchmark):
     try:
         models = bundled_models.load_models(device="cpu")
     except bundled_models.ModelError as error:
         pytest.skip("bundled models not available: %s" % error)
-    bench = _bench()
+    bench = invariance_benchmark
     scan = sitk.ReadImage(real_head_ct_path)
     reference, _ = bench.run_pipeline(scan, models, RunOptions(device="cpu"))
     out = {"untouched": (reference, None, False)}
