@@ -29,18 +29,13 @@ from NegativeVolumeSegmentationLib.engine.measure import measure_negative_volume
 from NegativeVolumeSegmentationLib.inference import crops  # noqa: E402
 from NegativeVolumeSegmentationLib.phantom import make_phantom  # noqa: E402
 
+from clinical_grids import grid_of  # noqa: E402  (benchmarks/ is the script's own folder)
+
 HALF_MM = np.array([16.0, 16.0, 16.0])   # region around the condyle centre (holds the joint)
 ROWS = (("true condyle + true temporal bone", True, True),
         ("interpolated condyle + true temporal bone", False, True),
         ("true condyle + interpolated temporal bone", True, False),
         ("both interpolated", False, False))
-
-
-def grid_of(text):
-    values = tuple(float(v) for v in text.lower().split("x"))
-    if len(values) != 3:
-        raise argparse.ArgumentTypeError("a grid is SXxSYxSZ in mm, e.g. 0.6x0.6x2")
-    return values
 
 
 def engine_nv(labels, side):
