@@ -62,13 +62,14 @@ def check_head(ct, name="CT"):
                          "%.0f cm3 expected)" % (name, tissue_cm3, localize.HEAD_HU, MIN_HEAD_CM3))
 
 
-def _measure(label_image, options, warnings, timings, announce, case, ct=None):
+def _measure(label_image, options, warnings, timings, announce, case, ct=None, fine_masks=None):
     from .engine.measure import measure_negative_volume
 
     announce("geometry", case)
     t0 = time.perf_counter()
     nv = measure_negative_volume(label_image, max_distance=options.max_distance_mm,
-                                 mode=options.mode, cube_mm=options.cube_mm, ct=ct)
+                                 mode=options.mode, cube_mm=options.cube_mm, ct=ct,
+                                 fine_masks=fine_masks)
     warnings.extend(nv.warnings)
     timings["geometry"] = time.perf_counter() - t0
     return nv
@@ -111,7 +112,7 @@ def _on_region(ct, joints, region):
     lo, hi = region
     part = sitk.RegionOfInterest(ct, [int(v) for v in hi - lo], [int(v) for v in lo])
     local = dict((side, None if j is None else JointSegmentation(
-        j.side, j.centre_lps, (j.box[0] - lo, j.box[1] - lo), j.probabilities))
+        j.side, j.centre_lps, (j.box[0] - lo, j.box[1] - lo), j.probabilities, j.crop))
         for side, j in joints.items())
     return part, local
 
@@ -131,10 +132,14 @@ def _in_ct(box, region):
 
 
 def _labels_for_output(ct, labels, box, warnings):
-    """The label map written and shown: on the CT's grid (the part pasted into zeros), or, for a
-    scan of more than FULL_GRID_LABELS_MAX_VOXELS voxels, the labelled part itself (same
-    spacing and direction, its own origin; a warning says so): a full-size copy would cost one
-    byte per voxel of the scan."""
+    """The label map written and shown: the one measured when the engine measured on its own
+    fine grid (a CT coarser than 0.3 mm: the joints' part at 0.3 mm, engine/measurement_grid.py);
+    else on the CT's grid (the part pasted into zeros), or, for a scan of more than
+    FULL_GRID_LABELS_MAX_VOXELS voxels, the labelled part itself (same spacing and direction,
+    its own origin; a warning says so): a full-size copy would cost one byte per voxel of the
+    scan."""
+    if not np.allclose(labels.GetSpacing(), ct.GetSpacing()):
+        return labels
     voxels = float(ct.GetNumberOfPixels())
     if box is None or voxels <= FULL_GRID_LABELS_MAX_VOXELS:
         return paste(ct, labels, box)
@@ -175,7 +180,7 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
         progress: callable(stage, case) called as each stage of :data:`STAGES` starts.
     Raises InputError for bad input, ModelError for model problems.
     """
-    from .inference import localize, postprocess, segment
+    from .inference import fine_masks, localize, postprocess, segment
     from .inference.device import choose_device, run_with_cpu_fallback
     from .inference.joint_search import segment_joints
     from .inference.pair_check import pair_reasons
@@ -255,7 +260,10 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
     _release_freed_memory()
     timings["postprocess"] = time.perf_counter() - t0
 
-    nv = _measure(cleaned, options, warnings, timings, announce, case, ct_part)
+    # a CT coarser than 0.3 mm is measured on the engine's 0.3 mm grid, its bones from the
+    # network's probabilities (inference/fine_masks.py): the same whatever the CT's grid
+    nv = _measure(cleaned, options, warnings, timings, announce, case, ct_part,
+                  fine_masks.fine_mask_source(joints, options.enhance_tb))
     del cleaned, ct_part   # the gate reads nv.labels only
     _release_freed_memory()
     pair = pair_reasons(nv.sides, located.midline_x)

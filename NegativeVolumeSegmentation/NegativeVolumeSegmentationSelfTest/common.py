@@ -86,6 +86,18 @@ def _segment_voxel_count(segmentation_node, segment_id):
     return int(np.count_nonzero(values == label))
 
 
+def _segment_volume_mm3(segmentation_node, segment_id):
+    """Voxels of one segment times the voxel volume (mm^3) of its own binary labelmap: a
+    segmentation carries its own geometry (the engine's 0.3 mm measurement grid for a CT
+    coarser than that, docs/interfaces.md)."""
+    oriented = slicer.vtkOrientedImageData()
+    slicer.vtkSlicerSegmentationsModuleLogic.GetSegmentBinaryLabelmapRepresentation(
+        segmentation_node, segment_id, oriented)
+    values = numpy_support.vtk_to_numpy(oriented.GetPointData().GetScalars())
+    label = segmentation_node.GetSegmentation().GetSegment(segment_id).GetLabelValue()
+    return int(np.count_nonzero(values == label)) * float(np.prod(oriented.GetSpacing()))
+
+
 def _node_count(scene):
     return scene.GetNumberOfNodes()
 

@@ -14,7 +14,8 @@ from vtk.util import numpy_support
 
 from NegativeVolumeSegmentationLib.scene import mrml_bridge
 
-from .common import INTERFACE_SEGMENTS, _check, _close, _node_count, _segment_voxel_count
+from .common import (INTERFACE_SEGMENTS, _check, _close, _node_count, _segment_voxel_count,
+                     _segment_volume_mm3)
 
 HEAD_SEED = 100010          # a held-out seed (models train on 0-23; pipeline tests use 1000xx)
 HEAD_SPACING = (0.65, 0.65, 1.25)
@@ -55,7 +56,7 @@ def check_logic_on_head_phantom(scene, model_dir=None):
 
     Checks: six segments named and coloured as docs/interfaces.md; NV within 10 % of truth per side;
     condyle centres within 3 mm of truth and on the patient's side (RAS x < 0 for left);
-    segment voxels x voxel volume = the reported volumes; closed surfaces whose volumes match
+    segment voxels x their own voxel volume = the reported volumes; closed surfaces whose volumes match
     them (6 %); the table; thickness models with their colour legend; the input unchanged.
     Returns the results (``results["checks"]`` holds the CT node ID and the measured errors).
     """
@@ -82,7 +83,6 @@ def check_logic_on_head_phantom(scene, model_dir=None):
     segmentation = segmentation_node.GetSegmentation()
     _check(segmentation.GetNumberOfSegments() == 6,
            "%d segments, expected 6" % segmentation.GetNumberOfSegments())
-    voxel_mm3 = float(np.prod(ct.GetSpacing()))
     errors = {}
     for value, (name, colour) in INTERFACE_SEGMENTS.items():
         segment_id = results["nodes"]["segments"][value]
@@ -106,8 +106,8 @@ def check_logic_on_head_phantom(scene, model_dir=None):
                "%s joint centre in RAS" % side)
         for value, key in ((mc, "condyle_volume_mm3"), (nv, "negative_volume_mm3")):
             segment_id = results["nodes"]["segments"][value]
-            count = _segment_voxel_count(segmentation_node, segment_id)
-            _close(count * voxel_mm3, values[key], 1e-6 * values[key],
+            _close(_segment_volume_mm3(segmentation_node, segment_id), values[key],
+                   1e-6 * values[key],
                    "%s %s: segment voxels x voxel volume vs reported" % (side, key))
             volume, middle = _surface_volume(segmentation_node, segment_id)
             _check(abs(volume / values[key] - 1.0) <= SURFACE_TOLERANCE,

@@ -13,7 +13,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from . import air as air_rule
-from . import inflate, joint_bounds, nv_mask, shape_interpolation, surfaces
+from . import inflate, joint_bounds, measurement_grid, nv_mask, shape_interpolation, surfaces
 from .labelled_region import ROI_MARGIN_MM, labelled_box, paste, working_margin_mm
 from .. import labels as L
 from ..errors import InputError
@@ -259,7 +259,7 @@ def _mask_image(reference, mask):
 
 def measure_negative_volume(label_image, max_distance=inflate.DEFAULT_MAX_DISTANCE_MM,
                             mode="confined", cube_mm=DEFAULT_CUBE_MM,
-                            locator=inflate.DEFAULT_LOCATOR, ct=None):
+                            locator=inflate.DEFAULT_LOCATOR, ct=None, fine_masks=None):
     """NV of both joints from a label map holding 1-4 (5/6, if present, are recomputed).
 
     Args:
@@ -274,6 +274,12 @@ def measure_negative_volume(label_image, max_distance=inflate.DEFAULT_MAX_DISTAN
             locator kind (see :mod:`.inflate`).
         ct: the CT (SimpleITK, HU) on the label map's grid, when known: rays stop at air and
             no air voxel is NV (:mod:`.air`). Without it the label map is measured as it is.
+        fine_masks: optional callable (condyle label value, ROI image, MC mask, TB mask,
+            reference image) -> (MC mask, TB mask) on the reference's grid, or None: finer
+            shapes of the labelled bones (the pipeline's come from the segmentation network's
+            probabilities, ``inference/fine_masks.py``). With it, a grid coarser than 0.3 mm is
+            measured on the 0.3 mm grid of :mod:`.measurement_grid`, and the returned label map
+            lies on that grid (over the labelled part) instead of the input's.
 
     Returns:
         :class:`NegativeVolumeResult`. A side that cannot be measured is None, with the reason in
@@ -300,10 +306,24 @@ def measure_negative_volume(label_image, max_distance=inflate.DEFAULT_MAX_DISTAN
     arr[arr >= 5] = 0   # NV labels of an earlier run are recomputed
     warnings = []
     assign = _side_assignment(label_image, arr, warnings)
+    timings = {}
+    if fine_masks is not None and measurement_grid.needs_fine_grid(label_image):
+        t0 = time.perf_counter()
+        margin = working_margin_mm(max_distance, mode, cube_mm)
+        joints = []
+        for side in L.SIDES:
+            kji = np.nonzero(arr == assign[side][0])
+            if len(kji[0]):
+                joints.append(assign[side] + (_roi(label_image, kji, margin),))
+            del kji
+        grid, arr = measurement_grid.fine_labels(label_image, arr, joints, fine_masks)
+        ct = None if ct is None else measurement_grid.fine_ct(ct, grid)
+        label_image, full, box = grid, None, None   # the result stays on the fine grid
+        timings["fine_grid"] = time.perf_counter() - t0
     ct_hu = None if ct is None else sitk.GetArrayViewFromImage(ct)
     centres = {side: _centroid(label_image, arr == assign[side][0]) for side in L.SIDES}
     frame = joint_bounds.joint_frame(joint_bounds.lateral_axis(centres[L.LEFT], centres[L.RIGHT]))
-    sides, meshes, timings = {}, {}, {}
+    sides, meshes = {}, {}
     for side in L.SIDES:
         mc_value, tb_value = assign[side]
         res = _measure_side(side, label_image, arr, mc_value, tb_value, max_distance, mode,

@@ -181,7 +181,7 @@ def negative_volume_mask(image, mc_mask, tb_mask, mc_poly, h, hit, rays, max_dis
     np.maximum.at(ring_max, tri.ravel(), np.repeat(h[tri].max(axis=1), 3))
     # The nearest vertex decides: keep points within the longest ray around it (+ an edge).
     dist, nearest = cKDTree(verts, leafsize=KD_LEAF_SIZE).query(
-        query, k=1, distance_upper_bound=float(h.max()) + edge)
+        query, k=1, distance_upper_bound=float(h.max()) + edge, workers=-1)  # all cores
     found = np.isfinite(dist)
     nearest = np.where(found, nearest, 0)
     keep = found & (ring_max[nearest] > 0) & (dist <= ring_max[nearest] + edge)

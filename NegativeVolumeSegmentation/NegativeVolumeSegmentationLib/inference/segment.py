@@ -20,6 +20,7 @@ from .. import labels as L
 from .inferers import predict_probabilities
 from . import crops as joint_crops
 from .crops import normalise
+from .fine_masks import CropProbabilities
 
 AIR_HU = joint_crops.AIR_HU
 DEFAULT_CROP_SIZE_MM = (48.0, 48.0, 40.0)
@@ -105,13 +106,16 @@ def probabilities_to_ct(probabilities, crop_reference_image, ct, background_firs
 class JointSegmentation(object):
     """One joint's result on the CT grid: ``side``, ``centre_lps``, ``box`` = (i0, i1) CT index
     box (x, y, z), ``probabilities`` {"condyle", "temporal_bone": (z, y, x) float32 on the box}
-    (None once the pipeline has made the labels from them)."""
+    (None once the pipeline has made the labels from them); ``crop``: the same probabilities on
+    the network's crop grid (:class:`.fine_masks.CropProbabilities`, 6 MB), from which the
+    engine builds the surfaces on CT grids coarser than its fine grid."""
 
-    def __init__(self, side, centre_lps, box, probabilities):
+    def __init__(self, side, centre_lps, box, probabilities, crop=None):
         self.side = side
         self.centre_lps = centre_lps
         self.box = box
         self.probabilities = probabilities
+        self.crop = crop
 
     def slices(self):
         """numpy (z, y, x) slices of the box in a CT array."""
@@ -164,8 +168,11 @@ def segment_joint(ct, centre_lps, side, network, metadata, device="cpu", half=Fa
     box, on_ct = probabilities_to_ct(probs[keep], crop, ct, background_first=False)
     if box is None:
         return None
+    geometry = sitk.Image(crop.GetSize(), sitk.sitkUInt8)
+    geometry.CopyInformation(crop)
+    on_crop = CropProbabilities(geometry, *[np.array(probs[c], np.float32) for c in keep])
     return JointSegmentation(side, [float(v) for v in centre_lps], box,
-                             {"condyle": on_ct[0], "temporal_bone": on_ct[1]})
+                             {"condyle": on_ct[0], "temporal_bone": on_ct[1]}, on_crop)
 
 
 def _intersection(a, b):
