@@ -61,28 +61,19 @@ def fine_grid(image, step=FINE_STEP_MM):
     return ref
 
 
-def interpolated_field(image, mask, reference):
-    """The shape-based interpolation's field (mm, float32 (z, y, x) on ``reference``'s grid) of
-    boolean ``mask`` on ``image``'s grid: > 0 inside the interpolated shape, about minus the
-    distance (mm) from it outside (module doc). An empty mask gives OUTSIDE_MM everywhere, a
-    full one +1 mm."""
+def interpolate_mask(image, mask, reference):
+    """Boolean (z, y, x) mask on ``reference``'s grid of the shape whose samples on ``image``'s
+    grid are ``mask`` (shape-based interpolation, module doc). An empty or full mask stays so."""
     mask = np.asarray(mask, bool)
-    shape = sitk.GetArrayViewFromImage(reference).shape
     if not mask.any():
-        return np.full(shape, OUTSIDE_MM, np.float32)
+        return np.zeros(sitk.GetArrayViewFromImage(reference).shape, bool)
     if mask.all():
-        return np.ones(shape, np.float32)
+        return np.ones(sitk.GetArrayViewFromImage(reference).shape, bool)
     field = sitk.GetImageFromArray(signed_distance(mask, image.GetSpacing()))
     field.CopyInformation(image)
     fine = sitk.Resample(field, reference, sitk.Transform(), INTERPOLATOR, OUTSIDE_MM,
                          sitk.sitkFloat32)
-    return sitk.GetArrayFromImage(fine)
-
-
-def interpolate_mask(image, mask, reference):
-    """Boolean (z, y, x) mask on ``reference``'s grid of the shape whose samples on ``image``'s
-    grid are ``mask`` (shape-based interpolation, module doc). An empty or full mask stays so."""
-    return interpolated_field(image, mask, reference) > 0.0
+    return sitk.GetArrayViewFromImage(fine) > 0.0
 
 
 def fine_masks(image, masks, step=FINE_STEP_MM):

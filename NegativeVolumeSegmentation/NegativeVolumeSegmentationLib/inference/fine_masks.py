@@ -7,7 +7,7 @@ shape-based interpolation, :mod:`..engine.shape_interpolation`) depend on where 
 fall. The probabilities hold more: resampled (linearly) onto the engine's 0.3 mm measurement grid
 (:mod:`..engine.measurement_grid`) and their argmax taken there, they give bones whose surfaces
 lie at the network's 0.5 iso-level whatever the CT's grid (docs/method.md, "Surfaces from the
-network's probabilities": the real head and its 0.5 mm copy 0.5 / 0.4 % apart in NV instead of
+network's probabilities": the real head and its 0.5 mm copy 1.0 / 1.1 % apart in NV instead of
 5.7 / 3.6 %).
 
 The post-processing on the CT grid (:mod:`.postprocess`: the condyle's lower plane, the temporal
