@@ -28,9 +28,9 @@ def needs_fine_grid(image):
     return max(image.GetSpacing()) > shape_interpolation.FINE_STEP_MM + 1e-9
 
 
-def sub_grid(grid, image):
-    """(empty SimpleITK image, (j0, j1)): the part of ``grid`` whose voxel centres lie inside
-    ``image``'s voxels (both share the direction), with its index box (x, y, z) in ``grid``."""
+def corner_indices(image, grid):
+    """(8, 3) continuous indices (x, y, z) in ``grid`` of the outer corners of ``image``'s
+    voxels (SimpleITK images in one physical space)."""
     size = np.asarray(image.GetSize(), float)
     corners = []
     for cx in (-0.5, size[0] - 0.5):
@@ -38,7 +38,13 @@ def sub_grid(grid, image):
             for cz in (-0.5, size[2] - 0.5):
                 point = image.TransformContinuousIndexToPhysicalPoint((cx, cy, cz))
                 corners.append(grid.TransformPhysicalPointToContinuousIndex(point))
-    corners = np.asarray(corners)
+    return np.asarray(corners)
+
+
+def sub_grid(grid, image):
+    """(empty SimpleITK image, (j0, j1)): the part of ``grid`` whose voxel centres lie inside
+    ``image``'s voxels (both share the direction), with its index box (x, y, z) in ``grid``."""
+    corners = corner_indices(image, grid)
     j0 = np.maximum(np.ceil(corners.min(axis=0) - 1e-6).astype(int), 0)
     j1 = np.minimum(np.floor(corners.max(axis=0) + 1e-6).astype(int) + 1,
                     np.asarray(grid.GetSize()))

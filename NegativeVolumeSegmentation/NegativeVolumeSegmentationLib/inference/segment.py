@@ -17,6 +17,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from .. import labels as L
+from ..engine.measurement_grid import corner_indices
 from .inferers import predict_probabilities
 from . import crops as joint_crops
 from .crops import normalise
@@ -53,14 +54,7 @@ def normalize_intensity(hu, intensity):
 def ct_box_of(reference, ct, margin_voxels=1):
     """Index box [i0, i1) (x, y, z) of the CT voxels inside the crop ``reference``'s extent
     (corners transformed to CT continuous indices), clipped to the CT; None if they miss."""
-    size = np.asarray(reference.GetSize())
-    corners = []
-    for cx in (-0.5, size[0] - 0.5):
-        for cy in (-0.5, size[1] - 0.5):
-            for cz in (-0.5, size[2] - 0.5):
-                point = reference.TransformContinuousIndexToPhysicalPoint((cx, cy, cz))
-                corners.append(ct.TransformPhysicalPointToContinuousIndex(point))
-    corners = np.asarray(corners)
+    corners = corner_indices(reference, ct)
     i0 = np.maximum(np.floor(corners.min(axis=0)).astype(int) - margin_voxels, 0)
     i1 = np.minimum(np.ceil(corners.max(axis=0)).astype(int) + 1 + margin_voxels,
                     np.asarray(ct.GetSize()))
