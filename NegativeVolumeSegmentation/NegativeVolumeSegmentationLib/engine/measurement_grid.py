@@ -6,7 +6,7 @@ When the labels come with finer shapes (the segmentation network's probabilities
 part of the CT grid: the surfaces, the NV voxels and the condyle volume are all on it, and so are
 the label map and the segmentation the user gets (a segmentation may carry its own geometry).
 Counting the NV at the CT's own voxel centres instead read 2-5 % below the count on the fine grid
-on 2 mm slices (whole-head phantoms, docs/method.md, "Surfaces from the network's probabilities").
+on 2 mm slices (whole-head phantoms, docs/method.md, "Measuring on the network's probabilities").
 
 Each joint's region of interest (its condyle's box grown by the rays' reach) takes the finer
 shapes; the rest of the labelled part keeps the CT grid's labels, nearest-neighbour (bone far

@@ -6,7 +6,7 @@ CT's grid. The label map is that prediction sampled at the CT's voxel centres: o
 shape-based interpolation, :mod:`..engine.shape_interpolation`) depend on where the CT's samples
 fall. The probabilities hold more: resampled (linearly) onto the engine's 0.3 mm measurement grid
 (:mod:`..engine.measurement_grid`) and their argmax taken there, they give bones whose surfaces
-lie at the network's 0.5 iso-level whatever the CT's grid (docs/method.md, "Surfaces from the
+lie at the network's 0.5 iso-level whatever the CT's grid (docs/method.md, "Measuring on the
 network's probabilities": the real head and its 0.5 mm copy 1.0 / 1.1 % apart in NV instead of
 5.7 / 3.6 %).
 
