@@ -27,8 +27,8 @@ SLICE_CAUTION_MM = 1.0      # 1.5-2 mm slices: NV from true labels -7.1 .. +3.2 
 INPLANE_MAX_MM = 1.5        # anterior joint space 1.3 +- 0.2 mm: a wider pixel cannot hold a
                             # free voxel across it; a 15-20 mm condyle would be ~10 pixels wide
 INPLANE_CAUTION_MM = 0.8    # 1 mm pixels: NV from true labels -2.6 .. +3.1 % per joint
-BOUNDED_MAX_MM = 0.5        # mode bounded: its NV moves 300-400 mm3 per mm of rim height and the
-#                             rims are read on voxels; coarser grids gave -27..+55 % (method.md)
+BOUNDED_MAX_MM = 0.5        # mode bounded: 0.1 mm of the facing part's edge moves its NV by
+#                             10-25 mm3; clinical grids gave errors beyond 5 % (method.md)
 SLICE_THICKNESS_TAG = "0018|0050"   # DICOM Slice Thickness, when the reader kept it
 # --- scan level: is it a CT in Hounsfield units?
 AIR_HU = -500.0             # air is ~-1000 HU; MRI, 8-bit and unrescaled CT have nothing below
@@ -95,8 +95,9 @@ def check_grid(image, mode="confined"):
                         "uncertain by up to ~5 %%; compare left with right on this scan only"
                         % (spacing[0], spacing[1], INPLANE_CAUTION_MM))
     if mode == "bounded" and max(inplane, slices) > BOUNDED_MAX_MM:
-        reasons.append("mode bounded needs voxels of at most %.3g mm (its rims are read on "
-                       "voxels); this scan %.3g x %.3g x %.3g mm: use mode confined"
+        reasons.append("mode bounded needs voxels of at most %.3g mm (the edge of its joint "
+                       "space is not reliable on coarser grids); this scan %.3g x %.3g x %.3g "
+                       "mm: use mode confined"
                        % (BOUNDED_MAX_MM, spacing[0], spacing[1], slices))
     return Verdict(reasons, cautions)
 

@@ -1,17 +1,21 @@
 """The bounded joint space (mode "bounded", engine/joint_bounds.py) against independent truths.
 
-- Synthetic points with a known eminence crest, postglenoid tip and condylar poles: the rims,
-  their depths, the rim plane and the "not seated" rule exactly; a steep drop of the bone at a
-  pole (the fossa's lateral wall) does not move the crest.
+- Synthetic points with a known eminence crest, postglenoid tip, fossa apex and condylar poles:
+  the rims, their depths, the apex, the "not seated" rule and which condyle points face the joint
+  (between the tangent lines from the apex to a ball, angles worked out by hand) exactly; a steep
+  drop of the bone at a pole (the fossa's lateral wall) does not move the crest.
 - Head phantoms (CBCT crops, 0.5 mm, mouth closed): the engine's bounded NV against the phantom
-  truth's bounded NV, whose rims come from the exact implicit surfaces (phantom/truth.py). The
-  rims are read on voxel faces, so each is off by up to a quarter voxel (0.125 mm on average);
-  the bounded NV changes by 300-400 mm3 per mm of rim height (docs/method.md), so the tolerance
-  is 100 mm3 or 5 %, whichever is larger (measured on seeds 0-9: 2-81 mm3, -3.8 % to +21 %),
-  not the confined mode's 5 %.
+  truth's bounded NV, whose apex, rims and facing part come from the exact implicit surfaces and
+  rays (phantom/truth.py). The tolerance is 100 mm3 or 5 %, whichever is larger (measured on
+  seeds 0-9: -6.0 % to 0.0 %, at most 88 mm3), apex and rims within 0.5 mm.
 - The real anatomy of ../shared (dental CBCT label map, 0.5 mm): no NV beyond the condylar
   poles or more than 10 mm below the condyle top (both taken from the MC voxels, not from the
-  engine), less NV than the confined mode, and the mirror image swaps the sides.
+  engine), less NV than the confined mode, the mirror image swaps the sides (within 3 %: the
+  mirrored voxels are triangulated differently, which moves the facing part's edge; measured
+  2.4 %), and the head
+  pitched by +-10 degrees (a known rotation about the left-right axis) keeps each side's bounded
+  NV within 15 % (measured -9 % to +12 %; the earlier rim-plane definition moved by -37 % to
+  +41 %: docs/method.md).
 """
 
 import numpy as np
@@ -49,25 +53,53 @@ def _fossa(crest=(-8.0, -4.0), tip=(7.0, -3.0), pole_drop_x=None):
     return np.stack([x[keep], y[keep], z[keep]], 1)
 
 
-def test_rims_depths_and_rim_plane_are_exact():
+def _roof(apex=(1.0, 2.0)):
+    """Ray ends on a roof z = apex_z - 0.05 (y - apex_y)^2 over x, y in [-6, 6]: its highest line
+    is y = apex_y, z = apex_z."""
+    xs = np.arange(-6.0, 6.01, 0.1)
+    x, y = [a.ravel() for a in np.meshgrid(xs, xs + apex[0])]
+    return np.stack([x, y, apex[1] - 0.05 * (y - apex[0]) ** 2], 1)
+
+
+NONE = np.zeros((0, 3))
+
+
+def test_rims_depths_and_apex_are_exact():
     frame = B.joint_frame(B.lateral_axis())
-    bounds = B.JointBounds(frame, _condyle(), _fossa(pole_drop_x=4.7))
+    bounds = B.JointBounds(frame, _condyle(), _fossa(pole_drop_x=4.7), _roof())
     s = bounds.summary()
+    assert s["apex_height_mm"] == pytest.approx(2.0, abs=1e-6)
+    assert s["apex_lps_mm"][1] == pytest.approx(1.0, abs=1e-6)
     assert s["eminence_depth_mm"] == pytest.approx(4.0, abs=1e-6)
     assert s["postglenoid_depth_mm"] == pytest.approx(3.0, abs=1e-6)
     assert s["eminence_crest_lps_mm"][1] == pytest.approx(-8.0, abs=1e-6)
     assert s["postglenoid_tip_lps_mm"][1] == pytest.approx(7.0, abs=1e-6)
     assert s["head_width_mm"] == pytest.approx(10.0, abs=1e-9)
     assert bounds.seated
-    # rim plane through (y, z) = (-8, -4) and (7, -3): z = -4 + (y + 8) / 15 at y = 0: -3.467
-    inside = bounds.contains(np.array([[0.0, 0.0, -3.40], [0.0, 0.0, -3.55], [5.5, 0.0, 0.5],
-                                       [-4.9, 0.0, 0.5], [0.0, -8.0, -3.9], [0.0, 7.0, -3.1]]))
-    assert inside.tolist() == [True, False, False, True, True, False]
+    inside = bounds.contains(np.array([[0.0, 0.0, -9.0], [5.5, 0.0, 0.5], [-4.9, 0.0, 0.5]]))
+    assert inside.tolist() == [True, False, True]
+
+
+def test_the_part_facing_the_joint_ends_at_the_tangents_from_the_apex():
+    # Ball of radius 5 about C = (y, z) = (0, -5); apex A = (1, 2) (1 mm posterior, 2 mm above
+    # the top). |CA| = sqrt(50); the tangent points lie arccos(5 / sqrt(50)) = 45 degrees either
+    # side of the direction C -> A, which leans atan(1 / 7) = 8.13 degrees posterior: the facing
+    # arc runs from 36.87 degrees anterior to 53.13 degrees posterior of the top.
+    bounds = B.JointBounds(B.joint_frame(B.lateral_axis()), _condyle(), _fossa(), _roof())
+    degrees = np.array([-38.0, -35.5, 0.0, 52.0, 54.5, 120.0])  # + posterior (LPS +y)
+    a = np.radians(degrees)
+    normals = np.stack([np.zeros_like(a), np.sin(a), np.cos(a)], 1)
+    points = normals * 5.0 + [0.0, 0.0, -5.0]
+    assert bounds.facing(points, normals).tolist() == [False, True, True, True, False, False]
+    beside = np.array([[5.5, 0.0, 0.0]])  # beyond the lateral pole
+    assert not bounds.facing(beside, np.array([[0.0, 0.0, 1.0]]))[0]
+    no_rays = B.JointBounds(B.joint_frame(B.lateral_axis()), _condyle(), _fossa(), NONE)
+    assert no_rays.apex is None and not no_rays.facing(points, normals).any()
 
 
 def test_postglenoid_running_down_is_levelled_with_the_crest():
     bounds = B.JointBounds(B.joint_frame(B.lateral_axis()), _condyle(),
-                           _fossa(tip=(7.0, -9.0)))
+                           _fossa(tip=(7.0, -9.0)), _roof())
     s = bounds.summary()
     assert s["eminence_depth_mm"] == pytest.approx(4.0, abs=1e-6)
     assert s["postglenoid_depth_mm"] == pytest.approx(4.0, abs=1e-6)
@@ -75,7 +107,7 @@ def test_postglenoid_running_down_is_levelled_with_the_crest():
 
 def test_condyle_on_the_eminence_is_not_seated():
     bounds = B.JointBounds(B.joint_frame(B.lateral_axis()), _condyle(),
-                           _fossa(crest=(-8.0, -0.5)))
+                           _fossa(crest=(-8.0, -0.5)), _roof())
     assert not bounds.seated
 
 
@@ -113,7 +145,7 @@ def test_bounded_nv_against_phantom_truth(phantom_rows):
         seated += 1
         assert values is not None, (seed, warnings)
         rims = values["joint_bounds"]
-        for key in ("eminence_depth_mm", "postglenoid_depth_mm"):
+        for key in ("eminence_depth_mm", "postglenoid_depth_mm", "apex_height_mm"):
             assert abs(rims[key] - truth[key]) <= 0.5, (seed, key, rims[key], truth[key])
         got = values["negative_volume_mm3"]
         assert abs(got - want) <= max(100.0, 0.05 * want), (seed, got, want)
@@ -173,4 +205,4 @@ def test_real_anatomy_mirror_swaps_the_bounded_sides(dental):
     original, mirror = dental["bounded"].sides, dental["mirror"].sides
     for side, other in (("left", "right"), ("right", "left")):
         want, got = original[other]["negative_volume_mm3"], mirror[side]["negative_volume_mm3"]
-        assert abs(got - want) <= 0.02 * want, (side, got, want)
+        assert abs(got - want) <= 0.03 * want, (side, got, want)  # measured 2.4 %: mesh triangulation

@@ -1,26 +1,36 @@
 """Where one joint space ends: the bounded definition of the negative volume (mode "bounded").
 
-The joint space is the gap between the condylar head and the glenoid fossa (docs/method.md,
-"A joint space bounded to the joint"). In the joint's frame (lateral axis m towards the patient's
-left, superior axis s, posterior axis p = s x m; LPS mm) it is bounded
+The joint space is the gap between the condylar head's articular surface and the glenoid fossa
+(docs/method.md, "Bounded joint space"). In the joint's frame (lateral axis m towards the
+patient's left, superior axis s, posterior axis p = s x m; LPS mm):
 
-* medially and laterally by the planes normal to m through the condylar head's medial and
-  lateral poles (the head = the condyle within ``HEAD_DEPTH_MM`` below its top);
-* inferiorly, anteriorly and posteriorly by the rim plane: the plane containing m through the
-  articular eminence crest E (the lowest temporal-bone point in front of the head's centre,
-  at most ``EMINENCE_REACH_MM`` anterior) and the postglenoid tip P (the lowest temporal-bone
-  point behind it, at most ``POSTGLENOID_REACH_MM`` posterior, never lower than E: where the
-  posterior wall runs on down as the tympanic plate, the rim is level with the crest). Both
-  are medians over 1 mm sagittal slabs across the head's central half.
+* the condyle faces the joint where it can be seen from the fossa's apex A: in the sagittal
+  plane, the condylar surface between the tangent lines from A to its anterior and posterior
+  surfaces (the landmarks of Ikeda and Kawamura's linear joint spaces: the fossa's most superior
+  point and the tangent points from it). A is the highest point the condyle's rays reach on the
+  temporal bone (the median over 1 mm sagittal slabs across the head's central half of each
+  slab's highest ray end). A condyle point faces the joint when its normal, projected onto the
+  sagittal plane, points towards the line through A along m; rays from the other points (the
+  condylar neck, the head's underside) count 0, and an NV point counts only when its foot on the
+  condyle faces the joint;
+* medially and laterally the joint space ends at the planes normal to m through the condylar
+  head's medial and lateral poles (the head = the condyle within ``HEAD_DEPTH_MM`` below its top).
 
-Only temporal bone within ``RIM_SEARCH_DEPTH_MM`` below the condyle top and between the poles
-can be a rim. A condyle whose top is not at least 1 mm above the crest is not seated in its fossa
-(mouth open, dislocation): the bounded joint space is not defined there. Points are LPS mm; the
-same class serves the engine (voxel-face mesh vertices) and the phantom truth (points on the exact
-implicit surfaces).
+A is a maximum on the dome of the fossa roof, read on the rays (not on the bone's upper, cranial
+surface), so it moves little when the head is tilted (measured: docs/method.md). The articular
+eminence crest E (the lowest temporal-bone point up to ``EMINENCE_REACH_MM`` in front of the
+head's centre) and the postglenoid tip P (the lowest up to ``POSTGLENOID_REACH_MM`` behind it,
+never lower than E: a wall running on down as the tympanic plate is levelled with the crest) are
+reported, and E decides whether the condyle sits in its fossa: a condyle whose top is not at
+least 1 mm above E is not seated (mouth open, dislocation) and its bounded joint space is not
+defined. Only temporal bone within ``RIM_SEARCH_DEPTH_MM`` below the condyle top and between the
+poles can be a rim. Points are LPS mm; the same class serves the engine (mesh vertices and rays)
+and the phantom truth (points on the exact implicit surfaces).
 """
 
 import numpy as np
+from scipy import sparse
+from scipy.sparse import csgraph
 
 HEAD_DEPTH_MM = 10.0  # the condylar head: its top 10 mm (a head is 8-10 mm deep, ~20 mm wide)
 EMINENCE_REACH_MM = 20.0  # eminence crest lies 7-13 mm in front of the condyle's centre
@@ -28,7 +38,8 @@ POSTGLENOID_REACH_MM = 12.0  # postglenoid process: right behind the head (4-8 m
 RIM_SEARCH_DEPTH_MM = 12.0  # eminence height is 5-9 mm below the fossa roof
 MIN_SEATED_DEPTH_MM = 1.0  # a crest less than this below the condyle top: not in its fossa
 CORE_MARGIN = 0.25  # rims are read over the head's central half (a quarter in from each pole)
-SLAB_MM = 1.0  # width of the sagittal slabs whose lowest bone points are the rim samples
+SLAB_MM = 1.0  # width of the sagittal slabs whose lowest bone points (highest ray ends) are
+#               the rim (apex) samples
 PAIR_MIN_DISTANCE_MM = 40.0  # two condyles closer than this do not define the left-right axis
 
 
@@ -58,12 +69,13 @@ class JointBounds(object):
     Args:
         frame: (3, 3) rows m, p, s from :func:`joint_frame`.
         condyle_points: (N, 3) LPS mm points on the condyle's surface.
-        bone_points: (K, 3) LPS mm points on the temporal bone's surface.
-    Attributes (LPS mm): ``top`` (the condyle's highest point), ``eminence`` / ``postglenoid``
-    (E and P, None where no bone was found), ``poles`` (medial / lateral m-coordinates).
+        bone_points: (K, 3) LPS mm points on the temporal bone's surface (for E and P).
+        ray_ends: (H, 3) LPS mm ends of the condyle's rays that met the temporal bone (for A).
+    Attributes (LPS mm): ``top`` (the condyle's highest point), ``apex`` / ``eminence`` /
+    ``postglenoid`` (A, E and P, None where not found), ``m_range`` (the poles' m-coordinates).
     """
 
-    def __init__(self, frame, condyle_points, bone_points):
+    def __init__(self, frame, condyle_points, bone_points, ray_ends):
         self.frame = np.asarray(frame, float)
         c = np.asarray(condyle_points, float) @ self.frame.T  # (m, p, s) coordinates
         top_s = float(c[:, 2].max())
@@ -72,7 +84,7 @@ class JointBounds(object):
         self.p_centre = float(head[:, 1].mean())
         self.top_s = top_s
         self.top = np.asarray(condyle_points, float)[int(np.argmax(c[:, 2]))]
-        b = np.asarray(bone_points, float) @ self.frame.T
+        b = np.asarray(bone_points, float).reshape(-1, 3) @ self.frame.T
         b = b[b[:, 2] >= top_s - RIM_SEARCH_DEPTH_MM]
         dp = b[:, 1] - self.p_centre
         e = self._crest(b[(dp < 0) & (dp >= -EMINENCE_REACH_MM)])
@@ -82,7 +94,9 @@ class JointBounds(object):
         self._e, self._p = e, p
         self.eminence = None if e is None else e @ self.frame
         self.postglenoid = None if p is None else p @ self.frame
-        self._plane = self._rim_plane(e, p)
+        self._apex = self._crest(np.asarray(ray_ends, float).reshape(-1, 3) @ self.frame.T,
+                                 highest=True)
+        self.apex = None if self._apex is None else self._apex @ self.frame
 
     @property
     def seated(self):
@@ -91,12 +105,47 @@ class JointBounds(object):
         or past the eminence and this joint space is not defined)."""
         return self._e is not None and self.top_s - self._e[2] >= MIN_SEATED_DEPTH_MM
 
-    def _crest(self, points):
+    def _between_poles(self, c):
+        return (c[:, 0] >= self.m_range[0]) & (c[:, 0] <= self.m_range[1])
+
+    def facing(self, points, normals):
+        """Boolean: condyle points (N, 3) with outward normals (N, 3), LPS, that face the joint:
+        between the poles and seeing the apex line (normal . (A - point) > 0 in the sagittal
+        plane). All False when no ray met the temporal bone (no apex)."""
+        c = np.asarray(points, float) @ self.frame.T
+        if self._apex is None:
+            return np.zeros(len(c), bool)
+        n = np.asarray(normals, float) @ self.frame.T
+        towards = ((self._apex[None, 1:] - c[:, 1:]) * n[:, 1:]).sum(axis=1)
+        return self._between_poles(c) & (towards > 0.0)
+
+    def facing_cap(self, points, normals, edges):
+        """Boolean: the points of :meth:`facing` connected to the highest of them along
+        ``edges`` ((E, 2) index pairs: the mesh's edges, or sample neighbours). Seen from the
+        apex, a concavity of the condylar neck can face it too, hidden behind the head; only the
+        cap around the top is the articular surface."""
+        face = self.facing(points, normals)
+        if not face.any():
+            return face
+        edges = np.asarray(edges, int).reshape(-1, 2)
+        edges = edges[face[edges[:, 0]] & face[edges[:, 1]]]
+        n = len(face)
+        graph = sparse.coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), (n, n))
+        _, component = csgraph.connected_components(graph, directed=False)
+        s = np.asarray(points, float) @ self.frame[2]
+        top = int(np.argmax(np.where(face, s, -np.inf)))
+        return face & (component == component[top])
+
+    def contains(self, points):
+        """Boolean: LPS points (N, 3) between the planes of the condylar head's poles."""
+        return self._between_poles(np.asarray(points, float) @ self.frame.T)
+
+    def _crest(self, points, highest=False):
         """Median over 1 mm sagittal slabs of the head's central half of each slab's lowest
-        point ((m, p, s)), or None. Near a pole the bone drops steeply (the fossa's lateral and
-        medial walls), so the lowest point of the whole width would jump with a tenth of a
-        millimetre of pole position; the central profile is where the joint space is read
-        (docs/method.md)."""
+        (``highest``: highest) point ((m, p, s)), or None. Near a pole the bone drops steeply
+        (the fossa's lateral and medial walls), so the lowest point of the whole width would jump
+        with a tenth of a millimetre of pole position; the central profile is where the joint
+        space is read (docs/method.md)."""
         lo, hi = self.m_range
         half = (0.5 - CORE_MARGIN) * (hi - lo)
         centre = 0.5 * (lo + hi)
@@ -107,39 +156,24 @@ class JointBounds(object):
         for a, b in zip(edges[:-1], edges[1:]):
             slab = points[(points[:, 0] >= a) & (points[:, 0] <= b)]
             if len(slab):
-                low = slab[slab[:, 2] <= slab[:, 2].min() + 1e-6]
+                z = slab[:, 2]
+                low = slab[z >= z.max() - 1e-6] if highest else slab[z <= z.min() + 1e-6]
                 crests.append(low.mean(axis=0))  # voxel faces tie: the middle of the lowest
         return None if not crests else np.median(np.array(crests), axis=0)
 
-    def _rim_plane(self, e, p):
-        """(normal (p, s) in the sagittal plane, offset): inside when normal . (p, s) >= offset."""
-        floor = self.top_s - RIM_SEARCH_DEPTH_MM
-        if e is None and p is None:
-            return np.array([0.0, 1.0]), floor
-        if e is None or p is None:
-            level = (e if p is None else p)[2]
-            return np.array([0.0, 1.0]), float(level)
-        d = np.array([p[1] - e[1], p[2] - e[2]])
-        normal = np.array([-d[1], d[0]]) / np.linalg.norm(d)  # p runs behind e: s-part > 0
-        return normal, float(normal @ np.array([e[1], e[2]]))
-
-    def contains(self, points):
-        """Boolean: LPS points (N, 3) between the poles and on or above the rim plane."""
-        c = np.asarray(points, float) @ self.frame.T
-        normal, offset = self._plane
-        return ((c[:, 0] >= self.m_range[0]) & (c[:, 0] <= self.m_range[1])
-                & (c[:, 1] * normal[0] + c[:, 2] * normal[1] >= offset))
-
     def summary(self):
-        """JSON-friendly: rim points (LPS mm or None), their depth below the condyle top (mm) and
-        the head's medial-lateral width (mm)."""
+        """JSON-friendly: apex and rim points (LPS mm or None), the apex's height above and the
+        rims' depth below the condyle top (mm), and the head's medial-lateral width (mm)."""
         def depth(q):
             return None if q is None else float(self.top_s - q[2])
+
+        def lps(q):
+            return None if q is None else [float(v) for v in q]
         return {
-            "eminence_crest_lps_mm": None if self.eminence is None else [float(v) for v in
-                                                                         self.eminence],
-            "postglenoid_tip_lps_mm": None if self.postglenoid is None else [
-                float(v) for v in self.postglenoid],
+            "apex_lps_mm": lps(self.apex),
+            "eminence_crest_lps_mm": lps(self.eminence),
+            "postglenoid_tip_lps_mm": lps(self.postglenoid),
+            "apex_height_mm": None if self._apex is None else float(self._apex[2] - self.top_s),
             "eminence_depth_mm": depth(self._e),
             "postglenoid_depth_mm": depth(self._p),
             "head_width_mm": float(self.m_range[1] - self.m_range[0]),

@@ -159,13 +159,17 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
     if mode == "bounded":  # only the head under the fossa faces the joint (joint_bounds)
         if frame is None:
             frame = joint_bounds.joint_frame(joint_bounds.lateral_axis())
-        bounds = _joint_bounds(frame, roi_img, mc_mask, tb_mask)
+        verts, normals = surfaces.points(mc_poly), surfaces.point_normals(mc_poly)
+        bounds = _joint_bounds(frame, roi_img, mc_mask, tb_mask,
+                               verts[hit] + h[hit, None] * normals[hit])
         if not bounds.seated:
             warnings.append("%s side: the condyle is not seated in its fossa (the articular "
                             "eminence's crest is not below the condyle top: mouth open?); the "
                             "bounded joint space is not defined there" % name)
             return SideResult(meshes={"condyle": mc_poly, "temporal_bone": tb_poly})
-        facing = bounds.contains(surfaces.points(mc_poly))
+        tri = surfaces.triangles(mc_poly)
+        facing = bounds.facing_cap(verts, normals, np.vstack([tri[:, [0, 1]], tri[:, [1, 2]],
+                                                              tri[:, [2, 0]]]))
         h[~facing], hit[~facing] = 0.0, False
     timings["inflation"] = time.perf_counter() - t0
     if not hit.any():
@@ -186,7 +190,8 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
     swept = nv_mask.negative_volume_mask(
         roi_img, mc_mask, tb_mask, mc_poly, h, hit, rays, max_distance,
         miss_length=max_distance if mode == "paper" else 0.0, clip_box=clip,
-        region=None if bounds is None else bounds.contains)
+        region=None if bounds is None else bounds.contains,
+        facing=None if bounds is None else facing)
     if air_roi is not None:
         swept &= ~air_roi  # air is never joint space
     timings["nv_mask"] = time.perf_counter() - t0
@@ -238,8 +243,9 @@ def _bone_surfaces(roi_img, mc_mask, tb_mask):
             surfaces.mask_surface(_mask_image(mask_img, masks[1]), smoothing=TB_SMOOTHING))
 
 
-def _joint_bounds(frame, roi_img, mc_mask, tb_mask):
-    """:class:`.joint_bounds.JointBounds` from the unsmoothed voxel-face surfaces of the masks.
+def _joint_bounds(frame, roi_img, mc_mask, tb_mask, ray_ends):
+    """:class:`.joint_bounds.JointBounds` from the unsmoothed voxel-face surfaces of the masks
+    and the ends (LPS mm) of the rays that met the temporal bone (the apex is read on those).
 
     Rims, poles and the condyle top are extreme points. Smoothing pulls a convex crest or pole
     inwards (by ~0.3-0.5 mm on 1.5-2 mm slices); the voxel faces halfway between an inside and an
@@ -247,7 +253,7 @@ def _joint_bounds(frame, roi_img, mc_mask, tb_mask):
     faces = [surfaces.mask_surface(_mask_image(roi_img, m), smoothing=0.0)
              for m in (mc_mask, tb_mask)]
     mc_pts, tb_pts = [np.zeros((0, 3)) if f is None else surfaces.points(f) for f in faces]
-    return joint_bounds.JointBounds(frame, mc_pts, tb_pts)
+    return joint_bounds.JointBounds(frame, mc_pts, tb_pts, ray_ends)
 
 
 def _mask_image(reference, mask):

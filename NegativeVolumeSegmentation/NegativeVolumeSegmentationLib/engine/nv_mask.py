@@ -122,7 +122,7 @@ def _interpolate_block(query, nearest, verts, normals, values, tri, vertex_tris,
 
 
 def negative_volume_mask(image, mc_mask, tb_mask, mc_poly, h, hit, rays, max_distance,
-                         miss_length=0.0, clip_box=None, region=None):
+                         miss_length=0.0, clip_box=None, region=None, facing=None):
     """Boolean NV mask (numpy z, y, x) on ``image``'s grid.
 
     A voxel whose foot x(p) lies on a triangle whose corners all met the TB (or all missed it)
@@ -141,7 +141,10 @@ def negative_volume_mask(image, mc_mask, tb_mask, mc_poly, h, hit, rays, max_dis
             max_distance in the paper's mode).
         clip_box: optional (lo, hi) LPS mm box the NV is clipped to (paper mode's cube).
         region: optional callable, LPS points (N, 3) -> bool, the NV is clipped to (the bounded
-            joint region, :class:`.joint_bounds.JointBounds`).
+            joint region between the condylar poles, :meth:`.joint_bounds.JointBounds.contains`).
+        facing: optional boolean per MC vertex: a point counts only when the vertex nearest to it
+            faces the joint (:meth:`.joint_bounds.JointBounds.facing_cap`; as the phantom truth
+            decides by its nearest surface sample).
     """
     nv = np.zeros(mc_mask.shape, bool)
     verts = surfaces.points(mc_poly)
@@ -192,6 +195,8 @@ def negative_volume_mask(image, mc_mask, tb_mask, mc_poly, h, hit, rays, max_dis
         query, verts, normals, np.stack([h, hit.astype(float)], axis=1), tri, vertex_tris,
         nearest[keep])
     h_at, hit_at = at[:, 0], at[:, 1]
+    if facing is not None:  # nearest to a part of the condyle that does not face the joint
+        d = np.where(facing[nearest[keep]], d, -1.0)
     rim = np.nonzero((hit_at > 1e-9) & (hit_at < 1.0 - 1e-9) & (d > 0))[0]
     if len(rim):
         h_rim, hit_rim = rays.lengths(foot[rim], foot_normal[rim], max_distance)

@@ -9,9 +9,11 @@ implicit functions ``f(points) -> mm`` (negative inside; points (N, 3), any rigi
    first crossing refined by bisection; no crossing -> h = 0 (confined mode).
 3. A point p is NV when it lies outside MC and TB and, with x the nearest surface sample,
    0 < (p - x)·n(x) <= h(x).
-4. Bounded (mode "bounded", :meth:`JointSpaceTruth.bound`): the joint region of :mod:`..engine.joint_bounds` is found
-   from points on the exact MC and TB surfaces (no meshes, no voxels); rays from MC points
-   outside it count 0 and NV points must lie inside it.
+4. Bounded (mode "bounded", :meth:`JointSpaceTruth.bound`): the joint region of
+   :mod:`..engine.joint_bounds` is found from points on the exact MC and TB surfaces and the
+   exact rays' ends (no meshes, no voxels); rays from MC points that do not face the joint count
+   0 (so an NV point whose nearest sample does not face it is not NV) and NV points must lie
+   between the condylar poles.
 """
 
 import numpy as np
@@ -109,6 +111,7 @@ class JointSpaceTruth(object):
         self.mc_fn, self.tb_fn = mc_fn, tb_fn
         self.points, self.normals = surface_samples(mc_fn, np.asarray(mc_lo, float),
                                                     np.asarray(mc_hi, float), surface_step)
+        self.surface_step = surface_step
         self.h = ray_lengths(tb_fn, self.points, self.normals, max_distance)
         self.tree = cKDTree(self.points)
         self.bounds = None
@@ -131,8 +134,11 @@ class JointSpaceTruth(object):
                                       p_mid + B.POSTGLENOID_REACH_MM + 4)
                             for s in (top - B.RIM_SEARCH_DEPTH_MM - 1, top + 6.0)]) @ frame
         bone, _ = surface_samples(self.tb_fn, corners.min(0), corners.max(0), step)
-        self.bounds = B.JointBounds(frame, self.points, bone)
-        self.h = np.where(self.bounds.contains(self.points), self.h, 0.0)
+        hit = self.h > 0
+        ends = self.points[hit] + self.h[hit, None] * self.normals[hit]
+        self.bounds = B.JointBounds(frame, self.points, bone, ends)
+        pairs = self.tree.query_pairs(2.5 * self.surface_step, output_type="ndarray")
+        self.h = np.where(self.bounds.facing_cap(self.points, self.normals, pairs), self.h, 0.0)
         self._set_box()
         return self.bounds
 
