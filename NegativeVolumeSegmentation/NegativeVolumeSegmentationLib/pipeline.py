@@ -287,17 +287,31 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
     return CaseResult(report, nv.labels, nv.meshes, ct=ct, joints=joints, localization=located)
 
 
+def _grid_of(image):
+    """A one-voxel image with ``image``'s spacing, axes, origin and metadata (slice thickness):
+    what :func:`.quality.check_grid` reads, without holding the voxels."""
+    grid = sitk.Image([1, 1, 1], sitk.sitkUInt8)
+    grid.SetSpacing(image.GetSpacing())
+    grid.SetDirection(image.GetDirection())
+    grid.SetOrigin(image.GetOrigin())
+    for key in image.GetMetaDataKeys():
+        grid.SetMetaData(key, image.GetMetaData(key))
+    return grid
+
+
 def measure_labels(source, options=None, progress=None, case=None, ct=None):
     """The NV engine alone on a label map of condyle (1/2) and temporal bone (3/4).
 
     Args:
         source: label-map file (NIfTI, NRRD, MHA, Slicer .seg.nrrd) or a SimpleITK label image.
         options: :class:`.options.RunOptions` (mode, max distance, cube).
-        ct: the CT the labels belong to (file or SimpleITK image), checked to share their grid;
-            kept in the result (for report.png).
+        ct: the CT the labels belong to (file or SimpleITK image): on their grid, or resampled
+            onto it when they lie on another grid inside it (:func:`.io.ct.ct_on_label_grid`;
+            the quality gate then checks the CT's own grid too); kept in the result (for
+            report.png).
     Returns a :class:`CaseResult`.
     """
-    from .io.ct import check_same_grid
+    from .io.ct import ct_on_label_grid
     from .io.segmentation_files import read_label_map
 
     options = RunOptions.from_values(options)
@@ -316,10 +330,18 @@ def measure_labels(source, options=None, progress=None, case=None, ct=None):
         inputs["ct"] = os.path.abspath(ct)
         ct, ct_warnings = read_ct(ct)
         warnings.extend(ct_warnings)
+    acquired = None
     if ct is not None:
-        check_same_grid(labels, ct)
+        acquired = _grid_of(ct)
+        ct, resampled = ct_on_label_grid(labels, ct)
+        if not resampled:
+            acquired = None
+        else:
+            warnings.append("the CT was resampled onto the label map's grid (%s mm) for the air "
+                            "rule and the figure" % " x ".join("%.3g" % v for v in
+                                                               labels.GetSpacing()))
     scan = quality.check_scan(labels, intensities=False,   # the grid the labels were drawn on
-                              mode=options.mode)
+                              mode=options.mode, acquired=acquired)
     timings["read"] = time.perf_counter() - t0
     extra = {"parameters": options.report_parameters()}
     if inputs:

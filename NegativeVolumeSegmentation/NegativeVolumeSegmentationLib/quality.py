@@ -127,9 +127,15 @@ def check_intensities(image):
     return reasons
 
 
-def check_scan(image, intensities=True, mode="confined"):
-    """Scan-level Verdict: :func:`check_grid` plus, for a CT, :func:`check_intensities`."""
+def check_scan(image, intensities=True, mode="confined", acquired=None):
+    """Scan-level Verdict: :func:`check_grid` plus, for a CT, :func:`check_intensities`.
+    ``acquired``: the CT's own grid when ``image`` (a label map) lies on another one: a label map
+    on a finer grid cannot resolve more than the scan did, so both grids are checked."""
     verdict = check_grid(image, mode)
+    if acquired is not None:
+        more = check_grid(acquired, mode)
+        verdict.reasons += [r for r in more.reasons if r not in verdict.reasons]
+        verdict.cautions += [c for c in more.cautions if c not in verdict.cautions]
     if intensities:
         verdict.reasons.extend(check_intensities(image))
     if verdict.reasons:

@@ -340,19 +340,35 @@ def find_cases(paths):
     return cases
 
 
-def check_same_grid(labels_image, ct_image, tolerance_mm=1e-3):
-    """InputError unless the label map lies on the CT's voxel grid (size, spacing, origin, axes)."""
-    if tuple(labels_image.GetSize()) != tuple(ct_image.GetSize()):
-        raise InputError("label map size %s differs from the CT size %s: not on the CT grid"
-                         % (labels_image.GetSize(), ct_image.GetSize()))
-    spacing_l = np.asarray(labels_image.GetSpacing())
-    spacing_c = np.asarray(ct_image.GetSpacing())
-    if np.max(np.abs(spacing_l - spacing_c)) > tolerance_mm:
-        raise InputError("label map spacing %s mm differs from the CT spacing %s mm"
-                         % (tuple(np.round(spacing_l, 4)), tuple(np.round(spacing_c, 4))))
-    if np.max(np.abs(np.subtract(labels_image.GetOrigin(), ct_image.GetOrigin()))) > tolerance_mm:
-        raise InputError("label map origin %s mm differs from the CT origin %s mm"
-                         % (tuple(np.round(labels_image.GetOrigin(), 3)),
-                            tuple(np.round(ct_image.GetOrigin(), 3))))
-    if np.max(np.abs(np.subtract(labels_image.GetDirection(), ct_image.GetDirection()))) > 1e-4:
-        raise InputError("label map axes (direction) differ from the CT axes")
+def same_grid(a, b, tolerance_mm=1e-3):
+    """Whether SimpleITK images ``a`` and ``b`` share one voxel grid (size, spacing, origin,
+    axes)."""
+    return (tuple(a.GetSize()) == tuple(b.GetSize())
+            and np.max(np.abs(np.subtract(a.GetSpacing(), b.GetSpacing()))) <= tolerance_mm
+            and np.max(np.abs(np.subtract(a.GetOrigin(), b.GetOrigin()))) <= tolerance_mm
+            and np.max(np.abs(np.subtract(a.GetDirection(), b.GetDirection()))) <= 1e-4)
+
+
+def ct_on_label_grid(labels_image, ct_image):
+    """(CT on the label map's grid, resampled: bool).
+
+    The CT itself when both share one grid. A label map on another grid inside the CT's field of
+    view (``nvseg run`` writes its labels on a 0.3 mm grid over the labelled part; a label map
+    drawn on a resampled copy) gets the CT resampled onto its grid (linear, -1000 HU outside):
+    the engine reads the CT there for the air rule, report.png for the picture. InputError when
+    a voxel centre of the label map lies more than half a CT voxel outside the CT: then they are
+    not of one scan (or one physical space)."""
+    if same_grid(labels_image, ct_image):
+        return ct_image, False
+    size = np.asarray(labels_image.GetSize(), float)
+    limit = np.asarray(ct_image.GetSize(), float) - 0.5
+    for corner in np.ndindex(2, 2, 2):
+        point = labels_image.TransformContinuousIndexToPhysicalPoint(
+            [float(v) for v in np.asarray(corner) * (size - 1)])
+        index = np.asarray(ct_image.TransformPhysicalPointToContinuousIndex(point))
+        if np.any(index < -0.5 - 1e-6) or np.any(index > limit + 1e-6):
+            raise InputError("the label map reaches outside the CT (its corner at %s mm LPS): "
+                             "not the same scan" % ", ".join("%.1f" % v for v in point))
+    resampled = sitk.Resample(ct_image, labels_image, sitk.Transform(), sitk.sitkLinear,
+                              -1000.0, ct_image.GetPixelID())
+    return resampled, True
