@@ -70,74 +70,13 @@ doi:10.1038/s41598-021-95526-1. The module layout follows the 3D Slicer scripted
         slicer.app.connect("startupCompleted()", registerSampleData)
 
 
-#
-# Sample data: a head CT phantom with known joint spaces, generated here on first use (no
-# download), the held-out phantom the module's own pipeline checks measure.
-#
-SAMPLE_DATA_NAME = "TMJ phantom head CT"
-SAMPLE_DATA_CATEGORY = "Negative Volume Segmentation"
-
-
-def sampleDataFolder():
-    """Slicer's cache folder (where Sample Data keeps its files), else the temporary folder."""
-    import tempfile
-
-    folder = getattr(getattr(slicer, "app", None), "cachePath", None)
-    return folder or tempfile.gettempdir()
-
-
-def samplePhantomFileName():
-    from NegativeVolumeSegmentationLib.phantom.sample_ct import file_name
-
-    return file_name()
-
-
 def registerSampleData():
-    """Add "TMJ phantom head CT" to the Sample Data module. Its customDownloader generates the
-    CT locally (writePhantomSample); the URI is where that file is kept, so that
-    SampleData.downloadSample finds it in the cache once it has been generated."""
-    import pathlib
+    """The "TMJ phantom head CT" entry of the Sample Data module (generated locally on first
+    use, no download: NegativeVolumeSegmentationLib/scene/sample_data.py)."""
+    from NegativeVolumeSegmentationLib.scene.sample_data import register_sample_data
 
-    try:
-        import SampleData
-    except ImportError:  # the Sample Data module is disabled in this Slicer
-        logging.info("Sample Data module not found: %s not registered", SAMPLE_DATA_NAME)
-        return
-    iconsPath = os.path.join(os.path.dirname(__file__), "Resources", "Icons")
-    path = os.path.join(sampleDataFolder(), samplePhantomFileName())
-    SampleData.SampleDataLogic.registerCustomSampleDataSource(
-        category=SAMPLE_DATA_CATEGORY,
-        sampleName=SAMPLE_DATA_NAME,
-        uris=pathlib.Path(os.path.abspath(path)).as_uri(),
-        fileNames=samplePhantomFileName(),
-        nodeNames=SAMPLE_DATA_NAME,
-        thumbnailFileName=os.path.join(iconsPath, "NegativeVolumeSegmentation.png"),
-        loadFileTypes="VolumeFile",
-        customDownloader=downloadPhantomSample,
-    )
-
-
-def writePhantomSample(folder=None):
-    """The phantom head CT (NegativeVolumeSegmentationLib.phantom.sample_ct) in ``folder``
-    (default: Slicer's cache), generated on first use, reused afterwards. Returns its path."""
-    from NegativeVolumeSegmentationLib.phantom.sample_ct import write_sample_ct
-
-    return write_sample_ct(folder or sampleDataFolder())
-
-
-def downloadPhantomSample(source=None):
-    """Sample Data's customDownloader (called with the SampleDataSource): generate the phantom
-    CT if needed and load it as the volume "TMJ phantom head CT". Returns the volume node."""
-    slicer.app.setOverrideCursor(qt.Qt.WaitCursor)
-    try:
-        path = writePhantomSample()
-    except Exception as error:
-        logging.exception("The TMJ phantom could not be generated")
-        slicer.util.errorDisplay("The TMJ phantom could not be generated:\n%s" % error)
-        return None
-    finally:
-        slicer.app.restoreOverrideCursor()
-    return slicer.util.loadVolume(path, {"name": SAMPLE_DATA_NAME})
+    register_sample_data(os.path.join(os.path.dirname(__file__), "Resources", "Icons",
+                                      "NegativeVolumeSegmentation.png"))
 
 
 @parameterNodeWrapper
