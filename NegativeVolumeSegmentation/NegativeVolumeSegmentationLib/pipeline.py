@@ -362,8 +362,9 @@ def measure_labels(source, options=None, progress=None, case=None, ct=None):
     return CaseResult(report, nv.labels, nv.meshes, ct=ct)
 
 
-def compute(source, options=None, models=None, progress=None, case=None, device=None):
-    """:func:`run_case` (``options.segment``, the default) or :func:`measure_labels`."""
+def compute(source, options=None, models=None, progress=None, case=None, device=None, ct=None):
+    """:func:`run_case` (``options.segment``, the default) or :func:`measure_labels` (with the
+    ``ct`` the labels belong to, when known)."""
     options = RunOptions.from_values(options)
     if options.segment:
         if models is None:
@@ -373,4 +374,4 @@ def compute(source, options=None, models=None, progress=None, case=None, device=
             choice = choose_device(device if device is not None else options.device)
             models, device = load_models(device=choice.device), choice
         return run_case(source, models, options, device, progress, case)
-    return measure_labels(source, options, progress, case)
+    return measure_labels(source, options, progress, case, ct=ct)

@@ -30,12 +30,14 @@ from .common import (  # noqa: F401
     INTERFACE_SEGMENTS, _check, _close, _node_count, _same_numbers, _segment_counts,
     _segment_voxel_count, ball_label_image, oblique_direction)
 from .measure_checks import (  # noqa: F401
-    check_background_measure_existing, check_logic_on_analytic_phantom, check_show_results)
+    check_background_measure_existing, check_existing_segments_on_their_own_grid,
+    check_logic_on_analytic_phantom, check_show_results)
 from .pipeline_checks import (  # noqa: F401
     HEAD_SEED, HEAD_SPACING, NV_TOLERANCE, SURFACE_TOLERANCE, check_logic_on_head_phantom,
     check_seg_nrrd_roundtrip, head_phantom, reoriented)
 
-MRML_CHECKS = BRIDGE_CHECKS + (check_logic_on_analytic_phantom, check_show_results,
+MRML_CHECKS = BRIDGE_CHECKS + (check_logic_on_analytic_phantom,
+                               check_existing_segments_on_their_own_grid, check_show_results,
                                check_background_measure_existing)
 PIPELINE_CHECKS = (check_logic_on_head_phantom, check_background_matches_in_process,
                    check_background_cancel, check_bad_input_changes_nothing)

@@ -55,6 +55,11 @@ def test_logic_on_analytic_sphere_phantom(scene):
     print("timings", results["timings_s"])
 
 
+def test_existing_segments_are_measured_on_their_own_grid(scene):
+    results = slicer_selftest.check_existing_segments_on_their_own_grid(scene)
+    print({side: results[side]["negative_volume_mm3"] for side in ("left", "right")})
+
+
 def test_show_results_points_slice_views_at_the_joint(scene):
     slicer_selftest.check_show_results(scene)
 

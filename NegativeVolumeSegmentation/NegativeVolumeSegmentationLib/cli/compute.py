@@ -25,6 +25,8 @@ def add_parser(subparsers):
                    help="RunOptions as a JSON object (defaults for what is absent)")
     p.add_argument("--parts", metavar="PART", nargs="+", default=list(SCENE_PARTS),
                    choices=PARTS, help="result parts to write (default: %(default)s)")
+    p.add_argument("--ct", metavar="CT", help="with segment false: the CT the label map belongs "
+                   "to (the air rule; the quality gate reads its grid)")
     p.add_argument("--model-dir", metavar="DIR", help="folder of the bundled models")
     p.add_argument("--progress-file", metavar="FILE",
                    help="append one JSON line {\"stage\": ...} as each stage starts")
@@ -51,7 +53,8 @@ def run(args):
 
         device = choose_device(options.device)
         models = load_models(args.model_dir, device=device.device)
-    result = pipeline.compute(args.input, options, models, progress, args.case, device)
+    result = pipeline.compute(args.input, options, models, progress, args.case, device,
+                              ct=None if options.segment else args.ct)
     progress("write", args.case)
     results_folder.write_case(result, args.output, tuple(args.parts), args.case)
     return 0

@@ -3,10 +3,11 @@ and Cancel works. Qt-free; the caller polls (the module's panel with a qt.QTimer
 test with :meth:`BackgroundRun.wait`).
 
 :meth:`BackgroundRun.start` checks the input, writes the image the run measures (the CT, or the
-condyle / temporal-bone label map with segment=False) into a new temporary folder and starts
+condyle / temporal-bone label map with segment=False, the CT beside it when a volume is selected)
+into a new temporary folder and starts
 
     <python> -m NegativeVolumeSegmentationLib.cli compute INPUT -o OUT --options JSON
-             --progress-file F [--model-dir DIR]
+             --progress-file F [--ct CT] [--model-dir DIR]
 
 (``<python>``: Slicer's ``PythonSlicer`` inside Slicer, ``sys.executable`` elsewhere). The child
 runs :func:`..pipeline.compute` with the same :class:`..options.RunOptions` as the in-process
@@ -48,6 +49,7 @@ FAILED = "failed"
 CANCELLED = "cancelled"
 
 INPUT_FILE = "input.nrrd"
+CT_FILE = "ct.nrrd"  # with segment=False: the CT the segments belong to
 PROGRESS_FILE = "progress.jsonl"
 
 
@@ -72,10 +74,6 @@ def default_python_executable():
         return sys.executable
     raise InputError("no Python executable found for the background run (PythonSlicer is not on "
                      "the PATH and %s is not a Python)" % sys.executable)
-
-
-def _one_line(text):
-    return " ".join(str(text).split())
 
 
 def _one_line(text):
@@ -134,27 +132,34 @@ class BackgroundRun(object):
             raise RuntimeError("a BackgroundRun starts once (state %s)" % self.state)
         self._started = time.perf_counter()
         try:
-            image, name = logic.source_image(self.options, self.input_volume,
-                                             self.output_segmentation)
+            image, name, ct = logic.source_image(self.options, self.input_volume,
+                                                 self.output_segmentation)
             python = self.python or default_python_executable()
             self.temp_dir = tempfile.mkdtemp(prefix="nvseg-slicer-", dir=self.temp_root)
             input_path = os.path.join(self.temp_dir, INPUT_FILE)
             sitk.WriteImage(image, input_path)
+            ct_path = None
+            if ct is not None:
+                ct_path = os.path.join(self.temp_dir, CT_FILE)
+                sitk.WriteImage(ct, ct_path)
+            del image, ct
             self._input = (input_path, name)
             self._set_stage("start")
-            self._launch(self.command(python, input_path))
+            self._launch(self.command(python, input_path, ct_path))
         except Exception as error:
             self._fail(error)
             raise InputError(self.error)
         self.state = RUNNING
         return self
 
-    def command(self, python, input_path):
+    def command(self, python, input_path, ct_path=None):
         """The child's command line (argv list)."""
         argv = [python, "-m", PACKAGE + ".cli", "compute", input_path,
                 "-o", os.path.join(self.temp_dir, "out"), "--options", self.options.to_json(),
                 "--progress-file", os.path.join(self.temp_dir, PROGRESS_FILE),
                 "--case", self._input[1]]
+        if ct_path:
+            argv += ["--ct", ct_path]
         if self.model_dir:
             argv += ["--model-dir", self.model_dir]
         return argv

@@ -43,15 +43,19 @@ def input_image(volume_node):
 
 
 def existing_segments(segmentation_node, volume_node=None):
-    """LPS label image (1-4) of the MC / TB segments of a segmentation, on the CT's grid.
+    """LPS label image (1-4) of the MC / TB segments of a segmentation, on the segmentation's own
+    grid (its reference geometry: the CT's for segments drawn on it, the 0.3 mm grid of a run's
+    own segmentation: measured again, edited or not, it gives the run's numbers); on the CT's
+    grid when the segmentation has none.
 
     InputError unless at least one side has both its condyle and temporal-bone segment.
     """
     if segmentation_node is None:
         raise InputError("no segmentation selected: pick the segmentation holding the "
                          "condyle and temporal bone segments")
+    own = mrml_bridge.has_reference_geometry(segmentation_node)
     label_image, found = mrml_bridge.labels_from_segmentation(
-        segmentation_node, volume_node, values=list(MC_TB_VALUES))
+        segmentation_node, None if own else volume_node, values=list(MC_TB_VALUES))
     complete = [s for s in L.SIDES if L.CONDYLE[s] in found and L.TEMPORAL_BONE[s] in found]
     if not complete:
         raise InputError(
@@ -63,12 +67,15 @@ def existing_segments(segmentation_node, volume_node=None):
 
 
 def source_image(options, inputVolumeNode, segmentationNode):
-    """(LPS SimpleITK image, name) a run measures: the CT (segment=True) or the label map of the
-    MC / TB segments on the CT's grid (segment=False). InputError for nodes that cannot run."""
+    """(LPS SimpleITK image, name, CT or None) a run measures: the CT (segment=True; no third
+    image) or the label map of the MC / TB segments (segment=False, :func:`existing_segments`)
+    with the CT when a volume is selected (the air rule, the quality gate on the CT's grid).
+    InputError for nodes that cannot run."""
     if options.segment:
-        return input_image(inputVolumeNode)
+        return input_image(inputVolumeNode) + (None,)
     name = segmentationNode.GetName() if segmentationNode is not None else "segmentation"
-    return existing_segments(segmentationNode, inputVolumeNode), name
+    ct = input_image(inputVolumeNode)[0] if inputVolumeNode is not None else None
+    return existing_segments(segmentationNode, inputVolumeNode), name, ct
 
 
 def add_inputs(report, inputVolumeNode, options):
@@ -114,13 +121,14 @@ class MeasurementLogic(object):
 
         options = RunOptions.from_values(options)
         self._announce("start", options.segment)
-        image, name = source_image(options, inputVolumeNode, segmentationNode)
+        image, name, ct = source_image(options, inputVolumeNode, segmentationNode)
         models = choice = None
         if options.segment:
             models, choice = self.load_models(model_dir, options.device)
         result = pipeline.compute(image, options, models, case=name, device=choice,
                                   progress=lambda stage, case: self._announce(stage,
-                                                                              options.segment))
+                                                                              options.segment),
+                                  ct=ct)
         add_inputs(result.report, inputVolumeNode, options)
         return result
 

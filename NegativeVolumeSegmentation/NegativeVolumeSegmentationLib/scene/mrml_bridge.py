@@ -200,6 +200,14 @@ def segmentation_from_labels(label_image, segmentation_node, values=None):
     return written
 
 
+def has_reference_geometry(segmentation_node):
+    """Whether the segmentation carries its own reference image geometry (the grid its binary
+    labelmaps were drawn or written on)."""
+    segmentation = segmentation_node.GetSegmentation()
+    name = slicer.vtkSegmentationConverter.GetReferenceImageGeometryParameterName()
+    return bool(segmentation.GetConversionParameter(name))
+
+
 def labels_from_segmentation(segmentation_node, reference_volume_node=None, values=None):
     """LPS uint8 label image of the named segments, on the reference volume's grid.
 
