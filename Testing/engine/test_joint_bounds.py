@@ -7,7 +7,7 @@
 - Head phantoms (CBCT crops, 0.5 mm, mouth closed): the engine's bounded NV against the phantom
   truth's bounded NV, whose apex, rims and facing part come from the exact implicit surfaces and
   rays (phantom/truth.py). The tolerance is 100 mm3 or 5 %, whichever is larger (measured on
-  seeds 0-9: -6.0 % to 0.0 %, at most 88 mm3), apex and rims within 0.5 mm.
+  seeds 0-9, all 10 seated: -6.1 % to +2.5 %, at most 88 mm3), apex and rims within 0.5 mm.
 - The real anatomy of ../shared (dental CBCT label map, 0.5 mm): no NV beyond the condylar
   poles or more than 10 mm below the condyle top (both taken from the MC voxels, not from the
   engine), less NV than the confined mode, the mirror image swaps the sides (within 3 %: the
@@ -106,9 +106,12 @@ def test_postglenoid_running_down_is_levelled_with_the_crest():
 
 
 def test_condyle_on_the_eminence_is_not_seated():
+    # the crest 3 mm in front of the head's centre (closed mouth: 7-13 mm): on the eminence
     bounds = B.JointBounds(B.joint_frame(B.lateral_axis()), _condyle(),
-                           _fossa(crest=(-8.0, -0.5)), _roof())
+                           _fossa(crest=(-3.0, -4.0)), _roof())
     assert not bounds.seated
+    assert B.JointBounds(B.joint_frame(B.lateral_axis()), _condyle(),
+                         _fossa(crest=(-5.0, -0.5)), _roof()).seated  # 5 mm behind, shallow
 
 
 def test_lateral_axis_from_the_condyles():
@@ -138,7 +141,7 @@ def test_bounded_nv_against_phantom_truth(phantom_rows):
     seated = 0
     for seed, side, truth, values, warnings in phantom_rows:
         want = truth["negative_volume_bounded_mm3"]
-        if want is None:  # the truth's crest is < 1 mm below the condyle top
+        if want is None:  # the truth's head centre is < 4 mm behind the crest
             assert values is None, (seed, values)
             assert any("not seated" in w for w in warnings), (seed, warnings)
             continue
@@ -150,7 +153,7 @@ def test_bounded_nv_against_phantom_truth(phantom_rows):
         got = values["negative_volume_mm3"]
         assert abs(got - want) <= max(100.0, 0.05 * want), (seed, got, want)
         assert got < truth["negative_volume_mm3"]  # the bound removes what lies outside
-    assert seated >= 4, "too few seated joints to test: %d" % seated
+    assert seated >= 8, "too few seated joints to test: %d" % seated  # measured: 10 of 10
 
 
 # ------------------------------------------------------------------ real anatomy

@@ -21,9 +21,10 @@ surface), so it moves little when the head is tilted (measured: docs/method.md).
 eminence crest E (the lowest temporal-bone point up to ``EMINENCE_REACH_MM`` in front of the
 head's centre) and the postglenoid tip P (the lowest up to ``POSTGLENOID_REACH_MM`` behind it,
 never lower than E: a wall running on down as the tympanic plate is levelled with the crest) are
-reported, and E decides whether the condyle sits in its fossa: a condyle whose top is not at
-least 1 mm above E is not seated (mouth open, dislocation) and its bounded joint space is not
-defined. Only temporal bone within ``RIM_SEARCH_DEPTH_MM`` below the condyle top and between the
+reported (their depths below the condyle top are read along the scan's superior axis, so they
+move with the head's pitch), and E decides whether the condyle sits in its fossa: a condylar
+head whose centre is not at least 4 mm behind E is not seated (mouth open, dislocation) and its
+bounded joint space is not defined. Only temporal bone within ``RIM_SEARCH_DEPTH_MM`` below the condyle top and between the
 poles can be a rim. Points are LPS mm; the same class serves the engine (mesh vertices and rays)
 and the phantom truth (points on the exact implicit surfaces).
 """
@@ -36,7 +37,8 @@ HEAD_DEPTH_MM = 10.0  # the condylar head: its top 10 mm (a head is 8-10 mm deep
 EMINENCE_REACH_MM = 20.0  # eminence crest lies 7-13 mm in front of the condyle's centre
 POSTGLENOID_REACH_MM = 12.0  # postglenoid process: right behind the head (4-8 mm)
 RIM_SEARCH_DEPTH_MM = 12.0  # eminence height is 5-9 mm below the fossa roof
-MIN_SEATED_DEPTH_MM = 1.0  # a crest less than this below the condyle top: not in its fossa
+MIN_SEATED_BEHIND_MM = 4.0  # a head centre less than this behind the crest: not in its fossa
+#                            (closed mouth: 7-13 mm behind it; on the crest: 0)
 CORE_MARGIN = 0.25  # rims are read over the head's central half (a quarter in from each pole)
 SLAB_MM = 1.0  # width of the sagittal slabs whose lowest bone points (highest ray ends) are
 #               the rim (apex) samples
@@ -100,10 +102,13 @@ class JointBounds(object):
 
     @property
     def seated(self):
-        """True when the condyle sits in its fossa: the eminence crest was found at least
-        ``MIN_SEATED_DEPTH_MM`` below the condyle top (with the mouth open the condyle rides on
-        or past the eminence and this joint space is not defined)."""
-        return self._e is not None and self.top_s - self._e[2] >= MIN_SEATED_DEPTH_MM
+        """True when the condyle sits in its fossa: the condylar head's centre lies at least
+        ``MIN_SEATED_BEHIND_MM`` behind the eminence crest (with the mouth open the condyle rides
+        on or past the eminence and this joint space is not defined). A distance along the
+        anterior-posterior axis, not a height: a head pitched by 20 degrees moved the crest's
+        depth below the condyle top by up to ~4 mm (docs/method.md), its distance in front of
+        the head by ~1-2 mm."""
+        return self._e is not None and self.p_centre - self._e[1] >= MIN_SEATED_BEHIND_MM
 
     def _between_poles(self, c):
         return (c[:, 0] >= self.m_range[0]) & (c[:, 0] <= self.m_range[1])

@@ -163,9 +163,10 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
         bounds = _joint_bounds(frame, roi_img, mc_mask, tb_mask,
                                verts[hit] + h[hit, None] * normals[hit])
         if not bounds.seated:
-            warnings.append("%s side: the condyle is not seated in its fossa (the articular "
-                            "eminence's crest is not below the condyle top: mouth open?); the "
-                            "bounded joint space is not defined there" % name)
+            warnings.append("%s side: the condyle is not seated in its fossa (its head is not "
+                            "%.0f mm behind the articular eminence's crest: mouth open?); the "
+                            "bounded joint space is not defined there"
+                            % (name, joint_bounds.MIN_SEATED_BEHIND_MM))
             return SideResult(meshes={"condyle": mc_poly, "temporal_bone": tb_poly})
         tri = surfaces.triangles(mc_poly)
         facing = bounds.facing_cap(verts, normals, np.vstack([tri[:, [0, 1]], tri[:, [1, 2]],

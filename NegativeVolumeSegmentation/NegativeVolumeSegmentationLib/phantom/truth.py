@@ -122,7 +122,8 @@ class JointSpaceTruth(object):
 
         The TB surface is sampled (points projected exactly onto it, ``step`` mm apart) over the
         region where a rim can lie: from the rim search's floor to 6 mm above the condyle top (a
-        crest higher than that is "not seated" either way)."""
+        closed mouth's crest lies below the top; read along the axis of a head pitched by 20
+        degrees, up to ~4 mm above it)."""
         from ..engine import joint_bounds as B
         frame = np.asarray(frame, float)
         c = self.points @ frame.T
