@@ -97,6 +97,24 @@ def test_the_part_facing_the_joint_ends_at_the_tangents_from_the_apex():
     assert no_rays.apex is None and not no_rays.facing(points, normals).any()
 
 
+def test_only_the_cap_around_the_top_faces_the_joint():
+    """A patch below the head whose normals point at the apex (a concavity of the condylar neck,
+    hidden behind the head) is not connected to the top's facing cap: it does not face."""
+    from scipy.spatial import cKDTree
+
+    a = np.radians(np.arange(-30.0, 30.1, 1.0))
+    cap_n = np.stack([np.zeros_like(a), np.sin(a), np.cos(a)], 1)
+    cap = cap_n * 5.0 + [0.0, 0.0, -5.0]
+    patch = np.stack([np.zeros(11), np.linspace(-1.0, 1.0, 11), np.full(11, -12.0)], 1)
+    patch_n = np.tile([0.0, 0.0, 1.0], (11, 1))                   # looks straight up at A
+    points, normals = np.vstack([cap, patch]), np.vstack([cap_n, patch_n])
+    bounds = B.JointBounds(B.joint_frame(B.lateral_axis()), _condyle(), _fossa(), _roof())
+    assert bounds.facing(points, normals).all()
+    edges = cKDTree(points).query_pairs(0.6, output_type="ndarray")
+    cap_only = bounds.facing_cap(points, normals, edges)
+    assert cap_only[:len(cap)].all() and not cap_only[len(cap):].any()
+
+
 def test_postglenoid_running_down_is_levelled_with_the_crest():
     bounds = B.JointBounds(B.joint_frame(B.lateral_axis()), _condyle(),
                            _fossa(tip=(7.0, -9.0)), _roof())

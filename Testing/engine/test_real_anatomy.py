@@ -61,12 +61,17 @@ def _rotate(labels, matrix, center):
                          labels.GetPixelID())
 
 
+def _centre(labels):
+    """LPS mm of the label map's centre (the rotations' fixed point)."""
+    size = np.array(labels.GetSize())
+    return np.array(labels.TransformContinuousIndexToPhysicalPoint(
+        [float(c) for c in (size - 1) / 2.0]))
+
+
 @pytest.fixture(scope="module")
 def measured(real_anatomy):
     script, labels = real_anatomy   # conftest.py
-    size = np.array(labels.GetSize())
-    center = np.array(labels.TransformContinuousIndexToPhysicalPoint(
-        [float(c) for c in (size - 1) / 2.0]))
+    center = _centre(labels)
     matrix = _rotation_matrix(AXIS, ANGLE_DEG)
     return {"original": script.measure(labels).report,
             "mirror": script.measure(_mirror(labels)).report,
@@ -108,9 +113,7 @@ def test_rotated_head_keeps_nv_and_moves_the_condyle(measured):
 @pytest.fixture(scope="module")
 def pitched(real_anatomy):
     script, labels = real_anatomy   # conftest.py
-    size = np.array(labels.GetSize())
-    center = np.array(labels.TransformContinuousIndexToPhysicalPoint(
-        [float(c) for c in (size - 1) / 2.0]))
+    center = _centre(labels)
     out = {"original": script.measure(labels, mode="bounded").report, "center": center}
     for angle in (-10.0, 10.0):
         matrix = _rotation_matrix(np.array([1.0, 0.0, 0.0]), angle)

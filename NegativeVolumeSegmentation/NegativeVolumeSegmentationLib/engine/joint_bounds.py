@@ -10,9 +10,11 @@ patient's left, superior axis s, posterior axis p = s x m; LPS mm):
   point and the tangent points from it). A is the highest point the condyle's rays reach on the
   temporal bone (the median over 1 mm sagittal slabs across the head's central half of each
   slab's highest ray end). A condyle point faces the joint when its normal, projected onto the
-  sagittal plane, points towards the line through A along m; rays from the other points (the
-  condylar neck, the head's underside) count 0, and an NV point counts only when its foot on the
-  condyle faces the joint;
+  sagittal plane, points towards the line through A along m, and it is connected on the
+  surface to the condyle's top (:meth:`JointBounds.facing_cap`: a concavity of the neck can face
+  A too, hidden behind the head); rays from the other points (the condylar neck, the head's
+  underside) count 0, and an NV point counts only when the condyle point nearest to it faces
+  the joint;
 * medially and laterally the joint space ends at the planes normal to m through the condylar
   head's medial and lateral poles (the head = the condyle within ``HEAD_DEPTH_MM`` below its top).
 
@@ -24,9 +26,9 @@ never lower than E: a wall running on down as the tympanic plate is levelled wit
 reported (their depths below the condyle top are read along the scan's superior axis, so they
 move with the head's pitch), and E decides whether the condyle sits in its fossa: a condylar
 head whose centre is not at least 4 mm behind E is not seated (mouth open, dislocation) and its
-bounded joint space is not defined. Only temporal bone within ``RIM_SEARCH_DEPTH_MM`` below the condyle top and between the
-poles can be a rim. Points are LPS mm; the same class serves the engine (mesh vertices and rays)
-and the phantom truth (points on the exact implicit surfaces).
+bounded joint space is not defined. Only temporal bone within ``RIM_SEARCH_DEPTH_MM`` below the
+condyle top and between the poles can be a rim. Points are LPS mm; the same class serves the
+engine (mesh vertices and rays) and the phantom truth (points on the exact implicit surfaces).
 """
 
 import numpy as np
