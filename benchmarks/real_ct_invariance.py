@@ -22,7 +22,7 @@ Target (issue "Real head CT in any pose"): both joints at the same anatomical pl
 NV per side within 5 %, mirror: sides swapped. Prints tables, asserts nothing.
 
     .venv/bin/python benchmarks/real_ct_invariance.py [CT] [--variants mirror,iso_0.5]
-        [--out table.md] [--keep DIR] [--models DIR]
+        [--out table.md] [--keep DIR] [--models DIR] [--mode bounded [--lift-bounded-gate]]
 
 One variant is in memory at a time; the bundled models are loaded once (CPU).
 """
@@ -314,7 +314,14 @@ def main(argv=None):
     parser.add_argument("--keep", metavar="DIR", help="keep the variant CTs and reports here")
     parser.add_argument("--models", metavar="DIR",
                         help="model folder (tmj_*.pt + SHA256SUMS; default: the bundled models)")
+    parser.add_argument("--mode", default="confined", choices=("confined", "bounded"))
+    parser.add_argument("--lift-bounded-gate", action="store_true",
+                        help="research: measure mode bounded on grids coarser than 0.5 mm too "
+                             "(the quality gate withholds it there)")
     args = parser.parse_args(argv)
+    if args.lift_bounded_gate:
+        from NegativeVolumeSegmentationLib import quality
+        quality.BOUNDED_MAX_MM = float("inf")
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
@@ -326,7 +333,7 @@ def main(argv=None):
     if args.keep:
         os.makedirs(args.keep, exist_ok=True)
     models = load_models(args.models, device="cpu")
-    options = RunOptions()
+    options = RunOptions(mode=args.mode)
     scan = sitk.ReadImage(args.ct)
     print("CT: %s, %s voxels at %s mm; commit %s" % (
         args.ct, "x".join(map(str, scan.GetSize())),
