@@ -155,7 +155,7 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
             h[blocked] = np.minimum(h[blocked], entry[blocked])
         else:
             h[blocked], hit[blocked] = 0.0, False
-    bounds = None
+    bounds, rays_all = None, None
     if mode == "bounded":  # only the head under the fossa faces the joint (joint_bounds)
         if frame is None:
             frame = joint_bounds.joint_frame(joint_bounds.lateral_axis())
@@ -171,6 +171,7 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
         tri = surfaces.triangles(mc_poly)
         facing = bounds.facing_cap(verts, normals, np.vstack([tri[:, [0, 1]], tri[:, [1, 2]],
                                                               tri[:, [2, 0]]]))
+        rays_all = (h.copy(), hit.copy())  # the linear (Ikeda) spaces do not depend on the mode
         h[~facing], hit[~facing] = 0.0, False
     timings["inflation"] = time.perf_counter() - t0
     if not hit.any():
@@ -202,7 +203,7 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
     centre = _physical(image, (roi_kji[0] + i0[2], roi_kji[1] + i0[1],
                                roi_kji[2] + i0[0])).mean(axis=0)
     js_min, js_mean = nv_mask.thickness_statistics(h, hit)
-    ikeda = nv_mask.ikeda_spaces(mc_poly, h, hit, centre)
+    ikeda = nv_mask.ikeda_spaces(mc_poly, *(rays_all or (h, hit)), centre_lps=centre)
     values = {
         "negative_volume_mm3": float(swept.sum() * voxel_mm3),
         "condyle_volume_mm3": float(len(roi_kji[0]) * voxel_mm3),
