@@ -67,6 +67,51 @@ def joint_frame(lateral):
     return np.stack([m, p, s])
 
 
+def slab_median(points, m_range, highest=False):
+    """Median over 1 mm sagittal slabs of the head's central half (``m_range``: its poles'
+    m-coordinates) of each slab's lowest (``highest``: highest) point ((m, p, s) rows), or None.
+    Near a pole the bone drops steeply (the fossa's lateral and medial walls), so the lowest
+    point of the whole width would jump with a tenth of a millimetre of pole position; the
+    central profile is where the joint space is read (docs/method.md)."""
+    lo, hi = m_range
+    half = (0.5 - CORE_MARGIN) * (hi - lo)
+    centre = 0.5 * (lo + hi)
+    n = max(1, int(np.ceil(half / SLAB_MM)))
+    edges = centre + SLAB_MM * np.arange(-n, n + 1)  # symmetric about the head's centre:
+    edges = np.clip(edges, centre - half, centre + half)  # a mirror image gives the same slabs
+    crests = []
+    for a, b in zip(edges[:-1], edges[1:]):
+        slab = points[(points[:, 0] >= a) & (points[:, 0] <= b)]
+        if len(slab):
+            z = slab[:, 2]
+            low = slab[z >= z.max() - 1e-6] if highest else slab[z <= z.min() + 1e-6]
+            crests.append(low.mean(axis=0))  # voxel faces tie: the middle of the lowest
+    return None if not crests else np.median(np.array(crests), axis=0)
+
+
+def head_of(frame, condyle_points):
+    """(top s, the head's (m, p, s) points, its poles' m-range) of the condyle in ``frame``."""
+    c = np.asarray(condyle_points, float) @ np.asarray(frame, float).T
+    top_s = float(c[:, 2].max())
+    head = c[c[:, 2] >= top_s - HEAD_DEPTH_MM]
+    return top_s, head, (float(head[:, 0].min()), float(head[:, 0].max()))
+
+
+def fossa_apex(frame, condyle_points, ray_ends):
+    """The fossa apex (LPS mm): the highest point the condyle's rays reach on the temporal bone,
+    the median over 1 mm sagittal slabs across the condylar head's central half of each slab's
+    highest ray end (:func:`slab_median`; heights along ``frame``'s s). None without rays.
+    A maximum on the dome of the fossa roof: tilting the head moves it along the roof by little
+    (<= 0.6 mm for 10 degrees on the dental CBCT map, docs/method.md). ``condyle_points`` /
+    ``ray_ends``: (N, 3) LPS mm."""
+    frame = np.asarray(frame, float)
+    ends = np.asarray(ray_ends, float).reshape(-1, 3)
+    if len(ends) == 0:
+        return None
+    apex = slab_median(ends @ frame.T, head_of(frame, condyle_points)[2], highest=True)
+    return None if apex is None else apex @ frame
+
+
 class JointBounds(object):
     """The bounded joint region of one joint (see the module docstring).
 
@@ -82,9 +127,7 @@ class JointBounds(object):
     def __init__(self, frame, condyle_points, bone_points, ray_ends):
         self.frame = np.asarray(frame, float)
         c = np.asarray(condyle_points, float) @ self.frame.T  # (m, p, s) coordinates
-        top_s = float(c[:, 2].max())
-        head = c[c[:, 2] >= top_s - HEAD_DEPTH_MM]
-        self.m_range = (float(head[:, 0].min()), float(head[:, 0].max()))
+        top_s, head, self.m_range = head_of(self.frame, condyle_points)
         self.p_centre = float(head[:, 1].mean())
         self.top_s = top_s
         self.top = np.asarray(condyle_points, float)[int(np.argmax(c[:, 2]))]
@@ -98,9 +141,8 @@ class JointBounds(object):
         self._e, self._p = e, p
         self.eminence = None if e is None else e @ self.frame
         self.postglenoid = None if p is None else p @ self.frame
-        self._apex = self._crest(np.asarray(ray_ends, float).reshape(-1, 3) @ self.frame.T,
-                                 highest=True)
-        self.apex = None if self._apex is None else self._apex @ self.frame
+        self.apex = fossa_apex(self.frame, condyle_points, ray_ends)
+        self._apex = None if self.apex is None else self.frame @ self.apex
 
     @property
     def seated(self):
@@ -148,25 +190,8 @@ class JointBounds(object):
         return self._between_poles(np.asarray(points, float) @ self.frame.T)
 
     def _crest(self, points, highest=False):
-        """Median over 1 mm sagittal slabs of the head's central half of each slab's lowest
-        (``highest``: highest) point ((m, p, s)), or None. Near a pole the bone drops steeply
-        (the fossa's lateral and medial walls), so the lowest point of the whole width would jump
-        with a tenth of a millimetre of pole position; the central profile is where the joint
-        space is read (docs/method.md)."""
-        lo, hi = self.m_range
-        half = (0.5 - CORE_MARGIN) * (hi - lo)
-        centre = 0.5 * (lo + hi)
-        n = max(1, int(np.ceil(half / SLAB_MM)))
-        edges = centre + SLAB_MM * np.arange(-n, n + 1)  # symmetric about the head's centre:
-        edges = np.clip(edges, centre - half, centre + half)  # a mirror image gives the same slabs
-        crests = []
-        for a, b in zip(edges[:-1], edges[1:]):
-            slab = points[(points[:, 0] >= a) & (points[:, 0] <= b)]
-            if len(slab):
-                z = slab[:, 2]
-                low = slab[z >= z.max() - 1e-6] if highest else slab[z <= z.min() + 1e-6]
-                crests.append(low.mean(axis=0))  # voxel faces tie: the middle of the lowest
-        return None if not crests else np.median(np.array(crests), axis=0)
+        """:func:`slab_median` over this head's poles."""
+        return slab_median(points, self.m_range, highest)
 
     def summary(self):
         """JSON-friendly: apex and rim points (LPS mm or None), the apex's height above and the

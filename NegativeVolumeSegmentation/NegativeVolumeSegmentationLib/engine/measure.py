@@ -146,22 +146,22 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
     t0 = time.perf_counter()
     rays = None if tb_poly is None else inflate.TemporalBoneRays(tb_poly, locator)
     h, hit = inflate.inflation_lengths(mc_poly, tb_poly, max_distance, mode, locator, rays)
+    verts, normals = surfaces.points(mc_poly), surfaces.point_normals(mc_poly)
     air_roi = None if ct_hu is None else air_rule.air_mask(ct_hu[sub])
     if air_roi is not None and air_roi.any():  # a ray that reaches air leaves the joint there
-        entry = air_rule.air_entry(roi_img, air_roi, surfaces.points(mc_poly),
-                                   surfaces.point_normals(mc_poly), h)
+        entry = air_rule.air_entry(roi_img, air_roi, verts, normals, h)
         blocked = np.isfinite(entry)
         if mode == "paper":
             h[blocked] = np.minimum(h[blocked], entry[blocked])
         else:
             h[blocked], hit[blocked] = 0.0, False
+    if frame is None:
+        frame = joint_bounds.joint_frame(joint_bounds.lateral_axis())
+    ends = verts[hit] + h[hit, None] * normals[hit]   # where the rays meet the temporal bone
+    apex = joint_bounds.fossa_apex(frame, verts, ends)   # Ikeda's S, the rays' highest end
     bounds, rays_all = None, None
     if mode == "bounded":  # only the head under the fossa faces the joint (joint_bounds)
-        if frame is None:
-            frame = joint_bounds.joint_frame(joint_bounds.lateral_axis())
-        verts, normals = surfaces.points(mc_poly), surfaces.point_normals(mc_poly)
-        bounds = _joint_bounds(frame, roi_img, mc_mask, tb_mask,
-                               verts[hit] + h[hit, None] * normals[hit])
+        bounds = _joint_bounds(frame, roi_img, mc_mask, tb_mask, ends)
         if not bounds.seated:
             warnings.append("%s side: the condyle is not seated in its fossa (its head is not "
                             "%.0f mm behind the articular eminence's crest: mouth open?); the "
@@ -203,7 +203,8 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
     centre = _physical(image, (roi_kji[0] + i0[2], roi_kji[1] + i0[1],
                                roi_kji[2] + i0[0])).mean(axis=0)
     js_min, js_mean = nv_mask.thickness_statistics(h, hit)
-    ikeda = nv_mask.ikeda_spaces(mc_poly, *(rays_all or (h, hit)), centre_lps=centre)
+    ikeda = nv_mask.ikeda_spaces(mc_poly, *(rays_all or (h, hit)), centre_lps=centre,
+                                 lateral=frame[0], apex=apex)
     values = {
         "negative_volume_mm3": float(swept.sum() * voxel_mm3),
         "condyle_volume_mm3": float(len(roi_kji[0]) * voxel_mm3),

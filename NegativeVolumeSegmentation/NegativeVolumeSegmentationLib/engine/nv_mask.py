@@ -17,9 +17,6 @@ from . import surfaces
 
 THICKNESS_ARRAY = "JointSpaceThickness_mm"
 KD_LEAF_SIZE = 64  # ~2x faster nearest-vertex queries than scipy's 16 for voxels mm off the mesh
-SUPERIOR = np.array([0.0, 0.0, 1.0])  # LPS: +z superior, +y posterior, -y anterior
-ANTERIOR_SUPERIOR = np.array([0.0, -1.0, 1.0]) / np.sqrt(2.0)
-POSTERIOR_SUPERIOR = np.array([0.0, 1.0, 1.0]) / np.sqrt(2.0)
 
 
 def _vertex_triangles(tri, n_points):
@@ -215,28 +212,62 @@ def thickness_statistics(h, hit):
     return float(np.min(h[hit])), float(np.mean(h[hit]))
 
 
-def ikeda_spaces(mc_poly, h, hit, centre_lps):
-    """Superior / anterior / posterior joint spaces (mm), Ikeda-style, in the sagittal plane.
+IKEDA_MAX_TILT_DEG = 20.0  # the apex-to-centre line may lean this far off the scan's vertical
+#                            (dental CBCT map pitched by -10 degrees: 16); beyond, the scan's
 
-    The plane passes through ``centre_lps`` normal to the patient's left-right (LPS x) axis.
-    Among MC vertices within half an edge of it, the one whose normal is nearest to superior,
-    45 degrees anterior-superior and 45 degrees posterior-superior gives h there (None where that
-    ray met no TB).
+
+def ikeda_spaces(mc_poly, h, hit, centre_lps, lateral=(1.0, 0.0, 0.0), apex=None):
+    """Superior / anterior / posterior joint spaces (mm) after Ikeda and Kawamura (2009), read in
+    the condyle's central sagittal profile from the fossa apex, so that a tilted head reads the
+    same spaces.
+
+    The profile: the MC vertices within half an edge of the plane through ``centre_lps`` normal
+    to ``lateral`` (the left-right axis between the condyles). ``apex``: the fossa apex (LPS mm,
+    :func:`.joint_bounds.fossa_apex`; Ikeda's S, the fossa's most superior point). Superior: h
+    at the profile vertex on the line from the apex to the condyle's centre (the condyle's top
+    as seen from the apex; when that line leans more than ``IKEDA_MAX_TILT_DEG`` off the
+    scan's vertical, as for an apex found on the rim of a small fossa, the vertex whose normal
+    is nearest to the scan's superior axis). Anterior / posterior: h at the profile's tangent points from the
+    apex (the vertices seen from it at the largest angle in front of / behind the condyle;
+    Ikeda's landmarks). None where that ray met no temporal bone, or
+    without an apex (no ray met it).
     """
+    none = {"superior": None, "anterior": None, "posterior": None}
+    if apex is None:
+        return none
+    apex = np.asarray(apex, float)
+    m = np.asarray(lateral, float) / np.linalg.norm(lateral)
     verts = surfaces.points(mc_poly)
     normals = surfaces.point_normals(mc_poly)
     tri = surfaces.triangles(mc_poly)
     edge = float(np.mean(np.linalg.norm(verts[tri[:, 0]] - verts[tri[:, 1]], axis=1)))
-    near = np.nonzero(np.abs(verts[:, 0] - centre_lps[0]) <= max(edge, 1e-3))[0]
-    out = {}
-    for key, direction in (("superior", SUPERIOR), ("anterior", ANTERIOR_SUPERIOR),
-                           ("posterior", POSTERIOR_SUPERIOR)):
-        if len(near) == 0:
-            out[key] = None
-            continue
-        best = near[int(np.argmax(normals[near] @ direction))]
-        out[key] = float(h[best]) if hit[best] else None
-    return out
+    near = np.nonzero(np.abs((verts - np.asarray(centre_lps, float)) @ m)
+                      <= max(edge, 1e-3))[0]
+    if len(near) == 0:
+        return none
+    # in the profile's plane: "down" from the apex towards the condyle's centre, "back" normal
+    # to it; the tangent points are the profile's extreme directions seen from the apex
+    down = np.asarray(centre_lps, float) - apex
+    down -= (down @ m) * m
+    down /= max(np.linalg.norm(down), 1e-9)
+    scan_down = np.array([0.0, 0.0, -1.0]) - (-m[2]) * m   # LPS -z, normal to m
+    scan_down /= np.linalg.norm(scan_down)
+    leaning = down @ scan_down < np.cos(np.radians(IKEDA_MAX_TILT_DEG))
+    back = np.cross(m, down)   # LPS +y (posterior) for an upright head: m = +x, down = -z
+    rel = verts[near] - apex
+    angle = np.arctan2(rel @ back, rel @ down)   # 0 straight at the centre, > 0 behind
+    upper = rel @ down < (np.asarray(centre_lps, float) - apex) @ down  # above the centre
+    if not upper.any():
+        return none
+    top = np.nonzero(upper)[0]
+    if leaning:  # an apex that far off the scan's vertical: on a small fossa's rim
+        superior = near[int(np.argmax(normals[near] @ -scan_down))]
+    else:        # the condyle's top as seen from the apex
+        superior = near[top[int(np.argmin(np.abs(angle[top])))]]
+    picks = {"superior": superior,
+             "anterior": near[int(np.argmin(angle))],
+             "posterior": near[int(np.argmax(angle))]}
+    return {key: float(h[i]) if hit[i] else None for key, i in picks.items()}
 
 
 def with_thickness(mc_poly, h):
