@@ -87,8 +87,8 @@ class NegativeVolumeSegmentationParameterNode:
     created on Apply); measureExisting: measure the condyle / temporal-bone segments already in
     outputSegmentation instead of segmenting the CT; device: auto / cpu / cuda;
     maxDistance: longest inflation ray (mm); mode: "confined" (rays that miss the temporal bone
-    give 0), "bounded" (the same, the NV ending at the eminence crest, the postglenoid tip and
-    the condylar poles; fine grids only) or "paper" (Belikova et al.: rays run to the maximum,
+    give 0), "bounded" (the same rays, only from the part of the condyle the fossa's apex sees,
+    between the condylar poles; fine grids only) or "paper" (Belikova et al.: rays run to the maximum,
     NV clipped by a 30 mm cube);
     smoothing: closed-surface smoothing of the 3D display (0-1); showThickness: add the
     thickness-coloured condyle models; asymmetryThreshold: flag asymmetry above this (%);
