@@ -179,3 +179,41 @@ def test_temporal_bone_from_the_labels_when_asked():
     _, (sbi_tb,) = SI.fine_masks(phantom.labels, (tb,))
     assert np.array_equal(fine_tb, sbi_tb & ~FM.masks_from_probabilities(
         _crop(centre, r, gap, theta), phantom.labels, mc, tb)[1])
+
+
+def test_condyle_lower_plane_is_placed_on_the_fine_grid():
+    """A condyle whose neck runs on (a vertical capsule: ball of radius 5 mm on a 4 mm neck,
+    exact probabilities) segmented on a 1 mm CT and cut there 15 mm below its top
+    (post-processing): on the fine grid the lowest condyle voxel lies 15 mm below the exact top
+    within a fine voxel (the CT grid's cut and the one-voxel margin left it up to ~1.5 mm off)."""
+    from NegativeVolumeSegmentationLib.inference import postprocess as PP
+
+    top = np.array([1.3, -0.7, 10.35])          # exact top of the capsule, off the CT's centres
+    radius, neck = 5.0, 4.0
+
+    def p_condyle(points):
+        axis_z = np.clip(points[:, 2], top[2] - 40.0, top[2] - radius)
+        ball = np.linalg.norm(points - np.stack([np.full(len(points), top[0]),
+                                                 np.full(len(points), top[1]), axis_z], 1),
+                              axis=1)
+        r = np.where(points[:, 2] >= top[2] - radius, radius, neck)
+        return _logistic(r - ball)
+
+    step, half = 0.5, 24.0
+    n = int(round(2 * half / step))
+    corner = top + np.array([-half, -half, -2 * half + 4.0]) + step / 2
+    crop_ref = sitk.Image([n, n, n], sitk.sitkUInt8)
+    crop_ref.SetSpacing([step] * 3)
+    crop_ref.SetOrigin(corner.tolist())
+    kji = np.indices((n, n, n)).reshape(3, -1).T[:, ::-1].astype(float)
+    p_mc = p_condyle(kji * step + corner).reshape(n, n, n).astype(np.float32)
+    crop = FM.CropProbabilities(crop_ref, p_mc, np.zeros_like(p_mc))
+
+    ct = sitk.Image([24, 24, 30], sitk.sitkUInt8)
+    ct.SetOrigin((top + np.array([-11.5, -11.5, -25.5])).tolist())
+    mc = (p_condyle(_centres(ct, np.ones((30, 24, 24), bool))) > 0.5).reshape(30, 24, 24)
+    mc_cut, _ = PP.label_extent(mc, np.zeros_like(mc), PP.GridPoints(ct))
+    reference, fine_mc, _ = FM.masks_from_probabilities(crop, ct, mc_cut, np.zeros_like(mc))
+    z = _centres(reference, fine_mc)[:, 2]
+    assert z.max() == pytest.approx(top[2], abs=SI.FINE_STEP_MM)
+    assert top[2] - 15.0 - 1e-6 <= z.min() <= top[2] - 15.0 + SI.FINE_STEP_MM

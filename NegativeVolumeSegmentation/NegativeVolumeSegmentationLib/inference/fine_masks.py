@@ -14,8 +14,11 @@ The post-processing on the CT grid (:mod:`.postprocess`: the condyle's lower pla
 bone's radius, specks) decides what the labels mean, so a fine voxel takes the probabilities'
 label only near the cleaned labels: where its nearest CT voxel is labelled or has a labelled
 neighbour (26-neighbourhood: within one CT voxel, the farthest the two can disagree where the
-labels were not cut). The condyle keeps its largest piece with its marrow filled, as on the CT
-grid. Outside the crop's extent (bone far from the joint space: the crop reaches 20-24 mm from
+labels were not cut). The condyle's lower plane (``CONDYLE_DEPTH_MM`` below its top along LPS z)
+is then placed again on the fine grid, from the fine condyle's own top: on the CT grid both the
+top and the plane fall on voxel centres, and the one-voxel margin let the neck run on below it
+(the same head's condyle moved by up to 5.5 % between its variants). The condyle keeps its
+largest piece with its marrow filled, as on the CT grid. Outside the crop's extent (bone far from the joint space: the crop reaches 20-24 mm from
 the condyle) the labels' nearest voxel is used; for the temporal bone when the Canny enhancement
 (``enhance_tb``) added to it on the CT grid, the shape-based interpolation of the labels.
 """
@@ -26,7 +29,8 @@ from scipy import ndimage
 
 from .. import labels as L
 from ..engine import shape_interpolation
-from .postprocess import fill_holes, largest_component
+from .postprocess import (CONDYLE_DEPTH_MM, GridPoints, above, condyle_top, fill_holes,
+                          largest_component)
 
 OUTSIDE = -1.0   # probability value marking fine voxels outside the crop
 NEAR = np.ones((3, 3, 3), bool)   # "near the labels": within one CT voxel (26-neighbourhood)
@@ -82,7 +86,11 @@ def masks_from_probabilities(crop, roi_image, mc_mask, tb_mask, reference=None, 
             continue
         near = _on_grid(roi_image, ndimage.binary_dilation(mask, NEAR), reference)
         out.append(np.where(inside, prob_mask & near, _on_grid(roi_image, mask, reference)))
-    mc = fill_holes(largest_component(out[0])) if out[0].any() else out[0]
+    mc = out[0]
+    if mc.any():   # the condyle's lower plane again, on this grid: within a fine voxel
+        points = GridPoints(reference)
+        mc = fill_holes(largest_component(above(mc, points, condyle_top(mc, points)
+                                                - CONDYLE_DEPTH_MM)))
     return reference, mc, out[1] & ~mc
 
 

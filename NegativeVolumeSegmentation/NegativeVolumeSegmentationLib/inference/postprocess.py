@@ -127,7 +127,7 @@ class GridPoints(object):
         return np.sqrt(total, out=total)
 
 
-def _above(mask, points, level):
+def above(mask, points, level):
     """``mask`` where the LPS z of the voxel is >= ``level`` (mm), slab by slab."""
     out = np.zeros_like(mask)
     for k in np.flatnonzero(mask.any(axis=(1, 2))):
@@ -135,15 +135,19 @@ def _above(mask, points, level):
     return out
 
 
+def condyle_top(mc, points):
+    """The highest LPS z (mm) of the voxels of the non-empty ``mc`` (:class:`GridPoints`)."""
+    return max(points.coordinate(2, k)[mc[k]].max() for k in np.flatnonzero(mc.any(axis=(1, 2))))
+
+
 def label_extent(mc, tb, points):
     """(mc, tb) cut to the labels' extent (module docstring); ``points``: :class:`GridPoints` of
     the masks' grid. Slab by slab: memory of one z slab of coordinates."""
     if not mc.any():
         return mc, tb
-    top = max(points.coordinate(2, k)[mc[k]].max()
-              for k in np.flatnonzero(mc.any(axis=(1, 2))))
-    mc = largest_component(_above(mc, points, top - CONDYLE_DEPTH_MM))
-    head = points.of(_above(mc, points, top - CONDYLAR_HEAD_MM)).mean(axis=0)
+    top = condyle_top(mc, points)
+    mc = largest_component(above(mc, points, top - CONDYLE_DEPTH_MM))
+    head = points.of(above(mc, points, top - CONDYLAR_HEAD_MM)).mean(axis=0)
     near = np.zeros_like(tb)
     for k in np.flatnonzero(tb.any(axis=(1, 2))):
         near[k] = tb[k] & (points.distance(head, k) <= TEMPORAL_BONE_RADIUS_MM)
