@@ -227,9 +227,9 @@ def ikeda_spaces(mc_poly, h, hit, centre_lps, lateral=(1.0, 0.0, 0.0), apex=None
     at the profile vertex on the line from the apex to the condyle's centre (the condyle's top
     as seen from the apex; when that line leans more than ``IKEDA_MAX_TILT_DEG`` off the
     scan's vertical, as for an apex found on the rim of a small fossa, the vertex whose normal
-    is nearest to the scan's superior axis). Anterior / posterior: h at the profile's tangent points from the
-    apex (the vertices seen from it at the largest angle in front of / behind the condyle;
-    Ikeda's landmarks). None where that ray met no temporal bone, or
+    is nearest to the scan's superior axis). Anterior / posterior: h at the profile's tangent
+    points from the apex (the vertices seen from it at the largest angle in front of / behind
+    the condyle; Ikeda's landmarks). None where that ray met no temporal bone, or
     without an apex (no ray met it).
     """
     none = {"superior": None, "anterior": None, "posterior": None}
