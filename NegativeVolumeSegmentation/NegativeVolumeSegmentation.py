@@ -451,17 +451,13 @@ class NegativeVolumeSegmentationLogic(ScriptedLoadableModuleLogic):
     def torchProblem():
         """None when PyTorch >= TORCH_MINIMUM (1.13) is installed, else one line saying what is
         missing. Reads the installed version without importing torch."""
-        import re
-
         from NegativeVolumeSegmentationLib.scene import torch_probe
 
         installed, version, _cuda = torch_probe.torch_package()
         if not installed:
             return ("Segmenting the CT needs PyTorch %s or newer, which is not installed."
                     % TORCH_MINIMUM)
-        match = re.match(r"(\d+)\.(\d+)", version or "")
-        minimum = tuple(int(part) for part in TORCH_MINIMUM.split("."))
-        if match and (int(match.group(1)), int(match.group(2))) < minimum:
+        if torch_probe.older_than(version, TORCH_MINIMUM):
             return ("Segmenting the CT needs PyTorch %s or newer; PyTorch %s is installed."
                     % (TORCH_MINIMUM, version))
         return None

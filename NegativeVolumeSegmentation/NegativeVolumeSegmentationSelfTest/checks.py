@@ -17,7 +17,6 @@ process and in the background), :mod:`.pipeline_checks` (the whole pipeline in p
 """
 
 import logging
-import re
 
 from .background_checks import (  # noqa: F401 (the checks' public names)
     _one_line_error, check_background_cancel, check_background_matches_in_process,
@@ -57,8 +56,7 @@ def torch_problem():
     installed, version, _cuda = torch_probe.torch_package()
     if not installed:
         return NO_TORCH
-    match = re.match(r"(\d+)\.(\d+)", version or "")
-    if match and (int(match.group(1)), int(match.group(2))) < MINIMUM_TORCH:
+    if torch_probe.older_than(version, "%d.%d" % MINIMUM_TORCH):
         return ("PyTorch %s is older than %d.%d: update it with the PyTorch extension to run the "
                 "segmentation checks" % ((version,) + MINIMUM_TORCH))
     return None

@@ -41,6 +41,14 @@ def torch_package():
     return True, version, cuda
 
 
+def older_than(version, minimum):
+    """Whether the version text ``version`` (e.g. "2.1.0+cpu") is below ``minimum`` ("1.13");
+    False when it cannot be read."""
+    match = re.match(r"(\d+)\.(\d+)", version or "")
+    wanted = tuple(int(part) for part in str(minimum).split(".")[:2])
+    return bool(match) and (int(match.group(1)), int(match.group(2))) < wanted
+
+
 def nvidia_driver_present():
     """True when an NVIDIA driver is installed (a CUDA GPU is likely usable)."""
     if os.path.isdir("/proc/driver/nvidia/gpus") and os.listdir("/proc/driver/nvidia/gpus"):
