@@ -23,10 +23,10 @@ from .engine.labelled_region import labelled_box
 # --- scan level: the voxel grid (index axes 0, 1 = in-plane, axis 2 = slices, as DICOM/NIfTI)
 SLICE_MAX_MM = 2.0          # superior joint space 2.5 +- 0.5 mm (Ikeda): thicker slices hold
                             # under one slice across it, so fossa and condyle blur together
-SLICE_CAUTION_MM = 1.0      # 1.5-2 mm slices: NV from true labels -7.1 .. +3.2 % per joint
+SLICE_CAUTION_MM = 1.0      # 1.5-2 mm slices: NV from true labels -4.6 .. +5.2 % per joint
 INPLANE_MAX_MM = 1.5        # anterior joint space 1.3 +- 0.2 mm: a wider pixel cannot hold a
                             # free voxel across it; a 15-20 mm condyle would be ~10 pixels wide
-INPLANE_CAUTION_MM = 0.8    # 1 mm pixels: NV from true labels -2.6 .. +3.1 % per joint
+INPLANE_CAUTION_MM = 0.8    # 1 mm pixels: NV from true labels -2.4 .. +4.0 % per joint
 BOUNDED_MAX_MM = 0.5        # mode bounded: 0.1 mm of the facing part's edge moves its NV by
 #                             10-25 mm3; clinical grids gave errors beyond 5 % (method.md)
 SLICE_THICKNESS_TAG = "0018|0050"   # DICOM Slice Thickness, when the reader kept it
@@ -48,6 +48,11 @@ CONTACT_AREA_MAX_MM2 = 25.0  # bone-on-bone contact (touching voxels, no joint s
                             # over more than a 5 x 5 mm patch, ~10-15 % of the 150-250 mm2
                             # articular surface of the head: healthy joints have a disc there
 CONTACT_MIN_SPACE_MM = 0.5  # ... together with a minimum joint space at most this (disc >= 1 mm)
+ROOF_GAP_CAUTION_MM2 = 25.0  # condyle area under gaps of the segmented fossa roof, bridged from
+                            # the rays around them (engine/roof_gaps.py): over a 5 x 5 mm patch
+                            # (2 mm slices of the phantoms: 7-33 mm2) say so
+ROOF_GAP_MAX_FRACTION = 0.5  # ... more than half the contact bridged: the roof is mostly not
+                            # segmented, and the joint space would be more guess than measurement
 CONDYLE_MIN_MM3 = 400.0     # MC = condyle above the plane 15 mm below its top: a small adult
                             # head (12 x 6 mm, tapering) gives ~500 mm3; less is a fragment
 CONDYLE_MAX_MM3 = 3000.0    # a 25 x 12 mm elliptic cylinder 15 mm tall is 3530 mm3 and the
@@ -85,7 +90,7 @@ def check_grid(image, mode="confined"):
         reasons.append("slices %.3g mm (limit %.3g mm): the 2-3 mm joint space is not resolved"
                        % (slices, SLICE_MAX_MM))
     elif slices > SLICE_CAUTION_MM:
-        cautions.append("slices %.3g mm (over %.3g mm): negative volume uncertain by up to ~7 %%; "
+        cautions.append("slices %.3g mm (over %.3g mm): negative volume uncertain by up to ~5 %%; "
                         "compare left with right on this scan only" % (slices, SLICE_CAUTION_MM))
     if inplane > INPLANE_MAX_MM:
         reasons.append("in-plane pixels %.3g x %.3g mm (limit %.3g mm): the joint space is "
@@ -270,6 +275,15 @@ def check_side(label_array, image, side, values, volume_decides=True):
     volume = condyle_volume_reason(values.get("condyle_volume_mm3"))
     if volume:
         (reasons if volume_decides else cautions).append(volume)
+    gap, contact = values.get("roof_gap_mm2") or 0.0, values.get("contact_area_mm2") or 0.0
+    if contact > 0 and gap > ROOF_GAP_MAX_FRACTION * contact:
+        reasons.append("the fossa roof is missing from the segmentation over %.0f %% of the "
+                       "condyle's contact (%.0f mm2): no joint space to measure there"
+                       % (100.0 * gap / contact, gap))
+    elif gap > ROOF_GAP_CAUTION_MM2:
+        cautions.append("gaps in the segmented fossa roof over %.0f mm2 of the condyle (%.0f %% "
+                        "of its contact); the joint space there is bridged from around them"
+                        % (gap, 100.0 * gap / max(contact, 1e-9)))
     return Verdict(reasons, ["%s side: %s" % (side, c) for c in cautions])
 
 

@@ -192,6 +192,23 @@ def test_condyle_volume_range():
     assert kept.measurable and "left side: condyle volume 150 mm3" in kept.cautions[0]
 
 
+def test_gaps_in_the_fossa_roof():
+    array, x, y, z, ref = _grid()
+    _joint(array, x, y, z)
+    values = {"condyle_volume_mm3": 1920.0, "joint_space_min_mm": 2.0, "contact_area_mm2": 200.0}
+    for gap, measurable, caution in ((0.0, True, False), (20.0, True, False),
+                                     (40.0, True, True), (101.0, False, False)):
+        verdict = quality.check_side(array, ref, L.LEFT, dict(values, roof_gap_mm2=gap))
+        assert verdict.measurable == measurable, gap
+        assert bool(verdict.cautions) == caution, gap
+    assert "left side: gaps in the segmented fossa roof over 40 mm2 of the condyle (20 % of its " \
+        "contact)" in quality.check_side(array, ref, L.LEFT,
+                                         dict(values, roof_gap_mm2=40.0)).cautions[0]
+    verdict = quality.check_side(array, ref, L.LEFT, dict(values, roof_gap_mm2=101.0))
+    assert "fossa roof is missing from the segmentation over 50 % of the condyle's contact" \
+        in verdict.reasons[0]
+
+
 # --- through the pipeline and into report.png ---------------------------------------------
 
 def _two_joints():

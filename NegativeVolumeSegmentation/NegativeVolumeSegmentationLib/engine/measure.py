@@ -13,7 +13,8 @@ import numpy as np
 import SimpleITK as sitk
 
 from . import air as air_rule
-from . import inflate, joint_bounds, measurement_grid, nv_mask, shape_interpolation, surfaces
+from . import (inflate, joint_bounds, measurement_grid, nv_mask, roof_gaps, shape_interpolation,
+               surfaces)
 from .labelled_region import ROI_MARGIN_MM, labelled_box, paste, working_margin_mm
 from .. import labels as L
 from ..errors import InputError
@@ -147,6 +148,12 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
     rays = None if tb_poly is None else inflate.TemporalBoneRays(tb_poly, locator)
     h, hit = inflate.inflation_lengths(mc_poly, tb_poly, max_distance, mode, locator, rays)
     verts, normals = surfaces.points(mc_poly), surfaces.point_normals(mc_poly)
+    tri = surfaces.triangles(mc_poly)
+    edges = np.vstack([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [2, 0]]])
+    gaps = np.zeros(len(h), bool)
+    if mode != "paper":  # a hole in the segmented fossa roof is not a part facing away
+        gaps = roof_gaps.with_rim(roof_gaps.enclosed_misses(hit, edges), verts)
+        h, hit = roof_gaps.fill(h, hit, gaps, edges)
     air_roi = None if ct_hu is None else air_rule.air_mask(ct_hu[sub])
     if air_roi is not None and air_roi.any():  # a ray that reaches air leaves the joint there
         entry = air_rule.air_entry(roi_img, air_roi, verts, normals, h)
@@ -155,6 +162,8 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
             h[blocked] = np.minimum(h[blocked], entry[blocked])
         else:
             h[blocked], hit[blocked] = 0.0, False
+    areas = surfaces.vertex_areas(mc_poly)
+    contact_mm2 = float(areas[hit].sum())  # the rays that met the temporal bone, gaps bridged
     if frame is None:
         frame = joint_bounds.joint_frame(joint_bounds.lateral_axis())
     ends = verts[hit] + h[hit, None] * normals[hit]   # where the rays meet the temporal bone
@@ -168,9 +177,7 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
                             "bounded joint space is not defined there"
                             % (name, joint_bounds.MIN_SEATED_BEHIND_MM))
             return SideResult(meshes={"condyle": mc_poly, "temporal_bone": tb_poly})
-        tri = surfaces.triangles(mc_poly)
-        facing = bounds.facing_cap(verts, normals, np.vstack([tri[:, [0, 1]], tri[:, [1, 2]],
-                                                              tri[:, [2, 0]]]))
+        facing = bounds.facing_cap(verts, normals, edges)
         rays_all = (h.copy(), hit.copy())  # the linear (Ikeda) spaces do not depend on the mode
         h[~facing], hit[~facing] = 0.0, False
     timings["inflation"] = time.perf_counter() - t0
@@ -215,6 +222,8 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
         "joint_space_posterior_mm": ikeda["posterior"],
         "condyle_center_lps_mm": [float(v) for v in centre],
         "contact_fraction": float(np.mean(hit)),
+        "contact_area_mm2": contact_mm2,
+        "roof_gap_mm2": float(areas[gaps].sum()),
         "condyle_vertices": int(len(h)),
         "mode": mode,
         "max_distance_mm": float(max_distance),

@@ -93,6 +93,15 @@ def triangles(poly):
     return conn.reshape(-1, 3).astype(np.int64)
 
 
+def vertex_areas(poly):
+    """(N,) mm2 per vertex: a third of the area of each triangle it belongs to (they sum to the
+    mesh's area)."""
+    pts, tri = points(poly), triangles(poly)
+    area = 0.5 * np.linalg.norm(np.cross(pts[tri[:, 1]] - pts[tri[:, 0]],
+                                         pts[tri[:, 2]] - pts[tri[:, 0]]), axis=1)
+    return np.bincount(tri.ravel(), np.repeat(area / 3.0, 3), len(pts))
+
+
 def points(poly):
     """(N, 3) float array of a mesh's points (LPS mm)."""
     return numpy_support.vtk_to_numpy(poly.GetPoints().GetData()).astype(float)

@@ -1,0 +1,83 @@
+"""Gaps in the segmented fossa roof: condyle rays that miss the temporal bone where all around
+them meet it.
+
+The roof of the glenoid fossa is a plate 0.5-2 mm thick. Sampled at voxel centres 1.25-2 mm
+apart across it (a clinical CT's slices), a label map holds it only where a centre falls inside
+the plate: where the dome runs between two slices the labels have a hole, and so have the
+surfaces built from them, by shape-based interpolation or not. A condyle ray through such a hole
+meets no bone (h = 0 in modes confined and bounded) and the joint space above that part of the
+condyle is lost; on the whole-head phantoms at 0.6 x 0.6 x 2 mm such islands of missing rays
+(1-13 mm2 each, within 4 mm of the condyle's top) cost up to 7.5 % of the NV (docs/method.md,
+"Gaps in the fossa roof").
+
+The roof is continuous bone, so a set of missing rays enclosed on the condyle's surface by rays
+that met the temporal bone is a gap of the segmentation, not a part of the condyle that faces
+away from the fossa: its rays get the lengths of the rays around it (a harmonic interpolation
+over the mesh, :func:`fill`), and count as hits. The misses that face away (the condylar neck,
+the head's underside and the poles beyond the fossa) form one region around the condyle; it is
+the largest set of connected missing rays and is never filled. The rays within ``RIM_MM`` of a
+gap are bridged with it: next to a hole they enter it and meet its wall, past the roof. The air
+rule runs afterwards, on the bridged rays too (air is never joint space). Mode paper keeps the
+paper's rule (a miss inflates to the limit).
+"""
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse import csgraph
+from scipy.sparse.linalg import spsolve
+from scipy.spatial import cKDTree
+
+# Rays next to a gap that enter the hole and meet its wall run on past the roof's lower surface.
+# Their band on the condyle is about (wall height = roof thickness, <= 2 mm) x tan(the ray's
+# slant to the wall, ~20 deg) x r / (r + joint space): <= 0.5 mm. They are bridged with the gap.
+RIM_MM = 0.5
+
+
+def enclosed_misses(hit, edges):
+    """Boolean per vertex: the missing rays (``~hit``) outside the largest connected set of
+    missing rays, connectivity along ``edges`` ((E, 2) vertex index pairs: the mesh's edges).
+    Every such set is bounded by rays that met the temporal bone."""
+    miss = ~np.asarray(hit, bool)
+    if miss.sum() < 2:
+        return np.zeros(len(miss), bool)
+    edges = np.asarray(edges, int).reshape(-1, 2)
+    inner = edges[miss[edges[:, 0]] & miss[edges[:, 1]]]
+    n = len(miss)
+    graph = sparse.coo_matrix((np.ones(len(inner)), (inner[:, 0], inner[:, 1])), (n, n))
+    _, component = csgraph.connected_components(graph, directed=False)
+    sizes = np.bincount(component[miss], minlength=component.max() + 1)
+    return miss & (component != int(np.argmax(sizes)))
+
+
+def with_rim(gaps, points, rim_mm=RIM_MM):
+    """``gaps`` grown by the vertices within ``rim_mm`` (mm) of a gap vertex (``points``: (N, 3)
+    LPS mm): the rays that entered the hole and met its wall (:data:`RIM_MM`)."""
+    gaps = np.asarray(gaps, bool)
+    if not gaps.any() or rim_mm <= 0:
+        return gaps
+    d, _ = cKDTree(np.asarray(points, float)[gaps]).query(points, distance_upper_bound=rim_mm)
+    return gaps | np.isfinite(d)
+
+
+def fill(h, hit, gaps, edges):
+    """(h, hit) with the rays of ``gaps`` (boolean per vertex, :func:`enclosed_misses`) given the
+    harmonic interpolation (mm) of the other rays' lengths over the graph of ``edges`` (each gap
+    vertex the mean of its neighbours) and counted as hits. ``h`` / ``hit`` are not modified."""
+    h = np.asarray(h, float).copy()
+    hit = np.asarray(hit, bool).copy()
+    gaps = np.asarray(gaps, bool)
+    if not gaps.any():
+        return h, hit
+    edges = np.asarray(edges, int).reshape(-1, 2)
+    n = len(h)
+    adjacency = sparse.coo_matrix((np.ones(2 * len(edges)),
+                                   (np.r_[edges[:, 0], edges[:, 1]],
+                                    np.r_[edges[:, 1], edges[:, 0]])), (n, n)).tocsr()
+    adjacency.data[:] = 1.0  # an edge shared by two triangles counts once
+    laplacian = (sparse.diags(np.asarray(adjacency.sum(axis=1)).ravel()) - adjacency).tocsr()
+    inside = np.nonzero(gaps)[0]
+    known = np.nonzero(~gaps)[0]
+    rhs = -(laplacian[inside][:, known] @ h[known])
+    h[inside] = np.clip(spsolve(laplacian[inside][:, inside].tocsc(), rhs), 0.0, None)
+    hit[inside] = True
+    return h, hit
