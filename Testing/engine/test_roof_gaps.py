@@ -93,3 +93,14 @@ def test_enclosed_misses_are_filled_harmonically():
     assert filled[2:4] == pytest.approx([3.0, 4.0])  # linear along a chain
     assert now[2] and now[3] and not now[5:].any()
     assert h[2] == 0.0 and not hit[2]  # inputs untouched
+
+
+def test_a_large_enclosed_miss_region_faces_away():
+    # a chain of 1 mm2 vertices: hits at 0 and 61, 60 misses between them (60 mm2, more than a
+    # slice-cut hole leaves), and 100 more misses beyond (the largest region): nothing bridged
+    edges = np.array([[i, i + 1] for i in range(161)])
+    hit = np.zeros(162, bool)
+    hit[[0, 61]] = True
+    areas = np.ones(162)
+    assert not roof_gaps.enclosed_misses(hit, edges, areas).any()
+    assert roof_gaps.enclosed_misses(hit, edges, areas, max_area_mm2=100.0)[1:61].all()

@@ -150,9 +150,10 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
     verts, normals = surfaces.points(mc_poly), surfaces.point_normals(mc_poly)
     tri = surfaces.triangles(mc_poly)
     edges = np.vstack([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [2, 0]]])
+    areas = surfaces.vertex_areas(mc_poly)
     gaps = np.zeros(len(h), bool)
     if mode != "paper":  # a hole in the segmented fossa roof is not a part facing away
-        gaps = roof_gaps.with_rim(roof_gaps.enclosed_misses(hit, edges), verts)
+        gaps = roof_gaps.with_rim(roof_gaps.enclosed_misses(hit, edges, areas), verts)
         h, hit = roof_gaps.fill(h, hit, gaps, edges)
     air_roi = None if ct_hu is None else air_rule.air_mask(ct_hu[sub])
     if air_roi is not None and air_roi.any():  # a ray that reaches air leaves the joint there
@@ -162,7 +163,6 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
             h[blocked] = np.minimum(h[blocked], entry[blocked])
         else:
             h[blocked], hit[blocked] = 0.0, False
-    areas = surfaces.vertex_areas(mc_poly)
     contact_mm2 = float(areas[hit].sum())  # the rays that met the temporal bone, gaps bridged
     if frame is None:
         frame = joint_bounds.joint_frame(joint_bounds.lateral_axis())
