@@ -104,3 +104,11 @@ def test_a_large_enclosed_miss_region_faces_away():
     areas = np.ones(162)
     assert not roof_gaps.enclosed_misses(hit, edges, areas).any()
     assert roof_gaps.enclosed_misses(hit, edges, areas, max_area_mm2=100.0)[1:61].all()
+
+
+def test_the_rim_takes_only_rays_that_met_the_bone():
+    points = np.array([[0.0, 0, 0], [0.3, 0, 0], [0.6, 0, 0], [0.2, 0.2, 0]])
+    gaps = np.array([True, False, False, False])
+    hit = np.array([False, True, True, False])  # vertex 3: a miss of the region facing away
+    grown = roof_gaps.with_rim(gaps, points, hit, rim_mm=0.5)
+    assert grown.tolist() == [True, True, False, False]

@@ -153,7 +153,7 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
     areas = surfaces.vertex_areas(mc_poly)
     gaps = np.zeros(len(h), bool)
     if mode != "paper":  # a hole in the segmented fossa roof is not a part facing away
-        gaps = roof_gaps.with_rim(roof_gaps.enclosed_misses(hit, edges, areas), verts)
+        gaps = roof_gaps.with_rim(roof_gaps.enclosed_misses(hit, edges, areas), verts, hit)
         h, hit = roof_gaps.fill(h, hit, gaps, edges)
     air_roi = None if ct_hu is None else air_rule.air_mask(ct_hu[sub])
     if air_roi is not None and air_roi.any():  # a ray that reaches air leaves the joint there

@@ -60,14 +60,15 @@ def enclosed_misses(hit, edges, areas=None, max_area_mm2=MAX_GAP_MM2):
     return gaps
 
 
-def with_rim(gaps, points, rim_mm=RIM_MM):
-    """``gaps`` grown by the vertices within ``rim_mm`` (mm) of a gap vertex (``points``: (N, 3)
-    LPS mm): the rays that entered the hole and met its wall (:data:`RIM_MM`)."""
+def with_rim(gaps, points, hit, rim_mm=RIM_MM):
+    """``gaps`` grown by the rays that met the temporal bone (``hit``) from vertices within
+    ``rim_mm`` (mm) of a gap vertex (``points``: (N, 3) LPS mm): next to a hole they entered it
+    and met its wall (:data:`RIM_MM`). Missing rays stay as they are."""
     gaps = np.asarray(gaps, bool)
     if not gaps.any() or rim_mm <= 0:
         return gaps
     d, _ = cKDTree(np.asarray(points, float)[gaps]).query(points, distance_upper_bound=rim_mm)
-    return gaps | np.isfinite(d)
+    return gaps | (np.isfinite(d) & np.asarray(hit, bool))
 
 
 def fill(h, hit, gaps, edges):
