@@ -281,9 +281,8 @@ def check_side(label_array, image, side, values, volume_decides=True):
                        "condyle's contact (%.0f mm2): no joint space to measure there"
                        % (100.0 * gap / contact, gap))
     elif gap > ROOF_GAP_CAUTION_MM2:
-        cautions.append("gaps in the segmented fossa roof over %.0f mm2 of the condyle (%.0f %% "
-                        "of its contact); the joint space there is bridged from around them"
-                        % (gap, 100.0 * gap / max(contact, 1e-9)))
+        cautions.append("fossa roof gaps bridged over %.0f mm2 of the condyle (%.0f %% of its "
+                        "contact)" % (gap, 100.0 * gap / max(contact, 1e-9)))
     return Verdict(reasons, ["%s side: %s" % (side, c) for c in cautions])
 
 

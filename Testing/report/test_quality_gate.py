@@ -201,7 +201,7 @@ def test_gaps_in_the_fossa_roof():
         verdict = quality.check_side(array, ref, L.LEFT, dict(values, roof_gap_mm2=gap))
         assert verdict.measurable == measurable, gap
         assert bool(verdict.cautions) == caution, gap
-    assert "left side: gaps in the segmented fossa roof over 40 mm2 of the condyle (20 % of its " \
+    assert "left side: fossa roof gaps bridged over 40 mm2 of the condyle (20 % of its " \
         "contact)" in quality.check_side(array, ref, L.LEFT,
                                          dict(values, roof_gap_mm2=40.0)).cautions[0]
     verdict = quality.check_side(array, ref, L.LEFT, dict(values, roof_gap_mm2=101.0))

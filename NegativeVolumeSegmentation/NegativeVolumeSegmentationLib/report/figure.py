@@ -246,8 +246,11 @@ def render_report_figure(path, ct, labels, rep, meshes=None, case="", max_warnin
     _table(fig.add_subplot(grid[2, :]), rep)
     warnings = list(rep.get("warnings") or [])
     cautions = list(rep.get("cautions") or [])
-    if cautions:   # under the title, where the eye starts
-        fig.text(0.5, 0.945, "\n".join("Caution: " + c[:130] for c in cautions[:2]),
+    if cautions:   # under the title, where the eye starts; wrapped, three lines at most
+        shown = [line for c in cautions for line in textwrap.wrap("Caution: " + c, 118)]
+        if len(shown) > 3:
+            shown = shown[:2] + ["... more cautions in report.json"]
+        fig.text(0.5, 0.945, "\n".join(shown),
                  ha="center", va="top", fontsize=10.5, color=CAUTION_COLOUR, fontweight="bold")
     lines = ["Outlines: condyle (yellow), temporal bone (blue), negative volume (filled: green "
              "left, red right). Asymmetry flagged > %.0f %% (borderline) and > %.0f %%."
