@@ -67,7 +67,8 @@ OPTIONS = (
     Option("max_distance_mm", 10.0, "number", "longest inflation ray in mm",
            low=0.0, low_open=True, flag="--max-distance", metavar="MM"),
     Option("mode", "confined", "choice",
-           "confined: rays missing the temporal bone count 0; bounded: the same rays, only from "
+           "confined: rays missing the temporal bone count 0 (holes of the segmented fossa roof "
+           "bridged); bounded: the same rays, only from "
            "the part of the condyle the fossa's apex sees, between the condylar poles (fine "
            "grids only, docs/method.md); paper: min(hit, max distance) clipped by a cube "
            "(Belikova et al. 2021)", choices=MODES, flag="--mode"),
