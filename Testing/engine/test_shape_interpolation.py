@@ -7,8 +7,10 @@ on clinical CT grids, against independent truths.
   upsampling), in the right place in LPS.
 - Head phantoms (CBCT crops, mouth closed, true labels) on the 0.6 x 0.6 x 2 mm grid of a clinical
   head CT: NV against the phantom truth from the exact implicit surfaces. Measured on seeds 0-5
-  -0.9, -2.3, -5.3, -2.7, -3.4, -5.8 % (mean -3.4 %); the surfaces built on the coarse grid
-  itself read -8.1, -7.6, -10.9, -8.3, -8.4, -11.3 % (mean -9.1 %; docs/method.md).
+  +0.4, -1.7, -0.7, -2.7, -3.4, -3.1 % (mean -1.9 %) with the holes that the 2 mm slices cut
+  into the fossa roof bridged (engine/roof_gaps.py); -0.9, -2.3, -5.3, -2.7, -3.4, -5.8 % (mean
+  -3.4 %) before; the surfaces built on the coarse grid itself read -8.1, -7.6, -10.9, -8.3,
+  -8.4, -11.3 % (mean -9.1 %; docs/method.md).
 - Analytic sphere caps on 0.8 mm voxels against the exact cap volume.
 """
 
@@ -115,5 +117,5 @@ def test_nv_on_a_clinical_ct_grid_against_phantom_truth():
         mc = sitk.GetArrayViewFromImage(ph.labels) == (1 if side == "left" else 2)
         assert values["condyle_volume_mm3"] == pytest.approx(mc.sum() * 0.72, rel=1e-9)
     report = ", ".join("%+.1f %%" % (100 * e) for e in errors)
-    assert max(abs(e) for e in errors) < 0.075, report
-    assert abs(np.mean(errors)) < 0.045, report
+    assert max(abs(e) for e in errors) < 0.045, report
+    assert abs(np.mean(errors)) < 0.03, report
