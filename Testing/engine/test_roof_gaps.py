@@ -112,3 +112,13 @@ def test_the_rim_takes_only_rays_that_met_the_bone():
     hit = np.array([False, True, True, False])  # vertex 3: a miss of the region facing away
     grown = roof_gaps.with_rim(gaps, points, hit, rim_mm=0.5)
     assert grown.tolist() == [True, True, False, False]
+
+
+def test_a_gap_with_nothing_around_it_stays_a_miss():
+    edges = np.array([[0, 1], [1, 2]])  # vertex 3 has no edge
+    hit = np.array([True, False, True, False])
+    h = np.array([2.0, 0.0, 4.0, 0.0])
+    gaps = np.array([False, True, False, True])
+    filled, now = roof_gaps.fill(h, hit, gaps, edges)
+    assert filled[1] == pytest.approx(3.0) and now[1]
+    assert filled[3] == 0.0 and not now[3]

@@ -74,10 +74,12 @@ def with_rim(gaps, points, hit, rim_mm=RIM_MM):
 def fill(h, hit, gaps, edges):
     """(h, hit) with the rays of ``gaps`` (boolean per vertex, :func:`enclosed_misses`) given the
     harmonic interpolation (mm) of the other rays' lengths over the graph of ``edges`` (each gap
-    vertex the mean of its neighbours) and counted as hits. ``h`` / ``hit`` are not modified."""
+    vertex the mean of its neighbours) and counted as hits. A set of gap vertices with no edge
+    to another ray has nothing to be interpolated from and stays as it was. ``h`` / ``hit`` are
+    not modified."""
     h = np.asarray(h, float).copy()
     hit = np.asarray(hit, bool).copy()
-    gaps = np.asarray(gaps, bool)
+    gaps = np.asarray(gaps, bool).copy()
     if not gaps.any():
         return h, hit
     edges = np.asarray(edges, int).reshape(-1, 2)
@@ -86,6 +88,16 @@ def fill(h, hit, gaps, edges):
                                    (np.r_[edges[:, 0], edges[:, 1]],
                                     np.r_[edges[:, 1], edges[:, 0]])), (n, n)).tocsr()
     adjacency.data[:] = 1.0  # an edge shared by two triangles counts once
+    inner = edges[gaps[edges[:, 0]] & gaps[edges[:, 1]]]
+    _, component = csgraph.connected_components(
+        sparse.coo_matrix((np.ones(len(inner)), (inner[:, 0], inner[:, 1])), (n, n)),
+        directed=False)
+    crossing = edges[gaps[edges[:, 0]] != gaps[edges[:, 1]]]
+    anchored = np.zeros(component.max() + 1, bool)
+    anchored[component[np.where(gaps[crossing[:, 0]], crossing[:, 0], crossing[:, 1])]] = True
+    gaps &= anchored[component]  # a singular system otherwise
+    if not gaps.any():
+        return h, hit
     laplacian = (sparse.diags(np.asarray(adjacency.sum(axis=1)).ravel()) - adjacency).tocsr()
     inside = np.nonzero(gaps)[0]
     known = np.nonzero(~gaps)[0]
