@@ -39,6 +39,15 @@ RIM_MM = 0.5
 MAX_GAP_MM2 = 40.0
 
 
+def _components(subset, edges):
+    """Connected-component label per vertex of the graph of the ``edges`` ((E, 2) index pairs)
+    whose both ends lie in boolean ``subset`` (a vertex outside it is a component of its own)."""
+    inner = edges[subset[edges[:, 0]] & subset[edges[:, 1]]]
+    n = len(subset)
+    graph = sparse.coo_matrix((np.ones(len(inner)), (inner[:, 0], inner[:, 1])), (n, n))
+    return csgraph.connected_components(graph, directed=False)[1]
+
+
 def enclosed_misses(hit, edges, areas=None, max_area_mm2=MAX_GAP_MM2):
     """Boolean per vertex: the missing rays (``~hit``) outside the largest connected set of
     missing rays, connectivity along ``edges`` ((E, 2) vertex index pairs: the mesh's edges), in
@@ -47,11 +56,7 @@ def enclosed_misses(hit, edges, areas=None, max_area_mm2=MAX_GAP_MM2):
     miss = ~np.asarray(hit, bool)
     if miss.sum() < 2:
         return np.zeros(len(miss), bool)
-    edges = np.asarray(edges, int).reshape(-1, 2)
-    inner = edges[miss[edges[:, 0]] & miss[edges[:, 1]]]
-    n = len(miss)
-    graph = sparse.coo_matrix((np.ones(len(inner)), (inner[:, 0], inner[:, 1])), (n, n))
-    _, component = csgraph.connected_components(graph, directed=False)
+    component = _components(miss, np.asarray(edges, int).reshape(-1, 2))
     sizes = np.bincount(component[miss], minlength=component.max() + 1)
     gaps = miss & (component != int(np.argmax(sizes)))
     if areas is not None:
@@ -88,10 +93,7 @@ def fill(h, hit, gaps, edges):
                                    (np.r_[edges[:, 0], edges[:, 1]],
                                     np.r_[edges[:, 1], edges[:, 0]])), (n, n)).tocsr()
     adjacency.data[:] = 1.0  # an edge shared by two triangles counts once
-    inner = edges[gaps[edges[:, 0]] & gaps[edges[:, 1]]]
-    _, component = csgraph.connected_components(
-        sparse.coo_matrix((np.ones(len(inner)), (inner[:, 0], inner[:, 1])), (n, n)),
-        directed=False)
+    component = _components(gaps, edges)
     crossing = edges[gaps[edges[:, 0]] != gaps[edges[:, 1]]]
     anchored = np.zeros(component.max() + 1, bool)
     anchored[component[np.where(gaps[crossing[:, 0]], crossing[:, 0], crossing[:, 1])]] = True
