@@ -13,7 +13,7 @@ Independent truth: the same real condyles and fossae moved by a transform we kno
 - Pitch (mode bounded): the head tilted by +-10 degrees about the left-right axis (chin up /
   down, the commonest difference between two scans' head positions): each side's bounded NV
   within 15 % of the original's, the fossa apex within 1 mm of the original apex moved by the
-  rotation (measured: NV -9 % to +12 %, apex <= 0.6 mm; the rim-plane definition before moved
+  rotation (measured: NV -11.3 % to +7.5 %, apex <= 0.7 mm; the rim-plane definition before moved
   the bounded NV by -37 % to +41 %, docs/method.md "Bounded joint space").
 The label building (docs script, imported by path) is not part of the library.
 Skipped when ../shared/data/real is absent.

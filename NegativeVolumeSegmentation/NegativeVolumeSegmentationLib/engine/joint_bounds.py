@@ -9,8 +9,9 @@ patient's left, superior axis s, posterior axis p = s x m; LPS mm):
   surfaces (the landmarks of Ikeda and Kawamura's linear joint spaces: the fossa's most superior
   point and the tangent points from it). A is the highest point the condyle's rays reach on the
   temporal bone (the median over 1 mm sagittal slabs across the head's central half of each
-  slab's highest ray end). A condyle point faces the joint when its normal, projected onto the
-  sagittal plane, points towards the line through A along m, and it is connected on the
+  slab's highest ray end, placed in the middle of the ends within 0.5 mm of it). A condyle
+  point faces the joint when its normal, projected onto the sagittal plane, points towards the
+  line through A along m, and it is connected on the
   surface to the condyle's top (:meth:`JointBounds.facing_cap`: a concavity of the neck can face
   A too, hidden behind the head); rays from the other points (the condylar neck, the head's
   underside) count 0, and an NV point counts only when the condyle point nearest to it faces
@@ -44,6 +45,8 @@ MIN_SEATED_BEHIND_MM = 4.0  # a head centre less than this behind the crest: not
 CORE_MARGIN = 0.25  # rims are read over the head's central half (a quarter in from each pole)
 SLAB_MM = 1.0  # width of the sagittal slabs whose lowest bone points (highest ray ends) are
 #               the rim (apex) samples
+APEX_BAND_MM = 0.5  # the apex's position in a slab: the mean of its ray ends within 0.5 mm of
+#                     the highest (a dome's top is flat: the single highest end jumps along it)
 PAIR_MIN_DISTANCE_MM = 40.0  # two condyles closer than this do not define the left-right axis
 
 
@@ -69,10 +72,16 @@ def joint_frame(lateral):
 
 def slab_median(points, m_range, highest=False):
     """Median over 1 mm sagittal slabs of the head's central half (``m_range``: its poles'
-    m-coordinates) of each slab's lowest (``highest``: highest) point ((m, p, s) rows), or None.
+    m-coordinates) of each slab's lowest point ((m, p, s) rows), or None.
     Near a pole the bone drops steeply (the fossa's lateral and medial walls), so the lowest
     point of the whole width would jump with a tenth of a millimetre of pole position; the
-    central profile is where the joint space is read (docs/method.md)."""
+    central profile is where the joint space is read (docs/method.md).
+
+    ``highest`` (the fossa apex, on ray ends): each slab's highest height, at the mean m and p
+    of its points within ``APEX_BAND_MM`` of that height. The top of the fossa's dome is flat
+    over millimetres front to back: its single highest point moved by up to 2.7 mm along p
+    between the same phantom's true and reconstructed roof (0.8 x 0.8 x 1.5 mm grid), the band's
+    middle does not (docs/method.md, "Bounded joint space")."""
     lo, hi = m_range
     half = (0.5 - CORE_MARGIN) * (hi - lo)
     centre = 0.5 * (lo + hi)
@@ -84,8 +93,11 @@ def slab_median(points, m_range, highest=False):
         slab = points[(points[:, 0] >= a) & (points[:, 0] <= b)]
         if len(slab):
             z = slab[:, 2]
-            low = slab[z >= z.max() - 1e-6] if highest else slab[z <= z.min() + 1e-6]
-            crests.append(low.mean(axis=0))  # voxel faces tie: the middle of the lowest
+            if highest:
+                top = slab[z >= z.max() - APEX_BAND_MM].mean(axis=0)
+                crests.append(np.array([top[0], top[1], z.max()]))
+            else:  # voxel faces tie: the middle of the lowest
+                crests.append(slab[z <= z.min() + 1e-6].mean(axis=0))
     return None if not crests else np.median(np.array(crests), axis=0)
 
 
