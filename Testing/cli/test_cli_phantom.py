@@ -56,6 +56,7 @@ def test_head_phantom_files_and_truth(tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["--kind", "head", "--variant", "sphere"], "--variant"),
     (["--kind", "analytic", "--fov", "cbct"], "--fov"),
+    (["--kind", "analytic", "--ear-canal", "open"], "--ear-canal"),
     (["--kind", "head", "--spacing", "0.01", "1", "1"], "--spacing"),
     (["--seed", "-3"], "--seed"),
 ])

@@ -2,7 +2,7 @@
 
 Writes, all or nothing, OUT_DIR/ct.nii.gz (int16 HU), OUT_DIR/labels.nii.gz (uint8, 1-6) and
 OUT_DIR/truth.json (docs/interfaces.md). ``head``: the realistic head phantom (options --fov, --mouth,
---spacing; anything not given is drawn from the seed). ``analytic``: sphere or ellipsoid condyle
+--spacing, --ear-canal; anything not given is drawn from the seed). ``analytic``: sphere or ellipsoid condyle
 under a concentric cap with closed-form NV (options --variant, --spacing).
 """
 
@@ -31,6 +31,9 @@ def add_parser(subparsers):
     p.add_argument("--mouth", choices=("closed", "open"),
                    help="head kind: closed, or open with the condyles on the eminences "
                         "(drawn when omitted)")
+    p.add_argument("--ear-canal", choices=("behind", "open"),
+                   help="head kind: the ear canal inside the tympanic bone (default), or open "
+                        "2 mm behind the condyle, within the rays' reach (tests the air rule)")
     p.add_argument("--variant", choices=("sphere", "ellipsoid"),
                    help="analytic kind: condyle shape (default sphere)")
     p.set_defaults(func=run)
@@ -44,9 +47,10 @@ def phantom_options(args):
     if args.kind == "head":
         if args.variant is not None:
             raise InputError("--variant applies to --kind analytic only")
-        return {"fov": args.fov, "mouth": args.mouth, "spacing": args.spacing}
-    if args.fov is not None or args.mouth is not None:
-        raise InputError("--fov and --mouth apply to --kind head only")
+        return {"fov": args.fov, "mouth": args.mouth, "spacing": args.spacing,
+                "ear_canal": args.ear_canal}
+    if args.fov is not None or args.mouth is not None or args.ear_canal is not None:
+        raise InputError("--fov, --mouth and --ear-canal apply to --kind head only")
     options = {"variant": args.variant or "sphere"}
     if args.spacing is not None:
         if not all(0.1 <= v <= 3.0 for v in args.spacing):

@@ -13,6 +13,10 @@ from . import shapes as S
 from ..labels import LEFT, RIGHT
 
 SIDE_SIGN = {LEFT: 1.0, RIGHT: -1.0}  # +x is the patient's left
+# ear_canal="open": the external ear canal runs this far (mm) behind the condyle's back, through
+# the front of the tympanic bone, so its air lies open to the joint's posterior recess (the
+# cartilaginous lateral canal, or a tympanic plate too thin for the CT): condyle rays reach it
+OPEN_CANAL_GAP_MM = 2.0
 
 
 def draw_side(rng, side, half_distance):
@@ -239,8 +243,11 @@ class Joint(object):
                                    S.rotation(rz_deg=sign * 40.0))
         self.arch = S.RoundBox([x0 + sign * 9.0, y0 - 24.0, z0 - 1.0], [2.5, 17.0, 4.0], 2.0,
                                S.rotation(rz_deg=-sign * 6.0))
-        self.meatus = S.Capsule([x0 + sign * 45.0, y0 + 17.0, z0 - 2.0],
-                                [x0 - sign * 6.0, y0 + 17.0, z0 - 2.0], p["meatus_radius_mm"])
+        canal_y = y0 + 17.0  # inside the tympanic bone, its front wall out of the rays' reach
+        if p.get("ear_canal") == "open":  # no bony front wall behind the condyle (see below)
+            canal_y = y0 + b + OPEN_CANAL_GAP_MM + p["meatus_radius_mm"]
+        self.meatus = S.Capsule([x0 + sign * 45.0, canal_y, z0 - 2.0],
+                                [x0 - sign * 6.0, canal_y, z0 - 2.0], p["meatus_radius_mm"])
         self.parotid = S.Ellipsoid([x0 + sign * 12.0, y0 + 6.0, z0 - 24.0], [9.0, 13.0, 17.0])
 
     def temporal_pieces(self):

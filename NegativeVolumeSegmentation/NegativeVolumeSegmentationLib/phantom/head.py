@@ -168,7 +168,8 @@ def _render(p, anatomy, grid, rng):
     return np.clip(np.round(image), -1024, 3071).astype(np.int16), skull
 
 
-def make_head_phantom(seed=0, fov=None, mouth=None, spacing=None, nv_step_mm=0.25):
+def make_head_phantom(seed=0, fov=None, mouth=None, spacing=None, nv_step_mm=0.25,
+                      ear_canal=None):
     """Generate the head phantom for ``seed`` (see module doc); options override the draws.
 
     Args:
@@ -179,10 +180,16 @@ def make_head_phantom(seed=0, fov=None, mouth=None, spacing=None, nv_step_mm=0.2
         mouth: "closed" or "open" (condyles on the eminences); None draws it.
         spacing: (sx, sy, sz) voxel size in mm, or None to draw it.
         nv_step_mm: grid step (mm) of the fine NV / condyle truth integration.
+        ear_canal: None or "behind" (the canal inside the tympanic bone, out of the condyle
+            rays' reach) or "open" (the canal 2 mm behind the condyle's back, its air open to
+            the joint: what reveals NV leaking into air; the truth's rays stop at the canal's
+            air either way).
     Returns:
         :class:`Phantom` (ct int16 HU, labels uint8 0-6, truth dict).
     """
     _check_options(fov, mouth, spacing)
+    if ear_canal not in (None, "behind", "open"):
+        raise InputError("ear_canal must be 'behind' or 'open', got %r" % (ear_canal,))
     try:
         seed = int(seed)
     except (TypeError, ValueError):
@@ -191,6 +198,9 @@ def make_head_phantom(seed=0, fov=None, mouth=None, spacing=None, nv_step_mm=0.2
         raise InputError("--seed must be >= 0, got %d" % seed)
     rng = np.random.default_rng(seed)
     p = _draw(rng, fov, mouth, spacing)
+    if ear_canal == "open":  # drawn anatomy unchanged otherwise (no random number is used)
+        for side in SIDES:
+            p[side]["ear_canal"] = "open"
     grid = _fit_budget(p, spacing)
     anatomy = HeadAnatomy(p, rng)
     ct, skull = _render(p, anatomy, grid, rng)

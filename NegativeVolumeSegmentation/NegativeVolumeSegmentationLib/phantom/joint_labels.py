@@ -42,7 +42,7 @@ def joint_truth(side, anatomy, grid, nv_step_mm):
     ball = S.Ellipsoid(joint.centre, [TB_RADIUS_MM] * 3)
     tb = prune(anatomy.tb[side], ball.lo, ball.hi)
     mc = prune(joint.mc, joint.mc.lo, joint.mc.hi)
-    nv = JointSpaceTruth(mc, tb, joint.mc.lo, joint.mc.hi)
+    nv = JointSpaceTruth(mc, tb, joint.mc.lo, joint.mc.hi, air_fn=joint.meatus)
     world_pts = grid.to_world(nv.points)
     if nv.lo is None or grid.misses_world(world_pts):
         return None
@@ -112,4 +112,5 @@ def label_and_measure(side, anatomy, grid, labels, skull_field, nv_step_mm, prep
         "temporal_bone_region_center_lps_mm": [float(v) for v in grid.to_world(joint.centre)],
         "temporal_bone_region_radius_mm": TB_RADIUS_MM,
         "ray_hits": nv.ray_hits(),
+        "rays_into_air": int(nv.air_blocked.sum()),  # rays that met the ear canal's air first
     }

@@ -6,8 +6,11 @@ implicit functions ``f(points) -> mm`` (negative inside; points (N, 3), any rigi
 1. MC surface samples: points of a fine grid near the zero level set, projected onto it by Newton
    steps along the gradient (central differences); unit normals from the gradient.
 2. h(x): the ray x + t·n(x), 0 < t <= max_distance, is marched against TB in small steps and the
-   first crossing refined by bisection; no crossing -> h = 0 (confined mode).
-3. A point p is NV when it lies outside MC and TB and, with x the nearest surface sample,
+   first crossing refined by bisection; no crossing -> h = 0 (confined mode). Air (optional
+   implicit function, e.g. the ear canal): a ray that enters air before the TB leaves the joint
+   there, h = 0, as the engine's air rule decides on the CT (docs/method.md, "Air is never
+   joint space").
+3. A point p is NV when it lies outside MC, TB and air and, with x the nearest surface sample,
    0 < (p - x)·n(x) <= h(x).
 4. Bounded (mode "bounded", :meth:`JointSpaceTruth.bound`): the joint region of
    :mod:`..engine.joint_bounds` is found from points on the exact MC and TB surfaces and the
@@ -107,12 +110,17 @@ class JointSpaceTruth(object):
     """Per-joint NV classifier built from MC / TB implicit functions (same frame, mm)."""
 
     def __init__(self, mc_fn, tb_fn, mc_lo, mc_hi, max_distance=MAX_DISTANCE_MM,
-                 surface_step=0.2):
-        self.mc_fn, self.tb_fn = mc_fn, tb_fn
+                 surface_step=0.2, air_fn=None):
+        self.mc_fn, self.tb_fn, self.air_fn = mc_fn, tb_fn, air_fn
         self.points, self.normals = surface_samples(mc_fn, np.asarray(mc_lo, float),
                                                     np.asarray(mc_hi, float), surface_step)
         self.surface_step = surface_step
         self.h = ray_lengths(tb_fn, self.points, self.normals, max_distance)
+        self.air_blocked = np.zeros(len(self.h), bool)
+        if air_fn is not None:  # a ray into air before the TB leaves the joint: it counts 0
+            to_air = ray_lengths(air_fn, self.points, self.normals, max_distance)
+            self.air_blocked = (self.h > 0) & (to_air > 0) & (to_air < self.h)
+            self.h[self.air_blocked] = 0.0
         self.tree = cKDTree(self.points)
         self.bounds = None
         self._set_box()
@@ -191,6 +199,9 @@ class JointSpaceTruth(object):
         cand, q = cand[keep], q[keep]
         keep = np.asarray(self.tb_fn(q), np.float64) > 0
         cand, q = cand[keep], q[keep]
+        if self.air_fn is not None:  # air is never joint space
+            keep = np.asarray(self.air_fn(q), np.float64) > 0
+            cand, q = cand[keep], q[keep]
         _, j = self.tree.query(q)
         d = ((q - self.points[j]) * self.normals[j]).sum(1)
         out[cand[(d > 0) & (d <= self.h[j])]] = True
