@@ -10,6 +10,7 @@ happens inside functions so that loading the module stays fast and never pulls h
 mm; scene/mrml_bridge.py converts at the boundary.
 """
 
+import contextlib
 import logging
 import os
 from typing import Annotated
@@ -27,9 +28,6 @@ from slicer.util import VTKObservationMixin
 from NegativeVolumeSegmentationLib.options import DEFAULTS, DEVICES, MODES
 
 POLL_INTERVAL_MS = 300  # how often the panel looks at the background run
-# The checkpoint loader needs torch.load(weights_only=...): PyTorch 1.13 or newer.
-TORCH_MINIMUM = "1.13"
-TORCH_REQUIREMENT = ">=" + TORCH_MINIMUM
 
 
 class NegativeVolumeSegmentation(ScriptedLoadableModule):
@@ -289,57 +287,27 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
         slicer.util.errorDisplay("Negative volume measurement failed:\n" + message)
 
     def _ensureTorch(self):
-        """True when PyTorch >= 1.13 is installed (its version read without importing it).
-        Otherwise install or update it after asking: through SlicerPyTorch's PyTorchUtils
-        (``installTorch(askConfirmation=True, torchVersionRequirement=">=1.13")``, which picks
-        the build for the GPU driver) when that extension is present, else with pip after
-        confirmOkCancelDisplay. Whatever goes wrong (the user says no, the installer returns
-        None or raises, the version is still too old) ends as one line in the status label and
-        False; the caller leaves the panel ready for another Apply."""
-        problem = self.logic.torchProblem()
-        if problem is None:
-            return True
+        """True when PyTorch >= 1.13 is there or was installed after asking
+        (NegativeVolumeSegmentationLib.scene.torch_install: SlicerPyTorch's installTorch when
+        that extension is present, else pip after a confirmation); otherwise False with the
+        reason in the status line. The device line is re-read (an install may have changed it)."""
+        from NegativeVolumeSegmentationLib.scene.torch_install import ensure_torch
+
         try:
-            import PyTorchUtils
-        except ImportError:
-            PyTorchUtils = None
-        try:
-            if PyTorchUtils is not None:
-                torch = PyTorchUtils.PyTorchUtilsLogic().installTorch(
-                    askConfirmation=True, torchVersionRequirement=TORCH_REQUIREMENT)
-                if torch is None:
-                    self.ui.statusLabel.text = ("Not started: segmenting the CT needs PyTorch %s "
-                                                "or newer, and it was not installed."
-                                                % TORCH_MINIMUM)
-                    return False
-            else:
-                if not slicer.util.confirmOkCancelDisplay(
-                        problem + " Install it now with pip (torch%s; a large download; the CPU "
-                        "build where there is no NVIDIA GPU)?\n\nAlternatively install the "
-                        "PyTorch extension from the Extensions Manager and restart Slicer."
-                        % TORCH_REQUIREMENT, "Negative Volume Segmentation"):
-                    self.ui.statusLabel.text = ("Not started: segmenting the CT needs PyTorch %s "
-                                                "or newer (installing it was declined)."
-                                                % TORCH_MINIMUM)
-                    return False
-                slicer.app.setOverrideCursor(qt.Qt.WaitCursor)
-                try:
-                    slicer.util.pip_install("torch" + TORCH_REQUIREMENT)
-                finally:
-                    slicer.app.restoreOverrideCursor()
-        except Exception as error:  # the installer failed: say so, keep the panel usable
-            message = " ".join(str(error).split()) or type(error).__name__
-            logging.exception("PyTorch could not be installed")
-            self.ui.statusLabel.text = "Not started: PyTorch could not be installed: " + message
-            slicer.util.errorDisplay("PyTorch could not be installed:\n" + message)
-            return False
+            return ensure_torch(self._setStatus, self._waitCursor)
         finally:
             self.ui.deviceInfoLabel.text = self.logic.deviceSummary()
-        problem = self.logic.torchProblem()  # what is on disk now
-        if problem is not None:
-            self.ui.statusLabel.text = "Not started: " + problem
-            return False
-        return True
+
+    def _setStatus(self, text):
+        self.ui.statusLabel.text = text
+
+    @contextlib.contextmanager
+    def _waitCursor(self):
+        slicer.app.setOverrideCursor(qt.Qt.WaitCursor)
+        try:
+            yield
+        finally:
+            slicer.app.restoreOverrideCursor()
 
     # ------------------------------------------------------------------ results
     def _onFinished(self, results):
@@ -446,21 +414,6 @@ class NegativeVolumeSegmentationLogic(ScriptedLoadableModuleLogic):
         from NegativeVolumeSegmentationLib.scene.torch_probe import probe
 
         return probe().text
-
-    @staticmethod
-    def torchProblem():
-        """None when PyTorch >= TORCH_MINIMUM (1.13) is installed, else one line saying what is
-        missing. Reads the installed version without importing torch."""
-        from NegativeVolumeSegmentationLib.scene import torch_probe
-
-        installed, version, _cuda = torch_probe.torch_package()
-        if not installed:
-            return ("Segmenting the CT needs PyTorch %s or newer, which is not installed."
-                    % TORCH_MINIMUM)
-        if torch_probe.older_than(version, TORCH_MINIMUM):
-            return ("Segmenting the CT needs PyTorch %s or newer; PyTorch %s is installed."
-                    % (TORCH_MINIMUM, version))
-        return None
 
 
 class NegativeVolumeSegmentationTest(ScriptedLoadableModuleTest):

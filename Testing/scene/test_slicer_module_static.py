@@ -20,7 +20,7 @@ import pytest
 
 from module_sources import (LIB_DIR, MODULE_DIR, MODULE_FILE, REPO,
                             SELFTEST_CHECK_FILES, SELFTEST_DIR, SELFTEST_PYTEST_FILES,
-                            SLICER_SIDE_LIB, UI_FILE)
+                            SLICER_SIDE_LIB, TORCH_INSTALL_FILE, UI_FILE)
 from module_sources import read as _read
 
 
@@ -293,22 +293,31 @@ def _widget_methods():
 
 
 def test_torch_is_installed_only_on_request():
-    """No install at import; inside the Widget, PyTorchUtils' installTorch(askConfirmation=True)
-    when the extension is there, else pip only after confirmOkCancelDisplay."""
-    tree = ast.parse(_read(MODULE_FILE))
-    top_level = [node for node in tree.body
-                 if not isinstance(node, (ast.ClassDef, ast.FunctionDef))]
-    top_calls = [ast.unparse(n.func) for stmt in top_level for n in ast.walk(stmt)
-                 if isinstance(n, ast.Call)]
-    assert not [c for c in top_calls if "install" in c.lower()], top_calls
+    """No install at import; when Apply needs it (the Widget's _ensureTorch ->
+    scene/torch_install.ensure_torch), PyTorchUtils' installTorch(askConfirmation=True) when the
+    extension is there, else pip only after confirmOkCancelDisplay."""
+    for path in (MODULE_FILE, TORCH_INSTALL_FILE):
+        tree = ast.parse(_read(path))
+        top_level = [node for node in tree.body
+                     if not isinstance(node, (ast.ClassDef, ast.FunctionDef))]
+        top_calls = [ast.unparse(n.func) for stmt in top_level for n in ast.walk(stmt)
+                     if isinstance(n, ast.Call)]
+        assert not [c for c in top_calls if "install" in c.lower()], (path, top_calls)
     installers = [(name, fn) for name, fn in _widget_methods().items()
-                  if any("pip_install" in c or "installTorch" in c for c in _function_calls(fn))]
+                  if any("pip_install" in c or "installTorch" in c or "ensure_torch" in c
+                         for c in _function_calls(fn))]
     assert [name for name, _fn in installers] == ["_ensureTorch"]
-    calls = _function_calls(installers[0][1])
+    assert "ensure_torch" in _function_calls(installers[0][1])
+    tree = ast.parse(_read(TORCH_INSTALL_FILE))
+    functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    installers = [name for name, fn in functions.items()
+                  if any("pip_install" in c or "installTorch" in c for c in _function_calls(fn))]
+    assert installers == ["ensure_torch"]
+    calls = _function_calls(functions["ensure_torch"])
     assert any(c.endswith("installTorch") for c in calls)
     confirm = calls.index("slicer.util.confirmOkCancelDisplay")
     assert confirm < calls.index("slicer.util.pip_install")
-    source = ast.unparse(installers[0][1])
+    source = ast.unparse(functions["ensure_torch"])
     assert "askConfirmation=True" in source and "import PyTorchUtils" in source
     # torch.load(weights_only=...) needs PyTorch 1.13: the installer is told so
     assert "torchVersionRequirement=TORCH_REQUIREMENT" in source
