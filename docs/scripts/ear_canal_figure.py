@@ -1,13 +1,16 @@
 """Make docs/ear_canal.png: an ear canal open behind the condyle, and the NV with and without air.
 
     .venv/bin/python docs/scripts/ear_canal_figure.py [--seed 0] [--out docs/ear_canal.png]
+        [--table-seeds 0 1 2 ...]
 
 The head phantom of ``--seed`` as a CBCT crop of its left joint (0.5 mm, mouth closed) with its
 ear canal open 2 mm behind the condyle (``make_phantom(..., ear_canal="open")``). Three sagittal
 slices on the CT (where the NV measured without the CT holds the most air), with the condyle (gold), temporal bone (blue)
 and NV (green) outlined: the phantom's truth (rays stop at the canal's implicit air), the engine
 on the label map alone (no air information: the NV fills the canal) and the engine with the CT
-(the air rule). NV in the titles.
+(the air rule). NV in the titles. ``--table-seeds`` prints, for those seeds' crops (the left
+joint for even seeds, the right for odd), the truth, the rays into the canal and the engine's NV
+with and without the CT, instead of drawing.
 """
 
 import argparse
@@ -29,11 +32,32 @@ from NegativeVolumeSegmentationLib.engine.measure import measure_negative_volume
 from NegativeVolumeSegmentationLib.phantom import make_phantom  # noqa: E402
 
 
+def table(seeds):
+    print("| seed | side | truth mm3 | rays into the canal | with the CT mm3 | % | label map "
+          "alone mm3 | % |")
+    print("|---|---|---|---|---|---|---|---|")
+    for seed in seeds:
+        side = L.LEFT if seed % 2 == 0 else L.RIGHT
+        ph = make_phantom("head", seed=seed, fov="cbct-" + side, mouth="closed",
+                          spacing=(0.5,) * 3, nv_step_mm=0.4, ear_canal="open")
+        truth = ph.truth[side]
+        want = truth["negative_volume_mm3"]
+        got = [measure_negative_volume(ph.labels, ct=ct).sides[side]["negative_volume_mm3"]
+               for ct in (ph.ct, None)]
+        print("| %d | %s | %.0f | %d | %.0f | %+.1f | %.0f | %+.1f |" % (
+            seed, side, want, truth["rays_into_air"], got[0], 100 * (got[0] / want - 1),
+            got[1], 100 * (got[1] / want - 1)), flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=os.path.join(ROOT, "docs", "ear_canal.png"))
+    parser.add_argument("--table-seeds", type=int, nargs="+")
     args = parser.parse_args(argv)
+    if args.table_seeds:
+        table(args.table_seeds)
+        return
     side = L.LEFT
     ph = make_phantom("head", seed=args.seed, fov="cbct-left", mouth="closed",
                       spacing=(0.5,) * 3, nv_step_mm=0.4, ear_canal="open")
