@@ -290,9 +290,11 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
         """True when PyTorch >= 1.13 is there or was installed after asking
         (NegativeVolumeSegmentationLib.scene.torch_install: SlicerPyTorch's installTorch when
         that extension is present, else pip after a confirmation); otherwise False with the
-        reason in the status line. The device line is re-read (an install may have changed it)."""
-        from NegativeVolumeSegmentationLib.scene.torch_install import ensure_torch
+        reason in the status line. After an install attempt the device line is re-read."""
+        from NegativeVolumeSegmentationLib.scene.torch_install import ensure_torch, torch_problem
 
+        if torch_problem() is None:
+            return True
         try:
             return ensure_torch(self._setStatus, self._waitCursor)
         finally:

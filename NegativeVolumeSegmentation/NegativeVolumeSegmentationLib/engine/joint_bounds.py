@@ -11,11 +11,10 @@ patient's left, superior axis s, posterior axis p = s x m; LPS mm):
   temporal bone (the median over 1 mm sagittal slabs across the head's central half of each
   slab's highest ray end, placed in the middle of the ends within 0.5 mm of it). A condyle
   point faces the joint when its normal, projected onto the sagittal plane, points towards the
-  line through A along m, and it is connected on the
-  surface to the condyle's top (:meth:`JointBounds.facing_cap`: a concavity of the neck can face
-  A too, hidden behind the head); rays from the other points (the condylar neck, the head's
-  underside) count 0, and an NV point counts only when the condyle point nearest to it faces
-  the joint;
+  line through A along m, and it is connected on the surface to the condyle's top
+  (:meth:`JointBounds.facing_cap`: a concavity of the neck can face A too, hidden behind the
+  head); rays from the other points (the condylar neck, the head's underside) count 0, and an
+  NV point counts only when the condyle point nearest to it faces the joint;
 * medially and laterally the joint space ends at the planes normal to m through the condylar
   head's medial and lateral poles (the head = the condyle within ``HEAD_DEPTH_MM`` below its top).
 

@@ -118,8 +118,9 @@ class JointSpaceTruth(object):
         self.h = ray_lengths(tb_fn, self.points, self.normals, max_distance)
         self.air_blocked = np.zeros(len(self.h), bool)
         if air_fn is not None:  # a ray into air before the TB leaves the joint: it counts 0
-            to_air = ray_lengths(air_fn, self.points, self.normals, max_distance)
-            self.air_blocked = (self.h > 0) & (to_air > 0) & (to_air < self.h)
+            hit = np.nonzero(self.h > 0)[0]
+            to_air = ray_lengths(air_fn, self.points[hit], self.normals[hit], max_distance)
+            self.air_blocked[hit[(to_air > 0) & (to_air < self.h[hit])]] = True
             self.h[self.air_blocked] = 0.0
         self.tree = cKDTree(self.points)
         self.bounds = None
