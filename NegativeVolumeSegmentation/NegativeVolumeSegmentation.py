@@ -28,6 +28,10 @@ from slicer.util import VTKObservationMixin
 from NegativeVolumeSegmentationLib.options import DEFAULTS, DEVICES, MODES
 
 POLL_INTERVAL_MS = 300  # how often the panel looks at the background run
+RESULT_LABELS = {"left_nv": "leftNegativeVolumeLabel", "right_nv": "rightNegativeVolumeLabel",
+                 "left_condyle": "leftCondyleVolumeLabel",
+                 "right_condyle": "rightCondyleVolumeLabel", "left_space": "leftJointSpaceLabel",
+                 "right_space": "rightJointSpaceLabel", "asymmetry": "asymmetryLabel"}
 
 
 class NegativeVolumeSegmentation(ScriptedLoadableModule):
@@ -79,19 +83,11 @@ def registerSampleData():
 
 @parameterNodeWrapper
 class NegativeVolumeSegmentationParameterNode:
-    """GUI state saved with the scene.
-
-    inputVolume: the head CT; outputSegmentation: receives the six segments (None: a new one is
-    created on Apply); measureExisting: measure the condyle / temporal-bone segments already in
-    outputSegmentation instead of segmenting the CT; device: auto / cpu / cuda;
-    maxDistance: longest inflation ray (mm); mode: "confined" (rays that miss the temporal bone
-    give 0), "bounded" (the same rays, only from the part of the condyle the fossa's apex sees,
-    between the condylar poles; fine grids only) or "paper" (Belikova et al.: rays run to the maximum,
-    NV clipped by a 30 mm cube);
-    smoothing: closed-surface smoothing of the 3D display (0-1); showThickness: add the
-    thickness-coloured condyle models; asymmetryThreshold: flag asymmetry above this (%);
-    resultsTable: output table.
-    """
+    """GUI state saved with the scene: the CT, the output segmentation and table, and the run
+    options of NegativeVolumeSegmentationLib.options (meanings, units and defaults there):
+    device, maxDistance (mm), mode, smoothing (display only), showThickness,
+    asymmetryThreshold (%). measureExisting: measure the condyle / temporal-bone segments
+    already in outputSegmentation instead of segmenting the CT."""
 
     inputVolume: vtkMRMLScalarVolumeNode
     outputSegmentation: vtkMRMLSegmentationNode
@@ -181,22 +177,13 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
 
     # ------------------------------------------------------------------ state of the buttons
     def _checkCanApply(self, caller=None, event=None):
+        from NegativeVolumeSegmentationLib.scene.views import apply_state
+
         parameters = self._parameterNode
         running = self._run is not None
-        if parameters is None:
-            reason = "No parameters"
-        elif parameters.measureExisting and not parameters.outputSegmentation:
-            reason = ("Select the segmentation holding the condyle and temporal bone segments "
-                      "(Output segmentation)")
-        elif not parameters.measureExisting and not parameters.inputVolume:
-            reason = "Select the head CT"
-        else:
-            reason = None
+        reason, tooltip = apply_state(parameters)
         self.ui.applyButton.enabled = reason is None and not running
-        self.ui.applyButton.toolTip = reason or (
-            "Measure the negative volume of the segments in the output segmentation"
-            if parameters.measureExisting else
-            "Segment both joints of the CT and measure their negative volume")
+        self.ui.applyButton.toolTip = reason or tooltip
         self.ui.cancelButton.enabled = running
         if parameters is not None and self._results is not None:
             self._showAsymmetryFlag(parameters.asymmetryThreshold)
@@ -287,21 +274,17 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
         slicer.util.errorDisplay("Negative volume measurement failed:\n" + message)
 
     def _ensureTorch(self):
-        """True when PyTorch >= 1.13 is there or was installed after asking
-        (NegativeVolumeSegmentationLib.scene.torch_install: SlicerPyTorch's installTorch when
-        that extension is present, else pip after a confirmation); otherwise False with the
-        reason in the status line. After an install attempt the device line is re-read."""
+        """True when PyTorch is there or was installed after asking (scene/torch_install.py);
+        else False, the reason in the status line."""
         from NegativeVolumeSegmentationLib.scene.torch_install import ensure_torch, torch_problem
 
         if torch_problem() is None:
             return True
         try:
-            return ensure_torch(self._setStatus, self._waitCursor)
+            return ensure_torch(lambda text: setattr(self.ui.statusLabel, "text", text),
+                                self._waitCursor)
         finally:
             self.ui.deviceInfoLabel.text = self.logic.deviceSummary()
-
-    def _setStatus(self, text):
-        self.ui.statusLabel.text = text
 
     @contextlib.contextmanager
     def _waitCursor(self):
@@ -326,20 +309,14 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
         threshold = (self._parameterNode.asymmetryThreshold if self._parameterNode
                      else DEFAULTS["asymmetry_threshold_percent"])
         summary = self.logic.resultsSummary(results, threshold)
-        self.ui.leftNegativeVolumeLabel.text = summary["left_nv"]
-        self.ui.rightNegativeVolumeLabel.text = summary["right_nv"]
-        self.ui.leftCondyleVolumeLabel.text = summary["left_condyle"]
-        self.ui.rightCondyleVolumeLabel.text = summary["right_condyle"]
-        self.ui.leftJointSpaceLabel.text = summary["left_space"]
-        self.ui.rightJointSpaceLabel.text = summary["right_space"]
-        self.ui.asymmetryLabel.text = summary["asymmetry"]
-        self.ui.asymmetryFlagLabel.text = summary["flag"]
-        self.ui.asymmetryFlagLabel.setVisible(summary["asymmetric"])
+        for key, label in RESULT_LABELS.items():
+            getattr(self.ui, label).text = summary[key]
         self.ui.statusLabel.text = summary["status"]
+        self._showAsymmetryFlag(threshold, summary)
 
-    def _showAsymmetryFlag(self, threshold):
-        """Re-flag the last results when the threshold changes."""
-        summary = self.logic.resultsSummary(self._results, threshold)
+    def _showAsymmetryFlag(self, threshold, summary=None):
+        """Flag the last results (again when the threshold changes)."""
+        summary = summary or self.logic.resultsSummary(self._results, threshold)
         self.ui.asymmetryFlagLabel.text = summary["flag"]
         self.ui.asymmetryFlagLabel.setVisible(summary["asymmetric"])
 
@@ -348,23 +325,14 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
         if inputVolume is not None:
             slicer.util.setSliceViewerLayers(background=inputVolume, fit=True)
         self.logic.showResults(results, inputVolume)
-        layoutManager = slicer.app.layoutManager()
-        if layoutManager is None:
-            return
-        if tableNode is not None:
-            layout = slicer.modules.tables.logic().GetLayoutWithTable(layoutManager.layout)
-            layoutManager.setLayout(layout)
-            selectionNode = slicer.app.applicationLogic().GetSelectionNode()
-            selectionNode.SetActiveTableID(tableNode.GetID())
-            slicer.app.applicationLogic().PropagateTableSelection()
-        if layoutManager.threeDViewCount > 0:
-            layoutManager.threeDWidget(0).threeDView().resetFocalPoint()
+        from NegativeVolumeSegmentationLib.scene.views import show_table
+
+        show_table(tableNode)
 
 
 class NegativeVolumeSegmentationLogic(ScriptedLoadableModuleLogic):
-    """Slicer-side logic: the typed parameter node plus the library's Qt-free logic
-    (NegativeVolumeSegmentationLib.scene.logic), usable from the Python console and batch
-    scripts: ``NegativeVolumeSegmentationLogic().process(ctNode)``."""
+    """The parameter node plus the Lib's Qt-free logic (scene/logic.py); from the console or a
+    batch script: ``NegativeVolumeSegmentationLogic().process(ctNode)``."""
 
     def __init__(self):
         ScriptedLoadableModuleLogic.__init__(self)
@@ -419,10 +387,8 @@ class NegativeVolumeSegmentationLogic(ScriptedLoadableModuleLogic):
 
 
 class NegativeVolumeSegmentationTest(ScriptedLoadableModuleTest):
-    """Runs the same checks as the pytest suite (Testing/scene/test_mrml_bridge.py,
-    Testing/scene/test_slicer_pipeline.py: NegativeVolumeSegmentationSelfTest.checks.ALL_CHECKS)
-    on Slicer's own scene, the background run included (with PythonSlicer). Without PyTorch the
-    checks that segment are skipped, with a message saying which and why."""
+    """The checks of NegativeVolumeSegmentationSelfTest.checks.ALL_CHECKS (pytest runs them
+    too) on Slicer's own scene; without PyTorch those that segment are skipped, saying why."""
 
     def setUp(self):
         slicer.mrmlScene.Clear()

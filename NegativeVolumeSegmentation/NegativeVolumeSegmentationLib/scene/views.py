@@ -101,3 +101,36 @@ def results_summary(results,
 
 def _mm(value):
     return "–" if value is None else "%.2f" % value
+
+
+def apply_state(parameters):
+    """(reason, tooltip) for the panel's Apply button: ``reason`` is why it cannot run (None
+    when it can), ``tooltip`` what it will do. ``parameters``: the module's parameter node
+    (``measureExisting``, ``inputVolume``, ``outputSegmentation``), or None."""
+    if parameters is None:
+        return "No parameters", ""
+    if parameters.measureExisting:
+        if not parameters.outputSegmentation:
+            return ("Select the segmentation holding the condyle and temporal bone segments "
+                    "(Output segmentation)"), ""
+        return None, "Measure the negative volume of the segments in the output segmentation"
+    if not parameters.inputVolume:
+        return "Select the head CT", ""
+    return None, "Segment both joints of the CT and measure their negative volume"
+
+
+def show_table(table_node):
+    """In Slicer's GUI: a layout with a table view showing ``table_node`` (None: layout kept),
+    and the first 3D view centred on what it shows. Without a layout manager (batch, pytest)
+    nothing."""
+    layout_manager = slicer.app.layoutManager() if hasattr(slicer, "app") else None
+    if layout_manager is None:
+        return
+    if table_node is not None:
+        layout = slicer.modules.tables.logic().GetLayoutWithTable(layout_manager.layout)
+        layout_manager.setLayout(layout)
+        application_logic = slicer.app.applicationLogic()
+        application_logic.GetSelectionNode().SetActiveTableID(table_node.GetID())
+        application_logic.PropagateTableSelection()
+    if layout_manager.threeDViewCount > 0:
+        layout_manager.threeDWidget(0).threeDView().resetFocalPoint()
