@@ -98,6 +98,21 @@ def test_widget_setup_wires_buttons_timer_and_device(widget):
     assert not ui.applyButton.enabled and "CT" in ui.applyButton.toolTip  # no input yet
 
 
+def test_apply_waits_for_what_the_chosen_route_needs(widget, scene):
+    """Segmenting needs the CT; measuring existing segments needs the segmentation (the CT is
+    then optional); the tooltip says what is missing, or what Apply will do."""
+    ui, parameters = widget.ui, widget._parameterNode
+    parameters.measureExisting = True
+    widget._checkCanApply()
+    assert not ui.applyButton.enabled and "segmentation" in ui.applyButton.toolTip
+    parameters.outputSegmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+    widget._checkCanApply()
+    assert ui.applyButton.enabled and ui.applyButton.toolTip.startswith("Measure")
+    parameters.measureExisting = False
+    widget._checkCanApply()
+    assert not ui.applyButton.enabled and ui.applyButton.toolTip == "Select the head CT"
+
+
 def test_widget_background_run_fills_results(module_file, widget, scene):
     """Apply (measure existing segments) runs in the background; the timer follows it; the
     numbers reach the panel and the table; the buttons come back."""
