@@ -12,7 +12,7 @@ through the reported condyle centre with the segmentation over the CT in the bon
 the 3D view with the thickness-coloured condyle, the NV and the translucent temporal bone.
 
 Writes docs/slicer_left_joint.png, docs/slicer_right_joint.png (Slicer's "Four-Up" layout),
-docs/slicer_3d_both.png (both joints from the front), docs/slicer_thickness.png (both condyles
+docs/slicer_3d_both.png (both joints from the front), docs/slicer_thickness.png (each condyle
 from above, coloured by joint space) and prints the results table.
 Needs slicer-core and offscreen OpenGL (EGL, or OSMesa: libosmesa6 and
 VTK_DEFAULT_OPENGL_WINDOW=vtkOSOpenGLRenderWindow).
@@ -148,6 +148,30 @@ def both_joints(renderer, results, scene, from_direction, view_up, hide, caption
     return with_bar(pixels, "3D")
 
 
+def condyles_from_above(renderer, results, scene, width_mm=32.0):
+    """Each condyle from above (anterior up), coloured by joint space, side by side: the
+    patient's right joint on the screen's right, as in a view from above."""
+    panels = []
+    hide = {}
+    for side in L.SIDES:
+        hide.update({name: 0.0 for name in segment_names(side).values()})
+    for side in (L.LEFT, L.RIGHT):
+        if results[side] is None:
+            continue
+        centre = np.array(results[side]["condyle_center_lps_mm"], float)
+        other = scene.GetNodeByID(results["nodes"]["thickness_models"][L.other_side(side)])
+        direction, up = (0.0, 0.0, 1.0), (0.0, -1.0, 0.0)
+        pixels = renderer.threed_view(
+            centre + np.array([0.0, 0.0, 3.0]), from_direction_lps=direction, view_up_lps=up,
+            distance_mm=width_mm / (2.0 * np.tan(np.radians(15.0))), segment_opacity=hide,
+            hidden_nodes=[other],
+            texts=(("3D  %s condyle from above, anterior up" % side.capitalize(), 0.02, 0.98),)
+            + screen_sides(direction, up))
+        panels.append(with_bar(pixels, "3D"))
+    gap = np.full((panels[0].shape[0], 2, 3), 40, np.uint8)
+    return np.concatenate([panels[0]] + [x for p in panels[1:] for x in (gap, p)], axis=1)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default=os.path.join(ROOT, "docs"))
@@ -187,11 +211,9 @@ def main(argv=None):
             {"condyle": 0.0, "bone": 0.3, "nv": 0.6}, "both joints from the front: "
             "temporal bone, negative volume, condyles by joint space", 100.0), path)
         written.append(path)
+    with slicer_render.SceneRenderer(scene, size=(args.size, args.size)) as renderer:
         path = os.path.join(args.out, "slicer_thickness.png")
-        slicer_render.write_png(both_joints(
-            renderer, results, scene, (0.0, 0.0, 1.0), (0.0, -1.0, 0.0),
-            {"condyle": 0.0, "bone": 0.0, "nv": 0.0}, "condyles from above (anterior up), "
-            "coloured by joint space", 80.0), path)
+        slicer_render.write_png(condyles_from_above(renderer, results, scene), path)
         written.append(path)
     rendered = time.perf_counter()
 
