@@ -28,15 +28,10 @@ import vtkmodules.vtkRenderingOpenGL2  # noqa: E402,F401  (registers the OpenGL 
 import vtkmodules.vtkRenderingFreeType  # noqa: E402,F401  (text)
 
 from NegativeVolumeSegmentationLib import labels as L  # noqa: E402
+from NegativeVolumeSegmentationLib.report import thickness_colors  # noqa: E402
 from NegativeVolumeSegmentationLib.engine.nv_mask import THICKNESS_ARRAY  # noqa: E402
 from NegativeVolumeSegmentationLib.engine.measure import measure_negative_volume  # noqa: E402
 from NegativeVolumeSegmentationLib.phantom.analytic import make_analytic_phantom  # noqa: E402
-
-
-def _thickness(poly):
-    arr = poly.GetPointData().GetArray(THICKNESS_ARRAY)
-    values = np.array([arr.GetValue(i) for i in range(arr.GetNumberOfTuples())])
-    return values[values > 0]
 
 
 def _camera(ren, centre, direction, up, distance):
@@ -79,19 +74,17 @@ def _actor(poly, color=None, opacity=1.0, lut=None, value_range=None):
     return actor
 
 
-def thickness_lut(max_mm):
-    """Perceptually ordered table (matplotlib "plasma": thin dark blue -> thick yellow), distinct
-    from the green NV and blue TB; grey below 0.01 mm (no contact)."""
-    from matplotlib import colormaps
-
-    cmap = colormaps["plasma"]
+def thickness_lut():
+    """The product's thickness scale (report/thickness_colors.py: red thin, yellow 1.5 mm,
+    green 3 mm, blue 5 mm and more, as in Slicer and report.png); grey below 0.01 mm (no
+    contact)."""
     lut = vtkLookupTable()
     lut.SetNumberOfTableValues(256)
-    lut.SetTableRange(0.0, max_mm)
-    for i in range(256):
-        r, g, b, _a = cmap(i / 255.0)
+    lut.SetTableRange(0.0, thickness_colors.MAX_MM)
+    for i, (r, g, b) in enumerate(thickness_colors.rgb(
+            np.maximum(np.linspace(0.0, thickness_colors.MAX_MM, 256), 0.01))):
         lut.SetTableValue(i, r, g, b, 1.0)
-    lut.SetBelowRangeColor(0.78, 0.78, 0.76, 1.0)
+    lut.SetBelowRangeColor(*thickness_colors.NO_CONTACT_RGB, 1.0)
     lut.UseBelowRangeColorOn()
     return lut
 
@@ -110,8 +103,8 @@ def render(out_path, seed=0, size=(1400, 760), kind="head"):
     res = measure_negative_volume(ph.labels)
     values = res.sides["left"]
     meshes = res.meshes["left"]
-    h_max = float(np.ceil(np.percentile(_thickness(meshes["condyle"]), 98)))
-    lut = thickness_lut(h_max)
+    lut = thickness_lut()
+    h_max = thickness_colors.MAX_MM
 
     centre = np.asarray(values["condyle_center_lps_mm"], float)
     nv_color = L.BY_VALUE[L.NEGATIVE_VOLUME[L.LEFT]].color

@@ -21,6 +21,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from .. import labels as L
+from . import thickness_colors
 
 FIELD_MM = 40.0
 SLICE_PIXEL_MM = 0.2
@@ -100,7 +101,7 @@ def _slice_panel(ax, hu, lab, side, extent, title, flip_x, letters):
     ax.text(extent[0] + 7, extent[2] + 3, "10 mm", color="white", fontsize=7, ha="center")
 
 
-def _thickness_panel(ax, fig, mesh, side, vmax):
+def _thickness_panel(ax, fig, mesh, side):
     """The condyle mesh seen from above, faces coloured by joint-space thickness (mm)."""
     from matplotlib.collections import PolyCollection
     from vtkmodules.util.numpy_support import vtk_to_numpy
@@ -123,12 +124,8 @@ def _thickness_panel(ax, fig, mesh, side, vmax):
     # patient's right on the left of the picture, anterior (-y) up
     xy = np.stack([tri[:, :, 0], -tri[:, :, 1]], axis=-1)
     hit = face_h.min(axis=1) > 0
-    import matplotlib
     import matplotlib.cm as cm
-    from matplotlib.colors import Normalize
-    norm = Normalize(0.0, vmax)
-    cmap = matplotlib.colormaps["turbo_r"]
-    colours = np.where(hit[:, None], cmap(norm(face_h.mean(axis=1))), [[0.55, 0.55, 0.55, 1.0]])
+    colours = thickness_colors.rgb(np.where(hit, face_h.mean(axis=1), 0.0))
     ax.add_collection(PolyCollection(xy, facecolors=colours, edgecolors="none"))
     ax.set_xlim(xy[..., 0].min() - 1, xy[..., 0].max() + 1)
     ax.set_ylim(xy[..., 1].min() - 1, xy[..., 1].max() + 1)
@@ -138,9 +135,15 @@ def _thickness_panel(ax, fig, mesh, side, vmax):
             fontweight="bold")
     ax.text(0.98, 0.5, "L", transform=ax.transAxes, ha="right", va="center", fontsize=9,
             fontweight="bold")
-    mappable = cm.ScalarMappable(norm=norm, cmap=cmap)
+    from matplotlib.colors import LinearSegmentedColormap, Normalize
+    stops = thickness_colors.STOPS
+    top = thickness_colors.MAX_MM
+    cmap = LinearSegmentedColormap.from_list(
+        "joint_space_thickness", [(0.0, stops[0][1])] + [(v / top, c) for v, c in stops])
+    mappable = cm.ScalarMappable(norm=Normalize(0.0, top), cmap=cmap)
     mappable.set_array([])
-    fig.colorbar(mappable, ax=ax, fraction=0.046, pad=0.02, label="mm (grey: no contact)")
+    fig.colorbar(mappable, ax=ax, fraction=0.046, pad=0.02, extend="max",
+                 label="joint space mm (grey: no contact)")
     return mappable
 
 
@@ -213,8 +216,6 @@ def render_report_figure(path, ct, labels, rep, meshes=None, case="", max_warnin
     fig = Figure(figsize=(13.0, 12.5), dpi=DPI)
     FigureCanvasAgg(fig)
     grid = fig.add_gridspec(3, 3, height_ratios=[1.0, 1.0, 0.62], hspace=0.25, wspace=0.12)
-    thick = [((rep.get(s) or {}).get("joint_space_mean_mm") or 0.0) for s in L.SIDES]
-    vmax = max(4.0, 2.0 * max(thick))
     for row, side in enumerate((L.RIGHT, L.LEFT)):
         values = rep.get(side)
         reason = not_measurable_reason(rep, side)
@@ -237,7 +238,7 @@ def render_report_figure(path, ct, labels, rep, meshes=None, case="", max_warnin
         extent = [centre[1] - half, centre[1] + half, centre[2] - half, centre[2] + half]
         _slice_panel(axes[1], hu, lab, side, extent, "%s joint, sagittal" % name, False, ("A", "P"))
         if reason is None:
-            _thickness_panel(axes[2], fig, (meshes.get(side) or {}).get("condyle"), side, vmax)
+            _thickness_panel(axes[2], fig, (meshes.get(side) or {}).get("condyle"), side)
         else:
             axes[2].axis("off")
             axes[2].text(0.5, 0.5, "%s joint\nnot measurable:\n%s" % (name, _wrap(reason, 34)),

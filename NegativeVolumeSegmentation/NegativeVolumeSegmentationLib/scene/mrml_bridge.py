@@ -19,15 +19,14 @@ from vtk.util import numpy_support
 
 from .. import labels
 from ..errors import InputError
+from ..report import thickness_colors
 
 # Point/direction map between LPS and RAS (its own inverse).
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
 THICKNESS_ARRAY = "JointSpaceThickness_mm"
 THICKNESS_COLOR_NODE_NAME = "NegativeVolumeSegmentation joint space thickness"
-# Thickness colour map (mm -> RGB): grey where the ray met no temporal bone (value 0), then
-# red (thin joint space) through yellow and green to blue (wide).
-THICKNESS_COLORS = ((0.0, (0.6, 0.6, 0.6)), (0.05, (0.85, 0.1, 0.1)), (1.5, (0.95, 0.85, 0.1)),
-                    (3.0, (0.2, 0.75, 0.25)), (5.0, (0.15, 0.35, 0.9)))
+# Thickness colour map (mm -> RGB), the one of every picture: report/thickness_colors.py
+THICKNESS_COLORS = thickness_colors.transfer_points()
 
 
 def _matrix_to_numpy(matrix):
