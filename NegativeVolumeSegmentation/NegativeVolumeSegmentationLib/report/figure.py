@@ -3,7 +3,8 @@
 One row per joint (patient's right first, as it appears on the viewer's left in radiological
 convention): a coronal and a sagittal CT slice through the condyle centre (bone window) with the
 condyle (MC), temporal bone (TB) and negative volume (NV) outlined in their segment colours (NV
-also lightly filled), and the joint-space thickness (mm) on the condyle seen from above. Below,
+also lightly filled), and the joint-space thickness (mm) on the condyle seen from above (the
+fixed scale of :mod:`.thickness_colors`, as in Slicer). Below,
 the left/right table with the asymmetry index, flagged above 3 % (borderline) and 6 %
 (asymmetric) (Habets), the cautions and the first warnings. A joint the quality gate
 (:mod:`..quality`) found not measurable says "not measurable: <reason>" in red where its
