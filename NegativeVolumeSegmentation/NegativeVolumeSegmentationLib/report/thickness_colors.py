@@ -29,4 +29,3 @@ def rgb(thickness_mm):
     out = np.stack([np.interp(h, values, colours[:, k]) for k in range(3)], axis=1)
     out[~(h > 0)] = NO_CONTACT_RGB
     return out
-
