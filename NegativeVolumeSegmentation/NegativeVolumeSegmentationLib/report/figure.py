@@ -256,7 +256,9 @@ def render_report_figure(path, ct, labels, rep, meshes=None, case="", max_warnin
                  ha="center", va="top", fontsize=10.5, color=CAUTION_COLOUR, fontweight="bold")
     lines = ["Outlines: condyle (yellow), temporal bone (blue), negative volume (filled: green "
              "left, red right). Asymmetry flagged > %.0f %% (borderline) and > %.0f %%."
-             % (FLAG_BORDERLINE, FLAG_ASYMMETRIC)]
+             % (FLAG_BORDERLINE, FLAG_ASYMMETRIC),
+             "A joint space shown '-': its ray met no temporal bone within the maximum distance, "
+             "or met air first."]
     lines += ["Warning: " + w[:150] for w in warnings[:max_warnings]]
     if len(warnings) > max_warnings:
         lines.append("... %d more warnings in report.json" % (len(warnings) - max_warnings))
