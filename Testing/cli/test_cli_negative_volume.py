@@ -71,6 +71,49 @@ def test_outputs_and_report_contract(case, tmp_path):
     assert not [n for n in os.listdir(out) if n.startswith(".nvseg-partial")]
 
 
+def test_without_ct_the_picture_shows_the_label_map_and_slicer_gets_its_segmentation(case,
+                                                                                     tmp_path):
+    """A label map alone (no --ct): report.png is drawn on the label map's slices and says so,
+    and segmentation.seg.nrrd holds the six segments of labels.nii.gz voxel for voxel, so the
+    NV segment Slicer loads has the reported NV (the analytic phantom's closed-form truth within
+    6 %)."""
+    from NegativeVolumeSegmentationLib.io.segmentation_files import read_label_map
+
+    ph, folder = case
+    out = tmp_path / "out"
+    assert _run([os.path.join(folder, "labels.nii.gz"), "-o", str(out)]) == 0
+    assert (out / "report.png").stat().st_size > 20000
+    with open(str(out / "report.json")) as f:
+        report = json.load(f)
+    labels = sitk.ReadImage(str(out / "labels.nii.gz"))
+    segmentation = read_label_map(str(out / "segmentation.seg.nrrd"))
+    assert np.array_equal(sitk.GetArrayFromImage(segmentation), sitk.GetArrayFromImage(labels))
+    assert np.allclose(segmentation.GetOrigin(), labels.GetOrigin(), atol=1e-6)
+    voxel = float(np.prod(segmentation.GetSpacing()))
+    arr = sitk.GetArrayFromImage(segmentation)
+    for side, nv_value in (("left", 5), ("right", 6)):
+        got = (arr == nv_value).sum() * voxel
+        assert got == pytest.approx(report[side]["negative_volume_mm3"])
+        assert abs(got / ph.truth[side]["negative_volume_mm3"] - 1) < 0.06
+
+
+def test_label_background_paints_bone_for_the_bone_window():
+    from NegativeVolumeSegmentationLib.report import figure
+
+    arr = np.array([[[0, 1, 2, 3, 4, 5, 6]]], np.uint8)
+    image = sitk.GetImageFromArray(arr)
+    image.SetSpacing((0.5, 0.7, 0.9))
+    image.SetOrigin((3.0, -2.0, 10.0))
+    painted = figure.label_background(image)
+    assert painted.GetSpacing() == image.GetSpacing() and painted.GetOrigin() == image.GetOrigin()
+    values = sitk.GetArrayFromImage(painted)[0, 0]
+    bone, other = values[1:5], values[[0, 5, 6]]
+    assert len(set(bone)) == 1 and len(set(other)) == 1    # condyle and TB alike, the rest alike
+    low, high = figure.BONE_WINDOW
+    assert low < other[0] < bone[0] < high                   # both inside the bone window, bone light
+    assert bone[0] - other[0] > 0.4 * (high - low)
+
+
 def test_missing_side_is_null_with_reason(tmp_path):
     ph = make_analytic_phantom(seed=9, sides=("right",))
     path = str(tmp_path / "labels.nrrd")

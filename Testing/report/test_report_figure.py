@@ -91,7 +91,8 @@ def test_flag_thresholds():
     assert report_figure.flag(6.5) == "asymmetric"
 
 
-def test_negative_volume_cli_writes_report_png_only_with_ct(tmp_path):
+def test_negative_volume_cli_writes_report_png_with_and_without_ct(tmp_path):
+    """With --ct the slices are the CT's; without, the label map's (another picture)."""
     from NegativeVolumeSegmentationLib import cli
 
     ct, lab = _two_joints(spacing=0.8)
@@ -99,7 +100,9 @@ def test_negative_volume_cli_writes_report_png_only_with_ct(tmp_path):
     sitk.WriteImage(lab, str(tmp_path / "labels.nii.gz"))
     assert cli.main(["negative-volume", str(tmp_path / "labels.nii.gz"), "--ct",
                      str(tmp_path / "ct.nii.gz"), "-o", str(tmp_path / "with")]) == 0
-    assert (tmp_path / "with" / "report.png").stat().st_size > 50000
+    with_ct = (tmp_path / "with" / "report.png").read_bytes()
+    assert len(with_ct) > 50000
     assert cli.main(["negative-volume", str(tmp_path / "labels.nii.gz"), "-o",
                      str(tmp_path / "without")]) == 0
-    assert not (tmp_path / "without" / "report.png").exists()
+    without = (tmp_path / "without" / "report.png").read_bytes()
+    assert len(without) > 50000 and without != with_ct

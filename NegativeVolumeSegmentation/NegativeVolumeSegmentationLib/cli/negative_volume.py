@@ -1,10 +1,13 @@
 """``nvseg negative-volume LABELS [--ct CT] -o OUT_DIR``: NV of both joints from a label map.
 
 LABELS holds 1/2 condyle and 3/4 temporal bone (docs/interfaces.md) on any grid. Writes, all or
-nothing (:mod:`..io.results_folder`): OUT_DIR/report.json, OUT_DIR/labels.nii.gz (1-6) and VTK
-meshes in LPS mm (``<side>_condyle.vtk`` with point data ``JointSpaceThickness_mm``,
-``<side>_temporal_bone.vtk``, ``<side>_inflated.vtk``, ``<side>_negative_volume.vtk``); with
-``--ct`` (checked to share the label map's grid) also OUT_DIR/report.png.
+nothing (:mod:`..io.results_folder`): OUT_DIR/report.json, OUT_DIR/labels.nii.gz (1-6),
+OUT_DIR/segmentation.seg.nrrd (the same six segments, named and coloured, for Slicer),
+OUT_DIR/report.png (on the CT's slices with ``--ct``, else on the label map's) and VTK meshes in
+LPS mm (``<side>_condyle.vtk`` with point data ``JointSpaceThickness_mm``,
+``<side>_temporal_bone.vtk``, ``<side>_inflated.vtk``, ``<side>_negative_volume.vtk``). ``--ct``
+(resampled onto the label map's grid when it lies elsewhere inside it) adds the air rule and
+the CT's own grid to the quality gate.
 """
 
 import sys
@@ -37,9 +40,9 @@ def run(args):
     options = O.from_arguments(args, segment=False)
     results_folder.check_writable(args.output)
     result = pipeline.measure_labels(args.labels, options, ct=args.ct)
-    parts = ("report", "labels", "meshes") + (("figure",) if args.ct else ())
+    parts = ("report", "labels", "segmentation", "meshes", "figure")
     results_folder.write_case(result, args.output, parts,
-                              case=case_name(args.ct) if args.ct else None)
+                              case=case_name(args.ct or args.labels))
     rep = result.report
     for line in rep["warnings"]:
         print("warning: " + line, file=sys.stderr)

@@ -139,7 +139,7 @@ def write_case(result, folder, parts=ALL_PARTS, case=None):
             for name, poly in sorted(meshes.items()):
                 if "meshes" in parts or ("condyle_meshes" in parts and name == "condyle"):
                     write_mesh(poly, os.path.join(stage, "%s_%s.vtk" % (side, name)))
-        if "figure" in parts and result.ct is not None:
+        if "figure" in parts:  # without a CT, on the label map (report.figure)
             from ..report.figure import render_report_figure
 
             render_report_figure(os.path.join(stage, FIGURE), result.ct, result.labels,

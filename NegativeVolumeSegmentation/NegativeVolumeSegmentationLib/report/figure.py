@@ -11,6 +11,10 @@ the left/right table with the asymmetry index, flagged above 3 % (borderline) an
 numbers would be (its slices are still shown when its condyle was found); a scan that is not
 measurable says so under the title.
 
+Without a CT (a label map measured on its own, ``nvseg negative-volume`` without ``--ct``) the
+slices show the label map itself: bone (condyle and temporal bone) light grey on dark grey
+(:func:`label_background`), and a line under the table says so.
+
 Slices are resampled from the CT's physical space onto LPS-aligned planes (any direction matrix):
 coronal = the x-z plane (patient's right on the image's left, superior up), sagittal = the y-z
 plane (anterior on the left, superior up). Pixels are SLICE_PIXEL_MM wide over FIELD_MM.
@@ -41,6 +45,17 @@ def not_measurable_reason(rep, side):
     if status.get("measurable", True) and rep.get(side) is not None:
         return None
     return status.get("reason") or "not measured"
+
+
+LABEL_BONE_HU, LABEL_OTHER_HU = 1000.0, 0.0  # what label_background paints (bone window)
+
+
+def label_background(labels):
+    """A stand-in for the CT when there is none: float image on ``labels``' grid, condyle and
+    temporal-bone voxels (values 1-4) ``LABEL_BONE_HU``, everything else ``LABEL_OTHER_HU``."""
+    bone = sitk.Cast((labels >= min(L.CONDYLE.values())) & (labels <= max(L.TEMPORAL_BONE.values())),
+                     sitk.sitkFloat32)
+    return bone * (LABEL_BONE_HU - LABEL_OTHER_HU) + LABEL_OTHER_HU
 
 
 def _plane(ct, centre, axes):
@@ -203,7 +218,8 @@ def render_report_figure(path, ct, labels, rep, meshes=None, case="", max_warnin
     """Write report.png to ``path``.
 
     Args:
-        ct: SimpleITK CT (HU); labels: SimpleITK label map 1-6 on the CT grid.
+        ct: SimpleITK CT (HU), or None: the slices then show the label map
+            (:func:`label_background`); labels: SimpleITK label map 1-6 on the CT grid.
         rep: report.json dict (sides, asymmetry_percent, warnings, version, device).
         meshes: {side: {"condyle": vtkPolyData with JointSpaceThickness_mm, ...}} or None.
         case: case name for the title.
@@ -214,6 +230,9 @@ def render_report_figure(path, ct, labels, rep, meshes=None, case="", max_warnin
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     meshes = meshes or {}
+    no_ct = ct is None
+    if no_ct:
+        ct = label_background(labels)
     fig = Figure(figsize=(13.0, 12.5), dpi=DPI)
     FigureCanvasAgg(fig)
     grid = fig.add_gridspec(3, 3, height_ratios=[1.0, 1.0, 0.62], hspace=0.25, wspace=0.12)
@@ -259,6 +278,9 @@ def render_report_figure(path, ct, labels, rep, meshes=None, case="", max_warnin
              % (FLAG_BORDERLINE, FLAG_ASYMMETRIC),
              "A joint space shown '-': its ray met no temporal bone within the maximum distance, "
              "or met air first."]
+    if no_ct:
+        lines.append("No CT given: the slices show the label map (condyle and temporal bone "
+                     "light grey), and no air rule was applied.")
     lines += ["Warning: " + w[:150] for w in warnings[:max_warnings]]
     if len(warnings) > max_warnings:
         lines.append("... %d more warnings in report.json" % (len(warnings) - max_warnings))
