@@ -128,6 +128,11 @@ def test_end_to_end_against_analytic_truth(ct_path, tmp_path, patched_models, ca
     assert len(rows) == 1 and rows[0]["status"] == "ok"
     assert float(rows[0]["left_negative_volume_mm3"]) == pytest.approx(
         rep["left"]["negative_volume_mm3"], rel=1e-4)
+    assert rows[0]["mode"] == "confined"
+    for side in L.SIDES:  # concentric spheres: the superior space is the gap everywhere (the
+        # CT paints bone without partial volume on 0.8 mm slices: within half a slice)
+        assert float(rows[0]["%s_joint_space_superior_mm" % side]) == pytest.approx(
+            CAP_INNER - RADII[side], abs=0.4), rows[0]
     # a CT coarser than 0.3 mm is measured on the engine's 0.3 mm grid over the joints' region
     # (engine/measurement_grid.py): the label map written is that one, and its NV and condyle
     # voxels hold the reported volumes

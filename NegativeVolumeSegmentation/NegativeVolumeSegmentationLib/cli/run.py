@@ -26,7 +26,10 @@ COLUMNS = ("case", "input", "status", "error",
            "left_condyle_volume_mm3", "right_condyle_volume_mm3",
            "left_joint_space_min_mm", "right_joint_space_min_mm",
            "left_joint_space_mean_mm", "right_joint_space_mean_mm",
-           "asymmetry_negative_volume_percent", "asymmetry_condyle_volume_percent",
+           "left_joint_space_superior_mm", "right_joint_space_superior_mm",
+           "left_joint_space_anterior_mm", "right_joint_space_anterior_mm",
+           "left_joint_space_posterior_mm", "right_joint_space_posterior_mm",
+           "asymmetry_negative_volume_percent", "asymmetry_condyle_volume_percent", "mode",
            "left_measurable", "left_reason", "right_measurable", "right_reason", "cautions",
            "warnings", "seconds")
 
@@ -62,12 +65,14 @@ def _row(case, path, rep=None, error=None, seconds=0.0):
     for side in ("left", "right"):
         values = rep.get(side) or {}
         for key in ("negative_volume_mm3", "condyle_volume_mm3", "joint_space_min_mm",
-                    "joint_space_mean_mm"):
+                    "joint_space_mean_mm", "joint_space_superior_mm", "joint_space_anterior_mm",
+                    "joint_space_posterior_mm"):
             value = values.get(key)
             row["%s_%s" % (side, key)] = "" if value is None else "%.3f" % value
     for key in ("negative_volume", "condyle_volume"):
         value = (rep.get("asymmetry_percent") or {}).get(key)
         row["asymmetry_%s_percent" % key] = "" if value is None else "%.2f" % value
+    row["mode"] = (rep.get("parameters") or {}).get("mode", "")
     for side in ("left", "right"):   # the quality gate (docs/method.md, "Quality gate")
         status = (rep.get("quality") or {}).get(side) or {}
         measurable = bool(status.get("measurable", rep.get(side) is not None))
