@@ -97,6 +97,27 @@ def test_without_ct_the_picture_shows_the_label_map_and_slicer_gets_its_segmenta
         assert abs(got / ph.truth[side]["negative_volume_mm3"] - 1) < 0.06
 
 
+def test_without_matplotlib_everything_but_the_picture_is_written(case, tmp_path, monkeypatch,
+                                                                  capsys):
+    """Slicer's own Python has no matplotlib: the command still succeeds, writes the rest and
+    says in one warning why report.png is missing."""
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "matplotlib" else find_spec(name, *a))
+    _ph, folder = case
+    out = tmp_path / "out"
+    assert _run([os.path.join(folder, "labels.nii.gz"), "-o", str(out)]) == 0
+    assert not (out / "report.png").exists()
+    for name in ("report.json", "labels.nii.gz", "segmentation.seg.nrrd", "left_condyle.vtk"):
+        assert (out / name).is_file(), name
+    with open(str(out / "report.json")) as f:
+        warnings = json.load(f)["warnings"]
+    assert any("report.png not written: matplotlib" in w for w in warnings), warnings
+    assert "report.png not written" in capsys.readouterr().err
+
+
 def test_label_background_paints_bone_for_the_bone_window():
     from NegativeVolumeSegmentationLib.report import figure
 

@@ -9,7 +9,8 @@ Files (docs/interfaces.md), each written only when its part is asked for:
 - ``meshes``: ``<side>_condyle.vtk`` (point data ``JointSpaceThickness_mm``),
   ``<side>_temporal_bone.vtk``, ``<side>_inflated.vtk``, ``<side>_negative_volume.vtk``;
   ``condyle_meshes``: only the condyle meshes (what the Slicer scene shows);
-- ``figure``: report.png.
+- ``figure``: report.png (matplotlib; where it is not installed, as in Slicer's own Python, the
+  figure is left out with a warning in report.json and the rest is written).
 
 Meshes are legacy binary VTK files in LPS mm. :func:`write_case` stages everything in a hidden
 folder and moves it in only when all of it was written (:func:`staged_output`);
@@ -19,6 +20,7 @@ and in the background give the same object (single files: :func:`.atomic.atomic_
 """
 
 import contextlib
+import importlib.util
 import json
 import os
 import shutil
@@ -139,8 +141,8 @@ def write_case(result, folder, parts=ALL_PARTS, case=None):
             for name, poly in sorted(meshes.items()):
                 if "meshes" in parts or ("condyle_meshes" in parts and name == "condyle"):
                     write_mesh(poly, os.path.join(stage, "%s_%s.vtk" % (side, name)))
-        if "figure" in parts:  # without a CT, on the label map (report.figure)
-            from ..report.figure import render_report_figure
+        if "figure" in parts and _have_matplotlib(result.report):
+            from ..report.figure import render_report_figure   # without a CT: the label map
 
             render_report_figure(os.path.join(stage, FIGURE), result.ct, result.labels,
                                  result.report, result.meshes, case)
@@ -150,6 +152,15 @@ def write_case(result, folder, parts=ALL_PARTS, case=None):
         if "report" in parts:
             write_json(result.report, os.path.join(stage, REPORT))
     return folder
+
+
+def _have_matplotlib(report):
+    """Whether report.png can be drawn; if not, says so in the report's warnings."""
+    if importlib.util.find_spec("matplotlib") is not None:
+        return True
+    report.setdefault("warnings", []).append(
+        "report.png not written: matplotlib is not installed in this Python")
+    return False
 
 
 def read_case(folder):
