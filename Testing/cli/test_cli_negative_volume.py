@@ -131,7 +131,7 @@ def test_label_background_paints_bone_for_the_bone_window():
     bone, other = values[1:5], values[[0, 5, 6]]
     assert len(set(bone)) == 1 and len(set(other)) == 1    # condyle and TB alike, the rest alike
     low, high = figure.BONE_WINDOW
-    assert low < other[0] < bone[0] < high                   # both inside the bone window, bone light
+    assert low < other[0] < bone[0] < high   # both inside the bone window, bone the lighter
     assert bone[0] - other[0] > 0.4 * (high - low)
 
 

@@ -53,8 +53,8 @@ LABEL_BONE_HU, LABEL_OTHER_HU = 1000.0, 0.0  # what label_background paints (bon
 def label_background(labels):
     """A stand-in for the CT when there is none: float image on ``labels``' grid, condyle and
     temporal-bone voxels (values 1-4) ``LABEL_BONE_HU``, everything else ``LABEL_OTHER_HU``."""
-    bone = sitk.Cast((labels >= min(L.CONDYLE.values())) & (labels <= max(L.TEMPORAL_BONE.values())),
-                     sitk.sitkFloat32)
+    lo, hi = min(L.CONDYLE.values()), max(L.TEMPORAL_BONE.values())    # 1 .. 4
+    bone = sitk.Cast((labels >= lo) & (labels <= hi), sitk.sitkFloat32)
     return bone * (LABEL_BONE_HU - LABEL_OTHER_HU) + LABEL_OTHER_HU
 
 
