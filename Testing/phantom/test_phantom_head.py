@@ -180,6 +180,27 @@ def test_same_seed_same_phantom_and_other_seed_differs(cbct_left):
     assert shift.dot(rot.dot([0.0, 0.0, -1.0])) > 0.5
 
 
+def test_grid_shift_moves_the_voxels_under_the_same_head():
+    """``grid_shift_mm`` samples the same head elsewhere: the origin moves by the shift, the
+    truth (implicit geometry) stays, the labels change voxel by voxel while the labelled
+    condyle's physical centroid stays on the truth's condyle centre (within 0.1 mm)."""
+    base = make_head_phantom(seed=3, fov="cbct-left", mouth="closed", spacing=(0.8, 0.8, 1.5))
+    moved = make_head_phantom(seed=3, fov="cbct-left", mouth="closed", spacing=(0.8, 0.8, 1.5),
+                              grid_shift_mm=(0.3, 0.0, 0.75))
+    assert np.allclose(np.subtract(moved.ct.GetOrigin(), base.ct.GetOrigin()), [0.3, 0.0, 0.75])
+    for key in ("negative_volume_mm3", "condyle_volume_mm3"):
+        assert moved.truth["left"][key] == base.truth["left"][key]
+    assert moved.truth["parameters"]["grid_shift_mm"] == [0.3, 0.0, 0.75]
+    assert "grid_shift_mm" not in base.truth["parameters"]
+    a, b = sitk.GetArrayFromImage(base.labels), sitk.GetArrayFromImage(moved.labels)
+    assert a.shape == b.shape and (a != b).mean() > 1e-3
+    centre = np.array(base.truth["left"]["condyle_center_lps_mm"])
+    for ph in (base, moved):
+        assert np.linalg.norm(_centroid_lps(ph.labels, 1) - centre) < 0.1
+    with pytest.raises(InputError):
+        make_head_phantom(seed=3, fov="cbct-left", spacing=(1.0, 1.0, 1.0), grid_shift_mm=(0, 1))
+
+
 def test_drawn_superior_joint_space_matches_geometry(cbct_left):
     """The gap straight above the condyle top equals the drawn superior joint space."""
     t = cbct_left.truth["left"]

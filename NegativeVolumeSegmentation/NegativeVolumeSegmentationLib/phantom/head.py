@@ -115,6 +115,17 @@ def _make_grid(p):
     return Grid(centre - 0.5 * (size - 1) * spacing, spacing, size, rot, t)
 
 
+def _shifted(grid, shift_mm):
+    """``grid`` with its origin moved by ``shift_mm`` (x, y, z mm, LPS); the head stays put."""
+    try:
+        shift = np.asarray([float(v) for v in shift_mm], float)
+    except (TypeError, ValueError):
+        raise InputError("grid_shift_mm needs three numbers (mm), got %r" % (shift_mm,))
+    if shift.shape != (3,) or not np.all(np.isfinite(shift)):
+        raise InputError("grid_shift_mm needs three finite numbers (mm), got %r" % (shift_mm,))
+    return Grid(grid.origin + shift, grid.spacing, grid.size, grid.R, grid.t)
+
+
 def _fit_budget(p, user_spacing):
     """Coarsen randomly drawn spacing until the image holds at most RANDOM_VOXEL_BUDGET voxels."""
     grid = _make_grid(p)
@@ -169,7 +180,7 @@ def _render(p, anatomy, grid, rng):
 
 
 def make_head_phantom(seed=0, fov=None, mouth=None, spacing=None, nv_step_mm=0.25,
-                      ear_canal=None):
+                      ear_canal=None, grid_shift_mm=None):
     """Generate the head phantom for ``seed`` (see module doc); options override the draws.
 
     Args:
@@ -184,6 +195,11 @@ def make_head_phantom(seed=0, fov=None, mouth=None, spacing=None, nv_step_mm=0.2
             rays' reach) or "open" (the canal 2 mm behind the condyle's back, its air open to
             the joint: what reveals NV leaking into air; the truth's rays stop at the canal's
             air either way).
+        grid_shift_mm: None or (dx, dy, dz) mm (LPS): the voxel grid moved by that much under
+            the same head (same anatomy, pose and truth; its voxels sample it elsewhere, the
+            same noise pattern lies on them): the same head scanned with its slices placed
+            elsewhere (``benchmarks/subslice_placement.py``). Recorded in the truth's
+            parameters.
     Returns:
         :class:`Phantom` (ct int16 HU, labels uint8 0-6, truth dict).
     """
@@ -202,6 +218,9 @@ def make_head_phantom(seed=0, fov=None, mouth=None, spacing=None, nv_step_mm=0.2
         for side in SIDES:
             p[side]["ear_canal"] = "open"
     grid = _fit_budget(p, spacing)
+    if grid_shift_mm is not None:
+        grid = _shifted(grid, grid_shift_mm)
+        p["grid_shift_mm"] = [float(v) for v in grid_shift_mm]
     anatomy = HeadAnatomy(p, rng)
     ct, skull = _render(p, anatomy, grid, rng)
 
