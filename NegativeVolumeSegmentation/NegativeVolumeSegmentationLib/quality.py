@@ -23,7 +23,8 @@ from .engine.labelled_region import labelled_box
 # --- scan level: the voxel grid (index axes 0, 1 = in-plane, axis 2 = slices, as DICOM/NIfTI)
 SLICE_MAX_MM = 2.0          # superior joint space 2.5 +- 0.5 mm (Ikeda): thicker slices hold
                             # under one slice across it, so fossa and condyle blur together
-SLICE_CAUTION_MM = 1.0      # 1.5-2 mm slices: NV from true labels -4.6 .. +5.2 % per joint
+SLICE_CAUTION_MM = 1.0      # 1.5-2 mm slices: NV from true labels -6.3 .. +5.2 % per joint,
+                            # end to end -5.4 .. +3.5 %, over slice placements (method.md)
 INPLANE_MAX_MM = 1.5        # anterior joint space 1.3 +- 0.2 mm: a wider pixel cannot hold a
                             # free voxel across it; a 15-20 mm condyle would be ~10 pixels wide
 INPLANE_CAUTION_MM = 0.8    # 1 mm pixels: NV from true labels -2.4 .. +4.0 % per joint
@@ -90,7 +91,7 @@ def check_grid(image, mode="confined"):
         reasons.append("slices %.3g mm (limit %.3g mm): the 2-3 mm joint space is not resolved"
                        % (slices, SLICE_MAX_MM))
     elif slices > SLICE_CAUTION_MM:
-        cautions.append("slices %.3g mm (over %.3g mm): negative volume uncertain by up to ~5 %%; "
+        cautions.append("slices %.3g mm (over %.3g mm): negative volume uncertain by up to ~6 %%; "
                         "compare left with right on this scan only" % (slices, SLICE_CAUTION_MM))
     if inplane > INPLANE_MAX_MM:
         reasons.append("in-plane pixels %.3g x %.3g mm (limit %.3g mm): the joint space is "
