@@ -23,8 +23,10 @@ from .engine.labelled_region import labelled_box
 # --- scan level: the voxel grid (index axes 0, 1 = in-plane, axis 2 = slices, as DICOM/NIfTI)
 SLICE_MAX_MM = 2.0          # superior joint space 2.5 +- 0.5 mm (Ikeda): thicker slices hold
                             # under one slice across it, so fossa and condyle blur together
-SLICE_CAUTION_MM = 1.0      # 1.5-2 mm slices: NV from true labels -6.3 .. +5.2 % per joint,
-                            # end to end -5.4 .. +3.5 %, over slice placements (method.md)
+SLICE_CAUTION_MM = 1.0      # 1.5-2 mm slices: the same heads with their slices placed
+                            # elsewhere read -5.5 .. +4.0 % end to end (a CT), -8.2 .. +5.2 %
+                            # from their true labels (a label map) (method.md)
+SLICE_UNCERTAINTY_PERCENT = {"ct": 6, "label map": 8}   # what that caution says
 INPLANE_MAX_MM = 1.5        # anterior joint space 1.3 +- 0.2 mm: a wider pixel cannot hold a
                             # free voxel across it; a 15-20 mm condyle would be ~10 pixels wide
 INPLANE_CAUTION_MM = 0.8    # 1 mm pixels: NV from true labels -2.4 .. +4.0 % per joint
@@ -75,9 +77,11 @@ class Verdict(object):
         return "; ".join(self.reasons) if self.reasons else None
 
 
-def check_grid(image, mode="confined"):
+def check_grid(image, mode="confined", label_map=False):
     """Verdict on the voxel grid alone (slice spacing / thickness, in-plane pixel size); mode
-    "bounded" also needs voxels of at most ``BOUNDED_MAX_MM`` on every axis."""
+    "bounded" also needs voxels of at most ``BOUNDED_MAX_MM`` on every axis. ``label_map``: the
+    numbers come from a given label map (no CT intensities to place the surfaces between the
+    slices), whose uncertainty on thick slices is larger."""
     spacing = [float(s) for s in image.GetSpacing()]
     reasons, cautions = [], []
     slices = spacing[2]
@@ -91,8 +95,10 @@ def check_grid(image, mode="confined"):
         reasons.append("slices %.3g mm (limit %.3g mm): the 2-3 mm joint space is not resolved"
                        % (slices, SLICE_MAX_MM))
     elif slices > SLICE_CAUTION_MM:
-        cautions.append("slices %.3g mm (over %.3g mm): negative volume uncertain by up to ~6 %%; "
-                        "compare left with right on this scan only" % (slices, SLICE_CAUTION_MM))
+        cautions.append("slices %.3g mm (over %.3g mm): negative volume %suncertain by up to "
+                        "~%d %%; compare left with right on this scan only"
+                        % (slices, SLICE_CAUTION_MM, "from a label map " if label_map else "",
+                           SLICE_UNCERTAINTY_PERCENT["label map" if label_map else "ct"]))
     if inplane > INPLANE_MAX_MM:
         reasons.append("in-plane pixels %.3g x %.3g mm (limit %.3g mm): the joint space is "
                        "narrower than a pixel" % (spacing[0], spacing[1], INPLANE_MAX_MM))
@@ -135,11 +141,13 @@ def check_intensities(image):
 
 def check_scan(image, intensities=True, mode="confined", acquired=None):
     """Scan-level Verdict: :func:`check_grid` plus, for a CT, :func:`check_intensities`.
-    ``acquired``: the CT's own grid when ``image`` (a label map) lies on another one: a label map
-    on a finer grid cannot resolve more than the scan did, so both grids are checked."""
-    verdict = check_grid(image, mode)
+    ``intensities`` False: ``image`` is a label map (no intensities to check; its caution for
+    thick slices is the label map's). ``acquired``: the CT's own grid when ``image`` (a label
+    map) lies on another one: a label map on a finer grid cannot resolve more than the scan did,
+    so both grids are checked."""
+    verdict = check_grid(image, mode, label_map=not intensities)
     if acquired is not None:
-        more = check_grid(acquired, mode)
+        more = check_grid(acquired, mode, label_map=not intensities)
         verdict.reasons += [r for r in more.reasons if r not in verdict.reasons]
         verdict.cautions += [c for c in more.cautions if c not in verdict.cautions]
     if intensities:
