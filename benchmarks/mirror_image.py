@@ -47,18 +47,6 @@ def real_anatomy_script():
     return module
 
 
-def mirrored(labels):
-    """The label map flipped along array x, geometry kept, labels 1<->2 and 3<->4 swapped."""
-    arr = sitk.GetArrayFromImage(labels)[:, :, ::-1]
-    swapped = arr.copy()
-    for a, b in ((1, 2), (3, 4)):
-        swapped[arr == a] = b
-        swapped[arr == b] = a
-    out = sitk.GetImageFromArray(swapped)
-    out.CopyInformation(labels)
-    return out
-
-
 def mesh_of(labels, value, smoothing):
     mask = sitk.Cast(labels == value, sitk.sitkUInt8)
     return surfaces.mask_surface(mask, smoothing=smoothing)
@@ -113,7 +101,7 @@ def main(argv=None):
         sys.exit("error: %s not found (the ../shared folder is absent)" % args.labels)
     script = real_anatomy_script()
     labels, _ = script.build_labels(sitk.ReadImage(args.labels))
-    mirror = mirrored(labels)
+    mirror = script.mirrored(labels)
 
     print("| bone | smoothing | vertices | to the nearest mirrored vertex mm: mean / p99 / max | "
           "to the mirrored surface mm: mean / p99 / max | volume mm3 original / mirror |")

@@ -199,14 +199,8 @@ def _points(image, mask):
 
 @pytest.fixture(scope="module")
 def dental(real_anatomy):
-    labels = real_anatomy[1]   # conftest.py: built by docs/scripts/real_anatomy_nv.py
-    arr = sitk.GetArrayFromImage(labels)
-    mirror = sitk.GetImageFromArray(arr[:, :, ::-1].copy())
-    swapped = sitk.GetArrayFromImage(mirror)
-    for a, b in ((1, 2), (3, 4)):
-        swapped = np.where(arr[:, :, ::-1] == a, b, np.where(arr[:, :, ::-1] == b, a, swapped))
-    mirror = sitk.GetImageFromArray(swapped.astype(arr.dtype))
-    mirror.CopyInformation(labels)
+    script, labels = real_anatomy   # conftest.py: built by docs/scripts/real_anatomy_nv.py
+    mirror = script.mirrored(labels)
     return {"labels": labels,
             "bounded": measure_negative_volume(labels, mode="bounded"),
             "confined": measure_negative_volume(labels, mode="confined"),

@@ -34,17 +34,6 @@ def _rotation_matrix(axis, angle_deg):
     return np.eye(3) + np.sin(a) * k + (1 - np.cos(a)) * k @ k
 
 
-def _mirror(labels):
-    arr = sitk.GetArrayFromImage(labels)[:, :, ::-1]
-    swapped = arr.copy()
-    for a, b in ((1, 2), (3, 4)):
-        swapped[arr == a] = b
-        swapped[arr == b] = a
-    out = sitk.GetImageFromArray(swapped)
-    out.CopyInformation(labels)
-    return out
-
-
 def _rotate(labels, matrix, center):
     """labels moved by p -> matrix (p - center) + center, resampled nearest-neighbour onto an
     axis-aligned grid of the same spacing covering the moved image."""
@@ -77,7 +66,7 @@ def measured(real_anatomy):
     center = _centre(labels)
     matrix = _rotation_matrix(AXIS, ANGLE_DEG)
     return {"original": script.measure(labels).report,
-            "mirror": script.measure(_mirror(labels)).report,
+            "mirror": script.measure(script.mirrored(labels)).report,
             "rotated": script.measure(_rotate(labels, matrix, center)).report,
             "matrix": matrix, "center": center}
 

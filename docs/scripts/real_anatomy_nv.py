@@ -33,6 +33,20 @@ VHF = os.path.join(SHARED_REAL, "vhf_head.nii.gz")
 from NegativeVolumeSegmentationLib.training.real_shapes import build_labels  # noqa: E402
 
 
+def mirrored(labels):
+    """The MC/TB label map flipped along its array x axis with its geometry kept: a mirror-image
+    head whose left joint is the original's right one (labels 1<->2 and 3<->4 swapped with it).
+    Used by the engine's mirror tests and benchmarks/mirror_image.py."""
+    arr = sitk.GetArrayFromImage(labels)[:, :, ::-1]
+    swapped = arr.copy()
+    for a, b in ((1, 2), (3, 4)):
+        swapped[arr == a] = b
+        swapped[arr == b] = a
+    out = sitk.GetImageFromArray(swapped)
+    out.CopyInformation(labels)
+    return out
+
+
 def measure(labels, ct=None, mode="confined"):
     from NegativeVolumeSegmentationLib.options import RunOptions
     from NegativeVolumeSegmentationLib.pipeline import measure_labels
