@@ -236,7 +236,8 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
         "temporal_bone": tb_poly,
         "inflated": nv_mask.inflated_surface(mc_poly, h),
     }
-    nv_poly = surfaces.mask_surface(_mask_image(roi_img, swept), clean=False)
+    # shown only (the NV is the voxels): flying edges' own triangles
+    nv_poly = surfaces.mask_surface(_mask_image(roi_img, swept), clean=False, canonical=False)
     if nv_poly is not None:
         meshes["negative_volume"] = nv_poly
     kji = np.nonzero(swept)
@@ -262,7 +263,7 @@ def _joint_bounds(frame, roi_img, mc_mask, tb_mask, ray_ends):
     Rims, poles and the condyle top are extreme points. Smoothing pulls a convex crest or pole
     inwards (by ~0.3-0.5 mm on 1.5-2 mm slices); the voxel faces halfway between an inside and an
     outside voxel centre are unbiased on average, so the bounds do not move with the grid."""
-    faces = [surfaces.mask_surface(_mask_image(roi_img, m), smoothing=0.0)
+    faces = [surfaces.mask_surface(_mask_image(roi_img, m), smoothing=0.0, canonical=False)
              for m in (mc_mask, tb_mask)]
     mc_pts, tb_pts = [np.zeros((0, 3)) if f is None else surfaces.points(f) for f in faces]
     return joint_bounds.JointBounds(frame, mc_pts, tb_pts, ray_ends)

@@ -27,6 +27,8 @@ from vtkmodules.vtkCommonCore import vtkPoints
 from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkImageData, vtkPolyData
 from vtkmodules.vtkFiltersGeneral import vtkDiscreteFlyingEdges3D
 
+from .canonical_triangulation import canonical_cells
+
 SMOOTHING_FACTOR = 0.5  # Slicer's default "surface smoothing" of a segmentation
 WINDOWS = ("nuttall", "hamming")
 DEFAULT_WINDOW = "nuttall"  # VTK >= 9.4's default; "hamming" reproduces VTK 9.2 / 9.3
@@ -180,16 +182,17 @@ def _smoothing_operator(tri, n_points):
     a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
     src = np.concatenate([a, a, b, b, c, c]).astype(np.int64)
     dst = np.concatenate([b, c, a, c, a, b]).astype(np.int64)
-    key, uses = np.unique(src * n_points + dst, return_counts=True)
-    src, dst = key // n_points, key % n_points
+    # how many triangles use each edge: the duplicates summed by the sparse matrix
+    uses = sparse.csr_matrix((np.ones(len(src)), (src, dst)), shape=(n_points, n_points))
+    uses.sum_duplicates()
     movable = np.zeros(n_points, bool)
     movable[src] = True
-    movable[src[uses == 1]] = False
-    weight = np.where(uses == 2, 1.0, uses.astype(float))
-    mat = sparse.csr_matrix((weight, (src, dst)), shape=(n_points, n_points))
-    total = np.asarray(mat.sum(axis=1)).ravel()
+    rows = np.repeat(np.arange(n_points), np.diff(uses.indptr))
+    movable[rows[uses.data == 1]] = False
+    uses.data = np.where(uses.data == 2, 1.0, uses.data)
+    total = np.asarray(uses.sum(axis=1)).ravel()
     scale = np.where(movable, 1.0 / np.maximum(total, 1e-300), 0.0)
-    return sparse.diags(scale) @ mat, movable
+    return sparse.diags(scale) @ uses, movable
 
 
 def windowed_sinc(pts, tri, iterations, pass_band, window=DEFAULT_WINDOW):
@@ -218,7 +221,8 @@ def windowed_sinc(pts, tri, iterations, pass_band, window=DEFAULT_WINDOW):
     return out
 
 
-def mask_surface(mask_image, smoothing=SMOOTHING_FACTOR, clean=True, window=DEFAULT_WINDOW):
+def mask_surface(mask_image, smoothing=SMOOTHING_FACTOR, clean=True, window=DEFAULT_WINDOW,
+                 canonical=True):
     """Closed outward-oriented triangle mesh (LPS mm) of a binary SimpleITK mask (non-zero = in).
 
     Args:
@@ -226,6 +230,10 @@ def mask_surface(mask_image, smoothing=SMOOTHING_FACTOR, clean=True, window=DEFA
         smoothing: Slicer-style smoothing factor 0-1 (windowed sinc pass band 10^(-4 s)).
         clean: keep the largest component and fill its cavities first (:func:`clean_mask`).
         window: windowed-sinc window, "nuttall" (VTK >= 9.4) or "hamming" (VTK 9.2 / 9.3).
+        canonical: fan each cell's polygon around its centre (:func:`canonical_cells`), so that
+            a mirrored mask gives exactly the mirrored mesh; False keeps flying edges' own
+            triangles (~40 % fewer vertices), for meshes that are only shown or whose extreme
+            points alone are read.
 
     Returns:
         vtkPolyData with point normals and cell normals (outward), or None for an empty mask.
@@ -251,6 +259,8 @@ def mask_surface(mask_image, smoothing=SMOOTHING_FACTOR, clean=True, window=DEFA
     pts, tri = _flying_edges(img)
     if len(pts) == 0:
         return None
+    if canonical:
+        pts, tri = canonical_cells(pts, tri, spacing)
     if smoothing > 0:
         pts = windowed_sinc(pts, tri, int(round(20 + 40 * smoothing)),
                             10.0 ** (-4.0 * smoothing), window)
@@ -279,10 +289,9 @@ def _normals(pts, tri):
     """vtkPolyData of the mesh with cell normals (unit normals of the triangles as wound) and
     point normals (normalised sum of the unit normals of the triangles around each vertex)."""
     cell_n = _unit(np.cross(pts[tri[:, 1]] - pts[tri[:, 0]], pts[tri[:, 2]] - pts[tri[:, 0]]))
-    point_n = np.zeros_like(pts)
-    for k in range(3):
-        np.add.at(point_n, tri[:, k], cell_n)
-    point_n = _unit(point_n)
+    corner = tri.ravel()
+    point_n = _unit(np.stack([np.bincount(corner, np.repeat(cell_n[:, k], 3), len(pts))
+                              for k in range(3)], axis=1))
     poly = vtkPolyData()
     vpts = vtkPoints()
     vpts.SetData(numpy_support.numpy_to_vtk(np.ascontiguousarray(pts, float), deep=True))
