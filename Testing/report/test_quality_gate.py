@@ -49,19 +49,19 @@ def test_fine_and_imperfect_grids_stay_measurable(spacing, cautions):
 
 
 def test_thick_slices_caution_says_more_for_a_label_map():
-    """On 1.5-2 mm slices the same heads with their slices placed elsewhere read up to -5.5 %
-    end to end but up to -8.2 % from their true labels (benchmarks/subslice_placement.py): a CT's
-    caution says ~6 %, a label map's ~8 %; a label map measured with the CT's own coarser grid
+    """On 1.5-2 mm slices the same heads with their slices placed elsewhere read up to -5.9 %
+    end to end but up to -9.2 % from their true labels (benchmarks/subslice_placement.py): a CT's
+    caution says ~6 %, a label map's ~9 %; a label map measured with the CT's own coarser grid
     (``acquired``) says so too."""
     ct = quality.check_grid(_image((0.6, 0.6, 2.0)))
     labels = quality.check_grid(_image((0.6, 0.6, 2.0)), label_map=True)
     assert ct.measurable and labels.measurable
     assert "uncertain by up to ~6 %" in ct.cautions[0] and "label map" not in ct.cautions[0]
-    assert "from a label map uncertain by up to ~8 %" in labels.cautions[0]
+    assert "from a label map uncertain by up to ~9 %" in labels.cautions[0]
     given = quality.check_scan(_image((0.3, 0.3, 0.3)), intensities=False,
                                acquired=_image((0.6, 0.6, 2.0)))
     assert given.measurable and len(given.cautions) == 1
-    assert "slices 2 mm" in given.cautions[0] and "~8 %" in given.cautions[0]
+    assert "slices 2 mm" in given.cautions[0] and "~9 %" in given.cautions[0]
 
 
 @pytest.mark.parametrize("spacing,measurable", [
