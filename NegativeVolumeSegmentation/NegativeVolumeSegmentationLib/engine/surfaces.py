@@ -2,7 +2,9 @@
 
 As 3D Slicer converts a binary labelmap to a closed surface: discrete flying edges on the mask
 (surface at the 0.5 level between voxel centres), windowed-sinc smoothing, point and cell
-normals pointing out of the solid. The mesh is built in index space scaled by the spacing and then
+normals pointing out of the solid; unlike Slicer, each voxel cell's polygon is first fanned
+around its centre (:mod:`.canonical_triangulation`), so that the mirror image of a mask gives
+exactly the mirror image of its mesh. The mesh is built in index space scaled by the spacing and then
 mapped to physical LPS mm with the image's direction matrix and origin, so any direction or
 (anisotropic) spacing is handled. Works on whatever image it is given: callers crop a region of
 interest (ROI) around a joint first.
