@@ -18,7 +18,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from . import labels as L
-from .engine.labelled_region import labelled_box
+from .engine.labelled_region import label_boxes, labelled_box, part_around
 
 # --- scan level: the voxel grid (index axes 0, 1 = in-plane, axis 2 = slices, as DICOM/NIfTI)
 SLICE_MAX_MM = 2.0          # superior joint space 2.5 +- 0.5 mm (Ikeda): thicker slices hold
@@ -47,6 +47,7 @@ HEAD_HEIGHT_MM = 10.0       # the condylar head: the top 10 mm of the MC (the re
 ROOF_HEIGHT_MM = 10.0       # TB must lie within this above the condyle top (= the default ray
                             # length; the fossa roof is 2-3 mm up, the eminence ~7 mm)
 ROOF_RADIUS_MM = 10.0       # ... and within this horizontally (half a 15-20 mm condyle)
+CHECK_REACH_MM = max(JOINT_MARGIN_MM, ROOF_HEIGHT_MM + ROOF_RADIUS_MM)  # what the side checks read
 CONTACT_AREA_MAX_MM2 = 25.0  # bone-on-bone contact (touching voxels, no joint space between)
                             # over more than a 5 x 5 mm patch, ~10-15 % of the 150-250 mm2
                             # articular surface of the head: healthy joints have a disc there
@@ -246,14 +247,6 @@ def condyle_volume_reason(volume_mm3):
             "down from its top" % (volume_mm3, CONDYLE_MIN_MM3, CONDYLE_MAX_MM3))
 
 
-def _box(mask, image, margin_mm):
-    """Index slices (z, y, x) around ``mask`` grown by ``margin_mm``."""
-    kji = np.nonzero(mask)
-    grow = np.ceil(margin_mm / np.asarray(image.GetSpacing(), float)[::-1]).astype(int)
-    return tuple(slice(max(int(ix.min()) - g, 0), min(int(ix.max()) + g + 1, n))
-                 for ix, g, n in zip(kji, grow, mask.shape))
-
-
 def check_side(label_array, image, side, values, volume_decides=True):
     """Side-level Verdict for a measured side.
 
@@ -273,10 +266,9 @@ def check_side(label_array, image, side, values, volume_decides=True):
     cut = field_of_view_reason(image, mc)
     if cut:
         reasons.append(cut)
-    box = _box(mc, image, ROOF_HEIGHT_MM + ROOF_RADIUS_MM)
-    crop = sitk.RegionOfInterest(image, [int(s.stop - s.start) for s in box][::-1],
-                                 [int(s.start) for s in box][::-1])
-    mc_box, tb_box = mc[box], label_array[box] == L.TEMPORAL_BONE[side]
+    part, crop = part_around(label_array, image, label_boxes(label_array).get(L.CONDYLE[side]),
+                             ROOF_HEIGHT_MM + ROOF_RADIUS_MM)
+    mc_box, tb_box = part == L.CONDYLE[side], part == L.TEMPORAL_BONE[side]
     for reason in (roof_reason(crop, mc_box, tb_box),
                    contact_reason(crop, mc_box, tb_box, values.get("joint_space_min_mm"))):
         if reason:
@@ -342,9 +334,9 @@ def gate_measured(nv, scan, warnings, volume_decides=True, more_reasons=None):
     Returns (sides, quality block, cautions); ``nv.labels`` and ``nv.meshes`` are changed in
     place.
     """
-    # checked on the labelled part of the grid (a view: no full-size copy); the box reaches
-    # past every region a check looks at, so it ends where the image ends or beyond them
-    box = labelled_box(nv.labels, max(JOINT_MARGIN_MM, ROOF_HEIGHT_MM + ROOF_RADIUS_MM))
+    # checked on the labelled part (a view), then each side on the part around its condyle:
+    # both reach past every region a check looks at (they end where the image ends or beyond)
+    box = labelled_box(nv.labels, CHECK_REACH_MM)
     image, array = nv.labels, sitk.GetArrayViewFromImage(nv.labels)
     if box is not None:
         (x0, y0, z0), (x1, y1, z1) = box
@@ -353,11 +345,13 @@ def gate_measured(nv, scan, warnings, volume_decides=True, more_reasons=None):
         array = array[z0:z1, y0:y1, x0:x1]
     sides, verdicts, cautions = dict(nv.sides), {}, list(scan.cautions)
     dropped = []
+    boxes = label_boxes(array)
     for side in L.SIDES:
         values = sides.get(side)
         if values is None:
             continue
-        verdict = check_side(array, image, side, values, volume_decides)
+        part, part_image = part_around(array, image, boxes.get(L.CONDYLE[side]), CHECK_REACH_MM)
+        verdict = check_side(part, part_image, side, values, volume_decides)
         verdict.reasons.extend((more_reasons or {}).get(side) or [])
         verdicts[side] = verdict
         cautions.extend(verdict.cautions)

@@ -102,3 +102,22 @@ def test_overlapping_bones_give_zero_length():
     top = (nrm[:, 2] > 0.999) & (np.abs(pts[:, 0] - 14.5) < 4) & (np.abs(pts[:, 1] - 14.5) < 4)
     assert top.sum() > 10
     assert np.all(hit[top]) and np.all(h[top] == 0)
+
+
+def test_empty_space_bound_never_exceeds_the_distance_to_the_triangles(sphere_case):
+    """The rays jump through empty space by a lower bound of the distance to the TB mesh's
+    triangle centroids, read from a grid: never more than the true distance (else a jump could
+    pass a hit), and inside the centroids' box at most two cell diagonals less."""
+    _mc, tb, _centre = sphere_case
+    caster = inflate.TriangleRayCaster(surfaces.points(tb), surfaces.triangles(tb))
+    centroids = caster.tree.data
+    lo, hi = centroids.min(axis=0), centroids.max(axis=0)
+    rng = np.random.default_rng(2)
+    inside = rng.uniform(lo, hi, (2000, 3))
+    points = np.vstack([inside, rng.uniform(lo - 8.0, hi + 8.0, (2000, 3))])
+    true = caster.tree.query(points)[0]
+    bound = caster.free_distance(points)
+    assert np.all(bound <= true + 1e-9) and np.all(bound >= 0.0)
+    slack = 2.0 * np.sqrt(3.0) * inflate.FREE_SPACE_CELL_MM
+    assert np.all(bound[:2000] >= true[:2000] - slack - 1e-9)
+    assert np.max(true) > 8.0 and np.max(bound) > 6.0   # far points do jump far

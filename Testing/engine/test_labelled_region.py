@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from NegativeVolumeSegmentationLib.engine.labelled_region import (labelled_box, paste,
+from NegativeVolumeSegmentationLib.engine.labelled_region import (label_boxes, label_voxels,
+                                                                  labelled_box, part_around, paste,
                                                                   working_margin_mm)
 from NegativeVolumeSegmentationLib.engine.measure import measure_negative_volume
 
@@ -38,6 +39,30 @@ def test_negative_values_are_inside_the_box():
     array[5, 6, 7] = -1.0                        # found, so the label check can refuse it
     lo, hi = labelled_box(_image(array), 0.0)
     assert lo.tolist() == [6, 5, 4] and hi.tolist() == [9, 8, 7]
+
+
+def test_voxels_of_each_label_found_inside_its_box():
+    rng = np.random.default_rng(5)
+    array = np.zeros((30, 40, 50), np.uint8)
+    array[3:9, 10:30, 20:22] = rng.integers(0, 3, (6, 20, 2))   # labels 1 and 2, scattered
+    array[25, 39, 49] = 4                                       # a lone voxel in the corner
+    boxes = label_boxes(array)
+    assert sorted(boxes) == [1, 2, 4] and boxes[4] == (slice(25, 26), slice(39, 40), slice(49, 50))
+    for value in (1, 2, 3, 4):
+        found = label_voxels(array, value, boxes)
+        assert all(np.array_equal(a, b) for a, b in zip(found, np.nonzero(array == value)))
+
+
+def test_part_around_a_box_keeps_its_physical_place():
+    array = np.zeros((20, 30, 40), np.uint8)
+    array[5:7, 10:12, 36:40] = 1                         # touches the grid's last x index
+    image = _image(array)                                 # 0.5 mm, origin (10, -5, 3)
+    part, crop = part_around(array, image, label_boxes(array)[1], 1.0)   # 2 voxels + 1
+    assert part.shape == (8, 8, 7)                        # z 2-9, y 7-14, x 33-39 (clipped)
+    assert np.array_equal(part, array[2:10, 7:15, 33:40])
+    assert crop.GetSize() == (7, 8, 8)
+    assert crop.GetOrigin() == pytest.approx((10.0 + 33 * 0.5, -5.0 + 7 * 0.5, 3.0 + 2 * 0.5))
+    assert part_around(array, image, None, 1.0)[0] is array
 
 
 def test_paste_puts_the_part_at_its_box():

@@ -235,6 +235,20 @@ def _two_joints():
     return _labels(array, ref), x, z
 
 
+def test_each_side_is_checked_against_the_grids_own_border():
+    """The gate checks each side on the part of the grid around its condyle; a border that part
+    reaches must still be the image's: left head 3 mm under the top of the image, right joint
+    8 mm lower, 17 mm clear of both borders."""
+    array, x, y, z, ref = _grid(size_mm=(120.0, 40.0, 28.0), centre=(0.0, 0.0, -11.0))
+    _joint(array, x, y, z, L.LEFT, cx=30.0)            # top at z = 0, image ends at z = 3
+    _joint(array, x, y, z + 8.0, L.RIGHT, cx=-30.0)    # top at z = -8, image from z = -25
+    rep = pipeline.measure_labels(_labels(array, ref)).report
+    assert rep["quality"]["left"]["measurable"] is False
+    assert "within 5 mm of the condylar head" in rep["quality"]["left"]["reason"]
+    assert rep["quality"]["right"] == {"measurable": True, "reason": None}
+    assert rep["right"]["negative_volume_mm3"] > 0 and rep["left"] is None
+
+
 def test_measure_labels_nulls_the_failed_side_only():
     labels, _x, _z = _two_joints()
     result = pipeline.measure_labels(labels)

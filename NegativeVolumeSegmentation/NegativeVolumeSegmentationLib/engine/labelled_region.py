@@ -3,11 +3,12 @@
 A 0.2 mm CBCT holds 2.3 G voxels; its labels fill two joint-sized boxes. Measuring works on the
 box around the labels grown by the rays' reach (no full-size copies), and the result is pasted
 into one full-size uint8 image. Index boxes are (x, y, z) [i0, i1); arrays are (z, y, x).
-Imports only numpy and SimpleITK (no VTK): the pipeline and the quality gate use it.
+Imports only numpy, scipy and SimpleITK (no VTK): the pipeline and the quality gate use it.
 """
 
 import numpy as np
 import SimpleITK as sitk
+from scipy import ndimage
 
 ROI_MARGIN_MM = 3.0
 
@@ -42,6 +43,37 @@ def _nonzero_along(view, axes):
     if not np.issubdtype(view.dtype, np.unsignedinteger):
         found |= view.min(axis=axes) != 0
     return found
+
+
+def label_boxes(array):
+    """{label value: (z, y, x) slices of its voxels' bounding box} of an integer (z, y, x)
+    label array, in one pass (a 0.3 mm grid over both joints holds ~50 M voxels: a full-size
+    ``np.nonzero`` per label and check took ~0.1 s each)."""
+    return {value + 1: box for value, box in enumerate(ndimage.find_objects(array))
+            if box is not None}
+
+
+def label_voxels(array, value, boxes):
+    """(z, y, x) index arrays of the voxels of ``array`` equal to ``value``, searched inside
+    its bounding box from :func:`label_boxes` only; empty arrays when it has none."""
+    box = boxes.get(value)
+    if box is None:
+        return tuple(np.zeros(0, np.intp) for _ in range(array.ndim))
+    return tuple(ix + s.start for ix, s in zip(np.nonzero(array[box] == value), box))
+
+
+def part_around(array, image, box, margin_mm):
+    """(array, image) of the part of the grid around ``box`` ((z, y, x) slices) grown by
+    ``margin_mm`` and one voxel, within the grid (the whole grid when ``box`` is None). A
+    structure touches the part's edge only where it touches the grid's, and whatever lies within
+    ``margin_mm`` of the box lies inside the part."""
+    if box is None:
+        return array, image
+    grow = np.ceil(margin_mm / np.asarray(image.GetSpacing(), float)[::-1]).astype(int) + 1
+    lo = [max(int(b.start) - int(g), 0) for b, g in zip(box, grow)]
+    hi = [min(int(b.stop) + int(g), n) for b, g, n in zip(box, grow, array.shape)]
+    crop = sitk.RegionOfInterest(image, [h - l for l, h in zip(lo, hi)][::-1], lo[::-1])
+    return array[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]], crop
 
 
 def paste(reference, part, box):

@@ -15,7 +15,8 @@ import SimpleITK as sitk
 from . import air as air_rule
 from . import (inflate, joint_bounds, measurement_grid, nv_mask, roof_gaps, shape_interpolation,
                surfaces)
-from .labelled_region import ROI_MARGIN_MM, labelled_box, paste, working_margin_mm
+from .labelled_region import (ROI_MARGIN_MM, label_boxes, label_voxels, labelled_box, paste,
+                              working_margin_mm)
 from .. import labels as L
 from ..errors import InputError
 
@@ -76,19 +77,19 @@ def _physical(image, kji):
     return idx @ scale.T + np.asarray(image.GetOrigin(), float)
 
 
-def _centroid(image, mask):
-    kji = np.nonzero(mask)
+def _centroid(image, kji):
+    """LPS mm mean of the voxels ``kji`` ((z, y, x) index arrays); None when there are none."""
     if len(kji[0]) == 0:
         return None
     return _physical(image, kji).mean(axis=0)
 
 
-def _side_assignment(image, arr, warnings):
+def _side_assignment(image, arr, boxes, warnings):
     """{side: (mc value, tb value)}; swapped (with a warning) when the condyles' x disagree."""
     assign = {L.LEFT: (L.CONDYLE[L.LEFT], L.TEMPORAL_BONE[L.LEFT]),
               L.RIGHT: (L.CONDYLE[L.RIGHT], L.TEMPORAL_BONE[L.RIGHT])}
-    c_left = _centroid(image, arr == L.CONDYLE[L.LEFT])
-    c_right = _centroid(image, arr == L.CONDYLE[L.RIGHT])
+    c_left = _centroid(image, label_voxels(arr, L.CONDYLE[L.LEFT], boxes))
+    c_right = _centroid(image, label_voxels(arr, L.CONDYLE[L.RIGHT], boxes))
     if c_left is not None and c_right is not None and c_left[0] < c_right[0]:
         warnings.append("the condyle labelled left (1) lies at smaller LPS x (the patient's right) "
                         "than the one labelled right (2): labels 1/3 and 2/4 were swapped")
@@ -106,6 +107,17 @@ def _roi(image, kji, margin_mm):
     return np.maximum(lo - grow, 0), np.minimum(hi + grow, size)
 
 
+def _ct_reader(ct, resample):
+    """Callable (ROI image, its (z, y, x) slices in the measured grid) -> the CT's HU (z, y, x)
+    there: a crop of ``ct`` (on that grid), or with ``resample`` the CT resampled onto the ROI
+    alone (:func:`.measurement_grid.fine_ct` of the fine grid's part, not of the whole grid:
+    ~50 M voxels at 0.3 mm)."""
+    if resample:
+        return lambda roi_img, sub: sitk.GetArrayFromImage(measurement_grid.fine_ct(ct, roi_img))
+    ct_hu = sitk.GetArrayViewFromImage(ct)
+    return lambda roi_img, sub: ct_hu[sub]
+
+
 def _crop(image, i0, i1):
     return sitk.RegionOfInterest(image, [int(v) for v in i1 - i0], [int(v) for v in i0])
 
@@ -116,12 +128,15 @@ def _touches_border(kji, shape):
 
 
 def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube_mm, locator,
-                  warnings, ct_hu=None, frame=None):
+                  warnings, ct_roi=None, frame=None, boxes=None):
     """Measure one joint; returns a :class:`SideResult` (values None with a warning if it cannot).
-    ``ct_hu``: the CT's (z, y, x) HU on ``image``'s grid (air is found in the joint's ROI only)."""
+    ``ct_roi``: callable (ROI image, its (z, y, x) slices in ``image``) -> the CT's HU there
+    (air is found in the joint's ROI only), or None (no CT).
+    ``boxes``: :func:`.labelled_region.label_boxes` of ``arr`` (computed when None)."""
     name = "left" if side == L.LEFT else "right"
     timings = {}
-    kji = np.nonzero(arr == mc_value)   # the condyle's voxels; its mask is kept on the ROI only
+    # the condyle's voxels; its mask is kept on the ROI only
+    kji = label_voxels(arr, mc_value, label_boxes(arr) if boxes is None else boxes)
     if len(kji[0]) == 0:
         warnings.append("%s side: no condyle (label %d) in the label map" % (name, mc_value))
         return SideResult()
@@ -155,7 +170,7 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
     if mode != "paper":  # a hole in the segmented fossa roof is not a part facing away
         gaps = roof_gaps.with_rim(roof_gaps.enclosed_misses(hit, edges, areas), verts, hit)
         h, hit = roof_gaps.fill(h, hit, gaps, edges)
-    air_roi = None if ct_hu is None else air_rule.air_mask(ct_hu[sub])
+    air_roi = None if ct_roi is None else air_rule.air_mask(ct_roi(roi_img, sub))
     if air_roi is not None and air_roi.any():  # a ray that reaches air leaves the joint there
         entry = air_rule.air_entry(roi_img, air_roi, verts, normals, h)
         blocked = np.isfinite(entry)
@@ -324,29 +339,32 @@ def measure_negative_volume(label_image, max_distance=inflate.DEFAULT_MAX_DISTAN
     arr = _check_labels(label_image)
     arr[arr >= 5] = 0   # NV labels of an earlier run are recomputed
     warnings = []
-    assign = _side_assignment(label_image, arr, warnings)
+    boxes = label_boxes(arr)
+    assign = _side_assignment(label_image, arr, boxes, warnings)
     timings = {}
-    if fine_masks is not None and measurement_grid.needs_fine_grid(label_image):
+    on_fine_grid = fine_masks is not None and measurement_grid.needs_fine_grid(label_image)
+    if on_fine_grid:
         t0 = time.perf_counter()
         margin = working_margin_mm(max_distance, mode, cube_mm)
         joints = []
         for side in L.SIDES:
-            kji = np.nonzero(arr == assign[side][0])
+            kji = label_voxels(arr, assign[side][0], boxes)
             if len(kji[0]):
                 joints.append(assign[side] + (_roi(label_image, kji, margin),))
             del kji
         grid, arr = measurement_grid.fine_labels(label_image, arr, joints, fine_masks)
-        ct = None if ct is None else measurement_grid.fine_ct(ct, grid)
         label_image, full, box = grid, None, None   # the result stays on the fine grid
+        boxes = label_boxes(arr)   # of the fine grid's labels
         timings["fine_grid"] = time.perf_counter() - t0
-    ct_hu = None if ct is None else sitk.GetArrayViewFromImage(ct)
-    centres = {side: _centroid(label_image, arr == assign[side][0]) for side in L.SIDES}
+    ct_roi = None if ct is None else _ct_reader(ct, resample=on_fine_grid)
+    centres = {side: _centroid(label_image, label_voxels(arr, assign[side][0], boxes))
+               for side in L.SIDES}
     frame = joint_bounds.joint_frame(joint_bounds.lateral_axis(centres[L.LEFT], centres[L.RIGHT]))
     sides, meshes = {}, {}
     for side in L.SIDES:
         mc_value, tb_value = assign[side]
         res = _measure_side(side, label_image, arr, mc_value, tb_value, max_distance, mode,
-                            cube_mm, locator, warnings, ct_hu, frame)
+                            cube_mm, locator, warnings, ct_roi, frame, boxes)
         sides[side] = res.values
         meshes[side] = res.meshes
         if res.values is not None:
