@@ -106,3 +106,44 @@ def test_negative_volume_cli_writes_report_png_with_and_without_ct(tmp_path):
                      str(tmp_path / "without")]) == 0
     without = (tmp_path / "without" / "report.png").read_bytes()
     assert len(without) > 50000 and without != with_ct
+
+
+def test_thickness_map_shows_the_upper_faces_in_their_own_colour():
+    """The condyle seen from above: an ellipsoid tilted by 35 degrees (as condyles sit), 3 mm on
+    every vertex whose normal points up, 0.5 mm below. Inside the panel every coloured pixel is
+    the 3 mm colour (no face turned down shows through, no seams blending in the background)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from NegativeVolumeSegmentationLib.engine import nv_mask, surfaces
+    from NegativeVolumeSegmentationLib.report import thickness_colors
+
+    k, j, i = (np.indices((60, 60, 60)) - 29.5) * 0.5
+    a = np.radians(35.0)
+    y, z = j * np.cos(a) + k * np.sin(a), -j * np.sin(a) + k * np.cos(a)
+    image = sitk.GetImageFromArray(((i / 10.0) ** 2 + (y / 5.0) ** 2 + (z / 3.0) ** 2 <= 1.0)
+                                   .astype(np.uint8))
+    image.SetSpacing((0.5, 0.5, 0.5))
+    mesh = surfaces.mask_surface(image)
+    up = surfaces.point_normals(mesh)[:, 2] > 0
+    mesh = nv_mask.with_thickness(mesh, np.where(up, 3.0, 0.5))
+    fig = Figure(figsize=(4, 4), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    report_figure._thickness_panel(ax, fig, mesh, L.LEFT)
+    fig.canvas.draw()
+    rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(float)
+    box = ax.get_window_extent()
+    top, bottom = rgb.shape[0] - int(box.y1) + 2, rgb.shape[0] - int(box.y0) - 2
+    panel = rgb[top:bottom, int(box.x0) + 2:int(box.x1) - 2]
+
+    def near(mm):
+        colour = np.asarray(thickness_colors.rgb(np.array([mm]))[0], float)
+        colour = colour * 255.0 if colour.max() <= 1.0 else colour
+        return np.abs(panel - colour).max(axis=2) <= 12
+
+    coloured = panel.min(axis=2) < 250
+    assert near(0.5).sum() == 0
+    assert near(3.0).sum() > 0.97 * coloured.sum() > 10000   # the letters A, R, L aside

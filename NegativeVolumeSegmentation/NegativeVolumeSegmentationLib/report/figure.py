@@ -132,6 +132,9 @@ def _thickness_panel(ax, fig, mesh, side):
     pts = vtk_to_numpy(mesh.GetPoints().GetData()).astype(float)
     from ..engine.surfaces import triangles
     polys = triangles(mesh)
+    normals = mesh.GetCellData().GetNormals()
+    if normals is not None:   # seen from above, a closed surface shows only its faces turned up
+        polys = polys[vtk_to_numpy(normals)[:, 2] > 0]
     array = mesh.GetPointData().GetArray("JointSpaceThickness_mm")
     h = vtk_to_numpy(array).astype(float) if array is not None else np.zeros(len(pts))
     tri = pts[polys]
@@ -142,7 +145,8 @@ def _thickness_panel(ax, fig, mesh, side):
     hit = face_h.min(axis=1) > 0
     import matplotlib.cm as cm
     colours = thickness_colors.rgb(np.where(hit, face_h.mean(axis=1), 0.0))
-    ax.add_collection(PolyCollection(xy, facecolors=colours, edgecolors="none"))
+    ax.add_collection(PolyCollection(xy, facecolors=colours, edgecolors="none",
+                                     antialiased=False))   # no seams between the faces
     ax.set_xlim(xy[..., 0].min() - 1, xy[..., 0].max() + 1)
     ax.set_ylim(xy[..., 1].min() - 1, xy[..., 1].max() + 1)
     ax.text(0.5, 0.97, "A", transform=ax.transAxes, ha="center", va="top", fontsize=9,
