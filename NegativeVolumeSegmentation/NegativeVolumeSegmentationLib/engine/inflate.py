@@ -25,7 +25,6 @@ the nearest (VTK commit 9487b2a6, January 2024): a hit on the far side of the TB
 import itertools
 
 import numpy as np
-from scipy import ndimage
 from scipy.spatial import cKDTree
 from vtkmodules.vtkCommonCore import mutable, vtkIdList, vtkPoints
 from vtkmodules.vtkCommonDataModel import (vtkCellLocator, vtkGenericCell,
@@ -34,6 +33,7 @@ from vtkmodules.vtkFiltersFlowPaths import vtkModifiedBSPTree
 from vtkmodules.vtkFiltersGeneral import vtkOBBTree
 
 from . import surfaces
+from .distance_bounds import DistanceBounds
 
 MODES = ("confined", "bounded", "paper")  # bounded: rays as confined, region bounded (joint_bounds)
 # A ray meeting the TB surface at more than this angle from its normal only grazes the bone's
@@ -84,9 +84,9 @@ class TriangleRayCaster(object):
     with a k-d tree of triangle centroids. With ``reach`` the mesh's largest centroid-to-corner
     distance, every point of a triangle lies within ``reach`` of its centroid, so from a point
     whose nearest centroid is at least D away no hit is closer than D - reach: the ray jumps
-    that far (empty space). D is a lower bound read from a distance map of the centroids on a
-    grid of ``FREE_SPACE_CELL_MM`` cells (a look-up instead of a k-d tree query far from the
-    mesh, where those are slow). Near the mesh it searches a stretch (about 2 x reach long): a triangle the
+    that far (empty space). D is a lower bound read from a distance map of the centroids on
+    cells of ``FREE_SPACE_CELL_MM`` (:mod:`.distance_bounds`: a look-up instead of a k-d tree
+    query, slow far from a mesh). Near the mesh it searches a stretch (about 2 x reach long): a triangle the
     stretch crosses has its centroid within half the stretch + reach of the stretch's middle, so
     one ball query gives every candidate. The ray stops at the first stretch holding a hit, at
     the smallest t found: nothing before the stretch was hit and every triangle crossing the
@@ -108,33 +108,13 @@ class TriangleRayCaster(object):
         self.tree = cKDTree(centroid) if len(tri) else None
         # Stretch length: 2 x reach minimises the candidate pairs per mm of ray.
         self.stretch = float(np.clip(2.0 * self.reach, MIN_STRETCH_MM, MAX_STRETCH_MM))
-        if len(tri):
-            self._free_space_map(centroid)
-
-    def _free_space_map(self, centroid):
-        """Distance map of the centroids on a grid of FREE_SPACE_CELL_MM cells over their
-        bounding box: per cell, the distance between its centre and the nearest occupied cell's
-        centre, less a cell's diagonal (a point and a centroid each lie within half a diagonal
-        of their cells' centres), so a lower bound of the distance from any point of the cell
-        to every centroid."""
-        cell = FREE_SPACE_CELL_MM
-        self.box_lo, self.box_hi = centroid.min(axis=0), centroid.max(axis=0)
-        shape = np.floor((self.box_hi - self.box_lo) / cell).astype(int) + 1
-        occupied = np.zeros(shape, bool)
-        occupied[tuple(np.floor((centroid - self.box_lo) / cell).astype(int).T)] = True
-        self.free_map = np.maximum(
-            ndimage.distance_transform_edt(~occupied, sampling=cell) - np.sqrt(3.0) * cell, 0.0)
+        # lower bounds of the distance to the centroids, for the jumps through empty space
+        self.free_space = DistanceBounds(centroid, FREE_SPACE_CELL_MM) if len(tri) else None
 
     def free_distance(self, points):
         """Lower bound (mm) of the distance from each point (LPS mm) to every triangle
-        centroid: the distance map inside the centroids' bounding box, the distance to that box
-        outside it."""
-        out = np.sqrt(np.sum(np.maximum(np.maximum(self.box_lo - points, points - self.box_hi),
-                                        0.0) ** 2, axis=1))
-        idx = np.floor((points - self.box_lo) / FREE_SPACE_CELL_MM).astype(int)
-        inside = np.all((idx >= 0) & (idx < np.asarray(self.free_map.shape)), axis=1)
-        out[inside] = self.free_map[tuple(idx[inside].T)]
-        return out
+        centroid (:class:`.distance_bounds.DistanceBounds`)."""
+        return self.free_space.lower(points)
 
     def intersect(self, origins, directions, rays, triangles):
         """Parameter t (mm along the unit direction) of ray ``rays[i]`` meeting triangle

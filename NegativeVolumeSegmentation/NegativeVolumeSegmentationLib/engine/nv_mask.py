@@ -14,6 +14,7 @@ from vtkmodules.vtkCommonCore import vtkPoints
 from vtkmodules.vtkCommonDataModel import vtkPolyData
 
 from . import surfaces
+from .distance_bounds import DistanceBounds
 
 THICKNESS_ARRAY = "JointSpaceThickness_mm"
 KD_LEAF_SIZE = 64  # ~2x faster nearest-vertex queries than scipy's 16 for voxels mm off the mesh
@@ -118,6 +119,21 @@ def _interpolate_block(query, nearest, verts, normals, values, tri, vertex_tris,
     return np.einsum("qi,qi->q", query - pos, nrm), val, pos, nrm
 
 
+BOUNDS_CELL_MM = 0.5  # cells of the distance maps of _surely_not_kept (0.3 mm: no faster)
+
+
+def _surely_not_kept(query, verts, with_rays, reach):
+    """Per query point (LPS mm), True where its nearest vertex is surely one whose triangles'
+    rays all have length 0 (an upper bound of the distance to all vertices below a lower bound of
+    the distance to those ``with_rays``), or surely farther than ``reach`` mm: such a point is
+    not NV, and the exact k-d tree query is not needed (:mod:`.distance_bounds`; on the bench
+    case 38-47 % of the points, 0.45 s)."""
+    lo, hi = query.min(axis=0), query.max(axis=0)
+    every = DistanceBounds(verts, BOUNDS_CELL_MM, lo, hi)
+    rayed = DistanceBounds(verts[with_rays], BOUNDS_CELL_MM, lo, hi)
+    return (every.upper(query) < rayed.lower(query)) | (every.lower(query) > reach)
+
+
 def negative_volume_mask(image, mc_mask, tb_mask, mc_poly, h, hit, rays, max_distance,
                          miss_length=0.0, clip_box=None, region=None, facing=None):
     """Boolean NV mask (numpy z, y, x) on ``image``'s grid.
@@ -180,8 +196,13 @@ def negative_volume_mask(image, mc_mask, tb_mask, mc_poly, h, hit, rays, max_dis
     ring_max = np.zeros(len(verts))
     np.maximum.at(ring_max, tri.ravel(), np.repeat(h[tri].max(axis=1), 3))
     # The nearest vertex decides: keep points within the longest ray around it (+ an edge).
+    # First, without a k-d tree query, the points surely nearer to the vertices without rays
+    # than to those with, or beyond the longest ray (:func:`_surely_not_kept`).
+    reach = float(h.max()) + edge
+    maybe = ~_surely_not_kept(query, verts, ring_max > 0, reach)
+    query, kk, jj, ii = query[maybe], kk[maybe], jj[maybe], ii[maybe]
     dist, nearest = cKDTree(verts, leafsize=KD_LEAF_SIZE).query(
-        query, k=1, distance_upper_bound=float(h.max()) + edge, workers=-1)  # all cores
+        query, k=1, distance_upper_bound=reach, workers=-1)  # all cores
     found = np.isfinite(dist)
     nearest = np.where(found, nearest, 0)
     keep = found & (ring_max[nearest] > 0) & (dist <= ring_max[nearest] + edge)
