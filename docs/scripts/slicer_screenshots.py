@@ -1,6 +1,6 @@
 """Render the "Use in 3D Slicer" screenshots (docs/slicer_*.png) with Slicer's own views.
 
-    .venv/bin/python docs/scripts/slicer_screenshots.py [--out docs] [--seed 1] [--size 400]
+    .venv/bin/python docs/scripts/slicer_screenshots.py [--out docs] [--seed 24] [--size 400]
 
 What it does, end to end, the way a clinician's session goes: a head phantom CT (whole head,
 clinical CT spacing) is loaded as a volume node; its condyle and temporal-bone labels become the

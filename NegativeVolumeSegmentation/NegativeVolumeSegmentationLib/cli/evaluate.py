@@ -13,7 +13,7 @@ from ..labels import SIDES
 def add_parser(subparsers):
     p = subparsers.add_parser(
         "evaluate", help="evaluate a trained network on held-out cases",
-        description="Dice %%, cross-entropy, HD, HD95, ASSD (mm) per structure and side, and the "
+        description="Dice (%), cross-entropy, HD, HD95, ASSD (mm) per structure and side, and the "
                     "negative volume from predicted vs truth masks, on held-out phantoms or cases.")
     p.add_argument("--config", metavar="CFG", required=True, help="the config the model was trained with")
     p.add_argument("--checkpoint", metavar="MODEL", help="model file (default OUTPUT/model.pt)")

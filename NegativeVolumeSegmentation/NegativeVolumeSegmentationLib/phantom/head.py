@@ -14,6 +14,7 @@ from .case import Phantom
 from . import shapes as S
 from .anatomy import draw_side
 from .ct_look import Canvas, add_streaks, blur_and_noise, trabecular_texture
+from .exact_joint import ExactJoint
 from .grid import Grid
 from .head_anatomy import HeadAnatomy
 from .joint_labels import joint_truth, label_and_measure
@@ -233,4 +234,6 @@ def make_head_phantom(seed=0, fov=None, mouth=None, spacing=None, nv_step_mm=0.2
     for side in SIDES:
         truth[side] = label_and_measure(side, anatomy, grid, labels, skull, nv_step_mm,
                                         prepared[side], frame)
-    return Phantom(grid.image(ct), grid.image(labels), truth)
+    exact = {side: ExactJoint(prepared[side][0], grid.R, grid.t) for side in SIDES
+             if truth[side] is not None}
+    return Phantom(grid.image(ct), grid.image(labels), truth, exact)

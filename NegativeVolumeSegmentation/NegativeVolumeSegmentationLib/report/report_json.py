@@ -2,7 +2,8 @@
 
 ``left`` / ``right``: the measured values of each joint (negative volume and condyle volume in
 mm^3, joint-space thickness in mm, condyle centre in LPS mm, ``measurable`` true) or null with
-the reason in ``warnings``; ``asymmetry_percent`` = 100 |L - R| / (L + R) per quantity, null
+the reason in ``quality`` (the engine's own message, if any, also in ``warnings``);
+``asymmetry_percent`` = 100 |L - R| / (L + R) per quantity, null
 when a side is missing; ``quality``: the quality gate's verdict (:mod:`..quality`):
 {"scan": {"measurable", "reason"}, "left": {"measurable", "reason"}, "right": ...};
 ``cautions``: one-line strings for numbers kept from an imperfect scan; ``timings_s`` with at
