@@ -31,9 +31,28 @@ def labelled_box(image, margin_mm, array=None):
         return None
     lo = np.array([kji[2][0], kji[1][0], kji[0][0]])
     hi = np.array([kji[2][-1], kji[1][-1], kji[0][-1]]) + 1
-    grow = np.ceil(margin_mm / np.asarray(image.GetSpacing(), float)) + 1
+    return grown_box(image, lo, hi, margin_mm, extra_voxels=1)
+
+
+def grown_box(image, lo, hi, margin_mm, extra_voxels=0):
+    """Index box (x, y, z order) [lo, hi) grown on each axis by ``margin_mm`` rounded up to
+    whole voxels of ``image`` plus ``extra_voxels``, clipped to the image."""
+    grow = np.ceil(margin_mm / np.asarray(image.GetSpacing(), float)).astype(int) + extra_voxels
     size = np.asarray(image.GetSize())
-    return np.maximum(lo - grow.astype(int), 0), np.minimum(hi + grow.astype(int), size)
+    return np.maximum(np.asarray(lo) - grow, 0), np.minimum(np.asarray(hi) + grow, size)
+
+
+def box_around(image, kji, margin_mm):
+    """Index box (x, y, z order) [i0, i1) around the voxels ``kji`` ((z, y, x) index arrays)
+    grown by ``margin_mm`` (whole voxels, rounded up) on each axis, within the image."""
+    lo = np.array([kji[2].min(), kji[1].min(), kji[0].min()])
+    hi = np.array([kji[2].max(), kji[1].max(), kji[0].max()]) + 1
+    return grown_box(image, lo, hi, margin_mm)
+
+
+def crop(image, i0, i1):
+    """The part [i0, i1) (index box, x, y, z order) of a SimpleITK image, geometry kept."""
+    return sitk.RegionOfInterest(image, [int(v) for v in i1 - i0], [int(v) for v in i0])
 
 
 def _nonzero_along(view, axes):
@@ -69,11 +88,9 @@ def part_around(array, image, box, margin_mm):
     ``margin_mm`` of the box lies inside the part."""
     if box is None:
         return array, image
-    grow = np.ceil(margin_mm / np.asarray(image.GetSpacing(), float)[::-1]).astype(int) + 1
-    lo = [max(int(b.start) - int(g), 0) for b, g in zip(box, grow)]
-    hi = [min(int(b.stop) + int(g), n) for b, g, n in zip(box, grow, array.shape)]
-    crop = sitk.RegionOfInterest(image, [h - l for l, h in zip(lo, hi)][::-1], lo[::-1])
-    return array[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]], crop
+    i0, i1 = grown_box(image, [b.start for b in box[::-1]], [b.stop for b in box[::-1]],
+                       margin_mm, extra_voxels=1)
+    return array[i0[2]:i1[2], i0[1]:i1[1], i0[0]:i1[0]], crop(image, i0, i1)
 
 
 def paste(reference, part, box):

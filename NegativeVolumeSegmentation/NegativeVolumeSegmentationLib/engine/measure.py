@@ -15,8 +15,8 @@ import SimpleITK as sitk
 from . import air as air_rule
 from . import (inflate, joint_bounds, measurement_grid, nv_mask, roof_gaps, shape_interpolation,
                surfaces)
-from .labelled_region import (ROI_MARGIN_MM, label_boxes, label_voxels, labelled_box, paste,
-                              working_margin_mm)
+from .labelled_region import (ROI_MARGIN_MM, box_around, crop, label_boxes, label_voxels,
+                              labelled_box, paste, working_margin_mm)
 from .. import labels as L
 from ..errors import InputError
 
@@ -97,16 +97,6 @@ def _side_assignment(image, arr, boxes, warnings):
     return assign
 
 
-def _roi(image, kji, margin_mm):
-    """Index box (x, y, z order) [i0, i1) around the voxels ``kji`` ((z, y, x) index arrays)
-    grown by ``margin_mm`` on each axis."""
-    lo = np.array([kji[2].min(), kji[1].min(), kji[0].min()])
-    hi = np.array([kji[2].max(), kji[1].max(), kji[0].max()]) + 1
-    grow = np.ceil(margin_mm / np.asarray(image.GetSpacing(), float)).astype(int)
-    size = np.asarray(image.GetSize())
-    return np.maximum(lo - grow, 0), np.minimum(hi + grow, size)
-
-
 def _ct_reader(ct, resample):
     """Callable (ROI image, its (z, y, x) slices in the measured grid) -> the CT's HU (z, y, x)
     there: a crop of ``ct`` (on that grid), or with ``resample`` the CT resampled onto the ROI
@@ -116,10 +106,6 @@ def _ct_reader(ct, resample):
         return lambda roi_img, sub: sitk.GetArrayFromImage(measurement_grid.fine_ct(ct, roi_img))
     ct_hu = sitk.GetArrayViewFromImage(ct)
     return lambda roi_img, sub: ct_hu[sub]
-
-
-def _crop(image, i0, i1):
-    return sitk.RegionOfInterest(image, [int(v) for v in i1 - i0], [int(v) for v in i0])
 
 
 def _touches_border(kji, shape):
@@ -144,7 +130,7 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
         warnings.append("%s side: the condyle touches the edge of the field of view; its volume "
                         "and negative volume may be cut" % name)
     reach = max_distance if mode != "paper" else max(max_distance, cube_mm / 2.0)
-    i0, i1 = _roi(image, kji, reach + ROI_MARGIN_MM)
+    i0, i1 = box_around(image, kji, reach + ROI_MARGIN_MM)
     del kji
     sub = (slice(i0[2], i1[2]), slice(i0[1], i1[1]), slice(i0[0], i1[0]))
     roi_arr = arr[sub]
@@ -153,7 +139,7 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
         warnings.append("%s side: no temporal bone (label %d) within %.0f mm of the condyle"
                         % (name, tb_value, reach))
         return SideResult()
-    roi_img = _crop(image, i0, i1)
+    roi_img = crop(image, i0, i1)
 
     t0 = time.perf_counter()
     mc_poly, tb_poly = _bone_surfaces(roi_img, mc_mask, tb_mask)
@@ -334,8 +320,8 @@ def measure_negative_volume(label_image, max_distance=inflate.DEFAULT_MAX_DISTAN
     if box is not None and np.all(box[0] == 0) and np.all(box[1] == np.asarray(full.GetSize())):
         box = None
     if box is not None:
-        label_image = _crop(full, *box)
-        ct = None if ct is None else _crop(ct, *box)
+        label_image = crop(full, *box)
+        ct = None if ct is None else crop(ct, *box)
     arr = _check_labels(label_image)
     arr[arr >= 5] = 0   # NV labels of an earlier run are recomputed
     warnings = []
@@ -350,7 +336,7 @@ def measure_negative_volume(label_image, max_distance=inflate.DEFAULT_MAX_DISTAN
         for side in L.SIDES:
             kji = label_voxels(arr, assign[side][0], boxes)
             if len(kji[0]):
-                joints.append(assign[side] + (_roi(label_image, kji, margin),))
+                joints.append(assign[side] + (box_around(label_image, kji, margin),))
             del kji
         grid, arr = measurement_grid.fine_labels(label_image, arr, joints, fine_masks)
         label_image, full, box = grid, None, None   # the result stays on the fine grid
