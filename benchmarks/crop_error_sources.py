@@ -1,9 +1,10 @@
 """Which part of the engine carries its error on fine (<= 0.5 mm) grids: condyle normals or rays?
 
-    .venv/bin/python benchmarks/crop_error_sources.py [--seeds 0 1 ... 11] [--spacing 0.5]
+    .venv/bin/python benchmarks/crop_error_sources.py [--seeds 0 1 ... 11] [--grid 0.5x0.5x0.5]
 
 For each seed, the CBCT-like crop of one joint (the left for even seeds, the right for odd; mouth
-closed) is generated at ``--spacing`` mm and measured from its true labels with its CT
+closed) is generated on ``--grid`` (mm, x y z; clinical grids such as 0.6x0.6x2 are measured on
+the engine's 0.3 mm grid of shape-interpolated masks, docs/method.md) and measured from its true labels with its CT
 (`pipeline.measure_labels`, as `nvseg negative-volume --ct`) four times: the engine as it is;
 with the condyle mesh's point normals replaced by the exact normals of the implicit condyle at
 its vertices; with every ray against the temporal bone (the vertices' rays and the contact rim's
@@ -32,6 +33,8 @@ from vtkmodules.util import numpy_support  # noqa: E402
 from NegativeVolumeSegmentationLib import RunOptions, pipeline  # noqa: E402
 from NegativeVolumeSegmentationLib.engine import inflate, measure, surfaces  # noqa: E402
 from NegativeVolumeSegmentationLib.phantom import make_phantom  # noqa: E402
+
+from clinical_grids import grid_of  # noqa: E402  (benchmarks/ is the script's own folder)
 
 VARIANTS = (("engine", False, False), ("exact condyle normals", True, False),
             ("exact temporal-bone rays", False, True), ("both exact", True, True))
@@ -83,10 +86,10 @@ def swapped(exact, normals, rays):
         measure._bone_surfaces, inflate.TemporalBoneRays = bone_surfaces, bone_rays
 
 
-def row_for(seed, spacing):
+def row_for(seed, grid):
     side = "left" if seed % 2 == 0 else "right"
     phantom = make_phantom("head", seed=seed, fov="cbct-" + side, mouth="closed",
-                           spacing=(spacing,) * 3)
+                           spacing=tuple(grid))
     truth = phantom.truth[side]["negative_volume_mm3"]
     errors = []
     for _, normals, rays in VARIANTS:
@@ -101,16 +104,16 @@ def row_for(seed, spacing):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(12)))
-    parser.add_argument("--spacing", type=float, default=0.5, help="isotropic voxel, mm")
+    parser.add_argument("--grid", type=grid_of, default=(0.5, 0.5, 0.5), help="voxel, mm, XxYxZ")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    print("CBCT-like crops at %g mm, from true labels with the CT; NV against truth.json, %%"
-          % args.spacing)
+    print("CBCT-like crops at %s mm, from true labels with the CT; NV against truth.json, %%"
+          % "x".join("%g" % v for v in args.grid))
     print("| seed | side | truth mm3 | %s |" % " | ".join(name for name, _, _ in VARIANTS))
     print("|---|---|---|%s" % ("---|" * len(VARIANTS)))
     columns = [[] for _ in VARIANTS]
     for seed in args.seeds:
-        side, truth, errors = row_for(seed, args.spacing)
+        side, truth, errors = row_for(seed, args.grid)
         for column, error in zip(columns, errors):
             if error is not None:
                 column.append(error)
