@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from NegativeVolumeSegmentationLib.engine.labelled_region import (label_boxes, label_voxels,
-                                                                  labelled_box, part_around, paste,
+from NegativeVolumeSegmentationLib.engine.labelled_region import (box_around, crop, label_boxes,
+                                                                  label_voxels, labelled_box,
+                                                                  part_around, paste,
                                                                   working_margin_mm)
 from NegativeVolumeSegmentationLib.engine.measure import measure_negative_volume
 
@@ -32,6 +33,17 @@ def test_box_of_the_labels_grown_and_clipped():
     lo, hi = labelled_box(_image(array), 1.0)
     assert lo.tolist() == [0, 0, 0] and hi.tolist() == [36, 28, 15]
     assert labelled_box(_image(np.zeros((5, 5, 5), np.uint8)), 1.0) is None
+
+
+def test_box_around_voxels_grows_by_whole_voxels_per_axis():
+    array = np.zeros((20, 30, 40), np.uint8)
+    image = _image(array, spacing=(0.5, 0.8, 2.0))
+    kji = (np.array([10, 12]), np.array([5, 9]), np.array([30, 38]))    # z, y, x
+    i0, i1 = box_around(image, kji, 1.2)   # 1.2 mm: x 3 voxels, y 2 (1.5 rounded up), z 1
+    assert i0.tolist() == [27, 3, 9] and i1.tolist() == [40, 12, 14]    # x clipped at 40
+    part = crop(image, i0, i1)
+    assert part.GetSize() == (13, 9, 5)
+    assert part.GetOrigin() == pytest.approx((10.0 + 27 * 0.5, -5.0 + 3 * 0.8, 3.0 + 9 * 2.0))
 
 
 def test_negative_values_are_inside_the_box():
