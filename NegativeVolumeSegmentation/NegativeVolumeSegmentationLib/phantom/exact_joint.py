@@ -10,7 +10,7 @@ swapped for them (``benchmarks/crop_error_sources.py``).
 
 import numpy as np
 
-from .truth import gradient, ray_lengths
+from .truth import onto_surface, ray_lengths, stopped_by_air
 
 
 class ExactJoint(object):
@@ -32,27 +32,18 @@ class ExactJoint(object):
     def condyle_normals(self, points, iterations=5):
         """Outward unit normals (LPS) of the exact condyle surface at the surface points nearest
         to ``points`` (LPS mm, e.g. mesh vertices; each is moved onto the surface by Newton
-        steps along the implicit function's gradient first)."""
-        fn = self.truth.mc_fn
-        p = self._to_head(points)
-        for _ in range(iterations):
-            f = np.asarray(fn(p), np.float64)
-            g = gradient(fn, p)
-            p = p - (f / np.maximum((g * g).sum(axis=1), 1e-12))[:, None] * g
-        g = gradient(fn, p)
-        g /= np.maximum(np.linalg.norm(g, axis=1), 1e-12)[:, None]
-        return g @ self.rotation.T
+        steps along the implicit function's gradient first, :func:`.truth.onto_surface`)."""
+        _, normals = onto_surface(self.truth.mc_fn, self._to_head(points), iterations)
+        return normals @ self.rotation.T
 
     def bone_ray_lengths(self, starts, directions, max_distance, air=True):
         """(h, hit) of the rays starts + t directions (LPS mm, unit directions), 0 < t <=
         ``max_distance``: h the first entry into the exact temporal bone (mm), hit whether there
         is one; with ``air`` a ray that meets the ear canal's air first counts as a miss (h = 0),
-        as in the truth."""
+        as in the truth (:func:`.truth.stopped_by_air`)."""
         p = self._to_head(starts)
         d = np.asarray(directions, float).reshape(-1, 3) @ self.rotation
         h = ray_lengths(self.truth.tb_fn, p, d, max_distance)
         if air and self.truth.air_fn is not None:
-            met = np.nonzero(h > 0)[0]
-            to_air = ray_lengths(self.truth.air_fn, p[met], d[met], max_distance)
-            h[met[(to_air > 0) & (to_air < h[met])]] = 0.0
+            h[stopped_by_air(self.truth.air_fn, p, d, h, max_distance)] = 0.0
         return h, h > 0

@@ -60,15 +60,31 @@ def surface_samples(fn, lo, hi, step=0.2, iterations=4):
     Grid points within one cell of the surface are projected by Newton steps
     p <- p - f ∇f / |∇f|²; returns (points (N, 3), normals (N, 3)), float64.
     """
-    p = _near_surface(fn, np.asarray(lo, float), np.asarray(hi, float), step)
+    p, n = onto_surface(fn, _near_surface(fn, np.asarray(lo, float), np.asarray(hi, float), step),
+                        iterations)
+    keep = np.abs(np.asarray(fn(p), np.float64)) < 1e-3
+    return p[keep], n[keep]
+
+
+def onto_surface(fn, p, iterations=4):
+    """(points, unit outward normals): points ``p`` (N, 3) moved onto the zero level set of
+    ``fn`` by Newton steps p <- p - f ∇f / |∇f|², and ∇f / |∇f| there; float64."""
     for _ in range(iterations):
         f = np.asarray(fn(p), np.float64)
         g = gradient(fn, p)
         p = p - (f / np.maximum((g * g).sum(1), 1e-12))[:, None] * g
     g = gradient(fn, p)
-    n = g / np.maximum(np.linalg.norm(g, axis=1), 1e-12)[:, None]
-    keep = np.abs(np.asarray(fn(p), np.float64)) < 1e-3
-    return p[keep], n[keep]
+    return p, g / np.maximum(np.linalg.norm(g, axis=1), 1e-12)[:, None]
+
+
+def stopped_by_air(air_fn, points, normals, h, max_distance=MAX_DISTANCE_MM):
+    """Boolean per ray x + t n with first TB entry h (> 0 where it met the TB): True where it
+    meets the air of ``air_fn`` (f < 0) before the TB. Such a ray leaves the joint: it counts 0."""
+    blocked = np.zeros(len(h), bool)
+    hit = np.nonzero(h > 0)[0]
+    to_air = ray_lengths(air_fn, points[hit], normals[hit], max_distance)
+    blocked[hit[(to_air > 0) & (to_air < h[hit])]] = True
+    return blocked
 
 
 def ray_lengths(tb_fn, points, normals, max_distance=MAX_DISTANCE_MM, min_step=0.05,
@@ -118,9 +134,8 @@ class JointSpaceTruth(object):
         self.h = ray_lengths(tb_fn, self.points, self.normals, max_distance)
         self.air_blocked = np.zeros(len(self.h), bool)
         if air_fn is not None:  # a ray into air before the TB leaves the joint: it counts 0
-            hit = np.nonzero(self.h > 0)[0]
-            to_air = ray_lengths(air_fn, self.points[hit], self.normals[hit], max_distance)
-            self.air_blocked[hit[(to_air > 0) & (to_air < self.h[hit])]] = True
+            self.air_blocked = stopped_by_air(air_fn, self.points, self.normals, self.h,
+                                              max_distance)
             self.h[self.air_blocked] = 0.0
         self.tree = cKDTree(self.points)
         self.bounds = None
