@@ -51,7 +51,8 @@ TARGET_NV_PERCENT = 5.0
 ASYMMETRY_FLAG_PERCENT = 6.0
 
 # name -> (kind, parameter): rotate degrees (about x, y, z; applied x first, then y, then z),
-# resample spacing (mm)
+# resample spacing (mm), stored: the same voxels in another array order (sitk.DICOMOrient code:
+# RAS as NIfTI converters write, ASL a sagittal stack; the same physical image)
 VARIANTS = collections.OrderedDict([
     ("mirror", ("mirror", None)),
     ("rot_LR_+12", ("rotate", (12.0, 0.0, 0.0))),
@@ -62,6 +63,8 @@ VARIANTS = collections.OrderedDict([
     ("iso_0.7", ("resample", (0.7, 0.7, 0.7))),
     ("iso_1.0", ("resample", (1.0, 1.0, 1.0))),
     ("aniso_0.5x0.5x1.5", ("resample", (0.5, 0.5, 1.5))),
+    ("stored_RAS", ("stored", "RAS")),
+    ("stored_ASL", ("stored", "ASL")),
 ])
 
 
@@ -182,6 +185,8 @@ def build_variant(image, name):
     if kind == "resample":
         out, t = resample_variant(image, parameter)
         return out, t, False
+    if kind == "stored":
+        return sitk.DICOMOrient(image, parameter), sitk.TranslationTransform(3), False
     raise ValueError("unknown variant kind %r" % kind)
 
 

@@ -20,7 +20,8 @@ import SimpleITK as sitk
 from . import labels as L
 from .engine.labelled_region import label_boxes, labelled_box, part_around
 
-# --- scan level: the voxel grid (index axes 0, 1 = in-plane, axis 2 = slices, as DICOM/NIfTI)
+# --- scan level: the voxel grid (slices = the voxel edge along the head's long axis, LPS z; the
+#     other two = in-plane pixel: the same scan reads the same in whatever order it is stored)
 SLICE_MAX_MM = 2.0          # superior joint space 2.5 +- 0.5 mm (Ikeda): thicker slices hold
                             # under one slice across it, so fossa and condyle blur together
 SLICE_CAUTION_MM = 1.0      # 1.5-2 mm slices: the same heads with their slices placed
@@ -83,15 +84,18 @@ def check_grid(image, mode="confined", label_map=False):
     "bounded" also needs voxels of at most ``BOUNDED_MAX_MM`` on every axis. ``label_map``: the
     numbers come from a given label map (no CT intensities to place the surfaces between the
     slices), whose uncertainty on thick slices is larger."""
-    spacing = [float(s) for s in image.GetSpacing()]
-    reasons, cautions = [], []
-    slices = spacing[2]
-    if image.HasMetaDataKey(SLICE_THICKNESS_TAG):
+    edges = [float(s) for s in image.GetSpacing()]
+    if image.HasMetaDataKey(SLICE_THICKNESS_TAG):   # of the axis the series was stacked along
         try:
-            slices = max(slices, float(image.GetMetaData(SLICE_THICKNESS_TAG).strip()))
+            edges[2] = max(edges[2], float(image.GetMetaData(SLICE_THICKNESS_TAG).strip()))
         except ValueError:
             pass
-    inplane = max(spacing[0], spacing[1])
+    reasons, cautions = [], []
+    direction = np.asarray(image.GetDirection(), float).reshape(3, 3)
+    axis = int(np.argmax(np.abs(direction[2])))   # the array axis nearest to superior
+    slices = edges[axis]
+    spacing = sorted(e for i, e in enumerate(edges) if i != axis)   # in-plane pixel edges
+    inplane = spacing[1]
     if slices > SLICE_MAX_MM:
         reasons.append("slices %.3g mm (limit %.3g mm): the 2-3 mm joint space is not resolved"
                        % (slices, SLICE_MAX_MM))

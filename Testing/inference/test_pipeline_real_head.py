@@ -6,7 +6,8 @@ balls): the mirror image must report the same joints with the sides swapped; the
 12 degrees about the left-right axis and -8 about the anterior-posterior one the same joints
 (the tilt that predicting the crop in training-patch windows failed: a condyle label on another
 bone; docs/training.md, "Inference in training-size windows"), and the copy resampled to 0.5 mm
-the same joints and numbers. Targets of the real-CT issue: the
+the same joints and numbers; the same voxels stored in another array order (sagittally, y
+reversed) the same numbers within the network's float rounding. Targets of the real-CT issue: the
 same anatomical place within 3 mm, NV per side within 5 %, both sides measurable, no mirror
 search. Measured with the bundled models of 2026-12-04 and the surfaces built from the network's
 probabilities on the engine's 0.3 mm grid (docs/results.md): shifts <= 0.4 mm, NV mirror
@@ -26,6 +27,7 @@ from NegativeVolumeSegmentationLib.options import RunOptions
 PLACE_MM = 3.0
 NV_FRACTION = 0.05
 VARIANTS = ("mirror", "rot_LR+12_AP-8", "iso_0.5")
+STORED = ("stored_ASL",)   # the same voxels stored sagittally, y reversed: the same image
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +40,7 @@ def runs(real_head_ct_path, invariance_benchmark):
     scan = sitk.ReadImage(real_head_ct_path)
     reference, _ = bench.run_pipeline(scan, models, RunOptions(device="cpu"))
     out = {"untouched": (reference, None, False)}
-    for name in VARIANTS:
+    for name in VARIANTS + STORED:
         image, to_original, swapped = bench.build_variant(scan, name)
         report, _ = bench.run_pipeline(image, models, RunOptions(device="cpu"))
         out[name] = (report, to_original, swapped)
@@ -70,3 +72,23 @@ def test_same_joints_and_numbers_in_a_variant(runs, name):
         change = got["negative_volume_mm3"] / ref["negative_volume_mm3"] - 1.0
         assert abs(change) <= NV_FRACTION, (name, side, change)
     assert not any("mirror" in w for w in report["warnings"]), report["warnings"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", STORED)
+def test_the_same_image_stored_in_another_array_order_gives_the_same_numbers(runs, name):
+    """The same voxels in another array order are the same scan: the numbers may differ only by
+    the network's float rounding. Before the engine's 0.3 mm grid was anchored to the physical
+    space (engine/shape_interpolation.fine_grid), this copy read NV -1.0 % (left) and a minimum
+    joint space of 0.96 mm against 1.32 mm."""
+    reference = runs["untouched"][0]
+    report = runs[name][0]
+    for side in L.SIDES:
+        got, ref = report[side], reference[side]
+        assert np.linalg.norm(np.subtract(got["condyle_center_lps_mm"],
+                                          ref["condyle_center_lps_mm"])) <= 0.1, (name, side)
+        for key, tolerance in (("negative_volume_mm3", 0.005), ("condyle_volume_mm3", 0.005)):
+            assert got[key] == pytest.approx(ref[key], rel=tolerance), (name, side, key)
+        for key in ("joint_space_min_mm", "joint_space_mean_mm"):
+            assert got[key] == pytest.approx(ref[key], abs=0.05), (name, side, key)
+    assert report["cautions"] == reference["cautions"]

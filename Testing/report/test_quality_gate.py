@@ -75,6 +75,21 @@ def test_bounded_mode_needs_half_millimetre_voxels(spacing, measurable):
     assert quality.check_grid(_image(spacing), mode="confined").measurable is (max(spacing) <= 2)
 
 
+@pytest.mark.parametrize("spacing", [(0.6, 0.6, 2.0), (3.2, 3.2, 1.5), (1.0, 1.0, 5.0),
+                                     (0.5, 0.7, 1.25), (1.6, 0.5, 1.0)])
+def test_the_grid_reads_the_same_in_whatever_order_the_array_is_stored(spacing):
+    """The same axial scan stored sagittally, coronally or mirrored (sitk.DICOMOrient: another
+    converter's NIfTI) reads the same: slices are the voxel edge along LPS z, whichever array
+    axis holds it."""
+    axial = quality.check_grid(_image(spacing))
+    for order in ("ASL", "SLP", "RAS", "PIL", "LSA"):
+        stored = sitk.DICOMOrient(_image(spacing), order)
+        assert sorted(stored.GetSpacing()) == sorted(spacing)
+        verdict = quality.check_grid(stored)
+        assert verdict.measurable is axial.measurable
+        assert verdict.reasons == axial.reasons and verdict.cautions == axial.cautions, order
+
+
 def test_dicom_slice_thickness_counts_when_thicker_than_the_spacing():
     image = _image((0.5, 0.5, 1.0))
     image.SetMetaData("0018|0050", "3.0 ")   # 3 mm thick slices reconstructed 1 mm apart
@@ -264,6 +279,34 @@ def test_measure_labels_nulls_the_failed_side_only():
     assert (out == L.NEGATIVE_VOLUME[L.LEFT]).sum() > 0
     assert (out == L.CONDYLE[L.RIGHT]).sum() > 0               # what was segmented stays
     assert result.meshes[L.RIGHT] == {}
+
+
+def test_the_same_label_map_stored_in_another_axis_order_gives_the_same_report():
+    """The two box joints on a clinical grid (0.6 x 0.6 x 1.25 mm: the engine measures on its
+    fine grid) stored mirrored (RAS) and sagittally (ASL): the same physical voxels, so the same
+    verdicts, cautions and numbers. Before the gate read the array's third axis as the slices
+    and the fine grid began at the array's first corner (a mirrored array: another lattice)."""
+    labels, _x, _z = _two_joints()
+    grid = sitk.Image([200, 67, 32], sitk.sitkUInt8)
+    grid.SetSpacing((0.6, 0.6, 1.25))
+    grid.SetOrigin([o - 0.25 + 0.3 for o in labels.GetOrigin()[:2]]
+                   + [labels.GetOrigin()[2] - 0.25 + 0.625])
+    coarse = sitk.Resample(labels, grid, sitk.Transform(), sitk.sitkNearestNeighbor, 0)
+    reference = pipeline.measure_labels(coarse).report
+    assert reference["left"]["negative_volume_mm3"] > 0 and reference["right"] is None
+    assert "slices 1.25 mm" in reference["cautions"][0]
+    for order in ("RAS", "ASL"):
+        rep = pipeline.measure_labels(sitk.DICOMOrient(coarse, order)).report
+        assert rep["cautions"] == reference["cautions"], order
+        for part, verdict in reference["quality"].items():
+            got = rep["quality"][part]
+            assert (got["measurable"], got["reason"]) == (verdict["measurable"], verdict["reason"])
+            if "condyle_center_lps_mm" in verdict:
+                assert np.allclose(got["condyle_center_lps_mm"], verdict["condyle_center_lps_mm"],
+                                   atol=1e-6)
+        for key in ("negative_volume_mm3", "condyle_volume_mm3", "joint_space_min_mm",
+                    "joint_space_mean_mm", "contact_area_mm2"):
+            assert rep["left"][key] == pytest.approx(reference["left"][key], rel=1e-4), (order, key)
 
 
 def test_labels_on_a_coarse_grid_are_not_measured_at_all():
