@@ -52,7 +52,9 @@ ASYMMETRY_FLAG_PERCENT = 6.0
 
 # name -> (kind, parameter): rotate degrees (about x, y, z; applied x first, then y, then z),
 # resample spacing (mm), stored: the same voxels in another array order (sitk.DICOMOrient code:
-# RAS as NIfTI converters write, ASL a sagittal stack; the same physical image)
+# RAS as NIfTI converters write, ASL a sagittal stack; the same physical image), crop: the same
+# voxels with a smaller field of view (voxels taken off the low and the high end of each array
+# axis x, y, z)
 VARIANTS = collections.OrderedDict([
     ("mirror", ("mirror", None)),
     ("rot_LR_+12", ("rotate", (12.0, 0.0, 0.0))),
@@ -65,6 +67,7 @@ VARIANTS = collections.OrderedDict([
     ("aniso_0.5x0.5x1.5", ("resample", (0.5, 0.5, 1.5))),
     ("stored_RAS", ("stored", "RAS")),
     ("stored_ASL", ("stored", "ASL")),
+    ("cropped", ("crop", ((7, 0, 3), (0, 5, 0)))),
 ])
 
 
@@ -187,6 +190,10 @@ def build_variant(image, name):
         return out, t, False
     if kind == "stored":
         return sitk.DICOMOrient(image, parameter), sitk.TranslationTransform(3), False
+    if kind == "crop":
+        low, high = parameter
+        out = sitk.Crop(image, [int(v) for v in low], [int(v) for v in high])
+        return out, sitk.TranslationTransform(3), False
     raise ValueError("unknown variant kind %r" % kind)
 
 

@@ -95,6 +95,23 @@ def test_enclosed_misses_are_filled_harmonically():
     assert h[2] == 0.0 and not hit[2]  # inputs untouched
 
 
+def test_a_gap_beside_the_part_facing_away_is_not_pulled_to_zero():
+    # a chain: ray 0 met the bone (h 2 mm), ray 1 missed (a hole), ray 2 met the bone within the
+    # rim of the hole (bridged with it), rays 3-7 missed: the part facing away (no length). The
+    # bridge takes its lengths from the bone around it (2 mm), not from the misses' 0; before,
+    # rays 1, 2 read 1.33 / 0.67 mm, shorter than any ray that met the bone (the real head
+    # cropped 7 mm off one side: a minimum joint space of 0.09 mm against 1.32 mm)
+    edges = np.array([[i, i + 1] for i in range(7)])
+    hit = np.array([1, 0, 1, 0, 0, 0, 0, 0], bool)
+    h = np.array([2.0, 0.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    gaps = roof_gaps.enclosed_misses(hit, edges)
+    assert gaps.tolist() == [False, True, False, False, False, False, False, False]
+    gaps[2] = True   # the rim (with_rim)
+    filled, now = roof_gaps.fill(h, hit, gaps, edges)
+    assert filled[1:3] == pytest.approx([2.0, 2.0])
+    assert now[1] and now[2] and not now[3:].any() and filled[3:].tolist() == [0.0] * 5
+
+
 def test_a_large_enclosed_miss_region_faces_away():
     # a chain of 1 mm2 vertices: hits at 0 and 61, 60 misses between them (60 mm2, more than a
     # slice-cut hole leaves), and 100 more misses beyond (the largest region): nothing bridged
