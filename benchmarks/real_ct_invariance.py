@@ -54,7 +54,7 @@ ASYMMETRY_FLAG_PERCENT = 6.0
 # resample spacing (mm), stored: the same voxels in another array order (sitk.DICOMOrient code:
 # RAS as NIfTI converters write, ASL a sagittal stack; the same physical image), crop: the same
 # voxels with a smaller field of view (voxels taken off the low and the high end of each array
-# axis x, y, z)
+# axis x, y, z), noise: Gaussian noise of sigma HU added (seed), a noisier (lower-dose) scan
 VARIANTS = collections.OrderedDict([
     ("mirror", ("mirror", None)),
     ("rot_LR_+12", ("rotate", (12.0, 0.0, 0.0))),
@@ -68,6 +68,7 @@ VARIANTS = collections.OrderedDict([
     ("stored_RAS", ("stored", "RAS")),
     ("stored_ASL", ("stored", "ASL")),
     ("cropped", ("crop", ((7, 0, 3), (0, 5, 0)))),
+    ("noise_40HU", ("noise", (40.0, 1))),
 ])
 
 
@@ -190,6 +191,13 @@ def build_variant(image, name):
         return out, t, False
     if kind == "stored":
         return sitk.DICOMOrient(image, parameter), sitk.TranslationTransform(3), False
+    if kind == "noise":
+        sigma, seed = parameter
+        array = sitk.GetArrayFromImage(image).astype(np.float32)
+        array += np.random.default_rng(seed).normal(0.0, sigma, array.shape).astype(np.float32)
+        out = sitk.GetImageFromArray(np.clip(np.rint(array), -32768, 32767).astype(np.int16))
+        out.CopyInformation(image)
+        return out, sitk.TranslationTransform(3), False
     if kind == "crop":
         low, high = parameter
         out = sitk.Crop(image, [int(v) for v in low], [int(v) for v in high])

@@ -158,6 +158,17 @@ def test_stored_and_cropped_variants_hold_the_same_voxels(bench, phantom):
             assert np.array_equal(back[kept], original[kept]), name
 
 
+def test_noise_variants_add_noise_of_the_named_sigma(bench, phantom):
+    original = sitk.GetArrayFromImage(phantom).astype(float)
+    for name, (kind, (sigma, seed)) in ((n, v) for n, v in bench.VARIANTS.items()
+                                        if v[0] == "noise"):
+        variant, _, swapped = bench.build_variant(phantom, name)
+        assert not swapped and variant.GetDirection() == phantom.GetDirection()
+        difference = sitk.GetArrayFromImage(variant).astype(float) - original
+        assert abs(difference.mean()) < 0.05 * sigma
+        assert difference.std() == pytest.approx(sigma, rel=0.05), name
+
+
 def test_mirror_flips_the_balls_and_keeps_the_geometry(bench, phantom):
     variant, _, _ = bench.build_variant(phantom, "mirror")
     for key in ("GetSize", "GetSpacing", "GetOrigin", "GetDirection"):
