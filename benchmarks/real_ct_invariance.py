@@ -54,7 +54,10 @@ ASYMMETRY_FLAG_PERCENT = 6.0
 # resample spacing (mm), stored: the same voxels in another array order (sitk.DICOMOrient code:
 # RAS as NIfTI converters write, ASL a sagittal stack; the same physical image), crop: the same
 # voxels with a smaller field of view (voxels taken off the low and the high end of each array
-# axis x, y, z), noise: Gaussian noise of sigma HU added (seed), a noisier (lower-dose) scan
+# axis x, y, z), noise: Gaussian noise of sigma HU added (seed), a noisier (lower-dose) scan,
+# gantry_tilt: the scan re-sliced as a DICOM series on planes tilted by that many degrees about
+# the left-right axis (table steps along z) and read back with nvseg's DICOM reader, which
+# resamples it onto an orthogonal grid
 VARIANTS = collections.OrderedDict([
     ("mirror", ("mirror", None)),
     ("rot_LR_+12", ("rotate", (12.0, 0.0, 0.0))),
@@ -69,6 +72,7 @@ VARIANTS = collections.OrderedDict([
     ("stored_ASL", ("stored", "ASL")),
     ("cropped", ("crop", ((7, 0, 3), (0, 5, 0)))),
     ("noise_40HU", ("noise", (40.0, 1))),
+    ("gantry_tilt_15", ("gantry_tilt", 15.0)),
 ])
 
 
@@ -171,6 +175,57 @@ def resample_variant(image, spacing):
     return out, to_original
 
 
+def gantry_tilt_variant(image, degrees, step_mm=1.0):
+    """The scan as a gantry-tilted CT series: slices of the scan's in-plane size and spacing on
+    planes whose column axis is tilted by ``degrees`` about LPS x, one every ``step_mm`` of table
+    travel (LPS z) over the whole head, written as DICOM (position, orientation, rescale, gantry
+    tilt tags) and read back with the library's reader (the gantry tilt corrected there)."""
+    import tempfile
+
+    from NegativeVolumeSegmentationLib.io.ct import read_ct
+
+    t = np.radians(degrees)
+    cy, cz = float("%.8f" % np.cos(t)), float("%.8f" % np.sin(t))
+    column = np.array([0.0, cy, cz]) / np.hypot(cy, cz)
+    d = direction_matrix(image)
+    spacing = np.asarray(image.GetSpacing(), float)
+    size = np.asarray(image.GetSize(), int)
+    lo = np.asarray(image.GetOrigin(), float)
+    hi = np.asarray(image.TransformIndexToPhysicalPoint([int(v) - 1 for v in size]), float)
+    lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)
+    if not np.allclose(d, np.eye(3)):
+        raise ValueError("gantry_tilt needs a scan stored in LPS order")
+    height = (size[1] - 1) * spacing[1]
+    tables = np.arange(lo[2] - height * abs(cz), hi[2] + step_mm, step_mm)
+    stamp = time.strftime("%Y%m%d%H%M%S")
+    series = "1.2.826.0.1.3680043.2.1125.%s.%d" % (stamp, os.getpid())
+    writer = sitk.ImageFileWriter()
+    writer.KeepOriginalImageUIDOn()
+    plane = np.column_stack([[1.0, 0.0, 0.0], column, np.cross([1.0, 0.0, 0.0], column)])
+    with tempfile.TemporaryDirectory() as folder:
+        for i, z in enumerate(tables):
+            ref = sitk.Image([int(size[0]), int(size[1]), 1], sitk.sitkInt16)
+            ref.SetSpacing([float(spacing[0]), float(spacing[1]), 1.0])
+            ref.SetOrigin([float(lo[0]), float(lo[1]), float(z)])
+            ref.SetDirection([float(v) for v in plane.ravel()])
+            values = sitk.Resample(image, ref, sitk.Transform(), sitk.sitkLinear, AIR_HU,
+                                   sitk.sitkInt16)
+            out = sitk.GetImageFromArray(sitk.GetArrayFromImage(values)[0])
+            out.SetSpacing([float(spacing[0]), float(spacing[1])])   # the writer's PixelSpacing
+            for key, value in (("0008|0060", "CT"), ("0020|000d", series + ".0"),
+                               ("0020|000e", series), ("0020|0013", str(i + 1)),
+                               ("0020|0032", "%.4f\\%.4f\\%.4f" % (lo[0], lo[1], z)),
+                               ("0020|0037", "1\\0\\0\\0\\%.8f\\%.8f" % (cy, cz)),
+                               ("0028|0030", "%g\\%g" % (spacing[1], spacing[0])),
+                               ("0018|0050", "%g" % step_mm), ("0018|1120", "%g" % degrees),
+                               ("0028|1052", "0"), ("0028|1053", "1")):
+                out.SetMetaData(key, value)
+            writer.SetFileName(os.path.join(folder, "slice%04d.dcm" % i))
+            writer.Execute(out)
+        corrected, _warnings = read_ct(folder)
+    return corrected, sitk.TranslationTransform(3)
+
+
 def is_identity(image, name):
     kind, parameter = VARIANTS[name]
     return kind == "resample" and np.allclose(image.GetSpacing(), parameter, atol=1e-6)
@@ -191,6 +246,9 @@ def build_variant(image, name):
         return out, t, False
     if kind == "stored":
         return sitk.DICOMOrient(image, parameter), sitk.TranslationTransform(3), False
+    if kind == "gantry_tilt":
+        out, t = gantry_tilt_variant(image, parameter)
+        return out, t, False
     if kind == "noise":
         sigma, seed = parameter
         array = sitk.GetArrayFromImage(image).astype(np.float32)
