@@ -4,8 +4,9 @@ When the labels come with finer shapes (the segmentation network's probabilities
 ``inference/fine_masks.py``), the engine measures on ONE isotropic grid of
 :data:`.shape_interpolation.FINE_STEP_MM` (0.3 mm) with the CT's axes in LPS order, tiling the
 labelled part of the CT grid from its corner (:func:`.shape_interpolation.fine_grid`: the same
-fine voxels whatever order the CT's array is stored in): the surfaces, the NV voxels and the condyle volume are all on it, and so are
-the label map and the segmentation the user gets (a segmentation may carry its own geometry).
+fine voxels whatever order the CT's array is stored in): the surfaces, the NV voxels and the
+condyle volume are all on it, and so are the label map and the segmentation the user gets (a
+segmentation may carry its own geometry).
 Counting the NV at the CT's own voxel centres instead read 2-5 % below the count on the fine grid
 on 2 mm slices (whole-head phantoms, docs/method.md, "Measuring on the network's probabilities").
 
