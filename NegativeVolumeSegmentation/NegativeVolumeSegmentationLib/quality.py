@@ -25,7 +25,7 @@ from .engine.labelled_region import label_boxes, labelled_box, part_around
 SLICE_MAX_MM = 2.0          # superior joint space 2.5 +- 0.5 mm (Ikeda): thicker slices hold
                             # under one slice across it, so fossa and condyle blur together
 SLICE_CAUTION_MM = 1.0      # 1.5-2 mm slices: the same heads with their slices placed
-                            # elsewhere read -5.9 .. +4.9 % end to end (a CT), -9.2 .. +6.0 %
+                            # elsewhere read -5.8 .. +4.9 % end to end (a CT), -9.2 .. +6.0 %
                             # from their true labels (a label map) (method.md)
 SLICE_UNCERTAINTY_PERCENT = {"ct": 6, "label map": 9}   # what that caution says
 INPLANE_MAX_MM = 1.5        # anterior joint space 1.3 +- 0.2 mm: a wider pixel cannot hold a

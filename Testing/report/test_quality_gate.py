@@ -49,7 +49,7 @@ def test_fine_and_imperfect_grids_stay_measurable(spacing, cautions):
 
 
 def test_thick_slices_caution_says_more_for_a_label_map():
-    """On 1.5-2 mm slices the same heads with their slices placed elsewhere read up to -5.9 %
+    """On 1.5-2 mm slices the same heads with their slices placed elsewhere read up to -5.8 %
     end to end but up to -9.2 % from their true labels (benchmarks/subslice_placement.py): a CT's
     caution says ~6 %, a label map's ~9 %; a label map measured with the CT's own coarser grid
     (``acquired``) says so too."""
