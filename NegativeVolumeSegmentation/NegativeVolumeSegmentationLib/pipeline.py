@@ -17,6 +17,7 @@ import time
 import numpy as np
 import SimpleITK as sitk
 
+from . import labels as L
 from . import quality
 from .case_result import CaseResult
 from .errors import InputError
@@ -120,6 +121,23 @@ def _on_region(ct, joints, region):
 def _segmented(joints):
     """The sides of {side: JointSegmentation or None} that were segmented."""
     return [side for side, joint in joints.items() if joint is not None]
+
+
+def _name_missing_condyles(warnings, joints):
+    """The engine says of a side without a condyle that the label map holds none; here the
+    labels are the network's. A side the localiser did not find keeps the localiser's own
+    warning (not in the field of view or not found: report.json's reason for it); a side it
+    found but the network left without a condyle is said so."""
+    from .engine.measure import NO_CONDYLE
+
+    out = []
+    for line in warnings:
+        side = next((s for s in L.SIDES if line.startswith(NO_CONDYLE.split("%d")[0] % s)), None)
+        if side is None:
+            out.append(line)
+        elif joints.get(side) is not None:
+            out.append("%s side: no condyle segmented at the joint found" % side)
+    warnings[:] = out
 
 
 def _in_ct(box, region):
@@ -264,6 +282,7 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
     # network's probabilities (inference/fine_masks.py): the same whatever the CT's grid
     nv = _measure(cleaned, options, warnings, timings, announce, case, ct_part,
                   fine_masks.fine_mask_source(joints, options.enhance_tb))
+    _name_missing_condyles(warnings, joints)
     del cleaned, ct_part   # the gate reads nv.labels only
     _release_freed_memory()
     pair = pair_reasons(nv.sides, located.midline_x)

@@ -67,6 +67,10 @@ def test_one_joint_cbct_crop(models, seed, fov, present):
     absent = L.other_side(present)
     assert ph.truth[absent] is None and rep[absent] is None
     assert any("only one joint" in w and absent in w for w in rep["warnings"]), rep["warnings"]
+    # the absent side's reason is the localiser's (a CT holds no "label map" of the user's)
+    reason = rep["quality"][absent]["reason"]
+    assert "not in the field of view" in reason and "label map" not in reason, reason
+    assert not any("label map" in w for w in rep["warnings"]), rep["warnings"]
     truth, measured = ph.truth[present], rep[present]
     assert measured is not None, rep["warnings"]
     nv_error = measured["negative_volume_mm3"] / truth["negative_volume_mm3"] - 1.0

@@ -22,6 +22,7 @@ from ..errors import InputError
 
 DEFAULT_CUBE_MM = 30.0
 TB_SMOOTHING = surfaces.SMOOTHING_FACTOR
+NO_CONDYLE = "%s side: no condyle (label %d) in the label map"   # a side without its condyle
 
 
 class SideResult(object):
@@ -124,7 +125,7 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
     # the condyle's voxels; its mask is kept on the ROI only
     kji = label_voxels(arr, mc_value, label_boxes(arr) if boxes is None else boxes)
     if len(kji[0]) == 0:
-        warnings.append("%s side: no condyle (label %d) in the label map" % (name, mc_value))
+        warnings.append(NO_CONDYLE % (name, mc_value))
         return SideResult()
     if _touches_border(kji, arr.shape):
         warnings.append("%s side: the condyle touches the edge of the field of view; its volume "
