@@ -27,6 +27,12 @@ def invariance_benchmark():
 
 
 @pytest.fixture(scope="session")
+def probes_benchmark():
+    """benchmarks/real_ct_probes.py as a module: its builders of the real head's probes."""
+    return load_repo_script(os.path.join("benchmarks", "real_ct_probes.py"))
+
+
+@pytest.fixture(scope="session")
 def real_head_ct_path():
     """Path of the real head CT (Visible Human Female), or skip when ../shared is absent."""
     path = os.path.join(SHARED_REAL, "vhf_head.nii.gz")

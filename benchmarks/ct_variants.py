@@ -26,7 +26,10 @@ GRID_MARGIN_VOXELS = 3
 # axis x, y, z), noise: Gaussian noise of sigma HU added (seed), a noisier (lower-dose) scan,
 # gantry_tilt: the scan re-sliced as a DICOM series on planes tilted by that many degrees about
 # the left-right axis (table steps along z) and read back with nvseg's DICOM reader, which
-# resamples it onto an orthogonal grid
+# resamples it onto an orthogonal grid, shift: linear resampling onto the scan's own grid moved
+# by that fraction of a voxel along each array axis (x, y, z; where a scanner or a converter
+# puts the voxels), smooth: a Gaussian blur of sigma mm (a softer reconstruction kernel: a
+# bone and a soft-tissue kernel differ by about 0.4 mm)
 VARIANTS = collections.OrderedDict([
     ("mirror", ("mirror", None)),
     ("rot_LR_+12", ("rotate", (12.0, 0.0, 0.0))),
@@ -42,6 +45,9 @@ VARIANTS = collections.OrderedDict([
     ("cropped", ("crop", ((7, 0, 3), (0, 5, 0)))),
     ("noise_40HU", ("noise", (40.0, 1))),
     ("gantry_tilt_15", ("gantry_tilt", 15.0)),
+    ("shift_half_voxel", ("shift", (0.5, 0.5, 0.5))),
+    ("smooth_0.4", ("smooth", 0.4)),
+    ("smooth_0.6", ("smooth", 0.6)),
 ])
 
 
@@ -145,6 +151,31 @@ def resample_variant(image, spacing):
     return out, to_original
 
 
+def shift_variant(image, fractions):
+    """Linear resampling onto the scan's spacing and direction with the origin moved by
+    ``fractions`` of a voxel along each array axis (one voxel fewer along a moved axis, so
+    that every voxel lies inside the scan)."""
+    f = np.asarray(fractions, dtype=float)
+    spacing = np.asarray(image.GetSpacing(), dtype=float)
+    size = np.asarray(image.GetSize()) - (f != 0)
+    ref = sitk.Image([int(v) for v in size], image.GetPixelID())
+    ref.SetSpacing(image.GetSpacing())
+    ref.SetDirection(image.GetDirection())
+    ref.SetOrigin([float(v) for v in np.asarray(image.GetOrigin()) +
+                   direction_matrix(image) @ (f * spacing)])
+    to_original = sitk.TranslationTransform(3)      # identity: the head has not moved
+    out = sitk.Resample(image, ref, to_original, sitk.sitkLinear, AIR_HU, image.GetPixelID())
+    return out, to_original
+
+
+def smooth_variant(image, sigma_mm):
+    """The scan blurred by a Gaussian of ``sigma_mm`` (physical, every axis), rounded back to
+    the scan's pixel type."""
+    out = sitk.SmoothingRecursiveGaussian(sitk.Cast(image, sitk.sitkFloat32), float(sigma_mm))
+    out = sitk.Cast(sitk.Round(out), image.GetPixelID())
+    return out, sitk.TranslationTransform(3)
+
+
 def gantry_tilt_variant(image, degrees, step_mm=1.0):
     """The scan as a gantry-tilted CT series: slices of the scan's in-plane size and spacing on
     planes whose column axis is tilted by ``degrees`` about LPS x, one every ``step_mm`` of table
@@ -226,6 +257,12 @@ def build_variant(image, name):
         out = sitk.GetImageFromArray(np.clip(np.rint(array), -32768, 32767).astype(np.int16))
         out.CopyInformation(image)
         return out, sitk.TranslationTransform(3), False
+    if kind == "shift":
+        out, t = shift_variant(image, parameter)
+        return out, t, False
+    if kind == "smooth":
+        out, t = smooth_variant(image, parameter)
+        return out, t, False
     if kind == "crop":
         low, high = parameter
         out = sitk.Crop(image, [int(v) for v in low], [int(v) for v in high])

@@ -13,8 +13,9 @@ geometry kept physical, and comes with the known transform that maps a point of 
 - ``iso_*`` / ``aniso_*``: linear resampling onto another voxel size over the scan's extent
   (a spacing equal to the scan's own is the identity and is skipped);
 - ``stored_*``, ``cropped``, ``noise_40HU``, ``gantry_tilt_15``: the same voxels in another array
-  order, with less field of view, with noise added, re-sliced as a gantry-tilted DICOM series
-  (benchmarks/ct_variants.py).
+  order, with less field of view, with noise added, re-sliced as a gantry-tilted DICOM series;
+  ``shift_half_voxel``, ``smooth_*``: the scan's grid moved by half a voxel (linear), the scan
+  blurred as by a softer reconstruction kernel (benchmarks/ct_variants.py).
 
 For each variant and side the table gives the condyle centre mapped back into the untouched
 scan's frame and its distance from the untouched scan's condyle centre of the same anatomical

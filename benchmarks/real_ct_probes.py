@@ -1,0 +1,140 @@
+"""Real-CT probes: the whole pipeline on copies of one real head CT that a user's data may look
+like, each against the untouched scan (no anatomical transform, so the same joints must give
+the same numbers or a clear reason why not):
+
+- ``translated``: the origin moved by (5000, -3000, -3000) mm (where a scanner's table puts
+  the head does not matter);
+- ``fov_pad_-3024`` / ``fov_pad_-2048``: the voxels outside the largest axial circle set to the
+  padding value some scanners write outside their reconstruction circle;
+- ``fov_pad_nan``: the same with NaN (float32): refused with one line;
+- ``float64``: the same voxels as 64-bit floats;
+- ``one_joint_left`` / ``one_joint_right``: the same voxels within 80 x 80 x 64 mm around one
+  condyle (a small-field TMJ CBCT): that joint measured, the other "not measurable";
+- ``cbct_<mm>``: a 160 x 120 x 90 mm field of view around both joints resampled (linear) to
+  <mm> isotropic voxels (a large-field CBCT; at <= 0.3 mm the engine measures on the scan's own
+  grid instead of its 0.3 mm grid).
+
+    .venv/bin/python benchmarks/real_ct_probes.py [CT] [--probes translated,float64]
+
+Prints one table; asserts nothing (tests: Testing/inference/test_pipeline_real_head.py).
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+import SimpleITK as sitk
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from real_ct_invariance import DEFAULT_CT, REPO, SIDES, percent, run_pipeline  # noqa: E402
+
+ONE_JOINT_FOV_MM = (80.0, 80.0, 64.0)
+CBCT_FOV_MM = (160.0, 120.0, 90.0)
+CBCT_BELOW_MM = 50.0   # the CBCT box reaches this far below the condyles (the rest above)
+PROBES = ("translated", "fov_pad_-3024", "fov_pad_-2048", "fov_pad_nan", "float64",
+          "one_joint_left", "one_joint_right", "cbct_0.5", "cbct_0.3", "cbct_0.25")
+
+
+def _copy(array, like):
+    out = sitk.GetImageFromArray(array)
+    out.CopyInformation(like)
+    return out
+
+
+def outside_axial_circle(image):
+    """(y, x) boolean mask of the pixels outside the largest circle inscribed in a slice."""
+    ny, nx = image.GetSize()[1], image.GetSize()[0]
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    return np.hypot(yy - (ny - 1) / 2.0, xx - (nx - 1) / 2.0) > min(nx, ny) / 2.0
+
+
+def box_around(image, centre_lps, size_mm, spacing=None):
+    """``image`` within a box of ``size_mm`` (x, y, z, along its axes) centred on ``centre_lps``:
+    the same voxels (RegionOfInterest) when ``spacing`` is None, else linear resampling onto
+    isotropic ``spacing`` mm voxels (air outside the scan)."""
+    if spacing is None:
+        centre = image.TransformPhysicalPointToIndex([float(v) for v in centre_lps])
+        half = [int(round(s / (2.0 * sp))) for s, sp in zip(size_mm, image.GetSpacing())]
+        lo = [max(0, c - h) for c, h in zip(centre, half)]
+        hi = [min(n, c + h) for c, h, n in zip(centre, half, image.GetSize())]
+        return sitk.RegionOfInterest(image, [b - a for a, b in zip(lo, hi)], lo)
+    d = np.asarray(image.GetDirection(), float).reshape(3, 3)
+    size = [int(round(s / spacing)) for s in size_mm]
+    corner = np.asarray(centre_lps, float) + d @ (0.5 * (spacing - np.asarray(size_mm)))
+    return sitk.Resample(image, size, sitk.Transform(), sitk.sitkLinear, [float(v) for v in corner],
+                         (float(spacing),) * 3, image.GetDirection(), -1024.0, image.GetPixelID())
+
+
+def build_probe(scan, name, reference):
+    if name == "translated":
+        out = sitk.Image(scan)
+        out.SetOrigin([float(o + t) for o, t in zip(scan.GetOrigin(), (5000.0, -3000.0, -3000.0))])
+        return out
+    if name.startswith("fov_pad_"):
+        value = float(name[len("fov_pad_"):])
+        array = sitk.GetArrayFromImage(scan).astype(np.float32 if np.isnan(value) else
+                                                   sitk.GetArrayViewFromImage(scan).dtype)
+        array[:, outside_axial_circle(scan)] = value
+        return _copy(array, scan)
+    if name == "float64":
+        return _copy(sitk.GetArrayFromImage(scan).astype(np.float64), scan)
+    if name.startswith("one_joint_"):
+        side = name[len("one_joint_"):]
+        return box_around(scan, reference[side]["condyle_center_lps_mm"], ONE_JOINT_FOV_MM)
+    if name.startswith("cbct_"):
+        centres = np.array([reference[s]["condyle_center_lps_mm"] for s in SIDES])
+        centre = centres.mean(axis=0)
+        centre[2] += CBCT_FOV_MM[2] / 2.0 - CBCT_BELOW_MM
+        return box_around(scan, centre, CBCT_FOV_MM, float(name[len("cbct_"):]))
+    raise ValueError("unknown probe %r" % name)
+
+
+def main(argv=None):
+    from NegativeVolumeSegmentationLib.inference.models import load_models
+    from NegativeVolumeSegmentationLib.options import RunOptions
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("ct", nargs="?", default=DEFAULT_CT)
+    parser.add_argument("--probes", default=",".join(PROBES))
+    args = parser.parse_args(argv)
+    scan = sitk.ReadImage(args.ct)
+    models = load_models(device="cpu")
+    options = RunOptions(device="cpu")
+    reference, seconds = run_pipeline(scan, models, options)
+    print("CT: %s, %s voxels at %s mm; repository %s\n" % (
+        args.ct, "x".join(map(str, scan.GetSize())), "x".join("%g" % s for s in scan.GetSpacing()),
+        os.path.basename(REPO)))
+    print("| probe | voxels | side | NV mm3 | NV change % | condyle mm3 | condyle change % "
+          "| min JS mm | not measurable / error | s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    runs = [("untouched", scan, reference, seconds, None)]
+    for name in [p for p in args.probes.split(",") if p]:
+        image = build_probe(scan, name, reference)
+        try:
+            report, seconds = run_pipeline(image, models, options)
+            runs.append((name, image, report, seconds, None))
+        except Exception as error:   # a probe refused with one line is a result here
+            runs.append((name, image, None, 0.0, "%s: %s" % (type(error).__name__, error)))
+        del image
+    for name, image, report, seconds, error in runs:
+        for side in SIDES:
+            got = report[side] if report else None
+            ref = reference[side]
+            reason = error or ("" if got else report["quality"][side]["reason"])
+            cells = [name, "x".join(map(str, image.GetSize())), side]
+            if got:
+                cells += ["%.1f" % got["negative_volume_mm3"],
+                          "%+.1f" % percent(got["negative_volume_mm3"], ref["negative_volume_mm3"]),
+                          "%.1f" % got["condyle_volume_mm3"],
+                          "%+.1f" % percent(got["condyle_volume_mm3"], ref["condyle_volume_mm3"]),
+                          "%.2f" % got["joint_space_min_mm"]]
+            else:
+                cells += ["-"] * 5
+            cells += [reason, "%.1f" % seconds]
+            print("| " + " | ".join(cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
