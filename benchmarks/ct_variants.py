@@ -36,6 +36,7 @@ VARIANTS = collections.OrderedDict([
     ("rot_AP_+10", ("rotate", (0.0, 10.0, 0.0))),
     ("rot_SI_+15", ("rotate", (0.0, 0.0, 15.0))),
     ("rot_LR+12_AP-8", ("rotate", (12.0, -8.0, 0.0))),
+    ("rot_SI_+30", ("rotate", (0.0, 0.0, 30.0))),
     ("iso_0.5", ("resample", (0.5, 0.5, 0.5))),
     ("iso_0.7", ("resample", (0.7, 0.7, 0.7))),
     ("iso_1.0", ("resample", (1.0, 1.0, 1.0))),

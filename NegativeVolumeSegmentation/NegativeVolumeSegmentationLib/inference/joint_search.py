@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import labels as L
 from ..engine.joint_bounds import joint_frame
-from . import localize, segment
+from . import localize, segment, symmetry
 from .pair_check import MIN_LATERAL_MM
 
 MAX_VERIFIED = 5            # localiser candidates segmented per side, best evidence kept
@@ -164,15 +164,18 @@ def segment_joints(ct, located, models, choice, warnings):
     kept (:func:`lateral_enough`). Then, when the head's midline is in the field of view, each
     side is also segmented at the mirror image of the other side's condyle (:func:`mirror_point`),
     which corrects a localiser that fired on other bone (the coronoid process lies ~25 mm
-    anterior of the condyle); that box must hold a condyle of about the other side's size. A side the localiser missed
-    is searched around that mirror image (:func:`search_points`; ranked by evidence weighted by
-    the distance from it, RESCUE_SIGMA_MM): a box counts only when its
-    condyle is within MAX_RESCUE_CONDYLE_RATIO of the other side's in size, and the best is
-    accepted only when its evidence reaches MIN_RESCUE_EVIDENCE x the other side's, so a scan
-    holding one joint keeps the other side None. The winner is re-cropped once on its segmented condyle centre when that
-    lies more than REFINE_SHIFT_MM away. Last, when both joints were found, each is segmented
-    once more in a crop turned with the head (:func:`head_rotation`: yaw and roll from the
-    right-to-left condyle axis), so a turned head gives the network the view of an upright one.
+    anterior of the condyle); that box must hold a condyle of about the other side's size. A
+    side the localiser missed is searched around the other condyle's mirror image across the
+    head's own symmetry (:func:`.symmetry.head_reflection`, for a head turned in the scanner;
+    across the midline plane when no symmetry is found; :func:`search_points`, ranked by evidence
+    weighted by the distance from it, RESCUE_SIGMA_MM): a box counts only when its condyle is
+    within MAX_RESCUE_CONDYLE_RATIO of the other side's in size, and the best is accepted only
+    when its evidence reaches MIN_RESCUE_EVIDENCE x the other side's, so a scan holding one joint
+    keeps the other side None. The winner is re-cropped once on its segmented condyle centre
+    when that lies more than REFINE_SHIFT_MM away. Last, when both joints were found, each is
+    segmented once more in a crop turned with the head (:func:`head_rotation`: yaw and roll from
+    the right-to-left condyle axis), so a turned head gives the network the view of an upright
+    one.
     """
     net, meta = models.segmentation
 
@@ -202,6 +205,7 @@ def segment_joints(ct, located, models, choice, warnings):
                 for joint, centre in converge(start, side):
                     best[side].offer(joint, centre, ct)
     found = dict((side, best[side].joint is not None) for side in L.SIDES)
+    reflection = None   # [head_reflection(ct)], made when a side has to be searched for
     for side in L.SIDES:
         other = L.other_side(side)
         if not found[other]:
@@ -223,6 +227,11 @@ def segment_joints(ct, located, models, choice, warnings):
                 if alike(joint):
                     best[side].offer(joint, expected, ct)
             continue
+        if located.midline_x is not None:   # the whole head: its own mirror symmetry
+            if reflection is None:
+                reflection = [symmetry.head_reflection(ct)]
+            if reflection[0] is not None:   # a head turned in the scanner moves the other
+                expected = reflection[0](anchor)   # joint far from the plane's mirror image
         rescue = _Best(side, midline)
         for centre in search_points(expected):
             joint = segment_at(centre, side)
