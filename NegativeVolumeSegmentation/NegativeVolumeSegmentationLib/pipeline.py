@@ -125,9 +125,9 @@ def _segmented(joints):
 
 def _name_missing_condyles(warnings, joints):
     """The engine says of a side without a condyle that the label map holds none; here the
-    labels are the network's. A side the localiser did not find keeps the localiser's own
-    warning (not in the field of view or not found: report.json's reason for it); a side it
-    found but the network left without a condyle is said so."""
+    labels are the network's: a side the localiser did not find is not in the field of view
+    or was not found (report.json's reason for it), one it found but the network left without
+    a condyle says so."""
     from .engine.measure import NO_CONDYLE
 
     out = []
@@ -135,7 +135,9 @@ def _name_missing_condyles(warnings, joints):
         side = next((s for s in L.SIDES if line.startswith(NO_CONDYLE.split("%d")[0] % s)), None)
         if side is None:
             out.append(line)
-        elif joints.get(side) is not None:
+        elif joints.get(side) is None:
+            out.append("%s side: not in the field of view, or not found by the localiser" % side)
+        else:
             out.append("%s side: no condyle segmented at the joint found" % side)
     warnings[:] = out
 
