@@ -233,39 +233,40 @@ def is_identity(image, name):
     return kind == "resample" and np.allclose(image.GetSpacing(), parameter, atol=1e-6)
 
 
+def noise_variant(image, parameter):
+    """Gaussian noise of ``parameter`` = (sigma HU, seed) added to every voxel (int16 kept)."""
+    sigma, seed = parameter
+    array = sitk.GetArrayFromImage(image).astype(np.float32)
+    array += np.random.default_rng(seed).normal(0.0, sigma, array.shape).astype(np.float32)
+    out = sitk.GetImageFromArray(np.clip(np.rint(array), -32768, 32767).astype(np.int16))
+    out.CopyInformation(image)
+    return out, sitk.TranslationTransform(3)
+
+
+def crop_variant(image, parameter):
+    """The same voxels with ``parameter`` = (low, high) voxels taken off each array axis."""
+    low, high = parameter
+    out = sitk.Crop(image, [int(v) for v in low], [int(v) for v in high])
+    return out, sitk.TranslationTransform(3)
+
+
+def stored_variant(image, code):
+    """The same voxels stored in the array order of DICOMOrient ``code``."""
+    return sitk.DICOMOrient(image, code), sitk.TranslationTransform(3)
+
+
+# kind -> builder(image, parameter) -> (variant image, transform to the untouched scan)
+BUILDERS = {"mirror": lambda image, _: mirror_variant(image), "rotate": rotate_variant,
+            "resample": resample_variant, "stored": stored_variant,
+            "gantry_tilt": gantry_tilt_variant, "noise": noise_variant, "shift": shift_variant,
+            "smooth": smooth_variant, "crop": crop_variant}
+
+
 def build_variant(image, name):
     """(variant image, sitk transform mapping a variant point (LPS mm) to the untouched scan's
     point of the same anatomy, sides swapped: bool)."""
     kind, parameter = VARIANTS[name]
-    if kind == "mirror":
-        out, t = mirror_variant(image)
-        return out, t, True
-    if kind == "rotate":
-        out, t = rotate_variant(image, parameter)
-        return out, t, False
-    if kind == "resample":
-        out, t = resample_variant(image, parameter)
-        return out, t, False
-    if kind == "stored":
-        return sitk.DICOMOrient(image, parameter), sitk.TranslationTransform(3), False
-    if kind == "gantry_tilt":
-        out, t = gantry_tilt_variant(image, parameter)
-        return out, t, False
-    if kind == "noise":
-        sigma, seed = parameter
-        array = sitk.GetArrayFromImage(image).astype(np.float32)
-        array += np.random.default_rng(seed).normal(0.0, sigma, array.shape).astype(np.float32)
-        out = sitk.GetImageFromArray(np.clip(np.rint(array), -32768, 32767).astype(np.int16))
-        out.CopyInformation(image)
-        return out, sitk.TranslationTransform(3), False
-    if kind == "shift":
-        out, t = shift_variant(image, parameter)
-        return out, t, False
-    if kind == "smooth":
-        out, t = smooth_variant(image, parameter)
-        return out, t, False
-    if kind == "crop":
-        low, high = parameter
-        out = sitk.Crop(image, [int(v) for v in low], [int(v) for v in high])
-        return out, sitk.TranslationTransform(3), False
-    raise ValueError("unknown variant kind %r" % kind)
+    if kind not in BUILDERS:
+        raise ValueError("unknown variant kind %r" % kind)
+    out, to_original = BUILDERS[kind](image, parameter)
+    return out, to_original, kind == "mirror"
