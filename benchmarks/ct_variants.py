@@ -37,6 +37,7 @@ VARIANTS = collections.OrderedDict([
     ("rot_SI_+15", ("rotate", (0.0, 0.0, 15.0))),
     ("rot_LR+12_AP-8", ("rotate", (12.0, -8.0, 0.0))),
     ("rot_SI_+30", ("rotate", (0.0, 0.0, 30.0))),
+    ("oblique_LR+12_AP-8", ("oblique", (12.0, -8.0, 0.0))),
     ("iso_0.5", ("resample", (0.5, 0.5, 0.5))),
     ("iso_0.7", ("resample", (0.7, 0.7, 0.7))),
     ("iso_1.0", ("resample", (1.0, 1.0, 1.0))),
@@ -134,6 +135,18 @@ def rotate_variant(image, degrees, margin=GRID_MARGIN_VOXELS):
     to_original = affine(rot.T, centre)     # variant point -> the scan's point
     out = sitk.Resample(image, ref, to_original, sitk.sitkLinear, AIR_HU, image.GetPixelID())
     return out, to_original
+
+
+def oblique_variant(image, degrees):
+    """The same voxels with the head rotated by ``degrees`` about its tissue centroid through
+    the geometry alone: direction cosines and origin rotated, no resampling (an oblique
+    acquisition or reconstruction of the same head)."""
+    centre = head_mask_stats(image)[0]
+    rot = rotation_matrix(degrees)
+    out = sitk.Image(image)
+    out.SetDirection([float(v) for v in (rot @ direction_matrix(image)).ravel()])
+    out.SetOrigin([float(v) for v in centre + rot @ (np.asarray(image.GetOrigin()) - centre)])
+    return out, affine(rot.T, centre)   # variant point -> the scan's point
 
 
 def resample_variant(image, spacing):
@@ -257,6 +270,7 @@ def stored_variant(image, code):
 
 # kind -> builder(image, parameter) -> (variant image, transform to the untouched scan)
 BUILDERS = {"mirror": lambda image, _: mirror_variant(image), "rotate": rotate_variant,
+            "oblique": oblique_variant,
             "resample": resample_variant, "stored": stored_variant,
             "gantry_tilt": gantry_tilt_variant, "noise": noise_variant, "shift": shift_variant,
             "smooth": smooth_variant, "crop": crop_variant}

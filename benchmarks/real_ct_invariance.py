@@ -6,6 +6,8 @@ geometry kept physical, and comes with the known transform that maps a point of 
 
 - ``mirror``: the array's x axis flipped, origin / spacing / direction kept (a mirror-image head:
   the patient's left joint of the variant is the right joint of the scan, and vice versa);
+- ``oblique_*``: the same voxels, the head turned by rotating the direction cosines and origin
+  about its centre (no resampling: an oblique acquisition);
 - ``rot_*``: the head rotated (tilted) about its centre (centroid of the tissue above -400 HU) by
   10-15 degrees about the LR (x), AP (y) or SI (z) axis, and by 12 degrees about x then -8 about y;
   linear resampling onto a grid of the scan's spacing and direction that covers the rotated head,

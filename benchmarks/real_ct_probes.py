@@ -12,7 +12,12 @@ the same numbers or a clear reason why not):
   condyle (a small-field TMJ CBCT): that joint measured, the other "not measurable";
 - ``cbct_<mm>``: a 160 x 120 x 90 mm field of view around both joints resampled (linear) to
   <mm> isotropic voxels (a large-field CBCT; at <= 0.3 mm the engine measures on the scan's own
-  grid instead of its 0.3 mm grid).
+  grid instead of its 0.3 mm grid);
+- ``scaled_<s>``: the same voxels with their spacing multiplied by <s> about the head's centre (a
+  smaller or larger head, exactly, no resampling); its volumes are compared with the untouched
+  scan's times s^3 and its joint spaces, divided by s, with the untouched scan's: a measure that
+  follows the anatomy reads +0.0 %, one defined by fixed lengths in mm does not (the condyle's
+  lower cut 15 mm below its top, the rays' 10 mm reach).
 
     .venv/bin/python benchmarks/real_ct_probes.py [CT] [--probes translated,float64]
 
@@ -28,13 +33,20 @@ import numpy as np
 import SimpleITK as sitk
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ct_variants import head_mask_stats  # noqa: E402
 from real_ct_invariance import DEFAULT_CT, REPO, SIDES, percent, run_pipeline  # noqa: E402
 
 ONE_JOINT_FOV_MM = (80.0, 80.0, 64.0)
 CBCT_FOV_MM = (160.0, 120.0, 90.0)
 CBCT_BELOW_MM = 50.0   # the CBCT box reaches this far below the condyles (the rest above)
 PROBES = ("translated", "fov_pad_-3024", "fov_pad_-2048", "fov_pad_nan", "float64",
-          "one_joint_left", "one_joint_right", "cbct_0.5", "cbct_0.3", "cbct_0.25")
+          "one_joint_left", "one_joint_right", "cbct_0.5", "cbct_0.3", "cbct_0.25",
+          "scaled_0.85", "scaled_0.92", "scaled_1.08")
+
+
+def probe_scale(name):
+    """The length factor of a ``scaled_<s>`` probe, 1.0 for the others."""
+    return float(name[len("scaled_"):]) if name.startswith("scaled_") else 1.0
 
 
 def _copy(array, like):
@@ -88,6 +100,12 @@ def build_probe(scan, name, reference):
         centre = centres.mean(axis=0)
         centre[2] += CBCT_FOV_MM[2] / 2.0 - CBCT_BELOW_MM
         return box_around(scan, centre, CBCT_FOV_MM, float(name[len("cbct_"):]))
+    if name.startswith("scaled_"):
+        factor, centre = probe_scale(name), head_mask_stats(scan)[0]
+        out = sitk.Image(scan)
+        out.SetSpacing([float(v) * factor for v in scan.GetSpacing()])
+        out.SetOrigin([float(v) for v in centre + factor * (np.asarray(scan.GetOrigin()) - centre)])
+        return out
     raise ValueError("unknown probe %r" % name)
 
 
@@ -107,8 +125,8 @@ def main(argv=None):
         args.ct, "x".join(map(str, scan.GetSize())), "x".join("%g" % s for s in scan.GetSpacing()),
         os.path.basename(REPO)))
     print("| probe | voxels | side | NV mm3 | NV change % | condyle mm3 | condyle change % "
-          "| min JS mm | not measurable / error | s |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| min JS mm | mean JS mm | not measurable / error | s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     runs = [("untouched", scan, reference, seconds, None)]
     for name in [p for p in args.probes.split(",") if p]:
         image = build_probe(scan, name, reference)
@@ -124,14 +142,18 @@ def main(argv=None):
             ref = reference[side]
             reason = error or ("" if got else report["quality"][side]["reason"])
             cells = [name, "x".join(map(str, image.GetSize())), side]
+            k = probe_scale(name)   # volumes against the reference x k^3, lengths / k
             if got:
                 cells += ["%.1f" % got["negative_volume_mm3"],
-                          "%+.1f" % percent(got["negative_volume_mm3"], ref["negative_volume_mm3"]),
+                          "%+.1f" % percent(got["negative_volume_mm3"],
+                                            ref["negative_volume_mm3"] * k ** 3),
                           "%.1f" % got["condyle_volume_mm3"],
-                          "%+.1f" % percent(got["condyle_volume_mm3"], ref["condyle_volume_mm3"]),
-                          "%.2f" % got["joint_space_min_mm"]]
+                          "%+.1f" % percent(got["condyle_volume_mm3"],
+                                            ref["condyle_volume_mm3"] * k ** 3),
+                          "%.2f" % (got["joint_space_min_mm"] / k),
+                          "%.2f" % (got["joint_space_mean_mm"] / k)]
             else:
-                cells += ["-"] * 5
+                cells += ["-"] * 6
             cells += [reason, "%.1f" % seconds]
             print("| " + " | ".join(cells) + " |", flush=True)
 

@@ -133,6 +133,32 @@ def test_rotations_rotate_the_head_by_the_named_angles(bench, phantom):
         assert moved > 1.0, name
 
 
+def test_oblique_variants_rotate_the_geometry_and_keep_the_voxels(bench, phantom):
+    truth = true_balls()
+    expected_rotation = {"oblique_LR+12_AP-8": ry(-8.0) @ rx(12.0)}
+    names = [n for n, (kind, _) in bench.VARIANTS.items() if kind == "oblique"]
+    assert sorted(names) == sorted(expected_rotation)
+    for name in names:
+        variant, _, swapped = bench.build_variant(phantom, name)
+        assert not swapped
+        # the voxels themselves are untouched: no resampling
+        assert np.array_equal(sitk.GetArrayFromImage(variant), sitk.GetArrayFromImage(phantom))
+        assert variant.GetSpacing() == phantom.GetSpacing()
+        rotation = expected_rotation[name]
+        direction = np.asarray(variant.GetDirection()).reshape(3, 3)
+        assert np.allclose(direction, rotation @ np.asarray(phantom.GetDirection()).reshape(3, 3))
+        # the balls measured in the untouched image, turned by the named rotation (the same
+        # voxels, so exactly), and near the drawn ones
+        before, found = measured_balls(phantom), measured_balls(variant)
+        expected = rotation @ (before[0] - before[1])
+        got = min((found[0] - found[1], found[1] - found[0]),
+                  key=lambda v: np.linalg.norm(v - expected))
+        assert np.linalg.norm(got - expected) <= 1e-6, (name, expected, got)
+        drawn = rotation @ (truth[0] - truth[1])
+        assert min(np.linalg.norm(expected - drawn), np.linalg.norm(expected + drawn)) \
+            <= HALF_VOXEL_MM
+
+
 def test_resampled_variants_have_the_named_spacing(bench, phantom):
     for name, (kind, spacing) in bench.VARIANTS.items():
         if kind != "resample":
