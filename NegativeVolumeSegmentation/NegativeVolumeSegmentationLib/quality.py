@@ -19,6 +19,7 @@ import SimpleITK as sitk
 
 from . import labels as L
 from .engine.labelled_region import label_boxes, labelled_box, part_around
+from .hounsfield import check_intensities
 
 # --- scan level: the voxel grid (slices = the voxel edge along the head's long axis, LPS z; the
 #     other two = in-plane pixel: the same scan reads the same in whatever order it is stored)
@@ -34,13 +35,7 @@ INPLANE_CAUTION_MM = 0.8    # 1 mm pixels: NV from true labels -2.4 .. +4.0 % pe
 BOUNDED_MAX_MM = 0.5        # mode bounded: 0.1 mm of the facing part's edge moves its NV by
 #                             10-25 mm3; clinical grids gave errors beyond 5 % (method.md)
 SLICE_THICKNESS_TAG = "0018|0050"   # DICOM Slice Thickness, when the reader kept it
-# --- scan level: is it a CT in Hounsfield units?
-AIR_HU = -500.0             # air is ~-1000 HU; MRI, 8-bit and unrescaled CT have nothing below
-BONE_HU = 300.0             # cortical bone is 1000+ HU; soft tissue stays below ~100 HU
-MIN_AIR_CM3 = 1.0           # the ear canals alone hold ~1 cm3 each; a one-joint CBCT crop 36 cm3
-MIN_BONE_CM3 = 5.0          # skull base + mandible around one joint: 45+ cm3 in a CBCT crop
-MAX_HU, MIN_HU = 40000.0, -10000.0   # beyond extended-scale metal / below any padding value
-SAMPLE_VOXELS = 2000000     # voxels sampled (regular grid) for the intensity checks
+# --- scan level: is it a CT in Hounsfield units, its bone not clipped? (.hounsfield)
 # --- side level
 JOINT_MARGIN_MM = 5.0       # joint space (2-3 mm, up to ~4 mm) + fossa roof cortex (>= 1 mm)
                             # must lie inside the image around the condylar head
@@ -119,33 +114,8 @@ def check_grid(image, mode="confined", label_map=False):
     return Verdict(reasons, cautions)
 
 
-def check_intensities(image):
-    """Reasons (list) why the image is not a CT in Hounsfield units: 8-bit data, no air, no
-    bone, values outside any CT range. Air and bone are counted on a regular sample."""
-    array = sitk.GetArrayViewFromImage(image)
-    lo, hi = float(array.min()), float(array.max())
-    step = max(1, int(round((array.size / float(SAMPLE_VOXELS)) ** (1.0 / 3.0))))
-    sample = np.asarray(array[::step, ::step, ::step], dtype=np.float64)
-    cm3 = float(np.prod(image.GetSpacing())) * step ** 3 / 1000.0
-    reasons = []
-    integer = bool(np.all(sample == np.round(sample)))
-    if integer and ((0.0 <= lo and hi <= 255.0) or (-128.0 <= lo and hi <= 127.0)):
-        reasons.append("8-bit data (values %.4g..%.4g), not Hounsfield units" % (lo, hi))
-    air = np.count_nonzero(sample < AIR_HU) * cm3
-    bone = np.count_nonzero(sample > BONE_HU) * cm3
-    if air < MIN_AIR_CM3:
-        reasons.append("not a CT in HU: no air (%.2g cm3 below %.0f HU; MRI-like or unrescaled "
-                       "intensities %.4g..%.4g)" % (air, AIR_HU, lo, hi))
-    if bone < MIN_BONE_CM3:
-        reasons.append("not a CT in HU: no bone (%.2g cm3 above %.0f HU, at least %.0f cm3 "
-                       "expected)" % (bone, BONE_HU, MIN_BONE_CM3))
-    if hi > MAX_HU or lo < MIN_HU:
-        reasons.append("intensities %.4g..%.4g outside any CT range" % (lo, hi))
-    return reasons
-
-
 def check_scan(image, intensities=True, mode="confined", acquired=None):
-    """Scan-level Verdict: :func:`check_grid` plus, for a CT, :func:`check_intensities`.
+    """Scan-level Verdict: :func:`check_grid` plus, for a CT, :func:`.hounsfield.check_intensities`.
     ``intensities`` False: ``image`` is a label map (no intensities to check; its caution for
     thick slices is the label map's). ``acquired``: the CT's own grid when ``image`` (a label
     map) lies on another one: a label map on a finer grid cannot resolve more than the scan did,
@@ -156,7 +126,9 @@ def check_scan(image, intensities=True, mode="confined", acquired=None):
         verdict.reasons += [r for r in more.reasons if r not in verdict.reasons]
         verdict.cautions += [c for c in more.cautions if c not in verdict.cautions]
     if intensities:
-        verdict.reasons.extend(check_intensities(image))
+        reasons, cautions = check_intensities(image)
+        verdict.reasons.extend(reasons)
+        verdict.cautions.extend(cautions)
     if verdict.reasons:
         verdict.cautions = []   # nothing is measured, so nothing to be cautious about
     return verdict

@@ -3,7 +3,7 @@
 Slicer panel's text) and does not run the networks; good scans stay measurable.
 
 Inputs: the real head CT (../shared, skipped with a message when absent) resampled to
-1 x 1 x 5 mm and 3.2 x 3.2 x 1.5 mm and at its own 1 mm; synthetic MRI-like and 8-bit volumes;
+1 x 1 x 5 mm and 3.2 x 3.2 x 1.5 mm, clipped at 900 HU, and at its own 1 mm; synthetic MRI-like and 8-bit volumes;
 a held-out head phantom at 0.65 x 0.65 x 1.25 mm (truth.json as reference).
 """
 
@@ -88,6 +88,20 @@ def test_coarse_real_head_is_not_measurable(real_head_ct_path, tmp_path, no_netw
     assert code == 0, err
     _assert_not_measurable(tmp_path / "out", name, words)
     assert "left   not measurable: " + words in stdout
+
+
+def test_real_head_clipped_at_a_display_window_is_not_measurable(real_head_ct_path, tmp_path,
+                                                                  no_networks, capsys):
+    """The real head exported cut at 900 HU (a display window's top; its cortex reaches ~1700
+    HU): measured, clipped at 700 HU it read NV -5.8 %, condyle +8 %: not measurable."""
+    image = sitk.ReadImage(real_head_ct_path)
+    clipped = sitk.Minimum(image, 900)
+    path = str(tmp_path / "clipped.nii.gz")
+    sitk.WriteImage(clipped, path)
+    code, stdout, err = _run(capsys, path, "-o", tmp_path / "out")
+    assert code == 0, err
+    _assert_not_measurable(tmp_path / "out", "clipped", "intensities clipped at 900 HU")
+    assert "not measurable: intensities clipped at 900 HU" in stdout
 
 
 def _write(array, path, spacing=(1.0, 1.0, 1.0)):

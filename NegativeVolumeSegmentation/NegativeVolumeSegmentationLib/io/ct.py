@@ -23,6 +23,8 @@ import SimpleITK as sitk
 from .dicom import dicom_series, read_dicom_folder
 from .quiet import quiet_libraries
 from ..errors import InputError
+from ..hounsfield import AIR_HU, BONE_HU, SAMPLE_VOXELS
+from ..hounsfield import MAX_HU as MAX_PLAUSIBLE_HU, MIN_HU as MIN_PLAUSIBLE_HU
 
 # File endings of supported image files (lower case; the longest match wins).
 CT_EXTENSIONS = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
@@ -33,11 +35,6 @@ SEGMENTATION_EXTENSION = ".seg.nrrd"
 MIN_VOXELS_PER_AXIS = 20          # fewer voxels along an axis cannot hold a TMJ
 ORTHONORMAL_TOLERANCE = 1e-4      # max |DᵀD − I| entry accepted for the direction matrix
 COARSE_SPACING_MM = 2.0           # warn above this voxel size (TMJ joint space is ~2-3 mm)
-AIR_HU = -500.0                   # a CT in HU has air near -1000
-BONE_HU = 300.0                   # cortical bone is well above this
-MAX_PLAUSIBLE_HU = 40000.0        # beyond extended-scale metal values
-MIN_PLAUSIBLE_HU = -10000.0       # padding values such as -3024 or -8192 stay above this
-SAMPLE_VOXELS = 2000000           # voxels sampled for intensity percentiles
 
 
 def image_extension(path):

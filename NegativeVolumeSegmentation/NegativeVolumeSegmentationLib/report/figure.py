@@ -273,6 +273,9 @@ def render_report_figure(path, ct, labels, rep, meshes=None, case="", max_warnin
     cautions = list(rep.get("cautions") or [])
     if cautions:   # under the title, where the eye starts; wrapped, three lines at most
         shown = [line for c in cautions for line in textwrap.wrap("Caution: " + c, 118)]
+        if len(shown) > 3:   # each caution's "what" (before its first ": "), all of them
+            shown = textwrap.wrap("Caution: " + "; ".join(c.split(": ")[0] for c in cautions) +
+                                  " (what each means: report.json)", 118)
         if len(shown) > 3:
             shown = shown[:2] + ["... more cautions in report.json"]
         fig.text(0.5, 0.945, "\n".join(shown),

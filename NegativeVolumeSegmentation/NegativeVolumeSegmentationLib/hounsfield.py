@@ -1,0 +1,74 @@
+"""Is the image a CT in Hounsfield units, with its bone intensities whole?
+
+Scan-level intensity checks of the quality gate (:mod:`.quality`, docs/method.md "Quality
+gate"), read on a regular sample of the voxels:
+
+- **not a CT in HU** (a reason: nothing is measured): 8-bit data, no air, no bone, values outside
+  any CT range (MRI, unrescaled or display-windowed exports);
+- **bone clipped** (an export cut at a display window's top, e.g. 1000 HU): a plateau of the
+  bone at exactly the image's maximum. Measured on the real head of ../shared (its cortex reaches
+  ~1700 HU) clipped at 2000 / 1500 / 1200 / 1000 / 700 HU: NV -0.2 / -0.3 / -1.4 / -3.3 /
+  -5.8 % on the worse side, condyle volume +0.0 / +1.2 / +3.2 / +4.9 / +8.2 %, the minimum joint
+  space 1.15 -> 0.56 mm at 700 HU. Below CLIP_REFUSE_HU the side is not measurable, below
+  CLIP_CAUTION_HU the report cautions.
+
+Intensities in HU, volumes in cm^3. numpy + SimpleITK only.
+"""
+
+import numpy as np
+import SimpleITK as sitk
+
+AIR_HU = -500.0             # air is ~-1000 HU; MRI, 8-bit and unrescaled CT have nothing below
+BONE_HU = 300.0             # cortical bone is 1000+ HU; soft tissue stays below ~100 HU
+MIN_AIR_CM3 = 1.0           # the ear canals alone hold ~1 cm3 each; a one-joint CBCT crop 36 cm3
+MIN_BONE_CM3 = 5.0          # skull base + mandible around one joint: 45+ cm3 in a CBCT crop
+MAX_HU, MIN_HU = 40000.0, -10000.0   # beyond extended-scale metal / below any padding value
+SAMPLE_VOXELS = 2000000     # voxels sampled (regular grid) for the intensity checks
+CLIP_FRACTION = 0.05        # bone (> BONE_HU) at exactly the maximum: a clipped export (the real
+                            # head clipped at 2000 / 1500 HU: 0.1 / 18 %; metal saturating a
+                            # 12-bit scale is a few fillings, well under 5 % of the bone)
+CLIP_CAUTION_HU = 1500.0    # clipped below this: condyle +3 to +5 %, NV -1 to -3 % (above)
+CLIP_REFUSE_HU = 1000.0     # clipped below this: NV -5.8 %, condyle +8 % at 700 HU: not measurable
+
+
+def _sample(image):
+    """(regular sample as float64, cm3 per sampled voxel, min, max) of ``image``."""
+    array = sitk.GetArrayViewFromImage(image)
+    step = max(1, int(round((array.size / float(SAMPLE_VOXELS)) ** (1.0 / 3.0))))
+    sample = np.asarray(array[::step, ::step, ::step], dtype=np.float64)
+    cm3 = float(np.prod(image.GetSpacing())) * step ** 3 / 1000.0
+    return sample, cm3, float(array.min()), float(array.max())
+
+
+def check_intensities(image):
+    """(reasons, cautions): why the image is not a CT in Hounsfield units or cannot support a
+    measurement (8-bit data, no air, no bone, values outside any CT range, bone clipped below
+    CLIP_REFUSE_HU), and what merely makes it less certain (bone clipped below CLIP_CAUTION_HU)."""
+    sample, cm3, lo, hi = _sample(image)
+    reasons, cautions = [], []
+    integer = bool(np.all(sample == np.round(sample)))
+    if integer and ((0.0 <= lo and hi <= 255.0) or (-128.0 <= lo and hi <= 127.0)):
+        reasons.append("8-bit data (values %.4g..%.4g), not Hounsfield units" % (lo, hi))
+    air = np.count_nonzero(sample < AIR_HU) * cm3
+    bone_voxels = sample > BONE_HU
+    bone = np.count_nonzero(bone_voxels) * cm3
+    if air < MIN_AIR_CM3:
+        reasons.append("not a CT in HU: no air (%.2g cm3 below %.0f HU; MRI-like or unrescaled "
+                       "intensities %.4g..%.4g)" % (air, AIR_HU, lo, hi))
+    if bone < MIN_BONE_CM3:
+        reasons.append("not a CT in HU: no bone (%.2g cm3 above %.0f HU, at least %.0f cm3 "
+                       "expected)" % (bone, BONE_HU, MIN_BONE_CM3))
+    if hi > MAX_HU or lo < MIN_HU:
+        reasons.append("intensities %.4g..%.4g outside any CT range" % (lo, hi))
+    if reasons:
+        return reasons, cautions
+    clipped = np.count_nonzero(sample == hi) / float(max(1, np.count_nonzero(bone_voxels)))
+    if clipped >= CLIP_FRACTION and hi < CLIP_CAUTION_HU:
+        what = ("intensities clipped at %.0f HU (%.0f %% of the bone at that value, as in an "
+                "export cut at a display window)" % (hi, 100.0 * clipped))
+        if hi < CLIP_REFUSE_HU:
+            reasons.append(what + ": the bone's edges are lost")
+        else:
+            cautions.append(what + ": condyle volume may read up to ~5 % large, negative volume "
+                            "up to ~4 % small")
+    return reasons, cautions
