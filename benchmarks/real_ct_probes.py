@@ -13,7 +13,9 @@ the same numbers or a clear reason why not):
 - ``cbct_<mm>``: a 160 x 120 x 90 mm field of view around both joints resampled (linear) to
   <mm> isotropic voxels (a large-field CBCT; at <= 0.3 mm the engine measures on the scan's own
   grid instead of its 0.3 mm grid);
-- ``scaled_<s>``: the same voxels with their spacing multiplied by <s> about the head's centre (a
+- ``fov_top_<mm>``: the axial slices from 40 mm below to <mm> above the condyles' mean centre
+  (a scan framed tightly on the joints): the field of view ends 5-14 mm above the condylar heads;
+ the same voxels with their spacing multiplied by <s> about the head's centre (a
   smaller or larger head, exactly, no resampling); its volumes are compared with the untouched
   scan's times s^3 and its joint spaces, divided by s, with the untouched scan's: a measure that
   follows the anatomy reads +0.0 %, one defined by fixed lengths in mm does not (the condyle's
@@ -41,7 +43,9 @@ CBCT_FOV_MM = (160.0, 120.0, 90.0)
 CBCT_BELOW_MM = 50.0   # the CBCT box reaches this far below the condyles (the rest above)
 PROBES = ("translated", "fov_pad_-3024", "fov_pad_-2048", "fov_pad_nan", "float64",
           "one_joint_left", "one_joint_right", "cbct_0.5", "cbct_0.3", "cbct_0.25",
-          "scaled_0.85", "scaled_0.92", "scaled_1.08")
+          "scaled_0.85", "scaled_0.92", "scaled_1.08", "fov_top_15", "fov_top_17", "fov_top_20",
+          "fov_top_22")
+FOV_BELOW_MM = 40.0   # fov_top_<mm>: the slab reaches this far below the condyles' mean centre
 
 
 def probe_scale(name):
@@ -79,6 +83,18 @@ def box_around(image, centre_lps, size_mm, spacing=None):
                          (float(spacing),) * 3, image.GetDirection(), -1024.0, image.GetPixelID())
 
 
+def slab_between(image, z_low, z_high):
+    """The same voxels whose centres lie between LPS z ``z_low`` and ``z_high`` (mm); the scan
+    stored with its slices along LPS z (direction identity)."""
+    if not np.allclose(np.reshape(image.GetDirection(), (3, 3)), np.eye(3)):
+        raise ValueError("fov_top needs a scan stored in LPS order")
+    z0, dz, n = image.GetOrigin()[2], image.GetSpacing()[2], image.GetSize()[2]
+    k0 = max(0, int(np.ceil((z_low - z0) / dz)))
+    k1 = min(n, int(np.floor((z_high - z0) / dz)) + 1)
+    return sitk.RegionOfInterest(image, [image.GetSize()[0], image.GetSize()[1], k1 - k0],
+                                 [0, 0, k0])
+
+
 def build_probe(scan, name, reference):
     if name == "translated":
         out = sitk.Image(scan)
@@ -100,6 +116,9 @@ def build_probe(scan, name, reference):
         centre = centres.mean(axis=0)
         centre[2] += CBCT_FOV_MM[2] / 2.0 - CBCT_BELOW_MM
         return box_around(scan, centre, CBCT_FOV_MM, float(name[len("cbct_"):]))
+    if name.startswith("fov_top_"):
+        centre = np.mean([reference[s]["condyle_center_lps_mm"] for s in SIDES], axis=0)
+        return slab_between(scan, centre[2] - FOV_BELOW_MM, centre[2] + float(name[8:]))
     if name.startswith("scaled_"):
         factor, centre = probe_scale(name), head_mask_stats(scan)[0]
         out = sitk.Image(scan)

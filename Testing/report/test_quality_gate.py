@@ -243,6 +243,28 @@ def test_a_field_of_view_cutting_the_joint():
     assert quality.field_of_view_reason(ref, array == 1) == "the image border cuts the condyle"
 
 
+@pytest.mark.parametrize("top_border_mm,cut", [
+    (25.0, False),     # the image ends 25 mm above the condyle top
+    (12.0, False),     # ... 12 mm above it: beyond ROOF_MARGIN_MM
+    (7.0, True),       # ... 7 mm above it (the 5 mm margin kept): the roof at the image's edge
+])
+def test_a_field_of_view_ending_just_above_the_fossa_roof(top_border_mm, cut):
+    """The real head cut 7 mm above one condyle's top kept the 5 mm margin and read NV -9.9 %
+    (superior space 6.2 -> 5.1 mm: the network, seeing no bone above the roof, segmented it
+    lower); 9 / 12 mm above: -3.6 / -1.1 %. Stored upside down (z reversed) the same verdict."""
+    size = (60.0, 40.0, top_border_mm + 25.0)
+    array, x, y, z, ref = _grid(size_mm=size, centre=(0.0, 0.0, top_border_mm - size[2] / 2.0))
+    _joint(array, x, y, z)
+    reason = quality.field_of_view_reason(ref, array == 1)
+    assert (reason is not None and "above the condylar head" in reason) is cut, reason
+    flipped = sitk.DICOMOrient(_labels(array, ref), "LPI")
+    reason = quality.field_of_view_reason(flipped, sitk.GetArrayFromImage(flipped) == 1)
+    assert (reason is not None) is cut, reason
+    verdict = quality.check_side(array, ref, L.LEFT, {"condyle_volume_mm3": 1920.0,
+                                                      "joint_space_min_mm": 2.0})
+    assert verdict.measurable is not cut
+
+
 def test_condyle_volume_range():
     assert quality.condyle_volume_reason(1920.0) is None
     for volume in (150.0, 5200.0):
