@@ -157,10 +157,11 @@ def _head(image, mc):
     return tuple(ix[keep] for ix in kji), pts[keep]
 
 
-def field_of_view_reason(image, mc):
+def field_of_view_reason(image, mc, roof_margin=True):
     """Reason when the image border cuts the condyle, passes within JOINT_MARGIN_MM of the
-    condylar head (fossa and joint space may be cut) or within ROOF_MARGIN_MM above its top
-    (the fossa roof lies at the image's edge), else None."""
+    condylar head (fossa and joint space may be cut) or, with ``roof_margin`` (a segmentation
+    made by the network, which segments a roof at the image's edge lower), within
+    ROOF_MARGIN_MM above its top, else None."""
     size = np.asarray(mc.shape)
     kji = np.nonzero(mc)
     lo = np.array([ix.min() for ix in kji])
@@ -175,6 +176,8 @@ def field_of_view_reason(image, mc):
     if np.any(lo < 0) or np.any(hi > size - 1):
         return ("the field of view ends within %.0f mm of the condylar head: fossa and joint "
                 "space may be cut" % JOINT_MARGIN_MM)
+    if not roof_margin:
+        return None
     direction = np.asarray(image.GetDirection(), float).reshape(3, 3)
     axis = int(np.argmax(np.abs(direction[2])))        # array axis (x, y, z) nearest superior
     k = 2 - axis                                       # ... as a (z, y, x) index
@@ -245,15 +248,17 @@ def check_side(label_array, image, side, values, volume_decides=True):
             patient's sides (as the NV engine returns it).
         image: SimpleITK image giving the grid (spacing, origin, direction).
         values: the side's report values (``condyle_volume_mm3``, ``joint_space_min_mm``).
-        volume_decides: condyle volume outside the adult range makes the side not measurable
-            (segmentations made by this pipeline, MC extent as docs/method.md); False: a caution
-            only (a user's label map may define the condyle's extent differently).
+        volume_decides: the segmentation is this pipeline's (MC extent as docs/method.md): a
+            condyle volume outside the adult range makes the side not measurable, and so does a
+            field of view ending within ROOF_MARGIN_MM above the condylar head; False (a user's
+            label map, which may define the condyle's extent otherwise and was not segmented by
+            the network near the image's edge): the volume a caution only, the 5 mm margin alone.
     """
     mc = label_array == L.CONDYLE[side]
     if not mc.any():
         return Verdict(["no condyle segmented on this side"])
     reasons, cautions = [], []
-    cut = field_of_view_reason(image, mc)
+    cut = field_of_view_reason(image, mc, roof_margin=volume_decides)
     if cut:
         reasons.append(cut)
     part, crop = part_around(label_array, image, label_boxes(label_array).get(L.CONDYLE[side]),
