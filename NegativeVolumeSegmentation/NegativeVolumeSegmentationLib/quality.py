@@ -77,6 +77,14 @@ class Verdict(object):
         return "; ".join(self.reasons) if self.reasons else None
 
 
+def superior_axis(image):
+    """(the array axis, x / y / z = 0 / 1 / 2, nearest to the patient's superior axis LPS z;
+    whether its index grows superiorly): the same scan reads the same in any array order."""
+    direction = np.asarray(image.GetDirection(), float).reshape(3, 3)
+    axis = int(np.argmax(np.abs(direction[2])))
+    return axis, bool(direction[2, axis] > 0)
+
+
 def check_grid(image, mode="confined", label_map=False):
     """Verdict on the voxel grid alone (slice spacing / thickness, in-plane pixel size); mode
     "bounded" also needs voxels of at most ``BOUNDED_MAX_MM`` on every axis. ``label_map``: the
@@ -89,8 +97,7 @@ def check_grid(image, mode="confined", label_map=False):
         except ValueError:
             pass
     reasons, cautions = [], []
-    direction = np.asarray(image.GetDirection(), float).reshape(3, 3)
-    axis = int(np.argmax(np.abs(direction[2])))   # the array axis nearest to superior
+    axis = superior_axis(image)[0]
     slices = edges[axis]
     spacing = sorted(e for i, e in enumerate(edges) if i != axis)   # in-plane pixel edges
     inplane = spacing[1]
@@ -178,12 +185,10 @@ def field_of_view_reason(image, mc, roof_margin=True):
                 "space may be cut" % JOINT_MARGIN_MM)
     if not roof_margin:
         return None
-    direction = np.asarray(image.GetDirection(), float).reshape(3, 3)
-    axis = int(np.argmax(np.abs(direction[2])))        # array axis (x, y, z) nearest superior
-    k = 2 - axis                                       # ... as a (z, y, x) index
+    axis, upward = superior_axis(image)
+    k = 2 - axis                                       # as a (z, y, x) index
     steps = int(np.ceil(ROOF_MARGIN_MM / spacing[k]))
-    top = (head[k].max() + steps > size[k] - 1) if direction[2, axis] > 0 else \
-        (head[k].min() - steps < 0)
+    top = (head[k].max() + steps > size[k] - 1) if upward else (head[k].min() - steps < 0)
     if top:
         return ("the field of view ends within %.0f mm above the condylar head: the fossa roof "
                 "lies at the image's edge" % ROOF_MARGIN_MM)
