@@ -19,7 +19,12 @@ the same numbers or a clear reason why not):
   smaller or larger head, exactly, no resampling); its volumes are compared with the untouched
   scan's times s^3 and its joint spaces, divided by s, with the untouched scan's: a measure that
   follows the anatomy reads +0.0 %, one defined by fixed lengths in mm does not (the condyle's
-  lower cut 15 mm below its top, the rays' 10 mm reach).
+  lower cut 15 mm below its top, the rays' 10 mm reach);
+- ``metal_*`` (benchmarks/metal_artifacts.py: metal and its streaks): ``metal_fillings``, amalgam
+  in the molars 41 mm below the joints; ``metal_plate_left_<mm>``, a titanium miniplate with two
+  screws on the left condylar neck, from <mm> to <mm> + 18 below the condyle's centre (numbers
+  kept, a caution); ``metal_prosthesis_left``, the left condyle resected and replaced by a metal
+  head and stem (that side not measurable, the right one measured).
 
     .venv/bin/python benchmarks/real_ct_probes.py [CT] [--probes translated,float64]
 
@@ -44,7 +49,11 @@ CBCT_BELOW_MM = 50.0   # the CBCT box reaches this far below the condyles (the r
 PROBES = ("translated", "fov_pad_-3024", "fov_pad_-2048", "fov_pad_nan", "float64",
           "one_joint_left", "one_joint_right", "cbct_0.5", "cbct_0.3", "cbct_0.25",
           "scaled_0.85", "scaled_0.92", "scaled_1.08", "fov_top_15", "fov_top_17", "fov_top_20",
-          "fov_top_22")
+          "fov_top_22", "metal_fillings", "metal_plate_left_10", "metal_plate_left_2",
+          "metal_prosthesis_left")
+PLATE_MM = 18.0         # metal_plate_left_<mm>: the plate's length along the neck
+PROSTHESIS_TOP_MM = 8.0  # the metal head's top above the condyle's centre (the real head's left
+                         # condyle: its top 8.5 mm above the centre of its 15 mm cut)
 FOV_BELOW_MM = 40.0   # fov_top_<mm>: the slab reaches this far below the condyles' mean centre
 
 
@@ -125,6 +134,24 @@ def build_probe(scan, name, reference):
         out.SetSpacing([float(v) * factor for v in scan.GetSpacing()])
         out.SetOrigin([float(v) for v in centre + factor * (np.asarray(scan.GetOrigin()) - centre)])
         return out
+    if name.startswith("metal_"):
+        return _metal_probe(scan, name, reference)
+    raise ValueError("unknown probe %r" % name)
+
+
+def _metal_probe(scan, name, reference):
+    import metal_artifacts as metal
+
+    centres = {s: np.asarray(reference[s]["condyle_center_lps_mm"], float) for s in SIDES}
+    if name == "metal_fillings":
+        return metal.add_metal(scan, metal.molar_fillings(scan, list(centres.values())))
+    if name.startswith("metal_plate_left_"):
+        below = float(name[len("metal_plate_left_"):])
+        return metal.add_metal(scan, metal.neck_plate(scan, centres["left"], +1, below, PLATE_MM))
+    if name == "metal_prosthesis_left":
+        top = centres["left"][2] + PROSTHESIS_TOP_MM
+        resected, mask = metal.condylar_prosthesis(scan, centres["left"], top)
+        return metal.add_metal(resected, mask)
     raise ValueError("unknown probe %r" % name)
 
 
@@ -144,7 +171,7 @@ def main(argv=None):
         args.ct, "x".join(map(str, scan.GetSize())), "x".join("%g" % s for s in scan.GetSpacing()),
         os.path.basename(REPO)))
     print("| probe | voxels | side | NV mm3 | NV change % | condyle mm3 | condyle change % "
-          "| min JS mm | mean JS mm | not measurable / error | s |")
+          "| min JS mm | mean JS mm | not measurable / error / caution | s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     runs = [("untouched", scan, reference, seconds, None)]
     for name in [p for p in args.probes.split(",") if p]:
@@ -160,6 +187,9 @@ def main(argv=None):
             got = report[side] if report else None
             ref = reference[side]
             reason = error or ("" if got else report["quality"][side]["reason"])
+            if got and name != "untouched":   # what the report cautions of this side
+                reason = "; ".join(c[len(side) + 7:] for c in report.get("cautions") or []
+                                   if c.startswith(side + " side: "))
             cells = [name, "x".join(map(str, image.GetSize())), side]
             k = probe_scale(name)   # volumes against the reference x k^3, lengths / k
             if got:

@@ -285,14 +285,15 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
     nv = _measure(cleaned, options, warnings, timings, announce, case, ct_part,
                   fine_masks.fine_mask_source(joints, options.enhance_tb))
     _name_missing_condyles(warnings, joints)
-    del cleaned, ct_part   # the gate reads nv.labels only
-    _release_freed_memory()
+    del cleaned
     pair = pair_reasons(nv.sides, located.midline_x)
     # the gate sees the labelled part, which reaches the rays' reach + 3 mm (>= 13 mm) past the
     # labels or ends at the CT's own edge: past what any check reads (the field-of-view check
-    # looks 5 mm beyond the condylar head, the others read labels only), so its verdicts are
-    # those on the whole grid; only then is the label image for output made
-    sides, gate, cautions = quality.gate_measured(nv, scan, warnings, more_reasons=pair)
+    # looks 5 mm beyond the condylar head, the metal check the CT's part, the others labels
+    # only), so its verdicts are those on the whole grid; then the label image for output
+    sides, gate, cautions = quality.gate_measured(nv, scan, warnings, more_reasons=pair,
+                                                  ct=ct_part)
+    del ct_part
     _release_freed_memory()
     nv.labels = _labels_for_output(ct, nv.labels, _in_ct(box, region), warnings)
     timings["total"] = time.perf_counter() - start
@@ -375,7 +376,7 @@ def measure_labels(source, options=None, progress=None, case=None, ct=None):
         return CaseResult(report, quality.unmeasured_labels(labels, labels), {}, ct=ct)
     nv = _measure(labels, options, warnings, timings, announce, case, ct)
     # a user's label map may define the condyle's extent otherwise: its volume only cautions
-    sides, gate, cautions = quality.gate_measured(nv, scan, warnings, volume_decides=False)
+    sides, gate, cautions = quality.gate_measured(nv, scan, warnings, volume_decides=False, ct=ct)
     timings.update(nv.timings_s)
     timings["total"] = time.perf_counter() - start
     report = build_report(sides, warnings, timings, device="cpu", extra=extra, quality=gate,

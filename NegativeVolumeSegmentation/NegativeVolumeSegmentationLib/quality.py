@@ -20,6 +20,7 @@ import SimpleITK as sitk
 from . import labels as L
 from .engine.labelled_region import label_boxes, labelled_box, part_around
 from .hounsfield import check_intensities
+from .metal import check_metal
 
 # --- scan level: the voxel grid (slices = the voxel edge along the head's long axis, LPS z; the
 #     other two = in-plane pixel: the same scan reads the same in whatever order it is stored)
@@ -323,7 +324,7 @@ def side_status(sides, warnings=(), verdicts=None, scan=None):
     return block
 
 
-def gate_measured(nv, scan, warnings, volume_decides=True, more_reasons=None):
+def gate_measured(nv, scan, warnings, volume_decides=True, more_reasons=None, ct=None):
     """Side-level checks on a measured case (:class:`.engine.measure.NegativeVolumeResult`).
 
     A side that fails loses its values (None), its NV voxels in ``nv.labels`` and its meshes
@@ -331,6 +332,7 @@ def gate_measured(nv, scan, warnings, volume_decides=True, more_reasons=None):
     quality block so report.png can still show the joint. ``warnings``: the case's warnings
     (the reason for a side the engine or the localiser left null). ``more_reasons``: {side:
     [reasons]} from checks made elsewhere (the pair check of :mod:`.inference.pair_check`).
+    ``ct``: the CT in HU around the joints, if any: metal in or near a joint (:mod:`.metal`).
     Returns (sides, quality block, cautions); ``nv.labels`` and ``nv.meshes`` are changed in
     place.
     """
@@ -353,6 +355,10 @@ def gate_measured(nv, scan, warnings, volume_decides=True, more_reasons=None):
         part, part_image = part_around(array, image, boxes.get(L.CONDYLE[side]), CHECK_REACH_MM)
         verdict = check_side(part, part_image, side, values, volume_decides)
         verdict.reasons.extend((more_reasons or {}).get(side) or [])
+        metal, careful = check_metal(ct, part, part_image, side,
+                                     values.get("condyle_center_lps_mm"), HEAD_HEIGHT_MM)
+        verdict.reasons[:0] = metal   # the cause of any other failure there
+        verdict.cautions.extend("%s side: %s" % (side, c) for c in careful)
         verdicts[side] = verdict
         cautions.extend(verdict.cautions)
         if not verdict.measurable:

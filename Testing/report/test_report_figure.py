@@ -147,3 +147,17 @@ def test_thickness_map_shows_the_upper_faces_in_their_own_colour():
     coloured = panel.min(axis=2) < 250
     assert near(0.5).sum() == 0
     assert near(3.0).sum() > 0.97 * coloured.sum() > 10000   # the letters A, R, L aside
+
+
+def test_a_long_list_of_cautions_keeps_what_each_is_about():
+    """Over three lines report.png shows each caution's "what" (its text before the first ": ");
+    a side's caution keeps what it is about, not only "left side"."""
+    from NegativeVolumeSegmentationLib.report.figure import _what
+
+    assert _what("left side: metal 6 mm from the condyle's centre: 164 mm3 at 2800 HU or more; "
+                 "its streaks may distort the surfaces") == ("left side: metal 6 mm from the "
+                                                             "condyle's centre")
+    assert _what("in-plane pixels 1 x 1 mm (over 0.8 mm): negative volume uncertain") == \
+        "in-plane pixels 1 x 1 mm (over 0.8 mm)"
+    assert _what("right side: fossa roof gaps bridged over 30 mm2 of the condyle") == \
+        "right side: fossa roof gaps bridged over 30 mm2 of the condyle"

@@ -274,7 +274,7 @@ def render_report_figure(path, ct, labels, rep, meshes=None, case="", max_warnin
     if cautions:   # under the title, where the eye starts; wrapped, three lines at most
         shown = [line for c in cautions for line in textwrap.wrap("Caution: " + c, 118)]
         if len(shown) > 3:   # each caution's "what" (before its first ": "), all of them
-            shown = textwrap.wrap("Caution: " + "; ".join(c.split(": ")[0] for c in cautions) +
+            shown = textwrap.wrap("Caution: " + "; ".join(_what(c) for c in cautions) +
                                   " (what each means: report.json)", 118)
         if len(shown) > 3:
             shown = shown[:2] + ["... more cautions in report.json"]
@@ -302,6 +302,12 @@ def render_report_figure(path, ct, labels, rep, meshes=None, case="", max_warnin
                  fontweight="bold")
     fig.savefig(path, dpi=DPI)
     return path
+
+
+def _what(caution):
+    """A caution's "what": its text before the first ": " after a "<side> side: " prefix."""
+    side = next((s for s in ("left side: ", "right side: ") if caution.startswith(s)), "")
+    return side + caution[len(side):].split(": ")[0]
 
 
 def _wrap(text, width):

@@ -1,0 +1,145 @@
+"""Metal in or near a joint: a check of the quality gate (:mod:`.quality`, docs/method.md
+"Quality gate"), per side, on the CT (HU) and the measured label map.
+
+A joint operated on may hold a total joint prosthesis (a metal condylar head) or a plate and
+screws on a fractured condylar neck; the CT saturates on metal and paints streaks across its
+slices. The networks were trained on bone, not metal, and measure a metal head as a condyle:
+the real head of ../shared with its left condyle replaced by a metal head of 20 x 10 x 10 mm
+(benchmarks/metal_artifacts.py, probe ``metal_prosthesis_left``) read NV -8 % and condyle -31 %
+(a condyle asymmetry of 15 %, flagged) with no caution. With a titanium plate on the condylar
+neck 2-28 mm below the condyle's centre (probes ``metal_plate_left_*``: NV +0.1 / -0.8 %) or
+amalgam in the molars 41 mm below (-0.1 %), the numbers stayed.
+So:
+
+- **metal inside what is measured** (at least METAL_MIN_MM3 of CT voxels at METAL_HU or more,
+  within METAL_NEAR_MM of the condyle's centre, inside its condylar head, its joint space, or
+  its temporal bone within JOINT_TOUCH_MM of the joint space): the side is not measurable, the
+  reason says where;
+- **metal near the joint** (as much within METAL_NEAR_MM of the condyle's centre, elsewhere:
+  the condyle's neck, beside the joint): a caution, the numbers kept.
+
+METAL_HU: bone stays below it (the real head's cortex within 30 mm of either joint reaches 2233
+HU, its densest enamel 3063 HU 40 mm below and 65 mm in front of the joints, outside the
+reach), metal saturates a 12-bit scale at 3071 HU. Lengths in mm, volumes in mm^3, points in
+LPS mm. numpy + SimpleITK only.
+"""
+
+import numpy as np
+import SimpleITK as sitk
+
+from . import labels as L
+
+METAL_HU = 2800.0       # above any bone near the joint (real head: <= 2233 HU within 30 mm)
+METAL_MIN_MM3 = 5.0     # less is a few bright voxels (noise, a streak crossing dense bone)
+METAL_NEAR_MM = 20.0    # from the condyle's centre: its poles are ~10 mm out, its top ~8 mm up
+JOINT_TOUCH_MM = 1.5    # temporal-bone metal this close to the joint space is what rays meet
+
+
+def _corners(image):
+    """LPS mm of the 8 corners of ``image``'s voxel-centre box."""
+    size = np.asarray(image.GetSize()) - 1
+    return np.array([image.TransformContinuousIndexToPhysicalPoint(
+        [float(c) for c in size * np.array(bits)])
+        for bits in np.ndindex(2, 2, 2)])
+
+
+def metal_points(ct, around):
+    """(LPS mm points (n, 3), mm^3 per CT voxel) of the CT voxels at METAL_HU or more within the
+    physical box of the image ``around`` (the CT read only there)."""
+    corners = _corners(around)
+    index = np.array([ct.TransformPhysicalPointToContinuousIndex([float(v) for v in p])
+                      for p in corners])
+    lo = np.clip(np.floor(index.min(axis=0)).astype(int), 0, None)
+    hi = np.minimum(np.ceil(index.max(axis=0)).astype(int) + 1, ct.GetSize())
+    voxel_mm3 = float(np.prod(ct.GetSpacing()))
+    if np.any(hi <= lo):
+        return np.zeros((0, 3)), voxel_mm3
+    array = sitk.GetArrayViewFromImage(ct)[lo[2]:hi[2], lo[1]:hi[1], lo[0]:hi[0]]
+    kji = np.nonzero(array >= METAL_HU)
+    if kji[0].size == 0:
+        return np.zeros((0, 3)), voxel_mm3
+    ijk = np.stack([kji[2] + lo[0], kji[1] + lo[1], kji[0] + lo[2]], axis=1).astype(float)
+    direction = np.asarray(ct.GetDirection(), float).reshape(3, 3)
+    points = (ijk * np.asarray(ct.GetSpacing(), float)) @ direction.T
+    return points + np.asarray(ct.GetOrigin(), float), voxel_mm3
+
+
+def labels_at(label_array, image, points):
+    """The label (nearest voxel) of ``label_array`` (z, y, x on ``image``'s grid) at each LPS
+    point; 0 outside the grid."""
+    direction = np.asarray(image.GetDirection(), float).reshape(3, 3)
+    ijk = (points - np.asarray(image.GetOrigin(), float)) @ direction
+    ijk = np.round(ijk / np.asarray(image.GetSpacing(), float)).astype(int)
+    inside = np.all((ijk >= 0) & (ijk < np.asarray(image.GetSize())), axis=1)
+    out = np.zeros(len(points), dtype=label_array.dtype)
+    out[inside] = label_array[ijk[inside, 2], ijk[inside, 1], ijk[inside, 0]]
+    return out
+
+
+def _touching(label_array, image, points, value, reach_mm):
+    """Which ``points`` (LPS mm) have a voxel of label ``value`` within ``reach_mm`` along one
+    of the image's six axis directions (or at the point itself)."""
+    direction = np.asarray(image.GetDirection(), float).reshape(3, 3)
+    hit = labels_at(label_array, image, points) == value
+    for axis in range(3):
+        for sign in (-1.0, 1.0):
+            for step in np.arange(0.5, reach_mm + 1e-6, 0.5):
+                moved = points + sign * step * direction[:, axis]
+                hit |= labels_at(label_array, image, moved) == value
+    return hit
+
+
+def check_metal(ct, label_array, image, side, centre, head_mm):
+    """(reasons, cautions) of ``side`` for the metal of ``ct`` (HU) around its condyle.
+
+    Not measurable: metal in the condylar head (the condyle label's top ``head_mm``, LPS z
+    superior) or in the joint space, or in the temporal bone within JOINT_TOUCH_MM of the joint
+    space (what the rays meet); a caution: any other metal within METAL_NEAR_MM of the
+    condyle's centre (on its neck, beside the joint).
+
+    Args:
+        ct: SimpleITK CT in HU (any grid holding the joint; None: nothing to check).
+        label_array, image: the measured label map (z, y, x) around the side's condyle and its
+            grid (the engine's, which may be finer than the CT's).
+        centre: the condyle's centre (LPS mm).
+    """
+    if ct is None or centre is None:
+        return [], []
+    points, voxel_mm3 = metal_points(ct, image)
+    distance = np.linalg.norm(points - np.asarray(centre, float), axis=1)
+    points, distance = points[distance <= METAL_NEAR_MM], distance[distance <= METAL_NEAR_MM]
+    if len(points) * voxel_mm3 < METAL_MIN_MM3:
+        return [], []
+    found = labels_at(label_array, image, points)
+    condyle = found == L.CONDYLE[side]
+    if condyle.any():
+        mc_kji = np.nonzero(label_array == L.CONDYLE[side])
+        top = _top_z(image, mc_kji)
+        in_head = condyle & (points[:, 2] >= top - head_mm)
+    else:
+        in_head = condyle
+    in_joint = found == L.NEGATIVE_VOLUME[side]
+    on_joint = (found == L.TEMPORAL_BONE[side]) & _touching(
+        label_array, image, points, L.NEGATIVE_VOLUME[side], JOINT_TOUCH_MM)
+    parts = [(name, np.count_nonzero(where) * voxel_mm3) for name, where in (
+        ("condylar head", in_head), ("joint space", in_joint),
+        ("temporal bone facing the joint", on_joint))]
+    inside = [(name, mm3) for name, mm3 in parts if mm3 > 0]
+    if sum(mm3 for _name, mm3 in inside) >= METAL_MIN_MM3:
+        return ["metal in the joint (%s at %.0f HU or more; a prosthesis or fixation): its "
+                "surfaces are not bone's" % (", ".join("%.0f mm3 in the %s" % (mm3, name)
+                                                        for name, mm3 in inside), METAL_HU)], []
+    neck = np.count_nonzero(condyle) * voxel_mm3
+    return [], ["metal %.0f mm from the condyle's centre: %.0f mm3 at %.0f HU or more%s; its "
+                "streaks may distort the surfaces, check the segmentation"
+                % (distance.min(), len(points) * voxel_mm3, METAL_HU,
+                   ", %.0f mm3 inside the condyle's neck and counted in its volume" % neck
+                   if neck >= METAL_MIN_MM3 else "")]
+
+
+def _top_z(image, kji):
+    """The highest LPS z (mm) of the voxels ``kji`` ((z, y, x) index arrays) of ``image``."""
+    direction = np.asarray(image.GetDirection(), float).reshape(3, 3)
+    scale = direction * np.asarray(image.GetSpacing(), float)[None, :]
+    ijk = np.stack([kji[2], kji[1], kji[0]], axis=1).astype(float)
+    return float((ijk @ scale.T)[:, 2].max() + image.GetOrigin()[2])
