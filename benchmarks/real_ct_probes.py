@@ -20,6 +20,8 @@ the same numbers or a clear reason why not):
   scan's times s^3 and its joint spaces, divided by s, with the untouched scan's: a measure that
   follows the anatomy reads +0.0 %, one defined by fixed lengths in mm does not (the condyle's
   lower cut 15 mm below its top, the rays' 10 mm reach);
+- ``fov_bottom_<mm>``: the axial slices from <mm> below the condyles' mean centre to the top of
+  the scan (a skull-base or temporal-bone protocol beginning just under the joints);
 - ``metal_*`` (benchmarks/metal_artifacts.py: metal and its streaks): ``metal_fillings``, amalgam
   in the molars 41 mm below the joints; ``metal_plate_left_<mm>``, a titanium miniplate with two
   screws on the left condylar neck, from <mm> to <mm> + 18 below the condyle's centre (numbers
@@ -49,7 +51,7 @@ CBCT_BELOW_MM = 50.0   # the CBCT box reaches this far below the condyles (the r
 PROBES = ("translated", "fov_pad_-3024", "fov_pad_-2048", "fov_pad_nan", "float64",
           "one_joint_left", "one_joint_right", "cbct_0.5", "cbct_0.3", "cbct_0.25",
           "scaled_0.85", "scaled_0.92", "scaled_1.08", "fov_top_15", "fov_top_17", "fov_top_20",
-          "fov_top_22", "metal_fillings", "metal_plate_left_10", "metal_plate_left_2",
+          "fov_top_22", "fov_bottom_10", "fov_bottom_15", "fov_bottom_20", "metal_fillings", "metal_plate_left_10", "metal_plate_left_2",
           "metal_prosthesis_left")
 PLATE_MM = 18.0         # metal_plate_left_<mm>: the plate's length along the neck
 PROSTHESIS_TOP_MM = 8.0  # the metal head's top above the condyle's centre (the real head's left
@@ -125,6 +127,10 @@ def build_probe(scan, name, reference):
         centre = centres.mean(axis=0)
         centre[2] += CBCT_FOV_MM[2] / 2.0 - CBCT_BELOW_MM
         return box_around(scan, centre, CBCT_FOV_MM, float(name[len("cbct_"):]))
+    if name.startswith("fov_bottom_"):
+        centre = np.mean([reference[s]["condyle_center_lps_mm"] for s in SIDES], axis=0)
+        top = scan.GetOrigin()[2] + scan.GetSpacing()[2] * scan.GetSize()[2]
+        return slab_between(scan, centre[2] - float(name[len("fov_bottom_"):]), top)
     if name.startswith("fov_top_"):
         centre = np.mean([reference[s]["condyle_center_lps_mm"] for s in SIDES], axis=0)
         return slab_between(scan, centre[2] - FOV_BELOW_MM, centre[2] + float(name[8:]))

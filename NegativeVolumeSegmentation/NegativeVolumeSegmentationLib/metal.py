@@ -28,6 +28,8 @@ import numpy as np
 import SimpleITK as sitk
 
 from . import labels as L
+from .engine.labelled_region import lps_points
+from .field_of_view import HEAD_HEIGHT_MM, condylar_head
 
 METAL_HU = 2800.0       # above any bone near the joint (real head: <= 2233 HU within 30 mm)
 METAL_MIN_MM3 = 5.0     # less is a few bright voxels (noise, a streak crossing dense bone)
@@ -58,10 +60,7 @@ def metal_points(ct, around):
     kji = np.nonzero(array >= METAL_HU)
     if kji[0].size == 0:
         return np.zeros((0, 3)), voxel_mm3
-    ijk = np.stack([kji[2] + lo[0], kji[1] + lo[1], kji[0] + lo[2]], axis=1).astype(float)
-    direction = np.asarray(ct.GetDirection(), float).reshape(3, 3)
-    points = (ijk * np.asarray(ct.GetSpacing(), float)) @ direction.T
-    return points + np.asarray(ct.GetOrigin(), float), voxel_mm3
+    return lps_points(ct, (kji[0] + lo[2], kji[1] + lo[1], kji[2] + lo[0])), voxel_mm3
 
 
 def labels_at(label_array, image, points):
@@ -89,10 +88,10 @@ def _touching(label_array, image, points, value, reach_mm):
     return hit
 
 
-def check_metal(ct, label_array, image, side, centre, head_mm):
+def check_metal(ct, label_array, image, side, centre):
     """(reasons, cautions) of ``side`` for the metal of ``ct`` (HU) around its condyle.
 
-    Not measurable: metal in the condylar head (the condyle label's top ``head_mm``, LPS z
+    Not measurable: metal in the condylar head (the condyle label's top HEAD_HEIGHT_MM, LPS z
     superior) or in the joint space, or in the temporal bone within JOINT_TOUCH_MM of the joint
     space (what the rays meet); a caution: any other metal within METAL_NEAR_MM of the
     condyle's centre (on its neck, beside the joint).
@@ -112,12 +111,10 @@ def check_metal(ct, label_array, image, side, centre, head_mm):
         return [], []
     found = labels_at(label_array, image, points)
     condyle = found == L.CONDYLE[side]
+    in_head = condyle.copy()
     if condyle.any():
-        mc_kji = np.nonzero(label_array == L.CONDYLE[side])
-        top = _top_z(image, mc_kji)
-        in_head = condyle & (points[:, 2] >= top - head_mm)
-    else:
-        in_head = condyle
+        _kji, head = condylar_head(image, label_array == L.CONDYLE[side])
+        in_head &= points[:, 2] >= head[:, 2].max() - HEAD_HEIGHT_MM
     in_joint = found == L.NEGATIVE_VOLUME[side]
     on_joint = (found == L.TEMPORAL_BONE[side]) & _touching(
         label_array, image, points, L.NEGATIVE_VOLUME[side], JOINT_TOUCH_MM)
@@ -136,10 +133,3 @@ def check_metal(ct, label_array, image, side, centre, head_mm):
                    ", %.0f mm3 inside the condyle's neck and counted in its volume" % neck
                    if neck >= METAL_MIN_MM3 else "")]
 
-
-def _top_z(image, kji):
-    """The highest LPS z (mm) of the voxels ``kji`` ((z, y, x) index arrays) of ``image``."""
-    direction = np.asarray(image.GetDirection(), float).reshape(3, 3)
-    scale = direction * np.asarray(image.GetSpacing(), float)[None, :]
-    ijk = np.stack([kji[2], kji[1], kji[0]], axis=1).astype(float)
-    return float((ijk @ scale.T)[:, 2].max() + image.GetOrigin()[2])

@@ -4,9 +4,10 @@ Two levels (docs/method.md, "Quality gate", has the table of every check, its li
 
 - **scan** (:func:`check_scan`, right after reading, before any network runs): voxel grid fine
   enough for a joint space of 2-3 mm, and a CT in Hounsfield units (air, bone, not 8-bit data).
-- **side** (:func:`check_side`, after measuring): the joint lies inside the field of view, the
-  condyle sits under a temporal bone, the bones do not touch over a large area, and (for the
-  segmentations this pipeline makes, whose MC extent is defined) the condyle volume is adult.
+- **side** (:func:`check_side`, after measuring): the joint lies inside the field of view
+  (:mod:`.field_of_view`), the condyle sits under a temporal bone, the bones do not touch over a
+  large area, no metal is in the joint (:mod:`.metal`, with a CT), and (for the segmentations
+  this pipeline makes, whose MC extent is defined) the condyle volume is adult.
 
 A failed check gives a one-line reason and the side (or, at scan level, both sides) becomes
 not measurable: ``null`` in report.json, with ``quality[side] = {"measurable": false, "reason"}``.
@@ -18,7 +19,8 @@ import numpy as np
 import SimpleITK as sitk
 
 from . import labels as L
-from .engine.labelled_region import label_boxes, labelled_box, part_around
+from .engine.labelled_region import label_boxes, labelled_box, lps_points, part_around
+from .field_of_view import JOINT_MARGIN_MM, condylar_head, field_of_view_reason, superior_axis
 from .hounsfield import check_intensities
 from .metal import check_metal
 
@@ -37,13 +39,7 @@ BOUNDED_MAX_MM = 0.5        # mode bounded: 0.1 mm of the facing part's edge mov
 #                             10-25 mm3; clinical grids gave errors beyond 5 % (method.md)
 SLICE_THICKNESS_TAG = "0018|0050"   # DICOM Slice Thickness, when the reader kept it
 # --- scan level: is it a CT in Hounsfield units, its bone not clipped? (.hounsfield)
-# --- side level
-JOINT_MARGIN_MM = 5.0       # joint space (2-3 mm, up to ~4 mm) + fossa roof cortex (>= 1 mm)
-                            # must lie inside the image around the condylar head
-ROOF_MARGIN_MM = 10.0       # ... and above the head's top: the real head cut 7 / 9 / 12 mm
-                            # above it read NV -9.9 / -3.6 / -1.1 %: the network, seeing no
-                            # bone above the roof, segments it lower (superior space 6.2 -> 5.1)
-HEAD_HEIGHT_MM = 10.0       # the condylar head: the top 10 mm of the MC (the rest is neck)
+# --- side level: the field of view's margins (.field_of_view), metal (.metal)
 ROOF_HEIGHT_MM = 10.0       # TB must lie within this above the condyle top (= the default ray
                             # length; the fossa roof is 2-3 mm up, the eminence ~7 mm)
 ROOF_RADIUS_MM = 10.0       # ... and within this horizontally (half a 15-20 mm condyle)
@@ -76,14 +72,6 @@ class Verdict(object):
     @property
     def reason(self):
         return "; ".join(self.reasons) if self.reasons else None
-
-
-def superior_axis(image):
-    """(the array axis, x / y / z = 0 / 1 / 2, nearest to the patient's superior axis LPS z;
-    whether its index grows superiorly): the same scan reads the same in any array order."""
-    direction = np.asarray(image.GetDirection(), float).reshape(3, 3)
-    axis = int(np.argmax(np.abs(direction[2])))
-    return axis, bool(direction[2, axis] > 0)
 
 
 def check_grid(image, mode="confined", label_map=False):
@@ -148,62 +136,14 @@ def check_scan(image, intensities=True, mode="confined", acquired=None):
 # --- side level --------------------------------------------------------------------------
 
 
-def _points(image, kji):
-    """LPS mm of (z, y, x) index arrays."""
-    direction = np.asarray(image.GetDirection(), float).reshape(3, 3)
-    scale = direction * np.asarray(image.GetSpacing(), float)[None, :]
-    idx = np.stack([kji[2], kji[1], kji[0]], axis=1).astype(float)
-    return idx @ scale.T + np.asarray(image.GetOrigin(), float)
-
-
-def _head(image, mc):
-    """(z, y, x) indices and LPS points of the condylar head: MC voxels within HEAD_HEIGHT_MM
-    of its top."""
-    kji = np.nonzero(mc)
-    pts = _points(image, kji)
-    keep = pts[:, 2] >= pts[:, 2].max() - HEAD_HEIGHT_MM
-    return tuple(ix[keep] for ix in kji), pts[keep]
-
-
-def field_of_view_reason(image, mc, roof_margin=True):
-    """Reason when the image border cuts the condyle, passes within JOINT_MARGIN_MM of the
-    condylar head (fossa and joint space may be cut) or, with ``roof_margin`` (a segmentation
-    made by the network, which segments a roof at the image's edge lower), within
-    ROOF_MARGIN_MM above its top, else None."""
-    size = np.asarray(mc.shape)
-    kji = np.nonzero(mc)
-    lo = np.array([ix.min() for ix in kji])
-    hi = np.array([ix.max() for ix in kji])
-    if np.any(lo == 0) or np.any(hi == size - 1):
-        return "the image border cuts the condyle"
-    head, _pts = _head(image, mc)
-    spacing = np.asarray(image.GetSpacing(), float)[::-1]      # z, y, x
-    grow = np.ceil(JOINT_MARGIN_MM / spacing).astype(int)
-    lo = np.array([ix.min() for ix in head]) - grow
-    hi = np.array([ix.max() for ix in head]) + grow
-    if np.any(lo < 0) or np.any(hi > size - 1):
-        return ("the field of view ends within %.0f mm of the condylar head: fossa and joint "
-                "space may be cut" % JOINT_MARGIN_MM)
-    if not roof_margin:
-        return None
-    axis, upward = superior_axis(image)
-    k = 2 - axis                                       # as a (z, y, x) index
-    steps = int(np.ceil(ROOF_MARGIN_MM / spacing[k]))
-    top = (head[k].max() + steps > size[k] - 1) if upward else (head[k].min() - steps < 0)
-    if top:
-        return ("the field of view ends within %.0f mm above the condylar head: the fossa roof "
-                "lies at the image's edge" % ROOF_MARGIN_MM)
-    return None
-
-
 def roof_reason(image, mc, tb):
     """Reason when no temporal-bone voxel lies above the condyle top (0 < dz <= ROOF_HEIGHT_MM,
     horizontally within ROOF_RADIUS_MM of the top), else None."""
     if not tb.any():
         return "no temporal bone segmented on this side"
-    _head_kji, pts = _head(image, mc)
+    _head_kji, pts = condylar_head(image, mc)
     top = pts[pts[:, 2] >= pts[:, 2].max() - 1.0].mean(axis=0)
-    bone = _points(image, np.nonzero(tb))
+    bone = lps_points(image, np.nonzero(tb))
     dz = bone[:, 2] - top[2]
     near = np.hypot(bone[:, 0] - top[0], bone[:, 1] - top[1]) <= ROOF_RADIUS_MM
     if not np.any(near & (dz > 0) & (dz <= ROOF_HEIGHT_MM)):
@@ -256,15 +196,16 @@ def check_side(label_array, image, side, values, volume_decides=True):
         values: the side's report values (``condyle_volume_mm3``, ``joint_space_min_mm``).
         volume_decides: the segmentation is this pipeline's (MC extent as docs/method.md): a
             condyle volume outside the adult range makes the side not measurable, and so does a
-            field of view ending within ROOF_MARGIN_MM above the condylar head; False (a user's
-            label map, which may define the condyle's extent otherwise and was not segmented by
-            the network near the image's edge): the volume a caution only, the 5 mm margin alone.
+            field of view ending within the networks' margins (:mod:`.field_of_view`); False (a
+            user's label map, which may define the condyle's extent otherwise and was not
+            segmented by the network near the image's edge): the volume a caution only, the 5 mm
+            margin alone.
     """
     mc = label_array == L.CONDYLE[side]
     if not mc.any():
         return Verdict(["no condyle segmented on this side"])
     reasons, cautions = [], []
-    cut = field_of_view_reason(image, mc, roof_margin=volume_decides)
+    cut = field_of_view_reason(image, mc, network_margins=volume_decides)
     if cut:
         reasons.append(cut)
     part, crop = part_around(label_array, image, label_boxes(label_array).get(L.CONDYLE[side]),
@@ -356,7 +297,7 @@ def gate_measured(nv, scan, warnings, volume_decides=True, more_reasons=None, ct
         verdict = check_side(part, part_image, side, values, volume_decides)
         verdict.reasons.extend((more_reasons or {}).get(side) or [])
         metal, careful = check_metal(ct, part, part_image, side,
-                                     values.get("condyle_center_lps_mm"), HEAD_HEIGHT_MM)
+                                     values.get("condyle_center_lps_mm"))
         verdict.reasons[:0] = metal   # the cause of any other failure there
         verdict.cautions.extend("%s side: %s" % (side, c) for c in careful)
         verdicts[side] = verdict

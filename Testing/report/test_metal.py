@@ -11,7 +11,7 @@ import pytest
 import SimpleITK as sitk
 
 from NegativeVolumeSegmentationLib import labels as L
-from NegativeVolumeSegmentationLib import metal, pipeline, quality
+from NegativeVolumeSegmentationLib import metal, pipeline
 
 SIDE = L.LEFT
 CENTRE = (0.0, 0.0, -7.5)     # the box condyle's centre (LPS mm)
@@ -68,13 +68,12 @@ def _ct(metal_boxes=(), bone_hu=1500.0, spacing=1.0, offset=0.25):
 
 def _check(metal_boxes=(), **ct_options):
     array, grid = _labels()
-    return metal.check_metal(_ct(metal_boxes, **ct_options), array, grid, SIDE, CENTRE,
-                             quality.HEAD_HEIGHT_MM)
+    return metal.check_metal(_ct(metal_boxes, **ct_options), array, grid, SIDE, CENTRE)
 
 
 def test_no_metal_no_word():
     assert _check() == ([], [])
-    assert metal.check_metal(None, *_labels(), SIDE, CENTRE, quality.HEAD_HEIGHT_MM) == ([], [])
+    assert metal.check_metal(None, *_labels(), SIDE, CENTRE) == ([], [])
 
 
 def test_dense_bone_is_not_metal():

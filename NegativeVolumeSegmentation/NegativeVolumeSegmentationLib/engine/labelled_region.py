@@ -13,6 +13,14 @@ from scipy import ndimage
 ROI_MARGIN_MM = 3.0
 
 
+def lps_points(image, kji):
+    """LPS mm (n, 3) of voxel indices of ``image``'s grid given as (z, y, x) index arrays."""
+    direction = np.asarray(image.GetDirection(), float).reshape(3, 3)
+    scale = direction * np.asarray(image.GetSpacing(), float)[None, :]
+    idx = np.stack([kji[2], kji[1], kji[0]], axis=1).astype(float)
+    return idx @ scale.T + np.asarray(image.GetOrigin(), float)
+
+
 def working_margin_mm(max_distance, mode, cube_mm):
     """mm around the labels that measuring one joint looks at: the rays' reach plus
     ``ROI_MARGIN_MM`` (the paper mode's cube reaches half its edge)."""

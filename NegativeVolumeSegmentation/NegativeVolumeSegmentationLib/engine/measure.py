@@ -16,7 +16,7 @@ from . import air as air_rule
 from . import (inflate, joint_bounds, measurement_grid, nv_mask, roof_gaps, shape_interpolation,
                surfaces)
 from .labelled_region import (ROI_MARGIN_MM, box_around, crop, label_boxes, label_voxels,
-                              labelled_box, paste, working_margin_mm)
+                              labelled_box, lps_points, paste, working_margin_mm)
 from .. import labels as L
 from ..errors import InputError
 
@@ -70,19 +70,11 @@ def _check_labels(image):
     return arr.astype(np.uint8, copy=False)   # a fresh array of the image's voxels
 
 
-def _physical(image, kji):
-    """LPS mm of voxel indices given as (z, y, x) index arrays."""
-    direction = np.asarray(image.GetDirection(), float).reshape(3, 3)
-    scale = direction * np.asarray(image.GetSpacing(), float)[None, :]
-    idx = np.stack([kji[2], kji[1], kji[0]], axis=1).astype(float)
-    return idx @ scale.T + np.asarray(image.GetOrigin(), float)
-
-
 def _centroid(image, kji):
     """LPS mm mean of the voxels ``kji`` ((z, y, x) index arrays); None when there are none."""
     if len(kji[0]) == 0:
         return None
-    return _physical(image, kji).mean(axis=0)
+    return lps_points(image, kji).mean(axis=0)
 
 
 def _side_assignment(image, arr, boxes, warnings):
@@ -209,8 +201,8 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
 
     voxel_mm3 = float(np.prod(image.GetSpacing()))
     roi_kji = np.nonzero(mc_mask)   # every condyle voxel lies in the ROI (its box, grown)
-    centre = _physical(image, (roi_kji[0] + i0[2], roi_kji[1] + i0[1],
-                               roi_kji[2] + i0[0])).mean(axis=0)
+    centre = lps_points(image, (roi_kji[0] + i0[2], roi_kji[1] + i0[1],
+                                roi_kji[2] + i0[0])).mean(axis=0)
     js_min, js_mean = nv_mask.thickness_statistics(h, hit)
     ikeda = nv_mask.ikeda_spaces(mc_poly, *(rays_all or (h, hit)), centre_lps=centre,
                                  lateral=frame[0], apex=apex)

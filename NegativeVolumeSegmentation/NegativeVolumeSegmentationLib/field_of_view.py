@@ -1,0 +1,81 @@
+"""Does the image hold the joint, with the context the networks need around it? A side check of
+the quality gate (:mod:`.quality`, docs/method.md "Quality gate").
+
+The joint space (2-3 mm, up to ~4) and the fossa roof's cortex (>= 1 mm) must lie inside the
+image around the condylar head (JOINT_MARGIN_MM). A segmentation made by the networks needs more:
+bone seen beyond the joint. The real head of ../shared cut to end 7 / 9 / 12 mm above its
+condylar heads read NV -9.9 / -3.6 / -1.1 % (the fossa roof segmented lower: ROOF_MARGIN_MM);
+cut to begin 1-5 mm below the condyles' lower plane (MC = the top 15 mm of the condyle) it read
+NV +5 to +12 % on both sides with no caution, 6-8 mm below -1 to -3 %, 10 mm and more below
+within 0.7 % (`benchmarks/real_ct_probes.py`, ``fov_top_<mm>`` and ``fov_bottom_<mm>``):
+NECK_MARGIN_MM. A given label map was not segmented at the image's edge and keeps
+JOINT_MARGIN_MM alone.
+
+Lengths in mm, points in LPS mm (+z superior); "above" and "below" along the array axis nearest
+to the patient's superior axis, so the same scan reads the same in any array order.
+"""
+
+import numpy as np
+
+from .engine.labelled_region import lps_points
+
+JOINT_MARGIN_MM = 5.0       # joint space (2-3 mm, up to ~4 mm) + fossa roof cortex (>= 1 mm)
+                            # must lie inside the image around the condylar head
+ROOF_MARGIN_MM = 10.0       # ... and above the head's top: the real head cut 7 / 9 / 12 mm
+                            # above it read NV -9.9 / -3.6 / -1.1 %: the network, seeing no
+                            # bone above the roof, segments it lower (superior space 6.2 -> 5.1)
+NECK_MARGIN_MM = 8.0        # ... and below the MC's lower plane: the real head beginning 1-5 mm
+                            # below it read NV +5 .. +12 %, 6-8 mm below -1 .. -3 %, 10+ within
+                            # 0.7 % (the network, its crop padded with air just under the neck)
+HEAD_HEIGHT_MM = 10.0       # the condylar head: the top 10 mm of the MC (the rest is neck)
+
+
+def superior_axis(image):
+    """(the array axis, x / y / z = 0 / 1 / 2, nearest to the patient's superior axis LPS z;
+    whether its index grows superiorly): the same scan reads the same in any array order."""
+    direction = np.asarray(image.GetDirection(), float).reshape(3, 3)
+    axis = int(np.argmax(np.abs(direction[2])))
+    return axis, bool(direction[2, axis] > 0)
+
+
+def condylar_head(image, mc):
+    """(z, y, x) indices and LPS points of the condylar head: MC voxels within HEAD_HEIGHT_MM
+    of its top (LPS z)."""
+    kji = np.nonzero(mc)
+    pts = lps_points(image, kji)
+    keep = pts[:, 2] >= pts[:, 2].max() - HEAD_HEIGHT_MM
+    return tuple(ix[keep] for ix in kji), pts[keep]
+
+
+def field_of_view_reason(image, mc, network_margins=True):
+    """Reason when the image border cuts the condyle, passes within JOINT_MARGIN_MM of the
+    condylar head (fossa and joint space may be cut) or, with ``network_margins`` (a
+    segmentation made by the networks, which segment bone at the image's edge otherwise),
+    within ROOF_MARGIN_MM above the head's top or NECK_MARGIN_MM below the MC's lower plane,
+    else None. ``mc``: (z, y, x) boolean array of the condyle on ``image``'s grid."""
+    size = np.asarray(mc.shape)
+    kji = np.nonzero(mc)
+    lo = np.array([ix.min() for ix in kji])
+    hi = np.array([ix.max() for ix in kji])
+    if np.any(lo == 0) or np.any(hi == size - 1):
+        return "the image border cuts the condyle"
+    head, _pts = condylar_head(image, mc)
+    spacing = np.asarray(image.GetSpacing(), float)[::-1]      # z, y, x
+    grow = np.ceil(JOINT_MARGIN_MM / spacing).astype(int)
+    if (np.any(np.array([ix.min() for ix in head]) - grow < 0)
+            or np.any(np.array([ix.max() for ix in head]) + grow > size - 1)):
+        return ("the field of view ends within %.0f mm of the condylar head: fossa and joint "
+                "space may be cut" % JOINT_MARGIN_MM)
+    if not network_margins:
+        return None
+    axis, upward = superior_axis(image)
+    k = 2 - axis                                       # as a (z, y, x) index
+    up, down = [int(np.ceil(m / spacing[k])) for m in (ROOF_MARGIN_MM, NECK_MARGIN_MM)]
+    top, bottom = (head[k].max(), lo[k]) if upward else (head[k].min(), hi[k])
+    if (top + up > size[k] - 1) if upward else (top - up < 0):
+        return ("the field of view ends within %.0f mm above the condylar head: the fossa roof "
+                "lies at the image's edge" % ROOF_MARGIN_MM)
+    if (bottom - down < 0) if upward else (bottom + down > size[k] - 1):
+        return ("the field of view begins within %.0f mm below the condyle's lower plane: the "
+                "condylar neck lies at the image's edge" % NECK_MARGIN_MM)
+    return None
