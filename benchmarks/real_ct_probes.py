@@ -22,6 +22,9 @@ the same numbers or a clear reason why not):
   lower cut 15 mm below its top, the rays' 10 mm reach);
 - ``fov_bottom_<mm>``: the axial slices from <mm> below the condyles' mean centre to the top of
   the scan (a skull-base or temporal-bone protocol beginning just under the joints);
+- ``bone_<f>``, ``sharp_<a>``, ``offset_<hu>``, ``motion_<mm>``: the bone's HU above 100 scaled
+  by <f>, a sharper kernel (unsharp masking by <a>), every value moved by <hu>, the slices above
+  the condyles' centre moved <mm> anteriorly (a patient who moved during the scan);
 - ``metal_*`` (benchmarks/metal_artifacts.py: metal and its streaks): ``metal_fillings``, amalgam
   in the molars 41 mm below the joints; ``metal_plate_left_<mm>``, a titanium miniplate with two
   screws on the left condylar neck, from <mm> to <mm> + 18 below the condyle's centre (numbers
@@ -51,7 +54,8 @@ CBCT_BELOW_MM = 50.0   # the CBCT box reaches this far below the condyles (the r
 PROBES = ("translated", "fov_pad_-3024", "fov_pad_-2048", "fov_pad_nan", "float64",
           "one_joint_left", "one_joint_right", "cbct_0.5", "cbct_0.3", "cbct_0.25",
           "scaled_0.85", "scaled_0.92", "scaled_1.08", "fov_top_15", "fov_top_17", "fov_top_20",
-          "fov_top_22", "fov_bottom_10", "fov_bottom_15", "fov_bottom_20", "metal_fillings", "metal_plate_left_10", "metal_plate_left_2",
+          "fov_top_22", "fov_bottom_10", "fov_bottom_15", "fov_bottom_20", "bone_0.6", "bone_1.25",
+          "sharp_1", "offset_-60", "offset_+60", "motion_1", "motion_2", "metal_fillings", "metal_plate_left_10", "metal_plate_left_2",
           "metal_prosthesis_left")
 PLATE_MM = 18.0         # metal_plate_left_<mm>: the plate's length along the neck
 PROSTHESIS_TOP_MM = 8.0  # the metal head's top above the condyle's centre (the real head's left
@@ -142,7 +146,41 @@ def build_probe(scan, name, reference):
         return out
     if name.startswith("metal_"):
         return _metal_probe(scan, name, reference)
+    if name.startswith(("bone_", "sharp_", "offset_", "motion_")):
+        return _intensity_probe(scan, name, reference)
     raise ValueError("unknown probe %r" % name)
+
+
+def _intensity_probe(scan, name, reference):
+    """bone_<f>: HU above 100 scaled about 100 by <f> (denser or more porous bone, a scanner's
+    calibration); sharp_<a>: unsharp masking by <a> with a 0.6 mm Gaussian (a sharper bone
+    kernel: overshoot at the edges, more noise); offset_<hu>: every value moved by <hu> (a
+    scanner's water calibration off); motion_<mm>: the slices above the condyles' mean centre
+    moved by <mm> mm anteriorly (the patient moved between two table positions: a step through
+    the joints)."""
+    array = sitk.GetArrayFromImage(scan).astype(np.float32)
+    kind, value = name.split("_", 1)
+    value = float(value)
+    if kind == "bone":
+        bone = array > 100.0
+        array[bone] = 100.0 + (array[bone] - 100.0) * value
+    elif kind == "sharp":
+        blur = sitk.GetArrayFromImage(sitk.SmoothingRecursiveGaussian(
+            sitk.Cast(scan, sitk.sitkFloat32), 0.6))
+        array = array + value * (array - blur)
+    elif kind == "offset":
+        array = array + value
+    else:
+        centre = np.mean([reference[s]["condyle_center_lps_mm"] for s in SIDES], axis=0)
+        k0 = int(np.ceil((centre[2] - scan.GetOrigin()[2]) / scan.GetSpacing()[2]))
+        moved = sitk.GetImageFromArray(array[k0:])
+        moved.SetSpacing(scan.GetSpacing()[:2] + (1.0,))
+        shifted = sitk.Resample(moved, moved, sitk.TranslationTransform(3, (0.0, value, 0.0)),
+                                sitk.sitkLinear, -1000.0)   # the content moves by -value in y
+        array[k0:] = sitk.GetArrayFromImage(shifted)
+    info = np.iinfo(sitk.GetArrayViewFromImage(scan).dtype)
+    return _copy(np.clip(np.round(array), max(info.min, -1024), min(info.max, 3071)).astype(
+        sitk.GetArrayViewFromImage(scan).dtype), scan)
 
 
 def _metal_probe(scan, name, reference):
