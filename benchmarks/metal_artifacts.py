@@ -181,6 +181,22 @@ def condylar_prosthesis(image, centre, top_z):
     return out, mask_of(image, inside)
 
 
+def fossa_lining(image, centre, top_z, thick=1.5):
+    """A metal-backed fossa component: the bone (> BONE_HU) of the fossa roof over the condyle
+    (within 10 x 7 mm (ML, AP) of its centre's x, y and 0-10 mm above its top ``top_z``) whose
+    voxel ``thick`` mm lower is not bone, i.e. the roof's lower face: the mask (z, y, x)."""
+    array = sitk.GetArrayViewFromImage(image)
+    bone = array > BONE_HU
+    drop = int(round(thick / image.GetSpacing()[2]))
+    below = np.zeros_like(bone)
+    below[drop:] = bone[:-drop]             # below[k] = bone at k - drop (lower, +z up)
+
+    def region(x, y, z):
+        return ((((x - centre[0]) / 10.0) ** 2 + ((y - centre[1]) / 7.0) ** 2 <= 1.0)
+                & (z >= top_z) & (z <= top_z + 10.0))
+    return mask_of(image, region) & bone & ~below
+
+
 def molar_fillings(image, centres, below=41.0, forward=67.0, apart=22.0):
     """Two amalgam fillings (ellipsoids 6 x 8 x 4 mm) on the molars, ``below`` mm under the
     condyles' mean centre, ``forward`` mm in front of it and ``apart`` mm either side of the

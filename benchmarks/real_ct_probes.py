@@ -29,7 +29,8 @@ the same numbers or a clear reason why not):
   in the molars 41 mm below the joints; ``metal_plate_left_<mm>``, a titanium miniplate with two
   screws on the left condylar neck, from <mm> to <mm> + 18 below the condyle's centre (numbers
   kept, a caution); ``metal_prosthesis_left``, the left condyle resected and replaced by a metal
-  head and stem (that side not measurable, the right one measured).
+  head and stem (that side not measurable, the right one measured); ``metal_fossa_left``, the
+  lower face of the left fossa roof made metal (a metal-backed fossa component).
 
     .venv/bin/python benchmarks/real_ct_probes.py [CT] [--probes translated,float64]
 
@@ -55,7 +56,8 @@ PROBES = ("translated", "fov_pad_-3024", "fov_pad_-2048", "fov_pad_nan", "float6
           "one_joint_left", "one_joint_right", "cbct_0.5", "cbct_0.3", "cbct_0.25",
           "scaled_0.85", "scaled_0.92", "scaled_1.08", "fov_top_15", "fov_top_17", "fov_top_20",
           "fov_top_22", "fov_bottom_10", "fov_bottom_15", "fov_bottom_20", "bone_0.6", "bone_1.25",
-          "sharp_1", "offset_-60", "offset_+60", "motion_1", "motion_2", "metal_fillings", "metal_plate_left_10", "metal_plate_left_2",
+          "sharp_1", "offset_-60", "offset_+60", "motion_1", "motion_2", "metal_fillings",
+          "metal_fossa_left", "metal_plate_left_10", "metal_plate_left_2",
           "metal_prosthesis_left")
 PLATE_MM = 18.0         # metal_plate_left_<mm>: the plate's length along the neck
 PROSTHESIS_TOP_MM = 8.0  # the metal head's top above the condyle's centre (the real head's left
@@ -192,6 +194,9 @@ def _metal_probe(scan, name, reference):
     if name.startswith("metal_plate_left_"):
         below = float(name[len("metal_plate_left_"):])
         return metal.add_metal(scan, metal.neck_plate(scan, centres["left"], +1, below, PLATE_MM))
+    if name == "metal_fossa_left":
+        top = centres["left"][2] + PROSTHESIS_TOP_MM
+        return metal.add_metal(scan, metal.fossa_lining(scan, centres["left"], top))
     if name == "metal_prosthesis_left":
         top = centres["left"][2] + PROSTHESIS_TOP_MM
         resected, mask = metal.condylar_prosthesis(scan, centres["left"], top)

@@ -6,10 +6,10 @@ screws on a fractured condylar neck; the CT saturates on metal and paints streak
 slices. The networks were trained on bone, not metal, and measure a metal head as a condyle:
 the real head of ../shared with its left condyle replaced by a metal head of 20 x 10 x 10 mm
 (benchmarks/metal_artifacts.py, probe ``metal_prosthesis_left``) read NV -8 % and condyle -31 %
-(a condyle asymmetry of 15 %, flagged) with no caution. With a titanium plate on the condylar
-neck 2-28 mm below the condyle's centre (probes ``metal_plate_left_*``: NV +0.1 / -0.8 %) or
-amalgam in the molars 41 mm below (-0.1 %), the numbers stayed.
-So:
+(a condyle asymmetry of 15 %, flagged) with no caution; with the lower face of its fossa roof
+made metal (a metal-backed fossa component, ``metal_fossa_left``) NV -9.6 %. With a titanium
+plate on the condylar neck 2-28 mm below the condyle's centre (probes ``metal_plate_left_*``:
+NV +0.1 / -0.8 %) or amalgam in the molars 41 mm below (-0.1 %), the numbers stayed. So:
 
 - **metal inside what is measured** (at least METAL_MIN_MM3 of CT voxels at METAL_HU or more,
   within METAL_NEAR_MM of the condyle's centre, inside its condylar head, its joint space, or

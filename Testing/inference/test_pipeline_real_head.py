@@ -36,9 +36,10 @@ TURNED = "rot_SI_+30"   # the head turned 30 degrees: the localiser misses one j
 SAME_VOXELS = ("stored_ASL", "cropped")
 SCALE = 0.92            # the same voxels with 0.92 x their spacing: a smaller head
 MEAN_JS_MM = 0.15       # mean joint space, divided by SCALE, against the untouched scan's
-# the left condyle replaced by a metal head (a prosthesis); a plate on the left condylar neck
-# from 10 to 28 mm below the condyle's centre: measured NV -0.8 / -0.1 %
-METAL = ("metal_prosthesis_left", "metal_plate_left_10")
+# the left condyle replaced by a metal head (a prosthesis); the left fossa roof's lower face
+# made metal (a metal-backed fossa component); a plate on the left condylar neck from 10 to 28
+# mm below the condyle's centre: measured NV -0.8 / -0.1 %
+METAL = ("metal_prosthesis_left", "metal_fossa_left", "metal_plate_left_10")
 METAL_NV_FRACTION = 0.02
 
 
@@ -210,18 +211,21 @@ def test_a_field_of_view_at_the_joints_edge_is_not_measurable(runs, name, words)
 @pytest.mark.slow
 def test_a_metal_condyle_is_not_measured_and_a_plate_on_the_neck_cautions(runs):
     """The left condyle resected and replaced by a metal head and stem, with streaks in its
-    slices: before the metal check it read NV -8.3 %, condyle -30.5 % with no caution; now that
-    side is not measurable because of the metal, the right one keeps its numbers (measured
-    -0.5 %). A titanium plate with two screws on the left condylar neck, 10-28 mm below the
-    condyle's centre: both sides measured (NV -0.8 / -0.1 %), the left with a caution."""
+    slices: before the metal check it read NV -8.3 %, condyle -30.5 % with no caution; the left
+    fossa roof's lower face made metal: NV -9.6 %. Now that side is not measurable because of
+    the metal, the right one keeps its numbers (measured -0.5 / +0.0 %). A titanium plate with
+    two screws on the left condylar neck, 10-28 mm below the condyle's centre: both sides
+    measured (NV -0.8 / -0.1 %), the left with a caution."""
     reference = runs["untouched"][0]
-    report = runs["metal_prosthesis_left"]
-    assert report["left"] is None
-    reason = report["quality"]["left"]["reason"]
-    assert reason.startswith("metal in the joint (") and "in the condylar head" in reason, reason
-    assert report["asymmetry_percent"]["negative_volume"] is None
-    right = report["right"]["negative_volume_mm3"] / reference["right"]["negative_volume_mm3"]
-    assert abs(right - 1.0) <= METAL_NV_FRACTION, right
+    for name, where in (("metal_prosthesis_left", "in the condylar head"),
+                        ("metal_fossa_left", "in the temporal bone facing the joint")):
+        report = runs[name]
+        assert report["left"] is None, name
+        reason = report["quality"]["left"]["reason"]
+        assert reason.startswith("metal in the joint (") and where in reason, reason
+        assert report["asymmetry_percent"]["negative_volume"] is None
+        right = report["right"]["negative_volume_mm3"] / reference["right"]["negative_volume_mm3"]
+        assert abs(right - 1.0) <= METAL_NV_FRACTION, (name, right)
     report = runs["metal_plate_left_10"]
     for side in L.SIDES:
         change = (report[side]["negative_volume_mm3"] / reference[side]["negative_volume_mm3"]
