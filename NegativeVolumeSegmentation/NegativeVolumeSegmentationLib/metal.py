@@ -20,8 +20,9 @@ NV +0.1 / -0.8 %) or amalgam in the molars 41 mm below (-0.1 %), the numbers sta
 
 METAL_HU: bone stays below it (the real head's cortex within 30 mm of either joint reaches 2233
 HU, its densest enamel 3063 HU 40 mm below and 65 mm in front of the joints, outside the
-reach), metal saturates a 12-bit scale at 3071 HU. Lengths in mm, volumes in mm^3, points in
-LPS mm. numpy + SimpleITK only.
+reach), metal saturates a 12-bit scale at 3071 HU. A scan whose bone runs brighter (a CBCT's grey
+values) raises it to METAL_OVER_BONE times its own temporal bone's 90th percentile. Lengths in
+mm, volumes in mm^3, points in LPS mm. numpy + SimpleITK only.
 """
 
 import numpy as np
@@ -35,6 +36,11 @@ METAL_HU = 2800.0       # above any bone near the joint (real head: <= 2233 HU w
 METAL_MIN_MM3 = 5.0     # less is a few bright voxels (noise, a streak crossing dense bone)
 METAL_NEAR_MM = 20.0    # from the condyle's centre: its poles are ~10 mm out, its top ~8 mm up
 JOINT_TOUCH_MM = 1.5    # temporal-bone metal this close to the joint space is what rays meet
+METAL_OVER_BONE = 1.7   # metal is also this many times the side's temporal bone's 90th
+                        # percentile: the densest bone near a joint is ~1.45 times it (real head
+                        # 2233 / 1550 HU; its bone's HU above 100 x 1.75, as a CBCT's grey values
+                        # may run, 3830 / 2640: 2800 alone called that bone metal)
+BONE_SAMPLE = 20000     # temporal-bone voxels sampled for that percentile
 
 
 def _corners(image):
@@ -64,8 +70,8 @@ def metal_points(ct, around):
 
 
 def labels_at(label_array, image, points):
-    """The label (nearest voxel) of ``label_array`` (z, y, x on ``image``'s grid) at each LPS
-    point; 0 outside the grid."""
+    """The value (nearest voxel) of ``label_array`` (z, y, x on ``image``'s grid: labels or HU)
+    at each LPS point; 0 outside the grid."""
     direction = np.asarray(image.GetDirection(), float).reshape(3, 3)
     ijk = (points - np.asarray(image.GetOrigin(), float)) @ direction
     ijk = np.round(ijk / np.asarray(image.GetSpacing(), float)).astype(int)
@@ -86,6 +92,22 @@ def _touching(label_array, image, points, value, reach_mm):
                 moved = points + sign * step * direction[:, axis]
                 hit |= labels_at(label_array, image, moved) == value
     return hit
+
+
+def metal_threshold(ct, label_array, image, side):
+    """HU from which a voxel is metal for ``side``: METAL_HU, or METAL_OVER_BONE times the 90th
+    percentile of the CT at (up to BONE_SAMPLE of) the side's temporal-bone voxels below
+    METAL_HU (all of them when most are above) when that is higher (a scan whose bone runs
+    brighter than a CT's in HU)."""
+    kji = np.nonzero(label_array == L.TEMPORAL_BONE[side])
+    if kji[0].size == 0:
+        return METAL_HU
+    step = max(1, kji[0].size // BONE_SAMPLE)
+    points = lps_points(image, tuple(k[::step] for k in kji))
+    bone = labels_at(sitk.GetArrayViewFromImage(ct), ct, points).astype(np.float64)
+    below = bone[bone < METAL_HU]   # metal inside the bone (a lined fossa) must not raise it
+    bone = below if below.size * 2 >= bone.size else bone
+    return max(METAL_HU, METAL_OVER_BONE * float(np.percentile(bone, 90)))
 
 
 def check_metal(ct, label_array, image, side, centre):
@@ -109,6 +131,12 @@ def check_metal(ct, label_array, image, side, centre):
     points, distance = points[distance <= METAL_NEAR_MM], distance[distance <= METAL_NEAR_MM]
     if len(points) * voxel_mm3 < METAL_MIN_MM3:
         return [], []
+    threshold = metal_threshold(ct, label_array, image, side)
+    if threshold > METAL_HU:
+        keep = labels_at(sitk.GetArrayViewFromImage(ct), ct, points) >= threshold
+        points, distance = points[keep], distance[keep]
+        if len(points) * voxel_mm3 < METAL_MIN_MM3:
+            return [], []
     found = labels_at(label_array, image, points)
     condyle = found == L.CONDYLE[side]
     in_head = condyle.copy()
@@ -125,11 +153,11 @@ def check_metal(ct, label_array, image, side, centre):
     if sum(mm3 for _name, mm3 in inside) >= METAL_MIN_MM3:
         return ["metal in the joint (%s at %.0f HU or more; a prosthesis or fixation): its "
                 "surfaces are not bone's" % (", ".join("%.0f mm3 in the %s" % (mm3, name)
-                                                        for name, mm3 in inside), METAL_HU)], []
+                                                        for name, mm3 in inside), threshold)], []
     neck = np.count_nonzero(condyle) * voxel_mm3
     return [], ["metal %.0f mm from the condyle's centre: %.0f mm3 at %.0f HU or more%s; its "
                 "streaks may distort the surfaces, check the segmentation"
-                % (distance.min(), len(points) * voxel_mm3, METAL_HU,
+                % (distance.min(), len(points) * voxel_mm3, threshold,
                    ", %.0f mm3 inside the condyle's neck and counted in its volume" % neck
                    if neck >= METAL_MIN_MM3 else "")]
 

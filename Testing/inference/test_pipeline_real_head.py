@@ -39,7 +39,9 @@ MEAN_JS_MM = 0.15       # mean joint space, divided by SCALE, against the untouc
 # the left condyle replaced by a metal head (a prosthesis); the left fossa roof's lower face
 # made metal (a metal-backed fossa component); a plate on the left condylar neck from 10 to 28
 # mm below the condyle's centre: measured NV -0.8 / -0.1 %
-METAL = ("metal_prosthesis_left", "metal_fossa_left", "metal_plate_left_10")
+# and the bone's HU above 100 x 1.75 (grey values as a CBCT's may run: cortex up to 3830) must
+# not read as metal (it did: both sides "metal in the joint"; measured NV -1.5 / -0.1 %)
+METAL = ("metal_prosthesis_left", "metal_fossa_left", "metal_plate_left_10", "bone_1.75")
 METAL_NV_FRACTION = 0.02
 
 
@@ -215,7 +217,8 @@ def test_a_metal_condyle_is_not_measured_and_a_plate_on_the_neck_cautions(runs):
     fossa roof's lower face made metal: NV -9.6 %. Now that side is not measurable because of
     the metal, the right one keeps its numbers (measured -0.5 / +0.0 %). A titanium plate with
     two screws on the left condylar neck, 10-28 mm below the condyle's centre: both sides
-    measured (NV -0.8 / -0.1 %), the left with a caution."""
+    measured (NV -0.8 / -0.1 %), the left with a caution. Bone brighter than a CT's (HU above 100
+    x 1.75) is not metal: both sides measured, no caution."""
     reference = runs["untouched"][0]
     for name, where in (("metal_prosthesis_left", "in the condylar head"),
                         ("metal_fossa_left", "in the temporal bone facing the joint")):
@@ -233,3 +236,9 @@ def test_a_metal_condyle_is_not_measured_and_a_plate_on_the_neck_cautions(runs):
         assert abs(change) <= METAL_NV_FRACTION, (side, change)
     metal = [c for c in report["cautions"] if "metal" in c]
     assert len(metal) == 1 and metal[0].startswith("left side: metal "), report["cautions"]
+    report = runs["bone_1.75"]
+    for side in L.SIDES:
+        change = (report[side]["negative_volume_mm3"] / reference[side]["negative_volume_mm3"]
+                  - 1.0)
+        assert abs(change) <= METAL_NV_FRACTION, (side, change)
+    assert not [c for c in report["cautions"] if "metal" in c], report["cautions"]

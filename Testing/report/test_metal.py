@@ -53,14 +53,14 @@ def _labels():
     return array, grid
 
 
-def _ct(metal_boxes=(), bone_hu=1500.0, spacing=1.0, offset=0.25):
+def _ct(metal_boxes=(), bone_hu=1500.0, spacing=1.0, offset=0.25, metal_hu=3071.0):
     grid = _grid(spacing, offset=offset)
     x, y, z = _coordinates(grid)
     hu = np.full(grid.GetSize()[::-1], 40.0, np.float32)
     for lo, hi in (CONDYLE_BOX, PLATE_BOX):
         hu[_box(x, y, z, lo, hi)] = bone_hu
     for lo, hi in metal_boxes:
-        hu[_box(x, y, z, lo, hi)] = 3071.0
+        hu[_box(x, y, z, lo, hi)] = metal_hu
     ct = sitk.GetImageFromArray(hu)
     ct.CopyInformation(grid)
     return ct
@@ -80,6 +80,18 @@ def test_dense_bone_is_not_metal():
     """The real head's densest bone within 30 mm of its joints reads 2233 HU: a condyle and
     fossa at 2700 HU are still bone."""
     assert _check(bone_hu=2700.0) == ([], [])
+
+
+def test_bone_brighter_than_a_ct_s_is_not_metal():
+    """Grey values of a CBCT may put bone above 2800: the real head with its bone's HU above 100
+    scaled by 1.75 (cortex up to 3830) was called "metal in the joint" on both sides while it
+    measured within 1.5 %. Metal must also be 1.7 times the side's temporal bone's 90th
+    percentile: bone at 3200 is bone, a 12-bit scale's 3071 is not metal there, 6000 is."""
+    assert _check(bone_hu=3200.0) == ([], [])
+    head = [((-1.5, -1.5, -3.0), (1.5, 1.5, 0.0))]
+    assert _check(head, bone_hu=3200.0) == ([], [])
+    reasons, cautions = _check(head, bone_hu=3200.0, metal_hu=6000.0)
+    assert cautions == [] and "27 mm3 in the condylar head at 5440 HU or more" in reasons[0]
 
 
 def test_metal_in_the_condylar_head_is_not_measurable():
