@@ -30,6 +30,7 @@ import SimpleITK as sitk
 
 from . import labels as L
 from .engine.labelled_region import lps_points
+from .engine.measurement_grid import corner_indices
 from .field_of_view import HEAD_HEIGHT_MM, condylar_head
 
 METAL_HU = 2800.0       # above any bone near the joint (real head: <= 2233 HU within 30 mm)
@@ -43,20 +44,10 @@ METAL_OVER_BONE = 1.7   # metal is also this many times the side's temporal bone
 BONE_SAMPLE = 20000     # temporal-bone voxels sampled for that percentile
 
 
-def _corners(image):
-    """LPS mm of the 8 corners of ``image``'s voxel-centre box."""
-    size = np.asarray(image.GetSize()) - 1
-    return np.array([image.TransformContinuousIndexToPhysicalPoint(
-        [float(c) for c in size * np.array(bits)])
-        for bits in np.ndindex(2, 2, 2)])
-
-
 def metal_points(ct, around):
     """(LPS mm points (n, 3), mm^3 per CT voxel) of the CT voxels at METAL_HU or more within the
     physical box of the image ``around`` (the CT read only there)."""
-    corners = _corners(around)
-    index = np.array([ct.TransformPhysicalPointToContinuousIndex([float(v) for v in p])
-                      for p in corners])
+    index = corner_indices(around, ct)
     lo = np.clip(np.floor(index.min(axis=0)).astype(int), 0, None)
     hi = np.minimum(np.ceil(index.max(axis=0)).astype(int) + 1, ct.GetSize())
     voxel_mm3 = float(np.prod(ct.GetSpacing()))
@@ -69,15 +60,15 @@ def metal_points(ct, around):
     return lps_points(ct, (kji[0] + lo[2], kji[1] + lo[1], kji[2] + lo[0])), voxel_mm3
 
 
-def labels_at(label_array, image, points):
-    """The value (nearest voxel) of ``label_array`` (z, y, x on ``image``'s grid: labels or HU)
-    at each LPS point; 0 outside the grid."""
+def values_at(array, image, points):
+    """The value (nearest voxel) of ``array`` (z, y, x on ``image``'s grid: labels or HU) at
+    each LPS point; 0 outside the grid."""
     direction = np.asarray(image.GetDirection(), float).reshape(3, 3)
     ijk = (points - np.asarray(image.GetOrigin(), float)) @ direction
     ijk = np.round(ijk / np.asarray(image.GetSpacing(), float)).astype(int)
     inside = np.all((ijk >= 0) & (ijk < np.asarray(image.GetSize())), axis=1)
-    out = np.zeros(len(points), dtype=label_array.dtype)
-    out[inside] = label_array[ijk[inside, 2], ijk[inside, 1], ijk[inside, 0]]
+    out = np.zeros(len(points), dtype=array.dtype)
+    out[inside] = array[ijk[inside, 2], ijk[inside, 1], ijk[inside, 0]]
     return out
 
 
@@ -85,12 +76,12 @@ def _touching(label_array, image, points, value, reach_mm):
     """Which ``points`` (LPS mm) have a voxel of label ``value`` within ``reach_mm`` along one
     of the image's six axis directions (or at the point itself)."""
     direction = np.asarray(image.GetDirection(), float).reshape(3, 3)
-    hit = labels_at(label_array, image, points) == value
+    hit = values_at(label_array, image, points) == value
     for axis in range(3):
         for sign in (-1.0, 1.0):
             for step in np.arange(0.5, reach_mm + 1e-6, 0.5):
                 moved = points + sign * step * direction[:, axis]
-                hit |= labels_at(label_array, image, moved) == value
+                hit |= values_at(label_array, image, moved) == value
     return hit
 
 
@@ -104,7 +95,7 @@ def metal_threshold(ct, label_array, image, side):
         return METAL_HU
     step = max(1, kji[0].size // BONE_SAMPLE)
     points = lps_points(image, tuple(k[::step] for k in kji))
-    bone = labels_at(sitk.GetArrayViewFromImage(ct), ct, points).astype(np.float64)
+    bone = values_at(sitk.GetArrayViewFromImage(ct), ct, points).astype(np.float64)
     below = bone[bone < METAL_HU]   # metal inside the bone (a lined fossa) must not raise it
     bone = below if below.size * 2 >= bone.size else bone
     return max(METAL_HU, METAL_OVER_BONE * float(np.percentile(bone, 90)))
@@ -133,11 +124,11 @@ def check_metal(ct, label_array, image, side, centre):
         return [], []
     threshold = metal_threshold(ct, label_array, image, side)
     if threshold > METAL_HU:
-        keep = labels_at(sitk.GetArrayViewFromImage(ct), ct, points) >= threshold
+        keep = values_at(sitk.GetArrayViewFromImage(ct), ct, points) >= threshold
         points, distance = points[keep], distance[keep]
         if len(points) * voxel_mm3 < METAL_MIN_MM3:
             return [], []
-    found = labels_at(label_array, image, points)
+    found = values_at(label_array, image, points)
     condyle = found == L.CONDYLE[side]
     in_head = condyle.copy()
     if condyle.any():
