@@ -25,6 +25,10 @@ the same numbers or a clear reason why not):
 - ``bone_<f>``, ``sharp_<a>``, ``offset_<hu>``, ``motion_<mm>``: the bone's HU above 100 scaled
   by <f>, a sharper kernel (unsharp masking by <a>), every value moved by <hu>, the slices above
   the condyles' centre moved <mm> anteriorly (a patient who moved during the scan);
+- ``slices_<mm>_<linear|bspline>``: the scan made of slices <mm> thick, <mm> apart (a boxcar
+  across the 1 mm slices), resampled back onto its own grid (a thick-slice series exported as an
+  "isotropic" volume: the grid says 1 mm, the detail is the thick slices'); ``thick_<mm>``: slices
+  <mm> thick on the scan's own 1 mm grid (overlapping reconstruction, no resampling);
 - ``metal_*`` (benchmarks/metal_artifacts.py: metal and its streaks): ``metal_fillings``, amalgam
   in the molars 41 mm below the joints; ``metal_plate_left_<mm>``, a titanium miniplate with two
   screws on the left condylar neck, from <mm> to <mm> + 18 below the condyle's centre (numbers
@@ -58,7 +62,9 @@ PROBES = ("translated", "fov_pad_-3024", "fov_pad_-2048", "fov_pad_nan", "float6
           "fov_top_22", "fov_bottom_10", "fov_bottom_15", "fov_bottom_20", "bone_0.6", "bone_1.25",
           "sharp_1", "offset_-60", "offset_+60", "motion_1", "motion_2", "metal_fillings",
           "metal_fossa_left", "metal_plate_left_10", "metal_plate_left_2",
-          "metal_prosthesis_left")
+          "metal_prosthesis_left", "slices_2_linear", "slices_3_linear", "slices_4_linear",
+          "slices_5_linear", "slices_6_linear", "slices_3_bspline", "slices_5_bspline", "thick_2",
+          "thick_3", "thick_4", "thick_5")
 PLATE_MM = 18.0         # metal_plate_left_<mm>: the plate's length along the neck
 PROSTHESIS_TOP_MM = 8.0  # the metal head's top above the condyle's centre (the real head's left
                          # condyle: its top 8.5 mm above the centre of its 15 mm cut)
@@ -150,7 +156,32 @@ def build_probe(scan, name, reference):
         return _metal_probe(scan, name, reference)
     if name.startswith(("bone_", "sharp_", "offset_", "motion_")):
         return _intensity_probe(scan, name, reference)
+    if name.startswith(("slices_", "thick_")):
+        return thick_slices(scan, name)
     raise ValueError("unknown probe %r" % name)
+
+
+def thick_slices(scan, name):
+    """``slices_<mm>_<linear|bspline>`` / ``thick_<mm>`` (module docstring): slices <mm> thick
+    (a boxcar of <mm> / spacing of the scan's slices; LPS z must be its array z), every <mm>
+    resampled back onto the scan's grid, or every slice of the scan."""
+    from scipy.ndimage import uniform_filter1d
+
+    parts = name.split("_")
+    step = scan.GetSpacing()[2]
+    n = int(round(float(parts[1]) / step))
+    array = uniform_filter1d(sitk.GetArrayFromImage(scan).astype(np.float32), n, axis=0,
+                             mode="nearest")
+    if parts[0] == "thick":
+        return _copy(np.round(array).astype(sitk.GetArrayViewFromImage(scan).dtype), scan)
+    first = n // 2   # the first thick slice's centre: slices 0 .. n - 1 averaged
+    thick = sitk.GetImageFromArray(array[first::n])
+    thick.SetSpacing(scan.GetSpacing()[:2] + (n * step,))
+    thick.SetDirection(scan.GetDirection())
+    thick.SetOrigin(scan.TransformContinuousIndexToPhysicalPoint((0.0, 0.0, float(first))))
+    interpolator = {"linear": sitk.sitkLinear, "bspline": sitk.sitkBSpline}[parts[2]]
+    back = sitk.Resample(thick, scan, sitk.Transform(), interpolator, -1000.0, sitk.sitkFloat32)
+    return sitk.Cast(sitk.Round(back), scan.GetPixelID())
 
 
 def _intensity_probe(scan, name, reference):
@@ -211,7 +242,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("ct", nargs="?", default=DEFAULT_CT)
     parser.add_argument("--probes", default=",".join(PROBES))
+    parser.add_argument("--without-slice-detail", action="store_true",
+                        help="the quality gate without its check of the slices' detail (what "
+                             "these scans read before it)")
     args = parser.parse_args(argv)
+    if args.without_slice_detail:
+        from NegativeVolumeSegmentationLib import quality
+        quality.ct_slice_detail = lambda ct: None
     scan = sitk.ReadImage(args.ct)
     models = load_models(device="cpu")
     options = RunOptions(device="cpu")
@@ -236,9 +273,12 @@ def main(argv=None):
             got = report[side] if report else None
             ref = reference[side]
             reason = error or ("" if got else report["quality"][side]["reason"])
-            if got and name != "untouched":   # what the report cautions of this side
-                reason = "; ".join(c[len(side) + 7:] for c in report.get("cautions") or []
-                                   if c.startswith(side + " side: "))
+            if got and name != "untouched":   # what the report cautions of this side (and of
+                reason = "; ".join(                # the scan, beyond the untouched scan's)
+                    c[len(side) + 7:] if c.startswith(side + " side: ") else c
+                    for c in report.get("cautions") or []
+                    if c.startswith(side + " side: ") or not (" side: " in c or c in
+                                                              reference.get("cautions", [])))
             cells = [name, "x".join(map(str, image.GetSize())), side]
             k = probe_scale(name)   # volumes against the reference x k^3, lengths / k
             if got:

@@ -352,9 +352,9 @@ def measure_labels(source, options=None, progress=None, case=None, ct=None):
         inputs["ct"] = os.path.abspath(ct)
         ct, ct_warnings = read_ct(ct)
         warnings.extend(ct_warnings)
-    acquired = None
+    acquired = ct_detail = None
     if ct is not None:
-        acquired = _grid_of(ct)
+        acquired, ct_detail = _grid_of(ct), quality.ct_slice_detail(ct)
         ct, resampled = ct_on_label_grid(labels, ct)
         if not resampled:
             acquired = None
@@ -363,7 +363,7 @@ def measure_labels(source, options=None, progress=None, case=None, ct=None):
                             "rule and the figure" % " x ".join("%.3g" % v for v in
                                                                labels.GetSpacing()))
     scan = quality.check_scan(labels, intensities=False,   # the grid the labels were drawn on
-                              mode=options.mode, acquired=acquired)
+                              mode=options.mode, acquired=acquired, ct_detail=ct_detail)
     timings["read"] = time.perf_counter() - t0
     extra = {"parameters": options.report_parameters()}
     if inputs:
