@@ -297,7 +297,7 @@ def render_report_figure(path, ct, labels, rep, meshes=None, case="", max_warnin
                                                           rep.get("device", "?")), fontsize=14)
     scan = (rep.get("quality") or {}).get("scan") or {}
     if not scan.get("measurable", True):
-        fig.text(0.5, 0.945, "NOT MEASURABLE: " + _wrap(scan.get("reason") or "", 110),
+        fig.text(0.5, 0.945, _wrap("NOT MEASURABLE: " + (scan.get("reason") or "-"), 100),
                  ha="center", va="top", fontsize=12.5, color=NOT_MEASURABLE_COLOUR,
                  fontweight="bold")
     fig.savefig(path, dpi=DPI)
