@@ -25,6 +25,8 @@ the same numbers or a clear reason why not):
 - ``bone_<f>``, ``sharp_<a>``, ``offset_<hu>``, ``motion_<mm>``: the bone's HU above 100 scaled
   by <f>, a sharper kernel (unsharp masking by <a>), every value moved by <hu>, the slices above
   the condyles' centre moved <mm> anteriorly (a patient who moved during the scan);
+  ``cupping_<c>``, ``rings_<hu>``, ``noise_<hu>``: a CBCT's shading, ring artefacts, low-dose
+  noise (``_intensity_probe``);
 - ``slices_<mm>_<linear|bspline>``: the scan made of slices <mm> thick, <mm> apart (a boxcar
   across the 1 mm slices), resampled back onto its own grid (a thick-slice series exported as an
   "isotropic" volume: the grid says 1 mm, the detail is the thick slices'); ``thick_<mm>``: slices
@@ -62,7 +64,8 @@ PROBES = ("translated", "fov_pad_-3024", "fov_pad_-2048", "fov_pad_nan", "float6
           "fov_top_22", "fov_bottom_10", "fov_bottom_15", "fov_bottom_20", "bone_0.6", "bone_1.25",
           "sharp_1", "offset_-60", "offset_+60", "motion_1", "motion_2", "metal_fillings",
           "metal_fossa_left", "metal_plate_left_10", "metal_plate_left_2",
-          "metal_prosthesis_left", "slices_2_linear", "slices_3_linear", "slices_4_linear",
+          "metal_prosthesis_left", "cupping_0.1", "cupping_0.2", "rings_50", "rings_100",
+          "noise_80", "noise_150", "slices_2_linear", "slices_3_linear", "slices_4_linear",
           "slices_5_linear", "slices_6_linear", "slices_3_bspline", "slices_5_bspline", "thick_2",
           "thick_3", "thick_4", "thick_5")
 PLATE_MM = 18.0         # metal_plate_left_<mm>: the plate's length along the neck
@@ -154,7 +157,7 @@ def build_probe(scan, name, reference):
         return out
     if name.startswith("metal_"):
         return _metal_probe(scan, name, reference)
-    if name.startswith(("bone_", "sharp_", "offset_", "motion_")):
+    if name.startswith(("bone_", "sharp_", "offset_", "motion_", "cupping_", "rings_", "noise_")):
         return _intensity_probe(scan, name, reference)
     if name.startswith(("slices_", "thick_")):
         return thick_slices(scan, name)
@@ -190,7 +193,10 @@ def _intensity_probe(scan, name, reference):
     kernel: overshoot at the edges, more noise); offset_<hu>: every value moved by <hu> (a
     scanner's water calibration off); motion_<mm>: the slices above the condyles' mean centre
     moved by <mm> mm anteriorly (the patient moved between two table positions: a step through
-    the joints)."""
+    the joints); cupping_<c>: (HU + 1000) x (1 - c (1 - (r / 90 mm)^2)), r the axial distance
+    from the head's centre (a CBCT's shading: c lower in the centre); rings_<hu>: rings 1 mm
+    wide every 4 mm of r, +<hu> and -<hu> in turn (a detector's ring artefacts); noise_<hu>:
+    Gaussian noise of <hu> HU, correlated in-plane (sigma 0.6 pixel; low-dose CT or CBCT)."""
     array = sitk.GetArrayFromImage(scan).astype(np.float32)
     kind, value = name.split("_", 1)
     value = float(value)
@@ -203,6 +209,23 @@ def _intensity_probe(scan, name, reference):
         array = array + value * (array - blur)
     elif kind == "offset":
         array = array + value
+    elif kind in ("cupping", "rings"):
+        centre = head_mask_stats(scan)[0]   # the axial distance r from the head's centre
+        k, j, i = np.meshgrid(*[np.arange(n) for n in scan.GetSize()[::-1]], indexing="ij",
+                              sparse=True)
+        o, s = scan.GetOrigin(), scan.GetSpacing()
+        r = np.hypot(o[0] + s[0] * i - centre[0], o[1] + s[1] * j - centre[1])
+        if kind == "cupping":
+            array = (array + 1000.0) * (1.0 - value * np.clip(1.0 - (r / 90.0) ** 2, 0, 1)) - 1000.0
+        else:
+            array = array + value * np.where(r % 4.0 < 1.0, 1.0, 0.0) * np.where(
+                (r // 4.0) % 2 == 0, 1.0, -1.0)
+    elif kind == "noise":
+        from scipy.ndimage import gaussian_filter
+
+        noise = gaussian_filter(np.random.default_rng(3).normal(0.0, 1.0, array.shape).astype(
+            np.float32), (0.0, 0.6, 0.6))
+        array = array + noise * (value / noise.std())
     else:
         centre = np.mean([reference[s]["condyle_center_lps_mm"] for s in SIDES], axis=0)
         k0 = int(np.ceil((centre[2] - scan.GetOrigin()[2]) / scan.GetSpacing()[2]))
