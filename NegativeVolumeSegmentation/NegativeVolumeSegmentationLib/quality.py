@@ -39,9 +39,9 @@ INPLANE_CAUTION_MM = 0.8    # 1 mm pixels: NV from true labels -2.4 .. +4.0 % pe
 BOUNDED_MAX_MM = 0.5        # mode bounded: 0.1 mm of the facing part's edge moves its NV by
 #                             10-25 mm3; clinical grids gave errors beyond 5 % (method.md)
 DETAIL_MARGIN = 1.25        # the slices' detail read from the image (.slice_detail) is judged
-                            # as slices of detail / 1.25: the same slices read 0.66-1.0 x their
-                            # thickness on the real head, 1.1-1.2 x on a noise texture; real
-                            # head NV within 3.0 % up to 2.5 mm, -4.8 .. -21 % from 2.64 mm
+                            # as slices of detail / 1.25: the same slices read 0.64-1.03 x their
+                            # thickness on the real head, 1.15-1.25 x on a noise texture; real
+                            # head NV within 3.0 % up to 2.5 mm, -4.8 .. -21 % from 2.67 mm
 SLICE_THICKNESS_TAG = "0018|0050"   # DICOM Slice Thickness, when the reader kept it
 # --- scan level: is it a CT in Hounsfield units, its bone not clipped? (.hounsfield)
 # --- side level: the field of view's margins (.field_of_view), metal (.metal)

@@ -9,12 +9,12 @@ read NV -13 / -18 % with no caution (`benchmarks/real_ct_probes.py`, ``slices_5_
 The estimate compares, per physical frequency f (cycles/mm), the power spectrum of the image along
 its slice axis with the mean of the two in-plane axes' (lines through the whole image, each
 windowed). Anatomy has about as much detail across the slices as within them (the real head: the
-ratio stays at 1.0-1.3 up to 0.45 cycles/mm; the head phantoms: 1.0-5), so the ratio, normalised
+ratio stays at 1.1-1.45 up to 0.45 cycles/mm; the head phantoms: 1.0-5), so the ratio, normalised
 at 0.01-0.03 cycles/mm, falls to one half at f_half (and stays under it, on average over the next
 0.1 cycles/mm) only where the slices blur what the in-plane pixels keep. The detail is that of
 slices HALF_POWER_TIMES_MM / f_half thick: the constant is measured on the real head made of
-boxcar slices 2, 3 and 5 mm thick and linearly resampled back to 1 mm (f_half x thickness 0.39,
-0.40, 0.37; docs/method.md "Quality gate"). Frequencies in cycles/mm, lengths in mm. numpy +
+boxcar slices 2, 3 and 5 mm thick and linearly resampled back to 1 mm (they read 1.95, 3.0 and
+5.13 mm; docs/method.md "Quality gate"). Frequencies in cycles/mm, lengths in mm. numpy +
 SimpleITK only.
 """
 
@@ -46,17 +46,15 @@ def _power(array, axis, spacing, frequencies):
     return np.interp(frequencies, np.fft.rfftfreq(n, d=spacing), power)
 
 
-def slice_detail_mm(image, axis):
-    """Thickness (mm) of the slices whose detail ``image`` holds along its index axis ``axis``
-    (0 / 1 / 2 = x / y / z of the SimpleITK image), judged against the other two axes; ``None``
-    when it holds detail as fine as ~0.87 mm slices or finer (nothing to add to its spacing), or
-    when the image cannot tell: too small, too coarse, or its other axes' pixels coarser than
-    the slices (then they are no reference for what the slices should hold)."""
+def detail_ratio(image, axis):
+    """(frequencies in cycles/mm, the power along index axis ``axis`` over the other two axes'
+    mean, smoothed and normalised to 1 at NORMALISE_BAND), or None when the image cannot tell:
+    too small, too coarse, or its other axes' pixels coarser than the slices (then they are no
+    reference for what the slices should hold)."""
     array = sitk.GetArrayViewFromImage(image)
     spacing = [float(s) for s in image.GetSpacing()]
-    np_axis = 2 - axis
     if min(array.shape) < 16 or max(s for a, s in enumerate(spacing) if a != axis) > spacing[axis]:
-        return None   # too small to tell, or in-plane pixels coarser than the slices: no reference
+        return None
     top = min(SEARCH_MAX, 0.5 / max(spacing))
     if top <= NORMALISE_BAND[1] + 0.02:
         return None
@@ -65,19 +63,30 @@ def slice_detail_mm(image, axis):
     inplane = 0.5 * sum(power[a] for a in range(3) if a != axis)
     if not np.all(inplane > 0):
         return None
-    ratio = np.convolve(power[axis] / inplane, np.ones(SMOOTH_BINS) / SMOOTH_BINS, mode="same")
+    window = np.ones(SMOOTH_BINS)   # a running mean, over fewer bins at the band's two ends
+    ratio = (np.convolve(power[axis] / inplane, window, mode="same")
+             / np.convolve(np.ones(len(frequencies)), window, mode="same"))
     reference = ratio[frequencies <= NORMALISE_BAND[1]].mean()
-    if not reference > 0:
+    return (frequencies, ratio / reference) if reference > 0 else None
+
+
+def slice_detail_mm(image, axis):
+    """Thickness (mm) of the slices whose detail ``image`` holds along its index axis ``axis``
+    (0 / 1 / 2 = x / y / z of the SimpleITK image), judged against the other two axes; ``None``
+    when it holds detail as fine as ~0.87 mm slices or finer (nothing to add to its spacing), or
+    when the image cannot tell (:func:`detail_ratio`)."""
+    curve = detail_ratio(image, axis)
+    if curve is None:
         return None
+    frequencies, ratio = curve
     # the first frequency from which the ratio is under one half, and on average over the next
     # HOLD_BAND too: a blur loses the detail above it for good, where the notches of a few large
     # flat edges (box shapes, whose spectra dip and recover within a few 0.01 cycles/mm) do not
-    half = 0.5 * reference
     width = int(round(HOLD_BAND / FREQUENCY_STEP))
     sums = np.concatenate([[0.0], np.cumsum(ratio)])
     ends = np.minimum(np.arange(len(ratio)) + width, len(ratio))
     ahead = (sums[ends] - sums[:-1]) / (ends - np.arange(len(ratio)))
-    found = np.nonzero((ratio < half) & (ahead < half) & (frequencies > NORMALISE_BAND[1]))[0]
+    found = np.nonzero((ratio < 0.5) & (ahead < 0.5) & (frequencies > NORMALISE_BAND[1]))[0]
     if not len(found):
         return None
     return HALF_POWER_TIMES_MM / float(frequencies[found[0]])

@@ -252,7 +252,7 @@ def test_thick_slices_on_a_thin_grid_are_judged_by_their_detail(runs):
     """The head made of 5 mm slices and resampled back onto its 1 mm grid (a thick-slice series
     exported as an isotropic volume: its grid passes the gate) read NV -13.3 / -17.6 % with no
     caution. Now both sides are not measurable, the reason naming the slices' detail (read from
-    the image: ~4.9 mm). 3 mm thick slices every 1 mm (an overlapping reconstruction, detail ~2
+    the image: ~5.1 mm). 3 mm thick slices every 1 mm (an overlapping reconstruction, detail ~2
     mm) are measured, with the thick slices' caution: NV within 5 %."""
     report = runs["slices_5_linear"]
     for side in L.SIDES:
