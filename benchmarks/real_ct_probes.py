@@ -36,7 +36,9 @@ the same numbers or a clear reason why not):
   screws on the left condylar neck, from <mm> to <mm> + 18 below the condyle's centre (numbers
   kept, a caution); ``metal_prosthesis_left``, the left condyle resected and replaced by a metal
   head and stem (that side not measurable, the right one measured); ``metal_fossa_left``, the
-  lower face of the left fossa roof made metal (a metal-backed fossa component).
+  lower face of the left fossa roof made metal (a metal-backed fossa component);
+- ``<probe>+<probe>``: the probes applied in turn (``bone_1.25+metal_prosthesis_left``: a metal
+  condyle in a head of dense bone).
 
     .venv/bin/python benchmarks/real_ct_probes.py [CT] [--probes translated,float64]
 
@@ -122,6 +124,10 @@ def slab_between(image, z_low, z_high):
 
 
 def build_probe(scan, name, reference):
+    if "+" in name:   # probes applied in turn, e.g. bone_1.25+metal_prosthesis_left
+        for part in name.split("+"):
+            scan = build_probe(scan, part, reference)
+        return scan
     if name == "translated":
         out = sitk.Image(scan)
         out.SetOrigin([float(o + t) for o, t in zip(scan.GetOrigin(), (5000.0, -3000.0, -3000.0))])

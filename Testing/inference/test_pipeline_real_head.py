@@ -41,7 +41,11 @@ MEAN_JS_MM = 0.15       # mean joint space, divided by SCALE, against the untouc
 # mm below the condyle's centre: measured NV -0.8 / -0.1 %
 # and the bone's HU above 100 x 1.75 (grey values as a CBCT's may run: cortex up to 3830) must
 # not read as metal (it did: both sides "metal in the joint"; measured NV -1.5 / -0.1 %)
-METAL = ("metal_prosthesis_left", "metal_fossa_left", "metal_plate_left_10", "bone_1.75")
+# and a metal condyle in a head of dense bone (HU above 100 x 1.25) on the 12-bit scale, where
+# the metal limit (1.7 x the bone's 90th percentile, 3250 HU) lay above the scale's top (3071):
+# missed, NV -3.2 %, condyle -23 %
+METAL = ("metal_prosthesis_left", "metal_fossa_left", "metal_plate_left_10", "bone_1.75",
+         "bone_1.25+metal_prosthesis_left")
 METAL_NV_FRACTION = 0.02
 # the head made of 5 mm slices resampled back onto its 1 mm grid (measured NV -13.3 / -17.6 %,
 # no caution) and of 3 mm thick slices on its own 1 mm grid (-1.8 / -3.2 %)
@@ -221,10 +225,12 @@ def test_a_metal_condyle_is_not_measured_and_a_plate_on_the_neck_cautions(runs):
     the metal, the right one keeps its numbers (measured -0.5 / +0.0 %). A titanium plate with
     two screws on the left condylar neck, 10-28 mm below the condyle's centre: both sides
     measured (NV -0.8 / -0.1 %), the left with a caution. Bone brighter than a CT's (HU above 100
-    x 1.75) is not metal: both sides measured, no caution."""
+    x 1.75) is not metal: both sides measured, no caution. A metal condyle in a head of dense bone
+    (x 1.25) on the 12-bit scale is found too (its limit was above the scale's top)."""
     reference = runs["untouched"][0]
     for name, where in (("metal_prosthesis_left", "in the condylar head"),
-                        ("metal_fossa_left", "in the temporal bone facing the joint")):
+                        ("metal_fossa_left", "in the temporal bone facing the joint"),
+                        ("bone_1.25+metal_prosthesis_left", "in the condylar head")):
         report = runs[name]
         assert report["left"] is None, name
         reason = report["quality"]["left"]["reason"]

@@ -94,6 +94,19 @@ def test_bone_brighter_than_a_ct_s_is_not_metal():
     assert cautions == [] and "27 mm3 in the condylar head at 5440 HU or more" in reasons[0]
 
 
+def test_metal_saturating_a_12_bit_scale_over_dense_bone_is_found():
+    """Dense bone (1900 HU: the limit 1.7 x 1900 = 3230 HU) on a 12-bit scale, where metal reads
+    its top, 3071 HU: a metal head there was missed (the real head's bone x 1.25 with a metal
+    condyle read NV -3 %, condyle -23 %, no word). The scale's top is metal when the densest bone
+    (1.45 x its 90th percentile, 2755 HU) stays under it; bone that reaches it (2200 HU: 3190)
+    cannot be told from metal by its value and is not called metal."""
+    head = [((-1.5, -1.5, -3.0), (1.5, 1.5, 0.0))]
+    reasons, cautions = _check(head, bone_hu=1900.0)
+    assert cautions == [] and "27 mm3 in the condylar head at 3071 HU or more" in reasons[0]
+    assert _check(bone_hu=1900.0) == ([], [])
+    assert _check(head, bone_hu=2200.0) == ([], [])
+
+
 def test_metal_in_the_condylar_head_is_not_measurable():
     """A 3 x 3 x 3 mm cube (27 CT voxels) in the head's top: a prosthetic head, not bone."""
     reasons, cautions = _check([((-1.5, -1.5, -3.0), (1.5, 1.5, 0.0))])
