@@ -33,6 +33,12 @@ def probes_benchmark():
 
 
 @pytest.fixture(scope="session")
+def open_mouth_benchmark():
+    """benchmarks/open_mouth.py as a module: a label map's condyles moved as a mouth opens."""
+    return load_repo_script(os.path.join("benchmarks", "open_mouth.py"))
+
+
+@pytest.fixture(scope="session")
 def real_head_ct_path():
     """Path of the real head CT (Visible Human Female), or skip when ../shared is absent."""
     path = os.path.join(SHARED_REAL, "vhf_head.nii.gz")

@@ -7,7 +7,8 @@ Two levels (docs/method.md, "Quality gate", has the table of every check, its li
 - **side** (:func:`check_side`, after measuring): the joint lies inside the field of view
   (:mod:`.field_of_view`), the condyle sits under a temporal bone, the bones do not touch over a
   large area, no metal is in the joint (:mod:`.metal`, with a CT), and (for the segmentations
-  this pipeline makes, whose MC extent is defined) the condyle volume is adult.
+  this pipeline makes, whose MC extent is defined) the condyle volume is adult. A condyle on
+  its articular eminence (mouth open) is a caution.
 
 A failed check gives a one-line reason and the side (or, at scan level, both sides) becomes
 not measurable: ``null`` in report.json, with ``quality[side] = {"measurable": false, "reason"}``.
@@ -19,6 +20,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from . import labels as L
+from .engine.joint_bounds import MIN_SEATED_BEHIND_MM
 from .engine.labelled_region import label_boxes, labelled_box, lps_points, part_around
 from .field_of_view import JOINT_MARGIN_MM, condylar_head, field_of_view_reason, superior_axis
 from .hounsfield import check_intensities
@@ -249,7 +251,24 @@ def check_side(label_array, image, side, values, volume_decides=True):
     elif gap > ROOF_GAP_CAUTION_MM2:
         cautions.append("fossa roof gaps bridged over %.0f mm2 of the condyle (%.0f %% of its "
                         "contact)" % (gap, 100.0 * gap / max(contact, 1e-9)))
+    seat = seat_caution(values.get("joint_bounds"))
+    if seat:
+        cautions.append(seat)
     return Verdict(reasons, ["%s side: %s" % (side, c) for c in cautions])
+
+
+def seat_caution(bounds):
+    """Caution when the condylar head rides on its articular eminence (``bounds``: a side's
+    ``joint_bounds`` summary, :meth:`.engine.joint_bounds.JointBounds.summary`; its centre less
+    than ``MIN_SEATED_BEHIND_MM`` behind the crest, front to back in the joint's frame), else
+    None. Joint spaces are read with the teeth together; with the mouth open the condyle glides
+    forwards onto the eminence, and the same joint reads another NV (docs/method.md, "A condyle
+    on its eminence")."""
+    if not bounds or not bounds.get("on_eminence"):
+        return None
+    return ("the condyle is not seated in its fossa: its head %.1f mm behind the articular "
+            "eminence's crest (seated: at least %.0f mm): mouth open? The joint space is read "
+            "with the teeth together" % (bounds["head_behind_eminence_mm"], MIN_SEATED_BEHIND_MM))
 
 
 # --- applying the gate to a case ---------------------------------------------------------

@@ -114,6 +114,20 @@ def test_results_summary_flags_asymmetry_above_the_threshold():
     assert slicer_logic.results_summary(None)["left_nv"] == "–"
 
 
+def test_an_open_mouth_leaves_the_nv_asymmetry_unflagged():
+    """A condyle on its eminence (joint_bounds.on_eminence): the two NVs differ by how far each
+    condyle glided, so their asymmetry is shown, not flagged; the condyles' (bone) still is."""
+    results = _report(100.0, 300.0)
+    results["asymmetry_percent"]["condyle_volume"] = 20.0
+    results["left"]["joint_bounds"] = {"on_eminence": True, "head_behind_eminence_mm": 1.0}
+    summary = slicer_logic.results_summary(results, 6.0)
+    assert summary["asymmetric"] and summary["flag"] == "Asymmetric: condyle volume above 6 %"
+    assert summary["asymmetry"] == ("NV 50.0 %, condyle 20.0 % (NV not flagged: a condyle not "
+                                    "seated, mouth open?)")
+    results["asymmetry_percent"]["condyle_volume"] = 1.0
+    assert not slicer_logic.results_summary(results, 6.0)["asymmetric"]
+
+
 def test_device_probe_reads_torch_without_importing_it(tmp_path, monkeypatch):
     """A fake torch package whose import would fail: the probe reads its version.py only."""
     package = tmp_path / "torch"

@@ -41,6 +41,8 @@ POSTGLENOID_REACH_MM = 12.0  # postglenoid process: right behind the head (4-8 m
 RIM_SEARCH_DEPTH_MM = 12.0  # eminence height is 5-9 mm below the fossa roof
 MIN_SEATED_BEHIND_MM = 4.0  # a head centre less than this behind the crest: not in its fossa
 #                            (closed mouth: 7-13 mm behind it; on the crest: 0)
+EMINENCE_MIN_DROP_MM = 1.0  # a crest at least this below the fossa apex: an eminence (phantoms
+#                            on theirs: 2.4-5.4 mm; a flat bone above the condyle: 0)
 CORE_MARGIN = 0.25  # rims are read over the head's central half (a quarter in from each pole)
 SLAB_MM = 1.0  # width of the sagittal slabs whose lowest bone points (highest ray ends) are
 #               the rim (apex) samples
@@ -165,6 +167,18 @@ class JointBounds(object):
         the head by ~1-2 mm."""
         return self._e is not None and self.p_centre - self._e[1] >= MIN_SEATED_BEHIND_MM
 
+    @property
+    def on_eminence(self):
+        """True when the condylar head rides on its articular eminence (mouth open): the crest
+        E lies at least ``EMINENCE_MIN_DROP_MM`` below the fossa apex (an eminence; a flat bone
+        over the condyle has no crest) and the head's centre less than ``MIN_SEATED_BEHIND_MM``
+        behind it. Unlike :attr:`seated` (mode bounded), a joint whose crest is not found is
+        not called on its eminence."""
+        if self._e is None or self._apex is None:
+            return False
+        return (self._apex[2] - self._e[2] >= EMINENCE_MIN_DROP_MM
+                and self.p_centre - self._e[1] < MIN_SEATED_BEHIND_MM)
+
     def _between_poles(self, c):
         return (c[:, 0] >= self.m_range[0]) & (c[:, 0] <= self.m_range[1])
 
@@ -220,4 +234,7 @@ class JointBounds(object):
             "eminence_depth_mm": depth(self._e),
             "postglenoid_depth_mm": depth(self._p),
             "head_width_mm": float(self.m_range[1] - self.m_range[0]),
+            "head_behind_eminence_mm": (None if self._e is None
+                                        else float(self.p_centre - self._e[1])),
+            "on_eminence": bool(self.on_eminence),
         }

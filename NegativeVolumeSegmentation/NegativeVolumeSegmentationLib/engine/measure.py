@@ -163,8 +163,9 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
     ends = verts[hit] + h[hit, None] * normals[hit]   # where the rays meet the temporal bone
     apex = joint_bounds.fossa_apex(frame, verts, ends)   # Ikeda's S, the rays' highest end
     bounds, rays_all = None, None
-    if mode == "bounded":  # only the head under the fossa faces the joint (joint_bounds)
+    if mode != "paper":  # the landmarks; in mode bounded, where the joint space ends
         bounds = _joint_bounds(frame, roi_img, mc_mask, tb_mask, ends)
+    if mode == "bounded":  # only the head under the fossa faces the joint (joint_bounds)
         if not bounds.seated:
             warnings.append("%s side: the condyle is not seated in its fossa (its head is not "
                             "%.0f mm behind the articular eminence's crest: mouth open?); the "
@@ -193,8 +194,8 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
     swept = nv_mask.negative_volume_mask(
         roi_img, mc_mask, tb_mask, mc_poly, h, hit, rays, max_distance,
         miss_length=max_distance if mode == "paper" else 0.0, clip_box=clip,
-        region=None if bounds is None else bounds.contains,
-        facing=None if bounds is None else facing)
+        region=None if mode != "bounded" else bounds.contains,
+        facing=None if mode != "bounded" else facing)
     if air_roi is not None:
         swept &= ~air_roi  # air is never joint space
     timings["nv_mask"] = time.perf_counter() - t0

@@ -107,6 +107,7 @@ def label_and_measure(side, anatomy, grid, labels, skull_field, nv_step_mm, prep
         "eminence_depth_mm": rim["eminence_depth_mm"],
         "postglenoid_depth_mm": rim["postglenoid_depth_mm"],
         "apex_height_mm": rim["apex_height_mm"],
+        "head_behind_eminence_mm": rim["head_behind_eminence_mm"],
         "joint_space_superior_mm": joint.p["joint_space_superior_mm"],
         "joint_top_lps_mm": [float(v) for v in grid.to_world(joint.top_now)],
         "temporal_bone_region_center_lps_mm": [float(v) for v in grid.to_world(joint.centre)],

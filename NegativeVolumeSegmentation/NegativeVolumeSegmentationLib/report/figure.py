@@ -27,6 +27,7 @@ import SimpleITK as sitk
 
 from .. import labels as L
 from . import thickness_colors
+from .report_json import unflagged_nv_asymmetry
 
 FIELD_MM = 40.0
 SLICE_PIXEL_MM = 0.2
@@ -191,8 +192,9 @@ def flag(asymmetry):
     return ""
 
 
-def _table(ax, rep):
-    ax.axis("off")
+def table_cells(rep):
+    """(cells, colours) of report.png's table: a row per :data:`ROWS` (title, right, left,
+    asymmetry with its flag), colours as matplotlib names."""
     cells, colours = [], []
     missing = dict((side, not_measurable_reason(rep, side) is not None) for side in L.SIDES)
     for title, key, unit, asym_key in ROWS:
@@ -202,6 +204,9 @@ def _table(ax, rep):
         if missing[L.LEFT] or missing[L.RIGHT]:
             asym = None          # never an asymmetry against a joint that was not measured
         note = flag(asym)
+        unflagged = unflagged_nv_asymmetry(rep) if asym_key == "negative_volume" else None
+        if unflagged and asym is not None:
+            note = "not flagged (%s)" % unflagged
         cells.append([title,
                       "not measurable" if missing[L.RIGHT] else _fmt(right, unit),
                       "not measurable" if missing[L.LEFT] else _fmt(left, unit),
@@ -210,6 +215,12 @@ def _table(ax, rep):
         shade = {"asymmetric": "#f4a3a3", "borderline": "#f7d88f"}.get(note, "white")
         colours.append(["#eeeeee", "#f6d5d1" if missing[L.RIGHT] else "white",
                         "#f6d5d1" if missing[L.LEFT] else "white", shade])
+    return cells, colours
+
+
+def _table(ax, rep):
+    ax.axis("off")
+    cells, colours = table_cells(rep)
     table = ax.table(cellText=cells, cellColours=colours,
                      colLabels=["", "Right (patient)", "Left (patient)", "Asymmetry 100|L-R|/(L+R)"],
                      loc="upper center", cellLoc="center", colWidths=[0.2, 0.2, 0.2, 0.3])

@@ -30,6 +30,17 @@ def asymmetry_percent(left, right):
     return 100.0 * abs(float(left) - float(right)) / total
 
 
+def unflagged_nv_asymmetry(rep):
+    """Why report ``rep``'s NV asymmetry, though measured, must not be flagged, or None: a
+    condyle rides on its articular eminence (``joint_bounds.on_eminence``, mouth open?), so the
+    two NVs differ by how far each condyle glided, not by their joints. The condyle volume's
+    asymmetry (bone only) keeps its flag."""
+    for side in L.SIDES:
+        if ((rep.get(side) or {}).get("joint_bounds") or {}).get("on_eminence"):
+            return "mouth open?"
+    return None
+
+
 def _side_value(side, key):
     return None if side is None else side.get(key)
 

@@ -8,6 +8,7 @@ import slicer
 
 from .. import labels as L
 from ..options import DEFAULTS
+from ..report.report_json import unflagged_nv_asymmetry
 
 
 def show_results(results, inputVolumeNode=None, side=None, field_of_view_mm=80.0, scene=None):
@@ -79,7 +80,11 @@ def results_summary(results,
     else:
         out["asymmetry"] = "NV %.1f %%, condyle %s" % (
             nv, "–" if condyle is None else "%.1f %%" % condyle)
-    flagged = [name for name, value in (("negative volume", nv), ("condyle volume", condyle))
+    unflagged = None if nv is None else unflagged_nv_asymmetry(results)
+    if unflagged:
+        out["asymmetry"] += " (NV not flagged: a condyle not seated, %s)" % unflagged
+    flagged = [name for name, value in (("negative volume", None if unflagged else nv),
+                                        ("condyle volume", condyle))
                if value is not None and value > asymmetry_threshold_percent]
     out["asymmetric"] = bool(flagged)
     out["flag"] = ("Asymmetric: %s above %g %%" % (" and ".join(flagged),
