@@ -177,6 +177,29 @@ def dicom_single_file(tmp):
     return folder
 
 
+def _multiframe(tmp):
+    """One GDCM-written multi-frame DICOM file of 20 frames (as an enhanced CT export is)."""
+    folder = os.path.join(tmp, "multiframe")
+    os.makedirs(folder)
+    image = sitk.Cast(sitk.GetImageFromArray(np.full((20, 30, 30), 1000, np.uint16)),
+                      sitk.sitkUInt16)
+    image.SetSpacing((0.5, 0.5, 1.0))
+    return _write(image, os.path.join(folder, "ct.dcm"))
+
+
+def dicom_multiframe_folder(tmp):
+    return os.path.dirname(_multiframe(tmp))
+
+
+def dicom_multiframe_file(tmp):
+    return _multiframe(tmp)
+
+
+def dicom_slice_file(tmp):
+    folder = write_dicom_series(make_ct(), os.path.join(tmp, "dicomslices"))
+    return os.path.join(folder, sorted(os.listdir(folder))[3])
+
+
 def dicom_duplicate_slice(tmp):
     folder = write_dicom_series(make_ct(), os.path.join(tmp, "dicomdup"))
     first = sorted(os.listdir(folder))[4]
@@ -207,7 +230,11 @@ CT_CASES = [
     (too_small, "too small"),
     (sheared_direction, "not orthonormal"),
     (segmentation_as_ct, "not a CT"),
-    (dicom_single_file, "single file"),
+    (dicom_single_file, "is a single slice; a 3D CT series is needed"),
+    (dicom_multiframe_folder, "is one multi-frame file of 20 frames"),
+    (dicom_multiframe_file, "this DICOM file is one multi-frame file of 20 frames"),
+    (dicom_slice_file, "this DICOM file is a single slice; a 3D CT series is needed, give the "
+                       "folder"),
     (dicom_duplicate_slice, "share one position"),
 ]
 

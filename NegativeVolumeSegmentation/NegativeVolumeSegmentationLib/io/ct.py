@@ -20,7 +20,7 @@ import zlib
 import numpy as np
 import SimpleITK as sitk
 
-from .dicom import dicom_series, read_dicom_folder
+from .dicom import dicom_series, is_dicom_file, read_dicom_folder, single_file_reason
 from .quiet import quiet_libraries
 from ..errors import InputError
 from ..hounsfield import AIR_HU, BONE_HU, SAMPLE_VOXELS
@@ -258,6 +258,8 @@ def read_ct(path):
     else:
         if path.lower().endswith(SEGMENTATION_EXTENSION):
             raise InputError("%s: is a Slicer segmentation (.seg.nrrd), not a CT image" % name)
+        if image_extension(path) is None and is_dicom_file(path):
+            raise InputError(single_file_reason(path, "%s: this DICOM file" % name))
         if image_extension(path) is None:
             raise InputError("%s: unsupported file type; give a NIfTI (.nii, .nii.gz), NRRD "
                              "(.nrrd, .nhdr), MetaImage (.mha, .mhd) file or a DICOM folder" % name)

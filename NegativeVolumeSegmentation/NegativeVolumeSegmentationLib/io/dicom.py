@@ -86,6 +86,41 @@ def slice_positions(reader, count, name):
     return positions if orientation else None
 
 
+def is_dicom_file(path):
+    """True when ``path`` is a DICOM Part 10 file ("DICM" at byte 128)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(128)
+            return handle.read(4) == b"DICM"
+    except OSError:
+        return False
+
+
+def _frames(path):
+    """NumberOfFrames of the DICOM file ``path`` (1 when absent or unreadable)."""
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(path)
+    try:
+        with quiet_libraries():
+            reader.ReadImageInformation()
+        return int(reader.GetMetaData("0028|0008").strip() or 1)
+    except (RuntimeError, ValueError):
+        return 1
+
+
+def single_file_reason(path, what):
+    """Why one DICOM file is not read as a CT (``what``: how to name it): a multi-frame file
+    (enhanced CT: each frame's position and orientation lie in its functional groups, which this
+    reader cannot check for tilt or uneven slices) or one slice of a series."""
+    frames = _frames(path)
+    if frames > 1:
+        return ("%s is one multi-frame file of %d frames (an enhanced CT export?), whose frames' geometry "
+                "cannot be checked here; convert it to a classic series or to NIfTI first "
+                "(dcm2niix, or Slicer's DICOM module)" % (what, frames))
+    return ("%s is a single slice; a 3D CT series is needed, give the folder holding all its "
+            "slices" % what)
+
+
 def read_dicom_folder(folder, name):
     """Read the largest DICOM series directly in ``folder``; returns (image, warnings).
 
@@ -104,8 +139,7 @@ def read_dicom_folder(folder, name):
         warnings.append("%s: folder holds %d DICOM series; using series %s with %d slices"
                         % (name, len(series), sid, len(files)))
     if len(files) == 1:
-        raise InputError("%s: DICOM series %s has a single file; a 3D CT series is needed"
-                         % (name, sid))
+        raise InputError(single_file_reason(files[0], "%s: DICOM series %s" % (name, sid)))
     reader = sitk.ImageSeriesReader()
     reader.SetFileNames(files)
     reader.MetaDataDictionaryArrayUpdateOn()
