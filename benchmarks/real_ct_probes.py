@@ -47,6 +47,7 @@ Prints one table; asserts nothing (tests: Testing/inference/test_pipeline_real_h
 
 import argparse
 import os
+import re
 import sys
 import time
 
@@ -123,9 +124,16 @@ def slab_between(image, z_low, z_high):
                                  [0, 0, k0])
 
 
+def probe_parts(name):
+    """The probes a name applies in turn: split at each '+' that begins a name, not at a sign
+    (``offset_+60`` is one probe, ``bone_1.25+metal_prosthesis_left`` two)."""
+    return re.split(r"\+(?=[a-z])", name)
+
+
 def build_probe(scan, name, reference):
-    if "+" in name:   # probes applied in turn, e.g. bone_1.25+metal_prosthesis_left
-        for part in name.split("+"):
+    parts = probe_parts(name)
+    if len(parts) > 1:   # probes applied in turn, e.g. bone_1.25+metal_prosthesis_left
+        for part in parts:
             scan = build_probe(scan, part, reference)
         return scan
     if name == "translated":
