@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from NegativeVolumeSegmentationLib import pipeline
+from NegativeVolumeSegmentationLib.options import RunOptions
 from NegativeVolumeSegmentationLib.report.figure import table_cells
 
 SEAT = "the condyle is not seated in its fossa"
@@ -46,7 +47,8 @@ def test_a_phantom_with_its_mouth_open_cautions_and_closed_does_not(seed, cbct_j
 def test_the_real_condyles_glided_onto_their_eminences(real_anatomy, open_mouth_benchmark):
     """The real map as it is: 12.7 mm from head to crest, no caution. Glided 4 mm forwards
     (turned 10 degrees): still in the fossa, no caution, the distance 4 mm less (as the
-    transform moves the head). Glided 12 mm (25 degrees): on the crest, both sides caution."""
+    transform moves the head). Glided 12 mm (25 degrees): on the crest, both sides caution, in
+    mode paper too (the caution is the scan's, not the mode's)."""
     _script, labels = real_anatomy
     original = pipeline.measure_labels(labels).report
     assert _seat_cautions(original) == set()
@@ -64,6 +66,8 @@ def test_the_real_condyles_glided_onto_their_eminences(real_anatomy, open_mouth_
             got = report[side]["joint_bounds"]["head_behind_eminence_mm"]
             assert got == pytest.approx(expected, abs=0.5), (forward, side)
             assert report[side]["negative_volume_mm3"] > 0
+    paper = pipeline.measure_labels(moved, RunOptions(mode="paper")).report   # the scan's, too
+    assert _seat_cautions(paper) == {"left", "right"}
 
 
 def test_flat_bone_over_a_condyle_is_no_eminence():

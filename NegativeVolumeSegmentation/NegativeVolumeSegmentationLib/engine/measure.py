@@ -162,9 +162,8 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
         frame = joint_bounds.joint_frame(joint_bounds.lateral_axis())
     ends = verts[hit] + h[hit, None] * normals[hit]   # where the rays meet the temporal bone
     apex = joint_bounds.fossa_apex(frame, verts, ends)   # Ikeda's S, the rays' highest end
-    bounds, rays_all = None, None
-    if mode != "paper":  # the landmarks; in mode bounded, where the joint space ends
-        bounds = _joint_bounds(frame, roi_img, mc_mask, tb_mask, ends)
+    rays_all = None   # the landmarks (a caution when mouth open); in mode bounded, its ends
+    bounds = _joint_bounds(frame, roi_img, mc_mask, tb_mask, ends)
     if mode == "bounded":  # only the head under the fossa faces the joint (joint_bounds)
         if not bounds.seated:
             warnings.append("%s side: the condyle is not seated in its fossa (its head is not "
@@ -224,8 +223,7 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
         "max_distance_mm": float(max_distance),
         "timings_s": timings,
     }
-    if bounds is not None:
-        values["joint_bounds"] = bounds.summary()
+    values["joint_bounds"] = bounds.summary()
     meshes = {
         "condyle": nv_mask.with_thickness(mc_poly, h),
         "temporal_bone": tb_poly,
