@@ -162,7 +162,8 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
         frame = joint_bounds.joint_frame(joint_bounds.lateral_axis())
     ends = verts[hit] + h[hit, None] * normals[hit]   # where the rays meet the temporal bone
     apex = joint_bounds.fossa_apex(frame, verts, ends)   # Ikeda's S, the rays' highest end
-    rays_all = None   # the landmarks (a caution when mouth open); in mode bounded, its ends
+    rays_all = None
+    # the landmarks: a caution when the mouth is open; in mode bounded, where the space ends
     bounds = _joint_bounds(frame, roi_img, mc_mask, tb_mask, ends)
     if mode == "bounded":  # only the head under the fossa faces the joint (joint_bounds)
         if not bounds.seated:

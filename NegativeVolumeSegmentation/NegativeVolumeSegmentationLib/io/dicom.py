@@ -114,9 +114,9 @@ def single_file_reason(path, what):
     reader cannot check for tilt or uneven slices) or one slice of a series."""
     frames = _frames(path)
     if frames > 1:
-        return ("%s is one multi-frame file of %d frames (an enhanced CT export?), whose frames' geometry "
-                "cannot be checked here; convert it to a classic series or to NIfTI first "
-                "(dcm2niix, or Slicer's DICOM module)" % (what, frames))
+        return ("%s is one multi-frame file of %d frames (an enhanced CT export?), whose "
+                "frames' geometry cannot be checked here; convert it to a classic series or to "
+                "NIfTI first (dcm2niix, or Slicer's DICOM module)" % (what, frames))
     return ("%s is a single slice; a 3D CT series is needed, give the folder holding all its "
             "slices" % what)
 
