@@ -22,7 +22,7 @@ from . import quality
 from .case_result import CaseResult
 from .errors import InputError
 from .engine.labelled_region import labelled_box, paste, working_margin_mm
-from .io.ct import as_ct_pixels, check_ct_like, check_direction, read_ct
+from .io.ct import as_ct_pixels, check_ct_like, check_direction, read_ct, series_record
 from .options import RunOptions
 from .report.report_json import build_report
 
@@ -223,12 +223,13 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
         warnings.extend(read_warnings)
         name = os.path.abspath(source)
     check_head(ct, "in-memory image" if isinstance(source, sitk.Image) else str(source))
+    inputs = {"ct": name, "dicom_series": series_record(ct)}   # None unless a DICOM folder
     scan = quality.check_scan(ct, mode=options.mode)  # unmeasurable: no networks run
     timings["read"] = time.perf_counter() - t0
     if not scan.measurable:
         timings["total"] = time.perf_counter() - start
         report = build_report({}, warnings, timings, device=choice.name,
-                              extra={"inputs": {"ct": name},
+                              extra={"inputs": inputs,
                                      "parameters": options.report_parameters()},
                               quality=quality.side_status({}, warnings, scan=scan),
                               cautions=scan.cautions)
@@ -298,7 +299,7 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
     nv.labels = _labels_for_output(ct, nv.labels, _in_ct(box, region), warnings)
     timings["total"] = time.perf_counter() - start
 
-    extra = {"inputs": {"ct": name},
+    extra = {"inputs": inputs,
              "models": dict((k, os.path.basename(v)) for k, v in models.files.items()),
              "localisation": {"condyle_centres_lps_mm": located.joints,
                               "candidates": len(located.candidates)},

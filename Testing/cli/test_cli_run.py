@@ -150,6 +150,40 @@ def test_end_to_end_against_analytic_truth(ct_path, tmp_path, patched_models, ca
     assert "left" in stdout and "negative volume" in stdout
 
 
+def test_a_dicom_study_folder_is_measured_on_its_axial_series(ct_path, tmp_path,
+                                                               patched_models, capsys):
+    """The analytic CT as series 2 of a study folder beside a scout and a second CT series in
+    which the condyles are temporal-bone bright (were it measured, neither side would read the
+    analytic truth); report.json and cohort.csv name the series measured."""
+    from dicom_writer import write_dicom_series
+
+    ct = sitk.ReadImage(ct_path)
+    folder = str(tmp_path / "study")
+    uid = "1.2.826.0.1.3680043.2.1125.11."
+    write_dicom_series(ct, folder, uid + "2", tags=[("0020|0011", "2"), ("0018|1210", "H70h"),
+                                                    ("0008|103e", "TMJ bone")])
+    other = sitk.GetArrayFromImage(ct)
+    other[other == 1500] = 700
+    other = sitk.GetImageFromArray(other)
+    other.CopyInformation(ct)
+    write_dicom_series(other, folder, uid + "1", tags=[("0020|0011", "3")])
+    write_dicom_series(ct, folder, uid + "0", count=2,
+                       tags=[("0020|0011", "1"), ("0008|0008", "ORIGINAL\\PRIMARY\\LOCALIZER")])
+    out = tmp_path / "out"
+    code, _stdout, err = _run(capsys, folder, "-o", out, "--device", "cpu")
+    assert code == 0, err
+    rep = json.loads((out / "study" / "report.json").read_text())
+    assert rep["inputs"]["dicom_series"] == {"uid": uid + "2", "number": "2", "kernel": "H70h",
+                                             "description": "TMJ bone",
+                                             "thickness": "%.6f" % ct.GetSpacing()[2]}
+    for side in L.SIDES:
+        nv_truth = 2.0 * np.pi / 3.0 * (CAP_INNER ** 3 - RADII[side] ** 3)
+        assert rep[side]["negative_volume_mm3"] == pytest.approx(nv_truth, rel=0.04)
+    row = list(csv.DictReader(open(str(out / "cohort.csv"))))[0]
+    assert "measured series 2 'TMJ bone' (H70h, 70 slices)" in row["warnings"]
+    assert "series 3 (70 slices)" in row["warnings"] and "localizer, 2 files" in row["warnings"]
+
+
 def test_batch_goes_on_after_a_failed_case(ct_path, tmp_path, patched_models, capsys):
     folder = tmp_path / "cases"
     folder.mkdir()

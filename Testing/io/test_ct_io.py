@@ -16,6 +16,7 @@ from scipy.spatial.transform import Rotation
 
 from NegativeVolumeSegmentationLib.errors import InputError
 from NegativeVolumeSegmentationLib.io.ct import case_name, check_ct_like, find_cases, read_ct
+from dicom_writer import write_dicom_series  # noqa: F401 (used here and imported from here)
 
 SIZE = (26, 24, 22)                      # i, j, k voxels
 SPACING = (0.45, 0.6, 1.25)              # mm, anisotropic
@@ -42,42 +43,6 @@ def make_ct(seed=0):
     image.SetOrigin(ORIGIN)
     image.SetDirection(oblique_direction().ravel().tolist())
     return image
-
-
-def write_dicom_series(image_hu, folder, series_uid="1.2.826.0.1.3680043.2.1125.7.1",
-                       intercept=-1024, first=0, count=None, shift_per_slice=(0.0, 0.0, 0.0)):
-    """Write slices ``first..first+count-1`` of an integer HU image as a CT DICOM series.
-
-    Tags: ImagePositionPatient per slice, ImageOrientationPatient from the direction's first two
-    columns, PixelSpacing (row, column), SliceThickness and RescaleIntercept/Slope (GDCM stores
-    HU − intercept, and the reader must add it back). ``shift_per_slice`` (LPS mm) moves slice k
-    by k times that vector, as a gantry tilt does.
-    """
-    os.makedirs(folder, exist_ok=True)
-    count = image_hu.GetDepth() - first if count is None else count
-    raw = sitk.Cast(image_hu, sitk.sitkInt16)
-    d = image_hu.GetDirection()
-    spacing = image_hu.GetSpacing()
-    writer = sitk.ImageFileWriter()
-    writer.KeepOriginalImageUIDOn()
-    for k in range(first, first + count):
-        piece = raw[:, :, k]
-        position = np.add(image_hu.TransformIndexToPhysicalPoint((0, 0, k)),
-                          np.multiply(k, shift_per_slice))
-        tags = [("0008|0016", "1.2.840.10008.5.1.4.1.1.2"), ("0008|0060", "CT"),
-                ("0010|0010", "Phantom^Test"), ("0020|000d", "1.2.826.0.1.3680043.2.1125.7"),
-                ("0020|000e", series_uid), ("0008|0018", "%s.%d" % (series_uid, k + 1)),
-                ("0020|0013", str(k + 1)),
-                ("0020|0032", "\\".join("%.6f" % v for v in position)),
-                ("0020|0037", "\\".join("%.8f" % v for v in (d[0], d[3], d[6], d[1], d[4], d[7]))),
-                ("0028|0030", "%.6f\\%.6f" % (spacing[1], spacing[0])),
-                ("0018|0050", "%.6f" % spacing[2]),
-                ("0028|1052", str(intercept)), ("0028|1053", "1")]
-        for tag, value in tags:
-            piece.SetMetaData(tag, value)
-        writer.SetFileName(os.path.join(folder, "%s_%03d.dcm" % (series_uid[-6:], k)))
-        writer.Execute(piece)
-    return folder
 
 
 def assert_same_geometry(image, truth, mm_tol, dir_tol):

@@ -20,7 +20,8 @@ import zlib
 import numpy as np
 import SimpleITK as sitk
 
-from .dicom import dicom_series, is_dicom_file, read_dicom_folder, single_file_reason
+from .dicom import is_dicom_file, read_dicom_folder, single_file_reason
+from .dicom_series import dicom_series, series_record, tag_image  # noqa: F401 (re-exported)
 from .quiet import quiet_libraries
 from ..errors import InputError
 from ..hounsfield import AIR_HU, BONE_HU, SAMPLE_VOXELS
@@ -251,7 +252,7 @@ def read_ct(path):
     if not os.path.exists(path):
         raise InputError("%s: no such file or folder" % name)
     if os.path.isdir(path):
-        image, warnings = read_dicom_folder(path, name)
+        image, warnings, series = read_dicom_folder(path, name)
         _check_shape(image.GetDimension(), image.GetSize(),
                      image.GetNumberOfComponentsPerPixel(), name)
         image = _to_3d(image)
@@ -265,7 +266,7 @@ def read_ct(path):
                              "(.nrrd, .nhdr), MetaImage (.mha, .mhd) file or a DICOM folder" % name)
         if not os.access(path, os.R_OK):
             raise InputError("%s: file is not readable (permission denied)" % name)
-        image, warnings = _read_file(path, name), []
+        image, warnings, series = _read_file(path, name), [], None
     check_direction(image, name)
     spacing = np.asarray(image.GetSpacing(), dtype=float)
     if not np.all(np.isfinite(spacing)) or np.any(spacing <= 0):
@@ -279,6 +280,8 @@ def read_ct(path):
             bad = int(array.size - np.count_nonzero(np.isfinite(array)))
             raise InputError("%s: contains %d NaN or infinite voxel values" % (name, bad))
     warnings = list(warnings) + check_ct_like(image, name)
+    if series is not None:
+        tag_image(image, series)
     return image, warnings
 
 

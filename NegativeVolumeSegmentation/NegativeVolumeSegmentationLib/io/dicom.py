@@ -12,6 +12,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..errors import InputError
+from .dicom_series import choose_series, dicom_series
 from .gantry_tilt import check_slice_gaps, regularise_slices
 from .quiet import quiet_libraries
 
@@ -22,25 +23,6 @@ def _one_line(text, limit=120):
     """Collapse whitespace of an error text to one short line."""
     text = re.sub(r"\s+", " ", str(text)).strip()
     return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-def dicom_series(folder):
-    """List of DICOM series directly in ``folder``: (series id, sorted file names), most slices first.
-
-    File names are sorted by GDCM along the slice normal (ImagePositionPatient).
-    """
-    series = []
-    with quiet_libraries():       # GDCM warns "No Series were found" on stderr
-        try:
-            ids = sitk.ImageSeriesReader.GetGDCMSeriesIDs(folder)
-        except RuntimeError:
-            return []
-        for sid in ids:
-            files = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(folder, sid)
-            if files:
-                series.append((sid, tuple(files)))
-    series.sort(key=lambda item: -len(item[1]))
-    return series
 
 
 def _dicom_vector(reader, index, tag, count):
@@ -122,22 +104,20 @@ def single_file_reason(path, what):
 
 
 def read_dicom_folder(folder, name):
-    """Read the largest DICOM series directly in ``folder``; returns (image, warnings).
+    """Read the CT series directly in ``folder`` (the one :func:`.dicom_series.choose_series`
+    ranks first where there are several); returns (image, warnings, series info).
 
     The image is as SimpleITK/GDCM gives it (rescale applied, slices sorted along the normal),
     resampled onto an orthogonal, evenly spaced grid when the slices are tilted (gantry tilt) or
-    unevenly spaced (io/gantry_tilt.py, with a warning); the caller checks its shape. InputError (one line naming ``name``) when nothing usable.
+    unevenly spaced (io/gantry_tilt.py, with a warning); the caller checks its shape. InputError
+    (one line naming ``name``) when nothing usable.
     """
     series = dicom_series(folder)
     if not series:
         if not any(not entry.startswith(".") for entry in os.listdir(folder)):
             raise InputError("%s: folder is empty" % name)
         raise InputError("%s: folder holds no DICOM series (and is not an image file)" % name)
-    warnings = []
-    sid, files = series[0]
-    if len(series) > 1:
-        warnings.append("%s: folder holds %d DICOM series; using series %s with %d slices"
-                        % (name, len(series), sid, len(files)))
+    sid, files, info, warnings = choose_series(series, name)
     if len(files) == 1:
         raise InputError(single_file_reason(files[0], "%s: DICOM series %s" % (name, sid)))
     reader = sitk.ImageSeriesReader()
@@ -152,4 +132,4 @@ def read_dicom_folder(folder, name):
     if positions is not None and image.GetDimension() == 3 and len(positions) == image.GetDepth():
         image, more = regularise_slices(image, positions, name)
         warnings.extend(more)
-    return image, warnings
+    return image, warnings, info
