@@ -120,3 +120,27 @@ def test_a_folder_of_a_scout_alone_is_refused_in_one_line(tmp_path):
                        tags=_tags(1, "Topogram", image_type="ORIGINAL\\PRIMARY\\LOCALIZER"))
     with pytest.raises(InputError, match="single slice"):
         read_ct(folder)
+
+
+def test_an_export_tree_given_at_its_root_says_where_the_series_lie(tmp_path):
+    """A CD / PACS export (root / DICOM / patient / study / series): its root holds no case; the
+    one-line refusal names the folders the DICOM files lie in (before: only "no DICOM series")."""
+    from NegativeVolumeSegmentationLib.errors import InputError
+    from NegativeVolumeSegmentationLib.io.ct import find_cases
+
+    root = tmp_path / "cd"
+    root.mkdir()
+    (root / "DICOMDIR").write_bytes(b"\0" * 128 + b"DICM")   # the directory file: not a series
+    series = [root / "DICOM" / "PA000" / "ST000" / name for name in ("SE000", "SE001")]
+    write_dicom_series(make_ct(), str(series[0]), BONE, count=2,
+                       tags=_tags(1, "Topogram", image_type="ORIGINAL\\PRIMARY\\LOCALIZER"))
+    write_dicom_series(make_ct(), str(series[1]), SOFT)
+    with pytest.raises(InputError) as error:
+        find_cases([str(root)])
+    text = str(error.value)
+    assert "\n" not in text and "no DICOM series; DICOM files lie deeper, in %s, %s: give " \
+        "those folders" % (series[0], series[1]) in text, text
+    with pytest.raises(InputError) as error:
+        read_ct(str(root))                  # the console's route (run_case on a path)
+    assert "DICOM files lie deeper, in %s, %s" % (series[0], series[1]) in str(error.value)
+    assert find_cases([str(series[1])]) == [("SE001", str(series[1]))]

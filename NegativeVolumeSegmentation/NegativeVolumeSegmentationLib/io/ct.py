@@ -20,7 +20,7 @@ import zlib
 import numpy as np
 import SimpleITK as sitk
 
-from .dicom import is_dicom_file, read_dicom_folder, single_file_reason
+from .dicom import deeper_hint, is_dicom_file, read_dicom_folder, single_file_reason
 from .dicom_series import dicom_series, series_record, tag_image  # noqa: F401 (re-exported)
 from .quiet import quiet_libraries
 from ..errors import InputError
@@ -307,8 +307,8 @@ def _expand_folder(folder):
         elif os.path.isdir(full) and dicom_series(full):
             cases.append(full)
     if not cases:
-        raise InputError("%s: folder holds no CT files (%s) and no DICOM series"
-                         % (folder, ", ".join(CT_EXTENSIONS)))
+        raise InputError("%s: folder holds no CT files (%s) and no DICOM series%s"
+                         % (folder, ", ".join(CT_EXTENSIONS), deeper_hint(folder)))
     return cases
 
 

@@ -17,6 +17,8 @@ from .gantry_tilt import check_slice_gaps, regularise_slices
 from .quiet import quiet_libraries
 
 SAME_POSITION_MM = 1e-3           # two slices closer than this along the normal are duplicates
+DICOM_SEARCH_DEPTH = 4            # a folder of no cases: DICOM files looked for this deep (CD
+                                  # and PACS exports: DICOM / patient / study / series)
 
 
 def _one_line(text, limit=120):
@@ -78,6 +80,35 @@ def is_dicom_file(path):
         return False
 
 
+def dicom_folders_below(folder, depth=DICOM_SEARCH_DEPTH, limit=3):
+    """Up to ``limit`` folders 2..``depth`` levels below ``folder`` holding DICOM files (a
+    CD's or a PACS export's patient / study / series tree), in sorted walk order; found by the
+    "DICM" preamble of a folder's first three files, not by GDCM."""
+    found = []
+    top = folder.rstrip(os.sep).count(os.sep)
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        level = root.rstrip(os.sep).count(os.sep) - top
+        if level >= depth:
+            dirs[:] = []
+        visible = sorted(f for f in files if not f.startswith("."))[:3]
+        if level >= 2 and any(is_dicom_file(os.path.join(root, f)) for f in visible):
+            found.append(root)
+            if len(found) >= limit:
+                break
+    return found
+
+
+def deeper_hint(folder):
+    """"; DICOM files lie deeper, in A, B and others: give those folders" for a folder whose
+    DICOM files lie 2+ levels down (:func:`dicom_folders_below`), else ""."""
+    deeper = dicom_folders_below(folder)
+    if not deeper:
+        return ""
+    return "; DICOM files lie deeper, in %s%s: give those folders" % (
+        ", ".join(deeper[:2]), " and others" if len(deeper) > 2 else "")
+
+
 def _frames(path):
     """NumberOfFrames of the DICOM file ``path`` (1 when absent or unreadable)."""
     reader = sitk.ImageFileReader()
@@ -116,7 +147,8 @@ def read_dicom_folder(folder, name):
     if not series:
         if not any(not entry.startswith(".") for entry in os.listdir(folder)):
             raise InputError("%s: folder is empty" % name)
-        raise InputError("%s: folder holds no DICOM series (and is not an image file)" % name)
+        raise InputError("%s: folder holds no DICOM series (and is not an image file)%s"
+                         % (name, deeper_hint(folder)))
     sid, files, info, warnings = choose_series(series, name)
     if len(files) == 1:
         raise InputError(single_file_reason(files[0], "%s: DICOM series %s" % (name, sid)))
