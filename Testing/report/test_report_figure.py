@@ -161,3 +161,28 @@ def test_a_long_list_of_cautions_keeps_what_each_is_about():
         "in-plane pixels 1 x 1 mm (over 0.8 mm)"
     assert _what("right side: fossa roof gaps bridged over 30 mm2 of the condyle") == \
         "right side: fossa roof gaps bridged over 30 mm2 of the condyle"
+
+
+def test_long_warnings_are_wrapped_not_cut_at_the_edge():
+    """A study folder's series warning (~300 characters) was cut at 150 characters mid-word with
+    nothing to say so; now wrapped over two lines of at most WARNING_WIDTH characters, marked
+    "..." where report.json holds more, the input path shortened to the case folder's name, and
+    the footer stays within its lines."""
+    from NegativeVolumeSegmentationLib.report.figure import WARNING_WIDTH, warning_lines
+
+    series = ("/data/cohort/patient 7/study: folder holds 3 DICOM series; measured series 2 "
+              "'Head bone' (H70h, 214 slices); other CT series not measured: series 3 'Head "
+              "soft' (H30s, 214 slices) (to measure one, give its files a folder of their own); "
+              "skipped: series 1 'Topogram' (localizer, 2 files)")
+    lines = warning_lines([series])
+    assert lines[0].startswith("Warning: study: folder holds 3 DICOM series; measured series 2")
+    assert "/data/cohort" not in " ".join(lines)
+    assert len(lines) == 2 and all(len(line) <= WARNING_WIDTH for line in lines)
+    assert "series 3 'Head soft'" in " ".join(lines)    # was past the cut
+    longer = series + "; " + "x " * 200
+    assert warning_lines([longer])[-1].endswith("...")
+    many = ["left side: warning %d" % k for k in range(9)]
+    shown = warning_lines([series] + many, max_lines=5)
+    assert len(shown) == 5 and shown[-1] == "... 7 more warnings in report.json", shown
+    assert warning_lines(many[:5], max_lines=5) == ["Warning: " + w for w in many[:5]]
+    assert warning_lines(many[:6], max_lines=5)[-1] == "... 2 more warnings in report.json"

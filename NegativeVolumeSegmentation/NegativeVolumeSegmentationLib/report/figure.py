@@ -20,6 +20,7 @@ coronal = the x-z plane (patient's right on the image's left, superior up), sagi
 plane (anterior on the left, superior up). Pixels are SLICE_PIXEL_MM wide over FIELD_MM.
 """
 
+import os
 import textwrap
 
 import numpy as np
@@ -38,6 +39,7 @@ OUTLINE_WIDTH = 1.6
 DPI = 110
 NOT_MEASURABLE_COLOUR = "#c0392b"
 CAUTION_COLOUR = "#b9770e"
+WARNING_WIDTH = 165                 # characters of a footer line (8.5 pt across the figure)
 
 
 def not_measurable_reason(rep, side):
@@ -229,7 +231,7 @@ def _table(ax, rep):
     table.scale(1.0, 1.35)
 
 
-def render_report_figure(path, ct, labels, rep, meshes=None, case="", max_warnings=4):
+def render_report_figure(path, ct, labels, rep, meshes=None, case="", max_warning_lines=5):
     """Write report.png to ``path``.
 
     Args:
@@ -299,9 +301,7 @@ def render_report_figure(path, ct, labels, rep, meshes=None, case="", max_warnin
     if no_ct:
         lines.append("No CT given: the slices show the label map (condyle and temporal bone "
                      "light grey), and no air rule was applied.")
-    lines += ["Warning: " + w[:150] for w in warnings[:max_warnings]]
-    if len(warnings) > max_warnings:
-        lines.append("... %d more warnings in report.json" % (len(warnings) - max_warnings))
+    lines += warning_lines(warnings, max_warning_lines)
     fig.text(0.06, 0.035, "\n".join(lines), fontsize=8.5, va="bottom")
     fig.suptitle("TMJ negative volume%s  (nvseg %s, %s)" % (" - " + case if case else "",
                                                           rep.get("version", "?"),
@@ -313,6 +313,27 @@ def render_report_figure(path, ct, labels, rep, meshes=None, case="", max_warnin
                  fontweight="bold")
     fig.savefig(path, dpi=DPI)
     return path
+
+
+def warning_lines(warnings, max_lines=5, width=WARNING_WIDTH):
+    """The footer's lines for ``warnings``: each wrapped at ``width`` characters over at most two
+    lines ("..." where cut; report.json has the whole text), an input path at a warning's start
+    shortened to its last part (the title names the case), at most ``max_lines`` lines with the
+    last saying how many more warnings report.json holds."""
+    lines = []
+    for count, warning in enumerate(warnings):
+        head, colon, rest = warning.partition(": ")
+        if colon and os.sep in head:
+            warning = os.path.basename(head.rstrip(os.sep)) + ": " + rest
+        wrapped = textwrap.wrap("Warning: " + warning, width, subsequent_indent="    ")
+        if len(wrapped) > 2:
+            wrapped = [wrapped[0], wrapped[1][:width - 3].rstrip() + "..."]
+        if len(lines) + len(wrapped) > max_lines - (count + 1 < len(warnings)):
+            lines.append("... %d more warning%s in report.json"
+                         % (len(warnings) - count, "" if len(warnings) - count == 1 else "s"))
+            break
+        lines += wrapped
+    return lines
 
 
 def _what(caution):
