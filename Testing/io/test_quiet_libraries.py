@@ -37,6 +37,18 @@ def test_reading_bad_ct_writes_nothing_to_stderr(tmp_path, capfd, build, expecte
     assert (out, err) == ("", "")
 
 
+def test_reading_a_study_folder_writes_nothing_to_stderr(tmp_path, capfd):
+    """Five series (scout, two axial CTs, a reformat, an MR series): each described from its
+    header and one read; what GDCM says stays in our one warning."""
+    from test_dicom_series import write_study
+
+    folder = str(tmp_path / "study")
+    write_study(folder)
+    capfd.readouterr()
+    _image, warnings = read_ct(folder)
+    assert len(warnings) == 1 and capfd.readouterr() == ("", "")
+
+
 def test_quiet_libraries_collects_raw_stderr_and_restores_settings(capfd):
     from vtkmodules.vtkCommonCore import vtkObject
     from vtkmodules.vtkIOLegacy import vtkPolyDataReader
