@@ -350,9 +350,9 @@ def measure_labels(source, options=None, progress=None, case=None, ct=None):
         labels = read_label_map(source)
         inputs["labels"] = os.path.abspath(source)
     if ct is not None and not isinstance(ct, sitk.Image):
-        inputs["ct"] = os.path.abspath(ct)
-        ct, ct_warnings = read_ct(ct)
+        inputs["ct"], (ct, ct_warnings) = os.path.abspath(ct), read_ct(ct)
         warnings.extend(ct_warnings)
+        inputs["dicom_series"] = series_record(ct)
     acquired = ct_detail = None
     if ct is not None:
         acquired, ct_detail = _grid_of(ct), quality.ct_slice_detail(ct)

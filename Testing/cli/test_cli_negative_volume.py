@@ -71,6 +71,28 @@ def test_outputs_and_report_contract(case, tmp_path):
     assert not [n for n in os.listdir(out) if n.startswith(".nvseg-partial")]
 
 
+def test_a_dicom_ct_is_named_in_the_report(case, tmp_path):
+    """``--ct`` a DICOM folder: the same numbers as its NIfTI, and report.json names the series."""
+    from dicom_writer import write_dicom_series
+
+    ph, folder = case
+    dicom = write_dicom_series(sitk.ReadImage(os.path.join(folder, "ct.nii.gz")),
+                               str(tmp_path / "ct_series"), "1.2.826.0.1.3680043.2.1125.12.1",
+                               tags=[("0020|0011", "4"), ("0008|103e", "TMJ")])
+    reports = []
+    for ct, out in ((os.path.join(folder, "ct.nii.gz"), "nifti"), (dicom, "dicom")):
+        assert _run([os.path.join(folder, "labels.nii.gz"), "--ct", ct,
+                     "-o", str(tmp_path / out)]) == 0
+        with open(str(tmp_path / out / "report.json")) as f:
+            reports.append(json.load(f))
+    assert reports[0]["inputs"]["dicom_series"] is None
+    assert reports[1]["inputs"]["dicom_series"]["number"] == "4"
+    assert reports[1]["inputs"]["dicom_series"]["description"] == "TMJ"
+    for side in ("left", "right"):
+        assert reports[1][side]["negative_volume_mm3"] == pytest.approx(
+            reports[0][side]["negative_volume_mm3"], rel=1e-3)
+
+
 def test_without_ct_the_picture_shows_the_label_map_and_slicer_gets_its_segmentation(case,
                                                                                      tmp_path):
     """A label map alone (no --ct): report.png is drawn on the label map's slices and says so,
