@@ -6,6 +6,8 @@ The study is written here with known content: each series is the synthetic CT of
 ones a scanner writes for a scout, axial reconstructions, a reformat, another modality.
 """
 
+import os
+
 import numpy as np
 import pytest
 import SimpleITK as sitk
@@ -13,6 +15,7 @@ import SimpleITK as sitk
 from NegativeVolumeSegmentationLib import quality
 from NegativeVolumeSegmentationLib.io.ct import read_ct
 from NegativeVolumeSegmentationLib.io.dicom_series import dicom_series, series_record
+
 from dicom_writer import write_dicom_series
 from test_ct_io import make_ct
 
@@ -68,7 +71,7 @@ def test_a_study_folder_measures_its_axial_ct_and_names_the_rest(tmp_path):
     left, skipped = text.split("other CT series not measured: ")[1].split("; skipped: ")
     assert "series 3 'TMJ 0.6 soft' (H30s, 22 slices)" in left
     assert "series 4 'MPR sag' (derived, 44 slices)" in left
-    assert "folder of their own" in left
+    assert "give a folder holding only its files" in left
     assert "series 1 'Topogram' (localizer, 2 files)" in skipped
     assert "series 5 'T1' (MR, 44 slices)" in skipped
     assert series_record(image) == {"uid": BONE, "number": "2", "description": "TMJ 0.6 bone",
@@ -122,25 +125,51 @@ def test_a_folder_of_a_scout_alone_is_refused_in_one_line(tmp_path):
         read_ct(folder)
 
 
-def test_an_export_tree_given_at_its_root_says_where_the_series_lie(tmp_path):
-    """A CD / PACS export (root / DICOM / patient / study / series): its root holds no case; the
-    one-line refusal names the folders the DICOM files lie in (before: only "no DICOM series")."""
-    from NegativeVolumeSegmentationLib.errors import InputError
+def test_an_export_tree_is_one_case_read_from_its_subfolders(tmp_path):
+    """A CD / PACS export of one study (DICOMDIR / DICOM / patient / study / series) given at its
+    root: one case, its axial CT read from four levels down, the scout named with its subfolder
+    (before: "folder holds no CT files and no DICOM series")."""
     from NegativeVolumeSegmentationLib.io.ct import find_cases
 
     root = tmp_path / "cd"
     root.mkdir()
     (root / "DICOMDIR").write_bytes(b"\0" * 128 + b"DICM")   # the directory file: not a series
-    series = [root / "DICOM" / "PA000" / "ST000" / name for name in ("SE000", "SE001")]
-    write_dicom_series(make_ct(), str(series[0]), BONE, count=2,
+    study = root / "DICOM" / "PA000" / "ST000"
+    bone = make_ct()
+    write_dicom_series(bone, str(study / "SE000"), SCOUT, count=2,
                        tags=_tags(1, "Topogram", image_type="ORIGINAL\\PRIMARY\\LOCALIZER"))
-    write_dicom_series(make_ct(), str(series[1]), SOFT)
-    with pytest.raises(InputError) as error:
-        find_cases([str(root)])
-    text = str(error.value)
-    assert "\n" not in text and "no DICOM series; DICOM files lie deeper, in %s, %s: give " \
-        "those folders" % (series[0], series[1]) in text, text
-    with pytest.raises(InputError) as error:
-        read_ct(str(root))                  # the console's route (run_case on a path)
-    assert "DICOM files lie deeper, in %s, %s" % (series[0], series[1]) in str(error.value)
-    assert find_cases([str(series[1])]) == [("SE001", str(series[1]))]
+    write_dicom_series(bone, str(study / "SE001"), BONE, tags=_tags(2, "TMJ bone"))
+    assert find_cases([str(root)]) == [("cd", str(root))]
+    assert find_cases([str(study)]) == [("ST000", str(study))]    # the study folder: the same
+    image, warnings = read_ct(str(root))
+    np.testing.assert_array_equal(_values(image), _values(bone))
+    assert ("measured series 2 'TMJ bone' in %s (22 slices); skipped: series 1 'Topogram' in %s "
+            "(localizer, 2 files)" % (os.path.join("DICOM", "PA000", "ST000", "SE001"),
+                                      os.path.join("DICOM", "PA000", "ST000", "SE000"))
+            in warnings[0]), warnings
+
+
+def test_a_cohort_of_export_trees_is_one_case_per_patient(tmp_path):
+    """A cohort folder: a patient's flat folder, a patient's study / series tree, a CT file. Each
+    is one case (before: the tree was skipped without a word, as it held no series at its
+    top); two studies of one patient in one folder stay one case, measured on the first acquired
+    series and naming the other."""
+    from NegativeVolumeSegmentationLib.io.ct import find_cases
+
+    cohort = tmp_path / "cohort"
+    ct = make_ct()
+    write_dicom_series(ct, str(cohort / "p1"), BONE, tags=[("0020|000d", ROOT + "101")])
+    write_dicom_series(ct, str(cohort / "p2" / "CT head" / "SE2"), SOFT,
+                       tags=[("0020|000d", ROOT + "102")] + _tags(2, "axial"))
+    write_dicom_series(ct, str(cohort / "p2" / "CT head" / "SE1"), SCOUT, count=1,
+                       tags=[("0020|000d", ROOT + "102")] +
+                       _tags(1, "scout", image_type="ORIGINAL\\PRIMARY\\LOCALIZER"))
+    sitk.WriteImage(ct, str(cohort / "p3.nrrd"))
+    cases = find_cases([str(cohort)])
+    assert [name for name, _ in cases] == ["p1", "p2", "p3"]
+    image, warnings = read_ct(cases[1][1])
+    np.testing.assert_array_equal(_values(image), _values(ct))
+    assert "measured series 2 'axial' in %s" % os.path.join("CT head", "SE2") in warnings[0]
+    # the same two patients' folders without the CT file: two studies, so still two cases
+    os.remove(str(cohort / "p3.nrrd"))
+    assert [name for name, _ in find_cases([str(cohort)])] == ["p1", "p2"]

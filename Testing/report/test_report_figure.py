@@ -172,7 +172,7 @@ def test_long_warnings_are_wrapped_not_cut_at_the_edge():
 
     series = ("/data/cohort/patient 7/study: folder holds 3 DICOM series; measured series 2 "
               "'Head bone' (H70h, 214 slices); other CT series not measured: series 3 'Head "
-              "soft' (H30s, 214 slices) (to measure one, give its files a folder of their own); "
+              "soft' (H30s, 214 slices) (to measure one, give a folder holding only its files); "
               "skipped: series 1 'Topogram' (localizer, 2 files)")
     lines = warning_lines([series])
     assert lines[0].startswith("Warning: study: folder holds 3 DICOM series; measured series 2")

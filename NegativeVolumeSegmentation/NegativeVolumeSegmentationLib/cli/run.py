@@ -1,6 +1,7 @@
 """``nvseg run INPUT [INPUT ...] -o OUT_DIR``: whole-head CT -> both joints' negative volumes.
 
-INPUT: CT files (NIfTI, NRRD, MetaImage), DICOM series folders, or folders of such cases. Per
+INPUT: CT files (NIfTI, NRRD, MetaImage), DICOM folders (a series, or a study's series in it or
+in its subfolders: the axial CT is measured, io/dicom_series.py), or folders of such cases. Per
 case, written all or nothing (:mod:`..io.results_folder`) into ``OUT_DIR/<case>/``: report.json,
 segmentation.seg.nrrd, labels.nii.gz (1-6), report.png and VTK meshes (LPS mm; the condyle mesh
 carries ``JointSpaceThickness_mm``). ``OUT_DIR/cohort.csv`` gets one row per case; a case that
@@ -40,7 +41,8 @@ def add_parser(subparsers):
         description="Find both temporomandibular joints in each head CT, segment condyle and "
                     "temporal bone with the bundled models and measure the negative volume.")
     p.add_argument("inputs", metavar="INPUT", nargs="+",
-                   help="CT file, DICOM series folder, or a folder of cases")
+                   help="CT file, DICOM folder (a series, or a study: its axial CT series is "
+                        "measured), or a folder of cases")
     p.add_argument("-o", "--output", metavar="OUT_DIR", required=True, help="output folder")
     O.add_arguments(p, PARAMETERS)
     p.add_argument("--model-dir", metavar="DIR",

@@ -1,10 +1,11 @@
 """Reading a head CT (file or DICOM series folder) with strict input checks.
 
-``read_ct`` returns a 3D SimpleITK image of **float32 Hounsfield units** (DICOM rescale slope and
-intercept applied by SimpleITK/GDCM). float32 is chosen over int16 because it holds rescaled values
-with a fractional slope exactly and every downstream step computes in floating point anyway.
-Origin, spacing (mm) and direction cosines are kept exactly as read; physical points are LPS mm
-(+x = patient's left). The input is only read, never modified.
+``read_ct`` returns a 3D SimpleITK image in **Hounsfield units** (DICOM rescale slope and
+intercept applied by SimpleITK/GDCM): 8- and 16-bit integer pixels as they are (a 0.2 mm CBCT is
+2 GB of int16), anything else float32. Origin, spacing (mm) and direction cosines are kept
+exactly as read; physical points are LPS mm (+x = patient's left). The input is only read, never
+modified. A DICOM folder may hold a whole study, in subfolders too: which series is read is
+decided in io/dicom_series.py.
 
 Bad input raises :class:`InputError` with one line that names the input; doubtful input
 (intensities that do not look like CT in HU, coarse voxels, uneven DICOM slices) gives warnings.
@@ -20,8 +21,9 @@ import zlib
 import numpy as np
 import SimpleITK as sitk
 
-from .dicom import deeper_hint, is_dicom_file, read_dicom_folder, single_file_reason
-from .dicom_series import dicom_series, series_record, tag_image  # noqa: F401 (re-exported)
+from .dicom import read_dicom_folder, single_file_reason
+from .dicom_series import dicom_folders, dicom_series, is_dicom_file, study_uids, tag_image
+from .dicom_series import series_record  # noqa: F401 (re-exported for the pipeline)
 from .quiet import quiet_libraries
 from ..errors import InputError
 from ..hounsfield import AIR_HU, BONE_HU, SAMPLE_VOXELS
@@ -293,31 +295,38 @@ def _is_case_file(path):
 
 
 def _expand_folder(folder):
-    """Cases inside a folder: the folder itself when it holds a DICOM series, else its image
-    files and its subfolders holding a DICOM series (one level, sorted by name)."""
+    """Cases inside a folder: the folder itself when it holds a DICOM series, or when it holds no
+    CT file and all the DICOM files below it belong to one study (a study's series in
+    subfolders, a CD of one study); else its CT files and its subfolders holding DICOM files at
+    any depth down to :data:`.dicom_series.SEARCH_DEPTH` (one case each: a patient's or a
+    study's folder; sorted by name)."""
     if dicom_series(folder):
         return [folder]
-    cases = []
+    cases, with_dicom = [], False
     for entry in sorted(os.listdir(folder)):
         full = os.path.join(folder, entry)
         if entry.startswith("."):
             continue
         if _is_case_file(full):
             cases.append(full)
-        elif os.path.isdir(full) and dicom_series(full):
+        elif os.path.isdir(full) and dicom_folders(full, limit=1):
             cases.append(full)
+            with_dicom = True
+    if with_dicom and all(os.path.isdir(c) for c in cases) and len(study_uids(folder)) == 1:
+        return [folder]
     if not cases:
-        raise InputError("%s: folder holds no CT files (%s) and no DICOM series%s"
-                         % (folder, ", ".join(CT_EXTENSIONS), deeper_hint(folder)))
+        raise InputError("%s: folder holds no CT files (%s) and no DICOM series"
+                         % (folder, ", ".join(CT_EXTENSIONS)))
     return cases
 
 
 def find_cases(paths):
     """Expand inputs into a list of (case name, path) for batch processing.
 
-    Each input is a CT file, a DICOM series folder, or a folder of cases (CT files and DICOM
-    series subfolders). Names repeated across inputs get a suffix ``_2``, ``_3``, ... so output
-    folders never collide. Missing inputs raise InputError.
+    Each input is a CT file, a DICOM folder (a series, or one study's series in it or in its
+    subfolders), or a folder of cases (CT files and subfolders with DICOM files below them:
+    :func:`_expand_folder`). Names repeated across inputs get a suffix ``_2``, ``_3``, ... so
+    output folders never collide. Missing inputs raise InputError.
     """
     if isinstance(paths, str):
         paths = [paths]

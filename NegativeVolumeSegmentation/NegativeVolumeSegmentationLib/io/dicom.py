@@ -12,13 +12,11 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..errors import InputError
-from .dicom_series import choose_series, dicom_series
+from .dicom_series import SEARCH_DEPTH, choose_series, dicom_series
 from .gantry_tilt import check_slice_gaps, regularise_slices
 from .quiet import quiet_libraries
 
 SAME_POSITION_MM = 1e-3           # two slices closer than this along the normal are duplicates
-DICOM_SEARCH_DEPTH = 4            # a folder of no cases: DICOM files looked for this deep (CD
-                                  # and PACS exports: DICOM / patient / study / series)
 
 
 def _one_line(text, limit=120):
@@ -70,45 +68,6 @@ def slice_positions(reader, count, name):
     return positions if orientation else None
 
 
-def is_dicom_file(path):
-    """True when ``path`` is a DICOM Part 10 file ("DICM" at byte 128)."""
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(128)
-            return handle.read(4) == b"DICM"
-    except OSError:
-        return False
-
-
-def dicom_folders_below(folder, depth=DICOM_SEARCH_DEPTH, limit=3):
-    """Up to ``limit`` folders 2..``depth`` levels below ``folder`` holding DICOM files (a
-    CD's or a PACS export's patient / study / series tree), in sorted walk order; found by the
-    "DICM" preamble of a folder's first three files, not by GDCM."""
-    found = []
-    top = folder.rstrip(os.sep).count(os.sep)
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        level = root.rstrip(os.sep).count(os.sep) - top
-        if level >= depth:
-            dirs[:] = []
-        visible = sorted(f for f in files if not f.startswith("."))[:3]
-        if level >= 2 and any(is_dicom_file(os.path.join(root, f)) for f in visible):
-            found.append(root)
-            if len(found) >= limit:
-                break
-    return found
-
-
-def deeper_hint(folder):
-    """"; DICOM files lie deeper, in A, B and others: give those folders" for a folder whose
-    DICOM files lie 2+ levels down (:func:`dicom_folders_below`), else ""."""
-    deeper = dicom_folders_below(folder)
-    if not deeper:
-        return ""
-    return "; DICOM files lie deeper, in %s%s: give those folders" % (
-        ", ".join(deeper[:2]), " and others" if len(deeper) > 2 else "")
-
-
 def _frames(path):
     """NumberOfFrames of the DICOM file ``path`` (1 when absent or unreadable)."""
     reader = sitk.ImageFileReader()
@@ -135,21 +94,22 @@ def single_file_reason(path, what):
 
 
 def read_dicom_folder(folder, name):
-    """Read the CT series directly in ``folder`` (the one :func:`.dicom_series.choose_series`
-    ranks first where there are several); returns (image, warnings, series info).
+    """Read the CT series in ``folder`` or its subfolders (a series, a study of several series,
+    an export's patient / study / series tree: the one :func:`.dicom_series.choose_series` ranks
+    first); returns (image, warnings, series info).
 
     The image is as SimpleITK/GDCM gives it (rescale applied, slices sorted along the normal),
     resampled onto an orthogonal, evenly spaced grid when the slices are tilted (gantry tilt) or
     unevenly spaced (io/gantry_tilt.py, with a warning); the caller checks its shape. InputError
     (one line naming ``name``) when nothing usable.
     """
-    series = dicom_series(folder)
+    series = dicom_series(folder, below=True)
     if not series:
         if not any(not entry.startswith(".") for entry in os.listdir(folder)):
             raise InputError("%s: folder is empty" % name)
-        raise InputError("%s: folder holds no DICOM series (and is not an image file)%s"
-                         % (name, deeper_hint(folder)))
-    sid, files, info, warnings = choose_series(series, name)
+        raise InputError("%s: folder holds no DICOM series, nor do its subfolders %d levels "
+                         "down (and it is not an image file)" % (name, SEARCH_DEPTH))
+    sid, files, info, warnings = choose_series(series, name, folder)
     if len(files) == 1:
         raise InputError(single_file_reason(files[0], "%s: DICOM series %s" % (name, sid)))
     reader = sitk.ImageSeriesReader()

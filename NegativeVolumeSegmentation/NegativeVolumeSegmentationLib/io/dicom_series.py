@@ -1,6 +1,8 @@
 """Which series of a DICOM folder is the CT to measure.
 
-A study exported into one folder often holds several series: the scout (topogram, a localizer of
+A case's DICOM folder holds one series, or a study's several series in it or in subfolders (a CD
+or PACS export's DICOM / patient / study / series tree, looked through down to SEARCH_DEPTH
+levels). A study often holds several series: the scout (topogram, a localizer of
 one to three images), the axial reconstructions with a bone and a soft-tissue kernel, reformats
 (sagittal or oblique MPRs, DERIVED), a dose report (a secondary capture or structured report)
 and, in TMJ protocols, a second acquisition with the mouth open. GDCM groups the files by
@@ -15,9 +17,11 @@ SeriesInstanceUID; here each series is described from its first file's header an
 
 The series measured is named in a warning together with the CT series left out (those that
 could have been measured: another kernel, a second mouth position) and those skipped; report.json
-names it under ``inputs.dicom_series``. To measure another series, its files go into a folder of
-their own. numpy-free; SimpleITK/GDCM only.
+names it under ``inputs.dicom_series``. To measure another series, give a folder that holds only
+its files. numpy-free; SimpleITK/GDCM only.
 """
+
+import os
 
 import SimpleITK as sitk
 
@@ -27,22 +31,76 @@ TAGS = (("uid", "0020|000e"), ("number", "0020|0011"), ("description", "0008|103
         ("kernel", "0018|1210"), ("thickness", "0018|0050"), ("modality", "0008|0060"),
         ("image_type", "0008|0008"))
 VOLUME_MODALITIES = ("CT", "")    # CBCT exports say CT; a file without the tag is given a chance
+MAX_HEADERS_PER_FOLDER = 5        # files tried per folder for its StudyInstanceUID
+SEARCH_DEPTH = 4                  # subfolders looked through for series: a CD or PACS export's
+                                  # DICOM / patient / study / series tree
 MIN_VOLUME_SLICES = 3             # a scout has 1-3 images; a volume of a joint has dozens
 
 
-def dicom_series(folder):
-    """DICOM series directly in ``folder``: list of (series id, file names sorted by GDCM along
-    the slice normal), in GDCM's order; [] when there are none."""
+def is_dicom_file(path):
+    """True when ``path`` is a DICOM Part 10 file ("DICM" at byte 128)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(128)
+            return handle.read(4) == b"DICM"
+    except OSError:
+        return False
+
+
+def dicom_folders(folder, depth=SEARCH_DEPTH, limit=None):
+    """Folders from ``folder`` itself down to ``depth`` levels below it that hold DICOM files,
+    in sorted walk order (at most ``limit``); told by the "DICM" preamble of each folder's first
+    three files, not by GDCM (cheap enough to look through a cohort)."""
+    found = []
+    top = os.path.abspath(folder).rstrip(os.sep).count(os.sep)
+    for root, dirs, files in os.walk(folder):
+        level = os.path.abspath(root).rstrip(os.sep).count(os.sep) - top
+        dirs[:] = [] if level >= depth else sorted(d for d in dirs if not d.startswith("."))
+        visible = sorted(f for f in files if not f.startswith("."))[:3]
+        if any(is_dicom_file(os.path.join(root, f)) for f in visible):
+            found.append(root)
+            if limit is not None and len(found) >= limit:
+                break
+    return found
+
+
+def study_uids(folder):
+    """StudyInstanceUIDs of the DICOM files in ``folder`` and below (:func:`dicom_folders`; the
+    first file with one, per folder; a DICOMDIR or a file without the tag tells none)."""
+    uids = set()
+    reader = sitk.ImageFileReader()
+    for where in dicom_folders(folder):
+        for name in sorted(os.listdir(where))[:MAX_HEADERS_PER_FOLDER]:
+            path = os.path.join(where, name)
+            if name.startswith(".") or name.upper() == "DICOMDIR" or not is_dicom_file(path):
+                continue
+            reader.SetFileName(path)
+            try:
+                with quiet_libraries():
+                    reader.ReadImageInformation()
+            except RuntimeError:
+                continue
+            if reader.HasMetaDataKey("0020|000d") and reader.GetMetaData("0020|000d").strip():
+                uids.add(reader.GetMetaData("0020|000d").strip())
+                break
+    return uids
+
+
+def dicom_series(folder, below=False):
+    """DICOM series in ``folder`` (``below``: and in its subfolders, :func:`dicom_folders`): list
+    of (series id, file names sorted by GDCM along the slice normal), folder by folder in GDCM's
+    order; [] when there are none."""
     series = []
     with quiet_libraries():       # GDCM warns "No Series were found" on stderr
-        try:
-            ids = sitk.ImageSeriesReader.GetGDCMSeriesIDs(folder)
-        except RuntimeError:
-            return []
-        for sid in ids:
-            files = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(folder, sid)
-            if files:
-                series.append((sid, tuple(files)))
+        for where in dicom_folders(folder) if below else [folder]:
+            try:
+                ids = sitk.ImageSeriesReader.GetGDCMSeriesIDs(where)
+            except RuntimeError:
+                continue
+            for sid in ids:
+                files = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(where, sid)
+                if files:
+                    series.append((sid, tuple(files)))
     return series
 
 
@@ -90,10 +148,13 @@ def rank(info):
 
 
 def label(info):
-    """Short human name of a series: ``series 3 'Bone 0.6' (H70h, 301 slices)``."""
+    """Short human name of a series: ``series 3 'Bone 0.6' (H70h, 301 slices)``, with ``in
+    SE0003`` where it lies in a subfolder of the case's folder."""
     name = "series %s" % (info["number"] or info["uid"])
     if info["description"]:
         name += " '%s'" % info["description"]
+    if info.get("folder"):
+        name += " in %s" % info["folder"]
     what = [info["kernel"]] if info["kernel"] else []
     if info["modality"] not in VOLUME_MODALITIES:
         what.append(info["modality"])
@@ -107,11 +168,15 @@ def label(info):
     return "%s (%s)" % (name, ", ".join(what))
 
 
-def choose_series(series, name):
+def choose_series(series, name, folder=None):
     """(series id, files, info, warnings) of the series to measure among ``series`` (as
-    :func:`dicom_series` gives them, at least one). One warning when there are several: the one
-    measured, the other CT volumes left out, the rest skipped."""
+    :func:`dicom_series` gives them, at least one; ``folder``: the case's folder, whose
+    subfolders the labels name). One warning when there are several: the one measured, the
+    other CT volumes left out, the rest skipped."""
     described = [(describe_series(sid, files), sid, files) for sid, files in series]
+    for info, _sid, files in described:
+        where = os.path.relpath(os.path.dirname(files[0]), folder) if folder else os.curdir
+        info["folder"] = "" if where == os.curdir else where
     described.sort(key=lambda item: rank(item[0]))
     info, sid, files = described[0]
     warnings = []
@@ -122,8 +187,8 @@ def choose_series(series, name):
         text = "%s: folder holds %d DICOM series; measured %s" % (name, len(described),
                                                                   label(info))
         if left:
-            text += "; other CT series not measured: %s (to measure one, give its files a " \
-                    "folder of their own)" % ", ".join(label(o) for o in left)
+            text += "; other CT series not measured: %s (to measure one, give a folder " \
+                    "holding only its files)" % ", ".join(label(o) for o in left)
         if skipped:
             text += "; skipped: %s" % ", ".join(label(o) for o in skipped)
         warnings.append(text)
