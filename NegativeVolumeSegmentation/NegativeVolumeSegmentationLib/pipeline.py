@@ -352,7 +352,8 @@ def measure_labels(source, options=None, progress=None, case=None, ct=None):
     if ct is not None and not isinstance(ct, sitk.Image):
         inputs["ct"], (ct, ct_warnings) = os.path.abspath(ct), read_ct(ct)
         warnings.extend(ct_warnings)
-        inputs["dicom_series"] = series_record(ct)
+    if ct is not None:
+        inputs["dicom_series"] = series_record(ct)   # None unless read from DICOM
     acquired = ct_detail = None
     if ct is not None:
         acquired, ct_detail = _grid_of(ct), quality.ct_slice_detail(ct)
@@ -366,9 +367,7 @@ def measure_labels(source, options=None, progress=None, case=None, ct=None):
     scan = quality.check_scan(labels, intensities=False,   # the grid the labels were drawn on
                               mode=options.mode, acquired=acquired, ct_detail=ct_detail)
     timings["read"] = time.perf_counter() - t0
-    extra = {"parameters": options.report_parameters()}
-    if inputs:
-        extra["inputs"] = inputs
+    extra = {"parameters": options.report_parameters(), "inputs": inputs}
     if not scan.measurable:
         timings["total"] = time.perf_counter() - start
         report = build_report({}, warnings, timings, device="cpu", extra=extra,

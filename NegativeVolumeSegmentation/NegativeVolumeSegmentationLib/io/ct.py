@@ -235,10 +235,14 @@ KEPT_PIXEL_TYPES = (sitk.sitkInt8, sitk.sitkUInt8, sitk.sitkInt16, sitk.sitkUInt
 
 
 def as_ct_pixels(image):
-    """``image`` itself when its pixels are 8/16-bit integers or float32, else a float32 copy."""
+    """``image`` itself when its pixels are 8/16-bit integers or float32, else a float32 copy
+    (with the image's metadata: a DICOM series' identity and slice thickness)."""
     if image.GetPixelID() in KEPT_PIXEL_TYPES:
         return image
-    return sitk.Cast(image, sitk.sitkFloat32)
+    out = sitk.Cast(image, sitk.sitkFloat32)
+    for key in image.GetMetaDataKeys():
+        out.SetMetaData(key, image.GetMetaData(key))
+    return out
 
 
 def read_ct(path):

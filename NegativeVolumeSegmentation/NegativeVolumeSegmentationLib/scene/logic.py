@@ -21,7 +21,7 @@ import time
 from .. import labels as L
 from ..errors import InputError
 from ..options import RunOptions
-from . import mrml_bridge
+from . import dicom_header, mrml_bridge
 from .progress import stage_progress
 from .results_writer import (MC_TB_VALUES, THICKNESS_MODEL_NAMES, write_results)  # noqa: F401
 from .views import results_summary, show_results  # noqa: F401 (the Logic's API)
@@ -39,7 +39,7 @@ def input_image(volume_node):
     image = mrml_bridge.image_from_volume_node(volume_node)
     _check_shape(image.GetDimension(), image.GetSize(), image.GetNumberOfComponentsPerPixel(),
                  name)
-    return image, name
+    return dicom_header.tag_image_from_dicom(volume_node, image), name
 
 
 def existing_segments(segmentation_node, volume_node=None):
@@ -79,10 +79,13 @@ def source_image(options, inputVolumeNode, segmentationNode):
 
 
 def add_inputs(report, inputVolumeNode, options):
-    """The ``inputs`` entry of a run's report in Slicer (node names, not temporary files)."""
+    """The ``inputs`` entry of a run's report in Slicer (node names, not temporary files; the
+    DICOM series the run read from the volume's header: :mod:`.dicom_header`)."""
+    made = report.get("inputs") or {}
     report["inputs"] = {"ct_volume": (inputVolumeNode.GetName()
                                       if inputVolumeNode is not None else None),
-                        "segmented": options.segment}
+                        "segmented": options.segment,
+                        "dicom_series": made.get("dicom_series")}
     return report
 
 
