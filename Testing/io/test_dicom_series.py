@@ -91,6 +91,32 @@ def test_the_choice_does_not_depend_on_which_series_the_files_list_first(tmp_pat
     assert "measured series 2 'TMJ soft'" in warnings[0]
 
 
+def _soft(image, sigma_mm=0.8):
+    """``image`` as a softer kernel reconstructs the same acquisition (int16)."""
+    return sitk.Cast(sitk.SmoothingRecursiveGaussian(sitk.Cast(image, sitk.sitkFloat32),
+                                                     sigma_mm), sitk.sitkInt16)
+
+
+def test_of_two_kernels_of_one_acquisition_the_sharper_is_measured(tmp_path):
+    """The soft reconstruction has the lower series number (rule 5 would take it); both share
+    the AcquisitionTime: the sharper one is measured, and says why. With their AcquisitionTimes
+    apart (two acquisitions: the mouth opened between them) rule 5 holds again."""
+    bone = make_ct()
+    for acquired_soft, expected, number in (("101500.00", bone, "3"), ("102000.00", None, "2")):
+        folder = str(tmp_path / ("study_" + acquired_soft[:4]))
+        write_dicom_series(bone, folder, BONE, tags=_tags(3, "bone", "Hr64") +
+                           [("0008|0032", "101500.00")])
+        soft = _soft(bone)
+        write_dicom_series(soft, folder, SOFT, tags=_tags(2, "soft", "Hr36") +
+                           [("0008|0032", acquired_soft)])
+        image, warnings = read_ct(folder)
+        np.testing.assert_array_equal(_values(image),
+                                      _values(bone if expected is not None else soft))
+        assert "measured series %s" % number in warnings[0], warnings
+        assert ("the sharpest of 2 reconstructions of its acquisition" in warnings[0]) \
+            == (expected is not None), warnings
+
+
 def test_a_folder_of_one_series_says_nothing_and_a_file_has_no_series_record(tmp_path):
     folder = str(tmp_path / "one")
     truth = make_ct()
