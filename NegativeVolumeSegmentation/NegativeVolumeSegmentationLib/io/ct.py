@@ -313,7 +313,7 @@ def _expand_folder(folder):
             continue
         if _is_case_file(full):
             cases.append(full)
-        elif os.path.isdir(full) and dicom_folders(full, limit=1):
+        elif os.path.isdir(full) and (dicom_series(full) or dicom_folders(full, limit=1)):
             cases.append(full)
             with_dicom = True
     if with_dicom and all(os.path.isdir(c) for c in cases) and len(study_uids(folder)) == 1:

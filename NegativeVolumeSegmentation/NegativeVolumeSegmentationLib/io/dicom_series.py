@@ -92,12 +92,15 @@ def study_uids(folder):
 
 
 def dicom_series(folder, below=False):
-    """DICOM series in ``folder`` (``below``: and in its subfolders, :func:`dicom_folders`): list
-    of (series id, file names sorted by GDCM along the slice normal), folder by folder in GDCM's
-    order; [] when there are none."""
+    """DICOM series in ``folder`` (GDCM: files without the Part 10 preamble too) and, with
+    ``below``, in its subfolders that hold DICOM files (:func:`dicom_folders`): list of (series
+    id, file names sorted by GDCM along the slice normal), folder by folder in GDCM's order; []
+    when there are none."""
     series = []
+    folders = [folder] + ([f for f in dicom_folders(folder)
+                           if os.path.abspath(f) != os.path.abspath(folder)] if below else [])
     with quiet_libraries():       # GDCM warns "No Series were found" on stderr
-        for where in dicom_folders(folder) if below else [folder]:
+        for where in folders:
             try:
                 ids = sitk.ImageSeriesReader.GetGDCMSeriesIDs(where)
             except RuntimeError:
@@ -111,8 +114,9 @@ def dicom_series(folder, below=False):
 
 def describe_series(sid, files):
     """What the header of a series' first file says: dict with uid, number, description, kernel,
-    thickness (SliceThickness, mm as written), modality (upper case), image_type (list of
-    upper-case values), slices (number of files).
+    thickness (SliceThickness, mm as written), acquired (AcquisitionTime), frame
+    (FrameOfReferenceUID), modality (upper case), image_type (list of upper-case values), slices
+    (number of files).
     Missing tags are empty strings (an empty list for image_type)."""
     info = dict((key, "") for key, _ in TAGS)
     reader = sitk.ImageFileReader()
