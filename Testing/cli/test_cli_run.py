@@ -128,7 +128,7 @@ def test_end_to_end_against_analytic_truth(ct_path, tmp_path, patched_models, ca
     assert len(rows) == 1 and rows[0]["status"] == "ok"
     assert float(rows[0]["left_negative_volume_mm3"]) == pytest.approx(
         rep["left"]["negative_volume_mm3"], rel=1e-4)
-    assert rows[0]["mode"] == "confined"
+    assert rows[0]["mode"] == "confined" and rows[0]["series"] == ""
     for side in L.SIDES:  # concentric spheres: the superior space is the gap everywhere (the
         # CT paints bone without partial volume on 0.8 mm slices: within half a slice)
         assert float(rows[0]["%s_joint_space_superior_mm" % side]) == pytest.approx(
@@ -180,6 +180,7 @@ def test_a_dicom_study_folder_is_measured_on_its_axial_series(ct_path, tmp_path,
         nv_truth = 2.0 * np.pi / 3.0 * (CAP_INNER ** 3 - RADII[side] ** 3)
         assert rep[side]["negative_volume_mm3"] == pytest.approx(nv_truth, rel=0.04)
     row = list(csv.DictReader(open(str(out / "cohort.csv"))))[0]
+    assert row["series"] == "2 'TMJ bone' (H70h)"
     assert "measured series 2 'TMJ bone' (H70h, 70 slices)" in row["warnings"]
     assert "series 3 (70 slices)" in row["warnings"] and "localizer, 2 files" in row["warnings"]
 

@@ -22,7 +22,7 @@ from ..errors import InputError, ModelError
 
 PARAMETERS = ("device", "max_distance_mm", "mode", "cube_mm", "enhance_tb")
 
-COLUMNS = ("case", "input", "status", "error",
+COLUMNS = ("case", "input", "series", "status", "error",
            "left_negative_volume_mm3", "right_negative_volume_mm3",
            "left_condyle_volume_mm3", "right_condyle_volume_mm3",
            "left_joint_space_min_mm", "right_joint_space_min_mm",
@@ -57,13 +57,23 @@ def add_parser(subparsers):
     return p
 
 
+def _series_cell(record):
+    """cohort.csv's ``series``: the DICOM series measured (report.json ``inputs.dicom_series``)
+    as ``2 'Head bone' (H70h)``; empty for a CT file."""
+    if not record:
+        return ""
+    return " ".join([record.get("number") or record["uid"]]
+                    + (["'%s'" % record["description"]] if record.get("description") else [])
+                    + (["(%s)" % record["kernel"]] if record.get("kernel") else []))
+
+
 def _row(case, path, rep=None, error=None, seconds=0.0):
     row = dict((key, "") for key in COLUMNS)
     row.update(case=case, input=os.path.abspath(path), seconds="%.2f" % seconds)
     if error is not None:
         row.update(status="failed", error=" ".join(str(error).split()))
         return row
-    row["status"] = "ok"
+    row.update(status="ok", series=_series_cell((rep.get("inputs") or {}).get("dicom_series")))
     for side in ("left", "right"):
         values = rep.get(side) or {}
         for key in ("negative_volume_mm3", "condyle_volume_mm3", "joint_space_min_mm",
