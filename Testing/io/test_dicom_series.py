@@ -117,6 +117,29 @@ def test_of_two_kernels_of_one_acquisition_the_sharper_is_measured(tmp_path):
             == (expected is not None), warnings
 
 
+def test_a_localizer_filed_under_the_axial_series_uid_is_read_apart(tmp_path):
+    """Two coronal scout images carry the axial series' own SeriesInstanceUID (some exports file
+    them so): the series did not stack ("cannot read DICOM series ...: Exception thrown in
+    SimpleITK ImageSeriesReader_Execute: ..."); now its slices are grouped by geometry and the
+    axial ones measured, with a warning."""
+    folder = str(tmp_path / "mixed")
+    ct = make_ct()
+    write_dicom_series(ct, folder, BONE, tags=_tags(2, "TMJ"))
+    scout = sitk.Image([26, 22, 2], sitk.sitkInt16)
+    scout.SetDirection([1, 0, 0, 0, 0, 1, 0, -1, 0])
+    write_dicom_series(scout, str(tmp_path / "scout"), SCOUT,
+                       tags=[("0020|000e", BONE)] + _tags(2, "TMJ", image_type="ORIGINAL\\"
+                                                          "PRIMARY\\LOCALIZER"))
+    for path in (tmp_path / "scout").iterdir():
+        os.rename(str(path), os.path.join(folder, "zz_" + path.name))
+    assert len(dicom_series(folder)) == 1                  # GDCM: one series of 24 files
+    image, warnings = read_ct(folder)
+    np.testing.assert_array_equal(_values(image), _values(ct))
+    assert len(warnings) == 1 and ("DICOM series 2 holds slices of 2 orientations or sizes"
+                                   in warnings[0] and "measured 22 of its 24 files"
+                                   in warnings[0]), warnings
+
+
 def test_a_folder_of_one_series_says_nothing_and_a_file_has_no_series_record(tmp_path):
     folder = str(tmp_path / "one")
     truth = make_ct()

@@ -12,7 +12,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..errors import InputError
-from .dicom_series import SEARCH_DEPTH, choose_series, dicom_series
+from .dicom_series import SEARCH_DEPTH, choose_series, dicom_series, split_series
 from .gantry_tilt import check_slice_gaps, regularise_slices
 from .quiet import quiet_libraries
 
@@ -123,6 +123,15 @@ def edge_sharpness(image, planes=EDGE_PLANES, percentile=EDGE_PERCENTILE):
     return float(np.percentile(np.concatenate(values), percentile))
 
 
+def _read_checked(files, name, sid, read):
+    """(image, reader, slice positions) of a series (``read``: series already read, by files);
+    InputError for one file or slices that do not stack (:func:`slice_positions`)."""
+    if len(files) == 1:
+        raise InputError(single_file_reason(files[0], "%s: DICOM series %s" % (name, sid)))
+    image, reader = read.pop(files, None) or _read_series(files, name, sid)
+    return image, reader, slice_positions(reader, len(files), name)
+
+
 def read_dicom_folder(folder, name):
     """Read the CT series in ``folder`` or its subfolders (a series, a study of several series,
     an export's patient / study / series tree: the one :func:`.dicom_series.choose_series` ranks
@@ -146,11 +155,23 @@ def read_dicom_folder(folder, name):
         return edge_sharpness(read[files][0])
 
     sid, files, info, warnings = choose_series(series, name, folder, sharpness)
-    if len(files) == 1:
-        raise InputError(single_file_reason(files[0], "%s: DICOM series %s" % (name, sid)))
-    image, reader = read.pop(files, None) or _read_series(files, name, sid)
+    try:
+        image, reader, positions = _read_checked(files, name, sid, read)
+    except InputError:            # slices of several geometries filed under one series UID?
+        parts = split_series(sid, files)
+        if len(parts) < 2:
+            raise
+        alone, total = len(series) == 1, len(files)
+        series = [item for item in series if item[1] != files] + parts
+        sid, files, info, warnings = choose_series(series, name, folder, sharpness)
+        if alone:                 # its parts are not the folder's series: one warning says it
+            del warnings[:]
+        warnings.append("%s: DICOM series %s holds slices of %d orientations or sizes (a "
+                        "localizer or reformat filed in it?): read apart, measured %d of its %d "
+                        "files" % (name, info["number"] or info["uid"], len(parts), len(files),
+                                   total))
+        image, reader, positions = _read_checked(files, name, sid, read)
     read.clear()
-    positions = slice_positions(reader, len(files), name)
     if positions is not None and image.GetDimension() == 3 and len(positions) == image.GetDepth():
         image, more = regularise_slices(image, positions, name)
         warnings.extend(more)

@@ -112,6 +112,28 @@ def dicom_series(folder, below=False):
     return series
 
 
+def split_series(sid, files):
+    """The files of one series grouped by slice geometry (ImageOrientationPatient to 1e-3, rows
+    and columns), each group in GDCM's order: [(sid, files)] when all agree, else one entry per
+    group, ``sid`` marked with the group's number. Some exports file the localizer or a reformat
+    under the axial series' UID; such a series does not stack into one volume. Reads every
+    file's header: used only when a series failed to read."""
+    groups, reader = {}, sitk.ImageFileReader()
+    for path in files:
+        reader.SetFileName(path)
+        try:
+            with quiet_libraries():
+                reader.ReadImageInformation()
+            key = (tuple(round(float(v), 3) for v in reader.GetMetaData("0020|0037").split("\\"))
+                   if reader.HasMetaDataKey("0020|0037") else (), tuple(reader.GetSize()[:2]))
+        except (RuntimeError, ValueError):
+            key = None
+        groups.setdefault(key, []).append(path)
+    if len(groups) < 2:
+        return [(sid, tuple(files))]
+    return [("%s#%d" % (sid, k + 1), tuple(group)) for k, group in enumerate(groups.values())]
+
+
 def describe_series(sid, files):
     """What the header of a series' first file says: dict with uid, number, description, kernel,
     thickness (SliceThickness, mm as written), acquired (AcquisitionTime), frame
