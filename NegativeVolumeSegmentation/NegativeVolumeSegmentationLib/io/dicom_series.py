@@ -166,6 +166,7 @@ def is_volume(info):
 
 
 def _number(info):
+    """SeriesNumber as an integer; a series without one ranks after the numbered."""
     try:
         return int(float(info["number"]))
     except ValueError:
