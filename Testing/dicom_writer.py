@@ -41,6 +41,8 @@ def write_dicom_series(image_hu, folder, series_uid="1.2.826.0.1.3680043.2.1125.
                   ("0028|1052", str(intercept)), ("0028|1053", "1")] + list(tags)
         for tag, value in header:
             piece.SetMetaData(tag, value)
-        writer.SetFileName(os.path.join(folder, "%s_%03d.dcm" % (series_uid[-6:], k)))
+        # named by the UID's tail, dots made dashes (a tail like ".21.10" would hide the file)
+        writer.SetFileName(os.path.join(folder, "%s_%03d.dcm"
+                                        % (series_uid[-8:].replace(".", "-"), k)))
         writer.Execute(piece)
     return folder
