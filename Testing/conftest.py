@@ -39,6 +39,12 @@ def open_mouth_benchmark():
 
 
 @pytest.fixture(scope="session")
+def dicom_studies_benchmark():
+    """benchmarks/dicom_studies.py as a module: the DICOM layouts users bring, written."""
+    return load_repo_script(os.path.join("benchmarks", "dicom_studies.py"))
+
+
+@pytest.fixture(scope="session")
 def real_head_ct_path():
     """Path of the real head CT (Visible Human Female), or skip when ../shared is absent."""
     path = os.path.join(SHARED_REAL, "vhf_head.nii.gz")

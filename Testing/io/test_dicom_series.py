@@ -222,3 +222,23 @@ def test_a_cohort_of_export_trees_is_one_case_per_patient(tmp_path):
     # the same two patients' folders without the CT file: two studies, so still two cases
     os.remove(str(cohort / "p3.nrrd"))
     assert [name for name, _ in find_cases([str(cohort)])] == ["p1", "p2"]
+
+
+@pytest.mark.parametrize("layout,cases,series", [("study", ["study"], ["2"]),
+                                                 ("kernels", ["kernels"], ["3"]),
+                                                 ("cohort", ["p1", "p2"], ["2", "2"])])
+def test_the_benchmark_layouts_read_their_scan(tmp_path, dicom_studies_benchmark, layout, cases,
+                                               series):
+    """benchmarks/dicom_studies.py's layouts (its table in docs/method.md) with a small scan:
+    every case is read as the scan itself, not the soft copy, from the series the table says."""
+    from NegativeVolumeSegmentationLib.io.ct import find_cases
+
+    scan = make_ct()
+    soft = _soft(scan)
+    folder = dicom_studies_benchmark.write_layout(layout, scan, soft, str(tmp_path))
+    found = find_cases([folder])
+    assert [name for name, _ in found] == cases
+    for (_name, path), number in zip(found, series):
+        image = read_ct(path)[0]
+        np.testing.assert_array_equal(_values(image), _values(scan))
+        assert series_record(image)["number"] == number
