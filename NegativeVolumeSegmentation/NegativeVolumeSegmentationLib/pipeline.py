@@ -299,12 +299,10 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
     nv.labels = _labels_for_output(ct, nv.labels, _in_ct(box, region), warnings)
     timings["total"] = time.perf_counter() - start
 
-    extra = {"inputs": inputs,
-             "models": dict((k, os.path.basename(v)) for k, v in models.files.items()),
-             "localisation": {"condyle_centres_lps_mm": located.joints,
-                              "candidates": len(located.candidates)},
-             "device_description": choice.description,
-             "parameters": options.report_parameters()}
+    extra = dict(models.provenance(), inputs=inputs,
+                 localisation={"condyle_centres_lps_mm": located.joints,
+                               "candidates": len(located.candidates)},
+                 device_description=choice.description, parameters=options.report_parameters())
     report = build_report(sides, warnings, timings, device=choice.name, extra=extra,
                           quality=gate, cautions=cautions)
     return CaseResult(report, nv.labels, nv.meshes, ct=ct, joints=joints, localization=located)

@@ -9,8 +9,10 @@ against analytic truth: spherical condyles (r 6 / 6.5 mm) under hemispherical te
 """
 
 import csv
+import hashlib
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -338,6 +340,8 @@ def test_real_checkpoint_files_load_and_nothing_is_faked(ct_path, tmp_path, caps
     assert rep["left"] is None and rep["right"] is None
     assert any("no temporomandibular joint" in w for w in rep["warnings"])
     assert rep["models"] == {"localizer": "tmj_localizer.pt", "segmentation": "tmj_segmentation.pt"}
+    for kind, name in rep["models"].items():   # the files' own sha256, hashed here
+        assert rep["model_sha256"][kind] == hashlib.sha256((models / name).read_bytes()).hexdigest()
 
 
 def test_volume_without_a_head(tmp_path, patched_models, capsys):
@@ -378,3 +382,61 @@ def test_real_head_ct_with_bundled_models(real_head_ct_path, tmp_path, capsys):
     labels = sitk.GetArrayFromImage(sitk.ReadImage(str(out / "vhf_head" / "labels.nii.gz")))
     for value in range(1, 7):
         assert (labels == value).sum() > 50, value
+
+
+def test_resume_keeps_finished_cases_and_an_interrupted_run_keeps_its_rows(
+        ct_path, tmp_path, patched_models, monkeypatch, capsys):
+    """cohort.csv is rewritten as each case ends, so a run interrupted at its second case keeps
+    the first case's row; ``--resume`` then keeps what an earlier run finished from the same
+    input with the same parameters and networks (not computed again: counted) and computes the
+    rest; other parameters or an input changed since are computed again, with the reason."""
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    for name in ("a", "b"):   # copies: one file under two names would be one case
+        shutil.copy(ct_path, str(folder / ("%s.nii.gz" % name)))
+    out = tmp_path / "out"
+    code, _o, err = _run(capsys, folder / "a.nii.gz", "-o", out)
+    assert code == 0, err
+    first = json.loads((out / "a" / "report.json").read_text())
+    assert first["model_sha256"] == {} and first["models"]["segmentation"] == "hand-made"
+    computed, original = [], pipeline.run_case
+
+    def counted(path, *args, **kwargs):
+        computed.append(os.path.basename(str(path)))
+        if computed[-1] == "b.nii.gz" and interrupt:
+            raise KeyboardInterrupt()
+        return original(path, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "run_case", counted)
+    interrupt = True
+    code, _o, err = _run(capsys, folder, "-o", out, "--resume")
+    assert code == 130 and computed == ["b.nii.gz"], (code, computed, err)
+    assert "1 of 2 cases done" in err and "--resume" in err and not (out / "b").exists()
+    rows = list(csv.DictReader(open(str(out / "cohort.csv"))))
+    assert [r["case"] for r in rows] == ["a"] and rows[0]["status"] == "ok"
+    assert float(rows[0]["left_negative_volume_mm3"]) == pytest.approx(
+        first["left"]["negative_volume_mm3"], abs=1e-3)
+    assert not [p for p in os.listdir(str(out)) if p.startswith(".")]   # no staging left
+
+    interrupt, computed[:] = False, []
+    code, stdout, err = _run(capsys, folder, "-o", out, "--resume")
+    assert code == 0 and computed == ["b.nii.gz"], err
+    assert "a: kept from the earlier run" in err and "a  left" in stdout
+    rows = dict((r["case"], r) for r in csv.DictReader(open(str(out / "cohort.csv"))))
+    assert sorted(rows) == ["a", "b"] and rows["b"]["status"] == "ok"
+    for side in L.SIDES:   # one CT twice: b computed now reads what a read in the first run
+        assert float(rows["b"]["%s_negative_volume_mm3" % side]) == pytest.approx(
+            first[side]["negative_volume_mm3"], rel=1e-6)
+    assert json.loads((out / "a" / "report.json").read_text()) == first
+
+    computed[:] = []
+    code, _o, err = _run(capsys, folder / "a.nii.gz", "-o", out, "--resume",
+                         "--max-distance", "9")
+    assert code == 0 and computed == ["a.nii.gz"], err
+    assert "a: computed again: the earlier result was made with another parameters" in err
+    later = os.path.getmtime(str(out / "b" / "report.json")) + 10.0
+    os.utime(str(folder / "b.nii.gz"), (later, later))   # b's input written again since
+    computed[:] = []
+    code, _o, err = _run(capsys, folder / "b.nii.gz", "-o", out, "--resume")
+    assert code == 0 and computed == ["b.nii.gz"], err
+    assert "b: computed again: the input changed after the earlier result was written" in err

@@ -52,8 +52,8 @@ def main(argv=None):
     except (InputError, ModelError) as error:
         print("nvseg: " + " ".join(str(error).split()), file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("nvseg: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as error:   # nvseg run says how far it got
+        print("nvseg: interrupted" + (": %s" % error if str(error) else ""), file=sys.stderr)
         return 130
     except Exception as error:  # a bug, not bad input: one line unless debugging
         if os.environ.get("NVSEG_DEBUG"):

@@ -4,8 +4,11 @@ INPUT: CT files (NIfTI, NRRD, MetaImage), DICOM folders (a series, or a study's 
 in its subfolders: the axial CT is measured, io/dicom_series.py), or folders of such cases. Per
 case, written all or nothing (:mod:`..io.results_folder`) into ``OUT_DIR/<case>/``: report.json,
 segmentation.seg.nrrd, labels.nii.gz (1-6), report.png and VTK meshes (LPS mm; the condyle mesh
-carries ``JointSpaceThickness_mm``). ``OUT_DIR/cohort.csv`` gets one row per case; a case that
-fails gets its error in its row and the batch goes on. ``--progress-file FILE`` appends one
+carries ``JointSpaceThickness_mm``). ``OUT_DIR/cohort.csv`` gets one row per case, rewritten
+(atomically) as each case ends, so an interrupted run leaves the rows of the cases it finished; a
+case that fails gets its error in its row and the batch goes on. ``--resume`` keeps the cases an
+earlier run into OUT_DIR finished with the same input, version, parameters and networks
+(:mod:`.resume`) and computes the rest. ``--progress-file FILE`` appends one
 JSON line per stage for programs that follow the run (the Slicer module's background run).
 Exit status: 0 when at least one case succeeded; 2 when every case failed or the input itself
 is bad (missing input, unwritable output, missing or corrupt model).
@@ -17,8 +20,10 @@ import os
 import sys
 import time
 
+from .. import __version__
 from .. import options as O
 from ..errors import InputError, ModelError
+from . import resume
 
 PARAMETERS = ("device", "max_distance_mm", "mode", "cube_mm", "enhance_tb")
 
@@ -48,6 +53,10 @@ def add_parser(subparsers):
     p.add_argument("--model-dir", metavar="DIR",
                    help="folder with tmj_localizer.pt, tmj_segmentation.pt and SHA256SUMS "
                         "(default: the bundled models)")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the cases an earlier run into OUT_DIR finished from the same input "
+                        "with the same version, parameters and models (their cohort.csv rows "
+                        "read from their report.json); compute the others")
     p.add_argument("--progress-file", metavar="FILE",
                    help="append machine-readable progress to FILE, one JSON line as each stage "
                         "starts: {\"case\", \"case_index\", \"cases\", \"stage\"} with stage "
@@ -152,7 +161,6 @@ def _progress_bars(n_cases):
 
 
 def run(args):
-    from .. import pipeline
     from ..inference.device import choose_device
     from ..inference.models import load_models
     from ..io import results_folder
@@ -174,41 +182,71 @@ def run(args):
             results_folder.append_progress(progress_file, {"case": case, "case_index": case_index[0],
                                              "cases": len(cases), "stage": stage})
 
+    expected = dict(models.provenance() if getattr(args, "resume", False) else {},
+                    version=__version__, parameters=options.report_parameters())
     rows, failures = [], 0
-    for index, (case, path) in enumerate(cases):
-        case_index[0] = index
-        stage_bar.reset()
-        start = time.perf_counter()
-        try:
-            result = pipeline.run_case(path, models, options, choice, progress, case)
-            progress("write", case)
-            results_folder.write_case(result, os.path.join(out_dir, case),
-                                      results_folder.ALL_PARTS, case)
-            rows.append(_row(case, path, result.report, seconds=time.perf_counter() - start))
-            _print_case(case, result.report)
-        except Exception as error:  # one failed case must not stop the batch
-            if os.environ.get("NVSEG_DEBUG"):
-                raise
-            failures += 1
-            message = " ".join(str(error).split()) or type(error).__name__
-            if not isinstance(error, (InputError, ModelError)):
-                message = "internal error: %s: %s" % (type(error).__name__, message)
-            rows.append(_row(case, path, error=message, seconds=time.perf_counter() - start))
-            if len(cases) > 1:
-                print("nvseg: %s: %s" % (case, message), file=sys.stderr)
+    try:
+        for index, (case, path) in enumerate(cases):
+            case_index[0] = index
+            stage_bar.reset()
             folder = os.path.join(out_dir, case)
-            if os.path.isdir(folder) and not os.listdir(folder):
-                os.rmdir(folder)
-        case_bar.update(1)
-    stage_bar.close()
-    case_bar.close()
-    _write_cohort(rows, out_dir)
+            kept, why = (resume.earlier_report(folder, path, expected)
+                          if getattr(args, "resume", False) else (None, None))
+            if why:
+                print("nvseg: %s: computed again: %s" % (case, why), file=sys.stderr)
+            if kept is not None:
+                print("nvseg: %s: kept from the earlier run in %s" % (case, folder), file=sys.stderr)
+                rows.append(_row(case, path, kept,
+                                 seconds=(kept.get("timings_s") or {}).get("total", 0.0)))
+                _print_case(case, kept)
+            else:
+                failures += _run_one(case, path, folder, rows, models, options, choice, progress,
+                                     many=len(cases) > 1)
+            case_bar.update(1)
+            _write_cohort(rows, out_dir)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt("%d of %d cases done, their rows in %s; run it again with "
+                                "--resume to go on" % (len(rows), len(cases),
+                                                       os.path.join(out_dir, "cohort.csv")))
+    finally:
+        stage_bar.close()
+        case_bar.close()
     if failures == len(cases):
         if len(cases) == 1:
             raise InputError(rows[0]["error"])
         raise InputError("all %d cases failed; see %s" % (len(cases),
                                                           os.path.join(out_dir, "cohort.csv")))
     return 0
+
+
+def _run_one(case, path, folder, rows, models, options, choice, progress, many):
+    """Measure one case and write its folder; append its cohort.csv row to ``rows``. Returns 1
+    when it failed (its error in its row, on stderr when ``many``), else 0. An interrupted or
+    failed case leaves no folder of its own behind."""
+    from .. import pipeline
+    from ..io import results_folder
+
+    start = time.perf_counter()
+    try:
+        result = pipeline.run_case(path, models, options, choice, progress, case)
+        progress("write", case)
+        results_folder.write_case(result, folder, results_folder.ALL_PARTS, case)
+        rows.append(_row(case, path, result.report, seconds=time.perf_counter() - start))
+        _print_case(case, result.report)
+        return 0
+    except Exception as error:  # one failed case must not stop the batch
+        if os.environ.get("NVSEG_DEBUG"):
+            raise
+        message = " ".join(str(error).split()) or type(error).__name__
+        if not isinstance(error, (InputError, ModelError)):
+            message = "internal error: %s: %s" % (type(error).__name__, message)
+        rows.append(_row(case, path, error=message, seconds=time.perf_counter() - start))
+        if many:
+            print("nvseg: %s: %s" % (case, message), file=sys.stderr)
+        return 1
+    finally:
+        if os.path.isdir(folder) and not os.listdir(folder):
+            os.rmdir(folder)
 
 
 def _print_case(case, rep):

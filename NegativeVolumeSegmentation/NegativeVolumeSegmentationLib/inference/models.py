@@ -51,12 +51,20 @@ def read_checksums(folder):
 
 class Models(object):
     """Loaded networks and their metadata: ``segmentation`` and ``localizer`` as (net, meta),
-    ``files`` {kind: path}."""
+    ``files`` {kind: path}, ``sha256`` {kind: the file's checked sha256} (empty for networks
+    made in memory)."""
 
-    def __init__(self, segmentation, localizer, files):
+    def __init__(self, segmentation, localizer, files, sha256=None):
         self.segmentation = segmentation
         self.localizer = localizer
         self.files = files
+        self.sha256 = dict(sha256 or {})
+
+    def provenance(self):
+        """report.json's ``models`` {kind: file name} and ``model_sha256`` {kind: sha256}: which
+        networks made the numbers (``nvseg run --resume`` keeps only results of the same)."""
+        return {"models": dict((k, os.path.basename(v)) for k, v in self.files.items()),
+                "model_sha256": dict(self.sha256)}
 
     def to(self, device):
         for net, _meta in (self.segmentation, self.localizer):
@@ -74,11 +82,12 @@ def load_models(model_dir=None, device="cpu"):
             raise ModelError("bundled %s model not found: %s (train it with nvseg train or set "
                              "NVSEG_MODEL_DIR)" % (kind, paths[kind]))
     sums = read_checksums(folder)
-    loaded = {}
+    loaded, checked = {}, {}
     for kind, path in paths.items():
         name = os.path.basename(path)
         if name not in sums:
             raise ModelError("%s has no sha256 entry in %s" % (path, os.path.join(folder, CHECKSUMS)))
         verify_sha256(path, sums[name])
+        checked[kind] = sums[name]
         loaded[kind] = load_checkpoint(path, device=device)
-    return Models(loaded["segmentation"], loaded["localizer"], paths)
+    return Models(loaded["segmentation"], loaded["localizer"], paths, checked)
