@@ -199,6 +199,7 @@ def test_batch_goes_on_after_a_failed_case(ct_path, tmp_path, patched_models, ca
     rows = {r["case"]: r for r in csv.DictReader(open(str(out / "cohort.csv")))}
     assert rows["a_good"]["status"] == "ok" and rows["b_flat"]["status"] == "failed"
     assert "2D" in rows["b_flat"]["error"]
+    assert "2 cases: 1 measured on both sides, 0 on one side, 0 not measurable, 1 failed" in _out
     assert not (out / "b_flat").exists()
     assert "b_flat" in err
 
@@ -422,6 +423,7 @@ def test_resume_keeps_finished_cases_and_an_interrupted_run_keeps_its_rows(
     code, stdout, err = _run(capsys, folder, "-o", out, "--resume")
     assert code == 0 and computed == ["b.nii.gz"], err
     assert "a: kept from the earlier run" in err and "a  left" in stdout
+    assert "2 cases: 2 measured on both sides, 0 on one side, 0 not measurable, 0 failed" in stdout
     rows = dict((r["case"], r) for r in csv.DictReader(open(str(out / "cohort.csv"))))
     assert sorted(rows) == ["a", "b"] and rows["b"]["status"] == "ok"
     for side in L.SIDES:   # one CT twice: b computed now reads what a read in the first run

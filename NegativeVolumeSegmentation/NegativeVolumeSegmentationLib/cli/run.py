@@ -211,6 +211,8 @@ def run(args):
     finally:
         stage_bar.close()
         case_bar.close()
+    if len(cases) > 1:
+        print(_summary(rows, os.path.join(out_dir, "cohort.csv")))
     if failures == len(cases):
         if len(cases) == 1:
             raise InputError(rows[0]["error"])
@@ -247,6 +249,19 @@ def _run_one(case, path, folder, rows, models, options, choice, progress, many):
     finally:
         if os.path.isdir(folder) and not os.listdir(folder):
             os.rmdir(folder)
+
+
+def _summary(rows, cohort_csv):
+    """The last line of a cohort run: how many cases were measured on both sides, on one, on
+    neither (every side "not measurable"), and failed."""
+    counts = [0, 0, 0, 0]
+    for row in rows:
+        if row["status"] != "ok":
+            counts[3] += 1
+        else:
+            counts[2 - [row["left_measurable"], row["right_measurable"]].count("yes")] += 1
+    return ("%d cases: %d measured on both sides, %d on one side, %d not measurable, %d failed; "
+            "%s" % ((len(rows),) + tuple(counts) + (cohort_csv,)))
 
 
 def _print_case(case, rep):
