@@ -4,8 +4,9 @@ Slicer's application-level helpers the script calls (``slicer.util.loadVolume``,
 ``exit``) need the Slicer application; small stand-ins take their place (reading with
 SimpleITK into a volume node as Slicer's loader does, a single slice becoming a one-slice
 volume). Everything else is the script's own code and the module's real Logic: a held-out head
-phantom must come out within 10 % of its truth, a single-slice image must get its error in its
-cohort.csv row without stopping the batch, and a .seg.nrrd beside the CTs must be skipped.
+phantom must come out within 10 % of its truth, the same head on 5 mm slices "not measurable"
+with its reason in nvseg run's cohort.csv columns, a single-slice image must get its error in
+its cohort.csv row without stopping the batch, and a .seg.nrrd beside the CTs must be skipped.
 """
 
 import csv
@@ -49,6 +50,12 @@ def test_readme_batch_script_processes_a_folder(scene, tmp_path, monkeypatch):
     in_dir.mkdir()
     phantom = slicer_selftest.head_phantom()
     sitk.WriteImage(phantom.ct, str(in_dir / "head.nii.gz"))
+    thick = list(phantom.ct.GetSpacing()[:2]) + [5.0]   # the same head on 5 mm slices
+    size = [int(round(n * a / b)) for n, a, b in zip(phantom.ct.GetSize(), phantom.ct.GetSpacing(),
+                                                   thick)]
+    sitk.WriteImage(sitk.Resample(phantom.ct, size, sitk.Transform(), sitk.sitkLinear,
+                                  phantom.ct.GetOrigin(), thick, phantom.ct.GetDirection(),
+                                  -1000.0, phantom.ct.GetPixelID()), str(in_dir / "thick.nii.gz"))
     flat = sitk.Image([40, 40], sitk.sitkInt16)
     sitk.WriteImage(flat, str(in_dir / "flat.nii.gz"))
     (in_dir / "head.seg.nrrd").write_text("not a CT: must be skipped")
@@ -81,17 +88,24 @@ def test_readme_batch_script_processes_a_folder(scene, tmp_path, monkeypatch):
 
     with open(out_dir / "cohort.csv") as handle:
         rows = {row["case"]: row for row in csv.DictReader(handle)}
-    assert sorted(rows) == ["flat", "head"]
-    assert "single slice" in rows["flat"]["error"]
+    assert sorted(rows) == ["flat", "head", "thick"]
+    assert rows["flat"]["status"] == "failed" and "single slice" in rows["flat"]["error"]
     head = rows["head"]
-    assert head["error"] == ""
+    assert head["status"] == "ok" and head["error"] == "" and head["mode"] == "confined"
     for side in ("left", "right"):
         truth = phantom.truth[side]["negative_volume_mm3"]
-        measured = float(head[side + "_nv_mm3"])
+        measured = float(head[side + "_negative_volume_mm3"])
         print(side, measured, truth)
         assert abs(measured / truth - 1.0) <= 0.10, (side, measured, truth)
+        assert head[side + "_measurable"] == "yes"
+        # 5 mm slices cannot hold a joint space of 2-3 mm: no number, the reason in its place
+        thick = rows["thick"]
+        assert thick["status"] == "ok" and thick[side + "_measurable"] == "no"
+        assert thick[side + "_negative_volume_mm3"] == "" and "slices 5 mm" in thick[side + "_reason"]
+    assert thick["asymmetry_negative_volume_percent"] == ""
     with open(out_dir / "head_report.json") as handle:
         report = json.load(handle)
-    assert report["left"]["negative_volume_mm3"] == pytest.approx(float(head["left_nv_mm3"]))
+    assert report["left"]["negative_volume_mm3"] == pytest.approx(
+        float(head["left_negative_volume_mm3"]), abs=1e-3)
     assert ("vtkMRMLSegmentationNode", "head.seg.nrrd") in saved
     assert ("vtkMRMLTableNode", "head_table.csv") in saved

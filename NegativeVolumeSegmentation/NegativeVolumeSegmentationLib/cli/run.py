@@ -14,8 +14,6 @@ Exit status: 0 when at least one case succeeded; 2 when every case failed or the
 is bad (missing input, unwritable output, missing or corrupt model).
 """
 
-import csv
-import io
 import os
 import sys
 import time
@@ -23,21 +21,10 @@ import time
 from .. import __version__
 from .. import options as O
 from ..errors import InputError, ModelError
+from ..report.cohort_csv import cohort_row, summary, write_cohort_csv
 from . import resume
 
 PARAMETERS = ("device", "max_distance_mm", "mode", "cube_mm", "enhance_tb")
-
-COLUMNS = ("case", "input", "series", "status", "error",
-           "left_negative_volume_mm3", "right_negative_volume_mm3",
-           "left_condyle_volume_mm3", "right_condyle_volume_mm3",
-           "left_joint_space_min_mm", "right_joint_space_min_mm",
-           "left_joint_space_mean_mm", "right_joint_space_mean_mm",
-           "left_joint_space_superior_mm", "right_joint_space_superior_mm",
-           "left_joint_space_anterior_mm", "right_joint_space_anterior_mm",
-           "left_joint_space_posterior_mm", "right_joint_space_posterior_mm",
-           "asymmetry_negative_volume_percent", "asymmetry_condyle_volume_percent", "mode",
-           "left_measurable", "left_reason", "right_measurable", "right_reason", "cautions",
-           "warnings", "seconds")
 
 
 def add_parser(subparsers):
@@ -64,56 +51,6 @@ def add_parser(subparsers):
                         "Slicer module's background run)")
     p.set_defaults(func=run)
     return p
-
-
-def _series_cell(record):
-    """cohort.csv's ``series``: the DICOM series measured (report.json ``inputs.dicom_series``)
-    as ``2 'Head bone' (H70h)``; empty for a CT file."""
-    if not record:
-        return ""
-    return " ".join([record.get("number") or record["uid"]]
-                    + (["'%s'" % record["description"]] if record.get("description") else [])
-                    + (["(%s)" % record["kernel"]] if record.get("kernel") else []))
-
-
-def _row(case, path, rep=None, error=None, seconds=0.0):
-    row = dict((key, "") for key in COLUMNS)
-    row.update(case=case, input=os.path.abspath(path), seconds="%.2f" % seconds)
-    if error is not None:
-        row.update(status="failed", error=" ".join(str(error).split()))
-        return row
-    row.update(status="ok", series=_series_cell((rep.get("inputs") or {}).get("dicom_series")))
-    for side in ("left", "right"):
-        values = rep.get(side) or {}
-        for key in ("negative_volume_mm3", "condyle_volume_mm3", "joint_space_min_mm",
-                    "joint_space_mean_mm", "joint_space_superior_mm", "joint_space_anterior_mm",
-                    "joint_space_posterior_mm"):
-            value = values.get(key)
-            row["%s_%s" % (side, key)] = "" if value is None else "%.3f" % value
-    for key in ("negative_volume", "condyle_volume"):
-        value = (rep.get("asymmetry_percent") or {}).get(key)
-        row["asymmetry_%s_percent" % key] = "" if value is None else "%.2f" % value
-    row["mode"] = (rep.get("parameters") or {}).get("mode", "")
-    for side in ("left", "right"):   # the quality gate (docs/method.md, "Quality gate")
-        status = (rep.get("quality") or {}).get(side) or {}
-        measurable = bool(status.get("measurable", rep.get(side) is not None))
-        row[side + "_measurable"] = "yes" if measurable else "no"
-        row[side + "_reason"] = " ".join(str(status.get("reason") or "").split())
-    row["cautions"] = " | ".join(rep.get("cautions") or [])
-    row["warnings"] = " | ".join(rep.get("warnings") or [])
-    return row
-
-
-def _write_cohort(rows, out_dir):
-    from ..io import results_folder
-
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    with results_folder.staged_output(out_dir) as stage:
-        with open(os.path.join(stage, "cohort.csv"), "w", newline="") as handle:
-            handle.write(text.getvalue())
 
 
 class _ProgressLines(object):
@@ -196,14 +133,14 @@ def run(args):
                 print("nvseg: %s: computed again: %s" % (case, why), file=sys.stderr)
             if kept is not None:
                 print("nvseg: %s: kept from the earlier run in %s" % (case, folder), file=sys.stderr)
-                rows.append(_row(case, path, kept,
+                rows.append(cohort_row(case, path, kept,
                                  seconds=(kept.get("timings_s") or {}).get("total", 0.0)))
                 _print_case(case, kept)
             else:
                 failures += _run_one(case, path, folder, rows, models, options, choice, progress,
                                      many=len(cases) > 1)
             case_bar.update(1)
-            _write_cohort(rows, out_dir)
+            write_cohort_csv(rows, out_dir)
     except KeyboardInterrupt:
         raise KeyboardInterrupt("%d of %d cases done, their rows in %s; run it again with "
                                 "--resume to go on" % (len(rows), len(cases),
@@ -212,7 +149,7 @@ def run(args):
         stage_bar.close()
         case_bar.close()
     if len(cases) > 1:
-        print(_summary(rows, os.path.join(out_dir, "cohort.csv")))
+        print("%s; %s" % (summary(rows), os.path.join(out_dir, "cohort.csv")))
     if failures == len(cases):
         if len(cases) == 1:
             raise InputError(rows[0]["error"])
@@ -233,7 +170,7 @@ def _run_one(case, path, folder, rows, models, options, choice, progress, many):
         result = pipeline.run_case(path, models, options, choice, progress, case)
         progress("write", case)
         results_folder.write_case(result, folder, results_folder.ALL_PARTS, case)
-        rows.append(_row(case, path, result.report, seconds=time.perf_counter() - start))
+        rows.append(cohort_row(case, path, result.report, seconds=time.perf_counter() - start))
         _print_case(case, result.report)
         return 0
     except Exception as error:  # one failed case must not stop the batch
@@ -242,26 +179,13 @@ def _run_one(case, path, folder, rows, models, options, choice, progress, many):
         message = " ".join(str(error).split()) or type(error).__name__
         if not isinstance(error, (InputError, ModelError)):
             message = "internal error: %s: %s" % (type(error).__name__, message)
-        rows.append(_row(case, path, error=message, seconds=time.perf_counter() - start))
+        rows.append(cohort_row(case, path, error=message, seconds=time.perf_counter() - start))
         if many:
             print("nvseg: %s: %s" % (case, message), file=sys.stderr)
         return 1
     finally:
         if os.path.isdir(folder) and not os.listdir(folder):
             os.rmdir(folder)
-
-
-def _summary(rows, cohort_csv):
-    """The last line of a cohort run: how many cases were measured on both sides, on one, on
-    neither (every side "not measurable"), and failed."""
-    counts = [0, 0, 0, 0]
-    for row in rows:
-        if row["status"] != "ok":
-            counts[3] += 1
-        else:
-            counts[2 - [row["left_measurable"], row["right_measurable"]].count("yes")] += 1
-    return ("%d cases: %d measured on both sides, %d on one side, %d not measurable, %d failed; "
-            "%s" % ((len(rows),) + tuple(counts) + (cohort_csv,)))
 
 
 def _print_case(case, rep):
