@@ -19,8 +19,10 @@ SAME = ("version", "parameters", "models", "model_sha256")   # what the numbers 
 
 
 def newest_change(path):
-    """Latest modification time (s since the epoch) of ``path``: a file, or the newest file in a
-    folder's tree (a DICOM series or study); 0.0 when nothing can be read."""
+    """Latest modification time (s since the epoch) of ``path``: a file, or of a folder's tree (a
+    DICOM series or study): its files and its folders, whose own time changes when a file is
+    added, removed or renamed in them (a file copied in with its old time kept); 0.0 when
+    nothing can be read."""
     if not os.path.isdir(path):
         try:
             return os.path.getmtime(path)
@@ -28,7 +30,7 @@ def newest_change(path):
             return 0.0
     newest = 0.0
     for root, _dirs, files in os.walk(path):
-        for name in files:
+        for name in [""] + files:
             try:
                 newest = max(newest, os.path.getmtime(os.path.join(root, name)))
             except OSError:
