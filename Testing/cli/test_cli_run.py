@@ -442,3 +442,42 @@ def test_resume_keeps_finished_cases_and_an_interrupted_run_keeps_its_rows(
     code, _o, err = _run(capsys, folder / "b.nii.gz", "-o", out, "--resume")
     assert code == 0 and computed == ["b.nii.gz"], err
     assert "b: computed again: the input changed after the earlier result was written" in err
+
+
+def test_a_rerun_that_fails_says_the_earlier_result_is_still_there(ct_path, tmp_path,
+                                                                   patched_models, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    source = folder / "pt.nii.gz"
+    shutil.copy(ct_path, str(source))
+    out = tmp_path / "out"
+    assert _run(capsys, source, "-o", out)[0] == 0
+    sitk.WriteImage(sitk.Image([40, 40], sitk.sitkInt16), str(source))   # now a 2D image
+    code, _o, err = _run(capsys, source, "-o", out)
+    _one_line_failure(code, err)
+    rows = list(csv.DictReader(open(str(out / "cohort.csv"))))
+    assert rows[0]["status"] == "failed" and "2D" in rows[0]["error"]
+    assert "%s still holds an earlier run's result" % (out / "pt") in rows[0]["error"]
+
+
+def test_an_unwritable_progress_file_stops_before_any_case(ct_path, tmp_path, patched_models,
+                                                           monkeypatch, capsys):
+    computed = []
+    monkeypatch.setattr(pipeline, "run_case", lambda *a, **k: computed.append(a))
+    code, _o, err = _run(capsys, ct_path, "-o", tmp_path / "out", "--progress-file",
+                         tmp_path / "missing" / "progress.jsonl")
+    _one_line_failure(code, err)
+    assert "cannot write the progress file" in err and computed == []
+    assert not (tmp_path / "out").exists()
+
+
+def test_interrupted_at_the_first_case_names_no_cohort_file(ct_path, tmp_path, patched_models,
+                                                           monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt()
+
+    monkeypatch.setattr(pipeline, "run_case", interrupted)
+    code, _o, err = _run(capsys, ct_path, "-o", tmp_path / "out")
+    assert code == 130
+    assert err.strip() == "nvseg: interrupted: 0 of 1 cases done; run it again with --resume to go on"
+    assert not (tmp_path / "out" / "twojoints").exists()

@@ -7,6 +7,7 @@ import pytest
 
 from NegativeVolumeSegmentationLib import cli
 from NegativeVolumeSegmentationLib.errors import InputError
+from NegativeVolumeSegmentationLib.io import results_folder
 from NegativeVolumeSegmentationLib.io.results_folder import check_writable, staged_output
 
 
@@ -33,6 +34,57 @@ def test_staged_output_leaves_nothing_on_failure(tmp_path):
                 f.write("{")
             raise RuntimeError("stage failed")
     assert os.listdir(str(out)) == []
+
+
+def _earlier_result(folder):
+    folder.mkdir()
+    for name in ("report.json", "labels.nii.gz", "left_condyle.vtk", "right_negative_volume.vtk",
+                 "report.png", "notes.txt"):
+        (folder / name).write_text("earlier " + name)
+
+
+def test_a_new_result_replaces_every_file_of_the_earlier_one(tmp_path):
+    """A second run into a case folder whose result has fewer files (a side now not measured:
+    no meshes, no figure): none of the earlier result's files stays beside it; the user's own
+    file does."""
+    folder = tmp_path / "case"
+    _earlier_result(folder)
+    assert results_folder.result_files(str(folder)) == [
+        "labels.nii.gz", "left_condyle.vtk", "report.json", "report.png",
+        "right_negative_volume.vtk"]
+    with staged_output(str(folder), replaces=results_folder.result_files(str(folder))) as stage:
+        for name in ("report.json", "labels.nii.gz"):
+            with open(os.path.join(stage, name), "w") as handle:
+                handle.write("new " + name)
+    assert sorted(os.listdir(str(folder))) == ["labels.nii.gz", "notes.txt", "report.json"]
+    assert (folder / "report.json").read_text() == "new report.json"
+    assert (folder / "notes.txt").read_text() == "earlier notes.txt"
+
+
+def test_an_interrupted_move_leaves_no_report_json(tmp_path, monkeypatch):
+    """Interrupted while the staged files are moved in (Ctrl-C, the Slicer panel's Cancel):
+    the earlier report.json went first and the new one comes last, so the folder holds no
+    report.json that its other files do not belong to (``nvseg run --resume`` keeps only
+    folders with one)."""
+    folder = tmp_path / "case"
+    _earlier_result(folder)
+    moved, replace = [], os.replace
+
+    def interrupted(source, target):
+        if len(moved) == 2:
+            raise KeyboardInterrupt()
+        moved.append(os.path.basename(target))
+        replace(source, target)
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        with staged_output(str(folder), replaces=results_folder.result_files(str(folder))) as st:
+            for name in ("report.json", "a_labels.nii.gz", "b.vtk", "c.png"):
+                with open(os.path.join(st, name), "w") as handle:
+                    handle.write("new")
+    assert "report.json" not in moved and len(moved) == 2
+    assert not (folder / "report.json").exists()
+    assert [p for p in os.listdir(str(folder)) if p.startswith(".nvseg")] == []
 
 
 def test_output_path_that_is_a_file_is_rejected(tmp_path):

@@ -82,7 +82,7 @@ def assert_close_to_main(measured, main, what):
 # The modules on the Slicer routes (as Testing/scene/test_slicer_packages.py checks statically).
 ROUTE_MODULES = [PACKAGE + "." + name for name in (
     "labels", "errors", "options", "pipeline", "report.report_json", "report.cohort_csv", "cli",
-    "cli.run", "cli.resume", "cli.negative_volume")] + ["%s.%s.%s" % (PACKAGE, folder, f[:-3])
+    "cli.run", "cli.case_outputs", "cli.negative_volume")] + ["%s.%s.%s" % (PACKAGE, folder, f[:-3])
                                for folder in ("scene", "inference", "engine", "io")
                                for f in sorted(os.listdir(os.path.join(LIB_PARENT, PACKAGE, folder)))
                                if f.endswith(".py") and f != "__init__.py"]

@@ -8,7 +8,7 @@ carries ``JointSpaceThickness_mm``). ``OUT_DIR/cohort.csv`` gets one row per cas
 (atomically) as each case ends, so an interrupted run leaves the rows of the cases it finished; a
 case that fails gets its error in its row and the batch goes on. ``--resume`` keeps the cases an
 earlier run into OUT_DIR finished with the same input, version, parameters and networks
-(:mod:`.resume`) and computes the rest. ``--progress-file FILE`` appends one
+(:mod:`.case_outputs`: also where each case goes) and computes the rest. ``--progress-file FILE`` appends one
 JSON line per stage for programs that follow the run (the Slicer module's background run).
 Exit status: 0 when at least one case succeeded; 2 when every case failed or the input itself
 is bad (missing input, unwritable output, missing or corrupt model).
@@ -22,7 +22,7 @@ from .. import __version__
 from .. import options as O
 from ..errors import InputError, ModelError
 from ..report.cohort_csv import cohort_row, summary, write_cohort_csv
-from . import resume
+from . import case_outputs
 
 PARAMETERS = ("device", "max_distance_mm", "mode", "cube_mm", "enhance_tb")
 
@@ -105,11 +105,14 @@ def run(args):
 
     options = O.from_arguments(args, segment=True)
     cases = find_cases(args.inputs)
+    case_outputs.check_places(cases, os.path.abspath(args.output))
+    progress_file = getattr(args, "progress_file", None)
+    if progress_file:
+        results_folder.check_progress_file(progress_file)
     choice = choose_device(options.device)
     models = load_models(args.model_dir, device=choice.device)
-    out_dir = results_folder.check_writable(args.output)
+    out_dir = results_folder.check_writable(args.output)   # created once the models loaded
     case_bar, stage_bar = _progress_bars(len(cases))
-    progress_file = getattr(args, "progress_file", None)
     case_index = [0]
 
     def progress(stage, case):
@@ -121,13 +124,13 @@ def run(args):
 
     expected = dict(models.provenance() if getattr(args, "resume", False) else {},
                     version=__version__, parameters=options.report_parameters())
-    rows, failures = [], 0
+    rows, failures, taken = [], 0, set()
     try:
         for index, (case, path) in enumerate(cases):
             case_index[0] = index
             stage_bar.reset()
-            folder = os.path.join(out_dir, case)
-            kept, why = (resume.earlier_report(folder, path, expected)
+            case, folder = case_outputs.case_folder(out_dir, case, path, taken)
+            kept, why = (case_outputs.earlier_report(folder, path, expected)
                           if getattr(args, "resume", False) else (None, None))
             if why:
                 print("nvseg: %s: computed again: %s" % (case, why), file=sys.stderr)
@@ -142,9 +145,9 @@ def run(args):
             case_bar.update(1)
             write_cohort_csv(rows, out_dir)
     except KeyboardInterrupt:
-        raise KeyboardInterrupt("%d of %d cases done, their rows in %s; run it again with "
-                                "--resume to go on" % (len(rows), len(cases),
-                                                       os.path.join(out_dir, "cohort.csv")))
+        raise KeyboardInterrupt("%d of %d cases done%s; run it again with --resume to go on"
+                                % (len(rows), len(cases), ", their rows in %s" % os.path.join(
+                                    out_dir, "cohort.csv") if rows else ""))
     finally:
         stage_bar.close()
         case_bar.close()
@@ -179,6 +182,8 @@ def _run_one(case, path, folder, rows, models, options, choice, progress, many):
         message = " ".join(str(error).split()) or type(error).__name__
         if not isinstance(error, (InputError, ModelError)):
             message = "internal error: %s: %s" % (type(error).__name__, message)
+        if results_folder.result_files(folder):
+            message += " (%s still holds an earlier run's result)" % folder
         rows.append(cohort_row(case, path, error=message, seconds=time.perf_counter() - start))
         if many:
             print("nvseg: %s: %s" % (case, message), file=sys.stderr)

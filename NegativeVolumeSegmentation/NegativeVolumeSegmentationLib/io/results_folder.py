@@ -23,6 +23,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -51,13 +52,31 @@ def check_writable(out_dir):
     return out_dir
 
 
+MESH_FILE = re.compile(r"^(left|right)_(condyle|temporal_bone|inflated|negative_volume)\.vtk$")
+
+
+def result_files(folder):
+    """The names of the files of an earlier result in ``folder`` (report.json, the label map,
+    .seg.nrrd, report.png, the meshes): what :func:`write_case` replaces. Other files are the
+    user's and stay."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    ours = (REPORT, LABELS, SEGMENTATION, FIGURE)
+    return sorted(n for n in names if n in ours or MESH_FILE.match(n))
+
+
 @contextlib.contextmanager
-def staged_output(out_dir):
+def staged_output(out_dir, replaces=()):
     """Yield a hidden staging folder inside ``out_dir``; on success move its files into ``out_dir``.
 
     On any exception the staging folder is removed and nothing new appears in ``out_dir``.
     Files are moved with :func:`os.replace` (atomic on one file system), so readers never see a
-    partially written file.
+    partially written file. ``replaces``: names of earlier files in ``out_dir`` that the new ones
+    replace: removed (report.json first) before anything is moved in, so no file of an earlier
+    result is left beside the new one. report.json is moved in last: a folder holding a
+    report.json holds all of its result, even after an interruption while moving.
     """
     out_dir = check_writable(out_dir)
     try:
@@ -66,12 +85,18 @@ def staged_output(out_dir):
         raise InputError("output folder %s is not writable: %s" % (out_dir, error.strerror or error))
     try:
         yield stage
+        moves = []
         for root, _dirs, files in os.walk(stage):
             rel = os.path.relpath(root, stage)
             target_root = out_dir if rel == "." else os.path.join(out_dir, rel)
             os.makedirs(target_root, exist_ok=True)
-            for name in files:
-                os.replace(os.path.join(root, name), os.path.join(target_root, name))
+            moves.extend((os.path.join(root, n), os.path.join(target_root, n)) for n in files)
+        for name in sorted(replaces, key=lambda n: n != REPORT):
+            path = os.path.join(out_dir, name)
+            if os.path.isfile(path):
+                os.remove(path)
+        for source, target in sorted(moves, key=lambda m: os.path.basename(m[1]) == REPORT):
+            os.replace(source, target)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
 
@@ -83,6 +108,17 @@ def write_json(data, path):
             json.dump(data, handle, indent=2)
             handle.write("\n")
     return os.path.abspath(path)
+
+
+def check_progress_file(path):
+    """InputError unless ``path`` can be appended to (created empty when missing): checked
+    before any case runs, so a wrong path costs no computed case."""
+    try:
+        with open(path, "a"):
+            pass
+    except OSError as error:
+        raise InputError("cannot write the progress file %s: %s"
+                         % (path, error.strerror or error))
 
 
 def append_progress(path, record):
@@ -132,7 +168,7 @@ def write_case(result, folder, parts=ALL_PARTS, case=None):
     if unknown:
         raise ValueError("unknown result parts %s; known: %s" % (unknown, ", ".join(PARTS)))
     t0 = time.perf_counter()
-    with staged_output(folder) as stage:
+    with staged_output(folder, replaces=result_files(folder)) as stage:
         if "labels" in parts:
             write_label_image(result.labels, os.path.join(stage, LABELS))
         if "segmentation" in parts:

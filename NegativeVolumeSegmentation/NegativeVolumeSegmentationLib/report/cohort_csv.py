@@ -33,6 +33,11 @@ def series_cell(record):
                     + (["(%s)" % record["kernel"]] if record.get("kernel") else []))
 
 
+def _flat(text):
+    """One line: a cell never spans lines (a DICOM description or a path may hold newlines)."""
+    return " ".join(str(text).split())
+
+
 def cohort_row(case, path, rep=None, error=None, seconds=0.0):
     """One cohort.csv row (a dict of :data:`COLUMNS`, strings) for the case ``case`` read from
     ``path``: from its report (report.json's dict, or the Slicer Logic's result, which holds the
@@ -40,9 +45,10 @@ def cohort_row(case, path, rep=None, error=None, seconds=0.0):
     row = dict((key, "") for key in COLUMNS)
     row.update(case=case, input=os.path.abspath(path), seconds="%.2f" % seconds)
     if error is not None:
-        row.update(status="failed", error=" ".join(str(error).split()))
+        row.update(status="failed", error=_flat(error))
         return row
-    row.update(status="ok", series=series_cell((rep.get("inputs") or {}).get("dicom_series")))
+    row.update(status="ok",
+               series=_flat(series_cell((rep.get("inputs") or {}).get("dicom_series"))))
     for side in ("left", "right"):
         values = rep.get(side) or {}
         for key in ("negative_volume_mm3", "condyle_volume_mm3", "joint_space_min_mm",
@@ -58,9 +64,9 @@ def cohort_row(case, path, rep=None, error=None, seconds=0.0):
         status = (rep.get("quality") or {}).get(side) or {}
         measurable = bool(status.get("measurable", rep.get(side) is not None))
         row[side + "_measurable"] = "yes" if measurable else "no"
-        row[side + "_reason"] = " ".join(str(status.get("reason") or "").split())
-    row["cautions"] = " | ".join(rep.get("cautions") or [])
-    row["warnings"] = " | ".join(rep.get("warnings") or [])
+        row[side + "_reason"] = _flat(status.get("reason") or "")
+    row["cautions"] = " | ".join(_flat(line) for line in rep.get("cautions") or [])
+    row["warnings"] = " | ".join(_flat(line) for line in rep.get("warnings") or [])
     return row
 
 

@@ -1,0 +1,144 @@
+"""One case's output folder in ``nvseg run``'s OUT_DIR: where it goes, and which earlier
+results ``--resume`` keeps.
+
+Where: ``OUT_DIR/<case>``, unless that folder holds the result of another input (report.json
+``inputs.ct``) or the name is taken in this run without regard to case: then ``<case>_2``, ...
+(:func:`case_folder`); never inside a DICOM input folder (:func:`check_places`).
+
+Kept (``--resume``): a case folder is written all or nothing, report.json last
+(:func:`..io.results_folder.write_case`), so a report.json in it means the whole case is there.
+It is kept, not computed again, only when it is the result this run would make: the same input
+(absolute path, no file of it changed since the report was written: a DICOM folder's files and
+folders, a detached header's voxel file), the same nvseg version, the same parameters
+(report.json ``parameters``) and the same networks (``models`` and ``model_sha256``; a scan the
+quality gate stopped before any network ran has none and does not depend on them). Anything
+else is computed again, and the reason is said. A failed case is always tried again.
+"""
+
+import json
+import os
+import sys
+
+from ..errors import InputError
+from ..io.results_folder import REPORT
+
+SAME = ("version", "parameters", "models", "model_sha256")   # what the numbers depend on
+
+
+def _inside(path, folder):
+    """Whether ``path`` is ``folder`` or lies inside it (real paths)."""
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def check_places(cases, out_dir):
+    """InputError when the output would be written into a DICOM input: ``out_dir`` inside a
+    case's folder, or a case's own output folder (``out_dir/<case>``) being its input folder (the
+    input is never written into)."""
+    for case, path in cases:
+        if not os.path.isdir(path):
+            continue
+        if _inside(out_dir, path):
+            raise InputError("the output folder %s lies inside the input %s, which is never "
+                             "written into: choose another output folder" % (out_dir, path))
+        if _inside(path, os.path.join(out_dir, case)):
+            raise InputError("case %s would be written into its own input folder %s: choose "
+                             "another output folder" % (case, path))
+
+
+def case_folder(out_dir, case, path, taken):
+    """(name, folder) of a case's output: ``out_dir/<case>``, unless that name is already taken
+    in this run (compared without case: macOS and Windows file systems) or the folder holds the
+    result of another input (report.json ``inputs.ct``): then ``<case>_2``, ``<case>_3``, ...
+    An earlier result of another input is never overwritten; a line on stderr says where the
+    case went."""
+    name, number = case, 2
+    while name.lower() in taken or _other_input(os.path.join(out_dir, name), path):
+        name, number = "%s_%d" % (case, number), number + 1
+    taken.add(name.lower())
+    if name != case:
+        print("nvseg: %s: written to %s (%s holds another case)" % (
+            case, os.path.join(out_dir, name), os.path.join(out_dir, case)), file=sys.stderr)
+    return name, os.path.join(out_dir, name)
+
+
+def _other_input(folder, path):
+    """Whether ``folder`` holds a report.json made from an input other than ``path``."""
+    try:
+        with open(os.path.join(folder, REPORT)) as handle:
+            report = json.load(handle)
+    except (OSError, ValueError):
+        return False
+    made_from = (report.get("inputs") or {}).get("ct") if isinstance(report, dict) else None
+    return made_from != os.path.abspath(path)
+
+
+def newest_change(path):
+    """Latest modification time (s since the epoch) of ``path``: a file, or of a folder's tree (a
+    DICOM series or study): its files and its folders, whose own time changes when a file is
+    added, removed or renamed in them (a file copied in with its old time kept); 0.0 when
+    nothing can be read."""
+    if not os.path.isdir(path):
+        return max([_mtime(path)] + [_mtime(p) for p in _data_files(path)])
+    newest = 0.0
+    for root, _dirs, files in os.walk(path):
+        for name in [""] + files:
+            try:
+                newest = max(newest, os.path.getmtime(os.path.join(root, name)))
+            except OSError:
+                pass
+    return newest
+
+
+def _mtime(path):
+    try:
+        return os.path.getmtime(path)
+    except OSError:
+        return 0.0
+
+
+def _data_files(path):
+    """The voxel files of a detached header (MetaImage .mhd, NRRD .nhdr): the files beside it
+    whose names start with its own stem (``s.mhd`` -> ``s.raw``, ``s.zraw``, ``s.raw.gz``)."""
+    if not path.lower().endswith((".mhd", ".nhdr")):
+        return []
+    folder, stem = os.path.split(os.path.abspath(path))
+    stem = os.path.splitext(stem)[0] + "."
+    try:
+        return [os.path.join(folder, n) for n in os.listdir(folder)
+                if n.startswith(stem) and os.path.join(folder, n) != os.path.abspath(path)]
+    except OSError:
+        return []
+
+
+def earlier_report(folder, path, expected):
+    """(report, None) when ``folder`` holds the result of ``path`` made as ``expected`` says,
+    else (None, why it is computed again).
+
+    Args:
+        folder: the case's output folder, ``OUT_DIR/<case>``.
+        path: the case's input (CT file or DICOM folder).
+        expected: {key: value} for the keys of :data:`SAME`, as this run would write them.
+    """
+    report_path = os.path.join(folder, REPORT)
+    if not os.path.isfile(report_path):
+        return None, None                       # nothing there: simply computed
+    try:
+        with open(report_path) as handle:
+            report = json.load(handle)
+    except (OSError, ValueError):
+        return None, "its earlier report.json cannot be read"
+    if not isinstance(report, dict):
+        return None, "its earlier report.json is not a report"
+    if (report.get("inputs") or {}).get("ct") != os.path.abspath(path):
+        return None, "the earlier result was made from %s" % (
+            (report.get("inputs") or {}).get("ct") or "another input")
+    for key in SAME:
+        if key.startswith("model") and "models" not in report:
+            continue                            # stopped by the scan's gate: no network ran
+        if json.dumps(report.get(key), sort_keys=True) != json.dumps(expected.get(key),
+                                                                     sort_keys=True):
+            return None, "the earlier result was made with another %s" % key.replace("_", " ")
+    if newest_change(path) > os.path.getmtime(report_path):
+        return None, "the input changed after the earlier result was written"
+    return report, None
