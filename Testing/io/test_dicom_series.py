@@ -14,7 +14,8 @@ import SimpleITK as sitk
 
 from NegativeVolumeSegmentationLib import quality
 from NegativeVolumeSegmentationLib.io.ct import read_ct
-from NegativeVolumeSegmentationLib.io.dicom_series import dicom_series, series_record
+from NegativeVolumeSegmentationLib.io.dicom_files import dicom_series
+from NegativeVolumeSegmentationLib.io.dicom_series import series_record
 
 from dicom_writer import write_dicom_series
 from test_ct_io import make_ct
@@ -201,8 +202,7 @@ def test_an_export_tree_is_one_case_read_from_its_subfolders(tmp_path):
 def test_a_cohort_of_export_trees_is_one_case_per_patient(tmp_path):
     """A cohort folder: a patient's flat folder, a patient's study / series tree, a CT file. Each
     is one case (before: the tree was skipped without a word, as it held no series at its
-    top); two studies of one patient in one folder stay one case, measured on the first acquired
-    series and naming the other."""
+    top)."""
     from NegativeVolumeSegmentationLib.io.ct import find_cases
 
     cohort = tmp_path / "cohort"
@@ -242,3 +242,218 @@ def test_the_benchmark_layouts_read_their_scan(tmp_path, dicom_studies_benchmark
         image = read_ct(path)[0]
         np.testing.assert_array_equal(_values(image), _values(scan))
         assert series_record(image)["number"] == number
+
+
+def _lps_marker(image):
+    """LPS mm of the brightest voxel (make_ct's marker)."""
+    array = sitk.GetArrayViewFromImage(image)
+    k, j, i = np.unravel_index(int(np.argmax(array)), array.shape)
+    return np.asarray(image.TransformIndexToPhysicalPoint((int(i), int(j), int(k))))
+
+
+def _same_scan(image, truth):
+    """The image read is ``truth``: voxels, grid and the marker's LPS position (DICOM keeps
+    positions to ~1e-4 mm)."""
+    np.testing.assert_array_equal(_values(image), _values(truth))
+    np.testing.assert_allclose(image.GetSpacing(), truth.GetSpacing(), atol=1e-4)
+    np.testing.assert_allclose(image.GetOrigin(), truth.GetOrigin(), atol=1e-4)
+    np.testing.assert_allclose(_lps_marker(image), _lps_marker(truth), atol=1e-4)
+
+
+def test_latin1_and_control_characters_in_the_header_are_read_clean(tmp_path):
+    """ISO_IR 100 bytes ('Sch\\xe4del', a kernel 'H70h\\xb5'): SimpleITK hands them over as
+    surrogate escapes and writing them into the image's metadata raised TypeError ("internal
+    error"). Now they read as the text written; a description of 230 characters holding ESC,
+    a newline and a tab is shown cut to 64 characters, without the control characters."""
+    from NegativeVolumeSegmentationLib.errors import InputError  # noqa: F401 (none expected)
+
+    folder = str(tmp_path / "latin")
+    bone = make_ct()
+    latin = [("0008|0005", "ISO_IR 100"),
+             ("0008|103e", u"Sch\u00e4del 0.6 Kn\u00f6chern".encode("latin-1")),
+             ("0018|1210", u"H70h\u00b5".encode("latin-1"))]
+    write_dicom_series(bone, folder, BONE, tags=_tags(2, "x"), slice_tags=lambda k: latin)
+    write_dicom_series(_soft(bone), folder, SOFT, count=20, tags=_tags(3, "x"),
+                       slice_tags=lambda k: latin)
+    image, warnings = read_ct(folder)
+    np.testing.assert_array_equal(_values(image), _values(bone))
+    assert u"measured series 2 'Sch\u00e4del 0.6 Kn\u00f6chern' (H70h\u00b5, 22 slices)" \
+        in warnings[0], warnings
+    assert series_record(image)["description"] == u"Sch\u00e4del 0.6 Kn\u00f6chern"
+
+    folder = str(tmp_path / "long")
+    text = "A" * 30 + "\n\t\x1b[31mred" + "B" * 190
+    write_dicom_series(bone, folder, BONE, tags=_tags(2, text))
+    write_dicom_series(bone, folder, SOFT, count=20, tags=_tags(3, u"Kiefergelenk \u00df"))
+    image, warnings = read_ct(folder)
+    shown = "A" * 30 + " [31mred" + "B" * 23 + "..."
+    assert len(shown) == 64 and "measured series 2 '%s' (22 slices)" % shown in warnings[0]
+    assert u"series 3 'Kiefergelenk \u00df' (20 slices)" in warnings[0]   # UTF-8 stays UTF-8
+    assert not any(c in w for w in warnings for c in "\x1b\n\t")
+    assert series_record(image)["description"] == "A" * 30 + " [31mred" + "B" * 190
+
+
+def test_slices_without_image_position_are_set_apart_or_refused(tmp_path):
+    """Without ImagePositionPatient GDCM stacked the slices anywhere: none with it read at the
+    origin 1 mm apart (true: 1.25 mm, origin elsewhere); one slice without it put last with the
+    spacing 1.40 mm. Now: none with it, refused; a slice of the series without it, refused (the
+    rest has a gap); a secondary capture without position filed under the series' UID, set
+    apart and the series measured on its true grid."""
+    from NegativeVolumeSegmentationLib.errors import InputError
+
+    truth = make_ct()
+    folder = write_dicom_series(truth, str(tmp_path / "none"), BONE, tags=_tags(2, "x"),
+                                slice_tags=lambda k: [("0020|0032", None)])
+    with pytest.raises(InputError, match="no slice of DICOM series 2 has an "
+                                         "ImagePositionPatient"):
+        read_ct(folder)
+    folder = write_dicom_series(truth, str(tmp_path / "one"), BONE, tags=_tags(2, "x"),
+                                slice_tags=lambda k: [("0020|0032", None)] if k == 9 else [])
+    with pytest.raises(InputError, match="1 of the 22 slices of DICOM series 2 lack "
+                                         "ImagePositionPatient"):
+        read_ct(folder)
+    folder = write_dicom_series(truth, str(tmp_path / "sc"), BONE, tags=_tags(2, "x"))
+    capture = write_dicom_series(truth, str(tmp_path / "capture"), BONE, first=5, count=1,
+                                 tags=_tags(2, "x"), slice_tags=lambda k: [
+                                     ("0020|0032", None), ("0020|0037", None),
+                                     ("0008|0016", b"1.2.840.10008.5.1.4.1.1.7"),
+                                     ("0008|0018", b"1.2.826.0.1.3680043.2.1125.9.99")])
+    name = os.listdir(capture)[0]
+    os.rename(os.path.join(capture, name), os.path.join(folder, "zz_" + name))
+    image, warnings = read_ct(folder)
+    _same_scan(image, truth)
+    assert len(warnings) == 1 and "set apart 1 file of DICOM series 2 without " \
+        "ImagePositionPatient" in warnings[0] and "other 22 slices" in warnings[0], warnings
+
+
+def test_a_stray_dicom_file_in_a_cohort_folder_is_a_case_of_its_own(tmp_path):
+    """One DICOM file at the top of a cohort folder (beside p1.nrrd and p2's series) made the
+    whole folder one case: p1.nrrd ignored, p2 "other CT series not measured". Now each is a
+    case and the folder's own file one more, refused on its own; a series at the top beside
+    another study's subfolder is measured alone; a study's series at the top and in a subfolder
+    stay one case."""
+    from NegativeVolumeSegmentationLib.errors import InputError
+    from NegativeVolumeSegmentationLib.io.ct import find_cases
+
+    cohort = tmp_path / "cohort"
+    ct = make_ct()
+    other = sitk.Cast(ct + 7, sitk.sitkInt16)
+    write_dicom_series(ct, str(cohort / "p2"), BONE, tags=_tags(2, "axial"))
+    sitk.WriteImage(other, str(cohort / "p1.nrrd"))
+    write_dicom_series(ct, str(cohort), SCOUT, count=1, tags=_tags(1, "stray"))
+    cases = find_cases([str(cohort)])
+    assert [name for name, _ in cases] == ["cohort", "p1", "p2"]
+    with pytest.raises(InputError, match="is a single slice"):
+        read_ct(cases[0][1])
+    np.testing.assert_array_equal(_values(read_ct(cases[1][1])[0]), _values(other))
+    np.testing.assert_array_equal(_values(read_ct(cases[2][1])[0]), _values(ct))
+
+    top = tmp_path / "top"                      # a series at the top, another study below
+    write_dicom_series(other, str(top), SOFT, tags=_tags(3, "top"))
+    write_dicom_series(ct, str(top / "q1"), BONE, tags=_tags(2, "q1") +
+                       [("0020|000d", ROOT + "77")])
+    assert [name for name, _ in find_cases([str(top)])] == ["top", "q1"]
+    image, warnings = read_ct(str(top))
+    np.testing.assert_array_equal(_values(image), _values(other))
+    assert "measured the DICOM files of this folder itself" in warnings[0], warnings
+
+    study = tmp_path / "study"                  # one study: its scout at the top, axial below
+    write_dicom_series(ct, str(study), SCOUT, count=2,
+                       tags=_tags(1, "scout", image_type="ORIGINAL\\PRIMARY\\LOCALIZER"))
+    write_dicom_series(ct, str(study / "SE2"), BONE, tags=_tags(2, "axial"))
+    assert find_cases([str(study)]) == [("study", str(study))]
+    np.testing.assert_array_equal(_values(read_ct(str(study))[0]), _values(ct))
+
+
+def test_two_patients_in_one_flat_folder_are_refused_naming_both(tmp_path):
+    """Two patients' series in one folder: the one with more slices was measured under the
+    folder's name, the warning naming neither patient. Now refused in one line naming both
+    studies; so are one patient's two studies in a patient / study tree, and two PatientIDs
+    whose series share a StudyInstanceUID (a badly anonymised export)."""
+    from NegativeVolumeSegmentationLib.errors import InputError
+
+    folder = str(tmp_path / "two")
+    ct = make_ct()
+    write_dicom_series(ct, folder, BONE, count=20, tags=_tags(2, "a") + [
+        ("0010|0020", "A1"), ("0008|0020", "20240105"), ("0008|1030", "CT Kopf")])
+    write_dicom_series(ct, folder, SOFT, tags=_tags(2, "b") + [
+        ("0010|0020", "B7"), ("0020|000d", ROOT + "55"), ("0008|0020", "20240311")])
+    with pytest.raises(InputError) as error:
+        read_ct(folder)
+    text = str(error.value)
+    assert "holds the CT series of 2 studies" in text and "give each study its own folder" in text
+    assert "patient A1 of 2024-01-05 'CT Kopf'" in text and "patient B7 of 2024-03-11" in text
+    tree = tmp_path / "A1"
+    write_dicom_series(ct, str(tree / "2024" / "SE2"), BONE, tags=_tags(2, "a") + [
+        ("0010|0020", "A1"), ("0008|0020", "20240105")])
+    write_dicom_series(ct, str(tree / "2025" / "SE2"), SOFT, tags=_tags(2, "a") + [
+        ("0010|0020", "A1"), ("0008|0020", "20250105"), ("0020|000d", ROOT + "56")])
+    with pytest.raises(InputError) as error:
+        read_ct(str(tree))
+    text = str(error.value)
+    assert "holds the CT series of 2 studies" in text
+    for year in ("2024", "2025"):
+        assert "patient A1 of %s-01-05: series 2 'a' in %s (22 slices)" % (
+            year, os.path.join(year, "SE2")) in text, text
+    same = str(tmp_path / "same")
+    write_dicom_series(ct, same, BONE, tags=_tags(2, "a") + [("0010|0020", "A1")])
+    write_dicom_series(ct, same, SOFT, tags=_tags(3, "b") + [("0010|0020", "B7")])
+    with pytest.raises(InputError, match="2 studies, patient A1 .*: series 2 .*; patient B7 "):
+        read_ct(same)
+
+
+def test_a_series_split_across_folders_is_read_whole(tmp_path):
+    """One SeriesInstanceUID, slices 11-21 in folder A and 0-10 in B: measured on 11 slices
+    ("other CT series not measured: series 2 in B"). Now one series of 22 slices on its true
+    grid; the same series exported twice into two folders is read once, with a warning."""
+    truth = make_ct()
+    folder = tmp_path / "split"
+    write_dicom_series(truth, str(folder / "A"), BONE, first=11, tags=_tags(2, "x"))
+    write_dicom_series(truth, str(folder / "B"), BONE, count=11, tags=_tags(2, "x"))
+    image, warnings = read_ct(str(folder))
+    _same_scan(image, truth)
+    assert warnings == ["%s: DICOM series 2 lies in 2 folders (A, B): read as one series of 22 "
+                        "files" % folder], warnings
+    twice = tmp_path / "twice"
+    write_dicom_series(truth, str(twice / "a"), BONE, tags=_tags(2, "x"))
+    write_dicom_series(truth, str(twice / "b"), BONE, tags=_tags(2, "x"))
+    image, warnings = read_ct(str(twice))
+    _same_scan(image, truth)
+    assert len(warnings) == 1 and "read as one series of 22 files; 22 duplicate files" \
+        in warnings[0], warnings
+
+
+def test_a_derived_copy_is_not_a_reconstruction_of_the_original(tmp_path):
+    """A DERIVED copy (noise added: sharper edges) with the ORIGINAL's AcquisitionTime, frame of
+    reference and slices was measured as "the sharpest reconstruction"; ORIGINAL ranks first."""
+    bone = make_ct()
+    rng = np.random.default_rng(3)
+    noise = sitk.GetImageFromArray(rng.integers(-300, 300, bone.GetSize()[::-1]).astype(np.int16))
+    noise.CopyInformation(bone)
+    same = [("0008|0032", "101010"), ("0020|0052", ROOT + "9")]
+    folder = str(tmp_path / "derived")
+    write_dicom_series(bone, folder, BONE, tags=_tags(2, "bone") + same)
+    write_dicom_series(sitk.Cast(bone + noise, sitk.sitkInt16), folder, SOFT,
+                       tags=_tags(7, "copy", image_type="DERIVED\\SECONDARY\\AXIAL") + same)
+    image, warnings = read_ct(folder)
+    np.testing.assert_array_equal(_values(image), _values(bone))
+    assert "measured series 2 'bone' (22 slices); other CT series not measured: series 7 " \
+        "'copy' (derived, 22 slices)" in warnings[0], warnings
+
+
+def test_a_series_folder_is_found_behind_other_files(tmp_path):
+    """Only a folder's first three files were looked at for the DICOM preamble: a series folder
+    whose first names were A.txt, B.txt, C.jpg ("holds no DICOM series, nor do its subfolders").
+    Now up to 16 files that may be DICOM are, known other kinds passed over."""
+    from NegativeVolumeSegmentationLib.io.ct import find_cases
+
+    truth = make_ct()
+    series = write_dicom_series(truth, str(tmp_path / "cohort" / "p1" / "series"), BONE)
+    for k, path in enumerate(sorted(os.listdir(series))):
+        os.rename(os.path.join(series, path), os.path.join(series, "slice_%03d" % k))
+    for junk in ("A.txt", "B.txt", "C.jpg", "Thumbs.db", "index.html"):
+        (tmp_path / "cohort" / "p1" / "series" / junk).write_text("x")
+    for k in range(5):                                   # files that may be DICOM, and are not
+        (tmp_path / "cohort" / "p1" / "series" / ("notes%d" % k)).write_text("x")
+    _same_scan(read_ct(str(tmp_path / "cohort"))[0], truth)
+    assert find_cases([str(tmp_path / "cohort")]) == [("cohort", str(tmp_path / "cohort"))]

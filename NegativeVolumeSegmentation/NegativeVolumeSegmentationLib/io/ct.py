@@ -2,7 +2,8 @@
 
 ``read_ct`` returns a 3D SimpleITK image in **Hounsfield units** (DICOM rescale slope and
 intercept applied by SimpleITK/GDCM): 8- and 16-bit integer pixels as they are (a 0.2 mm CBCT is
-2 GB of int16), anything else float32. Origin, spacing (mm) and direction cosines are kept
+2 GB of int16), wider integers that fit int16 (a DICOM series as GDCM reads it) as int16,
+anything else float32. Origin, spacing (mm) and direction cosines are kept
 exactly as read; physical points are LPS mm (+x = patient's left). The input is only read, never
 modified. A DICOM folder may hold a whole study, in subfolders too: which series is read is
 decided in io/dicom_series.py.
@@ -14,16 +15,16 @@ spaced grid (io/gantry_tilt.py). Library messages (ITK, GDCM, MetaIO, nifticlib)
 stderr (io/quiet.py): only our one-line errors and warnings reach the user.
 """
 
-import gzip
 import os
-import zlib
 
 import numpy as np
 import SimpleITK as sitk
 
-from .dicom import read_dicom_folder, single_file_reason
-from .dicom_series import dicom_folders, dicom_series, is_dicom_file, study_uids, tag_image
+from .dicom import as_int16, os_reason, read_dicom_folder, single_file_reason
+from .dicom_files import dicom_folders, dicom_series, is_dicom_file, study_uids
 from .dicom_series import series_record  # noqa: F401 (re-exported for the pipeline)
+from .dicom_series import tag_image
+from .nifti_data import check_nifti_data  # noqa: F401 (re-exported for segmentation_files)
 from .quiet import quiet_libraries
 from ..errors import InputError
 from ..hounsfield import AIR_HU, BONE_HU, SAMPLE_VOXELS
@@ -105,72 +106,6 @@ def _to_3d(image):
     return image
 
 
-NIFTI_FLOAT_TYPES = {16: "f4", 64: "f8"}   # NIfTI datatype code -> numpy float kind
-
-
-def _nifti_layout(header):
-    """(data offset, data bytes, float dtype or None) of a NIfTI-1/-2 header, or None."""
-    for endian in "<>":
-        size = np.frombuffer(header[:4], dtype=endian + "i4")[0]
-        if size == 348 and len(header) >= 348:
-            code = int(np.frombuffer(header[70:72], dtype=endian + "i2")[0])
-            bitpix = int(np.frombuffer(header[72:74], dtype=endian + "i2")[0])
-            dims = np.frombuffer(header[40:56], dtype=endian + "i2").astype(np.int64)
-            offset = max(int(np.frombuffer(header[108:112], dtype=endian + "f4")[0]), 352)
-            break
-        if size == 540 and len(header) >= 540:
-            code = int(np.frombuffer(header[12:14], dtype=endian + "i2")[0])
-            bitpix = int(np.frombuffer(header[14:16], dtype=endian + "i2")[0])
-            dims = np.frombuffer(header[16:80], dtype=endian + "i8")
-            offset = max(int(np.frombuffer(header[168:176], dtype=endian + "i8")[0]), 544)
-            break
-    else:
-        return None
-    rank = int(dims[0])
-    if not 1 <= rank <= 7 or bitpix <= 0 or np.any(dims[1:rank + 1] < 1):
-        return None
-    kind = NIFTI_FLOAT_TYPES.get(code)
-    dtype = np.dtype(endian + kind) if kind and np.dtype(kind).itemsize * 8 == bitpix else None
-    return offset, int(np.prod(dims[1:rank + 1])) * bitpix // 8, dtype
-
-
-def check_nifti_data(path, name):
-    """InputError when a .nii / .nii.gz holds less voxel data than its header declares, or (float
-    data) NaN / infinite values. ITK's NIfTI reader silently reads both as zeros, so the stored
-    bytes are streamed here (chunk by chunk, decompressing a .nii.gz; nothing is kept).
-    """
-    compressed = path.lower().endswith(".gz")
-    try:
-        with (gzip.open if compressed else open)(path, "rb") as handle:
-            layout = _nifti_layout(handle.read(544))
-            if layout is None:
-                return
-            offset, needed, dtype = layout
-            if dtype is None and not compressed:
-                present = os.path.getsize(path) - offset
-            else:
-                handle.seek(offset)
-                present, bad = 0, 0
-                step = (1 << 22) - (1 << 22) % (dtype.itemsize if dtype else 1)
-                while present < needed:
-                    chunk = handle.read(min(step, needed - present))
-                    if not chunk:
-                        break
-                    present += len(chunk)
-                    if dtype is not None:
-                        values = np.frombuffer(chunk[:len(chunk) - len(chunk) % dtype.itemsize],
-                                               dtype=dtype)
-                        bad += int(values.size - np.count_nonzero(np.isfinite(values)))
-                if bad:
-                    raise InputError("%s: contains %d NaN or infinite voxel values" % (name, bad))
-    except (OSError, EOFError, zlib.error):
-        raise InputError("%s: NIfTI file is truncated or corrupt (compressed data ends early)"
-                         % name)
-    if present < needed:
-        raise InputError("%s: NIfTI file is truncated (%d of the %d bytes of voxel data its header "
-                         "declares)" % (name, max(present, 0), needed))
-
-
 def _read_file(path, name):
     """Read a supported image file after checking its header; InputError on any failure."""
     fmt = FORMAT_NAMES[image_extension(path)]
@@ -235,8 +170,10 @@ KEPT_PIXEL_TYPES = (sitk.sitkInt8, sitk.sitkUInt8, sitk.sitkInt16, sitk.sitkUInt
 
 
 def as_ct_pixels(image):
-    """``image`` itself when its pixels are 8/16-bit integers or float32, else a float32 copy
-    (with the image's metadata: a DICOM series' identity and slice thickness)."""
+    """``image`` itself when its pixels are 8/16-bit integers or float32; an int16 copy when they
+    are wider integers whose values all fit (:func:`.dicom.as_int16`); else a float32 copy.
+    Copies keep the image's metadata (a DICOM series' identity and slice thickness)."""
+    image = as_int16(image)
     if image.GetPixelID() in KEPT_PIXEL_TYPES:
         return image
     out = sitk.Cast(image, sitk.sitkFloat32)
@@ -250,7 +187,9 @@ def read_ct(path):
 
     image: 3D SimpleITK image in HU, geometry (origin, spacing mm, direction) as stored; 8- and
     16-bit integer pixels are kept as they are (a 0.2 mm CBCT is 2 GB of int16: a float32 copy
-    would double it), anything else becomes float32. Consumers resample crops to float32.
+    would double it), wider integers that fit become int16 (:func:`as_ct_pixels`), anything else
+    float32. Consumers resample crops to float32. A cohort folder (:func:`is_cohort_folder`) is
+    read from its own DICOM files alone.
     warnings: list of one-line strings (intensities not CT-like, several DICOM series, ...).
     Raises InputError (one line naming ``path``) for anything that cannot be a 3D CT.
     """
@@ -258,7 +197,11 @@ def read_ct(path):
     if not os.path.exists(path):
         raise InputError("%s: no such file or folder" % name)
     if os.path.isdir(path):
-        image, warnings, series = read_dicom_folder(path, name)
+        cohort = is_cohort_folder(path)
+        image, warnings, series = read_dicom_folder(path, name, below=not cohort)
+        if cohort:
+            warnings.insert(0, "%s: measured the DICOM files of this folder itself; its CT files "
+                               "and subfolders are cases of their own" % name)
         _check_shape(image.GetDimension(), image.GetSize(),
                      image.GetNumberOfComponentsPerPixel(), name)
         image = _to_3d(image)
@@ -298,26 +241,66 @@ def _is_case_file(path):
             and not base.lower().endswith(SEGMENTATION_EXTENSION))
 
 
-def _expand_folder(folder):
-    """Cases inside a folder: the folder itself when it holds a DICOM series, or when it holds no
-    CT file and all the DICOM files below it belong to one study (a study's series in
-    subfolders, a CD of one study); else its CT files and its subfolders holding DICOM files at
-    any depth down to :data:`.dicom_series.SEARCH_DEPTH` (one case each: a patient's or a
-    study's folder; sorted by name)."""
-    if dicom_series(folder):
-        return [folder]
-    cases, with_dicom = [], False
-    for entry in sorted(os.listdir(folder)):
+def _listed(folder):
+    """A folder's entries, sorted; InputError (one line) when it cannot be read."""
+    try:
+        return sorted(os.listdir(folder))
+    except OSError as error:
+        raise InputError("%s: cannot read folder: %s" % (folder, os_reason(error)))
+
+
+def _case_entries(folder):
+    """(CT files, subfolders) of ``folder`` that are cases when it is a cohort folder: its CT
+    files, and its subfolders with DICOM files at any depth down to
+    :data:`.dicom_files.SEARCH_DEPTH` or that cannot be read (their case then fails visibly);
+    each list sorted by name."""
+    files, folders = [], []
+    for entry in _listed(folder):
         full = os.path.join(folder, entry)
         if entry.startswith("."):
             continue
         if _is_case_file(full):
-            cases.append(full)
-        elif os.path.isdir(full) and (dicom_series(full) or dicom_folders(full, limit=1)):
-            cases.append(full)
-            with_dicom = True
-    if with_dicom and all(os.path.isdir(c) for c in cases) and len(study_uids(folder)) == 1:
+            files.append(full)
+        elif os.path.isdir(full) and (not os.access(full, os.R_OK | os.X_OK)
+                                      or dicom_folders(full, limit=1) or dicom_series(full)):
+            folders.append(full)
+    return files, folders
+
+
+def _cohort(folder, files, folders):
+    """Whether a folder with DICOM files of its own is a cohort folder: it also holds CT files,
+    or subfolders with DICOM files of other studies (StudyInstanceUID)."""
+    return bool(files) or (bool(folders) and len(study_uids(folder)) > 1)
+
+
+def is_cohort_folder(folder):
+    """Whether ``folder`` holds DICOM files of its own (a stray file, a series) beside cases:
+    CT files, or subfolders with other studies' DICOM files. Its own files are then one case
+    (read without its subfolders), each CT file and subfolder another (:func:`_expand_folder`)."""
+    entries = [e for e in _listed(folder) if not e.startswith(".")]
+    if not any(image_extension(e) or os.path.isdir(os.path.join(folder, e)) for e in entries):
+        return False              # a plain series folder: nothing else to tell apart
+    if not dicom_series(folder):
+        return False
+    return _cohort(folder, *_case_entries(folder))
+
+
+def _expand_folder(folder):
+    """Cases inside a folder, sorted by name: the folder itself when it holds a DICOM series and
+    no other cases, or when it holds no CT file and all the DICOM files below it belong to one
+    study (a study's series in subfolders, a CD of one study; none of them unreadable); else its
+    CT files and its subfolders holding DICOM files at any depth down to
+    :data:`.dicom_files.SEARCH_DEPTH` or unreadable (one case each: a patient's or a study's
+    folder), and, first, the folder itself when it holds DICOM files of its own beside them (a
+    cohort folder: :func:`is_cohort_folder`)."""
+    files, folders = _case_entries(folder)
+    own = bool(dicom_series(folder))
+    if own and not _cohort(folder, files, folders):
         return [folder]
+    if (not own and folders and not files and len(study_uids(folder)) == 1
+            and all(os.access(f, os.R_OK | os.X_OK) for f in folders)):
+        return [folder]           # one study (a subfolder we may not read: a case of its own)
+    cases = ([folder] if own else []) + sorted(files + folders)
     if not cases:
         raise InputError("%s: folder holds no CT files (%s) and no DICOM series"
                          % (folder, ", ".join(CT_EXTENSIONS)))

@@ -1,12 +1,12 @@
 """Which series of a DICOM folder is the CT to measure.
 
 A case's DICOM folder holds one series, or a study's several series in it or in subfolders (a CD
-or PACS export's DICOM / patient / study / series tree, looked through down to SEARCH_DEPTH
-levels). A study often holds several series: the scout (topogram, a localizer of
-one to three images), the axial reconstructions with a bone and a soft-tissue kernel, reformats
-(sagittal or oblique MPRs, DERIVED), a dose report (a secondary capture or structured report)
-and, in TMJ protocols, a second acquisition with the mouth open. GDCM groups the files by
-SeriesInstanceUID; here each series is described from its first file's header and ranked:
+or PACS export's DICOM / patient / study / series tree: found in :mod:`.dicom_files`). A study
+often holds several series: the scout (topogram, a localizer of one to three images), the axial
+reconstructions with a bone and a soft-tissue kernel, reformats (sagittal or oblique MPRs,
+DERIVED), a dose report (a secondary capture or structured report) and, in TMJ protocols, a
+second acquisition with the mouth open. GDCM groups the files by SeriesInstanceUID; here each
+series is described from its first file's header and ranked:
 
 1. CT (or no Modality tag) before any other modality (MR, SC, SR, ...);
 2. not a localizer (ImageType without LOCALIZER);
@@ -15,10 +15,15 @@ SeriesInstanceUID; here each series is described from its first file's header an
 5. then the lower SeriesNumber (the first acquired), then the UID, so the choice never depends
    on the order of the files on disk;
 6. of reconstructions of the first one's acquisition (the same AcquisitionTime, frame of
-   reference and number of slices: another kernel), the one with the sharpest edges, measured
-   on the images by the reader (:func:`.dicom.edge_sharpness`): kernel names are the vendors'
-   own (H70h, Br64, BONE, FC30, YC ...) and cannot be ranked. A second acquisition (the mouth
-   opened, a repeat) has another AcquisitionTime and keeps rule 5.
+   reference, number of slices and rank by rules 1-3: another kernel, never a DERIVED copy of
+   an ORIGINAL), the one with the sharpest edges, measured on the images by the reader
+   (:func:`.dicom.edge_sharpness`): kernel names are the vendors' own (H70h, Br64, BONE, FC30,
+   YC ...) and cannot be ranked. A second acquisition (the mouth opened, a repeat) has another
+   AcquisitionTime and keeps rule 5.
+
+CT volumes of more than one study (two patients, or one patient's two dates) are refused: which
+one the user meant cannot be told. Header texts are cleaned (:func:`.dicom_files.tag_text`)
+before they reach a message or the image's metadata; descriptions are cut in messages.
 
 The series measured is named in a warning together with the CT series left out (those that
 could have been measured: another kernel, a second mouth position) and those skipped; report.json
@@ -30,116 +35,32 @@ import os
 
 import SimpleITK as sitk
 
+from ..errors import InputError
+from .dicom_files import tag_text
 from .quiet import quiet_libraries
 
 TAGS = (("uid", "0020|000e"), ("number", "0020|0011"), ("description", "0008|103e"),
         ("kernel", "0018|1210"), ("thickness", "0018|0050"), ("modality", "0008|0060"),
-        ("image_type", "0008|0008"), ("acquired", "0008|0032"), ("frame", "0020|0052"))
+        ("image_type", "0008|0008"), ("acquired", "0008|0032"), ("frame", "0020|0052"),
+        ("study", "0020|000d"), ("patient", "0010|0020"), ("date", "0008|0020"),
+        ("study_description", "0008|1030"))
+SHOWN_CHARACTERS = 64             # a description in a message is cut to this (DICOM LO: 64)
 VOLUME_MODALITIES = ("CT", "")    # CBCT exports say CT; a file without the tag is given a chance
-MAX_HEADERS_PER_FOLDER = 5        # files tried per folder for its StudyInstanceUID
-SEARCH_DEPTH = 4                  # subfolders looked through for series: a CD or PACS export's
-                                  # DICOM / patient / study / series tree
 MIN_VOLUME_SLICES = 3             # a scout has 1-3 images; a volume of a joint has dozens
 
 
-def is_dicom_file(path):
-    """True when ``path`` is a DICOM Part 10 file ("DICM" at byte 128)."""
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(128)
-            return handle.read(4) == b"DICM"
-    except OSError:
-        return False
-
-
-def dicom_folders(folder, depth=SEARCH_DEPTH, limit=None):
-    """Folders from ``folder`` itself down to ``depth`` levels below it that hold DICOM files,
-    in sorted walk order (at most ``limit``); told by the "DICM" preamble of each folder's first
-    three files, not by GDCM (cheap enough to look through a cohort)."""
-    found = []
-    top = os.path.abspath(folder).rstrip(os.sep).count(os.sep)
-    for root, dirs, files in os.walk(folder):
-        level = os.path.abspath(root).rstrip(os.sep).count(os.sep) - top
-        dirs[:] = [] if level >= depth else sorted(d for d in dirs if not d.startswith("."))
-        visible = sorted(f for f in files if not f.startswith("."))[:3]
-        if any(is_dicom_file(os.path.join(root, f)) for f in visible):
-            found.append(root)
-            if limit is not None and len(found) >= limit:
-                break
-    return found
-
-
-def study_uids(folder):
-    """StudyInstanceUIDs of the DICOM files in ``folder`` and below (:func:`dicom_folders`; the
-    first file with one, per folder; a DICOMDIR or a file without the tag tells none)."""
-    uids = set()
-    reader = sitk.ImageFileReader()
-    for where in dicom_folders(folder):
-        for name in sorted(os.listdir(where))[:MAX_HEADERS_PER_FOLDER]:
-            path = os.path.join(where, name)
-            if name.startswith(".") or name.upper() == "DICOMDIR" or not is_dicom_file(path):
-                continue
-            reader.SetFileName(path)
-            try:
-                with quiet_libraries():
-                    reader.ReadImageInformation()
-            except RuntimeError:
-                continue
-            if reader.HasMetaDataKey("0020|000d") and reader.GetMetaData("0020|000d").strip():
-                uids.add(reader.GetMetaData("0020|000d").strip())
-                break
-    return uids
-
-
-def dicom_series(folder, below=False):
-    """DICOM series in ``folder`` (GDCM: files without the Part 10 preamble too) and, with
-    ``below``, in its subfolders that hold DICOM files (:func:`dicom_folders`): list of (series
-    id, file names sorted by GDCM along the slice normal), folder by folder in GDCM's order; []
-    when there are none."""
-    series = []
-    folders = [folder] + ([f for f in dicom_folders(folder)
-                           if os.path.abspath(f) != os.path.abspath(folder)] if below else [])
-    with quiet_libraries():       # GDCM warns "No Series were found" on stderr
-        for where in folders:
-            try:
-                ids = sitk.ImageSeriesReader.GetGDCMSeriesIDs(where)
-            except RuntimeError:
-                continue
-            for sid in ids:
-                files = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(where, sid)
-                if files:
-                    series.append((sid, tuple(files)))
-    return series
-
-
-def split_series(sid, files):
-    """The files of one series grouped by slice geometry (ImageOrientationPatient to 1e-3, rows
-    and columns), each group in GDCM's order: [(sid, files)] when all agree, else one entry per
-    group, ``sid`` marked with the group's number. Some exports file the localizer or a reformat
-    under the axial series' UID; such a series does not stack into one volume. Reads every
-    file's header: used only when a series failed to read."""
-    groups, reader = {}, sitk.ImageFileReader()
-    for path in files:
-        reader.SetFileName(path)
-        try:
-            with quiet_libraries():
-                reader.ReadImageInformation()
-            key = (tuple(round(float(v), 3) for v in reader.GetMetaData("0020|0037").split("\\"))
-                   if reader.HasMetaDataKey("0020|0037") else (), tuple(reader.GetSize()[:2]))
-        except (RuntimeError, ValueError):
-            key = None
-        groups.setdefault(key, []).append(path)
-    if len(groups) < 2:
-        return [(sid, tuple(files))]
-    return [("%s#%d" % (sid, k + 1), tuple(group)) for k, group in enumerate(groups.values())]
+def shown(text, limit=SHOWN_CHARACTERS):
+    """``text`` cut to ``limit`` characters for a message (the cut marked "...")."""
+    return text if len(text) <= limit else text[:limit - 3].rstrip() + "..."
 
 
 def describe_series(sid, files):
     """What the header of a series' first file says: dict with uid, number, description, kernel,
     thickness (SliceThickness, mm as written), acquired (AcquisitionTime), frame
-    (FrameOfReferenceUID), modality (upper case), image_type (list of upper-case values), slices
-    (number of files).
-    Missing tags are empty strings (an empty list for image_type)."""
+    (FrameOfReferenceUID), study (StudyInstanceUID), patient (PatientID), date (StudyDate),
+    study_description, modality (upper case), image_type (list of upper-case values), slices
+    (number of files). Texts as :func:`tag_text` cleans them; missing tags are empty strings (an
+    empty list for image_type)."""
     info = dict((key, "") for key, _ in TAGS)
     reader = sitk.ImageFileReader()
     reader.SetFileName(files[0])
@@ -148,7 +69,7 @@ def describe_series(sid, files):
             reader.ReadImageInformation()
         for key, tag in TAGS:
             if reader.HasMetaDataKey(tag):
-                info[key] = " ".join(reader.GetMetaData(tag).split())
+                info[key] = tag_text(reader.GetMetaData(tag))
     except RuntimeError:
         pass
     info["uid"] = info["uid"] or sid
@@ -184,10 +105,10 @@ def label(info):
     SE0003`` where it lies in a subfolder of the case's folder."""
     name = "series %s" % (info["number"] or info["uid"])
     if info["description"]:
-        name += " '%s'" % info["description"]
+        name += " '%s'" % shown(info["description"])
     if info.get("folder"):
         name += " in %s" % info["folder"]
-    what = [info["kernel"]] if info["kernel"] else []
+    what = [shown(info["kernel"], 16)] if info["kernel"] else []
     if info["modality"] not in VOLUME_MODALITIES:
         what.append(info["modality"])
     elif "LOCALIZER" in info["image_type"]:
@@ -203,11 +124,40 @@ def label(info):
 def same_acquisition(a, b):
     """Whether two described series are reconstructions of one acquisition (another kernel,
     another slice thickness of the same slices): both CT volumes of as many slices, with the
-    same non-empty AcquisitionTime and the same frame of reference. A second acquisition (the
-    mouth opened, a repeat after motion) has another AcquisitionTime."""
+    same non-empty AcquisitionTime, the same frame of reference and the same rank class (both
+    ORIGINAL, or both DERIVED: a DERIVED copy is never a twin of the ORIGINAL it was made from).
+    A second acquisition (the mouth opened, a repeat after motion) has another AcquisitionTime."""
     return (is_volume(a) and is_volume(b) and a["slices"] == b["slices"]
+            and rank(a)[:3] == rank(b)[:3]
             and a["acquired"] != "" and a["acquired"] == b["acquired"]
             and a["frame"] == b["frame"])
+
+
+def check_one_study(described, name):
+    """InputError when the CT volumes among ``described`` (:func:`describe_series` dicts, in rank
+    order) belong to more than one study: StudyInstanceUIDs differ (one patient's two dates), or
+    PatientIDs do (two patients); which one the user meant cannot be told. The line names each
+    study by its PatientID, StudyDate and StudyDescription where present."""
+    for key in ("study", "patient"):
+        studies = []
+        for info in described:
+            if is_volume(info) and info[key] and all(info[key] != s[key] for s in studies):
+                studies.append(info)
+        if len(studies) > 1:
+            break
+    else:
+        return
+    names = []
+    for info in studies:
+        date = info["date"]
+        if len(date) == 8 and date.isdigit():       # DICOM DA: YYYYMMDD
+            date = "%s-%s-%s" % (date[:4], date[4:6], date[6:])
+        text = ("patient %s" % shown(info["patient"], 32)) if info["patient"] else "study"
+        text += (" of %s" % shown(date, 16)) if date else ""
+        text += (" '%s'" % shown(info["study_description"])) if info["study_description"] else ""
+        names.append(text + ": " + label(info))
+    raise InputError("%s: folder holds the CT series of %d studies, %s; give each study its own "
+                     "folder" % (name, len(studies), "; ".join(names)))
 
 
 def choose_series(series, name, folder=None, sharpness=None):
@@ -218,12 +168,15 @@ def choose_series(series, name, folder=None, sharpness=None):
     acquisition (:func:`same_acquisition`) the sharpest is measured (a bone kernel's edges are
     the surfaces measured; a soft kernel reads the NV low: the real head blurred by sigma 0.6 mm,
     -4.8 %). One warning when there are several: the one measured, the other CT volumes left
-    out, the rest skipped."""
+    out, the rest skipped. InputError when the CT volumes are of several studies
+    (:func:`check_one_study`)."""
     described = [(describe_series(sid, files), sid, files) for sid, files in series]
     for info, _sid, files in described:
-        where = os.path.relpath(os.path.dirname(files[0]), folder) if folder else os.curdir
-        info["folder"] = "" if where == os.curdir else where
+        where = sorted(set(os.path.relpath(os.path.dirname(f), folder) if folder else os.curdir
+                           for f in files))
+        info["folder"] = "+".join(w for w in where if w != os.curdir)
     described.sort(key=lambda item: rank(item[0]))
+    check_one_study([item[0] for item in described], name)
     twins = [k for k, item in enumerate(described) if k == 0
              or same_acquisition(described[0][0], item[0])]
     why = ""
