@@ -44,6 +44,8 @@ DETAIL_MARGIN = 1.25        # the slices' detail read from the image (.slice_det
                             # as slices of detail / 1.25: the same slices read 0.64-1.03 x their
                             # thickness on the real head, 1.15-1.25 x on a noise texture; real
                             # head NV within 3.0 % up to 2.5 mm, -4.8 .. -21 % from 2.67 mm
+GRID_TOLERANCE_MM = 0.01    # grid edges worked out from DICOM slice positions carry float noise
+                            # (2.0001 mm): a nominal limit's scan is judged at the limit
 SLICE_THICKNESS_TAG = "0018|0050"   # DICOM Slice Thickness, when the reader kept it
 # --- scan level: is it a CT in Hounsfield units, its bone not clipped? (.hounsfield)
 # --- side level: the field of view's margins (.field_of_view), metal (.metal)
@@ -99,27 +101,28 @@ def check_grid(image, mode="confined", label_map=False, slice_detail=None):
     slices = edges[axis]
     spacing = sorted(e for i, e in enumerate(edges) if i != axis)   # in-plane pixel edges
     inplane = spacing[1]
-    seen = "slices %.3g mm" % slices
+    seen, scale, of = "slices %.3g mm" % slices, 1.0, ""
     if slice_detail is not None and slice_detail > DETAIL_MARGIN * max(slices, SLICE_CAUTION_MM):
         seen += (" holding the detail of ~%.2g mm slices (resampled from thicker ones?)"
-                 % slice_detail)
-        slices = slice_detail / DETAIL_MARGIN
-    if slices > SLICE_MAX_MM:
-        reasons.append("%s (limit %.3g mm): the 2-3 mm joint space is not resolved"
-                       % (seen, SLICE_MAX_MM))
-    elif slices > SLICE_CAUTION_MM:
-        cautions.append("%s (over %.3g mm): negative volume %suncertain by up to "
+                 % slice_detail)   # judged as slices of detail / DETAIL_MARGIN: the limits
+        slices, scale, of = slice_detail / DETAIL_MARGIN, DETAIL_MARGIN, " of detail"
+    if slices > SLICE_MAX_MM + GRID_TOLERANCE_MM:
+        reasons.append("%s (limit %.3g mm%s): the 2-3 mm joint space is not resolved"
+                       % (seen, SLICE_MAX_MM * scale, of))
+    elif slices > SLICE_CAUTION_MM + GRID_TOLERANCE_MM:
+        cautions.append("%s (over %.3g mm%s): negative volume %suncertain by up to "
                         "~%d %%; compare left with right on this scan only"
-                        % (seen, SLICE_CAUTION_MM, "from a label map " if label_map else "",
+                        % (seen, SLICE_CAUTION_MM * scale, of,
+                           "from a label map " if label_map else "",
                            SLICE_UNCERTAINTY_PERCENT["label map" if label_map else "ct"]))
-    if inplane > INPLANE_MAX_MM:
+    if inplane > INPLANE_MAX_MM + GRID_TOLERANCE_MM:
         reasons.append("in-plane pixels %.3g x %.3g mm (limit %.3g mm): the joint space is "
                        "narrower than a pixel" % (spacing[0], spacing[1], INPLANE_MAX_MM))
-    elif inplane > INPLANE_CAUTION_MM:
+    elif inplane > INPLANE_CAUTION_MM + GRID_TOLERANCE_MM:
         cautions.append("in-plane pixels %.3g x %.3g mm (over %.3g mm): negative volume "
                         "uncertain by up to ~5 %%; compare left with right on this scan only"
                         % (spacing[0], spacing[1], INPLANE_CAUTION_MM))
-    if mode == "bounded" and max(inplane, slices) > BOUNDED_MAX_MM:
+    if mode == "bounded" and max(inplane, slices) > BOUNDED_MAX_MM + GRID_TOLERANCE_MM:
         reasons.append("mode bounded needs voxels of at most %.3g mm (the edge of its joint "
                        "space is not reliable on coarser grids); this scan %.3g x %.3g x %.3g "
                        "mm: use mode confined"
@@ -343,13 +346,13 @@ def gate_measured(nv, scan, warnings, volume_decides=True, more_reasons=None, ct
         verdict.reasons[:0] = metal   # the cause of any other failure there
         verdict.cautions.extend("%s side: %s" % (side, c) for c in careful)
         verdicts[side] = verdict
-        cautions.extend(verdict.cautions)
-        if not verdict.measurable:
+        if verdict.measurable:   # a caution is about numbers kept: none for a side withheld
+            cautions.extend(verdict.cautions)
+            sides[side] = dict(values, measurable=True)
+        else:
             sides[side] = None
             nv.meshes[side] = {}
             dropped.append(side)
-        else:
-            sides[side] = dict(values, measurable=True)
     if dropped:  # the dropped sides' NV voxels zeroed in place, within the labelled box
         part = sitk.GetArrayFromImage(image)
         for side in dropped:
@@ -361,6 +364,8 @@ def gate_measured(nv, scan, warnings, volume_decides=True, more_reasons=None, ct
         else:
             (x0, y0, z0), (x1, y1, z1) = [[int(v) for v in b] for b in box]
             nv.labels[x0:x1, y0:y1, z0:z1] = part
+    if not any(sides.get(side) for side in L.SIDES):
+        cautions = []            # no number kept: the scan's cautions are about none
     block = side_status(sides, warnings, verdicts, scan)
     for side in dropped:
         block[side]["condyle_center_lps_mm"] = nv.sides[side].get("condyle_center_lps_mm")

@@ -39,6 +39,11 @@ def test_coarse_grids_are_not_measurable(spacing, measurable, words):
     ((0.65, 0.65, 1.25), ["slices 1.25 mm"]),
     ((0.5, 0.5, 2.0), ["slices 2 mm"]),
     ((1.0, 1.0, 1.0), ["in-plane pixels 1 x 1 mm"]),
+    # grids worked out from DICOM slice positions carry float noise: judged at their nominal
+    # size (before: 2.0001 mm slices "not measurable: slices 2 mm (limit 2 mm)")
+    ((0.5, 0.5, 2.0001), ["slices 2 mm"]),
+    ((1.5001, 1.5001, 1.0), ["in-plane pixels 1.5 x 1.5 mm"]),
+    ((0.8002, 0.8002, 1.0002), []),
 ])
 def test_fine_and_imperfect_grids_stay_measurable(spacing, cautions):
     verdict = quality.check_grid(_image(spacing))
@@ -354,3 +359,19 @@ def test_bounded_mode_on_a_coarse_grid_is_withheld_with_its_reason():
     assert "mode bounded needs voxels of at most 0.5 mm" in rep["quality"]["scan"]["reason"]
     assert rep["asymmetry_percent"] == {"negative_volume": None, "condyle_volume": None}
     assert pipeline.measure_labels(coarse).report["left"]["measurable"] is True
+
+
+def test_no_caution_is_left_for_numbers_withheld():
+    """Both joints' bones touching on 1 mm pixels: nothing is measured, so the grid's caution
+    ("in-plane pixels 1 x 1 mm: negative volume uncertain by up to ~5 %") is about no number
+    and is dropped (before, report.png showed it in orange over two "not measurable" sides)."""
+    array, x, y, z, ref = _grid(size_mm=(120.0, 40.0, 40.0))
+    _joint(array, x, y, z, L.LEFT, cx=30.0, gap=0.0)
+    _joint(array, x, y, z, L.RIGHT, cx=-30.0, gap=0.0)
+    labels = _labels(array, ref)
+    labels.SetSpacing([1.0, 1.0, 1.0])
+    assert quality.check_grid(labels).cautions          # the grid alone would caution
+    rep = pipeline.measure_labels(labels).report
+    assert rep["left"] is None and rep["right"] is None
+    assert "touch" in rep["quality"]["left"]["reason"]
+    assert rep["cautions"] == []

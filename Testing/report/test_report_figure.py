@@ -89,6 +89,25 @@ def test_flag_thresholds():
     assert report_figure.flag(2.9) == ""
     assert report_figure.flag(4.0) == "borderline"
     assert report_figure.flag(6.5) == "asymmetric"
+    # judged as shown: "6.0 %" is not above 6 (before: 6.04 read "6.0 % asymmetric")
+    assert report_figure.flag(6.04) == "borderline" and report_figure.flag(6.06) == "asymmetric"
+    from NegativeVolumeSegmentationLib.options import DEFAULTS
+    assert report_figure.FLAG_ASYMMETRIC == DEFAULTS["asymmetry_threshold_percent"] == 6.0
+
+
+def test_table_distances_to_a_hundredth_of_a_millimetre():
+    """A minimum joint space of 0.04 mm is no contact: report.png shows "0.04 mm" as the panel
+    and nvseg's output do (before: "0.0 mm", read as bone on bone)."""
+    side = {"negative_volume_mm3": 812.345, "condyle_volume_mm3": 1500.0,
+            "joint_space_min_mm": 0.04, "joint_space_mean_mm": 2.516,
+            "joint_space_superior_mm": None, "joint_space_anterior_mm": 1.3,
+            "joint_space_posterior_mm": 2.0}
+    rep = {L.LEFT: side, L.RIGHT: dict(side, joint_space_min_mm=1.317),
+           "asymmetry_percent": {"negative_volume": 0.0, "condyle_volume": 0.0}}
+    cells = dict((row[0], row[1:]) for row in report_figure.table_cells(rep)[0])
+    assert cells["Negative volume"][:2] == ["812.3 mm³", "812.3 mm³"]
+    assert cells["Joint space min"][:2] == ["1.32 mm", "0.04 mm"]      # right, left
+    assert cells["Joint space mean"][1] == "2.52 mm" and cells["Superior space"][1] == "-"
 
 
 def test_negative_volume_cli_writes_report_png_with_and_without_ct(tmp_path):

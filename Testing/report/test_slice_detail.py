@@ -47,7 +47,7 @@ def test_the_gate_refuses_5_mm_slices_on_a_1_mm_grid_and_cautions_for_2_mm(probe
     verdict = quality.check_scan(five)
     assert not verdict.measurable
     assert verdict.reason.startswith("slices 1 mm holding the detail of ~")
-    assert "(limit 2 mm): the 2-3 mm joint space is not resolved" in verdict.reason
+    assert "(limit 2.5 mm of detail): the 2-3 mm joint space is not resolved" in verdict.reason
     assert np.array_equal(sitk.GetArrayFromImage(five), before)   # the input is not modified
     two = quality.check_scan(probes_benchmark.thick_slices(_texture(), "slices_2_linear"))
     assert two.measurable     # native 2 mm slices are measured (with a caution): so are these

@@ -27,6 +27,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from .. import labels as L
+from ..options import DEFAULTS
 from . import thickness_colors
 from .report_json import unflagged_nv_asymmetry
 
@@ -34,7 +35,7 @@ FIELD_MM = 40.0
 SLICE_PIXEL_MM = 0.2
 BONE_WINDOW = (-450.0, 1550.0)      # level 550, width 2000 HU
 FLAG_BORDERLINE = 3.0
-FLAG_ASYMMETRIC = 6.0
+FLAG_ASYMMETRIC = DEFAULTS["asymmetry_threshold_percent"]   # the panel's red flag
 OUTLINE_WIDTH = 1.6
 DPI = 110
 NOT_MEASURABLE_COLOUR = "#c0392b"
@@ -170,23 +171,27 @@ def _thickness_panel(ax, fig, mesh, side):
     return mappable
 
 
-def _fmt(value, unit=""):
-    return "-" if value is None else ("%.1f" % value) + unit
+def _fmt(value, unit="", digits=1):
+    return "-" if value is None else ("%.*f" % (digits, value)) + unit
 
 
-ROWS = (("Negative volume", "negative_volume_mm3", " mm³", "negative_volume"),
-        ("Condyle volume", "condyle_volume_mm3", " mm³", "condyle_volume"),
-        ("Joint space min", "joint_space_min_mm", " mm", None),
-        ("Joint space mean", "joint_space_mean_mm", " mm", None),
-        ("Superior space", "joint_space_superior_mm", " mm", None),
-        ("Anterior space", "joint_space_anterior_mm", " mm", None),
-        ("Posterior space", "joint_space_posterior_mm", " mm", None))
+# (title, key, unit, asymmetry key, decimals): volumes to 0.1 mm3, distances to 0.01 mm as the
+# panel and nvseg's output give them (a minimum space of 0.04 mm is no contact)
+ROWS = (("Negative volume", "negative_volume_mm3", " mm³", "negative_volume", 1),
+        ("Condyle volume", "condyle_volume_mm3", " mm³", "condyle_volume", 1),
+        ("Joint space min", "joint_space_min_mm", " mm", None, 2),
+        ("Joint space mean", "joint_space_mean_mm", " mm", None, 2),
+        ("Superior space", "joint_space_superior_mm", " mm", None, 2),
+        ("Anterior space", "joint_space_anterior_mm", " mm", None, 2),
+        ("Posterior space", "joint_space_posterior_mm", " mm", None, 2))
 
 
 def flag(asymmetry):
-    """'asymmetric' (> 6 %), 'borderline' (> 3 %), '' or None-safe."""
+    """'asymmetric' (> FLAG_ASYMMETRIC %), 'borderline' (> FLAG_BORDERLINE %), '' or None-safe;
+    judged on the value as shown (0.1 %): 6.04 reads "6.0 %" and is not above 6."""
     if asymmetry is None:
         return ""
+    asymmetry = round(asymmetry, 1)
     if asymmetry > FLAG_ASYMMETRIC:
         return "asymmetric"
     if asymmetry > FLAG_BORDERLINE:
@@ -199,7 +204,7 @@ def table_cells(rep):
     asymmetry with its flag), colours as matplotlib names."""
     cells, colours = [], []
     missing = dict((side, not_measurable_reason(rep, side) is not None) for side in L.SIDES)
-    for title, key, unit, asym_key in ROWS:
+    for title, key, unit, asym_key, digits in ROWS:
         right = (rep.get(L.RIGHT) or {}).get(key)
         left = (rep.get(L.LEFT) or {}).get(key)
         asym = (rep.get("asymmetry_percent") or {}).get(asym_key) if asym_key else None
@@ -210,8 +215,8 @@ def table_cells(rep):
         if unflagged and asym is not None:
             note = "not flagged (%s)" % unflagged
         cells.append([title,
-                      "not measurable" if missing[L.RIGHT] else _fmt(right, unit),
-                      "not measurable" if missing[L.LEFT] else _fmt(left, unit),
+                      "not measurable" if missing[L.RIGHT] else _fmt(right, unit, digits),
+                      "not measurable" if missing[L.LEFT] else _fmt(left, unit, digits),
                       ("%.1f %%" % asym + (" " + note if note else "")) if asym is not None
                       else ("-" if asym_key else "")])
         shade = {"asymmetric": "#f4a3a3", "borderline": "#f7d88f"}.get(note, "white")
@@ -252,7 +257,8 @@ def render_report_figure(path, ct, labels, rep, meshes=None, case="", max_warnin
         ct = label_background(labels)
     fig = Figure(figsize=(13.0, 12.5), dpi=DPI)
     FigureCanvasAgg(fig)
-    grid = fig.add_gridspec(3, 3, height_ratios=[1.0, 1.0, 0.62], hspace=0.25, wspace=0.12)
+    grid = fig.add_gridspec(3, 3, height_ratios=[1.0, 1.0, 0.62], hspace=0.25, wspace=0.12,
+                            bottom=0.15)   # the footer's up to 8 lines below the table
     for row, side in enumerate((L.RIGHT, L.LEFT)):
         values = rep.get(side)
         reason = not_measurable_reason(rep, side)
