@@ -131,3 +131,19 @@ def test_another_inputs_result_is_never_overwritten(tmp_path, capsys):
     assert case_outputs.case_folder(str(tmp_path), "P01", "/data/c/P01.nii.gz", taken)[0] == "P01_2"
     assert case_outputs.case_folder(str(out), "p01", "/data/a/p01.nii.gz", set()) == (
         "p01", str(out / "p01"))
+
+
+def test_cohort_row_shows_no_number_for_a_side_the_gate_withheld():
+    """A report whose quality block withholds the left side while values are still there (a
+    report edited or made by other code): cohort.csv shows the reason, no number, no asymmetry."""
+    from NegativeVolumeSegmentationLib.report.cohort_csv import cohort_row
+
+    values = {"negative_volume_mm3": 2075.895, "condyle_volume_mm3": 1764.9}
+    rep = {"left": values, "right": values,
+           "asymmetry_percent": {"negative_volume": 3.25, "condyle_volume": 2.7},
+           "quality": {"left": {"measurable": False, "reason": "metal in the condylar head"},
+                       "right": {"measurable": True, "reason": None}}}
+    row = cohort_row("c", "/data/c.nii.gz", rep)
+    assert row["left_measurable"] == "no" and row["left_reason"] == "metal in the condylar head"
+    assert row["left_negative_volume_mm3"] == "" and row["right_negative_volume_mm3"] == "2075.895"
+    assert row["asymmetry_negative_volume_percent"] == ""

@@ -49,8 +49,14 @@ def cohort_row(case, path, rep=None, error=None, seconds=0.0):
         return row
     row.update(status="ok",
                series=_flat(series_cell((rep.get("inputs") or {}).get("dicom_series"))))
-    for side in ("left", "right"):
-        values = rep.get(side) or {}
+    measured = {}
+    for side in ("left", "right"):   # the quality gate (docs/method.md, "Quality gate")
+        status = (rep.get("quality") or {}).get(side) or {}
+        measured[side] = bool(status.get("measurable", rep.get(side) is not None))
+        row[side + "_measurable"] = "yes" if measured[side] else "no"
+        row[side + "_reason"] = _flat(status.get("reason") or "")
+    for side in ("left", "right"):   # no number for a side the gate withheld
+        values = (rep.get(side) or {}) if measured[side] else {}
         for key in ("negative_volume_mm3", "condyle_volume_mm3", "joint_space_min_mm",
                     "joint_space_mean_mm", "joint_space_superior_mm", "joint_space_anterior_mm",
                     "joint_space_posterior_mm"):
@@ -58,13 +64,10 @@ def cohort_row(case, path, rep=None, error=None, seconds=0.0):
             row["%s_%s" % (side, key)] = "" if value is None else "%.3f" % value
     for key in ("negative_volume", "condyle_volume"):
         value = (rep.get("asymmetry_percent") or {}).get(key)
+        if not (measured["left"] and measured["right"]):
+            value = None                 # never an asymmetry against a side withheld
         row["asymmetry_%s_percent" % key] = "" if value is None else "%.2f" % value
     row["mode"] = (rep.get("parameters") or {}).get("mode", "")
-    for side in ("left", "right"):   # the quality gate (docs/method.md, "Quality gate")
-        status = (rep.get("quality") or {}).get(side) or {}
-        measurable = bool(status.get("measurable", rep.get(side) is not None))
-        row[side + "_measurable"] = "yes" if measurable else "no"
-        row[side + "_reason"] = _flat(status.get("reason") or "")
     row["cautions"] = " | ".join(_flat(line) for line in rep.get("cautions") or [])
     row["warnings"] = " | ".join(_flat(line) for line in rep.get("warnings") or [])
     return row
