@@ -199,9 +199,9 @@ def _print_case(case, rep):
     for line in rep.get("cautions") or []:
         print("caution: %s: %s" % (case, line), file=sys.stderr)
     for side in ("left", "right"):
-        values = rep.get(side)
-        if values is None:
-            reason = ((rep.get("quality") or {}).get(side) or {}).get("reason")
+        values, status = rep.get(side), (rep.get("quality") or {}).get(side) or {}
+        if values is None or status.get("measurable") is False:
+            reason = status.get("reason")
             print("%s  %-5s  not measurable: %s" % (case, side, reason or "not measured"))
         else:
             print("%s  %-5s  negative volume %.1f mm3, condyle %.1f mm3, joint space mean %s mm"
