@@ -233,3 +233,195 @@ def test_bad_arguments(case, tmp_path):
     sitk.WriteImage(bad, path)
     with pytest.raises(InputError, match="values"):
         _run([path, "-o", str(tmp_path / "o2")])
+
+
+def _report(folder):
+    with open(os.path.join(str(folder), "report.json")) as f:
+        return json.load(f)
+
+
+def _near_truth(report, ph, tolerance=0.06):
+    """Both sides' NV within ``tolerance`` of the analytic phantom's closed-form truth."""
+    for side in ("left", "right"):
+        truth = ph.truth[side]["negative_volume_mm3"]
+        got = report[side]["negative_volume_mm3"]
+        assert abs(got / truth - 1) < tolerance, (side, got, truth)
+
+
+def test_an_input_the_write_would_replace_is_refused_and_kept(case, tmp_path, capsys):
+    """Re-measuring a segmentation.seg.nrrd corrected in Slicer into its own results folder
+    would replace it with our output: refused (exit 2, one line) before anything is written;
+    likewise labels.nii.gz, a CT named like one of our files, and the same folder reached
+    through a link. Another output folder measures the corrected file."""
+    from NegativeVolumeSegmentationLib.cli import main
+    from NegativeVolumeSegmentationLib.io.segmentation_files import write_label_map
+
+    ph, folder = case
+    inplace = tmp_path / "inplace"
+    inplace.mkdir()
+    for name in ("segmentation.seg.nrrd", "labels.nii.gz"):
+        write_label_map(ph.labels, str(inplace / name))
+    ct_named_like_ours = tmp_path / "ct_folder"
+    ct_named_like_ours.mkdir()
+    with open(os.path.join(folder, "ct.nii.gz"), "rb") as source:
+        (ct_named_like_ours / "labels.nii.gz").write_bytes(source.read())
+    os.symlink(str(inplace), str(tmp_path / "link"))
+    before = dict((p, p.read_bytes()) for p in (inplace / "segmentation.seg.nrrd",
+                                                inplace / "labels.nii.gz",
+                                                ct_named_like_ours / "labels.nii.gz"))
+    for argv, replaced in (
+            ([str(inplace / "segmentation.seg.nrrd"), "-o", str(inplace)],
+             inplace / "segmentation.seg.nrrd"),
+            ([str(inplace / "labels.nii.gz"), "-o", str(inplace) + os.sep],
+             inplace / "labels.nii.gz"),
+            ([str(inplace / "segmentation.seg.nrrd"), "-o", str(tmp_path / "link")],
+             inplace / "segmentation.seg.nrrd"),
+            ([os.path.join(folder, "labels.nii.gz"), "--ct",
+              str(ct_named_like_ours / "labels.nii.gz"), "-o", str(ct_named_like_ours)],
+             ct_named_like_ours / "labels.nii.gz")):
+        capsys.readouterr()
+        assert main(["negative-volume"] + argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "would replace the input" in err, err
+        assert os.path.basename(str(replaced)) in err
+    for path, content in before.items():
+        assert path.read_bytes() == content, path
+    assert sorted(os.listdir(str(inplace))) == ["labels.nii.gz", "segmentation.seg.nrrd"]
+    assert sorted(os.listdir(str(ct_named_like_ours))) == ["labels.nii.gz"]
+    out = tmp_path / "elsewhere"
+    assert _run([str(inplace / "segmentation.seg.nrrd"), "-o", str(out)]) == 0
+    _near_truth(_report(out), ph)
+
+
+def _layered_seg_nrrd(path, layers, image, names):
+    """A Slicer-style layered .seg.nrrd written with pynrrd: ``layers`` (k, j, i) uint8 arrays,
+    ``names`` [(segment name, label value, layer)], LPS geometry of ``image``."""
+    import nrrd
+
+    data = np.stack([np.transpose(a, (2, 1, 0)) for a in layers])      # layer, i, j, k
+    columns = np.reshape(image.GetDirection(), (3, 3)) * np.asarray(image.GetSpacing())
+    header = {"space": "left-posterior-superior", "kinds": ["list", "domain", "domain", "domain"],
+              "space directions": np.vstack([[np.nan] * 3, columns.T]),
+              "space origin": np.asarray(image.GetOrigin())}
+    for index, (name, value, layer) in enumerate(names):
+        header.update({"Segment%d_Name" % index: name, "Segment%d_LabelValue" % index: str(value),
+                       "Segment%d_Layer" % index: str(layer)})
+    nrrd.write(path, data, header)
+    return path
+
+
+def test_layered_segmentation_keeps_the_bones_where_an_old_negative_volume_overlaps(case,
+                                                                                    tmp_path):
+    """Slicer keeps overlapping segments in layers: bones in layer 0, an earlier run's NV
+    (grown 2 voxels into the condyle and temporal bone, as after correcting the bones) in layer
+    1. The NV is recomputed, so the bones keep their voxels: the NV is the analytic truth's."""
+    from scipy import ndimage
+
+    ph, _folder = case
+    truth = sitk.GetArrayFromImage(ph.labels)
+    bones = np.where(truth <= 4, truth, 0).astype(np.uint8)
+    old_nv = np.zeros_like(bones)
+    for value, layer_value in ((5, 1), (6, 2)):
+        grown = ndimage.binary_dilation(truth == value, iterations=2)
+        assert np.count_nonzero(grown & (bones > 0)) > 100      # overlaps the bones
+        old_nv[grown] = layer_value
+    names = [("Left mandibular condyle", 1, 0), ("Right mandibular condyle", 2, 0),
+             ("Left temporal bone", 3, 0), ("Right temporal bone", 4, 0),
+             ("Left negative volume", 1, 1), ("Right negative volume", 2, 1)]
+    path = _layered_seg_nrrd(str(tmp_path / "corrected.seg.nrrd"), [bones, old_nv], ph.labels,
+                             names)
+    out = tmp_path / "out"
+    assert _run([path, "-o", str(out)]) == 0
+    _near_truth(_report(out), ph)
+    measured = sitk.GetArrayFromImage(sitk.ReadImage(str(out / "labels.nii.gz")))
+    for value in (1, 2, 3, 4):
+        np.testing.assert_array_equal(measured == value, bones == value)
+
+
+def _unoriented_nifti(image, path):
+    """``image`` as a .nii.gz whose header gives no orientation: qform_code and sform_code (int16
+    at bytes 252 and 254 of the NIfTI-1 header, the standard's layout) set to 0."""
+    import gzip
+    import shutil
+    import struct
+
+    raw = path[:-len(".gz")]
+    sitk.WriteImage(image, raw)
+    with open(raw, "r+b") as handle:
+        assert struct.unpack("<i", handle.read(4))[0] == 348
+        handle.seek(252)
+        handle.write(struct.pack("<hh", 0, 0))
+    with open(raw, "rb") as source, gzip.open(path, "wb") as target:
+        shutil.copyfileobj(source, target)
+    os.remove(raw)
+    return path
+
+
+def test_a_label_map_without_orientation_keeps_its_label_values(case, tmp_path):
+    """A NIfTI with qform and sform codes 0 whose array runs toward the patient's right (ITK
+    reads it as running left): the label values are trusted, 1 is the left condyle (its
+    analytic NV), the output keeps every voxel's value and a warning says why. With its CT (no
+    orientation either, same size) the same; a CT of another size is refused."""
+    ph, folder = case
+    flipped = sitk.Flip(ph.labels, [True, False, False])      # same voxels, array reversed
+    path = _unoriented_nifti(flipped, str(tmp_path / "no_orientation.nii.gz"))
+    stored = sitk.GetArrayFromImage(sitk.ReadImage(path))
+    assert np.mean(np.nonzero(stored == 1)[2]) < np.mean(np.nonzero(stored == 2)[2])
+    ct_path = _unoriented_nifti(sitk.Flip(sitk.ReadImage(os.path.join(folder, "ct.nii.gz")),
+                                          [True, False, False]), str(tmp_path / "ct.nii.gz"))
+    for argv in ([], ["--ct", ct_path]):
+        out = tmp_path / ("out%d" % len(argv))
+        assert _run([path, "-o", str(out)] + argv) == 0
+        report = _report(out)
+        _near_truth(report, ph)
+        assert not any("swapped" in w for w in report["warnings"]), report["warnings"]
+        assert any("no_orientation.nii.gz: the NIfTI file carries no orientation" in w
+                   and "taken from its label values" in w for w in report["warnings"])
+        measured = sitk.GetArrayFromImage(sitk.ReadImage(str(out / "labels.nii.gz")))
+        bone = (stored >= 1) & (stored <= 4)
+        np.testing.assert_array_equal(measured[bone], stored[bone])
+    other = tmp_path / "ct_other_size.nii.gz"
+    ct = sitk.ReadImage(os.path.join(folder, "ct.nii.gz"))
+    sitk.WriteImage(ct[:-2, :, :], str(other))
+    with pytest.raises(InputError, match="carries no orientation .* not the CT's"):
+        _run([path, "--ct", str(other), "-o", str(tmp_path / "refused")])
+
+
+def test_condyles_swapped_without_their_temporal_bones_are_refused(case, tmp_path):
+    """Labels 1 and 2 exchanged but 3 and 4 not (or the reverse): each condyle lies by the other
+    label's temporal bone, so no swap pairs them: refused with the reason. All four exchanged is
+    a consistent swap: measured, the patient's left the analytic left."""
+    ph, folder = case
+    truth = sitk.GetArrayFromImage(ph.labels)
+    maps = {"condyles": [0, 2, 1, 3, 4, 0, 0], "temporal_bones": [0, 1, 2, 4, 3, 0, 0],
+            "all": [0, 2, 1, 4, 3, 0, 0]}
+    paths = {}
+    for name, table in maps.items():
+        image = sitk.GetImageFromArray(np.asarray(table, np.uint8)[truth])
+        image.CopyInformation(ph.labels)
+        paths[name] = str(tmp_path / ("swapped_%s.nii.gz" % name))
+        sitk.WriteImage(image, paths[name])
+    for name in ("condyles", "temporal_bones"):
+        with pytest.raises(InputError, match="labelled on opposite sides"):
+            _run([paths[name], "-o", str(tmp_path / name)])
+    assert _run([paths["all"], "-o", str(tmp_path / "all")]) == 0
+    _near_truth(_report(tmp_path / "all"), ph)
+
+
+def test_segments_not_ours_are_left_out_and_named_in_the_report(case, tmp_path):
+    """A Slicer segmentation with an extra segment (teeth) and names typed loosely (case, double
+    spaces, underscores): measured, the extra segment named in report.json's warnings, which
+    also names the label map among the inputs."""
+    ph, _folder = case
+    truth = sitk.GetArrayFromImage(ph.labels)
+    layer = np.where(truth <= 4, truth, 0).astype(np.uint8)
+    layer[:3, :3, :3] = 7
+    names = [("left  mandibular condyle", 1, 0), ("RIGHT_mandibular_condyle", 2, 0),
+             ("Left temporal bone ", 3, 0), ("right temporal   bone", 4, 0), ("teeth", 7, 0)]
+    path = _layered_seg_nrrd(str(tmp_path / "with_teeth.seg.nrrd"), [layer], ph.labels, names)
+    out = tmp_path / "out"
+    assert _run([path, "-o", str(out)]) == 0
+    report = _report(out)
+    _near_truth(report, ph)
+    assert any("'teeth' ignored" in w for w in report["warnings"]), report["warnings"]
+    assert report["inputs"]["labels"] == os.path.abspath(path)

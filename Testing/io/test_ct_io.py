@@ -348,3 +348,55 @@ def test_unreadable_folders_and_slices_for_real(tmp_path):
                                     % (folder, names[k])], warnings
         finally:
             os.chmod(hidden, 0o644)
+
+
+def _without_orientation(path):
+    """Set qform_code and sform_code (int16 at bytes 252 and 254 of a NIfTI-1 header, the
+    standard's layout) of an uncompressed .nii to 0: a file that gives no orientation."""
+    import struct
+
+    with open(path, "r+b") as handle:
+        assert struct.unpack("<i", handle.read(4))[0] == 348
+        handle.seek(252)
+        handle.write(struct.pack("<hh", 0, 0))
+    return path
+
+
+def test_a_nifti_ct_without_orientation_warns_that_sides_are_assumed(tmp_path):
+    """qform and sform codes 0: the patient's left/right cannot be known from the file; the CT is
+    read (its stored axes as LPS) with a warning saying so. The same file with its codes set
+    reads without it."""
+    oriented = str(tmp_path / "oriented.nii")
+    sitk.WriteImage(make_ct(), oriented)
+    assert read_ct(oriented)[1] == []
+    path = str(tmp_path / "scan.nii")
+    sitk.WriteImage(make_ct(), path)
+    _without_orientation(path)
+    image, warnings = read_ct(path)
+    assert image.GetSize() == SIZE
+    assert len(warnings) == 1 and warnings[0].startswith(path + ": the NIfTI file carries no "
+                                                         "orientation"), warnings
+    assert "left/right are assumed from its stored axes" in warnings[0]
+
+
+def test_a_nifti2_header_without_orientation_is_recognised(tmp_path):
+    """The NIfTI-2 layout (540-byte header; qform_code and sform_code int32 at bytes 344 and
+    348), written here from the standard: codes 0 mean no orientation, a set sform does not."""
+    from NegativeVolumeSegmentationLib.io.nifti_data import unoriented_nifti
+
+    def nifti2(path, sform_code):
+        header = bytearray(544)
+        header[0:4] = np.int32(540).tobytes()
+        header[4:12] = b"n+2\0\r\n\x1a\n"
+        header[12:14] = np.int16(2).tobytes()            # datatype uint8
+        header[14:16] = np.int16(8).tobytes()            # bitpix
+        header[16:80] = np.array([3, 4, 4, 4, 1, 1, 1, 1], np.int64).tobytes()
+        header[104:168] = np.ones(8, np.float64).tobytes()
+        header[168:176] = np.int64(544).tobytes()        # vox_offset
+        header[344:352] = np.array([0, sform_code], np.int32).tobytes()
+        with open(path, "wb") as handle:
+            handle.write(bytes(header) + bytes(64))
+        return path
+
+    assert unoriented_nifti(nifti2(str(tmp_path / "none.nii"), 0))
+    assert not unoriented_nifti(nifti2(str(tmp_path / "sform.nii"), 1))

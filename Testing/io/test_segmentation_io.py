@@ -110,7 +110,8 @@ def test_seg_nrrd_holds_all_six_segments_even_when_absent(tmp_path):
 
 
 def test_slicer_style_layered_ras_file_is_read_by_segment_name(tmp_path):
-    """A file as Slicer may re-save it: RAS space, two layers, other label values and order."""
+    """A file as Slicer may re-save it: RAS space, two layers, other label values and order.
+    The bones keep the voxels a negative volume (recomputed by the engine) overlaps."""
     ijk = np.zeros((2, 30, 25, 22), dtype=np.uint8)          # layer, i, j, k
     ijk[0, 2:6, 3:7, 4:8] = 1        # Left temporal bone (layer 0, value 1)
     ijk[0, 10:14, 3:7, 4:8] = 2      # Left mandibular condyle (layer 0, value 2)
@@ -136,8 +137,9 @@ def test_slicer_style_layered_ras_file_is_read_by_segment_name(tmp_path):
     np.testing.assert_allclose(image.GetSpacing(), SPACING, atol=1e-9)
     np.testing.assert_allclose(np.reshape(image.GetDirection(), (3, 3)), direction(), atol=1e-9)
     array = np.transpose(sitk.GetArrayViewFromImage(image), (2, 1, 0))   # i, j, k
-    assert (array[2:12, 3:7, 4:8] == 5).all()          # NV (higher label) wins overlaps
-    assert (array[12:14, 3:7, 4:8] == 1).all()         # condyle where NV is absent
+    assert (array[2:6, 3:7, 4:8] == 3).all()           # the temporal bone wins over the NV
+    assert (array[6:10, 3:7, 4:8] == 5).all()          # NV where no bone is
+    assert (array[10:14, 3:7, 4:8] == 1).all()         # the condyle wins over the NV
     assert np.count_nonzero(array) == 12 * 4 * 4
     # the voxel at i=13 sits where the LPS geometry says it does
     expected = np.asarray(ORIGIN) + lps_columns @ np.array([13.0, 5.0, 6.0])
@@ -251,3 +253,98 @@ def test_slicer_storage_node_reads_names_colours_and_geometry(tmp_path):
         assert labelmap.GetExtent() == (0, 29, 0, 24, 0, 21)
         voxels = vtk_to_numpy(labelmap.GetPointData().GetScalars()).reshape(truth_array.shape)
         np.testing.assert_array_equal(voxels == segment.GetLabelValue(), truth_array == index + 1)
+
+
+def _segmentation(path, ijk, names, space="left-posterior-superior"):
+    """A Slicer-style segmentation file written with pynrrd: ``ijk`` (i, j, k) or (layer, i, j,
+    k) uint8 voxels on make_labels()' grid, ``names`` [(segment name, label value, layer)]."""
+    columns = direction() * np.asarray(SPACING)[np.newaxis, :]
+    layered = ijk.ndim == 4
+    header = {"space": space, "space origin": np.asarray(ORIGIN),
+              "kinds": (["list"] if layered else []) + ["domain"] * 3,
+              "space directions": np.vstack(([[np.nan] * 3] if layered else []) + [columns.T])}
+    for index, (name, value, layer) in enumerate(names):
+        header.update({"Segment%d_Name" % index: name, "Segment%d_LabelValue" % index: str(value),
+                       "Segment%d_Layer" % index: str(layer)})
+    nrrd.write(path, ijk, header)
+    return path
+
+
+def _ijk(image):
+    return np.ascontiguousarray(np.transpose(sitk.GetArrayFromImage(image), (2, 1, 0)))
+
+
+def test_overlapping_bone_segments_are_counted_in_a_warning(tmp_path):
+    """A condyle (layer 0) overlapping a temporal bone (layer 1) by 2x4x4 voxels: the voxels go
+    to one of them, and a warning names both segments and counts the shared voxels."""
+    ijk = np.zeros((2, 30, 25, 22), dtype=np.uint8)
+    ijk[0, 2:8, 3:7, 4:8] = 1          # condyle: 6x4x4
+    ijk[1, 6:12, 3:7, 4:8] = 1         # temporal bone: 6x4x4, 2x4x4 shared
+    path = _segmentation(str(tmp_path / "overlap.seg.nrrd"), ijk,
+                         [("Left mandibular condyle", 1, 0), ("Left temporal bone", 1, 1)])
+    warnings = []
+    array = _ijk(read_label_map(path, warnings))
+    assert np.count_nonzero(array) == 10 * 4 * 4
+    assert set(np.unique(array[6:8, 3:7, 4:8]).tolist()) <= {1, 3}
+    assert (array[2:6, 3:7, 4:8] == 1).all() and (array[8:12, 3:7, 4:8] == 3).all()
+    assert len(warnings) == 1 and "32 voxels" in warnings[0], warnings
+    assert "'Left mandibular condyle'" in warnings[0] and "'Left temporal bone'" in warnings[0]
+
+
+def test_seg_nrrd_without_segment_names_is_read_by_its_values(tmp_path):
+    """A .seg.nrrd without Segment keys (a plain label map saved under that name): its values
+    are the labels, with a warning; not an empty map."""
+    truth = make_labels()
+    path = str(tmp_path / "plain.seg.nrrd")
+    sitk.WriteImage(truth, path, True)
+    warnings = []
+    assert_same(read_label_map(path, warnings), truth, 1e-9)
+    assert len(warnings) == 1 and "no segment names" in warnings[0], warnings
+
+
+@pytest.mark.parametrize("ending", [".nrrd", ".seg.nhdr", ".seg.nrrd"])
+def test_segment_names_are_honoured_whatever_the_ending(tmp_path, ending):
+    """A Slicer segmentation saved as .nrrd or .seg.nhdr, its label values permuted: read by the
+    segments' names, whatever the file's ending."""
+    truth = make_labels()
+    permuted = np.array([0, 4, 3, 2, 1, 6, 5], np.uint8)[_ijk(truth)]
+    names = [(TABLE[v][0], int(np.array([0, 4, 3, 2, 1, 6, 5])[v]), 0) for v in range(1, 7)]
+    path = _segmentation(str(tmp_path / ("edited" + ending)), permuted, names)
+    assert_same(read_label_map(path), truth, 1e-9)
+
+
+def test_segment_names_match_loosely_and_other_segments_are_ignored(tmp_path):
+    """Names differing in case, repeated spaces and underscores are ours; a segment that is not
+    ours (teeth) is left out with a warning naming it."""
+    truth = make_labels(values=(1, 2, 3, 4))
+    ijk = _ijk(truth)
+    ijk[20:23, 20:23, 18:21] = 9
+    names = [("LEFT mandibular  condyle", 1, 0), ("Right_mandibular_condyle", 2, 0),
+             (" left temporal bone", 3, 0), ("Right temporal\tbone", 4, 0), ("teeth", 9, 0)]
+    path = _segmentation(str(tmp_path / "loose.seg.nrrd"), ijk, names)
+    warnings = []
+    assert_same(read_label_map(path, warnings), truth, 1e-9)
+    assert len(warnings) == 1 and "segment 'teeth' ignored" in warnings[0], warnings
+
+
+@pytest.mark.parametrize("names,message", [
+    ([("Left temporal bone", 3, 0), ("left_temporal  bone", 4, 0)],
+     "segments 'Left temporal bone', 'left_temporal  bone' both name the Left temporal bone"),
+    ([("Condyle L", 1, 0), ("teeth", 2, 0)], "no condyle or temporal bone segment")])
+def test_ambiguous_or_unknown_segment_names_are_refused(tmp_path, names, message):
+    path = _segmentation(str(tmp_path / "names.seg.nrrd"), _ijk(make_labels(values=(1, 2))),
+                         names)
+    with pytest.raises(InputError) as info:
+        read_label_map(path)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_value_near_a_label_is_printed_with_its_digits(tmp_path):
+    """1.0000001 (float32) is not label 1: the message shows it as stored, not as "1"."""
+    array = np.zeros((20, 20, 20), np.float32)
+    array[3, 3, 3] = np.float32(1.0000001)
+    array[4, 4, 4] = 2.0
+    path = str(tmp_path / "labels_float.nii.gz")
+    sitk.WriteImage(sitk.GetImageFromArray(array), path)
+    with pytest.raises(InputError, match=r"holds values 1\.0000001;"):
+        read_label_map(path)

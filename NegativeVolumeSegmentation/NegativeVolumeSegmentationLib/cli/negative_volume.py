@@ -8,9 +8,16 @@ LPS mm (``<side>_condyle.vtk`` with point data ``JointSpaceThickness_mm``,
 ``<side>_temporal_bone.vtk``, ``<side>_inflated.vtk``, ``<side>_negative_volume.vtk``). ``--ct``
 (resampled onto the label map's grid when it lies elsewhere inside it) adds the air rule and
 the CT's own grid to the quality gate.
+
+An input (LABELS or CT, by real path) that the write would replace (a result file of an earlier
+run in OUT_DIR, e.g. the segmentation.seg.nrrd corrected in Slicer) is refused before anything
+is read. The label map is read here (:func:`..io.label_map_sides.read_labels_for_measuring`: its
+sides decided and checked), so its warnings open report.json's.
 """
 
+import os
 import sys
+import time
 
 from .. import options as O
 
@@ -36,10 +43,16 @@ def run(args):
     from .. import pipeline
     from ..io import results_folder
     from ..io.ct import case_name
+    from ..io.label_map_sides import read_labels_for_measuring
 
     options = O.from_arguments(args, segment=False)
-    results_folder.check_writable(args.output)
-    result = pipeline.measure_labels(args.labels, options, ct=args.ct)
+    out_dir = results_folder.check_writable(args.output)
+    refuse_replacing_inputs(out_dir, (args.labels, args.ct))
+    t0, read_warnings = time.perf_counter(), []
+    labels, ct = read_labels_for_measuring(args.labels, args.ct, read_warnings)
+    read_s = time.perf_counter() - t0
+    result = pipeline.measure_labels(labels, options, ct=ct)
+    _add_inputs(result.report, args.labels, args.ct, read_warnings, read_s)
     parts = ("report", "labels", "segmentation", "meshes", "figure")
     results_folder.write_case(result, args.output, parts,
                               case=case_name(args.ct or args.labels))
@@ -58,6 +71,33 @@ def run(args):
                   % (side, values["negative_volume_mm3"], values["condyle_volume_mm3"],
                      _fmt(values["joint_space_min_mm"]), _fmt(values["joint_space_mean_mm"])))
     return 0
+
+
+def refuse_replacing_inputs(out_dir, inputs):
+    """InputError when an input file (by real path) is one of the files that writing a result
+    into ``out_dir`` replaces (:func:`..io.results_folder.result_files`)."""
+    from ..errors import InputError
+    from ..io import results_folder
+
+    def real(path):
+        return os.path.normcase(os.path.realpath(path))
+
+    replaced = set(real(os.path.join(out_dir, n)) for n in results_folder.result_files(out_dir))
+    for path in inputs:
+        if path is not None and real(path) in replaced:
+            raise InputError("the output would replace the input %s: choose another output folder"
+                             % os.path.abspath(path))
+
+
+def _add_inputs(report, labels, ct, warnings, seconds):
+    """The reads done here in report.json: the paths first in ``inputs`` (the pipeline was given
+    images), their warnings first, their time in ``timings_s`` (read, total)."""
+    inputs = [("labels", os.path.abspath(labels))] + ([("ct", os.path.abspath(ct))] if ct else [])
+    report["inputs"] = dict(inputs + list((report.get("inputs") or {}).items()))
+    report["warnings"] = list(warnings) + list(report.get("warnings") or [])
+    timings = report.setdefault("timings_s", {})
+    for key in ("read", "total"):
+        timings[key] = timings.get(key, 0.0) + seconds
 
 
 def _fmt(value):

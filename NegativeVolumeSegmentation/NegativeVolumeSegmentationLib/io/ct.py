@@ -25,6 +25,7 @@ from .dicom_files import dicom_folders, dicom_series, is_dicom_file, study_uids
 from .dicom_series import series_record  # noqa: F401 (re-exported for the pipeline)
 from .dicom_series import tag_image
 from .nifti_data import check_nifti_data  # noqa: F401 (re-exported for segmentation_files)
+from .nifti_data import NO_ORIENTATION, unoriented_nifti
 from .quiet import quiet_libraries
 from ..errors import InputError
 from ..hounsfield import AIR_HU, BONE_HU, SAMPLE_VOXELS
@@ -216,6 +217,9 @@ def read_ct(path):
         if not os.access(path, os.R_OK):
             raise InputError("%s: file is not readable (permission denied)" % name)
         image, warnings, series = _read_file(path, name), [], None
+        if unoriented_nifti(path):   # ITK reads it with its default axes (identity, LPS)
+            warnings.append((NO_ORIENTATION + ": the patient's left/right are assumed from its "
+                             "stored axes (the first axis toward the patient's left)") % name)
     check_direction(image, name)
     spacing = np.asarray(image.GetSpacing(), dtype=float)
     if not np.all(np.isfinite(spacing)) or np.any(spacing <= 0):
