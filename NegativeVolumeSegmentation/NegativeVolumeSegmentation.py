@@ -1,13 +1,11 @@
 """3D Slicer module: temporomandibular joint (TMJ) negative volume (joint space) from head CT.
 
-Thin GUI shell: all the work lives in NegativeVolumeSegmentationLib (scene/logic.py: the Logic;
-scene/results_writer.py: the one function that writes results into the scene;
-scene/background.py: the same run in a separate process that keeps this panel responsive and
-cancellable). The options, their defaults and allowed values come from
-NegativeVolumeSegmentationLib.options (standard library only); every other library import
-happens inside functions so that loading the module stays fast and never pulls heavy packages
-(torch is only imported by the background process). Slicer shows RAS; the library works in LPS
-mm; scene/mrml_bridge.py converts at the boundary.
+Thin GUI shell: the work lives in NegativeVolumeSegmentationLib (scene/logic.py: the Logic;
+scene/results_writer.py writes results into the scene; scene/background.py: the same run in a
+separate, cancellable process; scene/panel.py: the panel's Qt-free parts). The options come from
+NegativeVolumeSegmentationLib.options (standard library only); every other library import is
+inside functions, so loading the module stays fast (torch only in the background process).
+Slicer shows RAS; the library works in LPS mm; scene/mrml_bridge.py converts at the boundary.
 """
 
 import contextlib
@@ -28,10 +26,6 @@ from slicer.util import VTKObservationMixin
 from NegativeVolumeSegmentationLib.options import DEFAULTS, DEVICES, MODES
 
 POLL_INTERVAL_MS = 300  # how often the panel looks at the background run
-RESULT_LABELS = {"left_nv": "leftNegativeVolumeLabel", "right_nv": "rightNegativeVolumeLabel",
-                 "left_condyle": "leftCondyleVolumeLabel",
-                 "right_condyle": "rightCondyleVolumeLabel", "left_space": "leftJointSpaceLabel",
-                 "right_space": "rightJointSpaceLabel", "asymmetry": "asymmetryLabel"}
 
 
 class NegativeVolumeSegmentation(ScriptedLoadableModule):
@@ -114,6 +108,7 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
         self._run = None      # the BackgroundRun in progress, if any
         self._timer = None
         self._results = None  # the last results shown
+        self._inputVolumeID = None  # the CT the panel's numbers and outputs are for
 
     def setup(self):
         ScriptedLoadableModuleWidget.setup(self)
@@ -146,11 +141,13 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
             self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
             self._parameterNodeGuiTag = None
             self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent,
-                                self._checkCanApply)
+                                self._onParameterModified)
 
     def onSceneStartClose(self, caller, event):
+        self._showResults(None)  # the numbers of the closed scene's CT go
         self._cancelRun("Cancelled: the scene was closed.")
         self.setParameterNode(None)
+        self._inputVolumeID = None
 
     def onSceneEndClose(self, caller, event):
         if self.parent.isEntered:
@@ -167,16 +164,29 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
         if self._parameterNode:
             self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
             self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent,
-                                self._checkCanApply)
+                                self._onParameterModified)
         self._parameterNode = inputParameterNode
         if self._parameterNode:
             self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
             self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent,
-                             self._checkCanApply)
-            self._checkCanApply()
+                             self._onParameterModified)
+            self._onParameterModified()
+
+    def _onParameterModified(self, caller=None, event=None):
+        """Another CT: the numbers go, and outputs made for another CT become "create new"."""
+        from NegativeVolumeSegmentationLib.scene.panel import reset_outputs_of_other_input
+
+        volume = self._parameterNode.inputVolume
+        if (volume.GetID() if volume else None) != self._inputVolumeID:
+            self._inputVolumeID = volume.GetID() if volume else None
+            if self._run is None:
+                self._showResults(None)
+            reset_outputs_of_other_input(self._parameterNode)
+        self._checkCanApply()
 
     # ------------------------------------------------------------------ state of the buttons
     def _checkCanApply(self, caller=None, event=None):
+        from NegativeVolumeSegmentationLib.scene.panel import show_flag
         from NegativeVolumeSegmentationLib.scene.views import apply_state
 
         parameters = self._parameterNode
@@ -185,11 +195,15 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
         self.ui.applyButton.enabled = reason is None and not running
         self.ui.applyButton.toolTip = reason or tooltip
         self.ui.cancelButton.enabled = running
-        if parameters is not None and self._results is not None:
-            self._showAsymmetryFlag(parameters.asymmetryThreshold)
+        if parameters is not None and self._results is not None:  # the flag follows the threshold
+            show_flag(self.ui, self.logic.resultsSummary(self._results,
+                                                         parameters.asymmetryThreshold))
 
     def _setRunning(self, running):
         self.ui.progressBar.setVisible(running)
+        self.ui.inputVolumeSelector.enabled = not running  # the run keeps its own nodes
+        self.ui.outputSegmentationSelector.enabled = not running
+        self.ui.resultsTableSelector.enabled = not running
         if running:
             self.ui.progressBar.setValue(0)
         self._checkCanApply()
@@ -200,19 +214,15 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
         self.ui.statusLabel.text = message
 
     # ------------------------------------------------------------------ running
-    def _options(self):
-        parameters = self._parameterNode
-        return {"segment": not parameters.measureExisting, "device": parameters.device,
-                "max_distance_mm": parameters.maxDistance, "mode": parameters.mode,
-                "smoothing": parameters.smoothing, "show_thickness": parameters.showThickness}
-
     def onApplyButton(self):
         """Start the background run; the timer follows it. Errors show a message and leave the
         panel usable."""
+        from NegativeVolumeSegmentationLib.scene.panel import run_options
+
         if self._run is not None:
             return
         parameters = self._parameterNode
-        options = self._options()
+        options = run_options(parameters)
         self._showResults(None)
         if options["segment"] and not self._ensureTorch():
             self._setRunning(False)  # the status line says why; Apply is ready again
@@ -222,8 +232,7 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
                 parameters.inputVolume, parameters.outputSegmentation,
                 table_node=parameters.resultsTable, **options)
         except Exception as error:  # bad input: one line, nothing changed
-            self._run = None
-            self._setRunning(False)
+            self._endRun()
             self._showError(str(error))
             return
         self._setRunning(True)
@@ -231,42 +240,51 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
         self._timer.start()
 
     def _onTimer(self):
+        """Follow the run; at its end write its results. Any failure ends the run with a
+        message (the panel never stays "running")."""
         run = self._run
         if run is None:
             self._timer.stop()
             return
-        state = run.poll()
-        self._onProgress(run.fraction, run.message)
-        if state == "running":
-            return
-        self._timer.stop()
+        error = None
         try:
-            if state == "completed":
+            state = run.poll()
+            self._onProgress(run.fraction, run.message)
+            if state == "running":
+                return
+            self._timer.stop()
+            if state != "completed":
+                error = run.error or "the run ended (%s)" % state
+            else:
                 slicer.app.processEvents()  # show "Writing segments ..." before the work
+                if self._run is not run:  # cancelled, or the scene closed, meanwhile
+                    return
                 results = run.finish()
                 self._onProgress(run.fraction, run.message)
-                self._onFinished(results)
-            else:
-                self._showError(run.error or "the run ended (%s)" % state)
-        except Exception as error:
-            self._showError(str(error))
-        finally:
-            self._run = None
-            self._setRunning(False)
+                self._onFinished(run, results)
+        except Exception as failure:
+            error = str(failure) or type(failure).__name__
+            with contextlib.suppress(Exception):
+                run.cancel()  # ends the process, removes the temporary folder
+        if self._run is run:
+            self._endRun()
+        if error:
+            self._showError(error)
 
     def onCancelButton(self):
         self._cancelRun("Cancelled; nothing was changed.")
 
     def _cancelRun(self, message):
-        if self._timer is not None:
-            self._timer.stop()
         if self._run is None:
             return
-        seconds = self._run.cancel()
-        logging.info("Negative volume run cancelled in %.2f s", seconds)
+        logging.info("Negative volume run cancelled in %.2f s", self._run.cancel())
+        self._endRun()
+        self.ui.statusLabel.text = message
+
+    def _endRun(self):
+        self._timer.stop()
         self._run = None
         self._setRunning(False)
-        self.ui.statusLabel.text = message
 
     def _showError(self, message):
         self.ui.statusLabel.text = "Failed: " + message
@@ -295,39 +313,26 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
             slicer.app.restoreOverrideCursor()
 
     # ------------------------------------------------------------------ results
-    def _onFinished(self, results):
-        parameters = self._parameterNode
-        nodes = results["nodes"]
-        parameters.outputSegmentation = slicer.mrmlScene.GetNodeByID(nodes["segmentation"])
-        parameters.resultsTable = slicer.mrmlScene.GetNodeByID(nodes["table"])
+    def _onFinished(self, run, results):
+        """The numbers, the segments over the run's own CT (centred on a joint), the table."""
+        from NegativeVolumeSegmentationLib.scene.panel import take_run_outputs
+        from NegativeVolumeSegmentationLib.scene.views import show_table
+
+        table = take_run_outputs(self._parameterNode, results, slicer.mrmlScene)
         self._showResults(results)
-        self._showOutputs(results, parameters.inputVolume, parameters.resultsTable)
+        if run.input_volume is not None:
+            slicer.util.setSliceViewerLayers(background=run.input_volume, fit=True)
+        self.logic.showResults(results, run.input_volume)
+        show_table(table)
 
     def _showResults(self, results):
-        """Fill the result labels (mm³, mm, %) from a results dict, or clear them."""
+        """Fill the result labels (mm³, mm, %) from a results dict, or clear them (None)."""
+        from NegativeVolumeSegmentationLib.scene.panel import show_summary
+
         self._results = results
         threshold = (self._parameterNode.asymmetryThreshold if self._parameterNode
                      else DEFAULTS["asymmetry_threshold_percent"])
-        summary = self.logic.resultsSummary(results, threshold)
-        for key, label in RESULT_LABELS.items():
-            getattr(self.ui, label).text = summary[key]
-        self.ui.statusLabel.text = summary["status"]
-        self._showAsymmetryFlag(threshold, summary)
-
-    def _showAsymmetryFlag(self, threshold, summary=None):
-        """Flag the last results (again when the threshold changes)."""
-        summary = summary or self.logic.resultsSummary(self._results, threshold)
-        self.ui.asymmetryFlagLabel.text = summary["flag"]
-        self.ui.asymmetryFlagLabel.setVisible(summary["asymmetric"])
-
-    def _showOutputs(self, results, inputVolume, tableNode):
-        """CT under the segments in the slice views, centred on a joint; table beside them."""
-        if inputVolume is not None:
-            slicer.util.setSliceViewerLayers(background=inputVolume, fit=True)
-        self.logic.showResults(results, inputVolume)
-        from NegativeVolumeSegmentationLib.scene.views import show_table
-
-        show_table(tableNode)
+        show_summary(self.ui, self.logic.resultsSummary(results, threshold))
 
 
 class NegativeVolumeSegmentationLogic(ScriptedLoadableModuleLogic):
@@ -340,13 +345,8 @@ class NegativeVolumeSegmentationLogic(ScriptedLoadableModuleLogic):
 
         self._library = MeasurementLogic()
 
-    @property
-    def progress(self):
-        return self._library.progress
-
-    @progress.setter
-    def progress(self, callback):
-        self._library.progress = callback
+    progress = property(lambda self: self._library.progress,  # callable(fraction, message)
+                        lambda self, callback: setattr(self._library, "progress", callback))
 
     def getParameterNode(self):
         return NegativeVolumeSegmentationParameterNode(super().getParameterNode())

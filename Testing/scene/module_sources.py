@@ -12,7 +12,7 @@ SELFTEST_CHECK_FILES = ("checks.py", "common.py", "bridge_checks.py", "measure_c
                         "pipeline_checks.py", "background_checks.py")
 SLICER_SIDE_LIB = ("scene/mrml_bridge.py", "scene/logic.py", "scene/background.py",
                    "scene/torch_probe.py", "scene/torch_install.py",
-                   "scene/process_tree.py") + tuple(
+                   "scene/process_tree.py", "scene/panel.py", "scene/results_writer.py") + tuple(
     "../NegativeVolumeSegmentationSelfTest/" + name for name in SELFTEST_CHECK_FILES)
 SELFTEST_PYTEST_FILES = ("scene/test_mrml_bridge.py", "scene/test_slicer_pipeline.py")
 TORCH_INSTALL_FILE = os.path.join(LIB_DIR, "scene", "torch_install.py")

@@ -50,7 +50,8 @@ class FakeTimer(object):
 
 def parameter_node_wrapper(cls):
     """Stand-in for @parameterNodeWrapper: the class's defaults on an object that forwards
-    observers to its MRML node and binds to a GUI without doing anything."""
+    observers to its MRML node (setting a parameter invokes its ModifiedEvent, as Slicer's
+    wrapper does) and binds to a GUI without doing anything."""
     defaults = {name: getattr(cls, name, None) for name in cls.__annotations__}
 
     def __init__(self, node):
@@ -58,7 +59,12 @@ def parameter_node_wrapper(cls):
         for name, value in defaults.items():
             setattr(self, name, value)
 
-    methods = {"__init__": __init__, "__doc__": cls.__doc__,
+    def __setattr__(self, name, value):
+        object.__setattr__(self, name, value)
+        if name in defaults:  # as Slicer's: a parameter set modifies the parameter node
+            self.parameterNode.Modified()
+
+    methods = {"__init__": __init__, "__doc__": cls.__doc__, "__setattr__": __setattr__,
                "connectGui": lambda self, ui: "gui-tag",
                "disconnectGui": lambda self, tag: None,
                "AddObserver": lambda self, *args: self.parameterNode.AddObserver(*args),
@@ -66,7 +72,8 @@ def parameter_node_wrapper(cls):
     return type(cls.__name__, (object,), methods)
 
 
-UI_NAMES = ("applyButton", "cancelButton", "progressBar", "statusLabel", "deviceInfoLabel",
+UI_NAMES = ("inputVolumeSelector", "outputSegmentationSelector", "resultsTableSelector",
+            "applyButton", "cancelButton", "progressBar", "statusLabel", "deviceInfoLabel",
             "leftNegativeVolumeLabel", "rightNegativeVolumeLabel", "leftCondyleVolumeLabel",
             "rightCondyleVolumeLabel", "leftJointSpaceLabel", "rightJointSpaceLabel",
             "asymmetryLabel", "asymmetryFlagLabel")

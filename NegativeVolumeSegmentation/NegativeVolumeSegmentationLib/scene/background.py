@@ -36,7 +36,7 @@ from ..options import RunOptions
 from . import logic
 from .process_tree import kill_process_tree, popen_kwargs
 from .progress import stage_progress
-from .results_writer import write_results
+from .results_writer import removed_node, write_results
 
 PACKAGE = "NegativeVolumeSegmentationLib"
 LIB_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -120,6 +120,7 @@ class BackgroundRun(object):
         self._progress_offset = 0
         self._started = None
         self._input = None  # (temporary input path, the name users know it by)
+        self._names = []    # (temporary file, the node name users know it by), for messages
 
     # ------------------------------------------------------------------ starting
     def start(self):
@@ -142,8 +143,10 @@ class BackgroundRun(object):
             if ct is not None:
                 ct_path = os.path.join(self.temp_dir, CT_FILE)
                 sitk.WriteImage(ct, ct_path)
+                self._names.append((ct_path, self.input_volume.GetName()))
             del image, ct
             self._input = (input_path, name)
+            self._names.insert(0, self._input)
             self._set_stage("start")
             self._launch(self.command(python, input_path, ct_path))
         except Exception as error:
@@ -173,8 +176,8 @@ class BackgroundRun(object):
         return env
 
     def _launch(self, argv):
-        stdout = open(os.path.join(self.temp_dir, "stdout.txt"), "w")
-        stderr = open(os.path.join(self.temp_dir, "stderr.txt"), "w+")
+        stdout = open(os.path.join(self.temp_dir, "stdout.txt"), "wb")
+        stderr = open(os.path.join(self.temp_dir, "stderr.txt"), "w+b")
         self._logs = (stdout, stderr)
         self.process = subprocess.Popen(argv, stdout=stdout, stderr=stderr,
                                         stdin=subprocess.DEVNULL, cwd=LIB_PARENT,
@@ -194,12 +197,12 @@ class BackgroundRun(object):
         path = os.path.join(self.temp_dir, PROGRESS_FILE)
         if not os.path.isfile(path):
             return
-        with open(path) as handle:
+        with open(path, "rb") as handle:  # bytes: any the child writes are read, never fail
             handle.seek(self._progress_offset)
             chunk = handle.read()
-        complete = chunk[:chunk.rfind("\n") + 1]  # a line still being written waits
+        complete = chunk[:chunk.rfind(b"\n") + 1]  # a line still being written waits
         self._progress_offset += len(complete)
-        for line in complete.splitlines():
+        for line in complete.decode("utf-8", errors="replace").splitlines():
             try:
                 record = json.loads(line)
             except ValueError:
@@ -232,10 +235,8 @@ class BackgroundRun(object):
             stderr = self._logs[1]
             stderr.flush()
             stderr.seek(0)
-            text = stderr.read()
-        lines = [line.strip() for line in text.splitlines() if line.strip()]
-        if self._input is not None:  # name the node, not the temporary copy
-            lines = [line.replace(self._input[0], self._input[1]) for line in lines]
+            text = stderr.read().decode("utf-8", errors="replace")  # any bytes the child wrote
+        lines = [self.named(line.strip()) for line in text.splitlines() if line.strip()]
         for line in reversed(lines):
             if line.startswith("nvseg: "):
                 return line[len("nvseg: "):]
@@ -244,6 +245,19 @@ class BackgroundRun(object):
         if lines:
             return "the background process failed (exit status %d): %s" % (code, lines[-1])
         return "the background process failed with exit status %d" % code
+
+    def named(self, value):
+        """``value`` (a message, or a report's lists / dicts of them) with the temporary files
+        named by their nodes (the CT volume's name, not ``.../nvseg-slicer-xxxx/ct.nrrd``)."""
+        if isinstance(value, str):
+            for path, name in self._names:
+                value = value.replace(path, name)
+            return value
+        if isinstance(value, (list, tuple)):
+            return type(value)(self.named(item) for item in value)
+        if isinstance(value, dict):
+            return dict((key, self.named(item)) for key, item in value.items())
+        return value
 
     # ------------------------------------------------------------------ ending
     def cancel(self):
@@ -268,8 +282,10 @@ class BackgroundRun(object):
         """Load the outputs into the scene (through :func:`.results_writer.write_results`) and
         clean up.
 
-        Returns the results dict (as ``MeasurementLogic.process`` returns). Raises InputError
-        with the one-line error when the run failed or was cancelled.
+        Returns the results dict (as ``MeasurementLogic.process`` returns; its messages name
+        the nodes, not the temporary files). Raises InputError with the one-line error when the
+        run failed or was cancelled, or when the CT or the output segmentation was removed from
+        the scene meanwhile (then nothing is written).
         """
         from ..io.results_folder import read_case
 
@@ -280,7 +296,11 @@ class BackgroundRun(object):
         if self.state != COMPLETED:
             raise InputError(self.error or "the background run was %s" % self.state)
         try:
+            gone = removed_node(self.input_volume, self.output_segmentation)
+            if gone:  # deleted in the scene while the child computed
+                raise InputError(gone)
             result = read_case(os.path.join(self.temp_dir, "out"))  # all read before writing
+            result.report.update(self.named(result.report))  # warnings, cautions, reasons
             logic.add_inputs(result.report, self.input_volume, self.options)
             results = write_results(result, self.input_volume, self.output_segmentation,
                                     self.options, self.table_node)

@@ -4,18 +4,31 @@ Segments (names and colours of docs/interfaces.md) from the result's label map, 
 for 3D, per measured joint a condyle model coloured by joint-space thickness (mm) with a colour
 legend, and the results table. In-process and background runs both end here, with the same
 :class:`..case_result.CaseResult`. The result is in LPS mm; :mod:`.mrml_bridge` converts to RAS.
+
+A run's outputs belong to its CT: the segmentation and the table reference the CT volume node
+(role :data:`INPUT_ROLE`), and the segmentation references its table and thickness models, so a
+run on another CT (another segmentation) never overwrites them; a re-run into the same
+segmentation replaces them.
 """
 
 import slicer
 
 from .. import labels as L
+from ..errors import InputError
 from . import mrml_bridge
 from .results_table import table_node_from_results
 
 THICKNESS_MODEL_NAMES = {L.LEFT: "Left condyle joint space thickness",
                          L.RIGHT: "Right condyle joint space thickness"}
-TABLE_NAME = "Negative volume results"
+TABLE_NAME = "Negative volume results"  # without a CT; else "<CT name> negative volume results"
+TABLE_SUFFIX = " negative volume results"
 SEGMENTATION_SUFFIX = " TMJ segmentation"
+# node reference roles: the CT a run's segmentation / table was made for; the segmentation's
+# table and thickness models
+INPUT_ROLE = "NegativeVolumeSegmentation.inputVolume"
+TABLE_ROLE = "NegativeVolumeSegmentation.resultsTable"
+THICKNESS_ROLES = {L.LEFT: "NegativeVolumeSegmentation.leftThicknessModel",
+                   L.RIGHT: "NegativeVolumeSegmentation.rightThicknessModel"}
 MC_TB_VALUES = tuple([L.CONDYLE[s] for s in L.SIDES] + [L.TEMPORAL_BONE[s] for s in L.SIDES])
 NV_VALUES = tuple(L.NEGATIVE_VOLUME[s] for s in L.SIDES)
 ALL_VALUES = tuple(s.value for s in L.SEGMENTS)
@@ -28,19 +41,61 @@ def segment_values(options):
 
 
 def _remove_with_display_nodes(scene, node):
-    for index in range(node.GetNumberOfDisplayNodes() if hasattr(node, "GetNumberOfDisplayNodes")
-                       else 0):
-        display = node.GetNthDisplayNode(index)
+    """Remove ``node`` and its display nodes (a thickness model's colour legend is one)."""
+    count = node.GetNumberOfDisplayNodes() if hasattr(node, "GetNumberOfDisplayNodes") else 0
+    displays = [node.GetNthDisplayNode(index) for index in range(count)]  # before any goes
+    for display in displays:
         if display is not None:
             scene.RemoveNode(display)
     scene.RemoveNode(node)
 
 
-def _named_node(scene, name, class_name):
-    node = scene.GetFirstNodeByName(name)
-    if node is not None and not node.IsA(class_name):
-        return None
-    return node
+def made_for_volume(node):
+    """The CT volume node a run wrote ``node`` (its segmentation or table) for, else None."""
+    return node.GetNodeReference(INPUT_ROLE) if node is not None else None
+
+
+def made_for_other_volume(node, volume_node):
+    """True when ``node`` holds the results of a run on another CT than ``volume_node``."""
+    made_for = made_for_volume(node)
+    return (made_for is not None and volume_node is not None
+            and made_for.GetID() != volume_node.GetID())
+
+
+def removed_node(inputVolumeNode, segmentationNode):
+    """One line naming the CT or the output segmentation when it is no longer in a scene (removed
+    while a background run computed), else None."""
+    for node, what in ((inputVolumeNode, "the CT volume"),
+                       (segmentationNode, "the output segmentation")):
+        if node is not None and node.GetScene() is None:
+            return ("%s %r was removed from the scene during the run; nothing written"
+                    % (what, node.GetName()))
+    return None
+
+
+def _write_thickness_models(result, options, segmentationNode, scene):
+    """Per measured joint the segmentation's own thickness model (with its colour legend),
+    added or updated; a model of an earlier run into this segmentation that this run does not
+    write (side not measured, no mesh, thickness models off) is removed with its legend.
+    Returns ({side: model ID}, {side: legend ID})."""
+    models, legends = {}, {}
+    for side in L.SIDES:
+        role = THICKNESS_ROLES[side]
+        node = segmentationNode.GetNodeReference(role)
+        mesh = (result.meshes.get(side) or {}).get("condyle")
+        if result.report.get(side) is None or mesh is None or not options.show_thickness:
+            if node is not None:
+                _remove_with_display_nodes(scene, node)  # a stale model of an earlier run
+            segmentationNode.RemoveNodeReferenceIDs(role)
+            continue
+        node = mrml_bridge.model_node_from_polydata(mesh, scene, THICKNESS_MODEL_NAMES[side],
+                                                    node=node)
+        segmentationNode.SetNodeReferenceID(role, node.GetID())
+        models[side] = node.GetID()
+        legend = mrml_bridge.add_color_legend(node)
+        if legend is not None:
+            legends[side] = legend.GetID()
+    return models, legends
 
 
 def display_segments(segmentation_node):
@@ -67,18 +122,25 @@ def write_results(result, inputVolumeNode, segmentationNode, options, table_node
     names and colours replace same-named ones (stale ones of a side not measured now are
     removed), closed surfaces are built with ``options.smoothing`` (``options``: a
     :class:`..options.RunOptions`), per measured joint the thickness
-    model (with its colour legend) is added or updated, and the table is filled.
+    model (with its colour legend) is added or updated (others of an earlier run into this
+    segmentation are removed), and the table is filled: ``table_node``, else the segmentation's
+    own table of an earlier run, else a new "<CT name> negative volume results". The
+    segmentation and the table are marked as made for ``inputVolumeNode`` (:data:`INPUT_ROLE`).
 
     Returns the report dict plus ``nodes`` (IDs: ``segmentation``, ``segments`` {label value:
     segment ID}, ``table``, ``thickness_models`` {side: ID}, ``color_legends`` {side: ID}) and
     ``joint_centers_ras_mm`` {side: RAS point or None}.
     """
-    if scene is None:
-        scene = (segmentationNode or inputVolumeNode).GetScene()
+    owner = segmentationNode if segmentationNode is not None else inputVolumeNode
+    if scene is None and owner is not None:
+        scene = owner.GetScene()
+    gone = removed_node(inputVolumeNode, segmentationNode)
+    if scene is None or gone:
+        raise InputError(gone or "the CT volume and the output segmentation are in no scene")
+    base = inputVolumeNode.GetName() if inputVolumeNode is not None else None
     if segmentationNode is None:
-        base = inputVolumeNode.GetName() if inputVolumeNode is not None else "CT"
         segmentationNode = scene.AddNewNodeByClass("vtkMRMLSegmentationNode",
-                                                   base + SEGMENTATION_SUFFIX)
+                                                   (base or "CT") + SEGMENTATION_SUFFIX)
         segmentationNode.CreateDefaultDisplayNodes()
         if inputVolumeNode is not None:
             segmentationNode.SetReferenceImageGeometryParameterFromVolumeNode(inputVolumeNode)
@@ -93,26 +155,19 @@ def write_results(result, inputVolumeNode, segmentationNode, options, table_node
     if options.create_surfaces:
         mrml_bridge.create_closed_surfaces(segmentationNode, options.smoothing)
 
-    models, legends = {}, {}
-    report = result.report
-    for side in L.SIDES:
-        node = _named_node(scene, THICKNESS_MODEL_NAMES[side], "vtkMRMLModelNode")
-        mesh = (result.meshes.get(side) or {}).get("condyle")
-        if report.get(side) is None or mesh is None or not options.show_thickness:
-            if node is not None and report.get(side) is None:
-                _remove_with_display_nodes(scene, node)  # a stale model of an earlier run
-            continue
-        node = mrml_bridge.model_node_from_polydata(mesh, scene, THICKNESS_MODEL_NAMES[side],
-                                                    node=node)
-        models[side] = node.GetID()
-        legend = mrml_bridge.add_color_legend(node)
-        if legend is not None:
-            legends[side] = legend.GetID()
+    if inputVolumeNode is not None:
+        segmentationNode.SetNodeReferenceID(INPUT_ROLE, inputVolumeNode.GetID())
+    models, legends = _write_thickness_models(result, options, segmentationNode, scene)
     display_segments(segmentationNode)
 
-    if table_node is None:
-        table_node = _named_node(scene, TABLE_NAME, "vtkMRMLTableNode")
-    table_node = table_node_from_results(report, scene, TABLE_NAME, table_node)
+    report = result.report
+    if table_node is None or table_node.GetScene() is None:  # none, or removed meanwhile
+        table_node = segmentationNode.GetNodeReference(TABLE_ROLE)
+    table_node = table_node_from_results(
+        report, scene, TABLE_NAME if base is None else base + TABLE_SUFFIX, table_node)
+    segmentationNode.SetNodeReferenceID(TABLE_ROLE, table_node.GetID())
+    if inputVolumeNode is not None:
+        table_node.SetNodeReferenceID(INPUT_ROLE, inputVolumeNode.GetID())
     results = dict(report)
     results["nodes"] = {"segmentation": segmentationNode.GetID(), "segments": segments,
                         "table": table_node.GetID(), "thickness_models": models,

@@ -11,6 +11,9 @@ import tempfile
 
 SAMPLE_DATA_NAME = "TMJ phantom head CT"
 SAMPLE_DATA_CATEGORY = "Negative Volume Segmentation"
+# phantom.sample_ct.file_name() (test_module_panel.py checks): registering at every Slicer
+# start must not import the phantom package (SimpleITK) for a file name
+SAMPLE_FILE_NAME = "NegativeVolumeSegmentation-TMJ-phantom-head-CT-100010.nrrd"
 
 
 def sample_data_folder():
@@ -26,19 +29,17 @@ def register_sample_data(thumbnail):
     customDownloader generates the CT locally (:func:`write_phantom_sample`); the URI is where
     that file is kept, so that SampleData.downloadSample finds it in the cache once generated.
     Nothing happens when the Sample Data module is disabled."""
-    from ..phantom.sample_ct import file_name
-
     try:
         import SampleData
     except ImportError:  # the Sample Data module is disabled in this Slicer
         logging.info("Sample Data module not found: %s not registered", SAMPLE_DATA_NAME)
         return
-    path = os.path.join(sample_data_folder(), file_name())
+    path = os.path.join(sample_data_folder(), SAMPLE_FILE_NAME)
     SampleData.SampleDataLogic.registerCustomSampleDataSource(
         category=SAMPLE_DATA_CATEGORY,
         sampleName=SAMPLE_DATA_NAME,
         uris=pathlib.Path(os.path.abspath(path)).as_uri(),
-        fileNames=file_name(),
+        fileNames=SAMPLE_FILE_NAME,
         nodeNames=SAMPLE_DATA_NAME,
         thumbnailFileName=thumbnail,
         loadFileTypes="VolumeFile",

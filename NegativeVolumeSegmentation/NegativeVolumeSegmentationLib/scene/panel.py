@@ -1,0 +1,65 @@
+"""What the module's panel does that needs no Qt: the run options of its parameter node, its
+result labels, and which outputs belong to which CT.
+
+``parameters``: the module's parameter node (NegativeVolumeSegmentationParameterNode:
+``inputVolume``, ``outputSegmentation``, ``resultsTable``, the options); ``ui``: the panel's
+widgets by their names in Resources/UI/NegativeVolumeSegmentation.ui. A run's outputs belong to
+its CT (:func:`.results_writer.made_for_volume`): when the panel's CT changes, outputs made for
+another CT go back to "create new", so that a run on this CT never writes into another CT's
+segmentation, table or thickness models.
+"""
+
+from .results_writer import made_for_other_volume
+
+# results_summary key -> the panel's label
+RESULT_LABELS = {"left_nv": "leftNegativeVolumeLabel", "right_nv": "rightNegativeVolumeLabel",
+                 "left_condyle": "leftCondyleVolumeLabel",
+                 "right_condyle": "rightCondyleVolumeLabel", "left_space": "leftJointSpaceLabel",
+                 "right_space": "rightJointSpaceLabel", "asymmetry": "asymmetryLabel"}
+
+
+def run_options(parameters):
+    """The run options (NegativeVolumeSegmentationLib.options names) the panel's Apply uses."""
+    return {"segment": not parameters.measureExisting, "device": parameters.device,
+            "max_distance_mm": parameters.maxDistance, "mode": parameters.mode,
+            "smoothing": parameters.smoothing, "show_thickness": parameters.showThickness}
+
+
+def show_summary(ui, summary):
+    """The texts of :func:`.views.results_summary` in the panel: numbers, status line, flag."""
+    for key, label in RESULT_LABELS.items():
+        getattr(ui, label).text = summary[key]
+    ui.statusLabel.text = summary["status"]
+    show_flag(ui, summary)
+
+
+def show_flag(ui, summary):
+    """The red asymmetry line: shown only when the summary flags an asymmetry."""
+    ui.asymmetryFlagLabel.text = summary["flag"]
+    ui.asymmetryFlagLabel.setVisible(summary["asymmetric"])
+
+
+def reset_outputs_of_other_input(parameters):
+    """When the panel's CT is not the one its output segmentation / results table were made
+    for, set them back to "create new" (Apply then writes "<CT name> TMJ segmentation" and this
+    CT's own table and models; the other CT's results stay). Returns the names reset."""
+    reset = []
+    if parameters is None:
+        return reset
+    for name in ("outputSegmentation", "resultsTable"):
+        if made_for_other_volume(getattr(parameters, name), parameters.inputVolume):
+            setattr(parameters, name, None)
+            reset.append(name)
+    return reset
+
+
+def take_run_outputs(parameters, results, scene):
+    """After a run: the panel's output selectors show the run's segmentation and table, unless
+    another CT was selected meanwhile (then "create new" stays). Returns the table node."""
+    nodes = results["nodes"]
+    table = scene.GetNodeByID(nodes["table"])
+    if parameters is not None:
+        parameters.outputSegmentation = scene.GetNodeByID(nodes["segmentation"])
+        parameters.resultsTable = table
+        reset_outputs_of_other_input(parameters)
+    return table

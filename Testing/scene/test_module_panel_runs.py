@@ -1,0 +1,346 @@
+"""The panel around its background runs, on Qt stand-ins and a real MRML scene: each CT keeps its
+own outputs, a run's results go over that run's CT, stale numbers go, thickness models follow the
+option, messages name nodes (not temporary files), and no failure leaves the panel "running".
+The runs are real (measure existing segments of analytic phantoms; no PyTorch needed)."""
+
+import os
+import sys
+
+import pytest
+
+slicer = pytest.importorskip("slicer", reason="slicer-core is not installed")
+
+from panel_standins import analytic_inputs, panel_ready, tick_until_done  # noqa: E402
+
+ROLE_PREFIX = "NegativeVolumeSegmentation."
+
+
+def _phantom_nodes(scene, name, seed):
+    """(phantom, CT node, segmentation with its condyle / temporal-bone segments)."""
+    from NegativeVolumeSegmentationLib.phantom import make_phantom
+    from NegativeVolumeSegmentationLib.scene import mrml_bridge
+
+    phantom = make_phantom("analytic", seed=seed, variant="sphere", condyle_radius_mm=6.5)
+    ct = mrml_bridge.volume_node_from_image(phantom.ct, scene, name)
+    segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", name + " joints")
+    mrml_bridge.segmentation_from_labels(phantom.labels, segmentation, [1, 2, 3, 4])
+    return phantom, ct, segmentation
+
+
+def _nodes(scene, class_name):
+    return [scene.GetNthNodeByClass(i, class_name)
+            for i in range(scene.GetNumberOfNodesByClass(class_name))]
+
+
+def _quiet_views(widget):
+    widget.logic.showResults = lambda results, volume=None, side=None: None
+
+
+def _numbers(widget):
+    ui = widget.ui
+    return (ui.leftNegativeVolumeLabel.text, ui.rightNegativeVolumeLabel.text,
+            ui.asymmetryLabel.text, ui.statusLabel.text, ui.asymmetryFlagLabel.visible)
+
+
+CLEARED = ("–", "–", "–", "", False)
+
+
+# ----------------------------------------------------------------------------- 1. per-CT outputs
+def test_another_ct_never_writes_into_the_first_cts_outputs(scene):
+    """Two runs on two CTs: each has its own table and thickness models; the first CT's stay as
+    they were (they used to be found by a fixed name and overwritten)."""
+    from NegativeVolumeSegmentationLib.scene.logic import MeasurementLogic
+    from NegativeVolumeSegmentationLib.scene.results_writer import made_for_volume
+
+    logic = MeasurementLogic()
+    _p1, ct1, seg1 = _phantom_nodes(scene, "CT1", 3)
+    first = logic.process(ct1, seg1, segment=False)
+    table1 = scene.GetNodeByID(first["nodes"]["table"])
+    nv1 = table1.GetTable().GetColumnByName("Left").GetValue(0)
+    models1 = dict(first["nodes"]["thickness_models"])
+    assert sorted(models1) == ["left", "right"]
+    points1 = scene.GetNodeByID(models1["left"]).GetPolyData().GetNumberOfPoints()
+
+    _p2, ct2, seg2 = _phantom_nodes(scene, "CT2", 8)
+    second = logic.process(ct2, seg2, segment=False)
+    assert second["nodes"]["table"] != first["nodes"]["table"]
+    assert not set(second["nodes"]["thickness_models"].values()) & set(models1.values())
+    assert table1.GetName() == "CT1 negative volume results"
+    assert scene.GetNodeByID(second["nodes"]["table"]).GetName() == "CT2 negative volume results"
+    assert table1.GetTable().GetColumnByName("Left").GetValue(0) == nv1  # untouched
+    assert second["left"]["negative_volume_mm3"] != pytest.approx(nv1)
+    for side, model_id in models1.items():
+        assert scene.GetNodeByID(model_id) is not None
+    assert scene.GetNodeByID(models1["left"]).GetPolyData().GetNumberOfPoints() == points1
+    # each output says which CT it was made for
+    assert made_for_volume(seg1) is ct1 and made_for_volume(table1) is ct1
+    assert made_for_volume(seg2) is ct2
+    # a re-run into the same segmentation replaces its own outputs, adds nothing
+    count = scene.GetNumberOfNodes()
+    again = logic.process(ct1, seg1, segment=False)
+    assert again["nodes"]["table"] == first["nodes"]["table"]
+    assert again["nodes"]["thickness_models"] == models1
+    assert scene.GetNumberOfNodes() == count
+
+
+def test_choosing_another_ct_resets_outputs_made_for_the_first(module_file, widget, scene,
+                                                               monkeypatch):
+    """After a run on CT1 the selectors hold CT1's segmentation and table; picking CT2 sets them
+    back to "create new" and clears CT1's numbers, so Apply makes "CT2 TMJ segmentation"."""
+    from NegativeVolumeSegmentationLib.scene import torch_probe
+
+    _quiet_views(widget)
+    parameters = widget._parameterNode
+    analytic_inputs(scene, widget)
+    ct1, seg1 = parameters.inputVolume, parameters.outputSegmentation
+    widget.onApplyButton()
+    tick_until_done(widget)
+    assert module_file.errors_shown == []
+    table1 = parameters.resultsTable
+    assert parameters.outputSegmentation is seg1 and table1 is not None
+    assert widget.ui.leftNegativeVolumeLabel.text.endswith("mm³")
+
+    ct2 = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "CT2")
+    parameters.inputVolume = ct2  # what the CT selector does
+    assert parameters.outputSegmentation is None and parameters.resultsTable is None
+    assert _numbers(widget) == CLEARED
+
+    # a segmentation the user picks for CT2 stays (it was made for no other CT)
+    own = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "drawn on CT2")
+    parameters.outputSegmentation = own
+    parameters.inputVolume = ct1
+    assert parameters.outputSegmentation is own  # not made by a run: kept
+    parameters.inputVolume = ct2
+
+    parameters.outputSegmentation = None
+    parameters.measureExisting = False
+    monkeypatch.setattr(torch_probe, "torch_package", lambda: (True, "2.1.0", None))
+    started = []
+
+    def start(volume, segmentation, table_node=None, **options):
+        started.append((volume, segmentation, table_node))
+        raise RuntimeError("stand-in: the run would start here")
+
+    monkeypatch.setattr(widget.logic, "startBackgroundRun", start)
+    widget.onApplyButton()
+    assert started == [(ct2, None, None)]
+    assert ct1.GetScene() is scene and table1.GetScene() is scene
+
+
+# ----------------------------------------------------------------------------- 2. the run's own CT
+def test_results_go_over_the_runs_own_ct_and_selectors_wait(module_file, widget, scene):
+    analytic_inputs(scene, widget)
+    parameters = widget._parameterNode
+    shown = []
+    widget.logic.showResults = lambda results, volume=None, side=None: shown.append(volume)
+    ct, segmentation = parameters.inputVolume, parameters.outputSegmentation
+    ui = widget.ui
+    assert ui.inputVolumeSelector.enabled and ui.outputSegmentationSelector.enabled
+    widget.onApplyButton()
+    assert not ui.inputVolumeSelector.enabled and not ui.outputSegmentationSelector.enabled
+    assert not ui.resultsTableSelector.enabled
+    other = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", "OtherPatientCT")
+    parameters.inputVolume = other  # a script, say: the selector itself is disabled
+    tick_until_done(widget)
+    assert module_file.errors_shown == []
+    assert shown == [ct]
+    assert ui.inputVolumeSelector.enabled and ui.resultsTableSelector.enabled
+    # CT1's outputs are not offered for the other CT
+    assert parameters.inputVolume is other and parameters.outputSegmentation is None
+    assert parameters.resultsTable is None
+    assert segmentation.GetSegmentation().GetSegmentIdBySegmentName("Left negative volume")
+
+
+# ----------------------------------------------------------------------------- 3. stale numbers
+@pytest.mark.parametrize("how", ["scene closed", "another CT"])
+def test_old_numbers_go(module_file, widget, scene, how):
+    analytic_inputs(scene, widget)
+    _quiet_views(widget)
+    widget._parameterNode.asymmetryThreshold = 0.0  # the red flag shows
+    widget.onApplyButton()
+    tick_until_done(widget)
+    assert widget.ui.asymmetryFlagLabel.visible and widget.ui.statusLabel.text.startswith("Done")
+    if how == "scene closed":
+        widget.onSceneStartClose(None, None)
+        scene.Clear(0)
+        widget.onSceneEndClose(None, None)
+    else:
+        widget._parameterNode.inputVolume = scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode")
+    assert _numbers(widget) == CLEARED
+    widget._checkCanApply()  # the threshold's Modified event: no flag for results gone
+    assert not widget.ui.asymmetryFlagLabel.visible
+
+
+# ----------------------------------------------------------------------------- 4. thickness off
+def test_rerun_without_thickness_models_removes_them_and_their_legends(scene):
+    from NegativeVolumeSegmentationLib.scene.logic import MeasurementLogic
+
+    _p, ct, segmentation = _phantom_nodes(scene, "CT", 3)
+    logic = MeasurementLogic()
+    first = logic.process(ct, segmentation, segment=False, show_thickness=True)
+    models = first["nodes"]["thickness_models"]
+    legends = first["nodes"]["color_legends"]
+    assert sorted(models) == ["left", "right"]
+    second = logic.process(ct, segmentation, segment=False, show_thickness=False)
+    assert second["nodes"]["thickness_models"] == {} and second["nodes"]["color_legends"] == {}
+    for node_id in list(models.values()) + list(legends.values()):
+        assert scene.GetNodeByID(node_id) is None, node_id
+    assert [n.GetName() for n in _nodes(scene, "vtkMRMLModelNode")
+            if "thickness" in n.GetName()] == []
+    assert segmentation.GetNodeReference(ROLE_PREFIX + "leftThicknessModel") is None
+    third = logic.process(ct, segmentation, segment=False, show_thickness=True)
+    assert sorted(third["nodes"]["thickness_models"]) == ["left", "right"]
+
+
+# ----------------------------------------------------------------------------- 5. node names
+def test_report_messages_name_the_volume_not_the_temporary_file(scene):
+    """A CT without air (raw values: no -1024 rescale) warns about its intensities; the warning
+    names the CT volume node, nowhere the temporary copy the background child read."""
+    import SimpleITK as sitk
+
+    from NegativeVolumeSegmentationLib.scene import mrml_bridge
+    from NegativeVolumeSegmentationLib.scene.background import BackgroundRun
+
+    phantom, _ct, segmentation = _phantom_nodes(scene, "CT", 3)
+    raw = mrml_bridge.volume_node_from_image(sitk.Cast(phantom.ct, sitk.sitkInt16) + 1024,
+                                             scene, "Raw head CT")
+    run = BackgroundRun(raw, segmentation, segment=False).start()
+    results = run.wait(timeout_s=120)
+    texts = []
+
+    def strings(value):
+        if isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, dict):
+            for item in value.values():
+                strings(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                strings(item)
+
+    strings({key: value for key, value in results.items() if key != "nodes"})
+    intensity = [text for text in texts if "intensities" in text]
+    assert intensity and all(text.startswith("Raw head CT: ") for text in intensity), intensity
+    assert not [text for text in texts if "nvseg-slicer-" in text or "ct.nrrd" in text]
+
+
+# ----------------------------------------------------------------------------- 6. never stuck
+def test_undecodable_stderr_ends_the_run_with_its_message(module_file, widget, scene,
+                                                          monkeypatch, tmp_path):
+    """A child that writes non-UTF-8 bytes and exits 1: one tick ends the run with its message
+    (bytes replaced), the temporary folder goes, the panel is ready."""
+    import time
+
+    from NegativeVolumeSegmentationLib.scene.background import BackgroundRun
+
+    fake = tmp_path / "python"
+    fake.write_text(r"""#!/bin/sh
+while [ $# -gt 0 ]; do
+  if [ "$1" = "--progress-file" ]; then printf '{"stage": "r\351ad"}\n' > "$2"; fi
+  shift
+done
+printf 'nvseg: caf\351 \377 failed\n' >&2
+exit 1
+""")
+    fake.chmod(0o755)
+    analytic_inputs(scene, widget)
+    _quiet_views(widget)
+    monkeypatch.setattr(
+        widget.logic, "startBackgroundRun",
+        lambda volume, segmentation, table_node=None, **options: BackgroundRun(
+            volume, segmentation, python_executable=str(fake), table_node=table_node,
+            **options).start())
+    widget.onApplyButton()
+    run = widget._run
+    temp_dir = run.temp_dir
+    deadline = time.perf_counter() + 30
+    while run.process.poll() is None and time.perf_counter() < deadline:
+        time.sleep(0.05)
+    widget._timer.connections["timeout()"]()  # one tick: it must not raise
+    assert panel_ready(widget), "the panel stays running"
+    assert run.state == "failed" and not os.path.exists(temp_dir)
+    assert len(module_file.errors_shown) == 1
+    assert "caf\ufffd \ufffd failed" in module_file.errors_shown[0]
+    assert widget.ui.statusLabel.text == "Failed: caf\ufffd \ufffd failed"
+
+
+def test_a_tick_that_raises_ends_the_run(module_file, widget, scene, monkeypatch):
+    """Whatever goes wrong in a tick (here poll itself) ends the run with a message; the
+    process and its temporary folder are gone."""
+    analytic_inputs(scene, widget)
+    widget.onApplyButton()
+    run = widget._run
+    temp_dir = run.temp_dir
+
+    def broken_poll():
+        raise OSError("progress file vanished")
+
+    monkeypatch.setattr(run, "poll", broken_poll)
+    widget._timer.connections["timeout()"]()
+    assert panel_ready(widget)
+    assert run.state == "cancelled" and not os.path.exists(temp_dir)
+    assert run.process.poll() is not None
+    assert widget.ui.statusLabel.text == "Failed: progress file vanished"
+    assert len(module_file.errors_shown) == 1
+
+
+# ----------------------------------------------------------------------------- 7. deleted nodes
+@pytest.mark.parametrize("what", ["the CT volume", "the output segmentation"])
+def test_node_removed_during_the_run_is_said_in_one_line(module_file, widget, scene, what):
+    analytic_inputs(scene, widget)
+    _quiet_views(widget)
+    parameters = widget._parameterNode
+    node = parameters.inputVolume if what == "the CT volume" else parameters.outputSegmentation
+    name = node.GetName()
+    nodes = scene.GetNumberOfNodes()
+    widget.onApplyButton()
+    scene.RemoveNode(node)
+    tick_until_done(widget)
+    assert panel_ready(widget)
+    assert len(module_file.errors_shown) == 1
+    message = module_file.errors_shown[0].split("\n", 1)[1]
+    assert message == ("%s %r was removed from the scene during the run; nothing written"
+                       % (what, name))
+    assert scene.GetNumberOfNodes() == nodes - 1  # nothing written
+
+
+# ----------------------------------------------------------------------------- 8. Cancel in time
+@pytest.mark.parametrize("how", ["Cancel", "scene closed"])
+def test_cancel_while_results_load_is_no_failure(module_file, widget, scene, monkeypatch, how):
+    analytic_inputs(scene, widget)
+    _quiet_views(widget)
+    nodes = scene.GetNumberOfNodes()
+    widget.onApplyButton()
+
+    def meanwhile():  # the user's click, handled in _onTimer's processEvents()
+        if how == "Cancel":
+            widget.onCancelButton()
+        else:
+            widget.onSceneStartClose(None, None)
+
+    monkeypatch.setattr(slicer.app, "processEvents", meanwhile)
+    tick_until_done(widget)
+    assert module_file.errors_shown == []
+    assert widget.ui.statusLabel.text.startswith("Cancelled")
+    assert widget._run is None and not widget._timer.active
+    assert scene.GetNumberOfNodes() == nodes  # nothing written
+
+
+# ----------------------------------------------------------------------------- 9. light startup
+def test_sample_data_registration_imports_no_phantom(module_file, monkeypatch):
+    """registerSampleData runs at every Slicer start: it names the sample file without importing
+    the phantom package (SimpleITK); the name is the one the generator writes."""
+    from panel_standins import SampleDataStandIn
+
+    from NegativeVolumeSegmentationLib.phantom.sample_ct import file_name
+    from NegativeVolumeSegmentationLib.scene.sample_data import SAMPLE_FILE_NAME
+
+    assert SAMPLE_FILE_NAME == file_name()
+    for name in ("NegativeVolumeSegmentationLib.phantom",
+                 "NegativeVolumeSegmentationLib.phantom.sample_ct"):
+        monkeypatch.setitem(sys.modules, name, None)  # importing it now fails
+    sample_data = SampleDataStandIn()
+    monkeypatch.setitem(sys.modules, "SampleData", sample_data.module)
+    module_file.registerSampleData()
+    (source,) = sample_data.sources["Negative Volume Segmentation"]
+    assert source.fileNames == [SAMPLE_FILE_NAME]
