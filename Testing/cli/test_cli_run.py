@@ -481,3 +481,14 @@ def test_interrupted_at_the_first_case_names_no_cohort_file(ct_path, tmp_path, p
     assert code == 130
     assert err.strip() == "nvseg: interrupted: 0 of 1 cases done; run it again with --resume to go on"
     assert not (tmp_path / "out" / "twojoints").exists()
+
+
+def test_a_bug_in_the_one_case_exits_1_not_2(ct_path, tmp_path, patched_models, monkeypatch,
+                                            capsys):
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("float division by zero")
+
+    monkeypatch.setattr(pipeline, "run_case", broken)
+    code, _o, err = _run(capsys, ct_path, "-o", tmp_path / "out")
+    assert code == 1 and err.count("\n") == 1
+    assert err.startswith("nvseg: internal error: ZeroDivisionError: float division by zero")

@@ -84,7 +84,7 @@ def test_readme_batch_script_processes_a_folder(scene, tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["nv_batch.py", str(in_dir), str(out_dir)])
     with pytest.raises(SystemExit) as ended:
         exec(compile(readme_script(), "nv_batch.py", "exec"), {"__name__": "__main__"})
-    assert ended.value.code == 1  # one case failed
+    assert ended.value.code == 0  # one case of three failed: nvseg run's exit status too
 
     with open(out_dir / "cohort.csv") as handle:
         rows = {row["case"]: row for row in csv.DictReader(handle)}

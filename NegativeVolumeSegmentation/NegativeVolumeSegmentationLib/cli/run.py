@@ -11,7 +11,8 @@ earlier run into OUT_DIR finished with the same input, version, parameters and n
 (:mod:`.case_outputs`: also where each case goes) and computes the rest. ``--progress-file FILE`` appends one
 JSON line per stage for programs that follow the run (the Slicer module's background run).
 Exit status: 0 when at least one case succeeded; 2 when every case failed or the input itself
-is bad (missing input, unwritable output, missing or corrupt model).
+is bad (missing input, unwritable output, missing or corrupt model); 1 when the one case failed
+on a bug in nvseg ("internal error").
 """
 
 import os
@@ -155,6 +156,10 @@ def run(args):
         print("%s; %s" % (summary(rows), os.path.join(out_dir, "cohort.csv")))
     if failures == len(cases):
         if len(cases) == 1:
+            if rows[0]["error"].startswith("internal error"):   # a bug, not the input: exit 1
+                print("nvseg: %s (set NVSEG_DEBUG=1 for details)" % rows[0]["error"],
+                      file=sys.stderr)
+                return 1
             raise InputError(rows[0]["error"])
         raise InputError("all %d cases failed; see %s" % (len(cases),
                                                           os.path.join(out_dir, "cohort.csv")))
