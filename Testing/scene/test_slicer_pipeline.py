@@ -106,6 +106,10 @@ def test_results_summary_flags_asymmetry_above_the_threshold():
     assert summary["status"] == "Done in 2.0 s."
     calm = slicer_logic.results_summary(results, 51.0)
     assert not calm["asymmetric"] and calm["flag"] == ""
+    # judged as shown: 100 |L - R| / (L + R) = 6.04 % reads "6.0 %", not above 6 %
+    near = _report(1000.0, 1128.5)
+    shown = slicer_logic.results_summary(near, 6.0)
+    assert shown["asymmetry"].startswith("NV 6.0 %") and not shown["asymmetric"]
     results["right"] = None
     results["asymmetry_percent"] = {"negative_volume": None, "condyle_volume": None}
     one_side = slicer_logic.results_summary(results, 6.0)

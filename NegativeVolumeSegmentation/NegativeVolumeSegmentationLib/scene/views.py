@@ -85,7 +85,8 @@ def results_summary(results,
         out["asymmetry"] += " (NV not flagged: a condyle not seated, %s)" % unflagged
     flagged = [name for name, value in (("negative volume", None if unflagged else nv),
                                         ("condyle volume", condyle))
-               if value is not None and value > asymmetry_threshold_percent]
+               if value is not None and round(value, 1) > asymmetry_threshold_percent]
+    # judged as shown (0.1 %): "6.0 %" is not "above 6 %" (report.png's flag alike)
     out["asymmetric"] = bool(flagged)
     out["flag"] = ("Asymmetric: %s above %g %%" % (" and ".join(flagged),
                                                      asymmetry_threshold_percent)

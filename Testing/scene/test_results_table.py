@@ -1,0 +1,70 @@
+"""The Slicer results table (scene/results_table.py) says why a number is missing.
+
+Before: a side "not measurable" showed NaN in every row with no reason (like a value whose ray
+missed), both sides not measurable gave an empty table, and a mouth-open NV asymmetry showed a
+bare number where report.png and the panel say "not flagged (mouth open?)"."""
+
+import math
+
+import pytest
+
+pytest.importorskip("slicer", reason="slicer-core is not installed")
+
+from NegativeVolumeSegmentationLib.scene.results_table import table_node_from_results  # noqa
+
+SIDE = {"negative_volume_mm3": 812.5, "condyle_volume_mm3": 1500.0, "joint_space_min_mm": 0.9,
+        "joint_space_mean_mm": 2.5, "joint_space_posterior_mm": None}
+
+
+def _rows(node):
+    table = node.GetTable()
+    names = [table.GetColumnName(c) for c in range(table.GetNumberOfColumns())]
+    return [dict((name, table.GetColumnByName(name).GetValue(r)) for name in names)
+            for r in range(table.GetNumberOfRows())]
+
+
+def test_a_side_not_measurable_has_its_reason_in_the_note(scene):
+    results = {"left": None, "right": SIDE,
+               "asymmetry_percent": {"negative_volume": None, "condyle_volume": None},
+               "quality": {"left": {"measurable": False, "reason": "metal in the condylar head"},
+                           "right": {"measurable": True, "reason": None}}}
+    rows = _rows(table_node_from_results(results, scene))
+    assert rows[0]["Measurement"] == "Negative volume (joint space)"
+    assert math.isnan(rows[0]["Left"]) and rows[0]["Right"] == 812.5
+    assert rows[0]["Note"] == "left not measurable: metal in the condylar head"
+    assert all(row["Note"].startswith("left not measurable") for row in rows)
+    assert all(math.isnan(row["Asymmetry (%)"]) for row in rows)
+    posterior = [row for row in rows if row["Measurement"] == "Joint space, posterior"][0]
+    assert math.isnan(posterior["Right"])   # measured, but this ray met no bone: said so
+    assert posterior["Note"] == ("left not measurable; right: no value (its rays met no "
+                                 "temporal bone, or met air first)")
+
+
+def test_values_the_quality_block_withholds_are_not_shown(scene):
+    results = {"left": SIDE, "right": SIDE,
+               "asymmetry_percent": {"negative_volume": 0.0, "condyle_volume": 0.0},
+               "quality": {"left": {"measurable": False, "reason": "bones touch"},
+                           "right": {"measurable": True, "reason": None}}}
+    rows = _rows(table_node_from_results(results, scene))
+    assert math.isnan(rows[0]["Left"]) and math.isnan(rows[0]["Asymmetry (%)"])
+
+
+def test_both_sides_not_measurable_is_not_an_empty_table(scene):
+    reason = "slices 5 mm (limit 2 mm): the 2-3 mm joint space is not resolved"
+    results = {"left": None, "right": None, "asymmetry_percent": None,
+               "quality": dict((side, {"measurable": False, "reason": reason})
+                               for side in ("left", "right", "scan"))}
+    rows = _rows(table_node_from_results(results, scene))
+    assert len(rows) == 1 and math.isnan(rows[0]["Left"]) and math.isnan(rows[0]["Right"])
+    assert rows[0]["Note"] == "left not measurable: %s; right not measurable: %s" % (reason,
+                                                                                     reason)
+
+
+def test_a_mouth_open_asymmetry_is_shown_not_flagged(scene):
+    seated = dict(SIDE, joint_bounds={"on_eminence": True})
+    results = {"left": seated, "right": SIDE,
+               "asymmetry_percent": {"negative_volume": 12.3, "condyle_volume": 1.0}}
+    rows = _rows(table_node_from_results(results, scene))
+    assert rows[0]["Asymmetry (%)"] == 12.3
+    assert rows[0]["Note"] == "asymmetry not flagged (mouth open?)"
+    assert rows[1]["Note"] == ""
