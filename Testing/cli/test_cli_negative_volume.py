@@ -425,3 +425,25 @@ def test_segments_not_ours_are_left_out_and_named_in_the_report(case, tmp_path):
     _near_truth(report, ph)
     assert any("'teeth' ignored" in w for w in report["warnings"]), report["warnings"]
     assert report["inputs"]["labels"] == os.path.abspath(path)
+
+
+def test_the_library_route_checks_the_pairing_and_keeps_the_reading_warnings(case, tmp_path):
+    """pipeline.measure_labels (Slicer's "measure existing segments", its background run, the
+    console) reads as the command does: the condyles labelled on opposite sides refused, a
+    segment not ours named in the report."""
+    from NegativeVolumeSegmentationLib import pipeline
+
+    ph, _folder = case
+    truth = sitk.GetArrayFromImage(ph.labels)
+    swapped = sitk.GetImageFromArray(np.asarray([0, 2, 1, 3, 4, 0, 0], np.uint8)[truth])
+    swapped.CopyInformation(ph.labels)
+    with pytest.raises(InputError, match="labelled on opposite sides"):
+        pipeline.measure_labels(swapped)
+    layer = np.where(truth <= 4, truth, 0).astype(np.uint8)
+    layer[:3, :3, :3] = 7
+    names = [("left mandibular condyle", 1, 0), ("right mandibular condyle", 2, 0),
+             ("left temporal bone", 3, 0), ("right temporal bone", 4, 0), ("teeth", 7, 0)]
+    path = _layered_seg_nrrd(str(tmp_path / "with_teeth.seg.nrrd"), [layer], ph.labels, names)
+    report = pipeline.measure_labels(path).report
+    _near_truth(report, ph)
+    assert any("'teeth' ignored" in w for w in report["warnings"]), report["warnings"]
