@@ -119,3 +119,20 @@ def test_unwritable_location_is_rejected_even_for_root(tmp_path):
     with pytest.raises(InputError, match="output folder"):
         with staged_output("/proc/self/nvseg-out"):
             pass
+
+
+def test_a_killed_runs_staging_folder_is_removed_later(tmp_path):
+    """A run killed (SIGKILL) while staging leaves a hidden folder no ``finally`` removed; the
+    next write into the folder removes it once it is a day old, and leaves a fresh one (a run
+    going on beside) alone."""
+    out = tmp_path / "out"
+    old, fresh = out / ".nvseg-partial-killed", out / ".nvseg-partial-running"
+    for stage in (old, fresh):
+        stage.mkdir(parents=True)
+        (stage / "labels.nii.gz").write_text("half")
+    two_days = os.path.getmtime(str(old)) - 2 * 24 * 3600
+    os.utime(str(old), (two_days, two_days))
+    with staged_output(str(out)) as stage:
+        with open(os.path.join(stage, "report.json"), "w") as handle:
+            handle.write("{}")
+    assert not old.exists() and fresh.exists() and (out / "report.json").exists()

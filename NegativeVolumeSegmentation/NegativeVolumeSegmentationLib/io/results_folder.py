@@ -52,6 +52,8 @@ def check_writable(out_dir):
     return out_dir
 
 
+STAGE_PREFIX = ".nvseg-partial-"
+STALE_STAGE_S = 24 * 3600.0    # a staging folder this long untouched was left by a killed run
 MESH_FILE = re.compile(r"^(left|right)_(condyle|temporal_bone|inflated|negative_volume)\.vtk$")
 
 
@@ -67,6 +69,24 @@ def result_files(folder):
     return sorted(n for n in names if n in ours or MESH_FILE.match(n))
 
 
+def _remove_stale_stages(out_dir):
+    """Remove staging folders a killed run left in ``out_dir`` (SIGKILL, a power cut: no
+    ``finally`` ran): those untouched for STALE_STAGE_S. A live run's stage is minutes old; a
+    run on another machine sharing the folder is never touched by age alone before then."""
+    now = time.time()
+    try:
+        names = [n for n in os.listdir(out_dir) if n.startswith(STAGE_PREFIX)]
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(out_dir, name)
+        try:
+            if os.path.isdir(path) and now - os.path.getmtime(path) > STALE_STAGE_S:
+                shutil.rmtree(path, ignore_errors=True)
+        except OSError:
+            pass
+
+
 @contextlib.contextmanager
 def staged_output(out_dir, replaces=()):
     """Yield a hidden staging folder inside ``out_dir``; on success move its files into ``out_dir``.
@@ -79,8 +99,9 @@ def staged_output(out_dir, replaces=()):
     report.json holds all of its result, even after an interruption while moving.
     """
     out_dir = check_writable(out_dir)
+    _remove_stale_stages(out_dir)
     try:
-        stage = tempfile.mkdtemp(prefix=".nvseg-partial-", dir=out_dir)
+        stage = tempfile.mkdtemp(prefix=STAGE_PREFIX, dir=out_dir)
     except OSError as error:
         raise InputError("output folder %s is not writable: %s" % (out_dir, error.strerror or error))
     try:
