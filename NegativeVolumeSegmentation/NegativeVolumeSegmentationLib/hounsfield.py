@@ -4,7 +4,8 @@ Scan-level intensity checks of the quality gate (:mod:`.quality`, docs/method.md
 gate"), read on a regular sample of the voxels:
 
 - **not a CT in HU** (a reason: nothing is measured): 8-bit data, no air, no bone, values outside
-  any CT range (MRI, unrescaled or display-windowed exports);
+  any CT range (MRI, unrescaled or display-windowed exports), soft tissue far from 0-100 HU
+  (grey values on another scale, as a CBCT's);
 - **bone clipped** (an export cut at a display window's top, e.g. 1000 HU): a plateau of the
   bone at exactly the image's maximum. Measured on the real head of ../shared (its cortex reaches
   ~1700 HU) clipped at 2000 / 1500 / 1200 / 1000 / 700 HU: NV -0.2 / -0.3 / -1.4 / -3.3 /
@@ -23,6 +24,11 @@ BONE_HU = 300.0             # cortical bone is 1000+ HU; soft tissue stays below
 MIN_AIR_CM3 = 1.0           # the ear canals alone hold ~1 cm3 each; a one-joint CBCT crop 36 cm3
 MIN_BONE_CM3 = 5.0          # skull base + mandible around one joint: 45+ cm3 in a CBCT crop
 MAX_HU, MIN_HU = 40000.0, -10000.0   # beyond extended-scale metal / below any padding value
+SOFT_TISSUE_PEAK_HU = (-250.0, 250.0)   # the soft-tissue peak of a CT in HU: the real head 50,
+                            # head phantoms 30-50; the real head's probes measured within 3 %
+                            # peak at -110 (CBCT cupping 20 %) .. +110 (all HU + 60); as a CBCT's
+                            # grey values, 1.5 (HU + 1000) - 1000, it peaks at 570 and read its
+                            # condyles +11 / +14 %, minimum joint spaces -0.4 mm
 SAMPLE_VOXELS = 2000000     # voxels sampled (regular grid) for the intensity checks
 CLIP_FRACTION = 0.05        # bone (> BONE_HU) at exactly the maximum: a clipped export (the real
                             # head clipped at 2000 / 1500 HU: 0.1 / 18 %; metal saturating a
@@ -38,6 +44,17 @@ def _sample(image):
     sample = np.asarray(array[::step, ::step, ::step], dtype=np.float64)
     cm3 = float(np.prod(image.GetSpacing())) * step ** 3 / 1000.0
     return sample, cm3, float(array.min()), float(array.max())
+
+
+def soft_tissue_peak(sample):
+    """The most frequent value (20 HU bins, smoothed over three) between air and dense bone
+    (AIR_HU..2500) of a sample: a head's brain and muscle, 30-50 HU in a CT."""
+    values = sample[(sample > AIR_HU) & (sample < 2500.0)]
+    if values.size == 0:
+        return float("nan")
+    counts, edges = np.histogram(values, bins=np.arange(AIR_HU, 2520.0, 20.0))
+    counts = np.convolve(counts, np.ones(3) / 3.0, mode="same")
+    return float(edges[int(np.argmax(counts))] + 10.0)
 
 
 def check_intensities(image):
@@ -61,6 +78,12 @@ def check_intensities(image):
     if hi > MAX_HU or lo < MIN_HU:
         reasons.append("intensities %.4g..%.4g outside any CT range" % (lo, hi))
     if reasons:
+        return reasons, cautions
+    peak = soft_tissue_peak(sample)
+    if not SOFT_TISSUE_PEAK_HU[0] <= peak <= SOFT_TISSUE_PEAK_HU[1]:
+        reasons.append("not a CT in HU: its soft tissue peaks at %.0f (a CT's at 0-100 HU; "
+                       "accepted %.0f..%.0f): grey values on another scale, as a CBCT's?"
+                       % ((peak,) + SOFT_TISSUE_PEAK_HU))
         return reasons, cautions
     clipped = np.count_nonzero(sample == hi) / float(max(1, np.count_nonzero(bone_voxels)))
     if clipped >= CLIP_FRACTION and hi < CLIP_CAUTION_HU:

@@ -33,8 +33,8 @@ def test_a_condyle_at_the_midline_is_other_bone_and_only_that_side_fails():
 
 
 @pytest.mark.parametrize("left_x, right_x, midline, words", [
-    (MID + 30, MID - 30, MID, "60 mm apart"),              # too close for two TMJs
-    (MID + 75, MID - 75, MID, "150 mm apart"),             # too far
+    (MID + 30, MID - 30, MID, "60.0 mm apart"),            # too close for two TMJs
+    (MID + 75, MID - 75, MID, "150.0 mm apart"),           # too far
     (MID + 75, MID - 30, MID, "midpoint is 22 mm off"),    # not mirror images
 ])
 def test_an_implausible_pair_fails_both_sides(left_x, right_x, midline, words):
@@ -52,4 +52,12 @@ def test_condyles_of_very_different_size_fail_both_sides():
 def test_without_a_midline_or_a_second_joint_only_what_can_be_checked_is():
     assert pair_reasons({"left": side(300.0), "right": None}, None) == {"left": [], "right": []}
     reasons = pair_reasons({"left": side(300.0), "right": side(260.0)}, None)
-    assert "40 mm apart" in reasons["left"][0]
+    assert "40.0 mm apart" in reasons["left"][0]
+
+
+def test_a_distance_just_under_the_limit_does_not_read_as_the_limit():
+    """74.8 mm read "75 mm apart (75-130 mm expected)" (a small head in a review, 2026-12-07)."""
+    sides = dict((side, {"condyle_center_lps_mm": [x, 0.0, 0.0], "condyle_volume_mm3": 1500.0})
+                 for side, x in (("left", 37.4), ("right", -37.4)))
+    reasons = pair_reasons(sides, 0.0)
+    assert reasons["left"] == ["the two joints found are 74.8 mm apart (75-130 mm expected)"]

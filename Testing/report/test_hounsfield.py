@@ -75,3 +75,19 @@ def test_metal_saturating_the_scale_is_no_clipped_bone():
     metal.CopyInformation(image)
     assert hounsfield.check_intensities(metal) == ([], [])
     assert hounsfield.check_intensities(_head_like(bone=1800.0)) == ([], [])
+
+
+@pytest.mark.parametrize("tissue,measurable", [
+    (40.0, True), (-110.0, True), (150.0, True),   # a CT (with a CBCT's shading, an offset)
+    (560.0, False), (-400.0, False)])              # grey values on another scale
+def test_soft_tissue_far_from_zero_is_not_hounsfield_units(tissue, measurable):
+    """A CBCT's grey values 1.5 (HU + 1000) - 1000 keep air and bone but put soft tissue at
+    ~560: the real head so scaled read its condyles +11 / +14 % (a review, 2026-12-07)."""
+    image = _head_like(tissue=tissue, bone=(900.0, 2500.0))
+    reasons, _cautions = hounsfield.check_intensities(image)
+    assert (not reasons) is measurable, reasons
+    if not measurable:   # read to its 20 HU bin
+        assert len(reasons) == 1 and reasons[0].startswith("not a CT in HU: its soft tissue peaks")
+        assert abs(float(reasons[0].split("peaks at ")[1].split(" ")[0]) - tissue) <= 10.0
+        assert reasons[0].endswith("(a CT's at 0-100 HU; accepted -250..250): grey values on "
+                                   "another scale, as a CBCT's?")

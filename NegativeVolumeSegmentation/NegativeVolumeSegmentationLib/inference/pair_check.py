@@ -45,7 +45,7 @@ def pair_reasons(sides, midline_x):
     pair = []
     distance = float(np.linalg.norm(left - right))
     if not MIN_JOINT_DISTANCE_MM <= distance <= MAX_JOINT_DISTANCE_MM:
-        pair.append("the two joints found are %.0f mm apart (%.0f-%.0f mm expected)"
+        pair.append("the two joints found are %.1f mm apart (%.0f-%.0f mm expected)"
                     % (distance, MIN_JOINT_DISTANCE_MM, MAX_JOINT_DISTANCE_MM))
     if midline_x is not None:
         offset = abs(0.5 * (left[0] + right[0]) - midline_x)
