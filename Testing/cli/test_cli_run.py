@@ -1,108 +1,25 @@
 """``nvseg run``: the whole pipeline end to end on an analytic two-joint CT, and every bad input
-(cli_run.py, pipeline.py, postprocess.py).
-
-No trained model is needed: the end-to-end tests stand in hand-made "networks" that classify by
-intensity (condyle 1500 HU, temporal bone 700 HU), so what is tested is the plumbing (localise ->
-crop -> sliding window -> map back onto a rotated anisotropic CT grid -> clean -> NV -> outputs)
-against analytic truth: spherical condyles (r 6 / 6.5 mm) under hemispherical temporal-bone caps
-(inner radius 9 mm), NV = (2 pi / 3)(R^3 - r^3), condyle volume = 4/3 pi r^3.
+(cli_run.py, pipeline.py, postprocess.py). The CT and the hand-made networks that stand in for
+the trained ones: two_joint_ct.py; cohort runs (--resume, interruptions, reruns):
+test_cli_run_cohort.py.
 """
 
 import csv
 import hashlib
 import json
 import os
-import shutil
 
 import numpy as np
 import pytest
 import SimpleITK as sitk
 import torch
 
-from NegativeVolumeSegmentationLib import cli, pipeline
+from NegativeVolumeSegmentationLib import pipeline
 from NegativeVolumeSegmentationLib.inference import models as bundled_models
 from NegativeVolumeSegmentationLib import labels as L
-
-CENTRES = {L.LEFT: np.array([50.0, 3.0, -5.0]), L.RIGHT: np.array([-50.0, 3.0, -5.0])}
-RADII = {L.LEFT: 6.5, L.RIGHT: 6.0}
-CAP_INNER, CAP_OUTER = 9.0, 12.0
-INTENSITY = {"clip_hu": [-1000.0, 2500.0], "center_hu": 500.0, "scale_hu": 1000.0}
-
-
-class _Localiser(torch.nn.Module):
-    """'joint' where the (3 mm, smoothed) CT is condyle-bright (> 1150 HU)."""
-
-    def forward(self, x):
-        return torch.cat([torch.zeros_like(x), 40.0 * (x - 0.65)], dim=1)
-
-
-class _Segmenter(torch.nn.Module):
-    """Background / condyle (> 770 HU) / temporal bone (370-770 HU) by intensity: thresholds at
-    the midpoints between each bone and soft tissue (40 HU), so that linear resampling puts the
-    boundaries where the CT voxels change (no threshold bias)."""
-
-    def forward(self, x):
-        tb = 40.0 * torch.minimum(x + 0.13, 0.27 - x)
-        return torch.cat([torch.zeros_like(x), 40.0 * (x - 0.27), tb], dim=1)
-
-
-def hand_models():
-    loc_meta = {"target_spacing_mm": [3.0, 3.0, 3.0], "intensity": INTENSITY,
-                "label_names": ["background", "temporomandibular joint"]}
-    seg_meta = {"target_spacing_mm": [0.4, 0.4, 0.4], "intensity": INTENSITY,
-                "label_names": ["background", "mandibular condyle", "temporal bone"],
-                "extra": {"crop": {"crop_size_mm": [40.0, 40.0, 40.0],
-                                   "crop_offset_mm": [0.0, 0.0, 4.0],
-                                   "patch_size_xyz": [48, 48, 48]}}}
-    return bundled_models.Models((_Segmenter().eval(), seg_meta), (_Localiser().eval(), loc_meta),
-                           {"segmentation": "hand-made", "localizer": "hand-made"})
-
-
-def _rotation(ax, az):
-    rx = np.array([[1, 0, 0], [0, np.cos(ax), -np.sin(ax)], [0, np.sin(ax), np.cos(ax)]])
-    rz = np.array([[np.cos(az), -np.sin(az), 0], [np.sin(az), np.cos(az), 0], [0, 0, 1]])
-    return rz @ rx
-
-
-def make_ct(path, spacing=(0.45, 0.5, 0.8), size=(310, 110, 70)):
-    """Two analytic joints in a soft-tissue slab with air around, rotated direction matrix."""
-    direction = _rotation(0.12, 0.1)
-    image = sitk.Image(list(size), sitk.sitkInt16)
-    image.SetSpacing(spacing)
-    image.SetDirection([float(v) for v in direction.ravel()])
-    image.SetOrigin([float(v) for v in -direction @ ((np.asarray(size) - 1) / 2.0 * spacing)])
-    k, j, i = np.indices(size[::-1])
-    idx = np.stack([i, j, k], -1).reshape(-1, 3) * np.asarray(spacing)
-    pts = idx @ direction.T + np.asarray(image.GetOrigin())
-    hu = np.full(len(pts), 40.0)
-    hu[np.abs(pts[:, 0]) > 64.0] = -1000.0
-    for side, c in CENTRES.items():
-        q = pts - c
-        r = np.linalg.norm(q, axis=1)
-        hu[(r >= CAP_INNER) & (r <= CAP_OUTER) & (q[:, 2] > 0)] = 700.0
-        hu[r <= RADII[side]] = 1500.0
-    ct = sitk.GetImageFromArray(hu.reshape(size[::-1]).astype(np.int16))
-    ct.CopyInformation(image)
-    sitk.WriteImage(ct, str(path))
-    return ct
-
-
-@pytest.fixture(scope="module")
-def ct_path(tmp_path_factory):
-    path = tmp_path_factory.mktemp("ct") / "twojoints.nii.gz"
-    make_ct(path)
-    return str(path)
-
-
-@pytest.fixture
-def patched_models(monkeypatch):
-    monkeypatch.setattr(bundled_models, "load_models", lambda model_dir=None, device="cpu": hand_models())
-
-
-def _run(capsys, *argv):
-    code = cli.main(["run"] + [str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+from two_joint_ct import CAP_INNER, CENTRES, INTENSITY, RADII, hand_models
+from two_joint_ct import one_line_failure as _one_line_failure
+from two_joint_ct import run_cli as _run
 
 
 def test_end_to_end_against_analytic_truth(ct_path, tmp_path, patched_models, capsys):
@@ -202,11 +119,6 @@ def test_batch_goes_on_after_a_failed_case(ct_path, tmp_path, patched_models, ca
     assert "2 cases: 1 measured on both sides, 0 on one side, 0 not measurable, 1 failed" in _out
     assert not (out / "b_flat").exists()
     assert "b_flat" in err
-
-
-def _one_line_failure(code, err):
-    assert code == 2
-    assert err.startswith("nvseg: ") and err.strip().count("\n") == 0, err
 
 
 def test_missing_input(tmp_path, patched_models, capsys):
@@ -383,112 +295,3 @@ def test_real_head_ct_with_bundled_models(real_head_ct_path, tmp_path, capsys):
     labels = sitk.GetArrayFromImage(sitk.ReadImage(str(out / "vhf_head" / "labels.nii.gz")))
     for value in range(1, 7):
         assert (labels == value).sum() > 50, value
-
-
-def test_resume_keeps_finished_cases_and_an_interrupted_run_keeps_its_rows(
-        ct_path, tmp_path, patched_models, monkeypatch, capsys):
-    """cohort.csv is rewritten as each case ends, so a run interrupted at its second case keeps
-    the first case's row; ``--resume`` then keeps what an earlier run finished from the same
-    input with the same parameters and networks (not computed again: counted) and computes the
-    rest; other parameters or an input changed since are computed again, with the reason."""
-    folder = tmp_path / "cases"
-    folder.mkdir()
-    for name in ("a", "b"):   # copies: one file under two names would be one case
-        shutil.copy(ct_path, str(folder / ("%s.nii.gz" % name)))
-    out = tmp_path / "out"
-    code, _o, err = _run(capsys, folder / "a.nii.gz", "-o", out)
-    assert code == 0, err
-    first = json.loads((out / "a" / "report.json").read_text())
-    assert first["model_sha256"] == {} and first["models"]["segmentation"] == "hand-made"
-    computed, original = [], pipeline.run_case
-
-    def counted(path, *args, **kwargs):
-        computed.append(os.path.basename(str(path)))
-        if computed[-1] == "b.nii.gz" and interrupt:
-            raise KeyboardInterrupt()
-        return original(path, *args, **kwargs)
-
-    monkeypatch.setattr(pipeline, "run_case", counted)
-    interrupt = True
-    code, _o, err = _run(capsys, folder, "-o", out, "--resume")
-    assert code == 130 and computed == ["b.nii.gz"], (code, computed, err)
-    assert "1 of 2 cases done" in err and "--resume" in err and not (out / "b").exists()
-    rows = list(csv.DictReader(open(str(out / "cohort.csv"))))
-    assert [r["case"] for r in rows] == ["a"] and rows[0]["status"] == "ok"
-    assert float(rows[0]["left_negative_volume_mm3"]) == pytest.approx(
-        first["left"]["negative_volume_mm3"], abs=1e-3)
-    assert not [p for p in os.listdir(str(out)) if p.startswith(".")]   # no staging left
-
-    interrupt, computed[:] = False, []
-    code, stdout, err = _run(capsys, folder, "-o", out, "--resume")
-    assert code == 0 and computed == ["b.nii.gz"], err
-    assert "a: kept from the earlier run" in err and "a  left" in stdout
-    assert "2 cases: 2 measured on both sides, 0 on one side, 0 not measurable, 0 failed" in stdout
-    rows = dict((r["case"], r) for r in csv.DictReader(open(str(out / "cohort.csv"))))
-    assert sorted(rows) == ["a", "b"] and rows["b"]["status"] == "ok"
-    for side in L.SIDES:   # one CT twice: b computed now reads what a read in the first run
-        assert float(rows["b"]["%s_negative_volume_mm3" % side]) == pytest.approx(
-            first[side]["negative_volume_mm3"], rel=1e-6)
-    assert json.loads((out / "a" / "report.json").read_text()) == first
-
-    computed[:] = []
-    code, _o, err = _run(capsys, folder / "a.nii.gz", "-o", out, "--resume",
-                         "--max-distance", "9")
-    assert code == 0 and computed == ["a.nii.gz"], err
-    assert "a: computed again: the earlier result was made with another parameters" in err
-    later = os.path.getmtime(str(out / "b" / "report.json")) + 10.0
-    os.utime(str(folder / "b.nii.gz"), (later, later))   # b's input written again since
-    computed[:] = []
-    code, _o, err = _run(capsys, folder / "b.nii.gz", "-o", out, "--resume")
-    assert code == 0 and computed == ["b.nii.gz"], err
-    assert "b: computed again: the input changed after the earlier result was written" in err
-
-
-def test_a_rerun_that_fails_says_the_earlier_result_is_still_there(ct_path, tmp_path,
-                                                                   patched_models, capsys):
-    folder = tmp_path / "in"
-    folder.mkdir()
-    source = folder / "pt.nii.gz"
-    shutil.copy(ct_path, str(source))
-    out = tmp_path / "out"
-    assert _run(capsys, source, "-o", out)[0] == 0
-    sitk.WriteImage(sitk.Image([40, 40], sitk.sitkInt16), str(source))   # now a 2D image
-    code, _o, err = _run(capsys, source, "-o", out)
-    _one_line_failure(code, err)
-    rows = list(csv.DictReader(open(str(out / "cohort.csv"))))
-    assert rows[0]["status"] == "failed" and "2D" in rows[0]["error"]
-    assert "%s still holds an earlier run's result" % (out / "pt") in rows[0]["error"]
-
-
-def test_an_unwritable_progress_file_stops_before_any_case(ct_path, tmp_path, patched_models,
-                                                           monkeypatch, capsys):
-    computed = []
-    monkeypatch.setattr(pipeline, "run_case", lambda *a, **k: computed.append(a))
-    code, _o, err = _run(capsys, ct_path, "-o", tmp_path / "out", "--progress-file",
-                         tmp_path / "missing" / "progress.jsonl")
-    _one_line_failure(code, err)
-    assert "cannot write the progress file" in err and computed == []
-    assert not (tmp_path / "out").exists()
-
-
-def test_interrupted_at_the_first_case_names_no_cohort_file(ct_path, tmp_path, patched_models,
-                                                           monkeypatch, capsys):
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt()
-
-    monkeypatch.setattr(pipeline, "run_case", interrupted)
-    code, _o, err = _run(capsys, ct_path, "-o", tmp_path / "out")
-    assert code == 130
-    assert err.strip() == "nvseg: interrupted: 0 of 1 cases done; run it again with --resume to go on"
-    assert not (tmp_path / "out" / "twojoints").exists()
-
-
-def test_a_bug_in_the_one_case_exits_1_not_2(ct_path, tmp_path, patched_models, monkeypatch,
-                                            capsys):
-    def broken(*args, **kwargs):
-        raise ZeroDivisionError("float division by zero")
-
-    monkeypatch.setattr(pipeline, "run_case", broken)
-    code, _o, err = _run(capsys, ct_path, "-o", tmp_path / "out")
-    assert code == 1 and err.count("\n") == 1
-    assert err.startswith("nvseg: internal error: ZeroDivisionError: float division by zero")

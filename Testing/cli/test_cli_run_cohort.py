@@ -1,0 +1,125 @@
+"""``nvseg run`` over cohorts: cohort.csv as each case ends, --resume, an interrupted run, a rerun
+into a results folder, exit statuses (cli/run.py, cli/case_outputs.py), on the analytic
+two-joint CT with hand-made networks (two_joint_ct.py)."""
+
+import csv
+import json
+import os
+import shutil
+
+import pytest
+import SimpleITK as sitk
+
+from NegativeVolumeSegmentationLib import labels as L
+from NegativeVolumeSegmentationLib import pipeline
+from two_joint_ct import one_line_failure as _one_line_failure
+from two_joint_ct import run_cli as _run
+
+
+def test_resume_keeps_finished_cases_and_an_interrupted_run_keeps_its_rows(
+        ct_path, tmp_path, patched_models, monkeypatch, capsys):
+    """cohort.csv is rewritten as each case ends, so a run interrupted at its second case keeps
+    the first case's row; ``--resume`` then keeps what an earlier run finished from the same
+    input with the same parameters and networks (not computed again: counted) and computes the
+    rest; other parameters or an input changed since are computed again, with the reason."""
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    for name in ("a", "b"):   # copies: one file under two names would be one case
+        shutil.copy(ct_path, str(folder / ("%s.nii.gz" % name)))
+    out = tmp_path / "out"
+    code, _o, err = _run(capsys, folder / "a.nii.gz", "-o", out)
+    assert code == 0, err
+    first = json.loads((out / "a" / "report.json").read_text())
+    assert first["model_sha256"] == {} and first["models"]["segmentation"] == "hand-made"
+    computed, original = [], pipeline.run_case
+
+    def counted(path, *args, **kwargs):
+        computed.append(os.path.basename(str(path)))
+        if computed[-1] == "b.nii.gz" and interrupt:
+            raise KeyboardInterrupt()
+        return original(path, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "run_case", counted)
+    interrupt = True
+    code, _o, err = _run(capsys, folder, "-o", out, "--resume")
+    assert code == 130 and computed == ["b.nii.gz"], (code, computed, err)
+    assert "1 of 2 cases done" in err and "--resume" in err and not (out / "b").exists()
+    rows = list(csv.DictReader(open(str(out / "cohort.csv"))))
+    assert [r["case"] for r in rows] == ["a"] and rows[0]["status"] == "ok"
+    assert float(rows[0]["left_negative_volume_mm3"]) == pytest.approx(
+        first["left"]["negative_volume_mm3"], abs=1e-3)
+    assert not [p for p in os.listdir(str(out)) if p.startswith(".")]   # no staging left
+
+    interrupt, computed[:] = False, []
+    code, stdout, err = _run(capsys, folder, "-o", out, "--resume")
+    assert code == 0 and computed == ["b.nii.gz"], err
+    assert "a: kept from the earlier run" in err and "a  left" in stdout
+    assert "2 cases: 2 measured on both sides, 0 on one side, 0 not measurable, 0 failed" in stdout
+    rows = dict((r["case"], r) for r in csv.DictReader(open(str(out / "cohort.csv"))))
+    assert sorted(rows) == ["a", "b"] and rows["b"]["status"] == "ok"
+    for side in L.SIDES:   # one CT twice: b computed now reads what a read in the first run
+        assert float(rows["b"]["%s_negative_volume_mm3" % side]) == pytest.approx(
+            first[side]["negative_volume_mm3"], rel=1e-6)
+    assert json.loads((out / "a" / "report.json").read_text()) == first
+
+    computed[:] = []
+    code, _o, err = _run(capsys, folder / "a.nii.gz", "-o", out, "--resume",
+                         "--max-distance", "9")
+    assert code == 0 and computed == ["a.nii.gz"], err
+    assert "a: computed again: the earlier result was made with another parameters" in err
+    later = os.path.getmtime(str(out / "b" / "report.json")) + 10.0
+    os.utime(str(folder / "b.nii.gz"), (later, later))   # b's input written again since
+    computed[:] = []
+    code, _o, err = _run(capsys, folder / "b.nii.gz", "-o", out, "--resume")
+    assert code == 0 and computed == ["b.nii.gz"], err
+    assert "b: computed again: the input changed after the earlier result was written" in err
+
+
+def test_a_rerun_that_fails_says_the_earlier_result_is_still_there(ct_path, tmp_path,
+                                                                   patched_models, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    source = folder / "pt.nii.gz"
+    shutil.copy(ct_path, str(source))
+    out = tmp_path / "out"
+    assert _run(capsys, source, "-o", out)[0] == 0
+    sitk.WriteImage(sitk.Image([40, 40], sitk.sitkInt16), str(source))   # now a 2D image
+    code, _o, err = _run(capsys, source, "-o", out)
+    _one_line_failure(code, err)
+    rows = list(csv.DictReader(open(str(out / "cohort.csv"))))
+    assert rows[0]["status"] == "failed" and "2D" in rows[0]["error"]
+    assert "%s still holds an earlier run's result" % (out / "pt") in rows[0]["error"]
+
+
+def test_an_unwritable_progress_file_stops_before_any_case(ct_path, tmp_path, patched_models,
+                                                           monkeypatch, capsys):
+    computed = []
+    monkeypatch.setattr(pipeline, "run_case", lambda *a, **k: computed.append(a))
+    code, _o, err = _run(capsys, ct_path, "-o", tmp_path / "out", "--progress-file",
+                         tmp_path / "missing" / "progress.jsonl")
+    _one_line_failure(code, err)
+    assert "cannot write the progress file" in err and computed == []
+    assert not (tmp_path / "out").exists()
+
+
+def test_interrupted_at_the_first_case_names_no_cohort_file(ct_path, tmp_path, patched_models,
+                                                           monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt()
+
+    monkeypatch.setattr(pipeline, "run_case", interrupted)
+    code, _o, err = _run(capsys, ct_path, "-o", tmp_path / "out")
+    assert code == 130
+    assert err.strip() == "nvseg: interrupted: 0 of 1 cases done; run it again with --resume to go on"
+    assert not (tmp_path / "out" / "twojoints").exists()
+
+
+def test_a_bug_in_the_one_case_exits_1_not_2(ct_path, tmp_path, patched_models, monkeypatch,
+                                            capsys):
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("float division by zero")
+
+    monkeypatch.setattr(pipeline, "run_case", broken)
+    code, _o, err = _run(capsys, ct_path, "-o", tmp_path / "out")
+    assert code == 1 and err.count("\n") == 1
+    assert err.startswith("nvseg: internal error: ZeroDivisionError: float division by zero")
