@@ -127,14 +127,14 @@ def _unoriented(image, name, ct_path, warnings):
 
 def read_labels_for_measuring(path, ct_path=None, warnings=None):
     """(label map, CT) to measure: :func:`.segmentation_files.read_label_map` of ``path``, its
-    sides decided (a file without orientation) and checked (condyles and temporal bones on one
-    side each), see the module docstring. ``ct_path``: the CT the labels belong to, or None; the
-    CT returned is ``ct_path`` itself, or the CT read (with its warnings) when the label map's
-    placement needed its voxels. ``warnings``: a list the reads' warnings are appended to.
-    InputError (one line) for a refused map."""
+    sides decided (a file without orientation), see the module docstring; the pairing
+    (:func:`check_pairing`) is checked by :func:`..pipeline.measure_labels` on every route.
+    ``ct_path``: the CT the labels belong to, or None; the CT returned is ``ct_path`` itself,
+    or the CT read (with its warnings) when the label map's placement needed its voxels.
+    ``warnings``: a list the reads' warnings are appended to. InputError (one line) for a
+    refused map."""
     warnings = [] if warnings is None else warnings
     image, ct = read_label_map(path, warnings), ct_path
     if unoriented_nifti(str(path)):
         image, ct = _unoriented(image, str(path), ct_path, warnings)
-    check_pairing(image, str(path))
     return image, ct
