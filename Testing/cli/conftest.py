@@ -1,9 +1,11 @@
 """Fixtures of the ``nvseg run`` tests: the analytic two-joint CT and its hand-made networks
-(two_joint_ct.py)."""
+(two_joint_ct.py); of the ``nvseg negative-volume`` tests: the analytic phantom case
+(analytic_case.py)."""
 
 import pytest
 
 from NegativeVolumeSegmentationLib.inference import models as bundled_models
+from analytic_case import write_case
 from two_joint_ct import hand_models, make_ct
 
 
@@ -17,3 +19,12 @@ def ct_path(tmp_path_factory):
 @pytest.fixture
 def patched_models(monkeypatch):
     monkeypatch.setattr(bundled_models, "load_models", lambda model_dir=None, device="cpu": hand_models())
+
+
+@pytest.fixture(scope="module")
+def case(tmp_path_factory):
+    """(analytic phantom, folder it is written in): labels.nii.gz and ct.nii.gz with the
+    phantom's closed-form truth; tests must not modify them."""
+    folder = tmp_path_factory.mktemp("phantom")
+    ph = write_case(folder)
+    return ph, str(folder)

@@ -14,7 +14,8 @@ import SimpleITK as sitk
 from NegativeVolumeSegmentationLib.io.ct import read_ct
 from NegativeVolumeSegmentationLib.errors import InputError
 from NegativeVolumeSegmentationLib.io.segmentation_files import read_label_map
-from test_ct_io import make_ct, write_dicom_series
+from dicom_writer import write_dicom_series
+from synthetic_ct import make_ct
 
 
 def _ct_array(shape=(30, 30, 30)):

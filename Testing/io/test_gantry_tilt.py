@@ -187,7 +187,8 @@ def test_badly_uneven_slices_are_refused(tmp_path, build, expected):
 def test_oblique_tilted_series_puts_the_marker_where_it_was_acquired(tmp_path):
     """make_ct (oblique axes, anisotropic voxels) with every slice k shifted by k·tan(20°)·1.25 mm
     along its column axis: the marker's true position is where its slice was written."""
-    from test_ct_io import MARKER_IJK, SPACING, make_ct, oblique_direction, write_dicom_series
+    from dicom_writer import write_dicom_series
+    from synthetic_ct import MARKER_IJK, SPACING, make_ct, oblique_direction
 
     truth = make_ct()
     shift = oblique_direction()[:, 1] * SPACING[2] * np.tan(np.radians(20.0))

@@ -40,7 +40,7 @@ def test_reading_bad_ct_writes_nothing_to_stderr(tmp_path, capfd, build, expecte
 def test_reading_a_study_folder_writes_nothing_to_stderr(tmp_path, capfd):
     """Five series (scout, two axial CTs, a reformat, an MR series): each described from its
     header and one read; what GDCM says stays in our one warning."""
-    from test_dicom_series import write_study
+    from dicom_study import write_study
 
     folder = str(tmp_path / "study")
     write_study(folder)

@@ -1,0 +1,41 @@
+"""Cases of a batch: which files and folders of a cohort are CT cases, and their names
+(io/ct.py find_cases and case_name).
+
+Truth is the cohort folder written here: CT files of several formats, a DICOM series folder,
+a note, an empty folder and a segmentation that are not cases, and names given twice.
+"""
+
+import os
+
+import SimpleITK as sitk
+
+from NegativeVolumeSegmentationLib.io.ct import case_name, find_cases, read_ct
+from dicom_writer import write_dicom_series
+from synthetic_ct import SIZE, make_ct
+
+
+def test_case_names_and_batch_expansion(tmp_path):
+    truth = make_ct()
+    cohort = tmp_path / "cohort"
+    cohort.mkdir()
+    for name in ("b01.nii.gz", "a02.nrrd", "c03.mhd"):
+        sitk.WriteImage(truth, str(cohort / name))
+    (cohort / "notes.txt").write_text("not an image")
+    (cohort / "empty").mkdir()
+    sitk.WriteImage(sitk.Cast(truth > 0, sitk.sitkUInt8), str(cohort / "old.seg.nrrd"))
+    write_dicom_series(truth, str(cohort / "d04"))
+    cases = find_cases([str(cohort)])
+    assert [name for name, _ in cases] == ["a02", "b01", "c03", "d04"]
+    assert [os.path.basename(p) for _, p in cases] == ["a02.nrrd", "b01.nii.gz", "c03.mhd", "d04"]
+    for _name, path in cases:
+        image, _ = read_ct(path)
+        assert image.GetSize() == SIZE
+    # a DICOM folder given directly is one case; a repeated name gets a suffix; duplicates drop
+    other = tmp_path / "other"
+    other.mkdir()
+    sitk.WriteImage(truth, str(other / "b01.nii"))
+    cases = find_cases([str(cohort / "d04"), str(cohort / "b01.nii.gz"), str(other / "b01.nii"),
+                        str(cohort / "b01.nii.gz")])
+    assert [name for name, _ in cases] == ["d04", "b01", "b01_2"]
+    assert case_name("/data/x/p.1.nhdr") == "p.1"
+    assert case_name("/data/x/P2.NII.GZ") == "P2"
