@@ -11,7 +11,7 @@ import os
 import sys
 
 from .. import __version__
-from ..errors import InputError, ModelError
+from ..errors import InputError, ModelError, error_line, one_line
 
 # Sub-command modules, imported lazily so that `nvseg --help` stays fast and torch is only
 # imported by the commands that need it.
@@ -50,7 +50,7 @@ def main(argv=None):
     try:
         return int(args.func(args) or 0)
     except (InputError, ModelError) as error:
-        print("nvseg: " + " ".join(str(error).split()), file=sys.stderr)
+        print("nvseg: " + one_line(error), file=sys.stderr)
         return 2
     except KeyboardInterrupt as error:   # nvseg run says how far it got
         print("nvseg: interrupted" + (": %s" % error if str(error) else ""), file=sys.stderr)
@@ -58,7 +58,7 @@ def main(argv=None):
     except Exception as error:  # a bug, not bad input: one line unless debugging
         if os.environ.get("NVSEG_DEBUG"):
             raise
-        message = " ".join(str(error).split()) or type(error).__name__
+        message = error_line(error)
         print("nvseg: internal error: %s: %s (set NVSEG_DEBUG=1 for details)"
               % (type(error).__name__, message), file=sys.stderr)
         return 1

@@ -21,7 +21,7 @@ import time
 
 from .. import __version__
 from .. import options as O
-from ..errors import InputError, ModelError
+from ..errors import InputError, ModelError, error_line
 from ..report.cohort_csv import cohort_row, summary, write_cohort_csv
 from . import case_outputs
 
@@ -184,7 +184,7 @@ def _run_one(case, path, folder, rows, models, options, choice, progress, many):
     except Exception as error:  # one failed case must not stop the batch
         if os.environ.get("NVSEG_DEBUG"):
             raise
-        message = " ".join(str(error).split()) or type(error).__name__
+        message = error_line(error)
         if not isinstance(error, (InputError, ModelError)):
             message = "internal error: %s: %s" % (type(error).__name__, message)
         if results_folder.result_files(folder):

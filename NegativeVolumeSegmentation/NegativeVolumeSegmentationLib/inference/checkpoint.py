@@ -29,7 +29,7 @@ import os
 import torch
 
 from .. import __version__
-from ..errors import InputError, ModelError
+from ..errors import InputError, ModelError, one_line
 from ..io.atomic import atomic_path
 from ..networks import build_network, count_parameters
 
@@ -96,7 +96,7 @@ def _read(path):
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many kinds for a damaged file
-        raise ModelError("cannot read model file %s: %s" % (path, " ".join(str(error).split())[:200]))
+        raise ModelError("cannot read model file %s: %s" % (path, one_line(error)[:200]))
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ModelError("%s is not an nvseg checkpoint" % path)
     if payload.get("format_version", 0) > FORMAT_VERSION:
@@ -130,7 +130,7 @@ def load_checkpoint(path, device="cpu", expected_sha256=None):
         network.load_state_dict(state)
     except RuntimeError as error:
         raise ModelError("weights in %s do not match its network description (%s)"
-                         % (path, " ".join(str(error).split())[:200]))
+                         % (path, one_line(error)[:200]))
     return network.to(device).eval(), meta
 
 

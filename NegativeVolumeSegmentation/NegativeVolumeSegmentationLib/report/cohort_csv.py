@@ -10,6 +10,8 @@ import csv
 import io
 import os
 
+from ..errors import one_line
+
 COLUMNS = ("case", "input", "series", "status", "error",
            "left_negative_volume_mm3", "right_negative_volume_mm3",
            "left_condyle_volume_mm3", "right_condyle_volume_mm3",
@@ -33,11 +35,6 @@ def series_cell(record):
                     + (["(%s)" % record["kernel"]] if record.get("kernel") else []))
 
 
-def _flat(text):
-    """One line: a cell never spans lines (a DICOM description or a path may hold newlines)."""
-    return " ".join(str(text).split())
-
-
 def cohort_row(case, path, rep=None, error=None, seconds=0.0):
     """One cohort.csv row (a dict of :data:`COLUMNS`, strings) for the case ``case`` read from
     ``path``: from its report (report.json's dict, or the Slicer Logic's result, which holds the
@@ -45,16 +42,16 @@ def cohort_row(case, path, rep=None, error=None, seconds=0.0):
     row = dict((key, "") for key in COLUMNS)
     row.update(case=case, input=os.path.abspath(path), seconds="%.2f" % seconds)
     if error is not None:
-        row.update(status="failed", error=_flat(error))
+        row.update(status="failed", error=one_line(error))
         return row
     row.update(status="ok",
-               series=_flat(series_cell((rep.get("inputs") or {}).get("dicom_series"))))
+               series=one_line(series_cell((rep.get("inputs") or {}).get("dicom_series"))))
     measured = {}
     for side in ("left", "right"):   # the quality gate (docs/method.md, "Quality gate")
         status = (rep.get("quality") or {}).get(side) or {}
         measured[side] = bool(status.get("measurable", rep.get(side) is not None))
         row[side + "_measurable"] = "yes" if measured[side] else "no"
-        row[side + "_reason"] = _flat(status.get("reason") or "")
+        row[side + "_reason"] = one_line(status.get("reason") or "")
     for side in ("left", "right"):   # no number for a side the gate withheld
         values = (rep.get(side) or {}) if measured[side] else {}
         for key in ("negative_volume_mm3", "condyle_volume_mm3", "joint_space_min_mm",
@@ -68,8 +65,8 @@ def cohort_row(case, path, rep=None, error=None, seconds=0.0):
             value = None                 # never an asymmetry against a side withheld
         row["asymmetry_%s_percent" % key] = "" if value is None else "%.2f" % value
     row["mode"] = (rep.get("parameters") or {}).get("mode", "")
-    row["cautions"] = " | ".join(_flat(line) for line in rep.get("cautions") or [])
-    row["warnings"] = " | ".join(_flat(line) for line in rep.get("warnings") or [])
+    row["cautions"] = " | ".join(one_line(line) for line in rep.get("cautions") or [])
+    row["warnings"] = " | ".join(one_line(line) for line in rep.get("warnings") or [])
     return row
 
 

@@ -31,7 +31,7 @@ import time
 
 import SimpleITK as sitk
 
-from ..errors import InputError, ModelError
+from ..errors import InputError, ModelError, one_line
 from ..options import RunOptions
 from . import logic
 from .process_tree import kill_process_tree, popen_kwargs
@@ -74,10 +74,6 @@ def default_python_executable():
         return sys.executable
     raise InputError("no Python executable found for the background run (PythonSlicer is not on "
                      "the PATH and %s is not a Python)" % sys.executable)
-
-
-def _one_line(text):
-    return " ".join(str(text).split())
 
 
 class BackgroundRun(object):
@@ -342,7 +338,7 @@ class BackgroundRun(object):
             message = str(error)
         else:
             message = "%s: %s" % (type(error).__name__, error)
-        self.error = _one_line(message) or "the background run failed"
+        self.error = one_line(message) or "the background run failed"
         self.message = "Failed: " + self.error
         self._kill()
         self._cleanup()

@@ -12,6 +12,7 @@ in the panel (the wait cursor comes in as ``busy``).
 import contextlib
 import logging
 
+from ..errors import error_line
 from . import torch_probe
 
 TORCH_MINIMUM = "1.13"
@@ -66,7 +67,7 @@ def ensure_torch(show_status, busy=contextlib.nullcontext):
             with busy():
                 slicer.util.pip_install("torch" + TORCH_REQUIREMENT)
     except Exception as error:  # the installer failed: say so, keep the panel usable
-        message = " ".join(str(error).split()) or type(error).__name__
+        message = error_line(error)
         logging.exception("PyTorch could not be installed")
         show_status("Not started: PyTorch could not be installed: " + message)
         slicer.util.errorDisplay("PyTorch could not be installed:\n" + message)

@@ -13,7 +13,7 @@ import difflib
 import json
 import os
 
-from ..errors import InputError
+from ..errors import InputError, one_line
 from ..options import DEFAULTS, DEVICES, MODES
 from .losses import LOSSES, SegmentationLoss
 from ..networks import build_network, network_names
@@ -256,7 +256,7 @@ def _cross_checks(cfg):
     except InputError as error:
         _fail("model.hyper", str(error))
     except (TypeError, ValueError) as error:
-        _fail("model.hyper", " ".join(str(error).split()))
+        _fail("model.hyper", one_line(error))
     cfg["model"]["hyper"] = hyper
     try:
         SegmentationLoss(cfg["loss"]["name"], **cfg["loss"]["options"])
@@ -322,7 +322,7 @@ def read_config_file(path):
     except ValueError as error:  # json.JSONDecodeError
         raise InputError("%s: not valid JSON: %s" % (path, error))
     except Exception as error:  # yaml.YAMLError and friends
-        raise InputError("%s: not valid YAML: %s" % (path, " ".join(str(error).split())))
+        raise InputError("%s: not valid YAML: %s" % (path, one_line(error)))
 
 
 def load_config(path):
