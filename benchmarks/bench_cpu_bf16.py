@@ -40,7 +40,7 @@ def inputs(models):
     seg = segment.normalize_intensity(sitk.GetArrayViewFromImage(crop), meta.get("intensity"))
     meta = models.localizer[1]
     grid = aligned_grid(ph.ct, meta["target_spacing_mm"])
-    coarse = smooth_resample(localize.shrink_for(ph.ct, meta["target_spacing_mm"]), grid)
+    coarse = smooth_resample(joint_crops.shrink_for(ph.ct, meta["target_spacing_mm"]), grid)
     loc = segment.normalize_intensity(sitk.GetArrayViewFromImage(coarse), meta.get("intensity"))
     return {"segmentation": seg, "localizer": loc}
 

@@ -27,6 +27,9 @@ the same numbers or a clear reason why not):
   the condyles' centre moved <mm> anteriorly (a patient who moved during the scan);
   ``cupping_<c>``, ``rings_<hu>``, ``noise_<hu>``: a CBCT's shading, ring artefacts, low-dose
   noise (``_intensity_probe``);
+- ``blanked_<side>``: the tissue of the slices through one joint set to 0 HU on its side (a
+  joint lost from the scan): that side not measurable, the other measured as in the untouched
+  scan (in the head's own left-right axis);
 - ``slices_<mm>_<linear|bspline>``: the scan made of slices <mm> thick, <mm> apart (a boxcar
   across the 1 mm slices), resampled back onto its own grid (a thick-slice series exported as an
   "isotropic" volume: the grid says 1 mm, the detail is the thick slices'); ``thick_<mm>``: slices
@@ -70,7 +73,7 @@ PROBES = ("translated", "fov_pad_-3024", "fov_pad_-2048", "fov_pad_nan", "float6
           "metal_prosthesis_left", "cupping_0.1", "cupping_0.2", "rings_50", "rings_100",
           "noise_80", "noise_150", "slices_2_linear", "slices_3_linear", "slices_4_linear",
           "slices_5_linear", "slices_6_linear", "slices_3_bspline", "slices_5_bspline", "thick_2",
-          "thick_3", "thick_4", "thick_5")
+          "thick_3", "thick_4", "thick_5", "blanked_left")
 PLATE_MM = 18.0         # metal_plate_left_<mm>: the plate's length along the neck
 PROSTHESIS_TOP_MM = 8.0  # the metal head's top above the condyle's centre (the real head's left
                          # condyle: its top 8.5 mm above the centre of its 15 mm cut)
@@ -171,11 +174,35 @@ def build_probe(scan, name, reference):
         return out
     if name.startswith("metal_"):
         return _metal_probe(scan, name, reference)
+    if name.startswith("blanked_"):
+        return blanked_joint(scan, name[len("blanked_"):], reference)
     if name.startswith(("bone_", "sharp_", "offset_", "motion_", "cupping_", "rings_", "noise_")):
         return _intensity_probe(scan, name, reference)
     if name.startswith(("slices_", "thick_")):
         return thick_slices(scan, name)
     raise ValueError("unknown probe %r" % name)
+
+
+def blanked_joint(scan, side, reference):
+    """``blanked_<side>``: the tissue (above -300 HU; air stays) from 2 mm below to 7 mm above
+    that side's condyle centre, on its side of the two condyles' midpoint, set to 0 HU (the
+    joint lost to an artefact or a defect; the localiser then takes other bone for it). For a
+    scan whose axes are LPS's."""
+    direction = np.reshape(scan.GetDirection(), (3, 3))
+    if not np.allclose(np.abs(direction), np.eye(3)):
+        raise ValueError("blanked_<side>: the scan's axes must be LPS's")
+    centre = np.asarray(reference[side]["condyle_center_lps_mm"], float)
+    middle = np.mean([reference[s]["condyle_center_lps_mm"] for s in SIDES], axis=0)
+    size = scan.GetSize()
+    xs = np.array([scan.TransformIndexToPhysicalPoint((i, 0, 0))[0] for i in range(size[0])])
+    zs = np.array([scan.TransformIndexToPhysicalPoint((0, 0, k))[2] for k in range(size[2])])
+    on_side = (xs > middle[0]) if side == "left" else (xs < middle[0])   # LPS +x: left
+    in_slab = (zs >= centre[2] - 2.0) & (zs <= centre[2] + 7.0)
+    array = sitk.GetArrayFromImage(scan)
+    slab = array[np.ix_(in_slab, np.ones(size[1], bool), on_side)]
+    slab[slab > -300] = 0
+    array[np.ix_(in_slab, np.ones(size[1], bool), on_side)] = slab
+    return _copy(array, scan)
 
 
 def thick_slices(scan, name):

@@ -7,7 +7,7 @@ class CaseResult(object):
 
     ``report``: the report.json dict; ``labels``: SimpleITK uint8 label image (1-6, LPS, on the
     source grid, or on the joints' part of it for a scan above
-    ``pipeline.FULL_GRID_LABELS_MAX_VOXELS``); ``meshes``: {side: {"condyle": vtkPolyData in
+    ``inference.joints_part.FULL_GRID_LABELS_MAX_VOXELS``); ``meshes``: {side: {"condyle": vtkPolyData in
     LPS mm with point data ``JointSpaceThickness_mm``, "temporal_bone", "inflated",
     "negative_volume"}}; ``ct``: the CT (SimpleITK, HU) when there was one; ``joints``:
     {side: JointSegmentation or None; centre and CT box, the probabilities released once the

@@ -21,17 +21,12 @@ from . import labels as L
 from . import quality
 from .case_result import CaseResult
 from .errors import InputError
-from .engine.labelled_region import labelled_box, paste, working_margin_mm
+from .engine.labelled_region import labelled_box, working_margin_mm
 from .io.ct import as_ct_pixels, check_ct_like, check_direction, read_ct, series_record
 from .options import RunOptions
 from .report.report_json import build_report
 
 MIN_HEAD_CM3 = 100.0         # less tissue (> -400 HU) than this: no head in the image
-# Scans larger than this (voxels) get their label map on the joints' part of the grid only: a
-# full-size uint8 copy would break the memory budget (peak <= the CT + 1.5 GB; benchmarks/
-# bench_memory.py). 2**29 = 537 M voxels, e.g. 0.32 mm isotropic over a whole head; clinical CTs
-# (512 x 512 x <= 1000) stay far below it.
-FULL_GRID_LABELS_MAX_VOXELS = 2 ** 29
 STAGES = ("read", "localise", "segment", "postprocess", "geometry")
 MEASURE_STAGES = ("read", "geometry")
 
@@ -63,59 +58,19 @@ def check_head(ct, name="CT"):
                          "%.0f cm3 expected)" % (name, tissue_cm3, localize.HEAD_HU, MIN_HEAD_CM3))
 
 
-def _measure(label_image, options, warnings, timings, announce, case, ct=None, fine_masks=None):
+def _measure(label_image, options, warnings, timings, announce, case, ct=None, fine_masks=None,
+             reflection=None):
     from .engine.measure import measure_negative_volume
 
     announce("geometry", case)
     t0 = time.perf_counter()
     nv = measure_negative_volume(label_image, max_distance=options.max_distance_mm,
                                  mode=options.mode, cube_mm=options.cube_mm, ct=ct,
-                                 fine_masks=fine_masks)
+                                 fine_masks=fine_masks,
+                                 head_lateral=None if reflection is None else reflection.normal)
     warnings.extend(nv.warnings)
     timings["geometry"] = time.perf_counter() - t0
     return nv
-
-
-def _part(ct, array, box):
-    """(uint8 label image, CT) of index ``box`` (x, y, z) of ``ct`` and its label ``array``
-    (z, y, x); the whole of both when ``box`` is None."""
-    if box is None:
-        labels = sitk.GetImageFromArray(array)
-        labels.CopyInformation(ct)
-        return labels, ct
-    (x0, y0, z0), (x1, y1, z1) = [[int(v) for v in b] for b in box]
-    labels = sitk.GetImageFromArray(np.ascontiguousarray(array[z0:z1, y0:y1, x0:x1]))
-    part = sitk.RegionOfInterest(ct, [x1 - x0, y1 - y0, z1 - z0], [x0, y0, z0])
-    labels.CopyInformation(part)
-    return labels, part
-
-
-def joints_region(ct, joints, margin_mm):
-    """Index box (x, y, z) [i0, i1) of the CT holding every joint's box grown by ``margin_mm``
-    and one voxel (what :func:`.engine.labelled_region.labelled_box` can reach from labels
-    inside the joint boxes), clamped to the CT; None when no joint was segmented."""
-    boxes = [joint.box for joint in joints.values() if joint is not None]
-    if not boxes:
-        return None
-    lo = np.min([b[0] for b in boxes], axis=0)
-    hi = np.max([b[1] for b in boxes], axis=0)
-    grow = (np.ceil(margin_mm / np.asarray(ct.GetSpacing(), float)) + 1).astype(int)
-    return np.maximum(lo - grow, 0), np.minimum(hi + grow, np.asarray(ct.GetSize()))
-
-
-def _on_region(ct, joints, region):
-    """(CT of ``region``, joints with their boxes in that region's index); unchanged when
-    ``region`` is None."""
-    from .inference.segment import JointSegmentation
-
-    if region is None:
-        return ct, joints
-    lo, hi = region
-    part = sitk.RegionOfInterest(ct, [int(v) for v in hi - lo], [int(v) for v in lo])
-    local = dict((side, None if j is None else JointSegmentation(
-        j.side, j.centre_lps, (j.box[0] - lo, j.box[1] - lo), j.probabilities, j.crop))
-        for side, j in joints.items())
-    return part, local
 
 
 def _segmented(joints):
@@ -142,30 +97,18 @@ def _name_missing_condyles(warnings, joints):
     warnings[:] = out
 
 
-def _in_ct(box, region):
-    """``box`` (index in ``region``) as an index box of the whole CT."""
-    if region is None:
-        return box
-    if box is None:
-        return region
-    return box[0] + region[0], box[1] + region[0]
-
-
-def _labels_for_output(ct, labels, box, warnings):
-    """The label map written and shown: the one measured when the engine measured on its own
-    fine grid (a CT coarser than 0.3 mm: the joints' part at 0.3 mm, engine/measurement_grid.py);
-    else on the CT's grid (the part pasted into zeros), or, for a scan of more than
-    FULL_GRID_LABELS_MAX_VOXELS voxels, the labelled part itself (same spacing and direction,
-    its own origin; a warning says so): a full-size copy would cost one byte per voxel of the
-    scan."""
-    if not np.allclose(labels.GetSpacing(), ct.GetSpacing()):
-        return labels
-    voxels = float(ct.GetNumberOfPixels())
-    if box is None or voxels <= FULL_GRID_LABELS_MAX_VOXELS:
-        return paste(ct, labels, box)
-    warnings.append("large scan (%.0f M voxels): the label map covers only the joints' part of "
-                    "the CT grid" % (voxels / 1e6))
-    return labels
+def _unmeasured_labels(reference, labels=None):
+    """The label map a not-measurable scan returns: ``labels`` without NV values (5/6), or an
+    empty uint8 map on ``reference``'s grid."""
+    if labels is None:
+        empty = sitk.Image(reference.GetSize(), sitk.sitkUInt8)
+        empty.CopyInformation(reference)
+        return empty
+    array = sitk.GetArrayFromImage(labels)
+    array = np.where((array >= 1) & (array <= 4), array, 0).astype(np.uint8)
+    out = sitk.GetImageFromArray(array)
+    out.CopyInformation(labels)
+    return out
 
 
 def _quiet(stage, case):
@@ -200,7 +143,7 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
         progress: callable(stage, case) called as each stage of :data:`STAGES` starts.
     Raises InputError for bad input, ModelError for model problems.
     """
-    from .inference import fine_masks, localize, postprocess, segment
+    from .inference import fine_masks, joints_part, localize, postprocess, segment, symmetry
     from .inference.device import choose_device, run_with_cpu_fallback
     from .inference.joint_search import segment_joints
     from .inference.pair_check import pair_reasons
@@ -233,7 +176,7 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
                                      "parameters": options.report_parameters()},
                               quality=quality.side_status({}, warnings, scan=scan),
                               cautions=scan.cautions)
-        return CaseResult(report, quality.unmeasured_labels(ct), {}, ct=ct)
+        return CaseResult(report, _unmeasured_labels(ct), {}, ct=ct)
 
     announce("localise", case)
     t0 = time.perf_counter()
@@ -245,6 +188,10 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
 
     located, choice = run_with_cpu_fallback(localise_on, choice, warnings, "localisation")
     warnings.extend(located.warnings)
+    # the head's own mirror plane (None unless the scan holds a mirror-symmetric head): where a
+    # missed joint is looked for, and the joints' left-right axis when the condyles found lean
+    # from it (engine/joint_bounds.joints_axis)
+    reflection = symmetry.head_reflection(ct)
     timings["localise"] = time.perf_counter() - t0
 
     announce("segment", case)
@@ -252,7 +199,7 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
 
     def segment_on(c):
         models.to(c.device)
-        return segment_joints(ct, located, models, c, warnings)
+        return segment_joints(ct, located, models, c, warnings, reflection)
 
     joints, choice = run_with_cpu_fallback(segment_on, choice, warnings, "segmentation")
     timings["segment"] = time.perf_counter() - t0
@@ -263,8 +210,8 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
     # labels are made, cleaned and measured on the joints' region of the CT grid only (the
     # joint boxes plus the rays' reach): no full-size copy of the scan (a 0.2 mm CBCT must fit)
     margin = working_margin_mm(options.max_distance_mm, options.mode, options.cube_mm)
-    region = joints_region(ct, joints, margin)
-    ct_region, local = _on_region(ct, joints, region)
+    region = joints_part.joints_region(ct, joints, margin)
+    ct_region, local = joints_part.on_region(ct, joints, region)
     array = segment.label_array(ct_region, local)   # uint8, cleaned in place
     # each joint's probabilities (2 float32 CT-grid boxes: 0.3 GB at 0.2 mm) are released as
     # soon as nothing reads them: after the labels, or after its cleaning with enhance_tb
@@ -276,7 +223,7 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
         postprocess.clean_joint(array, local[side], ct_region, options.enhance_tb)
         local[side].probabilities = joints[side].probabilities = None
     box = labelled_box(ct_region, margin, array=array)
-    cleaned, ct_part = _part(ct_region, array, box)
+    cleaned, ct_part = joints_part.labels_part(ct_region, array, box)
     del array, ct_region, local
     _release_freed_memory()
     timings["postprocess"] = time.perf_counter() - t0
@@ -284,19 +231,20 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
     # a CT coarser than 0.3 mm is measured on the engine's 0.3 mm grid, its bones from the
     # network's probabilities (inference/fine_masks.py): the same whatever the CT's grid
     nv = _measure(cleaned, options, warnings, timings, announce, case, ct_part,
-                  fine_masks.fine_mask_source(joints, options.enhance_tb))
+                  fine_masks.fine_mask_source(joints, options.enhance_tb), reflection)
     _name_missing_condyles(warnings, joints)
     del cleaned
-    pair = pair_reasons(nv.sides, located.midline_x)
+    places, pair = pair_reasons(nv.sides, located.midline_x)
     # the gate sees the labelled part, which reaches the rays' reach + 3 mm (>= 13 mm) past the
     # labels or ends at the CT's own edge: past what any check reads (the field-of-view check
     # looks 5 mm beyond the condylar head, the metal check the CT's part, the others labels
     # only), so its verdicts are those on the whole grid; then the label image for output
-    sides, gate, cautions = quality.gate_measured(nv, scan, warnings, more_reasons=pair,
-                                                  ct=ct_part)
+    sides, gate, cautions = quality.gate_measured(nv, scan, warnings, more_reasons=places,
+                                                  ct=ct_part, pair_reasons=pair)
     del ct_part
     _release_freed_memory()
-    nv.labels = _labels_for_output(ct, nv.labels, _in_ct(box, region), warnings)
+    nv.labels = joints_part.labels_for_output(ct, nv.labels, joints_part.in_ct(box, region),
+                                              warnings)
     timings["total"] = time.perf_counter() - start
 
     extra = dict(models.provenance(), inputs=inputs,
@@ -332,6 +280,7 @@ def measure_labels(source, options=None, progress=None, case=None, ct=None):
             report.png).
     Returns a :class:`CaseResult`.
     """
+    from .inference import symmetry
     from .io.ct import ct_on_label_grid
     from .io.label_map_sides import check_pairing
     from .io.segmentation_files import read_label_map
@@ -354,9 +303,10 @@ def measure_labels(source, options=None, progress=None, case=None, ct=None):
         warnings.extend(ct_warnings)
     if ct is not None:
         inputs["dicom_series"] = series_record(ct)   # None unless read from DICOM
-    acquired = ct_detail = None
+    acquired = ct_detail = reflection = None
     if ct is not None:
         acquired, ct_detail = _grid_of(ct), quality.ct_slice_detail(ct)
+        reflection = symmetry.head_reflection(ct)   # the head's own left-right axis, if whole
         ct, resampled = ct_on_label_grid(labels, ct)
         if not resampled:
             acquired = None
@@ -373,8 +323,8 @@ def measure_labels(source, options=None, progress=None, case=None, ct=None):
         report = build_report({}, warnings, timings, device="cpu", extra=extra,
                               quality=quality.side_status({}, warnings, scan=scan),
                               cautions=scan.cautions)
-        return CaseResult(report, quality.unmeasured_labels(labels, labels), {}, ct=ct)
-    nv = _measure(labels, options, warnings, timings, announce, case, ct)
+        return CaseResult(report, _unmeasured_labels(labels, labels), {}, ct=ct)
+    nv = _measure(labels, options, warnings, timings, announce, case, ct, reflection=reflection)
     # a user's label map may define the condyle's extent otherwise: its volume only cautions
     sides, gate, cautions = quality.gate_measured(nv, scan, warnings, volume_decides=False, ct=ct)
     timings.update(nv.timings_s)

@@ -310,14 +310,33 @@ def side_status(sides, warnings=(), verdicts=None, scan=None):
     return block
 
 
-def gate_measured(nv, scan, warnings, volume_decides=True, more_reasons=None, ct=None):
+def _judge_pair(verdicts, pair_reasons):
+    """The pair's ``pair_reasons`` withhold both sides when each passes on its own; when one of
+    two fails on its own, the other is a joint alone (as in a scan of one joint): a caution."""
+    alone = [side for side in L.SIDES if side in verdicts and verdicts[side].measurable]
+    if not pair_reasons or len(verdicts) < 2:
+        return
+    for side in alone:
+        if len(alone) == 2:
+            verdicts[side].reasons.extend(pair_reasons)
+        else:
+            verdicts[side].cautions.append(
+                "%s side: judged as a joint alone, as the %s side is not measurable and the two "
+                "found are no pair: %s" % (side, L.other_side(side), "; ".join(pair_reasons)))
+
+
+def gate_measured(nv, scan, warnings, volume_decides=True, more_reasons=None, ct=None,
+                  pair_reasons=()):
     """Side-level checks on a measured case (:class:`.engine.measure.NegativeVolumeResult`).
 
     A side that fails loses its values (None), its NV voxels in ``nv.labels`` and its meshes
     (a thickness map or NV segment would show numbers); its condyle centre is kept in the
     quality block so report.png can still show the joint. ``warnings``: the case's warnings
     (the reason for a side the engine or the localiser left null). ``more_reasons``: {side:
-    [reasons]} from checks made elsewhere (the pair check of :mod:`.inference.pair_check`).
+    [reasons]} from checks made elsewhere (a side's place, :mod:`.inference.pair_check`);
+    ``pair_reasons``: why the two sides do not make a pair: they withhold both when each passes
+    its own checks, else the side that passes keeps its numbers with a caution (judged alone, as
+    in a scan of one joint).
     ``ct``: the CT in HU around the joints, if any: metal in or near a joint (:mod:`.metal`).
     Returns (sides, quality block, cautions); ``nv.labels`` and ``nv.meshes`` are changed in
     place.
@@ -334,7 +353,7 @@ def gate_measured(nv, scan, warnings, volume_decides=True, more_reasons=None, ct
     sides, verdicts, cautions = dict(nv.sides), {}, list(scan.cautions)
     dropped = []
     boxes = label_boxes(array)
-    for side in L.SIDES:
+    for side in L.SIDES:    # each side on its own
         values = sides.get(side)
         if values is None:
             continue
@@ -346,6 +365,9 @@ def gate_measured(nv, scan, warnings, volume_decides=True, more_reasons=None, ct
         verdict.reasons[:0] = metal   # the cause of any other failure there
         verdict.cautions.extend("%s side: %s" % (side, c) for c in careful)
         verdicts[side] = verdict
+    _judge_pair(verdicts, pair_reasons)
+    for side, verdict in sorted(verdicts.items()):
+        values = sides[side]
         if verdict.measurable:   # a caution is about numbers kept: none for a side withheld
             cautions.extend(verdict.cautions)
             sides[side] = dict(values, measurable=True)
@@ -370,17 +392,3 @@ def gate_measured(nv, scan, warnings, volume_decides=True, more_reasons=None, ct
     for side in dropped:
         block[side]["condyle_center_lps_mm"] = nv.sides[side].get("condyle_center_lps_mm")
     return sides, block, cautions
-
-
-def unmeasured_labels(reference, labels=None):
-    """The label map a not-measurable scan returns: ``labels`` without NV values (5/6), or an
-    empty uint8 map on ``reference``'s grid."""
-    if labels is None:
-        empty = sitk.Image(reference.GetSize(), sitk.sitkUInt8)
-        empty.CopyInformation(reference)
-        return empty
-    array = sitk.GetArrayFromImage(labels)
-    array = np.where((array >= 1) & (array <= 4), array, 0).astype(np.uint8)
-    out = sitk.GetImageFromArray(array)
-    out.CopyInformation(labels)
-    return out

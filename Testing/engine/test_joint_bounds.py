@@ -157,6 +157,28 @@ def test_lateral_axis_from_the_condyles():
     assert np.allclose(B.lateral_axis(right, left), [1, 0, 0])  # sides swapped: not trusted
 
 
+def test_the_joints_axis_is_the_heads_when_the_condyles_lean_from_it():
+    """joints_axis: the condyles' axis while it stays within 5 degrees of the head's own (a turn
+    of the head turns both alike); the head's when it leans further (one condyle 15 mm higher:
+    8.5 degrees) or the pair is not a pair; LPS +x when neither is known."""
+    def yawed(deg):
+        return np.array([np.cos(np.radians(deg)), np.sin(np.radians(deg)), 0.0])
+
+    head, right = yawed(10.0), np.array([-50.0, 0.0, 0.0])       # a head turned by 10 degrees
+    for lean, left, expected in ((3.0, right + 100.0 * yawed(13.0), B.CONDYLE_PAIR),
+                                 (8.5, right + 100.0 * head + [0, 0, 15.0], B.HEAD_PLANE)):
+        pair = B.pair_axis(left, right)
+        assert B.lean_deg(pair, head) == pytest.approx(lean, abs=0.1)
+        axis, source = B.joints_axis(left, right, head)
+        assert source == expected
+        assert np.allclose(axis, pair if expected == B.CONDYLE_PAIR else head)
+        assert B.joints_axis(left, right) == (pytest.approx(pair), B.CONDYLE_PAIR)  # no head
+    assert B.joints_axis(right, right + [10.0, 0, 0], head)[1] == B.HEAD_PLANE   # not a pair
+    assert B.joints_axis(None, right, head)[1] == B.HEAD_PLANE
+    axis, source = B.joints_axis(None, right)
+    assert source == B.SCANNER_X and np.allclose(axis, [1, 0, 0])
+
+
 # ------------------------------------------------------------------ head phantoms (truth)
 @pytest.fixture(scope="module")
 def phantom_rows(cbct_joint_phantom):

@@ -153,6 +153,9 @@ def test_head_rotation_from_two_condyles_turns_lps_onto_the_head():
     assert head_rotation([80.0, 0, 0], [-80.0, 0, 0]) is None
     big = _yaw_roll(40.0, 0.0)
     assert head_rotation(big.dot([50.0, 0, 0]), big.dot([-50.0, 0, 0])) is None
+    # a condyle found 15 mm high (other bone): the head's own axis, when known, turns the crops
+    rotation = head_rotation(turn.dot([50.0, 3.0, 13.0]), right, head_lateral=turn[:, 0])
+    assert np.allclose(rotation, turn, atol=1e-9)
 
 
 @pytest.mark.parametrize("side", L.SIDES)

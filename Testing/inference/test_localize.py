@@ -8,7 +8,7 @@ import torch
 from NegativeVolumeSegmentationLib import labels as L
 from NegativeVolumeSegmentationLib.inference import localize as Z
 from NegativeVolumeSegmentationLib.inference.localize import Candidate, HeadFrame
-from NegativeVolumeSegmentationLib.inference.crops import aligned_grid, smooth_resample
+from NegativeVolumeSegmentationLib.inference.crops import aligned_grid, shrink_for, smooth_resample
 
 
 def _rot(yaw_deg, roll_deg):
@@ -144,7 +144,7 @@ def test_candidates_small_blobs_dropped_strongest_kept():
 def test_shrink_keeps_the_physical_extent():
     ct = sitk.Image([120, 90, 60], sitk.sitkFloat32)
     ct.SetSpacing((0.5, 0.5, 1.0))
-    small = Z.shrink_for(ct, (3.0, 3.0, 3.0))
+    small = shrink_for(ct, (3.0, 3.0, 3.0))
     assert small.GetSpacing() == (1.5, 1.5, 1.0)
     for image in (ct, small):
         lo = image.TransformContinuousIndexToPhysicalPoint((-0.5, -0.5, -0.5))

@@ -10,7 +10,7 @@ import pytest
 
 from NegativeVolumeSegmentationLib import labels as L
 from NegativeVolumeSegmentationLib import pipeline
-from NegativeVolumeSegmentationLib.inference import models as bundled_models
+from NegativeVolumeSegmentationLib.inference import joints_part, models as bundled_models
 from NegativeVolumeSegmentationLib.phantom import make_phantom
 
 SEEDS = (100010, 100011, 100012)
@@ -80,7 +80,7 @@ def test_one_joint_cbct_crop(models, seed, fov, present):
 
 @pytest.mark.slow
 def test_large_scan_keeps_its_labels_on_the_joints_part_of_the_grid(models, monkeypatch):
-    """A scan above pipeline.FULL_GRID_LABELS_MAX_VOXELS gets its label map on the joints' part of
+    """A scan above inference.joints_part.FULL_GRID_LABELS_MAX_VOXELS gets its label map on the joints' part of
     the CT grid (no full-size copy): the same numbers, and the same voxels as the full-grid label
     map of an ordinary run, which is zero everywhere else. (A CBCT at 0.3 mm: coarser scans are
     measured on the engine's own 0.3 mm grid over the joints' part, never on the full grid.)"""
@@ -88,7 +88,7 @@ def test_large_scan_keeps_its_labels_on_the_joints_part_of_the_grid(models, monk
 
     ph = make_phantom("head", seed=100013, fov="cbct-left", mouth="closed", spacing=(0.3, 0.3, 0.3))
     full = pipeline.run_case(ph.ct, models, device="cpu")
-    monkeypatch.setattr(pipeline, "FULL_GRID_LABELS_MAX_VOXELS", 0)
+    monkeypatch.setattr(joints_part, "FULL_GRID_LABELS_MAX_VOXELS", 0)
     part = pipeline.run_case(ph.ct, models, device="cpu")
     assert full.labels.GetSize() == ph.ct.GetSize()
     assert part.labels.GetSpacing() == ph.ct.GetSpacing()

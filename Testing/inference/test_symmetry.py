@@ -3,7 +3,8 @@
 The head is a soft-tissue ellipsoid with a bony shell, two "joints" (dense balls) at x = +-45 mm
 and a midline "nose" in front, symmetric about its own sagittal plane only. It is turned by a
 known rotation in the scanner; the truth is where each ball went (the rotation written out
-here). The reflection found must map one joint onto the other and the nose onto itself.
+here). The reflection found must map one joint onto the other and the nose onto itself. And
+the real head of ../shared, whose untouched plane is the truth for a damaged copy of it.
 """
 
 import numpy as np
@@ -73,3 +74,27 @@ def test_no_reflection_without_a_symmetric_head():
     image = sitk.GetImageFromArray(noise)
     image.SetSpacing((3.0, 3.0, 3.0))
     assert symmetry.head_reflection(image) is None
+
+
+
+def test_a_slab_of_water_out_to_the_edge_does_not_hide_the_real_heads_plane(real_head_ct_path):
+    """The real head of ../shared with the 9 slices through its left joint (LPS z 1592-1600 mm,
+    around the left condyle's centre at z 1594) set to 0 HU from x = 249 mm (the condyles'
+    midpoint) out to the image's edge (a damaged series): the water outside the head moved the
+    mean of the head's voxels 7 mm to the left, and the search, through that point, settled on a
+    plane 5 degrees tilted (correlation 0.77: "no symmetric head"; with the slab one slice
+    thicker and one column wider it had found the plane: the search's start decided). Truth:
+    the untouched scan's plane; each condyle's partner (this scan's condyle centres) stays put."""
+    scan = sitk.ReadImage(real_head_ct_path)
+    untouched = symmetry.head_reflection(scan)
+    hu = sitk.GetArrayFromImage(scan)
+    size = scan.GetSize()
+    xs = np.array([scan.TransformIndexToPhysicalPoint((i, 0, 0))[0] for i in range(size[0])])
+    zs = np.array([scan.TransformIndexToPhysicalPoint((0, 0, k))[2] for k in range(size[2])])
+    hu[np.ix_((zs >= 1591.5) & (zs <= 1600.5), np.ones(size[1], bool), xs > 248.5)] = 0
+    blanked = sitk.GetImageFromArray(hu)
+    blanked.CopyInformation(scan)
+    reflection = symmetry.head_reflection(blanked)
+    assert reflection is not None
+    for condyle in ([298.3, 232.1, 1593.9], [198.3, 227.9, 1595.0]):
+        assert np.linalg.norm(reflection(condyle) - untouched(condyle)) <= 1.0

@@ -49,17 +49,53 @@ SLAB_MM = 1.0  # width of the sagittal slabs whose lowest bone points (highest r
 APEX_BAND_MM = 0.5  # the apex's position in a slab: the mean of its ray ends within 0.5 mm of
 #                     the highest (a dome's top is flat: the single highest end jumps along it)
 PAIR_MIN_DISTANCE_MM = 40.0  # two condyles closer than this do not define the left-right axis
+# The condyles' axis and the normal of the head's mid-sagittal plane agree within 0.5 degrees on
+# the real head of ../shared; 5 degrees is one condyle ~9 mm higher or further forwards than the
+# other at 100 mm apart: a condyle taken from other bone, or a markedly asymmetric mandible
+MAX_PAIR_LEAN_DEG = 5.0
+# where the joints' left-right axis came from (report.json: joint_bounds.lateral_axis_from)
+CONDYLE_PAIR, HEAD_PLANE, SCANNER_X = "condyle centres", "head's mid-sagittal plane", "scanner x"
+
+
+def pair_axis(left_centre, right_centre):
+    """Unit LPS vector from the right condyle's centre to the left one's, or None unless both
+    are known, >= 40 mm apart and the left one at larger LPS x."""
+    if left_centre is None or right_centre is None:
+        return None
+    d = np.asarray(left_centre, float) - np.asarray(right_centre, float)
+    n = float(np.linalg.norm(d))
+    return d / n if n >= PAIR_MIN_DISTANCE_MM and d[0] > 0 else None
 
 
 def lateral_axis(left_centre=None, right_centre=None):
-    """Unit LPS vector towards the patient's left: from the right condyle's centre to the left
-    one's when both are known (and >= 40 mm apart), else LPS +x."""
-    if left_centre is not None and right_centre is not None:
-        d = np.asarray(left_centre, float) - np.asarray(right_centre, float)
-        n = float(np.linalg.norm(d))
-        if n >= PAIR_MIN_DISTANCE_MM and d[0] > 0:
-            return d / n
-    return np.array([1.0, 0.0, 0.0])
+    """Unit LPS vector towards the patient's left: :func:`pair_axis` when it is defined, else
+    LPS +x."""
+    axis = pair_axis(left_centre, right_centre)
+    return np.array([1.0, 0.0, 0.0]) if axis is None else axis
+
+
+def lean_deg(axis, other):
+    """Angle between two unit vectors (degrees)."""
+    return float(np.degrees(np.arccos(np.clip(np.dot(axis, other), -1.0, 1.0))))
+
+
+def joints_axis(left_centre, right_centre, head_lateral=None):
+    """(unit LPS vector towards the patient's left, where it came from): the joints' left-right
+    axis. The condyles' :func:`pair_axis` unless the head's own axis ``head_lateral`` (the
+    normal of its mid-sagittal plane, :func:`.inference.symmetry.head_reflection`; None when
+    the scan holds no mirror-symmetric head) is known and the pair is undefined or leans more
+    than MAX_PAIR_LEAN_DEG from it; LPS +x when neither is known. A condyle taken from other
+    bone leans the pair's axis, and with it both joints' frames: the real head with one joint's
+    slices blanked (the localiser took bone by the orbit for that condyle) read the healthy
+    side's anterior / posterior spaces 1.85 / 3.68 mm instead of 3.13 / 4.85 mm."""
+    pair = pair_axis(left_centre, right_centre)
+    if head_lateral is not None:
+        head = np.asarray(head_lateral, float) / np.linalg.norm(head_lateral)
+        if pair is None or lean_deg(pair, head) > MAX_PAIR_LEAN_DEG:
+            return head, HEAD_PLANE
+    if pair is None:
+        return lateral_axis(), SCANNER_X
+    return pair, CONDYLE_PAIR
 
 
 def joint_frame(lateral):

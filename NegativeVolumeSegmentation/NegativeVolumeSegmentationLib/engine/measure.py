@@ -272,7 +272,8 @@ def _mask_image(reference, mask):
 
 def measure_negative_volume(label_image, max_distance=inflate.DEFAULT_MAX_DISTANCE_MM,
                             mode="confined", cube_mm=DEFAULT_CUBE_MM,
-                            locator=inflate.DEFAULT_LOCATOR, ct=None, fine_masks=None):
+                            locator=inflate.DEFAULT_LOCATOR, ct=None, fine_masks=None,
+                            head_lateral=None):
     """NV of both joints from a label map holding 1-4 (5/6, if present, are recomputed).
 
     Args:
@@ -293,6 +294,12 @@ def measure_negative_volume(label_image, max_distance=inflate.DEFAULT_MAX_DISTAN
             probabilities, ``inference/fine_masks.py``). With it, a grid coarser than 0.3 mm is
             measured on the 0.3 mm grid of :mod:`.measurement_grid`, and the returned label map
             lies on that grid (over the labelled part) instead of the input's.
+        head_lateral: the head's own left-right axis (unit LPS vector towards the patient's
+            left: the normal of its mid-sagittal plane), or None. Both joints' frames (Ikeda's
+            anterior and posterior spaces, the fossa's landmarks and the bounded joint space
+            are read in them) are built on :func:`.joint_bounds.joints_axis` of the condyles'
+            centres and this axis (report.json: ``joint_bounds.lateral_axis_lps``,
+            ``lateral_axis_from``).
 
     Returns:
         :class:`NegativeVolumeResult`. A side that cannot be measured is None, with the reason in
@@ -338,7 +345,14 @@ def measure_negative_volume(label_image, max_distance=inflate.DEFAULT_MAX_DISTAN
     ct_roi = None if ct is None else _ct_reader(ct, resample=on_fine_grid)
     centres = {side: _centroid(label_image, label_voxels(arr, assign[side][0], boxes))
                for side in L.SIDES}
-    frame = joint_bounds.joint_frame(joint_bounds.lateral_axis(centres[L.LEFT], centres[L.RIGHT]))
+    lateral, lateral_from = joint_bounds.joints_axis(centres[L.LEFT], centres[L.RIGHT],
+                                                     head_lateral)
+    pair = joint_bounds.pair_axis(centres[L.LEFT], centres[L.RIGHT])
+    if pair is not None and lateral_from == joint_bounds.HEAD_PLANE:
+        warnings.append("the two condyles found lie %.0f degrees off the head's left-right axis "
+                        "(at most %.0f expected): the joints' frames follow the head's axis"
+                        % (joint_bounds.lean_deg(pair, lateral), joint_bounds.MAX_PAIR_LEAN_DEG))
+    frame = joint_bounds.joint_frame(lateral)
     sides, meshes = {}, {}
     for side in L.SIDES:
         mc_value, tb_value = assign[side]
@@ -347,6 +361,8 @@ def measure_negative_volume(label_image, max_distance=inflate.DEFAULT_MAX_DISTAN
         sides[side] = res.values
         meshes[side] = res.meshes
         if res.values is not None:
+            res.values["joint_bounds"].update(lateral_axis_lps=[float(v) for v in frame[0]],
+                                              lateral_axis_from=lateral_from)
             for stage, sec in res.values["timings_s"].items():
                 timings[stage] = timings.get(stage, 0.0) + sec
         if res.nv_index is not None:  # written into the labels themselves (no copy): the

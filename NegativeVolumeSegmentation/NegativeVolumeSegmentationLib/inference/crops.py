@@ -209,3 +209,15 @@ def smooth_resample_physical(ct, reference, transform=None):
     if max(sigma) > 0:
         ct = sitk.SmoothingRecursiveGaussian(ct, [max(v, 1e-3) for v in sigma])
     return crop_ct(ct, reference, transform)
+
+
+def shrink_for(ct, spacing_mm):
+    """``ct`` block-averaged (BinShrink) by integer factors so that its voxels stay at most half
+    the localiser spacing: the same physical extent, ~20x fewer voxels to smooth for a 0.5 mm CT
+    and a 3 mm localiser. Block averages add far less blur than the localiser's own smoothing."""
+    factors = [max(1, int(np.floor(t / (2.0 * s)))) for t, s in zip(spacing_mm, ct.GetSpacing())]
+    if max(factors) == 1:
+        return ct
+    # BinShrink averages in the input's pixel type's accumulator and returns that type (under
+    # 1 HU off for an integer CT); no full-size float copy of the CT is made
+    return sitk.Cast(sitk.BinShrink(ct, factors), sitk.sitkFloat32)

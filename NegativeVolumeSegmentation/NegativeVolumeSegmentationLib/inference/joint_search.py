@@ -8,8 +8,8 @@ and a side the localiser missed is searched around it. Points are LPS mm (+x = p
 import numpy as np
 
 from .. import labels as L
-from ..engine.joint_bounds import joint_frame
-from . import localize, segment, symmetry
+from ..engine.joint_bounds import SCANNER_X, joint_frame, joints_axis
+from . import localize, segment
 from .pair_check import MIN_LATERAL_MM
 
 MAX_VERIFIED = 5            # localiser candidates segmented per side, best evidence kept
@@ -155,8 +155,9 @@ class _Best(object):
             self.rank = rank
 
 
-def segment_joints(ct, located, models, choice, warnings):
-    """{side: JointSegmentation or None}.
+def segment_joints(ct, located, models, choice, warnings, reflection=None):
+    """{side: JointSegmentation or None}. ``reflection``: the head's mirror symmetry
+    (:func:`.symmetry.head_reflection` of ``ct``), or None when the scan holds no symmetric head.
 
     Each localiser candidate of a side is segmented, re-cropped on its segmented condyle while
     that moves (REFINE_STEPS), and the box that looks most like a joint (:func:`joint_evidence`)
@@ -174,8 +175,8 @@ def segment_joints(ct, located, models, choice, warnings):
     keeps the other side None. The winner is re-cropped once on its segmented condyle centre
     when that lies more than REFINE_SHIFT_MM away. Last, when both joints were found, each is
     segmented once more in a crop turned with the head (:func:`head_rotation`: yaw and roll from
-    the right-to-left condyle axis), so a turned head gives the network the view of an upright
-    one.
+    the right-to-left condyle axis, or from the head's own axis when that axis leans from it),
+    so a turned head gives the network the view of an upright one.
     """
     net, meta = models.segmentation
 
@@ -205,7 +206,6 @@ def segment_joints(ct, located, models, choice, warnings):
                 for joint, centre in converge(start, side):
                     best[side].offer(joint, centre, ct)
     found = dict((side, best[side].joint is not None) for side in L.SIDES)
-    reflection = None   # [head_reflection(ct)], made when a side has to be searched for
     for side in L.SIDES:
         other = L.other_side(side)
         if not found[other]:
@@ -227,11 +227,9 @@ def segment_joints(ct, located, models, choice, warnings):
                 if alike(joint):
                     best[side].offer(joint, expected, ct)
             continue
-        if located.midline_x is not None:   # the whole head: its own mirror symmetry
-            if reflection is None:
-                reflection = [symmetry.head_reflection(ct)]
-            if reflection[0] is not None:   # a head turned in the scanner moves the other
-                expected = reflection[0](anchor)   # joint far from the plane's mirror image
+        if located.midline_x is not None and reflection is not None:   # the whole head: a
+            expected = reflection(anchor)  # head turned in the scanner moves the other joint
+            #                                far from the midline plane's mirror image
         rescue = _Best(side, midline)
         for centre in search_points(expected):
             joint = segment_at(centre, side)
@@ -255,31 +253,32 @@ def segment_joints(ct, located, models, choice, warnings):
         elif located.joints.get(side) is not None:
             warnings.append("%s joint: its crop lies outside the image" % side)
         out[side] = joint
-    return _aligned(out, ct, net, meta, choice)
+    return _aligned(out, ct, net, meta, choice, None if reflection is None else reflection.normal)
 
 
-def head_rotation(left_centre, right_centre):
+def head_rotation(left_centre, right_centre, head_lateral=None):
     """3 x 3 LPS rotation whose columns are the head's axes (lateral-to-left, posterior,
-    superior) from the two condyle centres (LPS mm), or None when they do not make a plausible
-    pair or turn the head by more than ALIGN_MAX_DEG."""
-    d = np.asarray(left_centre, float) - np.asarray(right_centre, float)
-    distance = float(np.linalg.norm(d))
+    superior) from the two condyle centres (LPS mm) and the head's own left-right axis, if
+    known (:func:`.engine.joint_bounds.joints_axis`), or None when the condyles do not make a
+    plausible pair or the axis turns the head by more than ALIGN_MAX_DEG."""
+    distance = float(np.linalg.norm(np.subtract(left_centre, right_centre)))
     if not ALIGN_PAIR_MM[0] <= distance <= ALIGN_PAIR_MM[1]:
         return None
-    lateral = d / distance
-    if np.degrees(np.arccos(np.clip(lateral[0], -1.0, 1.0))) > ALIGN_MAX_DEG:
+    lateral, source = joints_axis(left_centre, right_centre, head_lateral)
+    turn = np.degrees(np.arccos(np.clip(lateral[0], -1.0, 1.0)))
+    if source == SCANNER_X or turn > ALIGN_MAX_DEG:
         return None
     return joint_frame(lateral).T
 
 
-def _aligned(joints, ct, net, meta, choice):
+def _aligned(joints, ct, net, meta, choice, head_lateral):
     """Both joints segmented once more with crops turned along the head (:func:`head_rotation`)
     at their segmented condyle centres; a side keeps its LPS crop when that fails."""
     centres = dict((side, None if joints.get(side) is None else _condyle_centre(joints[side], ct))
                    for side in L.SIDES)
     if centres[L.LEFT] is None or centres[L.RIGHT] is None:
         return joints
-    rotation = head_rotation(centres[L.LEFT], centres[L.RIGHT])
+    rotation = head_rotation(centres[L.LEFT], centres[L.RIGHT], head_lateral)
     if rotation is None:
         return joints
     out = dict(joints)

@@ -5,7 +5,11 @@ coronoid process, the other side's joint) and the engine then measures it with c
 condyles of one head lie well lateral of its midsagittal plane, on opposite sides of it, about
 as far from it as each other, 75-130 mm apart (the localiser's own pair limits), and hold
 condyles of similar size (normal left/right difference 2-4 %). A side that breaks this is not
-measurable with the reason (quality gate, docs/method.md); a number is never given for it.
+measurable with the reason (quality gate, docs/method.md); a number is never given for it. A
+side whose own place is wrong (at the midline) fails alone; the two fail as a pair (too close or
+far apart, not mirror images, of very different size) when each passes on its own: then either
+may be the other bone. When one of them fails its own checks (the gate's, the place's), the
+other is judged as a joint alone, as in a scan of one joint (:func:`.quality.gate_measured`).
 
 Points are LPS mm; ``midline_x`` is the LPS x of the head's midsagittal plane at joint level
 (:class:`.localize.Localization`), None when the head's width is cut by the field of view.
@@ -26,7 +30,9 @@ MAX_CONDYLE_VOLUME_RATIO = 1.6
 
 
 def pair_reasons(sides, midline_x):
-    """{side: [one-line reasons]} for the measured ``sides`` ({side: report values or None})."""
+    """({side: [one-line reasons about that side's own place]}, [one-line reasons the two fail
+    as a pair]) for the measured ``sides`` ({side: report values or None}); the pair is judged
+    only when both sides are there and neither fails on its own place."""
     reasons = dict((side, []) for side in L.SIDES)
     centres = dict((side, np.asarray(values["condyle_center_lps_mm"], float))
                    for side, values in sides.items() if values is not None)
@@ -40,7 +46,7 @@ def pair_reasons(sides, midline_x):
                     "the condyle found lies %s the head's midline (a condyle lies 40-60 mm "
                     "lateral of it): other bone, not this joint" % where)
     if len(centres) < 2 or any(reasons.values()):
-        return reasons
+        return reasons, []
     left, right = centres[L.LEFT], centres[L.RIGHT]
     pair = []
     distance = float(np.linalg.norm(left - right))
@@ -56,6 +62,4 @@ def pair_reasons(sides, midline_x):
     if min(volumes) > 0 and max(volumes) / min(volumes) > MAX_CONDYLE_VOLUME_RATIO:
         pair.append("the condyles found differ %.1f-fold in volume (%.0f vs %.0f mm3)"
                     % (max(volumes) / min(volumes), volumes[0], volumes[1]))
-    for side in L.SIDES:
-        reasons[side].extend(pair)
-    return reasons
+    return reasons, pair

@@ -7,14 +7,14 @@ mid-sagittal plane is the plane across which the head looks most like itself: on
 (6 mm voxels, HU clamped to soft tissue and bone, linear interpolation) the correlation of the
 head's voxels with their mirror images is searched over plane normals turned up to
 MAX_TURN_DEG about the vertical axis and MAX_TILT_DEG out of the horizontal (5 degree steps,
-the plane through the head's centre), then refined (normal and offset, Nelder-Mead). Points and
-planes are LPS mm.
+the plane through the head's median point), then refined (normal and offset, Nelder-Mead).
+Points and planes are LPS mm.
 """
 
 import numpy as np
 import SimpleITK as sitk
 
-from .crops import anchored_grid, smooth_resample_physical
+from .crops import anchored_grid, shrink_for, smooth_resample_physical
 
 COARSE_MM = 6.0              # the search's voxels: the head's outline and its bones
 CLAMP_HU = (-300.0, 1500.0)  # air and fat alike, soft tissue and bone kept
@@ -62,7 +62,9 @@ class _Mirror(object):
         self.spacing = np.asarray(coarse.GetSpacing(), float)   # identity direction
         self.points = kji[:, ::-1] * self.spacing + self.origin  # LPS mm
         self.own = self.values[tuple(kji.T)]
-        self.centre = self.points.mean(axis=0) if len(kji) else None
+        # the median point: tissue on one side only (a slab of slices blanked to water out to
+        # the image's edge) moved the mean 7 mm, and the search, through it, missed the plane
+        self.centre = np.median(self.points, axis=0) if len(kji) else None
 
     def correlation(self, normal, distance):
         reflected = self.points - 2.0 * ((self.points @ normal) - distance)[:, None] * normal
@@ -79,8 +81,6 @@ def head_reflection(ct):
     None when the field of view holds no mirror-symmetric head (correlation below
     MIN_CORRELATION)."""
     from scipy import optimize
-
-    from .localize import shrink_for
 
     spacing = (COARSE_MM,) * 3
     coarse = smooth_resample_physical(shrink_for(ct, spacing), anchored_grid(ct, spacing))

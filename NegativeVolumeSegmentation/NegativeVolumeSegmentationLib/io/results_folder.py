@@ -4,7 +4,7 @@ Files (docs/interfaces.md), each written only when its part is asked for:
 
 - ``report``: report.json;
 - ``labels``: labels.nii.gz (uint8, values 1-6 on the source grid, or on the joints' part of
-  it for a very large scan: ``pipeline.FULL_GRID_LABELS_MAX_VOXELS``);
+  it for a very large scan: ``inference.joints_part.FULL_GRID_LABELS_MAX_VOXELS``);
 - ``segmentation``: segmentation.seg.nrrd (the six segments, names and colours, for Slicer);
 - ``meshes``: ``<side>_condyle.vtk`` (point data ``JointSpaceThickness_mm``),
   ``<side>_temporal_bone.vtk``, ``<side>_inflated.vtk``, ``<side>_negative_volume.vtk``;
