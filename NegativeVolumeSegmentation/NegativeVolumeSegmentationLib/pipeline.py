@@ -146,7 +146,7 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
     from .inference import fine_masks, joints_part, localize, postprocess, segment, symmetry
     from .inference.device import choose_device, run_with_cpu_fallback
     from .inference.joint_search import segment_joints
-    from .inference.pair_check import pair_reasons
+    from .inference.pair_check import pair_reasons, stands_alone
 
     options = RunOptions.from_values(options)
     timings, warnings = {}, []
@@ -191,7 +191,8 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
     # the head's own mirror plane (None unless the scan holds a mirror-symmetric head): where a
     # missed joint is looked for, and the joints' left-right axis when the condyles found lean
     # from it (engine/joint_bounds.joints_axis)
-    reflection = symmetry.head_reflection(ct)
+    found = [point[2] for point in located.joints.values() if point is not None]
+    reflection = symmetry.head_reflection(ct, float(np.mean(found)) if found else None)
     timings["localise"] = time.perf_counter() - t0
 
     announce("segment", case)
@@ -239,8 +240,9 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
     # labels or ends at the CT's own edge: past what any check reads (the field-of-view check
     # looks 5 mm beyond the condylar head, the metal check the CT's part, the others labels
     # only), so its verdicts are those on the whole grid; then the label image for output
-    sides, gate, cautions = quality.gate_measured(nv, scan, warnings, more_reasons=places,
-                                                  ct=ct_part, pair_reasons=pair)
+    sides, gate, cautions = quality.gate_measured(
+        nv, scan, warnings, more_reasons=places, ct=ct_part, pair_reasons=pair,
+        stands_alone=lambda values: stands_alone(values, reflection))
     del ct_part
     _release_freed_memory()
     nv.labels = joints_part.labels_for_output(ct, nv.labels, joints_part.in_ct(box, region),

@@ -310,23 +310,25 @@ def side_status(sides, warnings=(), verdicts=None, scan=None):
     return block
 
 
-def _judge_pair(verdicts, pair_reasons):
+def _judge_pair(verdicts, sides, pair_reasons, stands_alone):
     """The pair's ``pair_reasons`` withhold both sides when each passes on its own; when one of
-    two fails on its own, the other is a joint alone (as in a scan of one joint): a caution."""
-    alone = [side for side in L.SIDES if side in verdicts and verdicts[side].measurable]
+    two fails on its own, the other is measured on its own (a caution) if ``stands_alone``
+    (callable(values) -> bool, or None: never) confirms its place, else withheld too."""
     if not pair_reasons or len(verdicts) < 2:
         return
-    for side in alone:
-        if len(alone) == 2:
-            verdicts[side].reasons.extend(pair_reasons)
-        else:
+    passing = [side for side in L.SIDES if verdicts[side].measurable]
+    for side in passing:
+        if len(passing) == 1 and stands_alone is not None and stands_alone(sides[side]):
             verdicts[side].cautions.append(
-                "%s side: judged as a joint alone, as the %s side is not measurable and the two "
-                "found are no pair: %s" % (side, L.other_side(side), "; ".join(pair_reasons)))
+                "%s side: measured on its own, as the %s side is not measurable and the two "
+                "structures found are not a plausible pair: %s"
+                % (side, L.other_side(side), "; ".join(pair_reasons)))
+        else:
+            verdicts[side].reasons.extend(pair_reasons)
 
 
 def gate_measured(nv, scan, warnings, volume_decides=True, more_reasons=None, ct=None,
-                  pair_reasons=()):
+                  pair_reasons=(), stands_alone=None):
     """Side-level checks on a measured case (:class:`.engine.measure.NegativeVolumeResult`).
 
     A side that fails loses its values (None), its NV voxels in ``nv.labels`` and its meshes
@@ -335,8 +337,9 @@ def gate_measured(nv, scan, warnings, volume_decides=True, more_reasons=None, ct
     (the reason for a side the engine or the localiser left null). ``more_reasons``: {side:
     [reasons]} from checks made elsewhere (a side's place, :mod:`.inference.pair_check`);
     ``pair_reasons``: why the two sides do not make a pair: they withhold both when each passes
-    its own checks, else the side that passes keeps its numbers with a caution (judged alone, as
-    in a scan of one joint).
+    its own checks; when one fails its own, the other keeps its numbers with a caution where
+    ``stands_alone`` (callable(values) -> bool: :func:`.inference.pair_check.stands_alone`)
+    confirms its place, as in a scan of one joint.
     ``ct``: the CT in HU around the joints, if any: metal in or near a joint (:mod:`.metal`).
     Returns (sides, quality block, cautions); ``nv.labels`` and ``nv.meshes`` are changed in
     place.
@@ -365,7 +368,7 @@ def gate_measured(nv, scan, warnings, volume_decides=True, more_reasons=None, ct
         verdict.reasons[:0] = metal   # the cause of any other failure there
         verdict.cautions.extend("%s side: %s" % (side, c) for c in careful)
         verdicts[side] = verdict
-    _judge_pair(verdicts, pair_reasons)
+    _judge_pair(verdicts, sides, pair_reasons, stands_alone)
     for side, verdict in sorted(verdicts.items()):
         values = sides[side]
         if verdict.measurable:   # a caution is about numbers kept: none for a side withheld

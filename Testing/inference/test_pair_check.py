@@ -6,7 +6,9 @@ import pytest
 
 pytest.importorskip("torch", reason="torch is not installed (the check lives with inference)")
 
-from NegativeVolumeSegmentationLib.inference.pair_check import pair_reasons  # noqa: E402
+from NegativeVolumeSegmentationLib.inference.pair_check import (  # noqa: E402
+    pair_reasons, stands_alone)
+from NegativeVolumeSegmentationLib.inference.symmetry import Reflection  # noqa: E402
 
 
 def side(x, y=230.0, z=1590.0, volume=1900.0):
@@ -62,3 +64,16 @@ def test_a_distance_just_under_the_limit_does_not_read_as_the_limit():
                  for side, x in (("left", 37.4), ("right", -37.4)))
     _, pair = pair_reasons(sides, 0.0)
     assert pair == ["the two joints found are 74.8 mm apart (75-130 mm expected)"]
+
+
+def test_the_head_confirms_a_condyle_35_to_65_mm_from_its_plane():
+    """stands_alone: a condyle's centre 40-60 mm from the head's mid-sagittal plane (5 mm to
+    spare), measured along the plane's normal, whatever the head's turn; no plane, no word."""
+    turn = math.radians(30.0)
+    plane = Reflection([math.cos(turn), math.sin(turn), 0.0], 10.0, 0.95)   # n . p = 10 mm
+    for offset, confirmed in ((47.0, True), (-47.0, True), (36.0, True), (-64.0, True),
+                              (30.0, False), (-70.0, False), (10.0, False)):
+        point = (10.0 + offset) * plane.normal + [-20.0 * math.sin(turn), 20.0 * math.cos(turn), 5.0]
+        values = {"condyle_center_lps_mm": [float(v) for v in point]}
+        assert stands_alone(values, plane) is confirmed, offset
+    assert stands_alone({"condyle_center_lps_mm": [47.0, 0.0, 0.0]}, None) is False

@@ -297,4 +297,4 @@ def test_a_joint_lost_from_the_scan_leaves_the_other_as_it_was(runs):
         assert got[key] == pytest.approx(ref[key], abs=0.25), key
     assert got["joint_bounds"]["lateral_axis_from"] == "head's mid-sagittal plane"
     assert ref["joint_bounds"]["lateral_axis_from"] == "condyle centres"
-    assert any(c.startswith("right side: judged as a joint alone") for c in report["cautions"])
+    assert any(c.startswith("right side: measured on its own") for c in report["cautions"])

@@ -14,8 +14,11 @@ centres' axis is +x too (the same right joint, the same frame: the same numbers)
 
 2. The pair check's reasons (inference/pair_check.py: too close or far apart, not mirror images,
 sizes 1.6-fold apart) withhold both sides when each passes its own checks (either may be the
-other bone); when one fails its own, the other is judged as a joint alone (quality.gate_measured).
+other bone); when one fails its own, the other is measured on its own where the head confirms
+its place (quality.gate_measured, inference/pair_check.stands_alone).
 """
+
+import re
 
 import numpy as np
 import pytest
@@ -106,8 +109,10 @@ def test_a_condyle_off_the_heads_axis_leaves_the_other_joint_as_it_was(reports):
     assert lean_deg(pair / np.linalg.norm(pair), [1.0, 0.0, 0.0]) > 2 * MAX_PAIR_LEAN_DEG
     bounds = report["right"]["joint_bounds"]
     assert bounds["lateral_axis_from"] == HEAD_PLANE
-    assert any("lie 11 degrees off the head's left-right axis" in w
-               for w in report["warnings"]), report["warnings"]
+    said = [re.search(r"the line through the two condyles' centres leans ([0-9.]+) degrees from "
+                      r"the head's left-right axis", w) for w in report["warnings"]]
+    leans = [float(m.group(1)) for m in said if m]
+    assert leans and leans[0] == pytest.approx(11.4, abs=0.5), report["warnings"]  # 6 mm voxels
     assert lean_deg(bounds["lateral_axis_lps"], [1.0, 0.0, 0.0]) < 2.0   # 6 mm search voxels
     healthy = reports["healthy"]["right"]
     for key in ("head_width_mm", "eminence_depth_mm", "postglenoid_depth_mm", "apex_height_mm"):
@@ -130,23 +135,43 @@ def test_without_a_ct_the_condyles_axis_is_all_there_is(reports):
 PAIR = ["the condyles found differ 2.2-fold in volume (753 vs 1672 mm3)"]
 
 
-@pytest.mark.parametrize("left_gap", [2.0, 0.0])
-def test_the_pairs_reasons_withhold_both_sides_unless_one_fails_alone(left_gap):
-    """Healthy pair: both withheld for the pair's reason. Left bones touching (its own reason):
-    the left withheld for that alone, the right kept with a caution that names the pair's."""
+@pytest.mark.parametrize("left_gap, confirmed, right_kept", [
+    (2.0, True, False),     # each passes alone: either may be other bone, both withheld
+    (0.0, None, False),     # the left fails alone, nothing confirms the right's place: withheld
+    (0.0, False, False),    # ... the head does not confirm it (not 35-65 mm from its plane)
+    (0.0, True, True),      # ... the head confirms it: measured on its own, with a caution
+])
+def test_the_pairs_reasons_and_a_side_measured_on_its_own(left_gap, confirmed, right_kept):
+    """The pair's reasons withhold both sides when each passes its own checks. When the left
+    fails its own (bones touching), it is withheld for that alone; the right is measured on its
+    own only where the head confirms its place (a failing side may be the true joint, and the
+    passing one other bone)."""
     from NegativeVolumeSegmentationLib.engine.measure import measure_negative_volume
 
     labels = _labels(False, left_gap)
     nv = measure_negative_volume(labels)
     scan = quality.check_scan(labels, intensities=False)
-    sides, block, cautions = quality.gate_measured(nv, scan, [], pair_reasons=PAIR)
+    asked = []
+
+    def stands_alone(values):
+        asked.append(values["condyle_center_lps_mm"][0])
+        return confirmed
+
+    sides, block, cautions = quality.gate_measured(
+        nv, scan, [], pair_reasons=PAIR, stands_alone=None if confirmed is None else stands_alone)
     if left_gap > 0:
         for side in L.SIDES:
             assert sides[side] is None and block[side]["reason"] == PAIR[0]
+        assert asked == []
         return
     assert sides["left"] is None and block["left"]["reason"].startswith(
         "condyle and temporal bone touch over 128 mm2")
     assert "2.2-fold" not in block["left"]["reason"]
+    if confirmed is not None:
+        assert asked == [pytest.approx(-JOINT_X)]     # the right condyle's place was asked
+    if not right_kept:
+        assert sides["right"] is None and block["right"]["reason"] == PAIR[0]
+        return
     assert sides["right"]["negative_volume_mm3"] > 0 and block["right"]["measurable"]
-    assert any(c.startswith("right side: judged as a joint alone, as the left side is not "
+    assert any(c.startswith("right side: measured on its own, as the left side is not "
                             "measurable") and c.endswith(PAIR[0]) for c in cautions), cautions

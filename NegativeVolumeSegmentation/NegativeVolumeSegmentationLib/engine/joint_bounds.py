@@ -86,8 +86,8 @@ def joints_axis(left_centre, right_centre, head_lateral=None):
     the scan holds no mirror-symmetric head) is known and the pair is undefined or leans more
     than MAX_PAIR_LEAN_DEG from it; LPS +x when neither is known. A condyle taken from other
     bone leans the pair's axis, and with it both joints' frames: the real head with one joint's
-    slices blanked (the localiser took bone by the orbit for that condyle) read the healthy
-    side's anterior / posterior spaces 1.85 / 3.68 mm instead of 3.13 / 4.85 mm."""
+    tissue blanked (the localiser took bone by the orbit for that condyle) read the healthy
+    side's anterior / posterior spaces 2.12 / 3.70 mm instead of 3.13 / 4.85 mm."""
     pair = pair_axis(left_centre, right_centre)
     if head_lateral is not None:
         head = np.asarray(head_lateral, float) / np.linalg.norm(head_lateral)

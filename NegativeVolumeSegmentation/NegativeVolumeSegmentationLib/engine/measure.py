@@ -349,8 +349,9 @@ def measure_negative_volume(label_image, max_distance=inflate.DEFAULT_MAX_DISTAN
                                                      head_lateral)
     pair = joint_bounds.pair_axis(centres[L.LEFT], centres[L.RIGHT])
     if pair is not None and lateral_from == joint_bounds.HEAD_PLANE:
-        warnings.append("the two condyles found lie %.0f degrees off the head's left-right axis "
-                        "(at most %.0f expected): the joints' frames follow the head's axis"
+        warnings.append("the line through the two condyles' centres leans %.1f degrees from the "
+                        "head's left-right axis (over %.0f: an asymmetric mandible, or a condyle "
+                        "taken from other bone); both joints' frames follow the head's axis"
                         % (joint_bounds.lean_deg(pair, lateral), joint_bounds.MAX_PAIR_LEAN_DEG))
     frame = joint_bounds.joint_frame(lateral)
     sides, meshes = {}, {}

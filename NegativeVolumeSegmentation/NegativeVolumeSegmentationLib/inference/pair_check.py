@@ -9,7 +9,9 @@ measurable with the reason (quality gate, docs/method.md); a number is never giv
 side whose own place is wrong (at the midline) fails alone; the two fail as a pair (too close or
 far apart, not mirror images, of very different size) when each passes on its own: then either
 may be the other bone. When one of them fails its own checks (the gate's, the place's), the
-other is judged as a joint alone, as in a scan of one joint (:func:`.quality.gate_measured`).
+other is measured on its own, as in a scan of one joint, only where the head itself confirms its
+place (:func:`stands_alone`; :func:`.quality.gate_measured`): the failing one may be the true
+joint (bones touching, metal, the field of view) and the passing one other bone.
 
 Points are LPS mm; ``midline_x`` is the LPS x of the head's midsagittal plane at joint level
 (:class:`.localize.Localization`), None when the head's width is cut by the field of view.
@@ -27,6 +29,20 @@ MIN_LATERAL_MM = 25.0
 # Condyle volumes of one head (the MC extent of docs/method.md) differ by 2-4 % normally and by
 # ~30 % in marked hyperplasia; a larger factor means one box caught other bone.
 MAX_CONDYLE_VOLUME_RATIO = 1.6
+# A side measured on its own while its partner fails: its condyle's centre lies 40-60 mm from the
+# head's own mid-sagittal plane (inference/symmetry), with 5 mm to spare (the real head: 47 / 54)
+ALONE_LATERAL_MM = (35.0, 65.0)
+
+
+def stands_alone(values, reflection):
+    """Whether the head confirms a condyle's place: its mid-sagittal plane (``reflection``,
+    :class:`.symmetry.Reflection`, None when the scan holds no symmetric head) is known and the
+    condyle's centre (``values``: a side's report values) lies ALONE_LATERAL_MM from it."""
+    if reflection is None or values is None:
+        return False
+    centre = np.asarray(values["condyle_center_lps_mm"], float)
+    distance = abs(float(reflection.normal @ centre) - reflection.distance)
+    return ALONE_LATERAL_MM[0] <= distance <= ALONE_LATERAL_MM[1]
 
 
 def pair_reasons(sides, midline_x):
