@@ -284,8 +284,11 @@ def test_a_joint_lost_from_the_scan_leaves_the_other_as_it_was(runs):
     measured as in the untouched scan. Before, the right crop and the right joint's frame were
     turned along the axis to that bone: condyle -4.9 %, anterior / posterior joint spaces 2.12 /
     3.70 mm for 3.13 / 4.85 mm, no caution; then, with the head's own axis, the pair check's
-    2.3-fold condyle sizes withheld the right side too. Measured now: NV -0.2 %, condyle +0.1 %,
-    spaces within 0.06 mm (docs/method.md, "One joint lost")."""
+    2.3-fold condyle sizes withheld the right side too. Measured now (in the head's axis): NV
+    +0.2 %, condyle +0.1 %, superior / anterior / posterior / minimum joint space +0.03 / -0.39 /
+    -0.06 / -0.01 mm. The anterior space moves with the frame: the untouched scan measured in the
+    head's axis (0.5 degrees from its condyles') reads it 0.38 mm lower too (docs/method.md, "One
+    joint lost"); before, it was 1.01 mm off, the posterior 1.15 mm."""
     reference, report = runs["untouched"][0], runs[LOST]
     assert report["left"] is None and "touch" in report["quality"]["left"]["reason"]
     got, ref = report["right"], reference["right"]
@@ -294,7 +297,7 @@ def test_a_joint_lost_from_the_scan_leaves_the_other_as_it_was(runs):
         assert got[key] == pytest.approx(ref[key], rel=0.02), key
     for key in ("joint_space_min_mm", "joint_space_superior_mm", "joint_space_anterior_mm",
                 "joint_space_posterior_mm"):
-        assert got[key] == pytest.approx(ref[key], abs=0.25), key
+        assert got[key] == pytest.approx(ref[key], abs=0.5), key
     assert got["joint_bounds"]["lateral_axis_from"] == "head's mid-sagittal plane"
     assert ref["joint_bounds"]["lateral_axis_from"] == "condyle centres"
     assert any(c.startswith("right side: measured on its own") for c in report["cautions"])
