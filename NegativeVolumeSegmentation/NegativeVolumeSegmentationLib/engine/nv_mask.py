@@ -233,6 +233,13 @@ def thickness_statistics(h, hit):
     return float(np.min(h[hit])), float(np.mean(h[hit]))
 
 
+# Anterior / posterior: the median h over the profile's points seen from the apex within this of
+# the tangent direction, in a sagittal slab this thick either side of the centre. One vertex at
+# the tangent point jumped with the frame: the real head's right joint read 3.13 / 4.85 mm, and
+# 3.93 / 3.86 mm with the left-right axis turned by 0.5 degrees; with the band 2.78-2.80 /
+# 4.03-4.15 mm over +-1 degree (docs/method.md, "Ikeda's spaces")
+TANGENT_BAND_DEG = 2.0
+PROFILE_HALF_MM = 1.0
 IKEDA_MAX_TILT_DEG = 20.0  # the apex-to-centre line may lean this far off the scan's vertical
 #                            (dental CBCT map pitched by -10 degrees: 16); beyond, the scan's
 
@@ -248,10 +255,11 @@ def ikeda_spaces(mc_poly, h, hit, centre_lps, lateral=(1.0, 0.0, 0.0), apex=None
     at the profile vertex on the line from the apex to the condyle's centre (the condyle's top
     as seen from the apex; when that line leans more than ``IKEDA_MAX_TILT_DEG`` off the
     scan's vertical, as for an apex found on the rim of a small fossa, the vertex whose normal
-    is nearest to the scan's superior axis). Anterior / posterior: h at the profile's tangent
-    points from the apex (the vertices seen from it at the largest angle in front of / behind
-    the condyle; Ikeda's landmarks). None where that ray met no temporal bone, or
-    without an apex (no ray met it).
+    is nearest to the scan's superior axis). Anterior / posterior: the median h at the profile's
+    tangent points from the apex (Ikeda's landmarks: the MC vertices within PROFILE_HALF_MM of
+    the plane seen from the apex within TANGENT_BAND_DEG of the largest angle in front of /
+    behind the condyle), over those whose rays met the temporal bone. None where no such ray
+    met it, or without an apex (no ray met it).
     """
     none = {"superior": None, "anterior": None, "posterior": None}
     if apex is None:
@@ -285,10 +293,15 @@ def ikeda_spaces(mc_poly, h, hit, centre_lps, lateral=(1.0, 0.0, 0.0), apex=None
         superior = near[int(np.argmax(normals[near] @ -scan_down))]
     else:        # the condyle's top as seen from the apex
         superior = near[top[int(np.argmin(np.abs(angle[top])))]]
-    picks = {"superior": superior,
-             "anterior": near[int(np.argmin(angle))],
-             "posterior": near[int(np.argmax(angle))]}
-    return {key: float(h[i]) if hit[i] else None for key, i in picks.items()}
+    spaces = {"superior": float(h[superior]) if hit[superior] else None}
+    slab = np.nonzero(np.abs((verts - np.asarray(centre_lps, float)) @ m) <= PROFILE_HALF_MM)[0]
+    rel = verts[slab] - apex
+    angle = np.arctan2(rel @ back, rel @ down)
+    for key, extreme in (("anterior", np.min), ("posterior", np.max)):
+        band = slab[np.abs(angle - extreme(angle)) <= np.radians(TANGENT_BAND_DEG)]
+        band = band[hit[band]]   # the tangent points whose rays met the temporal bone
+        spaces[key] = float(np.median(h[band])) if len(band) else None
+    return spaces
 
 
 def with_thickness(mc_poly, h):
