@@ -8,6 +8,7 @@ test_dicom_series_choice.py.
 """
 
 import os
+import struct
 
 import numpy as np
 import pytest
@@ -207,3 +208,52 @@ def test_a_series_folder_is_found_behind_other_files(tmp_path):
         (tmp_path / "cohort" / "p1" / "series" / ("notes%d" % k)).write_text("x")
     _same_scan(read_ct(str(tmp_path / "cohort"))[0], truth)
     assert find_cases([str(tmp_path / "cohort")]) == [("cohort", str(tmp_path / "cohort"))]
+
+
+def _without_preamble(folder, meta):
+    """Rewrite each file of ``folder`` without the 128-byte preamble and "DICM" (``meta``: the
+    file meta group 0002 kept, else the bare data set, as older scanners wrote)."""
+    for name in os.listdir(folder):
+        path = os.path.join(folder, name)
+        with open(path, "rb") as handle:
+            data = handle.read()
+        assert data[128:132] == b"DICM" and data[132:136] == b"\x02\x00\x00\x00"
+        body = data[132:]
+        group_length = struct.unpack("<I", body[8:12])[0]   # (0002,0000) UL
+        with open(path, "wb") as handle:
+            handle.write(body if meta else body[12 + group_length:])
+
+
+@pytest.mark.parametrize("meta", [False, True])
+def test_series_without_the_preamble_are_found_in_subfolders(tmp_path, meta):
+    """DICOM files written without the Part 10 preamble ("DICM" at byte 128) in an export's
+    subfolder: before, the folder was not found ("holds no DICOM series, nor do its subfolders")
+    while find_cases listed it (GDCM lists such files); with the file meta group but no
+    preamble, GDCM lists the series and ITK could not pick a reader for it ("cannot read DICOM
+    series ... Unable to determine ImageIO reader")."""
+    from NegativeVolumeSegmentationLib.io.ct import find_cases
+    from NegativeVolumeSegmentationLib.io.dicom_files import is_dicom_file
+
+    truth = make_ct()
+    series = write_dicom_series(truth, str(tmp_path / "export" / "PA0" / "ST0" / "SE0"), BONE,
+                                tags=_tags(2, "TMJ"))
+    _without_preamble(series, meta)
+    assert all(is_dicom_file(os.path.join(series, n)) for n in os.listdir(series))
+    image, warnings = read_ct(str(tmp_path / "export"))
+    _same_scan(image, truth)
+    assert warnings == []
+    _same_scan(read_ct(series)[0], truth)
+    assert find_cases([str(tmp_path / "export")]) == [("export", str(tmp_path / "export"))]
+
+
+def test_other_binary_files_are_not_taken_for_dicom(tmp_path):
+    from NegativeVolumeSegmentationLib.io.dicom_files import dicom_folders, is_dicom_file
+
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "zeros").write_bytes(b"\0" * 1024)
+    (junk / "random").write_bytes(np.random.default_rng(0).bytes(1024))
+    (junk / "short").write_bytes(b"\x08\x00")
+    (junk / "long_value").write_bytes(b"\x08\x00\x05\x00" + struct.pack("<I", 1 << 20) + b"x" * 64)
+    assert not any(is_dicom_file(str(p)) for p in junk.iterdir())
+    assert dicom_folders(str(tmp_path)) == []

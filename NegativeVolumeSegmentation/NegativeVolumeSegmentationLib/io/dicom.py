@@ -15,7 +15,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..errors import InputError
-from .dicom_files import (SEARCH_DEPTH, dicom_series, is_dicom_file, merge_series,
+from .dicom_files import (SEARCH_DEPTH, dicom_reader, dicom_series, is_dicom_file, merge_series,
                           split_series)
 from .dicom_series import MIN_VOLUME_SLICES, choose_series
 from .gantry_tilt import check_slice_gaps, regularise_slices
@@ -106,7 +106,7 @@ def slice_positions(reader, count, name):
 
 def _frames(path):
     """NumberOfFrames of the DICOM file ``path`` (1 when absent or unreadable)."""
-    reader = sitk.ImageFileReader()
+    reader = dicom_reader()
     reader.SetFileName(path)
     try:
         with quiet_libraries():
@@ -131,7 +131,7 @@ def single_file_reason(path, what):
 
 def _read_series(files, name, what="series"):
     """(image, reader) of a series' files (GDCM, rescale applied; per-slice metadata kept)."""
-    reader = sitk.ImageSeriesReader()
+    reader = dicom_reader(series=True)
     reader.SetFileNames(files)
     reader.MetaDataDictionaryArrayUpdateOn()
     try:
@@ -204,9 +204,9 @@ def _mentions(path, uid, head=1 << 16):
 def unread_files(files, series, uid):
     """(unreadable, damaged): sorted paths of the files beside the series ``files`` (in their
     folders) that GDCM read into no series of ``series`` and that cannot be opened (permission
-    denied), or that carry the DICOM preamble and the series' UID ``uid`` in their header (a
-    slice of it GDCM could not parse: cut short, damaged; a dose report or other file without
-    pixel data, which GDCM passes over too, is of another series)."""
+    denied), or that look like DICOM (:func:`.dicom_files.is_dicom_file`) and carry the series'
+    UID ``uid`` in their header (a slice of it GDCM could not parse: cut short, damaged; a dose
+    report or other file without pixel data, which GDCM passes over too, is of another series)."""
     listed = set(os.path.normpath(path) for _sid, group in series for path in group)
     unreadable, damaged = [], []
     for where in sorted(set(os.path.dirname(path) for path in files)):

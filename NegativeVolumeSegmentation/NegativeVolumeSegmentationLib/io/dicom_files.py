@@ -2,8 +2,8 @@
 
 A case's DICOM folder holds a series, a study's series in it, or a CD's or PACS export's DICOM /
 patient / study / series tree (looked through down to SEARCH_DEPTH levels). Folders holding DICOM
-are told by the "DICM" preamble of a few files (:func:`dicom_folders`: cheap enough for a
-cohort); GDCM groups each folder's files by SeriesInstanceUID and sorts them along the slice
+are told by the first bytes of a few files (:func:`is_dicom_file`, :func:`dicom_folders`: cheap
+enough for a cohort); GDCM groups each folder's files by SeriesInstanceUID and sorts them along the slice
 normal (:func:`dicom_series`). A series exported into several folders, in parts or twice, is
 made one again (:func:`merge_series`); one whose files have several geometries is split
 (:func:`split_series`). Header texts reach messages and metadata cleaned (:func:`tag_text`).
@@ -11,6 +11,7 @@ Which series is measured is decided in :mod:`.dicom_series`. SimpleITK/GDCM only
 """
 
 import os
+import struct
 import unicodedata
 
 import numpy as np
@@ -21,7 +22,7 @@ from .quiet import quiet_libraries
 MAX_HEADERS_PER_FOLDER = 5        # files tried per folder for its StudyInstanceUID
 SEARCH_DEPTH = 4                  # subfolders looked through for series: a CD or PACS export's
                                   # DICOM / patient / study / series tree
-FILES_LOOKED_AT = 16              # files per folder checked for the "DICM" preamble
+FILES_LOOKED_AT = 16              # files per folder checked for DICOM's first bytes
 NOT_DICOM_NAMES = ("DICOMDIR", "THUMBS.DB", "DESKTOP.INI", "AUTORUN.INF", "README")
 NOT_DICOM_ENDINGS = (".txt", ".xml", ".htm", ".html", ".pdf", ".jpg", ".jpeg", ".png", ".gif",
                      ".bmp", ".tif", ".tiff", ".exe", ".dll", ".inf", ".ini", ".db", ".json",
@@ -54,20 +55,38 @@ def _looked_at(name):
 
 
 def is_dicom_file(path):
-    """True when ``path`` is a DICOM Part 10 file ("DICM" at byte 128)."""
+    """True when ``path`` looks like a DICOM file: a Part 10 file ("DICM" at byte 128), or one
+    written without the 132-byte preamble (older scanners' and some PACS exports' raw data sets,
+    which GDCM reads): its first data element of the file meta (0002) or identifying (0008)
+    group, little endian, with an explicit VR's two upper-case letters or an implicit VR's
+    length under 64 KiB."""
     try:
         with open(path, "rb") as handle:
-            handle.seek(128)
-            return handle.read(4) == b"DICM"
+            head = handle.read(132)
     except OSError:
         return False
+    if head[128:132] == b"DICM":
+        return True
+    if len(head) < 8 or head[:2] not in (b"\x02\x00", b"\x08\x00"):
+        return False
+    if head[4:6].isalpha() and head[4:6].isupper():
+        return True                                     # explicit VR
+    return struct.unpack("<I", head[4:8])[0] < (1 << 16)  # implicit VR: the value's length
+
+
+def dicom_reader(series=False):
+    """A SimpleITK reader of DICOM files (``series``: of a series' files) through GDCM, whether or
+    not they carry the Part 10 preamble (ITK's own choice of reader needs it)."""
+    reader = sitk.ImageSeriesReader() if series else sitk.ImageFileReader()
+    reader.SetImageIO("GDCMImageIO")
+    return reader
 
 
 def dicom_folders(folder, depth=SEARCH_DEPTH, limit=None):
     """Folders from ``folder`` itself down to ``depth`` levels below it that hold DICOM files,
-    in sorted walk order (at most ``limit``); told by the "DICM" preamble of each folder's first
-    FILES_LOOKED_AT files that may be DICOM (not a DICOMDIR, text, picture or image file), not by
-    GDCM (cheap enough to look through a cohort). Unreadable folders are passed over."""
+    in sorted walk order (at most ``limit``); told by the first bytes (:func:`is_dicom_file`) of
+    each folder's first FILES_LOOKED_AT files that may be DICOM (not a DICOMDIR, text, picture or
+    image file), not by GDCM (cheap enough to look through a cohort). Unreadable folders are passed over."""
     found = []
     top = os.path.abspath(folder).rstrip(os.sep).count(os.sep)
     for root, dirs, files in os.walk(folder):
@@ -83,10 +102,10 @@ def dicom_folders(folder, depth=SEARCH_DEPTH, limit=None):
 
 def study_uids(folder):
     """StudyInstanceUIDs of the DICOM files in ``folder`` and below (:func:`dicom_folders`; per
-    folder the first of its first FILES_LOOKED_AT files that may be DICOM to have the "DICM"
-    preamble and the tag, at most MAX_HEADERS_PER_FOLDER headers read)."""
+    folder the first of its first FILES_LOOKED_AT files that may be DICOM to look like DICOM
+    (:func:`is_dicom_file`) and have the tag, at most MAX_HEADERS_PER_FOLDER headers read)."""
     uids = set()
-    reader = sitk.ImageFileReader()
+    reader = dicom_reader()
     for where in dicom_folders(folder):
         try:
             names = sorted(n for n in os.listdir(where) if _looked_at(n))[:FILES_LOOKED_AT]
@@ -164,7 +183,7 @@ def merge_series(series, name, folder=None):
     parts = {}
     for sid, files in series:
         parts.setdefault(sid, []).append(files)
-    merged, warnings, reader = [], [], sitk.ImageFileReader()
+    merged, warnings, reader = [], [], dicom_reader()
     for sid, files in series:
         if sid not in parts:
             continue
@@ -204,7 +223,7 @@ def split_series(sid, files):
     group, ``sid`` marked with the group's number. Some exports file the localizer or a reformat
     under the axial series' UID; such a series does not stack into one volume. Reads every
     file's header: used only when a series failed to read."""
-    groups, reader = {}, sitk.ImageFileReader()
+    groups, reader = {}, dicom_reader()
     for path in files:
         reader.SetFileName(path)
         try:

@@ -36,7 +36,7 @@ import os
 import SimpleITK as sitk
 
 from ..errors import InputError
-from .dicom_files import tag_text
+from .dicom_files import dicom_reader, tag_text
 from .quiet import quiet_libraries
 
 TAGS = (("uid", "0020|000e"), ("number", "0020|0011"), ("description", "0008|103e"),
@@ -62,7 +62,7 @@ def describe_series(sid, files):
     (number of files). Texts as :func:`tag_text` cleans them; missing tags are empty strings (an
     empty list for image_type)."""
     info = dict((key, "") for key, _ in TAGS)
-    reader = sitk.ImageFileReader()
+    reader = dicom_reader()
     reader.SetFileName(files[0])
     try:
         with quiet_libraries():
