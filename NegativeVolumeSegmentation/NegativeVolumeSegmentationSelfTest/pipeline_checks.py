@@ -60,7 +60,7 @@ def check_logic_on_head_phantom(scene, model_dir=None):
     them (6 %); the table; thickness models with their colour legend; the input unchanged.
     Returns the results (``results["checks"]`` holds the CT node ID and the measured errors).
     """
-    from NegativeVolumeSegmentationLib.scene.logic import (MeasurementLogic, THICKNESS_MODEL_NAMES)
+    from NegativeVolumeSegmentationLib.scene.logic import MeasurementLogic
 
     phantom = head_phantom()
     ct = reoriented(phantom.ct)
@@ -118,7 +118,8 @@ def check_logic_on_head_phantom(scene, model_dir=None):
                    % (side, key, middle[0], side, truth_ras[0]))
         errors[side] = {"nv_error_percent": 100 * error, "centre_error_mm": float(offset)}
         model = scene.GetNodeByID(results["nodes"]["thickness_models"][side])
-        _check(model.GetName() == THICKNESS_MODEL_NAMES[side], "model %r" % model.GetName())
+        _check(model.GetName() == "Head CT (reoriented) %s condyle joint space thickness" % side,
+               "model %r" % model.GetName())   # named for its CT, as the table is
         thickness = model.GetPolyData().GetPointData().GetArray(mrml_bridge.THICKNESS_ARRAY)
         _check(thickness is not None, "%s model has no thickness array" % side)
         display = model.GetDisplayNode()

@@ -23,7 +23,7 @@ from ..errors import InputError
 from ..options import RunOptions
 from . import dicom_header, mrml_bridge
 from .progress import stage_progress
-from .results_writer import (MC_TB_VALUES, THICKNESS_MODEL_NAMES, write_results)  # noqa: F401
+from .results_writer import MC_TB_VALUES, write_results  # noqa: F401
 from .views import results_summary, show_results  # noqa: F401 (the Logic's API)
 
 

@@ -18,8 +18,8 @@ from ..errors import InputError
 from . import mrml_bridge
 from .results_table import table_node_from_results
 
-THICKNESS_MODEL_NAMES = {L.LEFT: "Left condyle joint space thickness",
-                         L.RIGHT: "Right condyle joint space thickness"}
+THICKNESS_MODEL_NAMES = {L.LEFT: "Left condyle joint space thickness",   # without a CT; else
+                         L.RIGHT: "Right condyle joint space thickness"}  # "<CT name> left ..."
 TABLE_NAME = "Negative volume results"  # without a CT; else "<CT name> negative volume results"
 TABLE_SUFFIX = " negative volume results"
 SEGMENTATION_SUFFIX = " TMJ segmentation"
@@ -73,10 +73,19 @@ def removed_node(inputVolumeNode, segmentationNode):
     return None
 
 
-def _write_thickness_models(result, options, segmentationNode, scene):
+def thickness_model_name(side, base=None):
+    """The thickness model's name: "<CT name> left condyle joint space thickness", so that the
+    models of several CTs in one scene are told apart (as their segmentations and tables are),
+    or :data:`THICKNESS_MODEL_NAMES` without a CT name (``base`` None)."""
+    name = THICKNESS_MODEL_NAMES[side]
+    return name if base is None else "%s %s" % (base, name[0].lower() + name[1:])
+
+
+def _write_thickness_models(result, options, segmentationNode, scene, base=None):
     """Per measured joint the segmentation's own thickness model (with its colour legend),
-    added or updated; a model of an earlier run into this segmentation that this run does not
-    write (side not measured, no mesh, thickness models off) is removed with its legend.
+    added or updated (named by :func:`thickness_model_name` with the CT's name ``base``); a
+    model of an earlier run into this segmentation that this run does not write (side not
+    measured, no mesh, thickness models off) is removed with its legend.
     Returns ({side: model ID}, {side: legend ID})."""
     models, legends = {}, {}
     for side in L.SIDES:
@@ -88,7 +97,7 @@ def _write_thickness_models(result, options, segmentationNode, scene):
                 _remove_with_display_nodes(scene, node)  # a stale model of an earlier run
             segmentationNode.RemoveNodeReferenceIDs(role)
             continue
-        node = mrml_bridge.model_node_from_polydata(mesh, scene, THICKNESS_MODEL_NAMES[side],
+        node = mrml_bridge.model_node_from_polydata(mesh, scene, thickness_model_name(side, base),
                                                     node=node)
         segmentationNode.SetNodeReferenceID(role, node.GetID())
         models[side] = node.GetID()
@@ -157,7 +166,7 @@ def write_results(result, inputVolumeNode, segmentationNode, options, table_node
 
     if inputVolumeNode is not None:
         segmentationNode.SetNodeReferenceID(INPUT_ROLE, inputVolumeNode.GetID())
-    models, legends = _write_thickness_models(result, options, segmentationNode, scene)
+    models, legends = _write_thickness_models(result, options, segmentationNode, scene, base)
     display_segments(segmentationNode)
 
     report = result.report
