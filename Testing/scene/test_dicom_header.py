@@ -58,7 +58,7 @@ def test_a_volume_from_the_dicom_database_is_judged_as_its_series(scene, tmp_pat
     report = logic.add_inputs({"inputs": {"ct": "in-memory image",
                                           "dicom_series": series_record(image)}},
                               node, RunOptions())
-    assert report["inputs"] == {"ct_volume": "TMJ 3 mm", "segmented": True,
+    assert report["inputs"] == {"ct_volume": "TMJ 3 mm", "segmented": True, "segmentation": None,
                                 "dicom_series": series_record(image)}
 
 

@@ -75,6 +75,14 @@ def test_another_ct_never_writes_into_the_first_cts_outputs(scene):
     # each output says which CT it was made for
     assert made_for_volume(seg1) is ct1 and made_for_volume(table1) is ct1
     assert made_for_volume(seg2) is ct2
+    # the models are named for their CT too; the report names the segmentation measured
+    names = [scene.GetNodeByID(i).GetName() for i in sorted(second["nodes"]["thickness_models"]
+                                                            .values())]
+    assert sorted(names) == ["CT2 left condyle joint space thickness",
+                             "CT2 right condyle joint space thickness"]
+    assert scene.GetNodeByID(models1["left"]).GetName() == "CT1 left condyle joint space thickness"
+    assert second["inputs"]["ct_volume"] == "CT2" and second["inputs"]["segmented"] is False
+    assert second["inputs"]["segmentation"] == "CT2 joints"
     # a re-run into the same segmentation replaces its own outputs, adds nothing
     count = scene.GetNumberOfNodes()
     again = logic.process(ct1, seg1, segment=False)

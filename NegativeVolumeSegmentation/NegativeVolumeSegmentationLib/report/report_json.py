@@ -64,7 +64,7 @@ def build_report(sides, warnings=(), timings_s=None, device="cpu", extra=None, q
 
     Args:
         sides: {"left": values dict or None, "right": ...} (values as from
-            :func:`negative_volume.measure_negative_volume`).
+            :func:`..engine.measure.measure_negative_volume`).
         warnings: one-line strings; timings_s: {stage: seconds}, ``total`` added if absent.
         device: "cpu" or the accelerator used; extra: more top-level keys (e.g. inputs).
         quality: the quality block (:func:`..quality.side_status`); default: a side with values

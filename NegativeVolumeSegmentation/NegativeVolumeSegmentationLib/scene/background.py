@@ -297,7 +297,8 @@ class BackgroundRun(object):
                 raise InputError(gone)
             result = read_case(os.path.join(self.temp_dir, "out"))  # all read before writing
             result.report.update(self.named(result.report))  # warnings, cautions, reasons
-            logic.add_inputs(result.report, self.input_volume, self.options)
+            logic.add_inputs(result.report, self.input_volume, self.options,
+                             self.output_segmentation)
             results = write_results(result, self.input_volume, self.output_segmentation,
                                     self.options, self.table_node)
         except Exception as error:

@@ -78,13 +78,18 @@ def source_image(options, inputVolumeNode, segmentationNode):
     return existing_segments(segmentationNode, inputVolumeNode), name, ct
 
 
-def add_inputs(report, inputVolumeNode, options):
-    """The ``inputs`` entry of a run's report in Slicer (node names, not temporary files; the
-    DICOM series the run read from the volume's header: :mod:`.dicom_header`)."""
+def add_inputs(report, inputVolumeNode, options, segmentationNode=None):
+    """The ``inputs`` entry of a run's report in Slicer, replacing the pipeline's (node names,
+    not temporary files): ``ct_volume`` (the CT node's name, or None), ``segmented`` (the
+    networks segmented the CT), ``segmentation`` (the name of the segmentation whose segments
+    were measured when not segmented, else None) and ``dicom_series`` (the DICOM series the run
+    read from the volume's header: :mod:`.dicom_header`)."""
     made = report.get("inputs") or {}
+    measured = None if options.segment or segmentationNode is None else segmentationNode
     report["inputs"] = {"ct_volume": (inputVolumeNode.GetName()
                                       if inputVolumeNode is not None else None),
                         "segmented": options.segment,
+                        "segmentation": None if measured is None else measured.GetName(),
                         "dicom_series": made.get("dicom_series")}
     return report
 
@@ -132,7 +137,7 @@ class MeasurementLogic(object):
                                   progress=lambda stage, case: self._announce(stage,
                                                                               options.segment),
                                   ct=ct)
-        add_inputs(result.report, inputVolumeNode, options)
+        add_inputs(result.report, inputVolumeNode, options, segmentationNode)
         return result
 
     def process(self, inputVolumeNode, outputSegmentationNode=None, table_node=None,
