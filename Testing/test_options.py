@@ -20,8 +20,12 @@ def test_defaults_and_conversion():
 
 @pytest.mark.parametrize("bad, match", [
     ({"mode": "wide"}, "mode"), ({"device": "tpu"}, "device"),
-    ({"max_distance_mm": 0}, "max_distance_mm must be a positive number of mm"),
+    ({"max_distance_mm": 0}, "max_distance_mm must be a positive finite number of mm"),
     ({"max_distance_mm": float("nan")}, "max_distance_mm"), ({"cube_mm": -1}, "cube_mm"),
+    # infinite passed and crashed in the engine ("internal error: TypeError ... RegionOfInterest")
+    ({"max_distance_mm": float("inf")}, "max_distance_mm must be a positive finite"),
+    ({"cube_mm": "inf"}, "cube_mm must be a positive finite"),
+    ({"asymmetry_threshold_percent": float("-inf")}, "between 0 and 100"),
     ({"smoothing": 1.5}, "smoothing must be between 0 and 1"),
     ({"max_distance_mm": "ten"}, "must be a number"), ({"colour": "red"}, "unknown option"),
 ])
@@ -48,8 +52,10 @@ def test_command_line_flags_read_the_same_defaults_and_name_the_flag():
                                                   "--enhance-tb"]), segment=False)
     assert (options.mode, options.max_distance_mm, options.enhance_tb, options.segment) == (
         "paper", 6.0, True, False)
-    with pytest.raises(InputError, match="^--max-distance must be a positive number"):
+    with pytest.raises(InputError, match="^--max-distance must be a positive finite number"):
         O.from_arguments(parser.parse_args(["--max-distance", "0"]))
+    with pytest.raises(InputError, match="^--max-distance must be a positive finite number"):
+        O.from_arguments(parser.parse_args(["--max-distance", "inf"]))
 
 
 def test_training_config_evaluation_defaults_come_from_the_options():

@@ -44,7 +44,7 @@ class Option(object):
             number = float(value)
         except (TypeError, ValueError):
             raise InputError("%s must be a number, got %r" % (self.name, value))
-        if number != number or (self.low is not None and (
+        if number != number or abs(number) == float("inf") or (self.low is not None and (
                 number < self.low or (self.low_open and number == self.low))) or (
                 self.high is not None and number > self.high):
             raise InputError("%s must be %s, got %r" % (self.name, self.range_text(), value))
@@ -52,7 +52,7 @@ class Option(object):
 
     def range_text(self):
         if self.low is not None and self.low_open and self.high is None:
-            return "a positive number" + (" of mm" if self.name.endswith("_mm") else "")
+            return "a positive finite number" + (" of mm" if self.name.endswith("_mm") else "")
         low = "-inf" if self.low is None else "%g" % self.low
         high = "inf" if self.high is None else "%g" % self.high
         return "between %s and %s" % (low, high)
