@@ -177,6 +177,36 @@ def test_unwritable_output(ct_path, tmp_path, patched_models, capsys):
         _one_line_failure(code, err)
 
 
+def test_a_cohort_csv_that_cannot_be_replaced_is_refused_before_computing(ct_path, tmp_path,
+                                                                          patched_models, capsys):
+    """A folder named cohort.csv (or a locked file) in the output folder: the case was computed
+    and written, then "internal error: IsADirectoryError" (exit 1). Now refused up front."""
+    out = tmp_path / "out"
+    (out / "cohort.csv").mkdir(parents=True)
+    code, _o, err = _run(capsys, ct_path, "-o", out)
+    _one_line_failure(code, err)
+    assert "cohort.csv: a folder or other non-file of that name is in the way" in err
+    assert sorted(os.listdir(str(out))) == ["cohort.csv"]       # no case computed
+
+
+def test_a_cohort_csv_that_fails_to_be_replaced_says_so_in_one_line(ct_path, tmp_path,
+                                                                    patched_models, capsys,
+                                                                    monkeypatch):
+    """cohort.csv locked by another program (Excel on Windows) or immutable: replacing it
+    failed with "internal error: PermissionError" (exit 1) after the case was computed."""
+    from NegativeVolumeSegmentationLib.cli import run as run_module
+
+    def locked(rows, out_dir):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(run_module, "write_cohort_csv", locked)
+    code, _o, err = _run(capsys, ct_path, "-o", tmp_path / "out")
+    _one_line_failure(code, err)
+    assert "cannot write %s: Permission denied" % (tmp_path / "out" / "cohort.csv") in err
+    assert "internal error" not in err
+    assert (tmp_path / "out" / "twojoints" / "report.json").exists()   # the case is kept
+
+
 def test_missing_bundled_model_names_the_file(ct_path, tmp_path, capsys):
     code, _o, err = _run(capsys, ct_path, "-o", tmp_path / "out", "--model-dir", tmp_path)
     _one_line_failure(code, err)

@@ -113,6 +113,7 @@ def run(args):
     choice = choose_device(options.device)
     models = load_models(args.model_dir, device=choice.device)
     out_dir = results_folder.check_writable(args.output)   # created once the models loaded
+    results_folder.check_replaceable(os.path.join(out_dir, "cohort.csv"))
     case_bar, stage_bar = _progress_bars(len(cases))
     case_index = [0]
 
@@ -144,7 +145,12 @@ def run(args):
                 failures += _run_one(case, path, folder, rows, models, options, choice, progress,
                                      many=len(cases) > 1)
             case_bar.update(1)
-            write_cohort_csv(rows, out_dir)
+            try:
+                write_cohort_csv(rows, out_dir)
+            except OSError as error:   # replaced or locked since the check above
+                raise InputError("cannot write %s: %s; the cases done are in their folders"
+                                 % (os.path.join(out_dir, "cohort.csv"),
+                                    error.strerror or error))
     except KeyboardInterrupt:
         raise KeyboardInterrupt("%d of %d cases done%s; run it again with --resume to go on"
                                 % (len(rows), len(cases), ", their rows in %s" % os.path.join(

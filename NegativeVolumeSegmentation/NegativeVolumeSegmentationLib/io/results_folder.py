@@ -52,6 +52,16 @@ def check_writable(out_dir):
     return out_dir
 
 
+def check_replaceable(path):
+    """InputError (one line) when a folder or other non-file of the name ``path`` is in the way
+    of the file a run will write there, so that it is refused before anything is computed
+    (a file that turns out immutable or locked is only found when replaced). Nothing is
+    written."""
+    if os.path.lexists(path) and not os.path.isfile(path):
+        raise InputError("cannot write %s: a folder or other non-file of that name is in the way"
+                         % path)
+
+
 STAGE_PREFIX = ".nvseg-partial-"
 STALE_STAGE_S = 24 * 3600.0    # a staging folder this long untouched was left by a killed run
 MESH_FILE = re.compile(r"^(left|right)_(condyle|temporal_bone|inflated|negative_volume)\.vtk$")
