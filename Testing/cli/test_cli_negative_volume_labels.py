@@ -31,6 +31,11 @@ def test_bad_arguments(case, tmp_path):
     sitk.WriteImage(bad, path)
     with pytest.raises(InputError, match="values"):
         _run([path, "-o", str(tmp_path / "o2")])
+    # a refused input leaves no output folder (an empty one was created before the input read)
+    assert not (tmp_path / "o").exists() and not (tmp_path / "o2").exists()
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(InputError, match="not a folder"):
+        _run([os.path.join(folder, "labels.nii.gz"), "-o", str(tmp_path / "a_file" / "o3")])
 
 
 def _layered_seg_nrrd(path, layers, image, names):

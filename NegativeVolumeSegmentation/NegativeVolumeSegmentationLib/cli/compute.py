@@ -40,7 +40,7 @@ def run(args):
     from ..io import results_folder
 
     options = RunOptions.from_json(args.options)
-    results_folder.check_writable(args.output)
+    results_folder.check_creatable(args.output)   # created when the result is written
 
     def progress(stage, case):
         if args.progress_file:

@@ -52,6 +52,27 @@ def check_writable(out_dir):
     return out_dir
 
 
+def check_creatable(out_dir):
+    """InputError (one line) unless ``out_dir`` is a writable folder or could be created as one
+    (its nearest existing parent is a writable folder); nothing is created, so that a refused
+    input leaves no empty output folder behind. Returns the absolute path."""
+    out_dir = os.path.abspath(out_dir)
+    if os.path.isdir(out_dir):
+        if not os.access(out_dir, os.W_OK | os.X_OK):
+            raise InputError("output folder %s is not writable" % out_dir)
+        return out_dir
+    if os.path.lexists(out_dir):
+        raise InputError("output path %s exists and is not a folder" % out_dir)
+    parent = os.path.dirname(out_dir)
+    while not os.path.lexists(parent) and os.path.dirname(parent) != parent:
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise InputError("cannot create output folder %s: %s is not a folder" % (out_dir, parent))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError("cannot create output folder %s: %s is not writable" % (out_dir, parent))
+    return out_dir
+
+
 def check_replaceable(path):
     """InputError (one line) when a folder or other non-file of the name ``path`` is in the way
     of the file a run will write there, so that it is refused before anything is computed
