@@ -121,6 +121,24 @@ def test_batch_goes_on_after_a_failed_case(ct_path, tmp_path, patched_models, ca
     assert "b_flat" in err
 
 
+@pytest.mark.parametrize("argv, text", [
+    (["run", "x.nii.gz", "-o", "out", "--mode", "wide"], "nvseg run: argument --mode: invalid"),
+    (["run", "x.nii.gz"], "nvseg run: the following arguments are required: -o/--output"),
+    (["negative-volume", "l.nii.gz", "-o", "o", "--max-distance", "abc"],
+     "nvseg negative-volume: argument --max-distance: invalid float value: 'abc'"),
+    (["bogus"], "nvseg: argument COMMAND: invalid choice: 'bogus'"),
+])
+def test_usage_errors_are_one_line(argv, text, capsys):
+    """argparse printed its usage text (5-6 lines) before the error."""
+    from NegativeVolumeSegmentationLib.cli import main
+
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(text) and "--help)" in err, err
+
+
 def test_missing_input(tmp_path, patched_models, capsys):
     code, _o, err = _run(capsys, tmp_path / "nope.nii.gz", "-o", tmp_path / "out")
     _one_line_failure(code, err)

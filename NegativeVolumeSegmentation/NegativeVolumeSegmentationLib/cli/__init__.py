@@ -31,8 +31,17 @@ def _import(name):
     return importlib.import_module("." + name, __package__)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, its usage errors one line (exit 2) as the other errors are: "nvseg run:
+    argument --mode: invalid choice: 'wide' (...) (see nvseg run --help)" instead of the usage
+    text and the message (its sub-commands' parsers are of this class too)."""
+
+    def error(self, message):
+        self.exit(2, "%s: %s (see %s --help)\n" % (self.prog, one_line(message), self.prog))
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="nvseg",
         description="Temporomandibular joint negative volume (joint space) from head CT.",
     )
