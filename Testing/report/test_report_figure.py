@@ -2,6 +2,8 @@
 (report_figure.py). Truth: two spherical condyles under spherical temporal-bone caps at known
 LPS positions, measured by the NV engine."""
 
+import os
+
 import numpy as np
 import SimpleITK as sitk
 
@@ -205,3 +207,19 @@ def test_long_warnings_are_wrapped_not_cut_at_the_edge():
     assert len(shown) == 5 and shown[-1] == "... 7 more warnings in report.json", shown
     assert warning_lines(many[:5], max_lines=5) == ["Warning: " + w for w in many[:5]]
     assert warning_lines(many[:6], max_lines=5)[-1] == "... 2 more warnings in report.json"
+
+
+def test_a_case_name_the_font_lacks_warns_nothing(tmp_path):
+    """A case named in a script the figure's font lacks (CJK) printed matplotlib's "Glyph ...
+    missing from font(s)" warnings on stderr, twice per case."""
+    import warnings
+
+    ct, lab = _two_joints(spacing=0.8)
+    nv = measure_negative_volume(lab)
+    rep = report.build_report(nv.sides, nv.warnings, nv.timings_s)
+    path = str(tmp_path / "report.png")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report_figure.render_report_figure(path, ct, nv.labels, rep, nv.meshes,
+                                           case=u"kopf \u00c4\u00d6 \u6d4b\u8bd5")
+    assert [str(w.message) for w in caught] == [] and os.path.getsize(path) > 10000

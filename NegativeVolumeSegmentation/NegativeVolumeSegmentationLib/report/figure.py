@@ -22,6 +22,7 @@ plane (anterior on the left, superior up). Pixels are SLICE_PIXEL_MM wide over F
 
 import os
 import textwrap
+import warnings as warnings_module
 
 import numpy as np
 import SimpleITK as sitk
@@ -317,7 +318,10 @@ def render_report_figure(path, ct, labels, rep, meshes=None, case="", max_warnin
         fig.text(0.5, 0.945, _wrap("NOT MEASURABLE: " + (scan.get("reason") or "-"), 100),
                  ha="center", va="top", fontsize=12.5, color=NOT_MEASURABLE_COLOUR,
                  fontweight="bold")
-    fig.savefig(path, dpi=DPI)
+    with warnings_module.catch_warnings():   # a case or file name in a script the font lacks
+        #                                        (CJK) is drawn as boxes, not warned on stderr
+        warnings_module.filterwarnings("ignore", message="Glyph .* missing from")
+        fig.savefig(path, dpi=DPI)
     return path
 
 
