@@ -66,7 +66,7 @@ def test_resume_keeps_finished_cases_and_an_interrupted_run_keeps_its_rows(
     code, _o, err = _run(capsys, folder / "a.nii.gz", "-o", out, "--resume",
                          "--max-distance", "9")
     assert code == 0 and computed == ["a.nii.gz"], err
-    assert "a: computed again: the earlier result was made with another parameters" in err
+    assert "a: computed again: the earlier result was made with other parameters" in err
     later = os.path.getmtime(str(out / "b" / "report.json")) + 10.0
     os.utime(str(folder / "b.nii.gz"), (later, later))   # b's input written again since
     computed[:] = []

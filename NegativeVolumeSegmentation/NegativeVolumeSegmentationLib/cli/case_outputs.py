@@ -23,6 +23,8 @@ from ..errors import InputError
 from ..io.results_folder import REPORT
 
 SAME = ("version", "parameters", "models", "model_sha256")   # what the numbers depend on
+SAME_WORDS = {"version": "nvseg version", "parameters": "parameters", "models": "models",
+              "model_sha256": "model files"}
 
 
 def _inside(path, folder):
@@ -138,7 +140,7 @@ def earlier_report(folder, path, expected):
             continue                            # stopped by the scan's gate: no network ran
         if json.dumps(report.get(key), sort_keys=True) != json.dumps(expected.get(key),
                                                                      sort_keys=True):
-            return None, "the earlier result was made with another %s" % key.replace("_", " ")
+            return None, "the earlier result was made with other %s" % SAME_WORDS[key]
     if newest_change(path) > os.path.getmtime(report_path):
         return None, "the input changed after the earlier result was written"
     return report, None
