@@ -59,9 +59,9 @@ def test_a_file_copied_in_with_its_old_time_is_a_change(tmp_path):
 def test_other_networks_parameters_or_input_are_computed_again(tmp_path):
     series, folder = _case(tmp_path)
     for key, value, words in (
-            ("model_sha256", {"segmentation": "cd" * 32}, "another model sha256"),
-            ("parameters", dict(EXPECTED["parameters"], max_distance_mm=8.0), "another parameters"),
-            ("version", "0.0.9", "another version")):
+            ("model_sha256", {"segmentation": "cd" * 32}, "other model files"),
+            ("parameters", dict(EXPECTED["parameters"], max_distance_mm=8.0), "other parameters"),
+            ("version", "0.0.9", "other nvseg version")):
         kept, why = case_outputs.earlier_report(str(folder), str(series), dict(EXPECTED, **{key: value}))
         assert kept is None and why == "the earlier result was made with " + words
     kept, why = case_outputs.earlier_report(str(folder), str(tmp_path / "other"), EXPECTED)
