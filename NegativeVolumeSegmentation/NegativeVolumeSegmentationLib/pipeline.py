@@ -59,7 +59,7 @@ def check_head(ct, name="CT"):
 
 
 def _measure(label_image, options, warnings, timings, announce, case, ct=None, fine_masks=None,
-             reflection=None):
+             reflection=None, grid_corner=None):
     from .engine.measure import measure_negative_volume
 
     announce("geometry", case)
@@ -67,7 +67,8 @@ def _measure(label_image, options, warnings, timings, announce, case, ct=None, f
     nv = measure_negative_volume(label_image, max_distance=options.max_distance_mm,
                                  mode=options.mode, cube_mm=options.cube_mm, ct=ct,
                                  fine_masks=fine_masks,
-                                 head_lateral=None if reflection is None else reflection.normal)
+                                 head_lateral=None if reflection is None else reflection.normal,
+                                 grid_corner=grid_corner)
     warnings.extend(nv.warnings)
     timings["geometry"] = time.perf_counter() - t0
     return nv
@@ -224,6 +225,7 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
         postprocess.clean_joint(array, local[side], ct_region, options.enhance_tb)
         local[side].probabilities = joints[side].probabilities = None
     box = labelled_box(ct_region, margin, array=array)
+    corner = joints_part.grid_corner(ct, ct_region, region, array, options)
     cleaned, ct_part = joints_part.labels_part(ct_region, array, box)
     del array, ct_region, local
     _release_freed_memory()
@@ -232,7 +234,7 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
     # a CT coarser than 0.3 mm is measured on the engine's 0.3 mm grid, its bones from the
     # network's probabilities (inference/fine_masks.py): the same whatever the CT's grid
     nv = _measure(cleaned, options, warnings, timings, announce, case, ct_part,
-                  fine_masks.fine_mask_source(joints, options.enhance_tb), reflection)
+                  fine_masks.fine_mask_source(joints, options.enhance_tb), reflection, corner)
     _name_missing_condyles(warnings, joints)
     del cleaned
     places, pair = pair_reasons(nv.sides, located.midline_x)

@@ -264,6 +264,28 @@ def test_pipeline_on_an_in_memory_image(ct_path):
         pipeline.run_case(sitk.Image([10, 10], sitk.sitkFloat32), hand_models(), device="cpu")
 
 
+def test_the_rays_reach_does_not_move_the_measurement_grid(ct_path):
+    """The condyles here sit 2.5 / 3 mm under their caps, so rays of 6, 10 or 14 mm meet the same
+    bone at the same points: the condyle volume and the NV must not change with the reach. They
+    did (left condyle 1160.49 / 1159.92 / 1159.54 mm3, right 908.04 / 911.74 / 909.52; the real
+    head's 1772.2 / 1764.9 / 1784.3 with 8 / 10 / 12 mm): the 0.3 mm grid was laid from the part
+    of the CT measured, which grows with the reach, so its voxels sat a fraction of a step
+    elsewhere."""
+    from NegativeVolumeSegmentationLib import RunOptions
+
+    runs = [pipeline.run_case(ct_path, hand_models(), RunOptions(max_distance_mm=d), "cpu")
+            for d in (6.0, 10.0, 14.0)]
+    for side in L.SIDES:
+        for key in ("condyle_volume_mm3", "negative_volume_mm3"):
+            values = [run.report[side][key] for run in runs]
+            assert values == [values[1]] * 3, (side, key, values)
+    # the label maps lie on one lattice of 0.3 mm voxels, their origins whole steps apart
+    axes = np.reshape(runs[1].labels.GetDirection(), (3, 3))   # columns: the grid's axes (LPS)
+    origins = np.array([run.labels.GetOrigin() for run in runs])
+    steps = (origins - origins[1]).dot(axes) / 0.3
+    assert np.allclose(steps, np.round(steps), atol=1e-6) and np.abs(steps).max() > 3
+
+
 def _constant_checkpoint(path, out_channels, bias, metadata):
     """A real checkpoint file (small U-Net) whose last convolution outputs constant logits."""
     from NegativeVolumeSegmentationLib.inference.checkpoint import save_checkpoint

@@ -273,7 +273,7 @@ def _mask_image(reference, mask):
 def measure_negative_volume(label_image, max_distance=inflate.DEFAULT_MAX_DISTANCE_MM,
                             mode="confined", cube_mm=DEFAULT_CUBE_MM,
                             locator=inflate.DEFAULT_LOCATOR, ct=None, fine_masks=None,
-                            head_lateral=None):
+                            head_lateral=None, grid_corner=None):
     """NV of both joints from a label map holding 1-4 (5/6, if present, are recomputed).
 
     Args:
@@ -294,6 +294,10 @@ def measure_negative_volume(label_image, max_distance=inflate.DEFAULT_MAX_DISTAN
             probabilities, ``inference/fine_masks.py``). With it, a grid coarser than 0.3 mm is
             measured on the 0.3 mm grid of :mod:`.measurement_grid`, and the returned label map
             lies on that grid (over the labelled part) instead of the input's.
+        grid_corner: the LPS point (mm) that 0.3 mm grid's voxels are laid from, whole steps
+            away (:func:`.shape_interpolation.grid_corner`), or None: the corner of the labelled
+            part of ``label_image``, which grows with ``max_distance`` (the pipeline passes a
+            corner that does not: :func:`..pipeline.run_case`).
         head_lateral: the head's own left-right axis (unit LPS vector towards the patient's
             left: the normal of its mid-sagittal plane), or None. Both joints' frames (Ikeda's
             anterior and posterior spaces, the fossa's landmarks and the bounded joint space
@@ -338,7 +342,8 @@ def measure_negative_volume(label_image, max_distance=inflate.DEFAULT_MAX_DISTAN
             if len(kji[0]):
                 joints.append(assign[side] + (box_around(label_image, kji, margin),))
             del kji
-        grid, arr = measurement_grid.fine_labels(label_image, arr, joints, fine_masks)
+        grid, arr = measurement_grid.fine_labels(label_image, arr, joints, fine_masks,
+                                                 grid_corner)
         label_image, full, box = grid, None, None   # the result stays on the fine grid
         boxes = label_boxes(arr)   # of the fine grid's labels
         timings["fine_grid"] = time.perf_counter() - t0

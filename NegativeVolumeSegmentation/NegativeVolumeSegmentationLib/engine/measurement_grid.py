@@ -3,8 +3,9 @@
 When the labels come with finer shapes (the segmentation network's probabilities,
 ``inference/fine_masks.py``), the engine measures on ONE isotropic grid of
 :data:`.shape_interpolation.FINE_STEP_MM` (0.3 mm) with the CT's axes in LPS order, tiling the
-labelled part of the CT grid from its corner (:func:`.shape_interpolation.fine_grid`: the same
-fine voxels whatever order the CT's array is stored in): the surfaces, the NV voxels and the
+labelled part of the CT grid from its corner, or from a corner the caller gives whole steps
+away (:func:`.shape_interpolation.fine_grid`: the same fine voxels whatever order the CT's array
+is stored in, and whatever the rays' reach): the surfaces, the NV voxels and the
 condyle volume are all on it, and so are the label map and the segmentation the user gets (a
 segmentation may carry its own geometry).
 Counting the NV at the CT's own voxel centres instead read 2-5 % below the count on the fine grid
@@ -58,18 +59,20 @@ def sub_grid(grid, image):
     return part, (j0, j1)
 
 
-def fine_labels(label_image, arr, joints, fine_masks):
+def fine_labels(label_image, arr, joints, fine_masks, corner=None):
     """(fine grid image, uint8 (z, y, x) labels on it) of ``label_image`` / its labels ``arr``.
 
     Args:
         label_image: the labelled part of the CT grid (SimpleITK); ``arr`` its labels (1-4).
+        corner: the LPS point the fine voxels are laid from (:func:`.shape_interpolation.
+            grid_corner` of the whole CT), or None: ``label_image``'s own corner.
         joints: [(condyle value, temporal-bone value, ROI index box (i0, i1) (x, y, z) on
             ``label_image``)], one per joint to refine.
         fine_masks: callable (condyle value, ROI image, MC mask, TB mask, reference) ->
             (MC mask, TB mask) boolean on ``reference``, or None (then shape-based
             interpolation of the labels).
     """
-    grid = shape_interpolation.fine_grid(label_image)
+    grid = shape_interpolation.fine_grid(label_image, corner=corner)
     labels = sitk.GetImageFromArray(arr)
     labels.CopyInformation(label_image)
     out = sitk.GetArrayFromImage(sitk.Resample(labels, grid, sitk.Transform(),

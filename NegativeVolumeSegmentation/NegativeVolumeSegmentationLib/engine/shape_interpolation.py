@@ -61,7 +61,27 @@ def lps_ordered_direction(image):
     return out
 
 
-def fine_grid(image, step=FINE_STEP_MM):
+def _extent(image, direction, box=None):
+    """(low, high): the extent of ``image``'s voxels (their outer corners), or of those in the
+    index box ``box`` ((i0, i1), x, y, z), in mm along the columns of ``direction``."""
+    i0, i1 = (np.zeros(3), np.asarray(image.GetSize(), float)) if box is None else box
+    corners = np.array([image.TransformContinuousIndexToPhysicalPoint((float(cx), float(cy),
+                                                                       float(cz)))
+                        for cx in (i0[0] - 0.5, i1[0] - 0.5) for cy in (i0[1] - 0.5, i1[1] - 0.5)
+                        for cz in (i0[2] - 0.5, i1[2] - 0.5)])
+    u = corners.dot(direction)
+    return u.min(axis=0), u.max(axis=0)
+
+
+def grid_corner(image, box=None):
+    """The LPS point (mm) of the corner nearest to the patient's right, anterior, inferior of
+    ``image``'s voxels, or of those in the index box ``box`` ((i0, i1), x, y, z): where
+    :func:`fine_grid` may lay its voxels from."""
+    direction = lps_ordered_direction(image)
+    return direction.dot(_extent(image, direction, box)[0])
+
+
+def fine_grid(image, step=FINE_STEP_MM, corner=None):
     """An empty SimpleITK image of isotropic ``step`` mm covering ``image``'s voxels.
 
     One grid for the physical space the image covers, not for its array: the axes are
@@ -70,15 +90,17 @@ def fine_grid(image, step=FINE_STEP_MM):
     a half fine voxel inside it). So the same scan stored in another axis order or sense is
     measured on the same fine voxels; before, a mirrored array shifted them by a fraction of a
     step (on the real head up to 1 % of a joint's NV and 0.36 mm of its minimum joint space).
+    ``corner``: an LPS point (:func:`grid_corner`) the fine voxels are laid from instead, whole
+    steps away (the pipeline's: the joints' region at the default rays' reach, so that the part
+    of a scan measured, which grows with the rays' reach, does not move them)
     For an array stored in LPS order (x to the left, y posterior, z superior) this is the grid
     it always had."""
     direction = lps_ordered_direction(image)
-    size = np.asarray(image.GetSize(), float)
-    corners = np.array([image.TransformContinuousIndexToPhysicalPoint((cx, cy, cz))
-                        for cx in (-0.5, size[0] - 0.5) for cy in (-0.5, size[1] - 0.5)
-                        for cz in (-0.5, size[2] - 0.5)])
-    u = corners.dot(direction)    # mm along the fine grid's axes
-    low, extent = u.min(axis=0), u.max(axis=0) - u.min(axis=0)
+    low, high = _extent(image, direction)
+    if corner is not None:
+        start = np.asarray(corner, float).dot(direction)
+        low = start + np.floor((low - start) / step + 1e-6) * step
+    extent = high - low
     count = np.maximum(np.ceil(extent / step - 1e-6).astype(int), 1)
     ref = sitk.Image([int(v) for v in count], sitk.sitkUInt8)
     ref.SetSpacing([float(step)] * 3)

@@ -42,6 +42,31 @@ def joints_region(ct, joints, margin_mm):
     return np.maximum(lo - grow, 0), np.minimum(hi + grow, np.asarray(ct.GetSize()))
 
 
+def grid_corner(ct, ct_region, region, array, options):
+    """The LPS point (mm) the engine's 0.3 mm grid is laid from (:func:`.engine.shape_interpolation.
+    fine_grid`), or None without labels: the corner of the labelled part of the CT as the
+    engine cuts it at the default rays' reach (the labels' box, in ``array`` (z, y, x) on
+    ``ct_region``, the part ``region`` of ``ct``, grown by that reach and a voxel, within the
+    CT), whatever reach ``options`` (a :class:`..options.RunOptions`) ask for. So the fine voxels,
+    and the condyle's volume on them, do not move with the reach (the real head's condyles read
+    1772.2 / 1677.8, 1764.9 / 1671.1 and 1784.3 / 1663.4 mm^3 with rays of 8, 10 and 12 mm when
+    the grid was laid from the part measured), and at the default reach the grid is that part's
+    as before."""
+    from ..engine.labelled_region import labelled_box, working_margin_mm
+    from ..engine.shape_interpolation import grid_corner as corner_of
+    from ..options import DEFAULTS
+
+    box = labelled_box(ct_region, 0.0, array)   # the labels' box grown by one voxel
+    if box is None:
+        return None
+    offset = np.zeros(3, int) if region is None else np.asarray(region[0], int)
+    reach = working_margin_mm(DEFAULTS["max_distance_mm"], options.mode, DEFAULTS["cube_mm"])
+    grow = np.ceil(reach / np.asarray(ct.GetSpacing(), float)).astype(int)   # + the voxel above
+    lo = np.maximum(offset + box[0] - grow, 0)
+    hi = np.minimum(offset + box[1] + grow, np.asarray(ct.GetSize()))
+    return corner_of(ct, (lo, hi))
+
+
 def on_region(ct, joints, region):
     """(CT of ``region``, joints with their boxes in that region's index); unchanged when
     ``region`` is None."""
