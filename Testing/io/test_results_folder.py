@@ -136,3 +136,29 @@ def test_a_killed_runs_staging_folder_is_removed_later(tmp_path):
         with open(os.path.join(stage, "report.json"), "w") as handle:
             handle.write("{}")
     assert not old.exists() and fresh.exists() and (out / "report.json").exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a process's liveness is asked with signal 0")
+def test_a_killed_runs_staging_folder_on_this_host_is_removed_at_once(tmp_path):
+    """A run killed while staging left its 46 MB staging folder in the case folder for a day;
+    a stage named for a process of this host that has ended goes with the next write, one of
+    a live process (this one) or of another host stays."""
+    import subprocess
+    import sys
+
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    owner = results_folder._stage_owner()
+    host = owner.split("-")[0]
+    out = tmp_path / "out"
+    dead = out / (".nvseg-partial-%s-%d-abc" % (host, ended.pid))
+    alive = out / (".nvseg-partial-%s-%d-def" % (host, os.getpid()))
+    other_host = out / (".nvseg-partial-%s-%d-ghi" % ("0" * 8 if host != "0" * 8 else "1" * 8,
+                                                      ended.pid))
+    for stage in (dead, alive, other_host):
+        stage.mkdir(parents=True)
+    with staged_output(str(out)) as stage:
+        assert os.path.basename(stage).startswith(".nvseg-partial-" + owner)
+        with open(os.path.join(stage, "report.json"), "w") as handle:
+            handle.write("{}")
+    assert not dead.exists() and alive.exists() and other_host.exists()

@@ -20,11 +20,13 @@ and in the background give the same object (single files: :func:`.atomic.atomic_
 """
 
 import contextlib
+import hashlib
 import importlib.util
 import json
 import os
 import re
 import shutil
+import socket
 import tempfile
 import time
 
@@ -100,10 +102,33 @@ def result_files(folder):
     return sorted(n for n in names if n in ours or MESH_FILE.match(n))
 
 
+def _stage_owner():
+    """"<host>-<pid>-": the part of a staging folder's name after STAGE_PREFIX that names the
+    process writing it (the host as a short hash of its name)."""
+    host = hashlib.sha1(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
+    return "%s-%d-" % (host, os.getpid())
+
+
+def _owner_gone(name):
+    """Whether the staging folder ``name`` was made by a process of this host that has ended
+    (POSIX only: on Windows a signal 0 would end the process it asks about)."""
+    match = re.match(re.escape(STAGE_PREFIX) + r"([0-9a-f]{8})-(\d+)-", name)
+    if os.name != "posix" or match is None or match.group(1) != _stage_owner()[:8]:
+        return False
+    try:
+        os.kill(int(match.group(2)), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:   # alive, another user's
+        return False
+    return False
+
+
 def _remove_stale_stages(out_dir):
     """Remove staging folders a killed run left in ``out_dir`` (SIGKILL, a power cut: no
-    ``finally`` ran): those untouched for STALE_STAGE_S. A live run's stage is minutes old; a
-    run on another machine sharing the folder is never touched by age alone before then."""
+    ``finally`` ran): those whose process on this host has ended (:func:`_owner_gone`), and
+    those untouched for STALE_STAGE_S (a live run's stage is minutes old; a run on another
+    machine sharing the folder is never touched by age alone before then)."""
     now = time.time()
     try:
         names = [n for n in os.listdir(out_dir) if n.startswith(STAGE_PREFIX)]
@@ -112,7 +137,8 @@ def _remove_stale_stages(out_dir):
     for name in names:
         path = os.path.join(out_dir, name)
         try:
-            if os.path.isdir(path) and now - os.path.getmtime(path) > STALE_STAGE_S:
+            if os.path.isdir(path) and (_owner_gone(name)
+                                        or now - os.path.getmtime(path) > STALE_STAGE_S):
                 shutil.rmtree(path, ignore_errors=True)
         except OSError:
             pass
@@ -132,7 +158,7 @@ def staged_output(out_dir, replaces=()):
     out_dir = check_writable(out_dir)
     _remove_stale_stages(out_dir)
     try:
-        stage = tempfile.mkdtemp(prefix=STAGE_PREFIX, dir=out_dir)
+        stage = tempfile.mkdtemp(prefix=STAGE_PREFIX + _stage_owner(), dir=out_dir)
     except OSError as error:
         raise InputError("output folder %s is not writable: %s" % (out_dir, error.strerror or error))
     try:
