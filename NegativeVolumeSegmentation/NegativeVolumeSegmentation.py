@@ -106,6 +106,7 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
         self._parameterNode = None
         self._parameterNodeGuiTag = None
         self._run = None      # the BackgroundRun in progress, if any
+        self._installing = False  # PyTorch being installed for an Apply (events still run)
         self._timer = None
         self._results = None  # the last results shown
         self._inputVolumeID = None  # the CT the panel's numbers and outputs are for
@@ -192,7 +193,7 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
         parameters = self._parameterNode
         running = self._run is not None
         reason, tooltip = apply_state(parameters)
-        self.ui.applyButton.enabled = reason is None and not running
+        self.ui.applyButton.enabled = reason is None and not running and not self._installing
         self.ui.applyButton.toolTip = reason or tooltip
         self.ui.cancelButton.enabled = running
         if parameters is not None and self._results is not None:  # the flag follows the threshold
@@ -219,14 +220,24 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
         panel usable."""
         from NegativeVolumeSegmentationLib.scene.panel import run_options
 
-        if self._run is not None:
+        if self._run is not None or self._installing:
             return
         parameters = self._parameterNode
         options = run_options(parameters)
         self._showResults(None)
-        if options["segment"] and not self._ensureTorch():
-            self._setRunning(False)  # the status line says why; Apply is ready again
-            return
+        if options["segment"]:
+            # the installers process events while they download: no second Apply meanwhile
+            self._installing = True
+            self.ui.applyButton.enabled = False
+            try:
+                ready = self._ensureTorch()
+            finally:
+                self._installing = False
+            if not ready or self._parameterNode is None:
+                self._setRunning(False)  # the status line says why; Apply is ready again
+                return
+            parameters = self._parameterNode   # what the user chose by the end of the install
+            options = run_options(parameters)
         try:
             self._run = self.logic.startBackgroundRun(
                 parameters.inputVolume, parameters.outputSegmentation,
@@ -277,8 +288,12 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
     def _cancelRun(self, message):
         if self._run is None:
             return
-        logging.info("Negative volume run cancelled in %.2f s", self._run.cancel())
-        self._endRun()
+        try:
+            logging.info("Negative volume run cancelled in %.2f s", self._run.cancel())
+        except Exception as error:   # the panel is ready again whatever the process did
+            logging.error("Negative volume run: cancelling failed: %s", error)
+        finally:
+            self._endRun()
         self.ui.statusLabel.text = message
 
     def _endRun(self):

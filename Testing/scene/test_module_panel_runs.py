@@ -232,6 +232,24 @@ def test_report_messages_name_the_volume_not_the_temporary_file(scene):
     assert not [text for text in texts if "nvseg-slicer-" in text or "ct.nrrd" in text]
 
 
+def test_a_node_name_that_looks_like_an_option_is_a_name(scene):
+    """The background child read its case name (the CT's name, or the segmentation's when its
+    segments are measured) as `--case <name>`: a segmentation named "-joints" failed ("nvseg
+    compute: argument --case: expected one argument")."""
+    from NegativeVolumeSegmentationLib.scene import mrml_bridge
+    from NegativeVolumeSegmentationLib.scene.background import BackgroundRun
+
+    phantom, _ct, segmentation = _phantom_nodes(scene, "CT", 3)
+    ct = mrml_bridge.volume_node_from_image(phantom.ct, scene, "-CT")
+    segmentation.SetName("-joints")
+    results = BackgroundRun(ct, segmentation, segment=False).start().wait(timeout_s=120)
+    assert results["inputs"]["ct_volume"] == "-CT"
+    assert results["inputs"]["segmentation"] == "-joints"
+    for side in ("left", "right"):
+        assert results[side]["negative_volume_mm3"] == pytest.approx(
+            phantom.truth[side]["negative_volume_mm3"], rel=0.06)
+
+
 # ----------------------------------------------------------------------------- 6. never stuck
 def test_undecodable_stderr_ends_the_run_with_its_message(module_file, widget, scene,
                                                           monkeypatch, tmp_path):

@@ -101,3 +101,24 @@ def test_widget_without_pytorchutils_asks_before_pip(module_file, widget, scene,
     assert widget.ui.statusLabel.text.endswith("could not be installed: pip failed: no space left")
     widget.onApplyButton()
     assert [c[0] for c in calls[3:]] == ["confirm", "pip"] and started == [True]
+
+
+def test_a_second_apply_while_pytorch_installs_does_nothing(module_file, widget, scene,
+                                                            monkeypatch):
+    """The installers process Qt events while they download (Slicer's pip_install after each
+    line), so Apply could be clicked again: a second confirmation and a second install into the
+    same site-packages began. Now Apply is disabled and ignored until the install ends."""
+    torch = TorchOnDisk(False)
+    started = segment_inputs(scene, widget, monkeypatch, torch)
+    calls, during = [], []
+
+    def install():   # the user clicks Apply again while this one downloads
+        during.append(widget.ui.applyButton.enabled)
+        widget.onApplyButton()
+        torch.package = (True, "2.3.1+cpu", None)
+        return object()
+
+    pytorch_utils(monkeypatch, calls, install)
+    widget.onApplyButton()
+    assert during == [False] and len(calls) == 1 and started == [True]
+    assert panel_ready(widget)

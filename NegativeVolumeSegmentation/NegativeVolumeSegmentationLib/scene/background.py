@@ -156,11 +156,11 @@ class BackgroundRun(object):
         argv = [python, "-m", PACKAGE + ".cli", "compute", input_path,
                 "-o", os.path.join(self.temp_dir, "out"), "--options", self.options.to_json(),
                 "--progress-file", os.path.join(self.temp_dir, PROGRESS_FILE),
-                "--case", self._input[1]]
+                "--case=" + self._input[1]]   # "=": a node named "-CT" is not an option
         if ct_path:
             argv += ["--ct", ct_path]
         if self.model_dir:
-            argv += ["--model-dir", self.model_dir]
+            argv += ["--model-dir=" + self.model_dir]
         return argv
 
     def _environment(self):
