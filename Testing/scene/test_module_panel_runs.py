@@ -250,6 +250,30 @@ def test_a_node_name_that_looks_like_an_option_is_a_name(scene):
             phantom.truth[side]["negative_volume_mm3"], rel=0.06)
 
 
+def test_a_write_that_fails_midway_leaves_no_segmentation_it_made(scene, monkeypatch):
+    """Closed surfaces failing (or anything after the segmentation was made) left an orphan
+    "<CT> TMJ segmentation" in the scene, and the next Apply made a second one of that name."""
+    from NegativeVolumeSegmentationLib.scene import mrml_bridge
+    from NegativeVolumeSegmentationLib.scene.logic import MeasurementLogic
+
+    _phantom, ct, segmentation = _phantom_nodes(scene, "CT", 3)
+    result = MeasurementLogic().compute(ct, segmentation, segment=False)
+    before = sorted(n.GetName() for n in _nodes(scene, "vtkMRMLSegmentationNode"))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("surface smoothing failed")
+
+    monkeypatch.setattr(mrml_bridge, "create_closed_surfaces", broken)
+    from NegativeVolumeSegmentationLib.scene.results_writer import write_results
+    from NegativeVolumeSegmentationLib.options import RunOptions
+
+    count = scene.GetNumberOfNodes()
+    with pytest.raises(RuntimeError, match="surface smoothing failed"):
+        write_results(result, ct, None, RunOptions(segment=False))
+    assert sorted(n.GetName() for n in _nodes(scene, "vtkMRMLSegmentationNode")) == before
+    assert scene.GetNumberOfNodes() == count
+
+
 # ----------------------------------------------------------------------------- 6. never stuck
 def test_undecodable_stderr_ends_the_run_with_its_message(module_file, widget, scene,
                                                           monkeypatch, tmp_path):

@@ -147,12 +147,28 @@ def write_results(result, inputVolumeNode, segmentationNode, options, table_node
     if scene is None or gone:
         raise InputError(gone or "the CT volume and the output segmentation are in no scene")
     base = inputVolumeNode.GetName() if inputVolumeNode is not None else None
-    if segmentationNode is None:
+    created = segmentationNode is None
+    if created:
         segmentationNode = scene.AddNewNodeByClass("vtkMRMLSegmentationNode",
                                                    (base or "CT") + SEGMENTATION_SUFFIX)
         segmentationNode.CreateDefaultDisplayNodes()
         if inputVolumeNode is not None:
             segmentationNode.SetReferenceImageGeometryParameterFromVolumeNode(inputVolumeNode)
+    try:
+        return _write_into(result, inputVolumeNode, segmentationNode, options, table_node,
+                           scene, base)
+    except Exception:   # a segmentation made for this run does not outlive its failure
+        if created:
+            for side in L.SIDES:
+                model = segmentationNode.GetNodeReference(THICKNESS_ROLES[side])
+                if model is not None:
+                    _remove_with_display_nodes(scene, model)
+            _remove_with_display_nodes(scene, segmentationNode)
+        raise
+
+
+def _write_into(result, inputVolumeNode, segmentationNode, options, table_node, scene, base):
+    """:func:`write_results` into ``segmentationNode`` (made or given)."""
     segmentation = segmentationNode.GetSegmentation()
     values = segment_values(options)
     for value in values:  # stale segments of an earlier run must not survive
