@@ -112,6 +112,11 @@ def test_choosing_another_ct_resets_outputs_made_for_the_first(module_file, widg
     parameters.inputVolume = ct2  # what the CT selector does
     assert parameters.outputSegmentation is None and parameters.resultsTable is None
     assert _numbers(widget) == CLEARED
+    # back to CT1: its own outputs again (a second "CT1 TMJ segmentation" was made before)
+    parameters.inputVolume = ct1
+    assert parameters.outputSegmentation is seg1 and parameters.resultsTable is table1
+    parameters.inputVolume = ct2
+    assert parameters.outputSegmentation is None and parameters.resultsTable is None
 
     # a segmentation the user picks for CT2 stays (it was made for no other CT)
     own = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "drawn on CT2")

@@ -150,8 +150,8 @@ class MeasurementLogic(object):
                 own grid is used).
             outputSegmentationNode: vtkMRMLSegmentationNode that receives the segments; None:
                 a new one is created. With segment=False it must hold the MC / TB segments.
-            table_node: vtkMRMLTableNode to fill (default: the one named "Negative volume
-                results", created when absent).
+            table_node: vtkMRMLTableNode to fill (default: the output segmentation's table of
+                an earlier run, else a new "<CT name> negative volume results").
             model_dir: folder of the bundled models (default:
                 :func:`..inference.models.default_model_dir`).
             **options: see :mod:`..options` (segment, device, max_distance_mm, mode, cube_mm,
@@ -161,8 +161,9 @@ class MeasurementLogic(object):
             the report.json dict (``left`` / ``right`` values or None, ``asymmetry_percent``,
             ``warnings``, ``timings_s``, ``device``, ...) plus ``nodes`` and
             ``joint_centers_ras_mm`` (see :func:`.results_writer.write_results`). The scene is
-            only written after everything was computed: on an error (InputError / ModelError,
-            one line) nothing is added or changed.
+            only written after everything was computed: on an error in computing (InputError /
+            ModelError, one line) nothing is added or changed; a write that fails midway
+            removes the segmentation it made (a given one keeps what was written so far).
         """
         start = time.perf_counter()
         options = RunOptions.from_values(options)

@@ -9,7 +9,7 @@ another CT go back to "create new", so that a run on this CT never writes into a
 segmentation, table or thickness models.
 """
 
-from .results_writer import made_for_other_volume
+from .results_writer import TABLE_ROLE, made_for_other_volume, made_for_volume
 
 # results_summary key -> the panel's label
 RESULT_LABELS = {"left_nv": "leftNegativeVolumeLabel", "right_nv": "rightNegativeVolumeLabel",
@@ -42,7 +42,10 @@ def show_flag(ui, summary):
 def reset_outputs_of_other_input(parameters):
     """When the panel's CT is not the one its output segmentation / results table were made
     for, set them back to "create new" (Apply then writes "<CT name> TMJ segmentation" and this
-    CT's own table and models; the other CT's results stay). Returns the names reset."""
+    CT's own table and models; the other CT's results stay); then, where "create new" is left,
+    take the segmentation (and its table) an earlier run made for this CT, the latest, so that
+    going back to a CT measured before does not make a second "<CT name> TMJ segmentation".
+    Returns the names reset."""
     reset = []
     if parameters is None:
         return reset
@@ -50,6 +53,19 @@ def reset_outputs_of_other_input(parameters):
         if made_for_other_volume(getattr(parameters, name), parameters.inputVolume):
             setattr(parameters, name, None)
             reset.append(name)
+    volume = parameters.inputVolume
+    if volume is not None and volume.GetScene() is not None and (
+            parameters.outputSegmentation is None):
+        scene = volume.GetScene()
+        own = [node for node in (scene.GetNthNodeByClass(i, "vtkMRMLSegmentationNode")
+                                 for i in range(scene.GetNumberOfNodesByClass(
+                                     "vtkMRMLSegmentationNode")))
+               if made_for_volume(node) is volume]
+        if own:
+            parameters.outputSegmentation = own[-1]
+            table = own[-1].GetNodeReference(TABLE_ROLE)
+            if parameters.resultsTable is None and table is not None:
+                parameters.resultsTable = table
     return reset
 
 
