@@ -279,6 +279,34 @@ def test_a_write_that_fails_midway_leaves_no_segmentation_it_made(scene, monkeyp
     assert scene.GetNumberOfNodes() == count
 
 
+def test_segments_edited_during_a_run_are_not_overwritten_with_old_numbers(scene):
+    """Measuring given segments in the background: segments edited in the Segment Editor while
+    the child computed got the numbers (and NV segments) of the segments as they were. Now
+    nothing is written and the message says to Apply again; the edit stays."""
+    import numpy as np
+
+    from NegativeVolumeSegmentationLib.errors import InputError
+    from NegativeVolumeSegmentationLib.scene import mrml_bridge
+    from NegativeVolumeSegmentationLib.scene.background import BackgroundRun
+
+    import SimpleITK as sitk
+
+    phantom, ct, segmentation = _phantom_nodes(scene, "CT", 3)
+    run = BackgroundRun(ct, segmentation, segment=False).start()
+    arr = sitk.GetArrayFromImage(phantom.labels)
+    top = np.nonzero(arr == 1)[0].max()
+    arr[(arr == 1) & (np.arange(arr.shape[0])[:, None, None] > top - 3)] = 0   # trims its top
+    edited = sitk.GetImageFromArray(arr)
+    edited.CopyInformation(phantom.labels)
+    segmentation.GetSegmentation().RemoveSegment(
+        mrml_bridge.find_segment_id(segmentation, "Left mandibular condyle"))
+    mrml_bridge.segmentation_from_labels(edited, segmentation, [1])
+    count = segmentation.GetSegmentation().GetNumberOfSegments()
+    with pytest.raises(InputError, match="were edited during the run; nothing written"):
+        run.wait(timeout_s=120)
+    assert segmentation.GetSegmentation().GetNumberOfSegments() == count == 4   # no NV written
+
+
 # ----------------------------------------------------------------------------- 6. never stuck
 def test_undecodable_stderr_ends_the_run_with_its_message(module_file, widget, scene,
                                                           monkeypatch, tmp_path):

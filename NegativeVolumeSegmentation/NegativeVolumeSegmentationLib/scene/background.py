@@ -21,6 +21,7 @@ temporary folder, leaving the scene as it was. A run that fails ends in state "f
 one-line ``error`` (the command line's own message), the scene and the input untouched.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -76,6 +77,14 @@ def default_python_executable():
                      "the PATH and %s is not a Python)" % sys.executable)
 
 
+def _fingerprint(image):
+    """SHA-1 of a label image's voxels and geometry: the segments a run measures."""
+    digest = hashlib.sha1(sitk.GetArrayViewFromImage(image).tobytes())
+    digest.update(repr((image.GetSize(), image.GetOrigin(), image.GetSpacing(),
+                        image.GetDirection())).encode("ascii"))
+    return digest.hexdigest()
+
+
 class BackgroundRun(object):
     """One measurement in a separate process; see the module docstring.
 
@@ -116,6 +125,7 @@ class BackgroundRun(object):
         self._progress_offset = 0
         self._started = None
         self._input = None  # (temporary input path, the name users know it by)
+        self._measured = None  # fingerprint of the given segments measured (segment=False)
         self._names = []    # (temporary file, the node name users know it by), for messages
 
     # ------------------------------------------------------------------ starting
@@ -131,6 +141,8 @@ class BackgroundRun(object):
         try:
             image, name, ct = logic.source_image(self.options, self.input_volume,
                                                  self.output_segmentation)
+            if not self.options.segment:
+                self._measured = _fingerprint(image)
             python = self.python or default_python_executable()
             self.temp_dir = tempfile.mkdtemp(prefix="nvseg-slicer-", dir=self.temp_root)
             input_path = os.path.join(self.temp_dir, INPUT_FILE)
@@ -295,6 +307,12 @@ class BackgroundRun(object):
             gone = removed_node(self.input_volume, self.output_segmentation)
             if gone:  # deleted in the scene while the child computed
                 raise InputError(gone)
+            if self._measured is not None and _fingerprint(logic.source_image(
+                    self.options, self.input_volume, self.output_segmentation)[0]) != \
+                    self._measured:   # the numbers would not be those of the segments shown
+                raise InputError("the condyle / temporal-bone segments of %r were edited during "
+                                 "the run; nothing written: Apply again to measure them"
+                                 % self.output_segmentation.GetName())
             result = read_case(os.path.join(self.temp_dir, "out"))  # all read before writing
             result.report.update(self.named(result.report))  # warnings, cautions, reasons
             logic.add_inputs(result.report, self.input_volume, self.options,
