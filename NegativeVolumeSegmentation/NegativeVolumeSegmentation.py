@@ -110,6 +110,7 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
         self._timer = None
         self._results = None  # the last results shown
         self._inputVolumeID = None  # the CT the panel's numbers and outputs are for
+        self._outputSegmentationID = None  # the output segmentation the table is for
 
     def setup(self):
         ScriptedLoadableModuleWidget.setup(self)
@@ -148,7 +149,7 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
         self._showResults(None)  # the numbers of the closed scene's CT go
         self._cancelRun("Cancelled: the scene was closed.")
         self.setParameterNode(None)
-        self._inputVolumeID = None
+        self._inputVolumeID = self._outputSegmentationID = None
 
     def onSceneEndClose(self, caller, event):
         if self.parent.isEntered:
@@ -175,7 +176,8 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
 
     def _onParameterModified(self, caller=None, event=None):
         """Another CT: the numbers go, and outputs made for another CT become "create new"."""
-        from NegativeVolumeSegmentationLib.scene.panel import reset_outputs_of_other_input
+        from NegativeVolumeSegmentationLib.scene.panel import (reset_outputs_of_other_input,
+                                                                reset_table_of_other_segmentation)
 
         volume = self._parameterNode.inputVolume
         if (volume.GetID() if volume else None) != self._inputVolumeID:
@@ -183,6 +185,10 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
             if self._run is None:
                 self._showResults(None)
             reset_outputs_of_other_input(self._parameterNode)
+        output = self._parameterNode.outputSegmentation
+        if (output.GetID() if output else None) != self._outputSegmentationID:
+            self._outputSegmentationID = output.GetID() if output else None
+            reset_table_of_other_segmentation(self._parameterNode)
         self._checkCanApply()
 
     # ------------------------------------------------------------------ state of the buttons

@@ -115,6 +115,12 @@ def test_choosing_another_ct_resets_outputs_made_for_the_first(module_file, widg
     # back to CT1: its own outputs again (a second "CT1 TMJ segmentation" was made before)
     parameters.inputVolume = ct1
     assert parameters.outputSegmentation is seg1 and parameters.resultsTable is table1
+    # another segmentation for CT1 (a corrected copy): seg1's table is not its table to fill
+    copy = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "CT1 corrected")
+    parameters.outputSegmentation = copy
+    assert parameters.resultsTable is None
+    parameters.outputSegmentation = seg1
+    parameters.resultsTable = table1
     parameters.inputVolume = ct2
     assert parameters.outputSegmentation is None and parameters.resultsTable is None
 

@@ -39,6 +39,25 @@ def show_flag(ui, summary):
     ui.asymmetryFlagLabel.setVisible(summary["asymmetric"])
 
 
+def reset_table_of_other_segmentation(parameters):
+    """When the panel's results table is the table of a segmentation other than its output
+    segmentation (the table an earlier run filled for it), set it back to "create new", so that
+    Apply does not write this segmentation's numbers into that segmentation's table. Returns
+    whether it did."""
+    if parameters is None or parameters.resultsTable is None:
+        return False
+    table, chosen = parameters.resultsTable, parameters.outputSegmentation
+    scene = table.GetScene()
+    if scene is None:
+        return False
+    for i in range(scene.GetNumberOfNodesByClass("vtkMRMLSegmentationNode")):
+        node = scene.GetNthNodeByClass(i, "vtkMRMLSegmentationNode")
+        if node is not chosen and node.GetNodeReference(TABLE_ROLE) is table:
+            parameters.resultsTable = None
+            return True
+    return False
+
+
 def reset_outputs_of_other_input(parameters):
     """When the panel's CT is not the one its output segmentation / results table were made
     for, set them back to "create new" (Apply then writes "<CT name> TMJ segmentation" and this
