@@ -91,8 +91,8 @@ def fine_grid(image, step=FINE_STEP_MM, corner=None):
     measured on the same fine voxels; before, a mirrored array shifted them by a fraction of a
     step (on the real head up to 1 % of a joint's NV and 0.36 mm of its minimum joint space).
     ``corner``: an LPS point (:func:`grid_corner`) the fine voxels are laid from instead, whole
-    steps away (the pipeline's: the joints' region at the default rays' reach, so that the part
-    of a scan measured, which grows with the rays' reach, does not move them)
+    steps away (the pipeline's: the corner of the labelled part at the default rays' reach, so
+    that the part of a scan measured, which grows with the rays' reach, does not move them).
     For an array stored in LPS order (x to the left, y posterior, z superior) this is the grid
     it always had."""
     direction = lps_ordered_direction(image)
