@@ -3,8 +3,8 @@
 A case's DICOM folder holds a series, a study's series in it, or a CD's or PACS export's DICOM /
 patient / study / series tree (looked through down to SEARCH_DEPTH levels). Folders holding DICOM
 are told by the first bytes of a few files (:func:`is_dicom_file`, :func:`dicom_folders`: cheap
-enough for a cohort); GDCM groups each folder's files by SeriesInstanceUID and sorts them along the slice
-normal (:func:`dicom_series`). A series exported into several folders, in parts or twice, is
+enough for a cohort); GDCM groups each folder's files by SeriesInstanceUID and sorts them along
+the slice normal (:func:`dicom_series`). A series exported into several folders, in parts or twice, is
 made one again (:func:`merge_series`); one whose files have several geometries is split
 (:func:`split_series`). Header texts reach messages and metadata cleaned (:func:`tag_text`).
 Which series is measured is decided in :mod:`.dicom_series`. SimpleITK/GDCM only.
@@ -86,7 +86,8 @@ def dicom_folders(folder, depth=SEARCH_DEPTH, limit=None):
     """Folders from ``folder`` itself down to ``depth`` levels below it that hold DICOM files,
     in sorted walk order (at most ``limit``); told by the first bytes (:func:`is_dicom_file`) of
     each folder's first FILES_LOOKED_AT files that may be DICOM (not a DICOMDIR, text, picture or
-    image file), not by GDCM (cheap enough to look through a cohort). Unreadable folders are passed over."""
+    image file), not by GDCM (cheap enough to look through a cohort). Unreadable folders are
+    passed over."""
     found = []
     top = os.path.abspath(folder).rstrip(os.sep).count(os.sep)
     for root, dirs, files in os.walk(folder):
