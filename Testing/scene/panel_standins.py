@@ -250,3 +250,20 @@ def panel_ready(widget):
     ui = widget.ui
     return (widget._run is None and ui.applyButton.enabled and not ui.cancelButton.enabled
             and not ui.progressBar.visible and not widget._timer.active)
+
+
+def phantom_nodes(scene, name, seed):
+    """(phantom, CT node, segmentation with its condyle / temporal-bone segments)."""
+    from NegativeVolumeSegmentationLib.phantom import make_phantom
+    from NegativeVolumeSegmentationLib.scene import mrml_bridge
+
+    phantom = make_phantom("analytic", seed=seed, variant="sphere", condyle_radius_mm=6.5)
+    ct = mrml_bridge.volume_node_from_image(phantom.ct, scene, name)
+    segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", name + " joints")
+    mrml_bridge.segmentation_from_labels(phantom.labels, segmentation, [1, 2, 3, 4])
+    return phantom, ct, segmentation
+
+
+def nodes_of_class(scene, class_name):
+    return [scene.GetNthNodeByClass(i, class_name)
+            for i in range(scene.GetNumberOfNodesByClass(class_name))]

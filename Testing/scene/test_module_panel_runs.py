@@ -1,6 +1,7 @@
 """The panel around its background runs, on Qt stand-ins and a real MRML scene: each CT keeps its
 own outputs, a run's results go over that run's CT, stale numbers go, thickness models follow the
-option, messages name nodes (not temporary files), and no failure leaves the panel "running".
+option, and no failure leaves the panel "running" (node names, edits and failed writes of a
+background run: test_background_run_scene.py).
 The runs are real (measure existing segments of analytic phantoms; no PyTorch needed)."""
 
 import os
@@ -10,26 +11,10 @@ import pytest
 
 slicer = pytest.importorskip("slicer", reason="slicer-core is not installed")
 
-from panel_standins import analytic_inputs, panel_ready, tick_until_done  # noqa: E402
+from panel_standins import (analytic_inputs, nodes_of_class as _nodes,  # noqa: E402
+                            panel_ready, phantom_nodes as _phantom_nodes, tick_until_done)
 
 ROLE_PREFIX = "NegativeVolumeSegmentation."
-
-
-def _phantom_nodes(scene, name, seed):
-    """(phantom, CT node, segmentation with its condyle / temporal-bone segments)."""
-    from NegativeVolumeSegmentationLib.phantom import make_phantom
-    from NegativeVolumeSegmentationLib.scene import mrml_bridge
-
-    phantom = make_phantom("analytic", seed=seed, variant="sphere", condyle_radius_mm=6.5)
-    ct = mrml_bridge.volume_node_from_image(phantom.ct, scene, name)
-    segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", name + " joints")
-    mrml_bridge.segmentation_from_labels(phantom.labels, segmentation, [1, 2, 3, 4])
-    return phantom, ct, segmentation
-
-
-def _nodes(scene, class_name):
-    return [scene.GetNthNodeByClass(i, class_name)
-            for i in range(scene.GetNumberOfNodesByClass(class_name))]
 
 
 def _quiet_views(widget):
@@ -209,108 +194,6 @@ def test_rerun_without_thickness_models_removes_them_and_their_legends(scene):
     assert segmentation.GetNodeReference(ROLE_PREFIX + "leftThicknessModel") is None
     third = logic.process(ct, segmentation, segment=False, show_thickness=True)
     assert sorted(third["nodes"]["thickness_models"]) == ["left", "right"]
-
-
-# ----------------------------------------------------------------------------- 5. node names
-def test_report_messages_name_the_volume_not_the_temporary_file(scene):
-    """A CT without air (raw values: no -1024 rescale) warns about its intensities; the warning
-    names the CT volume node, nowhere the temporary copy the background child read."""
-    import SimpleITK as sitk
-
-    from NegativeVolumeSegmentationLib.scene import mrml_bridge
-    from NegativeVolumeSegmentationLib.scene.background import BackgroundRun
-
-    phantom, _ct, segmentation = _phantom_nodes(scene, "CT", 3)
-    raw = mrml_bridge.volume_node_from_image(sitk.Cast(phantom.ct, sitk.sitkInt16) + 1024,
-                                             scene, "Raw head CT")
-    run = BackgroundRun(raw, segmentation, segment=False).start()
-    results = run.wait(timeout_s=120)
-    texts = []
-
-    def strings(value):
-        if isinstance(value, str):
-            texts.append(value)
-        elif isinstance(value, dict):
-            for item in value.values():
-                strings(item)
-        elif isinstance(value, (list, tuple)):
-            for item in value:
-                strings(item)
-
-    strings({key: value for key, value in results.items() if key != "nodes"})
-    intensity = [text for text in texts if "intensities" in text]
-    assert intensity and all(text.startswith("Raw head CT: ") for text in intensity), intensity
-    assert not [text for text in texts if "nvseg-slicer-" in text or "ct.nrrd" in text]
-
-
-def test_a_node_name_that_looks_like_an_option_is_a_name(scene):
-    """The background child read its case name (the CT's name, or the segmentation's when its
-    segments are measured) as `--case <name>`: a segmentation named "-joints" failed ("nvseg
-    compute: argument --case: expected one argument")."""
-    from NegativeVolumeSegmentationLib.scene import mrml_bridge
-    from NegativeVolumeSegmentationLib.scene.background import BackgroundRun
-
-    phantom, _ct, segmentation = _phantom_nodes(scene, "CT", 3)
-    ct = mrml_bridge.volume_node_from_image(phantom.ct, scene, "-CT")
-    segmentation.SetName("-joints")
-    results = BackgroundRun(ct, segmentation, segment=False).start().wait(timeout_s=120)
-    assert results["inputs"]["ct_volume"] == "-CT"
-    assert results["inputs"]["segmentation"] == "-joints"
-    for side in ("left", "right"):
-        assert results[side]["negative_volume_mm3"] == pytest.approx(
-            phantom.truth[side]["negative_volume_mm3"], rel=0.06)
-
-
-def test_a_write_that_fails_midway_leaves_no_segmentation_it_made(scene, monkeypatch):
-    """Closed surfaces failing (or anything after the segmentation was made) left an orphan
-    "<CT> TMJ segmentation" in the scene, and the next Apply made a second one of that name."""
-    from NegativeVolumeSegmentationLib.scene import mrml_bridge
-    from NegativeVolumeSegmentationLib.scene.logic import MeasurementLogic
-
-    _phantom, ct, segmentation = _phantom_nodes(scene, "CT", 3)
-    result = MeasurementLogic().compute(ct, segmentation, segment=False)
-    before = sorted(n.GetName() for n in _nodes(scene, "vtkMRMLSegmentationNode"))
-
-    def broken(*args, **kwargs):
-        raise RuntimeError("surface smoothing failed")
-
-    monkeypatch.setattr(mrml_bridge, "create_closed_surfaces", broken)
-    from NegativeVolumeSegmentationLib.scene.results_writer import write_results
-    from NegativeVolumeSegmentationLib.options import RunOptions
-
-    count = scene.GetNumberOfNodes()
-    with pytest.raises(RuntimeError, match="surface smoothing failed"):
-        write_results(result, ct, None, RunOptions(segment=False))
-    assert sorted(n.GetName() for n in _nodes(scene, "vtkMRMLSegmentationNode")) == before
-    assert scene.GetNumberOfNodes() == count
-
-
-def test_segments_edited_during_a_run_are_not_overwritten_with_old_numbers(scene):
-    """Measuring given segments in the background: segments edited in the Segment Editor while
-    the child computed got the numbers (and NV segments) of the segments as they were. Now
-    nothing is written and the message says to Apply again; the edit stays."""
-    import numpy as np
-
-    from NegativeVolumeSegmentationLib.errors import InputError
-    from NegativeVolumeSegmentationLib.scene import mrml_bridge
-    from NegativeVolumeSegmentationLib.scene.background import BackgroundRun
-
-    import SimpleITK as sitk
-
-    phantom, ct, segmentation = _phantom_nodes(scene, "CT", 3)
-    run = BackgroundRun(ct, segmentation, segment=False).start()
-    arr = sitk.GetArrayFromImage(phantom.labels)
-    top = np.nonzero(arr == 1)[0].max()
-    arr[(arr == 1) & (np.arange(arr.shape[0])[:, None, None] > top - 3)] = 0   # trims its top
-    edited = sitk.GetImageFromArray(arr)
-    edited.CopyInformation(phantom.labels)
-    segmentation.GetSegmentation().RemoveSegment(
-        mrml_bridge.find_segment_id(segmentation, "Left mandibular condyle"))
-    mrml_bridge.segmentation_from_labels(edited, segmentation, [1])
-    count = segmentation.GetSegmentation().GetNumberOfSegments()
-    with pytest.raises(InputError, match="were edited during the run; nothing written"):
-        run.wait(timeout_s=120)
-    assert segmentation.GetSegmentation().GetNumberOfSegments() == count == 4   # no NV written
 
 
 # ----------------------------------------------------------------------------- 6. never stuck
