@@ -109,8 +109,7 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
         self._installing = False  # PyTorch being installed for an Apply (events still run)
         self._timer = None
         self._results = None  # the last results shown
-        self._inputVolumeID = None  # the CT the panel's numbers and outputs are for
-        self._outputSegmentationID = None  # the output segmentation the table is for
+        self._selection = None  # the CT and output segmentation the outputs follow
 
     def setup(self):
         ScriptedLoadableModuleWidget.setup(self)
@@ -118,7 +117,10 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
         self.layout.addWidget(uiWidget)
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         uiWidget.setMRMLScene(slicer.mrmlScene)
+        from NegativeVolumeSegmentationLib.scene.panel import Selection
+
         self.logic = NegativeVolumeSegmentationLogic()
+        self._selection = Selection()
         self._timer = qt.QTimer()
         self._timer.setInterval(POLL_INTERVAL_MS)
         self._timer.connect("timeout()", self._onTimer)
@@ -149,7 +151,7 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
         self._showResults(None)  # the numbers of the closed scene's CT go
         self._cancelRun("Cancelled: the scene was closed.")
         self.setParameterNode(None)
-        self._inputVolumeID = self._outputSegmentationID = None
+        self._selection.forget()
 
     def onSceneEndClose(self, caller, event):
         if self.parent.isEntered:
@@ -175,20 +177,9 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
             self._onParameterModified()
 
     def _onParameterModified(self, caller=None, event=None):
-        """Another CT: the numbers go, and outputs made for another CT become "create new"."""
-        from NegativeVolumeSegmentationLib.scene.panel import (reset_outputs_of_other_input,
-                                                                reset_table_of_other_segmentation)
-
-        volume = self._parameterNode.inputVolume
-        if (volume.GetID() if volume else None) != self._inputVolumeID:
-            self._inputVolumeID = volume.GetID() if volume else None
-            if self._run is None:
-                self._showResults(None)
-            reset_outputs_of_other_input(self._parameterNode)
-        output = self._parameterNode.outputSegmentation
-        if (output.GetID() if output else None) != self._outputSegmentationID:
-            self._outputSegmentationID = output.GetID() if output else None
-            reset_table_of_other_segmentation(self._parameterNode)
+        """Another CT: the numbers go, and the outputs follow it (scene/panel.py Selection)."""
+        if self._selection.update(self._parameterNode) and self._run is None:
+            self._showResults(None)
         self._checkCanApply()
 
     # ------------------------------------------------------------------ state of the buttons
@@ -232,17 +223,10 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
         options = run_options(parameters)
         self._showResults(None)
         if options["segment"]:
-            # the installers process events while they download: no second Apply meanwhile
-            self._installing = True
-            self.ui.applyButton.enabled = False
-            try:
-                ready = self._ensureTorch()
-            finally:
-                self._installing = False
-            if not ready or self._parameterNode is None:
+            if not self._ensureTorch() or self._parameterNode is None:
                 self._setRunning(False)  # the status line says why; Apply is ready again
                 return
-            parameters = self._parameterNode   # what the user chose by the end of the install
+            parameters = self._parameterNode   # what the user chose by the end of an install
             options = run_options(parameters)
         try:
             self._run = self.logic.startBackgroundRun(
@@ -314,24 +298,21 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
 
     def _ensureTorch(self):
         """True when PyTorch is there or was installed after asking (scene/torch_install.py);
-        else False, the reason in the status line."""
+        else False, the reason in the status line. The installers process events while they
+        download: Apply is disabled and ignored meanwhile (no second install)."""
         from NegativeVolumeSegmentationLib.scene.torch_install import ensure_torch, torch_problem
+        from NegativeVolumeSegmentationLib.scene.views import wait_cursor
 
         if torch_problem() is None:
             return True
+        self._installing = True
+        self.ui.applyButton.enabled = False
         try:
             return ensure_torch(lambda text: setattr(self.ui.statusLabel, "text", text),
-                                self._waitCursor)
+                                wait_cursor)
         finally:
+            self._installing = False
             self.ui.deviceInfoLabel.text = self.logic.deviceSummary()
-
-    @contextlib.contextmanager
-    def _waitCursor(self):
-        slicer.app.setOverrideCursor(qt.Qt.WaitCursor)
-        try:
-            yield
-        finally:
-            slicer.app.restoreOverrideCursor()
 
     # ------------------------------------------------------------------ results
     def _onFinished(self, run, results):
@@ -379,14 +360,12 @@ class NegativeVolumeSegmentationLogic(ScriptedLoadableModuleLogic):
         logging.info("Negative volume measured in %.2f s", results["timings_s"]["total"])
         return results
 
-    def startBackgroundRun(self, inputVolume, outputSegmentation=None, table_node=None,
-                           **options):
+    def startBackgroundRun(self, inputVolume, outputSegmentation=None, table_node=None, **options):
         """Start a BackgroundRun (NegativeVolumeSegmentationLib.scene.background) and return it;
         InputError (one line) for input that cannot run."""
         from NegativeVolumeSegmentationLib.scene.background import BackgroundRun
 
-        return BackgroundRun(inputVolume, outputSegmentation, table_node=table_node,
-                             **options).start()
+        return BackgroundRun(inputVolume, outputSegmentation, table_node=table_node, **options).start()
 
     def showResults(self, results, inputVolume=None, side=None):
         from NegativeVolumeSegmentationLib.scene.logic import show_results

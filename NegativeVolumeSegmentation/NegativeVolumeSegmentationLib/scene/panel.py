@@ -98,3 +98,30 @@ def take_run_outputs(parameters, results, scene):
         parameters.resultsTable = table
         reset_outputs_of_other_input(parameters)
     return table
+
+
+class Selection(object):
+    """The CT and output segmentation the panel last saw (node IDs). :meth:`update` on every
+    parameter change: another CT sets outputs made for another CT back to "create new" and
+    takes back this CT's own (:func:`reset_outputs_of_other_input`); another output
+    segmentation drops a table filled for a different one
+    (:func:`reset_table_of_other_segmentation`)."""
+
+    def __init__(self):
+        self.forget()
+
+    def forget(self):
+        self.volume_id = self.segmentation_id = None
+
+    def update(self, parameters):
+        """Returns True when the CT changed (the panel's numbers are another CT's)."""
+        volume = parameters.inputVolume
+        changed = (volume.GetID() if volume else None) != self.volume_id
+        if changed:
+            self.volume_id = volume.GetID() if volume else None
+            reset_outputs_of_other_input(parameters)
+        output = parameters.outputSegmentation
+        if (output.GetID() if output else None) != self.segmentation_id:
+            self.segmentation_id = output.GetID() if output else None
+            reset_table_of_other_segmentation(parameters)
+        return changed

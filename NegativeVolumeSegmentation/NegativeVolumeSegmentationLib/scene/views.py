@@ -4,6 +4,8 @@
 ``joint_centers_ras_mm``). Volumes in mm³, distances in mm, RAS coordinates in the scene.
 """
 
+import contextlib
+
 import slicer
 
 from .. import labels as L
@@ -140,3 +142,15 @@ def show_table(table_node):
         application_logic.PropagateTableSelection()
     if layout_manager.threeDViewCount > 0:
         layout_manager.threeDWidget(0).threeDView().resetFocalPoint()
+
+
+@contextlib.contextmanager
+def wait_cursor():
+    """Slicer's wait cursor while the block runs (a PyTorch download)."""
+    import qt
+
+    slicer.app.setOverrideCursor(qt.Qt.WaitCursor)
+    try:
+        yield
+    finally:
+        slicer.app.restoreOverrideCursor()
