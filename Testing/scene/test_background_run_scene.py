@@ -1,8 +1,15 @@
 """A background run's inputs and outputs in a real MRML scene (scene/background.py,
 scene/results_writer.py): messages name the nodes, not the temporary files; a node name that
 looks like an option is a name; segments edited while the child computes are not given the old
-segments' numbers; a write that fails midway leaves no segmentation it made. The runs are real
-(measure existing segments of analytic phantoms; no PyTorch needed)."""
+segments' numbers; a write that fails midway leaves no segmentation it made; a Slicer that dies
+mid-run takes its child and temporary folder with it. The runs are real (measure existing
+segments of analytic phantoms; no PyTorch needed)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -111,3 +118,61 @@ def test_segments_edited_during_a_run_are_not_overwritten_with_old_numbers(scene
     with pytest.raises(InputError, match="were edited during the run; nothing written"):
         run.wait(timeout_s=120)
     assert segmentation.GetSegmentation().GetNumberOfSegments() == count == 4   # no NV written
+
+
+SLICER_THAT_DIES = """
+import os, signal, sys, types
+sys.path.insert(0, sys.argv[2])
+import slicer
+from panel_standins import phantom_nodes
+from NegativeVolumeSegmentationLib.scene.background import BackgroundRun
+
+scene = slicer.vtkMRMLScene()
+colors = slicer.vtkSlicerColorLogic()
+colors.SetMRMLScene(scene)
+segmentations = slicer.vtkSlicerSegmentationsModuleLogic()
+segmentations.SetMRMLScene(scene)
+slicer.mrmlScene = scene
+slicer.modules = types.SimpleNamespace(segmentations=types.SimpleNamespace(
+    logic=lambda: segmentations))
+phantom, ct, segmentation = phantom_nodes(scene, "CT", 3)
+run = BackgroundRun(ct, segmentation, segment=False, temp_root=sys.argv[1]).start()
+with open(os.path.join(sys.argv[1], "child.pid"), "w") as handle:
+    handle.write("%d %d %s" % (os.getpid(), run.process.pid, run.temp_dir))
+os.kill(os.getpid(), signal.SIGKILL)   # Slicer crashes while its child computes
+"""
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
+def test_a_slicer_that_dies_mid_run_takes_its_child_and_temporary_folder_with_it(tmp_path):
+    """Before: the child computed to its end and its folder (the CT exported into it) stayed."""
+    script = tmp_path / "slicer_that_dies.py"
+    script.write_text(SLICER_THAT_DIES)
+    root = tmp_path / "temp"
+    root.mkdir()
+    here = os.path.dirname(os.path.abspath(__file__))
+    done = subprocess.run([sys.executable, str(script), str(root), here], timeout=300,
+                          env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert done.returncode == -signal.SIGKILL
+    _, child, temp_dir = (root / "child.pid").read_text().split(" ", 2)
+    assert os.path.dirname(temp_dir) == str(root)
+    deadline = time.monotonic() + 60
+    while not _dead(int(child)) or os.path.exists(temp_dir):
+        assert time.monotonic() < deadline, "the child ran on, or its folder stayed"
+        time.sleep(0.1)
+    assert sorted(os.listdir(root)) == ["child.pid"]
+
+
+def _dead(pid):
+    """No such process, or a zombie (independent of the code under test)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except OSError:
+        return not os.path.exists("/proc/self/stat")

@@ -6,8 +6,10 @@ condyle / temporal-bone label map (``segment`` false) the panel exported; ``--op
 panel's :class:`..options.RunOptions` as JSON; only the result ``--parts`` the caller reads are
 written (default: report, labels, condyle meshes), all or nothing, and read back with
 :func:`..io.results_folder.read_case`. The same :func:`..pipeline.compute` runs in process.
+With ``--parent-pid`` the run stops when the Slicer that started it ends (:mod:`.parent_watch`).
 """
 
+from ..errors import InputError
 from ..options import RunOptions
 
 
@@ -31,6 +33,12 @@ def add_parser(subparsers):
     p.add_argument("--progress-file", metavar="FILE",
                    help="append one JSON line {\"stage\": ...} as each stage starts")
     p.add_argument("--case", metavar="NAME", help="case name shown in messages")
+    p.add_argument("--parent-pid", metavar="PID", type=int,
+                   help="stop (exit 130, nothing written) as soon as process PID ends: the "
+                        "Slicer that started the run")
+    p.add_argument("--temp-dir", metavar="DIR",
+                   help="with --parent-pid: the run's temporary folder, removed when PID ends "
+                        "(only a folder named nvseg-slicer-PID-...)")
     p.set_defaults(func=run)
     return p
 
@@ -39,6 +47,13 @@ def run(args):
     from .. import pipeline
     from ..io import results_folder
 
+    if args.parent_pid is not None:   # first: a Slicer already gone ends this at once
+        from .parent_watch import watch
+
+        watch(args.parent_pid, args.temp_dir)
+    elif args.temp_dir is not None:
+        raise InputError("--temp-dir is only removed when the --parent-pid process ends; "
+                         "give --parent-pid too")
     options = RunOptions.from_json(args.options)
     results_folder.check_creatable(args.output)   # created when the result is written
 

@@ -7,7 +7,8 @@ condyle / temporal-bone label map with segment=False, the CT beside it when a vo
 into a new temporary folder and starts
 
     <python> -m NegativeVolumeSegmentationLib.cli compute INPUT -o OUT --options JSON
-             --progress-file F [--ct CT] [--model-dir DIR]
+             --progress-file F --case NAME --parent-pid PID --temp-dir DIR [--ct CT]
+             [--model-dir DIR]
 
 (``<python>``: Slicer's ``PythonSlicer`` inside Slicer, ``sys.executable`` elsewhere). The child
 runs :func:`..pipeline.compute` with the same :class:`..options.RunOptions` as the in-process
@@ -17,8 +18,10 @@ reads it back with :func:`..io.results_folder.read_case` into the same
 :func:`.results_writer.write_results`, so both routes give the same nodes and numbers.
 :meth:`poll` follows the progress file and the process; :meth:`cancel` ends the whole process
 tree (:mod:`.process_tree`: the launcher and its ``python-real`` child) and removes the
-temporary folder, leaving the scene as it was. A run that fails ends in state "failed" with a
-one-line ``error`` (the command line's own message), the scene and the input untouched.
+temporary folder, leaving the scene as it was; should Slicer itself end (a crash), the child
+stops and removes that folder (``--parent-pid``, :mod:`..cli.parent_watch`). A run that fails
+ends in state "failed" with a one-line ``error`` (the command line's own message), the scene
+and the input untouched.
 """
 
 import hashlib
@@ -32,6 +35,7 @@ import time
 
 import SimpleITK as sitk
 
+from ..cli.parent_watch import temp_prefix
 from ..errors import InputError, ModelError, one_line
 from ..options import RunOptions
 from . import logic
@@ -144,7 +148,8 @@ class BackgroundRun(object):
             if not self.options.segment:
                 self._measured = _fingerprint(image)
             python = self.python or default_python_executable()
-            self.temp_dir = tempfile.mkdtemp(prefix="nvseg-slicer-", dir=self.temp_root)
+            self.temp_dir = tempfile.mkdtemp(prefix=temp_prefix(os.getpid()),
+                                             dir=self.temp_root)
             input_path = os.path.join(self.temp_dir, INPUT_FILE)
             sitk.WriteImage(image, input_path)
             ct_path = None
@@ -168,7 +173,8 @@ class BackgroundRun(object):
         argv = [python, "-m", PACKAGE + ".cli", "compute", input_path,
                 "-o", os.path.join(self.temp_dir, "out"), "--options", self.options.to_json(),
                 "--progress-file", os.path.join(self.temp_dir, PROGRESS_FILE),
-                "--case=" + self._input[1]]   # "=": a node named "-CT" is not an option
+                "--case=" + self._input[1],   # "=": a node named "-CT" is not an option
+                "--parent-pid=%d" % os.getpid(), "--temp-dir=" + self.temp_dir]
         if ct_path:
             argv += ["--ct", ct_path]
         if self.model_dir:

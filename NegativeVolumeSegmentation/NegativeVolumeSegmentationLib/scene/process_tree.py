@@ -72,15 +72,22 @@ def _proc_table():
     return table
 
 
-def _proc_stat(pid):
-    """(ppid, pgid, sid, state) from /proc/<pid>/stat, or None when the process is gone."""
+def proc_stat_fields(pid):
+    """The fields of /proc/<pid>/stat after ``pid (comm)`` (state, ppid, pgrp, session, ...,
+    starttime at index 19), or None when the process is gone or there is no /proc."""
     try:
         with open("/proc/%d/stat" % pid, "rb") as handle:
             text = handle.read().decode("ascii", "replace")
     except OSError:
         return None
-    # "pid (comm) state ppid pgrp session ...": comm may hold spaces and parentheses
-    fields = text[text.rfind(")") + 2:].split()
+    return text[text.rfind(")") + 2:].split()   # comm may hold spaces and parentheses
+
+
+def _proc_stat(pid):
+    """(ppid, pgid, sid, state) from /proc/<pid>/stat, or None when the process is gone."""
+    fields = proc_stat_fields(pid)
+    if fields is None:
+        return None
     try:
         return int(fields[1]), int(fields[2]), int(fields[3]), fields[0]
     except (IndexError, ValueError):
