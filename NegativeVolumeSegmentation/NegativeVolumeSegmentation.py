@@ -184,7 +184,7 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
 
     # ------------------------------------------------------------------ state of the buttons
     def _checkCanApply(self, caller=None, event=None):
-        from NegativeVolumeSegmentationLib.scene.panel import show_flag
+        from NegativeVolumeSegmentationLib.scene.panel import show_threshold
         from NegativeVolumeSegmentationLib.scene.views import apply_state
 
         parameters = self._parameterNode
@@ -194,8 +194,8 @@ class NegativeVolumeSegmentationWidget(ScriptedLoadableModuleWidget, VTKObservat
         self.ui.applyButton.toolTip = reason or tooltip
         self.ui.cancelButton.enabled = running
         if parameters is not None and self._results is not None:  # the flag follows the threshold
-            show_flag(self.ui, self.logic.resultsSummary(self._results,
-                                                         parameters.asymmetryThreshold))
+            show_threshold(self.ui, self._results, parameters.asymmetryThreshold,
+                           slicer.mrmlScene)
 
     def _setRunning(self, running):
         self.ui.progressBar.setVisible(running)

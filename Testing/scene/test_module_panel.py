@@ -142,9 +142,12 @@ def test_widget_background_run_fills_results(module_file, widget, scene):
     # the flag follows the threshold around the phantom's true NV asymmetry (+-5 points)
     flag = widget.ui.asymmetryFlagLabel
     assert flag.visible and "negative volume" in flag.text
+    note = table.GetColumnByName("Note")   # the table says it too, at the panel's threshold
+    assert note.GetValue(0) == "asymmetric: above %g %%" % parameters.asymmetryThreshold
     parameters.asymmetryThreshold = truth_asymmetry + 5.0
     widget._checkCanApply()  # what the parameter node's Modified event calls
     assert not widget.ui.asymmetryFlagLabel.visible
+    assert parameters.resultsTable.GetTable().GetColumnByName("Note").GetValue(0) == ""
     assert widget.ui.statusLabel.text.startswith("Done in")
     assert widget.ui.progressBar.values[-1] == 100 and not widget.ui.progressBar.visible
     assert widget.ui.applyButton.enabled and not widget.ui.cancelButton.enabled

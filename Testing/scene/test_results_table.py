@@ -68,3 +68,42 @@ def test_a_mouth_open_asymmetry_is_shown_not_flagged(scene):
     assert rows[0]["Asymmetry (%)"] == 12.3
     assert rows[0]["Note"] == "asymmetry not flagged (mouth open?)"
     assert rows[1]["Note"] == ""
+
+
+def test_an_asymmetry_above_the_threshold_is_flagged_as_the_panel_flags_it(scene):
+    """Before: ``asymmetry_threshold_percent`` was accepted by ``logic.process`` and read by
+    nothing; the table showed no flag at all."""
+    results = {"left": SIDE, "right": SIDE,
+               "asymmetry_percent": {"negative_volume": 8.0, "condyle_volume": 6.04}}
+    rows = _rows(table_node_from_results(results, scene))   # default threshold: 6 %
+    assert rows[0]["Note"] == "asymmetric: above 6 %"
+    assert rows[1]["Note"] == ""   # 6.04 % reads "6.0 %": not above 6 %
+    rows = _rows(table_node_from_results(results, scene, asymmetry_threshold_percent=2.5))
+    assert [rows[0]["Note"], rows[1]["Note"]] == ["asymmetric: above 2.5 %"] * 2
+    rows = _rows(table_node_from_results(results, scene, asymmetry_threshold_percent=10))
+    assert [rows[0]["Note"], rows[1]["Note"]] == ["", ""]
+
+
+def test_logic_process_honours_the_asymmetry_threshold(scene):
+    """The threshold given to ``logic.process`` decides ``results["asymmetry_flags"]`` and the
+    table's Note (an analytic phantom whose condyle spheres differ in radius)."""
+    from NegativeVolumeSegmentationLib.phantom import make_phantom
+    from NegativeVolumeSegmentationLib.scene import mrml_bridge
+    from NegativeVolumeSegmentationLib.scene.logic import MeasurementLogic
+
+    phantom = make_phantom("analytic", seed=5, variant="sphere")   # radii drawn per side
+    ct = mrml_bridge.volume_node_from_image(phantom.ct, scene, "CT")
+    segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "CT joints")
+    mrml_bridge.segmentation_from_labels(phantom.labels, segmentation, [1, 2, 3, 4])
+    logic = MeasurementLogic()
+    low = logic.process(ct, segmentation, segment=False, asymmetry_threshold_percent=0.0)
+    asymmetry = low["asymmetry_percent"]
+    shown = dict((key, round(value, 1)) for key, value in asymmetry.items())
+    assert sorted(low["asymmetry_flags"]) == sorted(k for k, v in shown.items() if v > 0.0)
+    assert "condyle_volume" in low["asymmetry_flags"]
+    rows = _rows(scene.GetNodeByID(low["nodes"]["table"]))
+    assert rows[1]["Note"] == "asymmetric: above 0 %"
+    high = logic.process(ct, segmentation, segment=False, asymmetry_threshold_percent=100.0)
+    assert high["asymmetry_flags"] == []
+    rows = _rows(scene.GetNodeByID(high["nodes"]["table"]))
+    assert not any("asymmetric" in row["Note"] for row in rows)

@@ -41,6 +41,23 @@ def unflagged_nv_asymmetry(rep):
     return None
 
 
+def asymmetry_flags(rep, threshold_percent):
+    """The asymmetries of report ``rep`` to flag: keys of ``asymmetry_percent``
+    ("negative_volume", "condyle_volume") above ``threshold_percent`` (percent) as shown, to
+    0.1 % ("6.0 %" is not above 6 %). None when a side is not measurable (never an asymmetry
+    against a joint that could not be measured); the NV's not when
+    :func:`unflagged_nv_asymmetry` says why."""
+    status = rep.get("quality") or {}
+    if any(rep.get(side) is None or (status.get(side) or {}).get("measurable") is False
+           for side in L.SIDES):
+        return []
+    asymmetry = rep.get("asymmetry_percent") or {}
+    keys = ("condyle_volume",) if unflagged_nv_asymmetry(rep) else (
+        "negative_volume", "condyle_volume")
+    return [key for key in keys if asymmetry.get(key) is not None
+            and round(asymmetry[key], 1) > threshold_percent]
+
+
 def _side_value(side, key):
     return None if side is None else side.get(key)
 

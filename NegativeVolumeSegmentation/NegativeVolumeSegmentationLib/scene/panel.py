@@ -22,7 +22,8 @@ def run_options(parameters):
     """The run options (NegativeVolumeSegmentationLib.options names) the panel's Apply uses."""
     return {"segment": not parameters.measureExisting, "device": parameters.device,
             "max_distance_mm": parameters.maxDistance, "mode": parameters.mode,
-            "smoothing": parameters.smoothing, "show_thickness": parameters.showThickness}
+            "smoothing": parameters.smoothing, "show_thickness": parameters.showThickness,
+            "asymmetry_threshold_percent": parameters.asymmetryThreshold}
 
 
 def show_summary(ui, summary):
@@ -37,6 +38,16 @@ def show_flag(ui, summary):
     """The red asymmetry line: shown only when the summary flags an asymmetry."""
     ui.asymmetryFlagLabel.text = summary["flag"]
     ui.asymmetryFlagLabel.setVisible(summary["asymmetric"])
+
+
+def show_threshold(ui, results, threshold_percent, scene):
+    """The asymmetry threshold (the slider) after a run: the red line and the results table's
+    Note follow it."""
+    from .results_table import follow_threshold
+    from .views import results_summary
+
+    show_flag(ui, results_summary(results, threshold_percent))
+    follow_threshold(results, threshold_percent, scene)
 
 
 def reset_table_of_other_segmentation(parameters):

@@ -14,6 +14,7 @@ segmentation replaces them.
 import slicer
 
 from .. import labels as L
+from ..report.report_json import asymmetry_flags
 from ..errors import InputError
 from . import mrml_bridge
 from .results_table import table_node_from_results
@@ -137,8 +138,10 @@ def write_results(result, inputVolumeNode, segmentationNode, options, table_node
     segmentation and the table are marked as made for ``inputVolumeNode`` (:data:`INPUT_ROLE`).
 
     Returns the report dict plus ``nodes`` (IDs: ``segmentation``, ``segments`` {label value:
-    segment ID}, ``table``, ``thickness_models`` {side: ID}, ``color_legends`` {side: ID}) and
-    ``joint_centers_ras_mm`` {side: RAS point or None}.
+    segment ID}, ``table``, ``thickness_models`` {side: ID}, ``color_legends`` {side: ID}),
+    ``joint_centers_ras_mm`` {side: RAS point or None} and ``asymmetry_flags`` (the
+    asymmetries above ``options.asymmetry_threshold_percent``, the panel's red flag:
+    "negative_volume" / "condyle_volume"; the table's Note says it too).
     """
     owner = segmentationNode if segmentationNode is not None else inputVolumeNode
     if scene is None and owner is not None:
@@ -189,11 +192,13 @@ def _write_into(result, inputVolumeNode, segmentationNode, options, table_node, 
     if table_node is None or table_node.GetScene() is None:  # none, or removed meanwhile
         table_node = segmentationNode.GetNodeReference(TABLE_ROLE)
     table_node = table_node_from_results(
-        report, scene, TABLE_NAME if base is None else base + TABLE_SUFFIX, table_node)
+        report, scene, TABLE_NAME if base is None else base + TABLE_SUFFIX, table_node,
+        options.asymmetry_threshold_percent)
     segmentationNode.SetNodeReferenceID(TABLE_ROLE, table_node.GetID())
     if inputVolumeNode is not None:
         table_node.SetNodeReferenceID(INPUT_ROLE, inputVolumeNode.GetID())
     results = dict(report)
+    results["asymmetry_flags"] = asymmetry_flags(report, options.asymmetry_threshold_percent)
     results["nodes"] = {"segmentation": segmentationNode.GetID(), "segments": segments,
                         "table": table_node.GetID(), "thickness_models": models,
                         "color_legends": legends}

@@ -10,7 +10,7 @@ import slicer
 
 from .. import labels as L
 from ..options import DEFAULTS
-from ..report.report_json import unflagged_nv_asymmetry
+from ..report.report_json import asymmetry_flags, unflagged_nv_asymmetry
 
 
 def show_results(results, inputVolumeNode=None, side=None, field_of_view_mm=80.0, scene=None):
@@ -85,10 +85,8 @@ def results_summary(results,
     unflagged = None if nv is None else unflagged_nv_asymmetry(results)
     if unflagged:
         out["asymmetry"] += " (NV not flagged: a condyle not seated, %s)" % unflagged
-    flagged = [name for name, value in (("negative volume", None if unflagged else nv),
-                                        ("condyle volume", condyle))
-               if value is not None and round(value, 1) > asymmetry_threshold_percent]
-    # judged as shown (0.1 %): "6.0 %" is not "above 6 %" (report.png's flag alike)
+    flagged = [key.replace("_", " ") for key in asymmetry_flags(
+        results or {}, asymmetry_threshold_percent)]
     out["asymmetric"] = bool(flagged)
     out["flag"] = ("Asymmetric: %s above %g %%" % (" and ".join(flagged),
                                                      asymmetry_threshold_percent)
