@@ -123,3 +123,15 @@ def test_a_bug_in_the_one_case_exits_1_not_2(ct_path, tmp_path, patched_models, 
     code, _o, err = _run(capsys, ct_path, "-o", tmp_path / "out")
     assert code == 1 and err.count("\n") == 1
     assert err.startswith("nvseg: internal error: ZeroDivisionError: float division by zero")
+
+
+def test_the_same_input_twice_is_measured_once_and_said(ct_path, tmp_path, patched_models,
+                                                        capsys):
+    """Before: a second path to the same file (a link) was dropped without a word."""
+    link = tmp_path / "again.nii.gz"
+    os.symlink(str(ct_path), str(link))
+    code, _, err = _run(capsys, ct_path, link, "-o", tmp_path / "out", "--device", "cpu")
+    assert code == 0, err
+    assert "nvseg: %s: the same input as %s; measured once" % (link, ct_path) in err
+    with open(str(tmp_path / "out" / "cohort.csv")) as handle:
+        assert [row["case"] for row in csv.DictReader(handle)] == ["twojoints"]

@@ -34,8 +34,12 @@ def test_case_names_and_batch_expansion(tmp_path):
     other = tmp_path / "other"
     other.mkdir()
     sitk.WriteImage(truth, str(other / "b01.nii"))
+    os.symlink(str(cohort / "b01.nii.gz"), str(other / "link.nii.gz"))
+    repeated = []
     cases = find_cases([str(cohort / "d04"), str(cohort / "b01.nii.gz"), str(other / "b01.nii"),
-                        str(cohort / "b01.nii.gz")])
+                        str(cohort / "b01.nii.gz"), str(other / "link.nii.gz")], repeated)
     assert [name for name, _ in cases] == ["d04", "b01", "b01_2"]
+    assert repeated == [(str(cohort / "b01.nii.gz"),) * 2,   # said, not dropped without a word
+                        (str(other / "link.nii.gz"), str(cohort / "b01.nii.gz"))]
     assert case_name("/data/x/p.1.nhdr") == "p.1"
     assert case_name("/data/x/P2.NII.GZ") == "P2"

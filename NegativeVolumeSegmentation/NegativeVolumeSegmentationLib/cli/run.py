@@ -105,7 +105,10 @@ def run(args):
     from ..io.ct import find_cases
 
     options = O.from_arguments(args, segment=True)
-    cases = find_cases(args.inputs)
+    repeated = []
+    cases = find_cases(args.inputs, repeated)
+    for path, kept in repeated:
+        print("nvseg: %s: the same input as %s; measured once" % (path, kept), file=sys.stderr)
     case_outputs.check_places(cases, os.path.abspath(args.output))
     progress_file = getattr(args, "progress_file", None)
     if progress_file:

@@ -311,13 +311,15 @@ def _expand_folder(folder):
     return cases
 
 
-def find_cases(paths):
+def find_cases(paths, repeated=None):
     """Expand inputs into a list of (case name, path) for batch processing.
 
     Each input is a CT file, a DICOM folder (a series, or one study's series in it or in its
     subfolders), or a folder of cases (CT files and subfolders with DICOM files below them:
     :func:`_expand_folder`). Names repeated across inputs get a suffix ``_2``, ``_3``, ... so
-    output folders never collide. Missing inputs raise InputError.
+    output folders never collide. A path that is the same file or folder as one before it (the
+    same input twice, a link to it) is measured once: ``repeated``, a list, receives (that path,
+    the path kept). Missing inputs raise InputError.
     """
     if isinstance(paths, str):
         paths = [paths]
@@ -326,12 +328,14 @@ def find_cases(paths):
         if not os.path.exists(path):
             raise InputError("%s: no such file or folder" % path)
         found.extend(_expand_folder(path) if os.path.isdir(path) else [path])
-    cases, used, seen = [], set(), set()
+    cases, used, seen = [], set(), {}
     for path in found:
         key = os.path.realpath(path)
         if key in seen:
+            if repeated is not None:
+                repeated.append((path, seen[key]))
             continue
-        seen.add(key)
+        seen[key] = path
         name = base = case_name(path)
         number = 2
         while name in used:
