@@ -170,6 +170,44 @@ def test_thickness_map_shows_the_upper_faces_in_their_own_colour():
     assert near(3.0).sum() > 0.97 * coloured.sum() > 10000   # the letters A, R, L aside
 
 
+def test_the_thickness_map_is_seen_from_above_the_patients_right_on_the_right():
+    """A view from above with anterior up has the patient's right (LPS -x) on the picture's
+    right (the 3D views of docs/ show it so). report.png drew it mirrored under that title: a
+    condyle thick only on its right half showed the thick colour on the picture's left."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from NegativeVolumeSegmentationLib.engine import nv_mask, surfaces
+    from NegativeVolumeSegmentationLib.report import thickness_colors
+
+    k, j, i = (np.indices((40, 40, 60)) - np.array([19.5, 19.5, 29.5])[:, None, None, None]) * 0.5
+    image = sitk.GetImageFromArray(((i / 12.0) ** 2 + (j / 5.0) ** 2 + (k / 4.0) ** 2 <= 1.0)
+                                   .astype(np.uint8))
+    image.SetSpacing((0.5, 0.5, 0.5))   # identity direction: array x is LPS x, to the left
+    mesh = surfaces.mask_surface(image)
+    x = np.array([mesh.GetPoint(n)[0] for n in range(mesh.GetNumberOfPoints())])
+    centre = 29.5 * 0.5
+    mesh = nv_mask.with_thickness(mesh, np.where(x < centre - 1.0, 3.0, 0.5))  # right half thick
+    fig = Figure(figsize=(4, 4), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    report_figure._thickness_panel(ax, fig, mesh, L.RIGHT)
+    fig.canvas.draw()
+    rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(float)
+    box = ax.get_window_extent()
+    top, bottom = rgb.shape[0] - int(box.y1) + 2, rgb.shape[0] - int(box.y0) - 2
+    panel = rgb[top:bottom, int(box.x0) + 2:int(box.x1) - 2]
+    colour = np.asarray(thickness_colors.rgb(np.array([3.0]))[0], float)
+    colour = colour * 255.0 if colour.max() <= 1.0 else colour
+    thick = np.abs(panel - colour).max(axis=2) <= 12
+    columns = np.nonzero(thick.any(axis=0))[0]
+    middle = panel.shape[1] / 2.0
+    assert thick.sum() > 2000
+    assert columns.min() > middle - 5, (columns.min(), columns.max(), middle)   # right half only
+
+
 def test_a_long_list_of_cautions_keeps_what_each_is_about():
     """Over three lines report.png shows each caution's "what" (its text before the first ": ");
     a side's caution keeps what it is about, not only "left side"."""

@@ -3,8 +3,8 @@
 One row per joint (patient's right first, as it appears on the viewer's left in radiological
 convention): a coronal and a sagittal CT slice through the condyle centre (bone window) with the
 condyle (MC), temporal bone (TB) and negative volume (NV) outlined in their segment colours (NV
-also lightly filled), and the joint-space thickness (mm) on the condyle seen from above (the
-fixed scale of :mod:`.thickness_colors`, as in Slicer). Below,
+also lightly filled), and the joint-space thickness (mm) on the condyle seen from above
+(anterior up, the patient's right on the right, as a view from above has it; the fixed scale of :mod:`.thickness_colors`, as in Slicer). Below,
 the left/right table with the asymmetry index, flagged above 3 % (borderline) and 6 %
 (asymmetric) (Habets), the cautions and the first warnings. A joint the quality gate
 (:mod:`..quality`) found not measurable says "not measurable: <reason>" in red where its
@@ -115,15 +115,21 @@ def _slice_panel(ax, hu, lab, side, extent, title, flip_x, letters):
     ax.set_title(title, fontsize=10)
     ax.set_xticks([])
     ax.set_yticks([])
+    from matplotlib import patheffects
+
+    dark = [patheffects.withStroke(linewidth=2.5, foreground="black")]   # legible on bone
     for text, x, y in ((letters[0], 0.02, 0.5), (letters[1], 0.98, 0.5), ("S", 0.5, 0.97)):
         ax.text(x, y, text, transform=ax.transAxes, color="white", fontsize=9, ha="center",
-                va="center", fontweight="bold")
-    ax.plot([extent[0] + 2, extent[0] + 12], [extent[2] + 2, extent[2] + 2], color="white", lw=2)
-    ax.text(extent[0] + 7, extent[2] + 3, "10 mm", color="white", fontsize=7, ha="center")
+                va="center", fontweight="bold", path_effects=dark)
+    ax.plot([extent[0] + 2, extent[0] + 12], [extent[2] + 2, extent[2] + 2], color="white", lw=2,
+            path_effects=[patheffects.withStroke(linewidth=4, foreground="black")])
+    ax.text(extent[0] + 7, extent[2] + 3, "10 mm", color="white", fontsize=7, ha="center",
+            path_effects=dark)
 
 
 def _thickness_panel(ax, fig, mesh, side):
-    """The condyle mesh seen from above, faces coloured by joint-space thickness (mm)."""
+    """The condyle mesh seen from above (anterior up, the patient's right on the right), faces
+    coloured by joint-space thickness (mm)."""
     from matplotlib.collections import PolyCollection
     from vtkmodules.util.numpy_support import vtk_to_numpy
 
@@ -145,8 +151,10 @@ def _thickness_panel(ax, fig, mesh, side):
     tri = pts[polys]
     order = np.argsort(tri[:, :, 2].mean(axis=1))            # painter: highest faces last
     tri, face_h = tri[order], h[polys][order]
-    # patient's right on the left of the picture, anterior (-y) up
-    xy = np.stack([tri[:, :, 0], -tri[:, :, 1]], axis=-1)
+    # seen from above (looking along -S), anterior (-y) up: the patient's right (-x) is on the
+    # picture's right, as in the 3D views of docs/ (drawn mirrored, R on the left, until
+    # 2026-12-07 under the same title)
+    xy = np.stack([-tri[:, :, 0], -tri[:, :, 1]], axis=-1)
     hit = face_h.min(axis=1) > 0
     import matplotlib.cm as cm
     colours = thickness_colors.rgb(np.where(hit, face_h.mean(axis=1), 0.0))
@@ -156,9 +164,9 @@ def _thickness_panel(ax, fig, mesh, side):
     ax.set_ylim(xy[..., 1].min() - 1, xy[..., 1].max() + 1)
     ax.text(0.5, 0.97, "A", transform=ax.transAxes, ha="center", va="top", fontsize=9,
             fontweight="bold")
-    ax.text(0.02, 0.5, "R", transform=ax.transAxes, ha="left", va="center", fontsize=9,
+    ax.text(0.02, 0.5, "L", transform=ax.transAxes, ha="left", va="center", fontsize=9,
             fontweight="bold")
-    ax.text(0.98, 0.5, "L", transform=ax.transAxes, ha="right", va="center", fontsize=9,
+    ax.text(0.98, 0.5, "R", transform=ax.transAxes, ha="right", va="center", fontsize=9,
             fontweight="bold")
     from matplotlib.colors import LinearSegmentedColormap, Normalize
     stops = thickness_colors.STOPS
