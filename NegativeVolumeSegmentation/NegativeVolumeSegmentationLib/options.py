@@ -115,9 +115,6 @@ class RunOptions(object):
         merged.update(more)
         return cls(**merged)
 
-    def replace(self, **changes):
-        return RunOptions.from_values(self, **changes)
-
     def to_dict(self):
         return dict((o.name, getattr(self, o.name)) for o in OPTIONS)
 
@@ -142,9 +139,6 @@ class RunOptions(object):
 
     def __eq__(self, other):
         return isinstance(other, RunOptions) and self.to_dict() == other.to_dict()
-
-    def __ne__(self, other):
-        return not self == other
 
     def __repr__(self):
         return "RunOptions(%s)" % ", ".join("%s=%r" % kv for kv in sorted(self.to_dict().items()))

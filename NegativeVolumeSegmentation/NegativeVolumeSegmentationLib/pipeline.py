@@ -225,7 +225,7 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
         postprocess.clean_joint(array, local[side], ct_region, options.enhance_tb)
         local[side].probabilities = joints[side].probabilities = None
     box = labelled_box(ct_region, margin, array=array)
-    corner = joints_part.grid_corner(ct, ct_region, region, array, options)
+    corner = joints_part.grid_corner(ct, ct_region, region, array)
     cleaned, ct_part = joints_part.labels_part(ct_region, array, box)
     del array, ct_region, local
     _release_freed_memory()

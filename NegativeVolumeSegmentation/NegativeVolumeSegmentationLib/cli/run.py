@@ -48,8 +48,8 @@ def add_parser(subparsers):
     p.add_argument("--progress-file", metavar="FILE",
                    help="append machine-readable progress to FILE, one JSON line as each stage "
                         "starts: {\"case\", \"case_index\", \"cases\", \"stage\"} with stage "
-                        "read, localise, segment, postprocess, geometry or write (used by the "
-                        "Slicer module's background run)")
+                        "read, localise, segment, postprocess, geometry or write (for a "
+                        "program following the run)")
     p.set_defaults(func=run)
     return p
 

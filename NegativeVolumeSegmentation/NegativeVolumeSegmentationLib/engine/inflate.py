@@ -34,6 +34,7 @@ from vtkmodules.vtkFiltersGeneral import vtkOBBTree
 
 from . import surfaces
 from .distance_bounds import DistanceBounds
+from ..options import DEFAULTS
 
 MODES = ("confined", "bounded", "paper")  # bounded: rays as confined, region bounded (joint_bounds)
 # A ray meeting the TB surface at more than this angle from its normal only grazes the bone's
@@ -43,7 +44,7 @@ MODES = ("confined", "bounded", "paper")  # bounded: rays as confined, region bo
 # more of the rim but drops true oblique contacts on the head phantom (up to -11 % NV).
 MAX_INCIDENCE_DEG = 85.0
 GRAZING_COS = float(np.cos(np.radians(MAX_INCIDENCE_DEG)))
-DEFAULT_MAX_DISTANCE_MM = 10.0
+DEFAULT_MAX_DISTANCE_MM = DEFAULTS["max_distance_mm"]   # mm; one place: options.py
 RAY_START_MM = 1e-4  # rays start just off the MC surface so they never hit at t = 0 by rounding
 
 LOCATORS = {

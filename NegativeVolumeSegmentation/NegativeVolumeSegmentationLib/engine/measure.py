@@ -19,8 +19,9 @@ from .labelled_region import (ROI_MARGIN_MM, box_around, crop, label_boxes, labe
                               labelled_box, lps_points, paste, working_margin_mm)
 from .. import labels as L
 from ..errors import InputError
+from ..options import DEFAULTS
 
-DEFAULT_CUBE_MM = 30.0
+DEFAULT_CUBE_MM = DEFAULTS["cube_mm"]   # mm; one place: options.py
 TB_SMOOTHING = surfaces.SMOOTHING_FACTOR
 NO_CONDYLE = "%s side: no condyle (label %d) in the label map"   # a side without its condyle
 

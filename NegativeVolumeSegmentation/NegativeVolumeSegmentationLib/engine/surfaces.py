@@ -84,8 +84,7 @@ def signed_volume(poly):
     tri = triangles(poly)
     if len(tri) == 0:
         return 0.0
-    a, b, c = pts[tri[:, 0]], pts[tri[:, 1]], pts[tri[:, 2]]
-    return float(np.sum(np.einsum("ij,ij->i", a, np.cross(b, c))) / 6.0)
+    return _signed_volume(pts, tri)
 
 
 def triangles(poly):

@@ -42,16 +42,16 @@ def joints_region(ct, joints, margin_mm):
     return np.maximum(lo - grow, 0), np.minimum(hi + grow, np.asarray(ct.GetSize()))
 
 
-def grid_corner(ct, ct_region, region, array, options):
+def grid_corner(ct, ct_region, region, array):
     """The LPS point (mm) the engine's 0.3 mm grid is laid from (:func:`.engine.shape_interpolation.
     fine_grid`), or None without labels: the corner of the labelled part of the CT as the
-    engine cuts it at the default rays' reach (the labels' box, in ``array`` (z, y, x) on
-    ``ct_region``, the part ``region`` of ``ct``, grown by that reach and a voxel, within the
-    CT), whatever reach ``options`` (a :class:`..options.RunOptions`) ask for. So the fine voxels,
-    and the condyle's volume on them, do not move with the reach (the real head's condyles read
-    1772.2 / 1677.8, 1764.9 / 1671.1 and 1784.3 / 1663.4 mm^3 with rays of 8, 10 and 12 mm when
-    the grid was laid from the part measured), and at the default reach the grid is that part's
-    as before."""
+    engine cuts it at the default rays' reach and mode (the labels' box, in ``array`` (z, y, x)
+    on ``ct_region``, the part ``region`` of ``ct``, grown by that reach and a voxel, within the
+    CT), whatever reach and mode the run asks for. So the fine voxels, and the condyle's volume
+    on them, do not move with the reach or the mode (the real head's condyles read 1772.2 /
+    1677.8, 1764.9 / 1671.1 and 1784.3 / 1663.4 mm^3 with rays of 8, 10 and 12 mm when the grid
+    was laid from the part measured; a one-joint crop's 1769.6 confined, 1759.0 in mode paper,
+    whose 30 mm cube widened that part), and with the defaults the grid is that part's as before."""
     from ..engine.labelled_region import labelled_box, working_margin_mm
     from ..engine.shape_interpolation import grid_corner as corner_of
     from ..options import DEFAULTS
@@ -60,7 +60,7 @@ def grid_corner(ct, ct_region, region, array, options):
     if box is None:
         return None
     offset = np.zeros(3, int) if region is None else np.asarray(region[0], int)
-    reach = working_margin_mm(DEFAULTS["max_distance_mm"], options.mode, DEFAULTS["cube_mm"])
+    reach = working_margin_mm(DEFAULTS["max_distance_mm"], DEFAULTS["mode"], DEFAULTS["cube_mm"])
     grow = np.ceil(reach / np.asarray(ct.GetSpacing(), float)).astype(int)   # + the voxel above
     lo = np.maximum(offset + box[0] - grow, 0)
     hi = np.minimum(offset + box[1] + grow, np.asarray(ct.GetSize()))

@@ -1,8 +1,8 @@
 """Condyle (MC) and temporal-bone (TB) segmentation in a crop around each joint.
 
-Crop geometry is defined once, in :mod:`.training.joint_crops` (training and inference share
-it): a box of ``crop_size_mm`` around the condyle centre plus ``crop_offset_mm`` (given in the
-left-joint frame), voxels of the model's ``target_spacing_mm``, axes along LPS; direction identity
+Crop geometry is defined once, in :mod:`.crops` (imported as ``joint_crops``; training and
+inference share it): a box of ``crop_size_mm`` around the condyle centre plus
+``crop_offset_mm`` (given in the left-joint frame), voxels of the model's ``target_spacing_mm``, axes along LPS; direction identity
 for the patient's left joint and diag(-1, 1, 1) for the right joint, so array index x always runs
 laterally and a right joint's crop is the mirror image of a left one (one network serves both).
 The mirroring lives in the crop's direction matrix, so every voxel keeps its true physical

@@ -20,8 +20,8 @@ from .vnet import VNet
 NETWORKS = {cls.name: cls for cls in (VNet, UNet3D, AttentionUNet3D)}
 
 # Small configurations meant for a bundled model (a few MB of float32 weights; counts measured
-# in Testing/networks/test_networks.py). The class defaults follow the papers (V-Net: 5x5x5 kernels) and
-# are several times larger.
+# in Testing/networks/test_networks.py). The class defaults follow the papers; they differ from
+# these only in V-Net's kernels (5x5x5 there, 3x3x3 here).
 SMALL = {
     "vnet": dict(base_channels=8, depth=4, kernel_size=3),
     "unet3d": dict(base_channels=8, depth=4),

@@ -22,7 +22,9 @@ implicit functions ``f(points) -> mm`` (negative inside; points (N, 3), any rigi
 import numpy as np
 from scipy.spatial import cKDTree
 
-MAX_DISTANCE_MM = 10.0
+from ..options import DEFAULTS
+
+MAX_DISTANCE_MM = DEFAULTS["max_distance_mm"]   # the NV's default reach (options.py), mm
 
 
 def _grid(lo, hi, step):

@@ -1,7 +1,8 @@
 """Config-driven training and evaluation of the segmentation networks and the joint localiser.
 
 - :mod:`.config`: schema, defaults and validation of JSON / YAML configs.
-- :mod:`.joint_crops`: crops around a joint at a target spacing, right joints mirrored.
+- :mod:`..inference.crops`: crops around a joint at a target spacing, right joints mirrored
+  (shared with inference).
 - :mod:`.augment`: geometric (SimpleITK transforms) and intensity augmentation.
 - :mod:`.data`: cached phantoms and folders of user cases, turned into an infinite seeded stream.
 - :mod:`.localizer`: the coarse localiser's inputs, ball targets and joint detection.

@@ -16,6 +16,7 @@ from scipy import ndimage
 from .. import labels as L
 from ..inference import crops as joint_crops
 from ..inference.crops import aligned_grid, bounding_box, normalise, smooth_resample  # noqa: F401
+from ..inference.localize import MIN_CANDIDATE_MM3, PROBABILITY_THRESHOLD
 from . import augment
 
 SOURCE_SPACING_FACTOR = 0.5  # coarse source copy kept in memory: half the target spacing
@@ -115,15 +116,17 @@ def whole_input(ct, cfg):
     return normalise(hu, cfg["data"]["intensity"]), reference
 
 
-def detect_joints(probability, reference, threshold=0.5, min_volume_mm3=50.0):
+def detect_joints(probability, reference, threshold=PROBABILITY_THRESHOLD,
+                  min_volume_mm3=MIN_CANDIDATE_MM3):
     """Joint candidates from a joint-probability array (z, y, x) on ``reference``'s grid.
 
-    Connected components of ``probability >= threshold`` with at least ``min_volume_mm3``; the
+    Connected components of ``probability > threshold`` (as the pipeline's localiser,
+    :mod:`..inference.localize`) with at least ``min_volume_mm3``; the
     two largest are kept. Returns [{"centre_lps_mm", "volume_mm3", "side"}]: with two joints the
     one at larger physical x is the patient's left; a single joint gets side None (the caller
     decides, e.g. from the head's midline).
     """
-    mask = np.asarray(probability) >= threshold
+    mask = np.asarray(probability) > threshold
     components, count = ndimage.label(mask)
     voxel = float(np.prod(reference.GetSpacing()))
     found = []
