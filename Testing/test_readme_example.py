@@ -43,7 +43,11 @@ def test_readme_python_example_runs_and_measures_the_phantom(tmp_path):
                          text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
     lines = out.stdout.strip().splitlines()
-    numbers = [float(v) for v in re.findall(r"[-\d.]+(?= mm3)", lines[0])]
+    # both sides measured: a side printed "not measurable: <reason>" has no number of its own
+    both = re.match(r"NV left ([-\d.]+) mm3, right ([-\d.]+) mm3, asymmetry ", lines[0])
+    assert both, lines[0]
+    numbers = [float(v) for v in both.groups()]
+    assert len(numbers) == 2, lines[0]
     truth = phantom.truth
     for value, side in zip(numbers, ("left", "right")):
         expected = truth[side]["negative_volume_mm3"]

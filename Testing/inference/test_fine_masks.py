@@ -179,6 +179,16 @@ def test_temporal_bone_from_the_labels_when_asked():
     _, (sbi_tb,) = SI.fine_masks(phantom.labels, (tb,))
     assert np.array_equal(fine_tb, sbi_tb & ~FM.masks_from_probabilities(
         _crop(centre, r, gap, theta), phantom.labels, mc, tb)[1])
+    # against the cap itself (R <= |p - c| <= R + 3 mm within theta of superior): its volume
+    # within 5 % (+2.4 %), its centroid on the axis above the centre, at z-bar = 3 (b^4 - a^4)
+    # (1 + cos theta) / (8 (b^3 - a^3)), within a third of a fine voxel (0.04 mm off)
+    a, b, cos_theta = r + gap, r + gap + TB_THICKNESS, np.cos(np.radians(theta))
+    points = _centres(reference, fine_tb)
+    volume = 2.0 * np.pi / 3.0 * (1.0 - cos_theta) * (b ** 3 - a ** 3)
+    assert len(points) * SI.FINE_STEP_MM ** 3 == pytest.approx(volume, rel=0.05)
+    z_bar = 3.0 * (b ** 4 - a ** 4) * (1.0 + cos_theta) / (8.0 * (b ** 3 - a ** 3))
+    off = points.mean(axis=0) - (centre + [0.0, 0.0, z_bar])
+    assert np.abs(off).max() <= SI.FINE_STEP_MM / 3, off
 
 
 def test_condyle_lower_plane_is_placed_on_the_fine_grid():

@@ -20,6 +20,10 @@ JOINT = np.array([45.0, 15.0, -10.0])   # left joint (LPS mm, head frame); right
 NOSE = np.array([0.0, -85.0, -20.0])
 BALL_MM = 9.0
 TOLERANCE_MM = 4.0             # the search runs on 6 mm voxels
+# the real head of ../shared: its condyle centres (LPS mm; docs/results.md, the untouched scan;
+# within 0.4 mm of the centroids of outlines checked by eye, test_localize_real.py)
+REAL_CONDYLES_LPS_MM = {"left": (298.3, 232.1, 1593.9), "right": (198.3, 227.9, 1595.0)}
+REAL_PAIR_MM = 2.0             # a condyle's mirror image vs the other condyle's centre
 
 
 def rotation(yaw_deg, pitch_deg):
@@ -59,12 +63,17 @@ def test_the_reflection_maps_each_joint_onto_the_other(yaw, pitch):
     assert np.linalg.norm(reflection(nose) - nose) <= TOLERANCE_MM
 
 
-def test_the_plane_mirror_alone_would_miss_a_turned_head():
-    """What the reflection is for: across the plane x = 0 the turned head's left joint mirrors
-    ~45 mm from its right joint (the search around a missed joint covers +-24 mm)."""
+def test_the_reflection_beats_the_plane_mirror_on_a_turned_head():
+    """What the reflection is for: across the grid's mid-plane x = 0 the head turned by 30
+    degrees has its left joint's partner ~45 mm from its right joint (the search around a missed
+    joint covers +-24 mm); across the reflection found, within the tolerance."""
     rot = rotation(30.0, 0.0)
     left, right = rot @ JOINT, rot @ (JOINT * [-1, 1, 1])
     assert np.linalg.norm(left * [-1, 1, 1] - right) > 40.0
+    reflection = symmetry.head_reflection(turned_head(rot))
+    assert reflection is not None
+    assert np.linalg.norm(reflection(left) - right) <= TOLERANCE_MM
+    assert np.linalg.norm(reflection(right) - left) <= TOLERANCE_MM
 
 
 def test_a_slab_of_a_few_slices_has_no_plane_and_no_error():
@@ -93,7 +102,8 @@ def test_a_slab_of_water_out_to_the_edge_does_not_hide_the_real_heads_plane(real
     mean of the head's voxels 7 mm to the left, and the search, through that point, settled on a
     plane 5 degrees tilted (correlation 0.77: "no symmetric head"; with the slab one slice
     thicker and one column wider it had found the plane: the search's start decided). Truth:
-    the untouched scan's plane; each condyle's partner (this scan's condyle centres) stays put."""
+    the head's condyle centres: each one's mirror image lies on the other, and stays where the
+    untouched scan's plane put it."""
     scan = sitk.ReadImage(real_head_ct_path)
     untouched = symmetry.head_reflection(scan)
     hu = sitk.GetArrayFromImage(scan)
@@ -105,8 +115,16 @@ def test_a_slab_of_water_out_to_the_edge_does_not_hide_the_real_heads_plane(real
     blanked.CopyInformation(scan)
     reflection = symmetry.head_reflection(blanked)
     assert reflection is not None
-    for condyle in ([298.3, 232.1, 1593.9], [198.3, 227.9, 1595.0]):
+    for condyle in REAL_CONDYLES_LPS_MM.values():
         assert np.linalg.norm(reflection(condyle) - untouched(condyle)) <= 1.0
+    # and each condyle onto the other one (the untouched plane: 0.9 mm); across the grid's
+    # mid-plane x = 254.5 mm, a head lying a little turned, 13.1 mm
+    left, right = (np.asarray(REAL_CONDYLES_LPS_MM[s]) for s in ("left", "right"))
+    for found in (reflection, untouched):
+        assert np.linalg.norm(found(left) - right) <= REAL_PAIR_MM
+        assert np.linalg.norm(found(right) - left) <= REAL_PAIR_MM
+    centre_x = scan.TransformContinuousIndexToPhysicalPoint([0.5 * (size[0] - 1), 0.0, 0.0])[0]
+    assert np.linalg.norm(left * [-1, 1, 1] + [2 * centre_x, 0, 0] - right) > 3 * REAL_PAIR_MM
 
 
 def test_only_the_tissue_near_the_joints_level_is_mirrored_when_it_is_known():

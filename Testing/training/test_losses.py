@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -120,12 +121,23 @@ def test_empty_classes_are_left_out_or_smoothed():
 
 
 def test_batch_dice_pools_samples():
-    logits, target = two_class_case()
-    both_logits = torch.cat([logits, logits.flip(-1)])
-    both_target = torch.cat([target, target.flip(-1)])
-    # identical samples (mirrored): pooled Dice equals the per-sample Dice
-    assert float(losses.soft_dice_loss(both_logits, both_target, batch_dice=True)) == pytest.approx(
-        float(losses.soft_dice_loss(logits, target)), rel=1e-6)
+    """batch_dice: one Dice per class from sums over the whole batch (nnU-Net's pooled form),
+    not the mean of each sample's Dice; two different samples, the pooled Dice by hand."""
+    cases = [(6, 10, 0.8, 0.3), (2, 14, 0.4, 0.05)]   # (n1, n0, a, b) as in two_class_case
+    pairs = [two_class_case(*c) for c in cases]
+    logits = torch.cat([p[0] for p in pairs])
+    target = torch.cat([p[1] for p in pairs])
+    # class 1: sum p g = n1 a, sum p^2 = n1 a^2 + n0 b^2, sum g = n1, each summed over both samples
+    inter = sum(n1 * a for n1, n0, a, b in cases)
+    squares = sum(n1 * a * a + n0 * b * b for n1, n0, a, b in cases)
+    ones = sum(n1 for n1, n0, a, b in cases)
+    pooled = 2 * inter / (squares + ones)
+    each = [2 * n1 * a / (n1 * a * a + n0 * b * b + n1) for n1, n0, a, b in cases]
+    assert abs(pooled - np.mean(each)) > 0.05        # the two forms differ on this batch
+    got = losses.soft_dice_loss(logits, target, batch_dice=True, smooth=0.0)
+    assert float(got) == pytest.approx(1 - pooled, rel=1e-6)
+    assert float(losses.soft_dice_loss(logits, target, smooth=0.0)) == pytest.approx(
+        1 - np.mean(each), rel=1e-6)
 
 
 def test_bad_targets_raise():
