@@ -107,3 +107,27 @@ def test_logic_process_honours_the_asymmetry_threshold(scene):
     assert high["asymmetry_flags"] == []
     rows = _rows(scene.GetNodeByID(high["nodes"]["table"]))
     assert not any("asymmetric" in row["Note"] for row in rows)
+
+
+def test_a_second_run_into_no_segmentation_makes_distinct_names(scene):
+    """``logic.process(ct)`` twice from the console (None: create) made two nodes named "CT TMJ
+    segmentation" and two "CT negative volume results"; now the second are "..._1", as Slicer
+    names a second copy."""
+    from NegativeVolumeSegmentationLib.options import RunOptions
+    from NegativeVolumeSegmentationLib.phantom import make_phantom
+    from NegativeVolumeSegmentationLib.scene import mrml_bridge
+    from NegativeVolumeSegmentationLib.scene.logic import MeasurementLogic
+    from NegativeVolumeSegmentationLib.scene.results_writer import write_results
+
+    phantom = make_phantom("analytic", seed=5, variant="sphere")
+    ct = mrml_bridge.volume_node_from_image(phantom.ct, scene, "CT")
+    given = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "CT joints")
+    mrml_bridge.segmentation_from_labels(phantom.labels, given, [1, 2, 3, 4])
+    result = MeasurementLogic().compute(ct, given, segment=False)
+    names = []
+    for _ in range(2):   # as the segmenting runs write: into no segmentation
+        nodes = write_results(result, ct, None, RunOptions(show_thickness=False))["nodes"]
+        names.append((scene.GetNodeByID(nodes["segmentation"]).GetName(),
+                      scene.GetNodeByID(nodes["table"]).GetName()))
+    assert names == [("CT TMJ segmentation", "CT negative volume results"),
+                     ("CT TMJ segmentation_1", "CT negative volume results_1")]

@@ -66,7 +66,7 @@ def table_node_from_results(results, scene, name="Negative volume results", node
     Note (:func:`..report.report_json.asymmetry_flags`).
     """
     if node is None:
-        node = scene.AddNewNodeByClass("vtkMRMLTableNode", name)
+        node = scene.AddNewNodeByClass("vtkMRMLTableNode", scene.GenerateUniqueName(name))
     withheld = dict((side, _withheld(results, side)) for side in labels.SIDES)
     sides = [{} if withheld[side] is not None else results.get(side) or {}
              for side in labels.SIDES]

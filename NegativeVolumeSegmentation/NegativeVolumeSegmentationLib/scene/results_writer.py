@@ -128,7 +128,7 @@ def write_results(result, inputVolumeNode, segmentationNode, options, table_node
     """Write a run's results into the scene; the one place that writes results.
 
     Creates the output segmentation when ``segmentationNode`` is None ("<CT name> TMJ
-    segmentation", CT geometry). Segments of :func:`segment_values` with the docs/interfaces.md
+    segmentation", "..._1" when that name is taken, as Slicer names a second copy; CT geometry). Segments of :func:`segment_values` with the docs/interfaces.md
     names and colours replace same-named ones (stale ones of a side not measured now are
     removed), closed surfaces are built with ``options.smoothing`` (``options``: a
     :class:`..options.RunOptions`), per measured joint the thickness
@@ -152,8 +152,8 @@ def write_results(result, inputVolumeNode, segmentationNode, options, table_node
     base = inputVolumeNode.GetName() if inputVolumeNode is not None else None
     created = segmentationNode is None
     if created:
-        segmentationNode = scene.AddNewNodeByClass("vtkMRMLSegmentationNode",
-                                                   (base or "CT") + SEGMENTATION_SUFFIX)
+        name = scene.GenerateUniqueName((base or "CT") + SEGMENTATION_SUFFIX)   # _1 if taken
+        segmentationNode = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", name)
         segmentationNode.CreateDefaultDisplayNodes()
         if inputVolumeNode is not None:
             segmentationNode.SetReferenceImageGeometryParameterFromVolumeNode(inputVolumeNode)
