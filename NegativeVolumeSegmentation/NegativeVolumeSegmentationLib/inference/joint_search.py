@@ -35,6 +35,7 @@ ALIGN_PAIR_MM = (75.0, 130.0)
 # (phantoms 855-1604, the real head CT ~2300); a "condyle" of more than this is the ramus or
 # other bone caught by a misplaced crop (seen when searching for a missed joint).
 MAX_CONDYLE_IN_CROP_MM3 = 4000.0
+LONE_MEDIAL_MM = 15.0        # a lone joint's alternatives lie at most this medial of it
 
 
 def _condyle_centre(joint, ct):
@@ -99,7 +100,14 @@ def side_alternatives(side, joints_lps, candidates):
         lateral = 0.4 * localize.MIN_JOINT_DISTANCE_MM
         same_side = lambda p: (p[0] - mid) * np.sign(chosen[0] - mid) >= lateral
     else:
-        same_side = lambda p: np.linalg.norm(p - chosen) <= 40.0
+        # one joint: within 40 mm (the coronoid process lies ~25 mm anterior of the condyle),
+        # but no more than LONE_MEDIAL_MM medial of the localiser's point: with no other joint
+        # nothing tells medial bone from a joint, and on half a head the skull base 30-35 mm
+        # medial out-scored the joint on evidence (10060 against 9130; that side then read "not
+        # measurable: the image border cuts the condyle")
+        medial = -1.0 if side == L.LEFT else 1.0   # LPS: +x is the patient's left
+        same_side = lambda p: (np.linalg.norm(p - chosen) <= 40.0
+                               and (p[0] - chosen[0]) * medial <= LONE_MEDIAL_MM)
     points = [chosen]
     for c in sorted(candidates, key=lambda c: -c.score):
         if len(points) >= MAX_VERIFIED:
