@@ -28,11 +28,25 @@ def test_defaults_and_conversion():
     ({"asymmetry_threshold_percent": float("-inf")}, "between 0 and 100"),
     ({"smoothing": 1.5}, "smoothing must be between 0 and 1"),
     ({"max_distance_mm": "ten"}, "must be a number"), ({"colour": "red"}, "unknown option"),
+    # bool("maybe") is True: any value passed, and segment="false" segmented the CT (replacing
+    # the segments given to be measured)
+    ({"segment": "maybe"}, "segment must be true or false"),
+    ({"segment": None}, "segment must be true or false"),
+    ({"show_thickness": 2}, "show_thickness must be true or false"),
+    ({"enhance_tb": 0.5}, "enhance_tb must be true or false"),
 ])
 def test_bad_values_are_refused_in_one_line(bad, match):
     with pytest.raises(InputError, match=match) as caught:
         O.RunOptions(**bad)
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("given, meant", [
+    ("false", False), ("False", False), ("no", False), ("0", False), (0, False), (False, False),
+    ("true", True), ("Yes", True), ("on", True), ("1", True), (1, True), (True, True)])
+def test_yes_or_no_in_words_means_what_it_says(given, meant):
+    assert O.RunOptions(segment=given).segment is meant
+    assert O.RunOptions(create_surfaces=given).create_surfaces is meant
 
 
 def test_json_round_trip_is_exact():

@@ -33,7 +33,7 @@ class Option(object):
     def check(self, value):
         """The value converted to the option's type; InputError (one line) when not allowed."""
         if self.kind == "bool":
-            return bool(value)
+            return _yes_or_no(self.name, value)
         if self.kind == "choice":
             text = str(self.default if value is None else value).lower()
             if text not in self.choices:
@@ -56,6 +56,27 @@ class Option(object):
         low = "-inf" if self.low is None else "%g" % self.low
         high = "inf" if self.high is None else "%g" % self.high
         return "between %s and %s" % (low, high)
+
+
+_WORDS = {"true": True, "yes": True, "on": True, "1": True,
+          "false": False, "no": False, "off": False, "0": False}
+
+
+def _yes_or_no(name, value):
+    """True / False from a bool (numpy's too), 0 / 1, or a word (true / false, yes / no, on /
+    off, case ignored); InputError for anything else: ``bool("false")`` is True, and
+    ``segment="false"`` would segment the CT and replace the segments given to be measured."""
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in _WORDS:
+            return _WORDS[word]
+    elif value is not None and not isinstance(value, float):
+        try:
+            if value in (True, False):
+                return bool(value)
+        except (TypeError, ValueError):   # an array: no single truth value
+            pass
+    raise InputError("%s must be true or false, got %r" % (name, value))
 
 
 OPTIONS = (

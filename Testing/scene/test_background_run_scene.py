@@ -176,3 +176,52 @@ def _dead(pid):
             return handle.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
     except OSError:
         return not os.path.exists("/proc/self/stat")
+
+
+def _under_a_grid_transform(scene, node):
+    """Put ``node`` under a (zero) displacement-grid transform: non-linear for Slicer."""
+    import vtk
+
+    transform = scene.AddNewNodeByClass("vtkMRMLGridTransformNode", "warp")
+    grid = slicer.vtkOrientedGridTransform()
+    image = vtk.vtkImageData()
+    image.SetDimensions(5, 5, 5)
+    image.SetOrigin(-100, -100, -100)
+    image.SetSpacing(50, 50, 50)
+    image.AllocateScalars(vtk.VTK_DOUBLE, 3)
+    image.GetPointData().GetScalars().Fill(0.0)
+    grid.SetDisplacementGridData(image)
+    transform.SetAndObserveTransformFromParent(grid)
+    node.SetAndObserveTransformNodeID(transform.GetID())
+
+
+def _segment_names(segmentation):
+    seg = segmentation.GetSegmentation()
+    return sorted(seg.GetNthSegment(i).GetName() for i in range(seg.GetNumberOfSegments()))
+
+
+def test_a_segmentation_under_a_non_linear_transform_is_refused_before_anything_runs(scene):
+    """Segmenting into it ran the networks, then removed the user's segments and failed to
+    write ("... under a non-linear transform"), leaving it empty; measuring it named the
+    export's temporary node ('__nvseg_export__'). Now refused first, by its own name, for
+    either route, and a write (the transform set while the run computed) removes nothing."""
+    from NegativeVolumeSegmentationLib.errors import InputError
+    from NegativeVolumeSegmentationLib.options import RunOptions
+    from NegativeVolumeSegmentationLib.scene.background import BackgroundRun
+    from NegativeVolumeSegmentationLib.scene.logic import MeasurementLogic
+    from NegativeVolumeSegmentationLib.scene.results_writer import write_results
+
+    _phantom, ct, segmentation = _phantom_nodes(scene, "CT", 3)
+    result = MeasurementLogic().compute(ct, segmentation, segment=False)
+    names = _segment_names(segmentation)
+    _under_a_grid_transform(scene, segmentation)
+    logic = MeasurementLogic()
+    logic.load_models = lambda *a, **k: pytest.fail("refused only after loading the networks")
+    for segment in (True, False):
+        with pytest.raises(InputError, match="'CT joints' is under a non-linear transform"):
+            logic.process(ct, segmentation, segment=segment)
+        with pytest.raises(InputError, match="'CT joints' is under a non-linear transform"):
+            BackgroundRun(ct, segmentation, segment=segment).start()
+    with pytest.raises(InputError, match="'CT joints' is under a non-linear transform"):
+        write_results(result, ct, segmentation, RunOptions())
+    assert _segment_names(segmentation) == names and len(names) == 4

@@ -70,7 +70,9 @@ def source_image(options, inputVolumeNode, segmentationNode):
     """(LPS SimpleITK image, name, CT or None) a run measures: the CT (segment=True; no third
     image) or the label map of the MC / TB segments (segment=False, :func:`existing_segments`)
     with the CT when a volume is selected (the air rule, the quality gate on the CT's grid).
-    InputError for nodes that cannot run."""
+    InputError for nodes that cannot run, the output segmentation under a non-linear
+    transform included (it could not be written: refused before anything is computed)."""
+    mrml_bridge.check_linear_transform(segmentationNode)
     if options.segment:
         return input_image(inputVolumeNode) + (None,)
     name = segmentationNode.GetName() if segmentationNode is not None else "segmentation"

@@ -50,6 +50,13 @@ def ijk_to_ras_from_image(image):
     return matrix
 
 
+def check_linear_transform(node):
+    """InputError (naming ``node``) when ``node`` is under a non-linear transform; checked before
+    a run computes or writes anything, so that nothing is half-written."""
+    if node is not None:
+        _to_world(node)
+
+
 def _to_world(node):
     """4x4 local -> world (RAS) matrix of a transformable node; non-linear is refused."""
     transform_node = node.GetParentTransformNode()
@@ -217,6 +224,7 @@ def labels_from_segmentation(segmentation_node, reference_volume_node=None, valu
     """
     if values is None:
         values = [s.value for s in labels.SEGMENTS]
+    _to_world(segmentation_node)   # refused here, by its name (not the export's temporary node)
     found = {}
     ids = vtk.vtkStringArray()
     for value in values:

@@ -172,6 +172,7 @@ def write_results(result, inputVolumeNode, segmentationNode, options, table_node
 
 def _write_into(result, inputVolumeNode, segmentationNode, options, table_node, scene, base):
     """:func:`write_results` into ``segmentationNode`` (made or given)."""
+    mrml_bridge.check_linear_transform(segmentationNode)   # before any segment is removed
     segmentation = segmentationNode.GetSegmentation()
     values = segment_values(options)
     for value in values:  # stale segments of an earlier run must not survive
