@@ -27,6 +27,13 @@ NEGATIVE_VOLUME = {LEFT: 5, RIGHT: 6}
 BY_VALUE = {s.value: s for s in SEGMENTS}
 
 
+def matching_name(text):
+    """A segment name as it is matched, in files and in Slicer alike: lower case, underscores
+    as spaces, whitespace runs as one ("left_Mandibular  condyle" is "Left mandibular
+    condyle")."""
+    return " ".join(str(text).replace("_", " ").split()).lower()
+
+
 def other_side(side):
     """The opposite side name."""
     return RIGHT if side == LEFT else LEFT

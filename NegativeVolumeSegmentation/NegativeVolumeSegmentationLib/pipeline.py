@@ -158,15 +158,16 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
 
     announce("read", case)
     t0 = time.perf_counter()
-    if isinstance(source, sitk.Image):
-        ct = check_image(source)
-        warnings.extend(check_ct_like(ct))
+    if isinstance(source, sitk.Image):   # messages name it by its case (Slicer: the volume)
+        said = case or "in-memory image"
+        ct = check_image(source, said)
+        warnings.extend(check_ct_like(ct, said))
         name = "in-memory image"
     else:
         ct, read_warnings = read_ct(source)
         warnings.extend(read_warnings)
-        name = os.path.abspath(source)
-    check_head(ct, "in-memory image" if isinstance(source, sitk.Image) else str(source))
+        name = said = os.path.abspath(source)
+    check_head(ct, said if isinstance(source, sitk.Image) else str(source))
     inputs = {"ct": name, "dicom_series": series_record(ct)}   # None unless a DICOM folder
     scan = quality.check_scan(ct, mode=options.mode)  # unmeasurable: no networks run
     timings["read"] = time.perf_counter() - t0

@@ -68,3 +68,36 @@ def test_background_measure_existing_matches_in_process(scene):
     results = slicer_selftest.check_background_measure_existing(scene)
     print("paper-mode NV", results["left"]["negative_volume_mm3"],
           results["right"]["negative_volume_mm3"], "timings", results["timings_s"])
+
+
+def test_segment_names_match_as_in_files(scene):
+    """Files matched "Left_mandibular_condyle" (underscores as spaces), Slicer's segments did
+    not ("has none of the segments"): one rule now (labels.matching_name)."""
+    import numpy as np
+    import SimpleITK as sitk
+
+    from NegativeVolumeSegmentationLib.scene import mrml_bridge
+
+    labels = sitk.GetImageFromArray(np.pad(np.ones((3, 3, 3), np.uint8), 2))
+    segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "drawn")
+    segment_id = mrml_bridge.segmentation_from_labels(labels, segmentation, [1])[1]
+    segmentation.GetSegmentation().GetSegment(segment_id).SetName("left_Mandibular__condyle")
+    assert mrml_bridge.find_segment_id(segmentation, "Left mandibular condyle") == segment_id
+    assert mrml_bridge.find_segment_id(segmentation, "Left temporal bone") is None
+
+
+def test_console_errors_name_the_volume(scene):
+    """A CT volume without a head read "in-memory image: no head in the image" from the
+    console (and in nv_batch.py's cohort.csv): now the volume's name."""
+    import numpy as np
+    import pytest
+    import SimpleITK as sitk
+
+    from NegativeVolumeSegmentationLib.errors import InputError
+    from NegativeVolumeSegmentationLib.scene import mrml_bridge
+    from NegativeVolumeSegmentationLib.scene.logic import MeasurementLogic
+
+    air = sitk.GetImageFromArray(np.full((40, 40, 40), -1000, np.int16))
+    volume = mrml_bridge.volume_node_from_image(air, scene, "patient 7 CT")
+    with pytest.raises(InputError, match="^patient 7 CT: .*no head"):
+        MeasurementLogic().process(volume, None, segment=True, device="cpu")

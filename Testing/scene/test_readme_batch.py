@@ -58,6 +58,7 @@ def test_readme_batch_script_processes_a_folder(scene, tmp_path, monkeypatch):
                                   -1000.0, phantom.ct.GetPixelID()), str(in_dir / "thick.nii.gz"))
     flat = sitk.Image([40, 40], sitk.sitkInt16)
     sitk.WriteImage(flat, str(in_dir / "flat.nii.gz"))
+    sitk.WriteImage(flat, str(in_dir / "flat.nrrd"))   # the same stem: its own case, "flat_2"
     (in_dir / "head.seg.nrrd").write_text("not a CT: must be skipped")
 
     saved = []
@@ -84,12 +85,13 @@ def test_readme_batch_script_processes_a_folder(scene, tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["nv_batch.py", str(in_dir), str(out_dir)])
     with pytest.raises(SystemExit) as ended:
         exec(compile(readme_script(), "nv_batch.py", "exec"), {"__name__": "__main__"})
-    assert ended.value.code == 0  # one case of three failed: nvseg run's exit status too
+    assert ended.value.code == 0  # two cases of four failed: nvseg run's exit status too
 
     with open(out_dir / "cohort.csv") as handle:
         rows = {row["case"]: row for row in csv.DictReader(handle)}
-    assert sorted(rows) == ["flat", "head", "thick"]
-    assert rows["flat"]["status"] == "failed" and "single slice" in rows["flat"]["error"]
+    assert sorted(rows) == ["flat", "flat_2", "head", "thick"]   # "flat" twice overwrote
+    for name in ("flat", "flat_2"):
+        assert rows[name]["status"] == "failed" and "single slice" in rows[name]["error"]
     head = rows["head"]
     assert head["status"] == "ok" and head["error"] == "" and head["mode"] == "confined"
     for side in ("left", "right"):

@@ -144,12 +144,8 @@ def write_label_map(label_image, path):
 BONE_VALUES = tuple(s.value for s in labels.SEGMENTS if s.structure != "negative_volume")
 
 
-def _normal_name(text):
-    """A segment name as matched: lower case, underscores as spaces, whitespace runs as one."""
-    return " ".join(str(text).replace("_", " ").split()).lower()
 
-
-_NAME_TO_VALUE = dict((_normal_name(s.name), s.value) for s in labels.SEGMENTS)
+_NAME_TO_VALUE = dict((labels.matching_name(s.name), s.value) for s in labels.SEGMENTS)
 
 
 def _quoted(names):
@@ -173,7 +169,7 @@ def _matched_segments(image, name, warnings):
     matched, others, names = {}, [], []
     for segment in _segments(image):
         label = str(segment.get("Name", segment.get("ID", ""))).strip()
-        value = _NAME_TO_VALUE.get(_normal_name(label))
+        value = _NAME_TO_VALUE.get(labels.matching_name(label))
         names.append(label)
         if value is None:
             others.append(label)

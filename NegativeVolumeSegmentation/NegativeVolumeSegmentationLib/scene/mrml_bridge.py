@@ -147,17 +147,14 @@ def _oriented_image_from_labels(array, ijk_to_ras):
     return oriented
 
 
-def _normalized(name):
-    return " ".join(str(name).lower().split())
-
-
 def find_segment_id(segmentation_node, name):
-    """ID of the segment called ``name`` (case and spacing ignored), or None."""
+    """ID of the segment called ``name`` (case, spacing and underscores ignored, as in files:
+    :func:`..labels.matching_name`), or None."""
     segmentation = segmentation_node.GetSegmentation()
-    wanted = _normalized(name)
+    wanted = labels.matching_name(name)
     for index in range(segmentation.GetNumberOfSegments()):
         segment_id = segmentation.GetNthSegmentID(index)
-        if _normalized(segmentation.GetSegment(segment_id).GetName()) == wanted:
+        if labels.matching_name(segmentation.GetSegment(segment_id).GetName()) == wanted:
             return segment_id
     return None
 
