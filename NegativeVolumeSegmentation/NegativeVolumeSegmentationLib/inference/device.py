@@ -60,11 +60,11 @@ def choose_device(request="auto"):
     or for "cuda" when no CUDA device is available."""
     request = str(request or "auto").lower()
     if request not in DEVICES:
-        raise InputError("--device must be one of %s, got %r" % ("|".join(DEVICES), request))
+        raise InputError("device must be one of %s, got %r" % ("|".join(DEVICES), request))
     has_cuda = torch.cuda.is_available()
     if request == "cuda" and not has_cuda:
-        raise InputError("--device cuda was asked for but no CUDA device is available "
-                         "(torch %s); use --device cpu or auto" % torch.__version__)
+        raise InputError("device cuda was asked for but no CUDA device is available "
+                         "(torch %s); use device cpu or auto" % torch.__version__)
     if request in ("auto", "cuda") and has_cuda:
         return DeviceChoice("cuda", _cuda_description())
     threads = torch.get_num_threads()
