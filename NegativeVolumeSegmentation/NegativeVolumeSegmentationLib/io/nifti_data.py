@@ -50,6 +50,66 @@ def _nifti_layout(header):
             (int(codes[0]), int(codes[1])))
 
 
+def _nifti_transforms(header):
+    """(pixdim (8,), qform 3 x 4 or None, sform 3 x 4 or None) of a NIfTI-1 / -2 header (each
+    transform None when its code is 0), or None for another header."""
+    for endian in "<>":
+        size = np.frombuffer(header[:4], dtype=endian + "i4")[0]
+        if size == 348 and len(header) >= 348:
+            f, at = endian + "f4", (76, 252, 256, 268, 280)
+            codes = np.frombuffer(header[252:256], dtype=endian + "i2")
+            break
+        if size == 540 and len(header) >= 540:
+            f, at = endian + "f8", (104, 344, 352, 376, 400)
+            codes = np.frombuffer(header[344:352], dtype=endian + "i4")
+            break
+    else:
+        return None
+    width = np.dtype(f).itemsize
+    pixdim = np.frombuffer(header[at[0]:at[0] + 8 * width], dtype=f).astype(float)
+    sform = None
+    if codes[1] > 0:
+        sform = np.frombuffer(header[at[4]:at[4] + 12 * width], dtype=f).astype(float)
+        sform = sform.reshape(3, 4)
+    qform = None
+    if codes[0] > 0:
+        b, c, d = np.frombuffer(header[at[2]:at[2] + 3 * width], dtype=f).astype(float)
+        a = np.sqrt(max(0.0, 1.0 - (b * b + c * c + d * d)))
+        rotation = np.array([[a * a + b * b - c * c - d * d, 2 * (b * c - a * d), 2 * (b * d + a * c)],
+                             [2 * (b * c + a * d), a * a + c * c - b * b - d * d, 2 * (c * d - a * b)],
+                             [2 * (b * d - a * c), 2 * (c * d + a * b), a * a + d * d - c * c - b * b]])
+        scale = np.abs(pixdim[1:4]) * np.array([1.0, 1.0, -1.0 if pixdim[0] < 0 else 1.0])
+        offset = np.frombuffer(header[at[3]:at[3] + 3 * width], dtype=f).astype(float)
+        qform = np.column_stack([rotation * scale, offset])
+    return pixdim, qform, sform
+
+
+def check_nifti_axes(header, name):
+    """InputError (one line) when a NIfTI header's geometry is ambiguous: an sform whose voxel
+    size disagrees with pixdim (ITK then reads pixdim, the NIfTI standard and nibabel the sform:
+    a label map at 0.5 mm with pixdim 1 mm read 8 x its condyle volume), or a qform and an sform
+    that place the voxels differently (ITK takes the qform, nibabel the sform: a stale qform
+    read the sides reversed). Tolerances: 0.1 % of the voxel size, 0.01 mm."""
+    found = _nifti_transforms(header)
+    if found is None:
+        return
+    pixdim, qform, sform = found
+    if sform is None:
+        return
+    sizes = np.linalg.norm(sform[:, :3], axis=0)
+    voxel = np.abs(pixdim[1:4])
+    if np.any(np.abs(sizes - voxel) > 1e-3 * np.maximum(voxel, 1e-6)):
+        raise InputError("%s: the NIfTI sform's voxel size (%s mm) disagrees with its pixdim (%s "
+                         "mm); readers differ on which to use: fix the header"
+                         % (name, " x ".join("%.4g" % v for v in sizes),
+                            " x ".join("%.4g" % v for v in voxel)))
+    if qform is not None and (
+            np.abs(qform[:, :3] - sform[:, :3]).max() > 1e-3 * max(voxel.max(), 1e-6)
+            or np.abs(qform[:, 3] - sform[:, 3]).max() > 0.01):
+        raise InputError("%s: the NIfTI qform and sform place the voxels differently (ITK reads "
+                         "the qform, other tools the sform); fix the header" % name)
+
+
 def unoriented_nifti(path):
     """Whether ``path`` is a NIfTI file (.nii, .nii.gz) whose header has qform_code and sform_code
     0: it carries no orientation, so the patient's left/right are not known from it (ITK reads
@@ -66,16 +126,18 @@ def unoriented_nifti(path):
 
 
 def check_nifti_data(path, name):
-    """InputError when a .nii / .nii.gz holds less voxel data than its header declares, or (float
-    data) NaN / infinite values. ITK's NIfTI reader silently reads both as zeros, so the stored
+    """InputError when a .nii / .nii.gz holds less voxel data than its header declares, (float
+    data) NaN / infinite values, or geometry readers disagree on (:func:`check_nifti_axes`). ITK's NIfTI reader silently reads both as zeros, so the stored
     bytes are streamed here (chunk by chunk, decompressing a .nii.gz; nothing is kept).
     """
     compressed = path.lower().endswith(".gz")
     try:
         with (gzip.open if compressed else open)(path, "rb") as handle:
-            layout = _nifti_layout(handle.read(544))
+            header = handle.read(544)
+            layout = _nifti_layout(header)
             if layout is None:
                 return
+            check_nifti_axes(header, name)
             offset, needed, dtype = layout[:3]
             if dtype is None and not compressed:
                 present = os.path.getsize(path) - offset

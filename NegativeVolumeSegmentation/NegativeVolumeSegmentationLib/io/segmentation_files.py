@@ -41,6 +41,7 @@ from .. import labels
 from .ct import FORMAT_NAMES, check_direction, check_nifti_data, image_extension
 from ..errors import InputError
 from .atomic import atomic_path
+from .quiet import quiet_libraries
 
 SEGMENTATION_EXTENSION = ".seg.nrrd"
 MAX_LABEL = max(s.value for s in labels.SEGMENTS)
@@ -265,7 +266,8 @@ def _read_image(path, name):
     it cannot be read (a NIfTI's voxel data is checked: :func:`.ct.check_nifti_data`)."""
     ext = image_extension(path)   # a .seg.nrrd ends with .nrrd
     try:
-        image = sitk.ReadImage(path)
+        with quiet_libraries():   # ITK, MetaIO and nifticlib print their own errors on stderr
+            image = sitk.ReadImage(path)
     except RuntimeError:
         if path.lower().endswith(SEGMENTATION_EXTENSION):
             raise InputError("%s: cannot read it as a Slicer segmentation (.seg.nrrd)" % name)
