@@ -1,6 +1,6 @@
 """`nvseg negative-volume --ct`: the CT beside the label map, a DICOM series named in the
 report, a CT elsewhere refused, a CT on another grid resampled and its own grid gated
-(cli/negative_volume.py, pipeline.measure_labels, quality.py).
+(cli/negative_volume.py, pipeline.measure_labels, quality/).
 
 Truth: the analytic phantom of analytic_case.py (the ``case`` fixture, conftest.py), whose
 negative volumes are known in closed form, and the numbers measured with its CT on the labels'

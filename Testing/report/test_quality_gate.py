@@ -1,4 +1,4 @@
-"""The quality gate (quality.py): each scan- and side-level check on inputs built by hand, whose
+"""The quality gate (quality/): each scan- and side-level check on inputs built by hand, whose
 answer is known from how they were built (box-shaped condyles and temporal-bone plates on a
 0.5 mm grid: volumes and contact areas are exact voxel counts of known boxes), then the gate
 through pipeline.measure_labels and report.png."""

@@ -16,16 +16,19 @@ A merely imperfect scan keeps its numbers with a line in ``cautions``. Lengths i
 mm^3 (cm^3 where named), areas in mm^2, points in LPS mm (+z superior). numpy + SimpleITK only.
 """
 
-import numpy as np
 import SimpleITK as sitk
 
-from . import labels as L
-from .engine.joint_bounds import MIN_SEATED_BEHIND_MM
-from .engine.labelled_region import label_boxes, labelled_box, lps_points, part_around
-from .field_of_view import JOINT_MARGIN_MM, condylar_head, field_of_view_reason, superior_axis
-from .hounsfield import check_intensities
-from .metal import check_metal
-from .slice_detail import slice_detail_mm
+from .. import labels as L
+from ..engine.joint_bounds import MIN_SEATED_BEHIND_MM
+from ..engine.labelled_region import label_boxes, labelled_box, part_around
+from ..field_of_view import JOINT_MARGIN_MM, field_of_view_reason, superior_axis
+from ..hounsfield import check_intensities
+from ..metal import check_metal
+from ..slice_detail import slice_detail_mm
+from .segmentation import (CONDYLE_MAX_MM3, CONDYLE_MIN_MM3, CONTACT_AREA_MAX_MM2,  # noqa: F401
+                           CONTACT_MIN_SPACE_MM, ROOF_HEIGHT_MM, ROOF_RADIUS_MM, TB_MIN_THICK,
+                           condyle_volume_reason, contact_area_mm2, contact_reason, roof_reason,
+                           solid_bone_reason)
 
 # --- scan level: the voxel grid (slices = the voxel edge along the head's long axis, LPS z; the
 #     other two = in-plane pixel: the same scan reads the same in whatever order it is stored)
@@ -47,25 +50,17 @@ DETAIL_MARGIN = 1.25        # the slices' detail read from the image (.slice_det
 GRID_TOLERANCE_MM = 0.01    # grid edges worked out from DICOM slice positions carry float noise
                             # (2.0001 mm): a nominal limit's scan is judged at the limit
 SLICE_THICKNESS_TAG = "0018|0050"   # DICOM Slice Thickness, when the reader kept it
-# --- scan level: is it a CT in Hounsfield units, its bone not clipped? (.hounsfield)
-# --- side level: the field of view's margins (.field_of_view), metal (.metal)
-ROOF_HEIGHT_MM = 10.0       # TB must lie within this above the condyle top (= the default ray
-                            # length; the fossa roof is 2-3 mm up, the eminence ~7 mm)
-ROOF_RADIUS_MM = 10.0       # ... and within this horizontally (half a 15-20 mm condyle)
+
+# --- side level: the segmented bones (.segmentation), the field of view's margins
+#     (.field_of_view), metal (.metal)
 CHECK_REACH_MM = max(JOINT_MARGIN_MM, ROOF_HEIGHT_MM + ROOF_RADIUS_MM)  # what the side checks read
-CONTACT_AREA_MAX_MM2 = 25.0  # bone-on-bone contact (touching voxels, no joint space between)
-                            # over more than a 5 x 5 mm patch, ~10-15 % of the 150-250 mm2
-                            # articular surface of the head: healthy joints have a disc there
-CONTACT_MIN_SPACE_MM = 0.5  # ... together with a minimum joint space at most this (disc >= 1 mm)
 ROOF_GAP_CAUTION_MM2 = 25.0  # condyle area under gaps of the segmented fossa roof, bridged from
                             # the rays around them (engine/roof_gaps.py): over a 5 x 5 mm patch
                             # (2 mm slices of the phantoms: 7-33 mm2) say so
 ROOF_GAP_MAX_FRACTION = 0.5  # ... more than half the contact bridged: the roof is mostly not
                             # segmented, and the joint space would be more guess than measurement
-CONDYLE_MIN_MM3 = 400.0     # MC = condyle above the plane 15 mm below its top: a small adult
-                            # head (12 x 6 mm, tapering) gives ~500 mm3; less is a fragment
-CONDYLE_MAX_MM3 = 3000.0    # a 25 x 12 mm elliptic cylinder 15 mm tall is 3530 mm3 and the
-                            # condyle tapers; measured: real head 1840-1910, phantoms 1150-1250
+# --- scan level: is it a CT in Hounsfield units, its bone not clipped? (.hounsfield)
+
 
 
 class Verdict(object):
@@ -164,56 +159,6 @@ def check_scan(image, intensities=True, mode="confined", acquired=None, ct_detai
 # --- side level --------------------------------------------------------------------------
 
 
-def roof_reason(image, mc, tb):
-    """Reason when no temporal-bone voxel lies above the condyle top (0 < dz <= ROOF_HEIGHT_MM,
-    horizontally within ROOF_RADIUS_MM of the top), else None."""
-    if not tb.any():
-        return "no temporal bone segmented on this side"
-    _head_kji, pts = condylar_head(image, mc)
-    top = pts[pts[:, 2] >= pts[:, 2].max() - 1.0].mean(axis=0)
-    bone = lps_points(image, np.nonzero(tb))
-    dz = bone[:, 2] - top[2]
-    near = np.hypot(bone[:, 0] - top[0], bone[:, 1] - top[1]) <= ROOF_RADIUS_MM
-    if not np.any(near & (dz > 0) & (dz <= ROOF_HEIGHT_MM)):
-        return ("no temporal bone above the condyle (none within %.0f mm over its top): not a "
-                "condyle in its fossa" % ROOF_HEIGHT_MM)
-    return None
-
-
-def contact_area_mm2(image, mc, tb):
-    """Area (mm^2) of the voxel faces where condyle and temporal-bone voxels touch."""
-    sx, sy, sz = (float(s) for s in image.GetSpacing())
-    area = 0.0
-    for axis, face in ((0, sx * sy), (1, sx * sz), (2, sy * sz)):   # array axes z, y, x
-        a = [slice(None)] * 3
-        b = [slice(None)] * 3
-        a[axis], b[axis] = slice(0, -1), slice(1, None)
-        a, b = tuple(a), tuple(b)
-        area += face * (np.count_nonzero(mc[a] & tb[b]) + np.count_nonzero(tb[a] & mc[b]))
-    return area
-
-
-def contact_reason(image, mc, tb, joint_space_min_mm):
-    """Reason when the bones touch over more than CONTACT_AREA_MAX_MM2 and the minimum joint
-    space is at most CONTACT_MIN_SPACE_MM (no joint space resolved), else None."""
-    area = contact_area_mm2(image, mc, tb)
-    near_zero = joint_space_min_mm is None or joint_space_min_mm <= CONTACT_MIN_SPACE_MM
-    if area > CONTACT_AREA_MAX_MM2 and near_zero:
-        return ("condyle and temporal bone touch over %.0f mm2 (limit %.0f mm2) with a minimum "
-                "joint space of %s mm: no joint space resolved"
-                % (area, CONTACT_AREA_MAX_MM2,
-                   "0" if joint_space_min_mm is None else "%.2g" % joint_space_min_mm))
-    return None
-
-
-def condyle_volume_reason(volume_mm3):
-    """Reason when the condyle volume is outside CONDYLE_MIN_MM3..CONDYLE_MAX_MM3, else None."""
-    if volume_mm3 is None or CONDYLE_MIN_MM3 <= volume_mm3 <= CONDYLE_MAX_MM3:
-        return None
-    return ("condyle volume %.0f mm3 outside the adult range %.0f-%.0f mm3 for the condyle 15 mm "
-            "down from its top" % (volume_mm3, CONDYLE_MIN_MM3, CONDYLE_MAX_MM3))
-
-
 def check_side(label_array, image, side, values, volume_decides=True):
     """Side-level Verdict for a measured side.
 
@@ -239,7 +184,7 @@ def check_side(label_array, image, side, values, volume_decides=True):
     part, crop = part_around(label_array, image, label_boxes(label_array).get(L.CONDYLE[side]),
                              ROOF_HEIGHT_MM + ROOF_RADIUS_MM)
     mc_box, tb_box = part == L.CONDYLE[side], part == L.TEMPORAL_BONE[side]
-    for reason in (roof_reason(crop, mc_box, tb_box),
+    for reason in (roof_reason(crop, mc_box, tb_box), solid_bone_reason(crop, tb_box),
                    contact_reason(crop, mc_box, tb_box, values.get("joint_space_min_mm"))):
         if reason:
             reasons.append(reason)

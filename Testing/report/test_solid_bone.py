@@ -1,0 +1,47 @@
+"""A temporal bone given as a thin layer or a hollow shell is not measured (quality/segmentation.py,
+solid_bone_reason).
+
+Found by a review of label maps from other tools: the real dental map's temporal bone reduced to
+the voxels facing the joint (one voxel thick) read NV 136.9 / 205.8 mm3 against 1524.6 / 1638.8,
+its hollow shell (an unfilled mesh) 820.2 / 872.9: measurable, no word. Truth here: the analytic
+phantom's exact NV for the solid bone; its shell must be refused, not measured low."""
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+from scipy import ndimage
+
+from NegativeVolumeSegmentationLib import labels as L
+from NegativeVolumeSegmentationLib import pipeline
+from NegativeVolumeSegmentationLib.phantom import make_phantom
+
+
+def _with_temporal_bones(labels, make):
+    array = sitk.GetArrayFromImage(labels)
+    for value in (L.TEMPORAL_BONE[L.LEFT], L.TEMPORAL_BONE[L.RIGHT]):
+        bone = array == value
+        array[bone & ~make(bone)] = 0
+    out = sitk.GetImageFromArray(array)
+    out.CopyInformation(labels)
+    return out
+
+
+def test_a_hollow_or_one_voxel_temporal_bone_is_not_measured():
+    phantom = make_phantom("analytic", seed=2, variant="sphere")
+    solid = pipeline.measure_labels(phantom.labels).report
+    for side in L.SIDES:   # the solid bone: measured, near its exact NV
+        assert solid[side]["negative_volume_mm3"] == pytest.approx(
+            phantom.truth[side]["negative_volume_mm3"], rel=0.03)
+    shell = _with_temporal_bones(phantom.labels, lambda b: b & ~ndimage.binary_erosion(b))
+    report = pipeline.measure_labels(shell).report
+    for side in L.SIDES:
+        assert report[side] is None, report[side]
+        assert "thin layer or a hollow shell" in report["quality"][side]["reason"]
+    assert report["asymmetry_percent"]["negative_volume"] is None
+
+
+def test_a_bone_two_voxels_thick_on_coarse_slices_is_still_solid():
+    """On 1.25 mm slices (no opening along them) the same solid bone stays measurable."""
+    phantom = make_phantom("analytic", seed=2, variant="sphere", spacing=(0.5, 0.5, 1.25))
+    report = pipeline.measure_labels(phantom.labels).report
+    assert all(report[side] is not None for side in L.SIDES), report["quality"]
