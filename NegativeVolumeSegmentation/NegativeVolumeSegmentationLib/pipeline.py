@@ -287,7 +287,7 @@ def measure_labels(source, options=None, progress=None, case=None, ct=None):
     """
     from .inference import symmetry
     from .io.ct import ct_on_label_grid
-    from .io.label_map_sides import check_pairing
+    from .io.label_map_sides import check_pairing, without_condyle_specks
     from .io.segmentation_files import read_label_map
 
     options = RunOptions.from_values(options)
@@ -302,7 +302,9 @@ def measure_labels(source, options=None, progress=None, case=None, ct=None):
     else:
         labels = read_label_map(source, warnings)   # what reading it found, in the report
         inputs["labels"] = os.path.abspath(source)
-    check_pairing(labels, "the label map" if isinstance(source, sitk.Image) else str(source))
+    said = "the label map" if isinstance(source, sitk.Image) else str(source)
+    labels = without_condyle_specks(labels, said, warnings)
+    check_pairing(labels, said)
     if ct is not None and not isinstance(ct, sitk.Image):
         inputs["ct"], (ct, ct_warnings) = os.path.abspath(ct), read_ct(ct)
         warnings.extend(ct_warnings)

@@ -1,5 +1,5 @@
-"""A temporal bone given as a thin layer or a hollow shell is not measured (quality/segmentation.py,
-solid_bone_reason).
+"""A temporal bone given as a thin layer or a hollow shell is not measured, a stray condyle voxel is
+ignored (quality/segmentation.py solid_bone_reason, io/label_map_sides.without_condyle_specks).
 
 Found by a review of label maps from other tools: the real dental map's temporal bone reduced to
 the voxels facing the joint (one voxel thick) read NV 136.9 / 205.8 mm3 against 1524.6 / 1638.8,
@@ -45,3 +45,22 @@ def test_a_bone_two_voxels_thick_on_coarse_slices_is_still_solid():
     phantom = make_phantom("analytic", seed=2, variant="sphere", spacing=(0.5, 0.5, 1.25))
     report = pipeline.measure_labels(phantom.labels).report
     assert all(report[side] is not None for side in L.SIDES), report["quality"]
+
+
+def test_a_stray_condyle_voxel_far_from_the_joint_changes_nothing_but_a_warning():
+    """One voxel of label 1 at the image's far corner (network outputs and hand edits carry such
+    specks): the gate read it as the condyle's extent and withheld the left side ("the field of
+    view ends within 5 mm of the condylar head ..."). Truth: the map without the speck."""
+    phantom = make_phantom("analytic", seed=2, variant="sphere")
+    clean = pipeline.measure_labels(phantom.labels).report
+    array = sitk.GetArrayFromImage(phantom.labels)
+    assert array[1, 1, 1] == 0
+    array[1, 1, 1] = L.CONDYLE[L.LEFT]
+    specked = sitk.GetImageFromArray(array)
+    specked.CopyInformation(phantom.labels)
+    report = pipeline.measure_labels(specked).report
+    for side in L.SIDES:
+        assert report[side] is not None, report["quality"]
+        assert report[side]["negative_volume_mm3"] == clean[side]["negative_volume_mm3"]
+    assert any("1 voxel(s) of label 1 (left mandibular condyle) apart from the condyle ignored"
+               in w for w in report["warnings"])

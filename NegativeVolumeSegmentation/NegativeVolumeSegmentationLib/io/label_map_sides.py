@@ -52,6 +52,40 @@ def check_pairing(image, name):
                          "relabel so that 1 and 3 are one joint, 2 and 4 the other" % name)
 
 
+SPECK_FRACTION = 0.05   # a condyle label's piece under this x its largest is a speck
+
+
+def without_condyle_specks(image, name, warnings):
+    """``image`` with the specks of each condyle label (26-connected pieces under
+    SPECK_FRACTION of the label's largest piece) cleared, a warning per label saying how many
+    voxels went: the engine's surfaces ignore them anyway, but the gate read a stray voxel 53 mm
+    away as the condyle's extent ("the field of view ends within 5 mm of the condylar head").
+    Larger pieces stay (a neck cut by a gap in the segmentation is still the condyle's)."""
+    from scipy import ndimage
+
+    array = sitk.GetArrayFromImage(image)
+    changed = False
+    for side in L.SIDES:
+        mask = array == L.CONDYLE[side]
+        pieces, count = ndimage.label(mask, structure=np.ones((3, 3, 3), bool))
+        if count <= 1:
+            continue
+        sizes = np.bincount(pieces.ravel())[1:]
+        small = np.nonzero(sizes < SPECK_FRACTION * sizes.max())[0] + 1
+        if len(small) == 0:
+            continue
+        array[np.isin(pieces, small)] = 0
+        changed = True
+        warnings.append("%s: %d voxel(s) of label %d (%s) apart from the condyle ignored (%d "
+                        "piece(s))" % (name, int(sizes[small - 1].sum()), L.CONDYLE[side],
+                                       L.BY_VALUE[L.CONDYLE[side]].name.lower(), len(small)))
+    if not changed:
+        return image
+    out = sitk.GetImageFromArray(array)
+    out.CopyInformation(image)
+    return out
+
+
 def mirror_x(image):
     """Mirror ``image``'s geometry along LPS x through its grid's centre (in place): every voxel
     keeps its value, its physical x is reflected, the grid's bounding box stays."""
