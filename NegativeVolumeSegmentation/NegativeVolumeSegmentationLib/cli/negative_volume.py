@@ -31,8 +31,13 @@ def add_parser(subparsers):
         description="Measure the TMJ negative volume of both joints from a label map holding "
                     "1/2 condyle and 3/4 temporal bone (left/right of the patient).")
     p.add_argument("labels", metavar="LABELS",
-                   help="label map (.nii.gz, .nii, .nrrd, .mha, .seg.nrrd)")
-    p.add_argument("--ct", metavar="CT", help="the CT the labels belong to (grid is checked)")
+                   help="label map: NIfTI (.nii.gz, .nii), NRRD (.nrrd, .nhdr), MetaImage "
+                        "(.mha, .mhd) or a Slicer segmentation (.seg.nrrd); values 1-4 or "
+                        "segments named as docs/interfaces.md says")
+    p.add_argument("--ct", metavar="CT",
+                   help="the CT the labels belong to (a file or a DICOM folder): its air is "
+                        "never joint space, the quality gate reads its grid and intensities, "
+                        "report.png shows its slices")
     p.add_argument("-o", "--output", metavar="OUT_DIR", required=True, help="output folder")
     O.add_arguments(p, PARAMETERS)
     p.set_defaults(func=run)
