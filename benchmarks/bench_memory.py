@@ -11,8 +11,10 @@ voxels, CT MB, peak RSS MB, budget MB, within budget, wall s, NV left / right mm
 """
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -70,6 +72,7 @@ def main():
     if not os.path.exists(args.ct):
         sys.exit("bench_memory: no CT at %s (the ../shared folder is absent?)" % args.ct)
     work = tempfile.mkdtemp(prefix="nvseg-mem-")
+    atexit.register(shutil.rmtree, work, True)   # the generated case and outputs go at exit
     print("| spacing mm | voxels M | CT MB | peak RSS MB | budget MB | within | wall s | NV L / R mm3 |")
     print("|---|---|---|---|---|---|---|---|")
     for spacing in args.spacings:

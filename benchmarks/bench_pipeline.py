@@ -16,9 +16,11 @@ that its peak RSS is its own.
 """
 
 import argparse
+import atexit
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -117,6 +119,7 @@ def main():
         run_one(args.child[0], args.child[1], args.device)
         return
     work = tempfile.mkdtemp(prefix="nvseg-bench-")
+    atexit.register(shutil.rmtree, work, True)   # the generated case and outputs go at exit
     t0 = time.perf_counter()
     path, size = make_case(work, args.seed)
     truth = json.load(open(os.path.join(work, "truth.json")))

@@ -93,11 +93,10 @@ def main(argv=None):
                   extent=extent, interpolation="nearest", aspect="equal")
         ax.set_title("true labels, %s slice\nthrough the condyle's top" % name, fontsize=9)
         ax.set_xlabel("mm from the condyle's top")
-    vmax = 8.0  # mm, the colour scale's top
     for n, (side, mesh, title) in enumerate(((before, before_mesh, "without the bridge"),
                                              (after, after_mesh, "bridged"))):
         ax = fig.add_subplot(1, 4, n + 3)
-        _thickness_panel(ax, fig, mesh, args.side, vmax)
+        _thickness_panel(ax, fig, mesh, args.side)
         ax.set_title("%s\nNV %.0f mm3, %+.1f %% against the truth %.0f mm3\n%.1f mm2 of the "
                      "condyle bridged (grey: no contact)"
                      % (title, side["negative_volume_mm3"],
