@@ -18,26 +18,11 @@ import pytest
 import SimpleITK as sitk
 
 from NegativeVolumeSegmentationLib.cli import parent_watch
+from process_state import dead
 
 REPO_LIB = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "NegativeVolumeSegmentation")
 posix_only = pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
-
-
-def _dead(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    try:
-        with open("/proc/%d/stat" % pid) as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except OSError:
-        return not os.path.exists("/proc/self/stat")  # no /proc: kill(0) said it runs
-    except IndexError:
-        return True
 
 
 def _wait(condition, timeout_s, what):
@@ -133,13 +118,13 @@ def test_a_run_stops_when_its_parent_is_killed_midway(tmp_path, real_head_ct_pat
         _wait(segmenting, 120, "the child never reached the networks")
         parent.send_signal(signal.SIGKILL)
         parent.wait()
-        _wait(lambda: _dead(child), 30, "the child ran on after its parent was killed")
+        _wait(lambda: dead(child), 30, "the child ran on after its parent was killed")
         assert not folder.exists()
     finally:
         if parent.poll() is None:
             parent.kill()
             parent.wait()
-        if pid_file.exists() and not _dead(int(pid_file.read_text())):
+        if pid_file.exists() and not dead(int(pid_file.read_text())):
             os.kill(int(pid_file.read_text()), signal.SIGKILL)
 
 

@@ -151,6 +151,17 @@ def test_the_same_voxels_give_the_same_numbers(runs, name):
     assert report["cautions"] == reference["cautions"]
 
 
+def _same_joint(report, reference, side):
+    """``side`` measured at the untouched scan's place (PLACE_MM) with its numbers
+    (NV_FRACTION)."""
+    got, ref = report[side], reference[side]
+    assert got is not None, report["quality"]
+    shift = np.linalg.norm(np.subtract(got["condyle_center_lps_mm"], ref["condyle_center_lps_mm"]))
+    assert shift <= PLACE_MM, shift
+    for key in ("negative_volume_mm3", "condyle_volume_mm3"):
+        assert got[key] == pytest.approx(ref[key], rel=NV_FRACTION), key
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("side", L.SIDES)
 def test_a_field_of_view_of_one_joint_measures_that_joint(runs, side):
@@ -159,14 +170,8 @@ def test_a_field_of_view_of_one_joint_measures_that_joint(runs, side):
     crop moves by ~1 mm: measured NV -0.7 / -0.1 %, condyle +0.1 / -1.0 %), the other side not
     measurable because it is not in the field of view, no asymmetry. Before the pipeline named
     the reason the absent side read "no condyle (label 2) in the label map"."""
-    reference = runs["untouched"][0]
     report = runs["fov_" + side]
-    got, ref = report[side], reference[side]
-    assert got is not None, report["quality"]
-    shift = np.linalg.norm(np.subtract(got["condyle_center_lps_mm"], ref["condyle_center_lps_mm"]))
-    assert shift <= PLACE_MM, shift
-    for key in ("negative_volume_mm3", "condyle_volume_mm3"):
-        assert got[key] == pytest.approx(ref[key], rel=NV_FRACTION), key
+    _same_joint(report, runs["untouched"][0], side)
     absent = L.other_side(side)
     assert report[absent] is None
     reason = report["quality"][absent]["reason"]
@@ -181,14 +186,8 @@ def test_half_a_head_measures_its_joint(runs, side):
     against 2075.9 mm3, right 1944.6 against 1945.0). Before, the left half's joint search took
     the skull base 30-35 mm medial of the condyle, where the cut ends the image, for the joint:
     "not measurable: the image border cuts the condyle" with the whole joint in the scan."""
-    reference = runs["untouched"][0]
     report = runs["half_" + side]
-    got, ref = report[side], reference[side]
-    assert got is not None, report["quality"]
-    shift = np.linalg.norm(np.subtract(got["condyle_center_lps_mm"], ref["condyle_center_lps_mm"]))
-    assert shift <= PLACE_MM, shift
-    for key in ("negative_volume_mm3", "condyle_volume_mm3"):
-        assert got[key] == pytest.approx(ref[key], rel=NV_FRACTION), key
+    _same_joint(report, runs["untouched"][0], side)
     assert report[L.other_side(side)] is None
 
 

@@ -129,15 +129,28 @@ def test_negative_volume_cli_writes_report_png_with_and_without_ct(tmp_path):
     assert len(without) > 50000 and without != with_ct
 
 
-def test_thickness_map_shows_the_upper_faces_in_their_own_colour():
-    """The condyle seen from above: an ellipsoid tilted by 35 degrees (as condyles sit), 3 mm on
-    every vertex whose normal points up, 0.5 mm below. Inside the panel every coloured pixel is
-    the 3 mm colour (no face turned down shows through, no seams blending in the background)."""
+def _thickness_panel_pixels(mesh, side):
+    """RGB (0-255) of report.png's thickness panel for ``mesh``, inside its frame."""
     import matplotlib
     matplotlib.use("Agg")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    fig = Figure(figsize=(4, 4), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    report_figure._thickness_panel(ax, fig, mesh, side)
+    fig.canvas.draw()
+    rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(float)
+    box = ax.get_window_extent()
+    top, bottom = rgb.shape[0] - int(box.y1) + 2, rgb.shape[0] - int(box.y0) - 2
+    return rgb[top:bottom, int(box.x0) + 2:int(box.x1) - 2]
+
+
+def test_thickness_map_shows_the_upper_faces_in_their_own_colour():
+    """The condyle seen from above: an ellipsoid tilted by 35 degrees (as condyles sit), 3 mm on
+    every vertex whose normal points up, 0.5 mm below. Inside the panel every coloured pixel is
+    the 3 mm colour (no face turned down shows through, no seams blending in the background)."""
     from NegativeVolumeSegmentationLib.engine import nv_mask, surfaces
     from NegativeVolumeSegmentationLib.report import thickness_colors
 
@@ -150,15 +163,7 @@ def test_thickness_map_shows_the_upper_faces_in_their_own_colour():
     mesh = surfaces.mask_surface(image)
     up = surfaces.point_normals(mesh)[:, 2] > 0
     mesh = nv_mask.with_thickness(mesh, np.where(up, 3.0, 0.5))
-    fig = Figure(figsize=(4, 4), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
-    report_figure._thickness_panel(ax, fig, mesh, L.LEFT)
-    fig.canvas.draw()
-    rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(float)
-    box = ax.get_window_extent()
-    top, bottom = rgb.shape[0] - int(box.y1) + 2, rgb.shape[0] - int(box.y0) - 2
-    panel = rgb[top:bottom, int(box.x0) + 2:int(box.x1) - 2]
+    panel = _thickness_panel_pixels(mesh, L.LEFT)
 
     def near(mm):
         colour = np.asarray(thickness_colors.rgb(np.array([mm]))[0], float)
@@ -174,11 +179,6 @@ def test_the_thickness_map_is_seen_from_above_the_patients_right_on_the_right():
     """A view from above with anterior up has the patient's right (LPS -x) on the picture's
     right (the 3D views of docs/ show it so). report.png drew it mirrored under that title: a
     condyle thick only on its right half showed the thick colour on the picture's left."""
-    import matplotlib
-    matplotlib.use("Agg")
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     from NegativeVolumeSegmentationLib.engine import nv_mask, surfaces
     from NegativeVolumeSegmentationLib.report import thickness_colors
 
@@ -190,15 +190,7 @@ def test_the_thickness_map_is_seen_from_above_the_patients_right_on_the_right():
     x = np.array([mesh.GetPoint(n)[0] for n in range(mesh.GetNumberOfPoints())])
     centre = 29.5 * 0.5
     mesh = nv_mask.with_thickness(mesh, np.where(x < centre - 1.0, 3.0, 0.5))  # right half thick
-    fig = Figure(figsize=(4, 4), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
-    report_figure._thickness_panel(ax, fig, mesh, L.RIGHT)
-    fig.canvas.draw()
-    rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(float)
-    box = ax.get_window_extent()
-    top, bottom = rgb.shape[0] - int(box.y1) + 2, rgb.shape[0] - int(box.y0) - 2
-    panel = rgb[top:bottom, int(box.x0) + 2:int(box.x1) - 2]
+    panel = _thickness_panel_pixels(mesh, L.RIGHT)
     colour = np.asarray(thickness_colors.rgb(np.array([3.0]))[0], float)
     colour = colour * 255.0 if colour.max() <= 1.0 else colour
     thick = np.abs(panel - colour).max(axis=2) <= 12

@@ -17,6 +17,7 @@ slicer = pytest.importorskip("slicer", reason="slicer-core is not installed")
 
 from panel_standins import nodes_of_class as _nodes  # noqa: E402
 from panel_standins import phantom_nodes as _phantom_nodes  # noqa: E402
+from process_state import dead  # noqa: E402
 
 
 def test_report_messages_name_the_volume_not_the_temporary_file(scene):
@@ -157,25 +158,10 @@ def test_a_slicer_that_dies_mid_run_takes_its_child_and_temporary_folder_with_it
     _, child, temp_dir = (root / "child.pid").read_text().split(" ", 2)
     assert os.path.dirname(temp_dir) == str(root)
     deadline = time.monotonic() + 60
-    while not _dead(int(child)) or os.path.exists(temp_dir):
+    while not dead(int(child)) or os.path.exists(temp_dir):
         assert time.monotonic() < deadline, "the child ran on, or its folder stayed"
         time.sleep(0.1)
     assert sorted(os.listdir(root)) == ["child.pid"]
-
-
-def _dead(pid):
-    """No such process, or a zombie (independent of the code under test)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    try:
-        with open("/proc/%d/stat" % pid) as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except OSError:
-        return not os.path.exists("/proc/self/stat")
 
 
 def _under_a_grid_transform(scene, node):

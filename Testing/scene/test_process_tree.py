@@ -18,6 +18,7 @@ import time
 import pytest
 
 from NegativeVolumeSegmentationLib.scene import process_tree
+from process_state import dead
 
 posix_only = pytest.mark.skipif(os.name == "nt", reason="POSIX process groups")
 
@@ -44,25 +45,6 @@ LAUNCHER = textwrap.dedent("""
     if then == "sleep":
         time.sleep(300)
 """)
-
-
-def _dead(pid):
-    """Independent of the code under test: no such process, or a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    if os.path.exists("/proc/%d/stat" % pid):
-        try:
-            with open("/proc/%d/stat" % pid) as handle:
-                state = handle.read().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            return True
-        return state in ("Z", "X")
-    out = subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True)
-    return out.stdout.strip()[:1] in ("", "Z")
 
 
 def _wait_for_pids(folder, roles, timeout_s=60.0):
@@ -111,14 +93,14 @@ def test_kill_process_tree_ends_the_launcher_its_group_and_escaped_children(tmp_
         assert os.getpgid(pids["in_group"]) == launcher.pid
         assert os.getpgid(pids["escaped"]) == pids["escaped"] != launcher.pid
         assert os.getpgid(pids["grandchild"]) == pids["escaped"]
-        assert not any(_dead(pid) for pid in all_pids)
+        assert not any(dead(pid) for pid in all_pids)
 
         left = process_tree.kill_process_tree(launcher, timeout_s=10)
         assert left == []
-        alive = [role for role, pid in pids.items() if not _dead(pid)]
+        alive = [role for role, pid in pids.items() if not dead(pid)]
         assert alive == [], "still running after kill_process_tree: %s" % alive
         assert launcher.returncode == -9  # reaped: SIGKILL
-        assert bystander.poll() is None and not _dead(bystander.pid)
+        assert bystander.poll() is None and not dead(bystander.pid)
     finally:
         for pid in all_pids:
             try:
@@ -138,8 +120,8 @@ def test_killing_only_the_launcher_would_leave_the_children_running(tmp_path):
         launcher.kill()
         launcher.wait()
         time.sleep(0.2)
-        assert _dead(launcher.pid)
-        assert not _dead(pids["in_group"]) and not _dead(pids["escaped"])
+        assert dead(launcher.pid)
+        assert not dead(pids["in_group"]) and not dead(pids["escaped"])
     finally:
         for pid in pids.values():
             try:
@@ -156,10 +138,10 @@ def test_a_launcher_that_already_exited_still_has_its_group_ended(tmp_path, byst
     pids = _wait_for_pids(str(tmp_path), ["launcher", "in_group"])
     launcher.wait(timeout=30)
     try:
-        assert not _dead(pids["in_group"])
+        assert not dead(pids["in_group"])
         assert os.getpgid(pids["in_group"]) == launcher.pid
         assert process_tree.kill_process_tree(launcher, timeout_s=10) == []
-        assert _dead(pids["in_group"])
+        assert dead(pids["in_group"])
         assert bystander.poll() is None
     finally:
         try:
