@@ -111,8 +111,8 @@ def test_logic_process_honours_the_asymmetry_threshold(scene):
 
 def test_a_second_run_into_no_segmentation_makes_distinct_names(scene):
     """``logic.process(ct)`` twice from the console (None: create) made two nodes named "CT TMJ
-    segmentation" and two "CT negative volume results"; now the second are "..._1", as Slicer
-    names a second copy."""
+    segmentation", two "CT negative volume results" and two of each thickness model; now the
+    second are "..._1", as Slicer names a second copy."""
     from NegativeVolumeSegmentationLib.options import RunOptions
     from NegativeVolumeSegmentationLib.phantom import make_phantom
     from NegativeVolumeSegmentationLib.scene import mrml_bridge
@@ -126,8 +126,11 @@ def test_a_second_run_into_no_segmentation_makes_distinct_names(scene):
     result = MeasurementLogic().compute(ct, given, segment=False)
     names = []
     for _ in range(2):   # as the segmenting runs write: into no segmentation
-        nodes = write_results(result, ct, None, RunOptions(show_thickness=False))["nodes"]
+        nodes = write_results(result, ct, None, RunOptions())["nodes"]
         names.append((scene.GetNodeByID(nodes["segmentation"]).GetName(),
-                      scene.GetNodeByID(nodes["table"]).GetName()))
-    assert names == [("CT TMJ segmentation", "CT negative volume results"),
-                     ("CT TMJ segmentation_1", "CT negative volume results_1")]
+                      scene.GetNodeByID(nodes["table"]).GetName(),
+                      scene.GetNodeByID(nodes["thickness_models"]["left"]).GetName()))
+    assert names == [("CT TMJ segmentation", "CT negative volume results",
+                      "CT left condyle joint space thickness"),
+                     ("CT TMJ segmentation_1", "CT negative volume results_1",
+                      "CT left condyle joint space thickness_1")]

@@ -53,6 +53,8 @@ def check_pairing(image, name):
 
 
 SPECK_FRACTION = 0.05   # a condyle label's piece under this x its largest is a speck
+TWO_CONDYLES_MM = 50.0  # two large pieces of one condyle label this far apart: both joints
+#                         (condyle to condyle 75-130 mm; one condyle is ~20 mm across)
 
 
 def without_condyle_specks(image, name, warnings):
@@ -71,6 +73,7 @@ def without_condyle_specks(image, name, warnings):
         if count <= 1:
             continue
         sizes = np.bincount(pieces.ravel())[1:]
+        _refuse_two_condyles(image, pieces, sizes, L.CONDYLE[side], name)
         small = np.nonzero(sizes < SPECK_FRACTION * sizes.max())[0] + 1
         if len(small) == 0:
             continue
@@ -84,6 +87,23 @@ def without_condyle_specks(image, name, warnings):
     out = sitk.GetImageFromArray(array)
     out.CopyInformation(image)
     return out
+
+
+def _refuse_two_condyles(image, pieces, sizes, value, name):
+    """InputError when condyle label ``value`` holds two pieces of at least a quarter of its
+    largest whose centres lie TWO_CONDYLES_MM apart: both joints labelled alike (the engine
+    said only "no ray meets the temporal bone")."""
+    big = np.nonzero(sizes >= 0.25 * sizes.max())[0] + 1
+    if len(big) < 2:
+        return
+    centres = np.array([image.TransformContinuousIndexToPhysicalPoint(
+        [float(v) for v in np.argwhere(pieces == n).mean(axis=0)[::-1]]) for n in big])
+    apart = max(np.linalg.norm(a - b) for a in centres for b in centres)
+    if apart >= TWO_CONDYLES_MM:
+        other = L.CONDYLE[L.RIGHT] if value == L.CONDYLE[L.LEFT] else L.CONDYLE[L.LEFT]
+        raise InputError("%s: label %d holds two condyles %.0f mm apart; label one joint %d / "
+                         "%d, the other %d / %d (condyle / temporal bone, the patient's left "
+                         "1 / 3)" % (name, value, apart, value, value + 2, other, other + 2))
 
 
 def mirror_x(image):

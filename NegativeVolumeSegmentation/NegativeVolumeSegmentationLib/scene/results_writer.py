@@ -98,8 +98,10 @@ def _write_thickness_models(result, options, segmentationNode, scene, base=None)
                 _remove_with_display_nodes(scene, node)  # a stale model of an earlier run
             segmentationNode.RemoveNodeReferenceIDs(role)
             continue
-        node = mrml_bridge.model_node_from_polydata(mesh, scene, thickness_model_name(side, base),
-                                                    node=node)
+        name = thickness_model_name(side, base)
+        if node is None:   # "..._1" when taken (a second segmentation of the same CT)
+            name = scene.GenerateUniqueName(name)
+        node = mrml_bridge.model_node_from_polydata(mesh, scene, name, node=node)
         segmentationNode.SetNodeReferenceID(role, node.GetID())
         models[side] = node.GetID()
         legend = mrml_bridge.add_color_legend(node)

@@ -1,5 +1,6 @@
-"""A temporal bone given as a thin layer or a hollow shell is not measured, a stray condyle voxel is
-ignored (quality/segmentation.py solid_bone_reason, io/label_map_sides.without_condyle_specks).
+"""Label maps from other tools that cannot be measured as they are: a temporal bone given as a thin
+layer or a hollow shell is refused, a stray condyle voxel ignored, both joints labelled alike
+refused (quality/segmentation.py solid_bone_reason, io/label_map_sides.without_condyle_specks).
 
 Found by a review of label maps from other tools: the real dental map's temporal bone reduced to
 the voxels facing the joint (one voxel thick) read NV 136.9 / 205.8 mm3 against 1524.6 / 1638.8,
@@ -64,3 +65,20 @@ def test_a_stray_condyle_voxel_far_from_the_joint_changes_nothing_but_a_warning(
         assert report[side]["negative_volume_mm3"] == clean[side]["negative_volume_mm3"]
     assert any("1 voxel(s) of label 1 (left mandibular condyle) apart from the condyle ignored"
                in w for w in report["warnings"])
+
+
+def test_both_joints_labelled_alike_are_refused_by_what_is_wrong():
+    """Both joints labelled 1 / 3 read "no contact: no ray ... meets the temporal bone"; now the
+    label map is refused saying so (the two condyles' distance from the phantom's truth)."""
+    from NegativeVolumeSegmentationLib.errors import InputError
+
+    phantom = make_phantom("analytic", seed=2, variant="sphere")
+    array = sitk.GetArrayFromImage(phantom.labels)
+    array[array == L.CONDYLE[L.RIGHT]] = L.CONDYLE[L.LEFT]
+    array[array == L.TEMPORAL_BONE[L.RIGHT]] = L.TEMPORAL_BONE[L.LEFT]
+    alike = sitk.GetImageFromArray(array)
+    alike.CopyInformation(phantom.labels)
+    apart = np.linalg.norm(np.subtract(phantom.truth["left"]["condyle_center_lps_mm"],
+                                       phantom.truth["right"]["condyle_center_lps_mm"]))
+    with pytest.raises(InputError, match="label 1 holds two condyles %.0f mm apart" % apart):
+        pipeline.measure_labels(alike)
