@@ -79,3 +79,17 @@ def test_training_config_evaluation_defaults_come_from_the_options():
     assert evaluate["max_distance_mm"].default == O.DEFAULTS["max_distance_mm"]
     assert evaluate["mode"].default == O.DEFAULTS["mode"]
     assert config.SCHEMA["train"]["device"].default == O.DEFAULTS["device"]
+
+
+def test_a_cube_outside_mode_paper_is_said_to_be_ignored(capsys):
+    """``--cube 20`` with the default mode was ignored without a word."""
+    from NegativeVolumeSegmentationLib import cli
+
+    assert O.unused(O.RunOptions(cube_mm=20)) == [
+        "--cube 20 is read by mode paper only; ignored in mode confined"]
+    assert O.unused(O.RunOptions(cube_mm=20, mode="paper")) == []
+    assert O.unused(O.RunOptions()) == []
+    code = cli.main(["negative-volume", "missing.nii.gz", "-o", "out", "--cube", "20"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.splitlines()[0] == ("nvseg: --cube 20 is read by mode paper only; "
+                                                 "ignored in mode confined")

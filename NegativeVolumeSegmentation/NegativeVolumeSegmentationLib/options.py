@@ -165,6 +165,15 @@ class RunOptions(object):
         return "RunOptions(%s)" % ", ".join("%s=%r" % kv for kv in sorted(self.to_dict().items()))
 
 
+def unused(options):
+    """One line per option given that ``options``' mode does not read: a cube other than the
+    default outside mode paper (it was ignored without a word)."""
+    if options.mode != "paper" and options.cube_mm != BY_NAME["cube_mm"].default:
+        return ["--cube %g is read by mode paper only; ignored in mode %s"
+                % (options.cube_mm, options.mode)]
+    return []
+
+
 def add_arguments(parser, names):
     """Add the command-line flags of the options ``names`` to an argparse parser (defaults and
     help from :data:`OPTIONS`); :func:`from_arguments` reads them back, checked."""

@@ -302,7 +302,7 @@ def measure_labels(source, options=None, progress=None, case=None, ct=None):
     else:
         labels = read_label_map(source, warnings)   # what reading it found, in the report
         inputs["labels"] = os.path.abspath(source)
-    said = "the label map" if isinstance(source, sitk.Image) else str(source)
+    said = (case or "the label map") if isinstance(source, sitk.Image) else str(source)
     labels = without_condyle_specks(labels, said, warnings)
     check_pairing(labels, said)
     if ct is not None and not isinstance(ct, sitk.Image):

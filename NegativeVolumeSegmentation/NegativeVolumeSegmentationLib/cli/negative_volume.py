@@ -51,6 +51,8 @@ def run(args):
     from ..io.label_map_sides import read_labels_for_measuring
 
     options = O.from_arguments(args, segment=False)
+    for line in O.unused(options):
+        print("nvseg: " + line, file=sys.stderr)
     out_dir = results_folder.check_creatable(args.output)   # created when the result is written
     refuse_replacing_inputs(out_dir, (args.labels, args.ct))
     t0, read_warnings = time.perf_counter(), []

@@ -105,6 +105,8 @@ def run(args):
     from ..io.ct import find_cases
 
     options = O.from_arguments(args, segment=True)
+    for line in O.unused(options):
+        print("nvseg: " + line, file=sys.stderr)
     repeated = []
     cases = find_cases(args.inputs, repeated)
     for path, kept in repeated:
