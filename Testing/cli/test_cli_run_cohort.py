@@ -6,6 +6,8 @@ import csv
 import json
 import os
 import shutil
+import signal
+import time
 
 import pytest
 import SimpleITK as sitk
@@ -112,6 +114,42 @@ def test_interrupted_at_the_first_case_names_no_cohort_file(ct_path, tmp_path, p
     assert code == 130
     assert err.strip() == "nvseg: interrupted: 0 of 1 cases done; run it again with --resume to go on"
     assert not (tmp_path / "out" / "twojoints").exists()
+
+
+def _ctrl_c_turned_into(error):
+    """A stand-in for a library call that Ctrl-C interrupts and that turns the KeyboardInterrupt
+    into its own error (VTK's module loader: "ImportError: Failed to load vtkIOLegacy ...")."""
+    def call(*args, **kwargs):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)   # Ctrl-C: the handler raises here
+            time.sleep(5)
+        except KeyboardInterrupt:
+            raise error
+        raise AssertionError("SIGINT did not interrupt")
+    return call
+
+
+def test_ctrl_c_that_a_library_turns_into_its_error_is_an_interruption(
+        ct_path, tmp_path, patched_models, monkeypatch, capsys):
+    """Found by a review: Ctrl-C during VTK's lazy import read "internal error: ImportError:
+    Failed to load vtkIOLegacy" (exit 1), and in a cohort the run would go on to the next case."""
+    from NegativeVolumeSegmentationLib import cli
+
+    error = ImportError("Failed to load vtkIOLegacy: No module named vtkmodules.vtkIOCellGrid")
+    monkeypatch.setattr(pipeline, "run_case", _ctrl_c_turned_into(error))
+    other = tmp_path / "other.nii.gz"
+    shutil.copy(str(ct_path), str(other))
+    code, _o, err = _run(capsys, ct_path, other, "-o", tmp_path / "out")
+    assert code == 130, err
+    assert err.strip().splitlines()[-1] == ("nvseg: interrupted: 0 of 2 cases done; run it again "
+                                            "with --resume to go on")
+    monkeypatch.setattr(pipeline, "measure_labels", _ctrl_c_turned_into(error))
+    labels = tmp_path / "labels.nii.gz"
+    sitk.WriteImage(sitk.Image([30, 30, 30], sitk.sitkUInt8) + 1, str(labels))
+    assert cli.main(["negative-volume", str(labels), "-o", str(tmp_path / "nv")]) == 130
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "nvseg: interrupted"
+    assert not (tmp_path / "nv").exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # given back
 
 
 def test_a_bug_in_the_one_case_exits_1_not_2(ct_path, tmp_path, patched_models, monkeypatch,

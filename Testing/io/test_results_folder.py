@@ -33,6 +33,13 @@ def test_staged_output_leaves_nothing_on_failure(tmp_path):
             with open(os.path.join(stage, "report.json"), "w") as f:
                 f.write("{")
             raise RuntimeError("stage failed")
+    assert not out.exists()   # made for this write: it goes too (it was left empty)
+    out.mkdir()   # a folder that was there stays, as it was
+    with pytest.raises(KeyboardInterrupt):   # Ctrl-C alike
+        with staged_output(str(out)) as stage:
+            with open(os.path.join(stage, "report.json"), "w") as f:
+                f.write("{")
+            raise KeyboardInterrupt
     assert os.listdir(str(out)) == []
 
 

@@ -8,6 +8,7 @@ traceback).
 
 import argparse
 import os
+import signal
 import sys
 
 from .. import __version__
@@ -53,9 +54,34 @@ def build_parser():
     return parser
 
 
+_CTRL_C = []   # set by the SIGINT handler main() installs
+
+
+def ctrl_c_pressed():
+    """Whether Ctrl-C (SIGINT) came during this command: a library that turned the
+    KeyboardInterrupt into its own error (VTK's module loader raises ImportError) still ends
+    the command as interrupted (130), not as an internal error or a failed case."""
+    return bool(_CTRL_C)
+
+
+def _noting_ctrl_c():
+    """Install a SIGINT handler that notes Ctrl-C before raising KeyboardInterrupt as Python's
+    does; returns the handler it replaced (None off the main thread: nothing installed)."""
+    def handler(signum, frame):
+        _CTRL_C.append(True)
+        signal.default_int_handler(signum, frame)
+
+    del _CTRL_C[:]
+    try:
+        return signal.signal(signal.SIGINT, handler)
+    except ValueError:   # not the main thread
+        return None
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = _noting_ctrl_c()
     try:
         return int(args.func(args) or 0)
     except (InputError, ModelError) as error:
@@ -65,12 +91,18 @@ def main(argv=None):
         print("nvseg: interrupted" + (": %s" % error if str(error) else ""), file=sys.stderr)
         return 130
     except Exception as error:  # a bug, not bad input: one line unless debugging
+        if ctrl_c_pressed():   # Ctrl-C inside a library's import or call, turned into its error
+            print("nvseg: interrupted", file=sys.stderr)
+            return 130
         if os.environ.get("NVSEG_DEBUG"):
             raise
         message = error_line(error)
         print("nvseg: internal error: %s: %s (set NVSEG_DEBUG=1 for details)"
               % (type(error).__name__, message), file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 if __name__ == "__main__":

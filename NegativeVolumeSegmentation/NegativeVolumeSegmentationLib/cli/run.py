@@ -193,6 +193,10 @@ def _run_one(case, path, folder, rows, models, options, choice, progress, many):
         _print_case(case, result.report)
         return 0
     except Exception as error:  # one failed case must not stop the batch
+        from . import ctrl_c_pressed
+
+        if ctrl_c_pressed():   # Ctrl-C that a library turned into its own error: stop
+            raise KeyboardInterrupt()
         if os.environ.get("NVSEG_DEBUG"):
             raise
         message = error_line(error)

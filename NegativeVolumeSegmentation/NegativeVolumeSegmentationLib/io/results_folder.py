@@ -148,19 +148,22 @@ def _remove_stale_stages(out_dir):
 def staged_output(out_dir, replaces=()):
     """Yield a hidden staging folder inside ``out_dir``; on success move its files into ``out_dir``.
 
-    On any exception the staging folder is removed and nothing new appears in ``out_dir``.
+    On any exception (Ctrl-C included) the staging folder is removed and nothing new appears in
+    ``out_dir``; an ``out_dir`` made for this write goes too when it is left empty.
     Files are moved with :func:`os.replace` (atomic on one file system), so readers never see a
     partially written file. ``replaces``: names of earlier files in ``out_dir`` that the new ones
     replace: removed (report.json first) before anything is moved in, so no file of an earlier
     result is left beside the new one. report.json is moved in last: a folder holding a
     report.json holds all of its result, even after an interruption while moving.
     """
+    made = not os.path.isdir(out_dir)
     out_dir = check_writable(out_dir)
     _remove_stale_stages(out_dir)
     try:
         stage = tempfile.mkdtemp(prefix=STAGE_PREFIX + _stage_owner(), dir=out_dir)
     except OSError as error:
         raise InputError("output folder %s is not writable: %s" % (out_dir, error.strerror or error))
+    done = False
     try:
         yield stage
         moves = []
@@ -175,8 +178,14 @@ def staged_output(out_dir, replaces=()):
                 os.remove(path)
         for source, target in sorted(moves, key=lambda m: os.path.basename(m[1]) == REPORT):
             os.replace(source, target)
+        done = True
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+        if made and not done:   # a folder made for this write, left empty by its failure or Ctrl-C
+            try:
+                os.rmdir(out_dir)
+            except OSError:
+                pass
 
 
 def write_json(data, path):
