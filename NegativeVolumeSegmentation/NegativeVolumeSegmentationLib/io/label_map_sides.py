@@ -68,16 +68,21 @@ def without_condyle_specks(image, name, warnings):
     array = sitk.GetArrayFromImage(image)
     changed = False
     for side in L.SIDES:
-        mask = array == L.CONDYLE[side]
+        where = ndimage.find_objects((array == L.CONDYLE[side]).astype(np.uint8))
+        if not where or where[0] is None:
+            continue
+        box = where[0]   # labelled in its box only (real head labels: 1.0 s -> 0.17 s)
+        mask = array[box] == L.CONDYLE[side]
         pieces, count = ndimage.label(mask, structure=np.ones((3, 3, 3), bool))
         if count <= 1:
             continue
         sizes = np.bincount(pieces.ravel())[1:]
-        _refuse_two_condyles(image, pieces, sizes, L.CONDYLE[side], name)
+        _refuse_two_condyles(image, pieces, sizes, L.CONDYLE[side], name,
+                             [b.start for b in box])
         small = np.nonzero(sizes < SPECK_FRACTION * sizes.max())[0] + 1
         if len(small) == 0:
             continue
-        array[np.isin(pieces, small)] = 0
+        array[box][np.isin(pieces, small)] = 0
         changed = True
         warnings.append("%s: %d voxel(s) of label %d (%s) apart from the condyle ignored (%d "
                         "piece(s))" % (name, int(sizes[small - 1].sum()), L.CONDYLE[side],
@@ -89,15 +94,17 @@ def without_condyle_specks(image, name, warnings):
     return out
 
 
-def _refuse_two_condyles(image, pieces, sizes, value, name):
+def _refuse_two_condyles(image, pieces, sizes, value, name, offset):
     """InputError when condyle label ``value`` holds two pieces of at least a quarter of its
     largest whose centres lie TWO_CONDYLES_MM apart: both joints labelled alike (the engine
-    said only "no ray meets the temporal bone")."""
+    said only "no ray meets the temporal bone"). ``pieces``: the labelled pieces in a box of
+    ``image``'s array starting at (z, y, x) index ``offset``."""
     big = np.nonzero(sizes >= 0.25 * sizes.max())[0] + 1
     if len(big) < 2:
         return
     centres = np.array([image.TransformContinuousIndexToPhysicalPoint(
-        [float(v) for v in np.argwhere(pieces == n).mean(axis=0)[::-1]]) for n in big])
+        [float(v) for v in (np.argwhere(pieces == n).mean(axis=0) + offset)[::-1]])
+        for n in big])
     apart = max(np.linalg.norm(a - b) for a in centres for b in centres)
     if apart >= TWO_CONDYLES_MM:
         other = L.CONDYLE[L.RIGHT] if value == L.CONDYLE[L.LEFT] else L.CONDYLE[L.LEFT]
