@@ -6,6 +6,9 @@ gate"), read on a regular sample of the voxels:
 - **not a CT in HU** (a reason: nothing is measured): 8-bit data, no air, no bone, values outside
   any CT range (MRI, unrescaled or display-windowed exports), soft tissue far from 0-100 HU
   (grey values on another scale, as a CBCT's);
+- **padding** (not a check): the value scanners write outside the reconstruction circle
+  (-2000, -2048, -3024 HU, ...) is made air (:func:`padding_as_air`) before the networks'
+  smoothing and resampling mix it into the voxels beside it;
 - **bone clipped** (an export cut at a display window's top, e.g. 1000 HU): a plateau of the
   bone at exactly the image's maximum. Measured on the real head of ../shared (its cortex reaches
   ~1700 HU) clipped at 2000 / 1500 / 1200 / 1000 / 700 HU: NV -0.2 / -0.3 / -1.4 / -3.3 /
@@ -35,6 +38,8 @@ CLIP_FRACTION = 0.05        # bone (> BONE_HU) at exactly the maximum: a clipped
                             # 12-bit scale is a few fillings, well under 5 % of the bone)
 CLIP_CAUTION_HU = 1500.0    # clipped below this: condyle +3 to +5 %, NV -1 to -3 % (above)
 CLIP_REFUSE_HU = 1000.0     # clipped below this: NV -5.8 %, condyle +8 % at 700 HU: not measurable
+PADDING_BELOW_HU = -1500.0  # below any air (-1000 HU, noise tens of HU): a padding value
+PADDING_AS_HU = -1024.0     # what padding becomes: air at the scale's bottom, as a scanner's air
 
 
 def _sample(image):
@@ -95,3 +100,19 @@ def check_intensities(image):
             cautions.append(what + ": condyle volume may read up to ~5 % large, negative volume "
                             "up to ~4 % small")
     return reasons, cautions
+
+
+def padding_as_air(image):
+    """``image`` with its values below PADDING_BELOW_HU (padding outside the reconstruction
+    circle: -2000 stored with intercept -1024 reads -3024 HU) set to PADDING_AS_HU, metadata
+    kept; ``image`` itself (no copy) when it has none. The real head written as DICOM with -3024
+    outside a circle reached by the image's corners read NV -0.27 % on one side (the localiser
+    and the crops smooth and resample linearly before their clip at the air's value)."""
+    extremes = sitk.MinimumMaximumImageFilter()
+    extremes.Execute(image)
+    if extremes.GetMinimum() >= PADDING_BELOW_HU:
+        return image
+    out = sitk.Threshold(image, PADDING_BELOW_HU, extremes.GetMaximum(), PADDING_AS_HU)
+    for key in image.GetMetaDataKeys():
+        out.SetMetaData(key, image.GetMetaData(key))
+    return out

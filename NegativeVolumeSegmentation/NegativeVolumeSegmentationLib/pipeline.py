@@ -21,6 +21,7 @@ from . import labels as L
 from . import quality
 from .case_result import CaseResult
 from .errors import InputError
+from .hounsfield import padding_as_air
 from .engine.labelled_region import labelled_box, working_margin_mm
 from .io.ct import as_ct_pixels, check_ct_like, check_direction, read_ct, series_record
 from .options import RunOptions
@@ -171,6 +172,8 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
     inputs = {"ct": name, "dicom_series": series_record(ct)}   # None unless a DICOM folder
     scan = quality.check_scan(ct, mode=options.mode)  # unmeasurable: no networks run
     timings["read"] = time.perf_counter() - t0
+    if scan.measurable:
+        ct = padding_as_air(ct)   # a copy only where a padding value is present
     if not scan.measurable:
         timings["total"] = time.perf_counter() - start
         report = build_report({}, warnings, timings, device=choice.name,

@@ -14,7 +14,7 @@ import SimpleITK as sitk
 from NegativeVolumeSegmentationLib.io.ct import read_ct
 from NegativeVolumeSegmentationLib.errors import InputError
 from NegativeVolumeSegmentationLib.io.segmentation_files import read_label_map
-from dicom_writer import write_dicom_series
+from dicom_writer import edit_dicom_file, write_dicom_series
 from synthetic_ct import make_ct
 
 
@@ -202,9 +202,12 @@ def dicom_slice_file(tmp):
 
 
 def dicom_duplicate_slice(tmp):
+    """A second slice at one slice's position (another SOPInstanceUID: not a copy of the file,
+    which is read once: test_dicom_series_mixed.py)."""
     folder = write_dicom_series(make_ct(), os.path.join(tmp, "dicomdup"))
     first = sorted(os.listdir(folder))[4]
     shutil.copy(os.path.join(folder, first), os.path.join(folder, "zz_copy.dcm"))
+    edit_dicom_file(os.path.join(folder, "zz_copy.dcm"), [("0008|0018", b"1.2.826.0.1.99.4")])
     return folder
 
 

@@ -91,3 +91,24 @@ def test_soft_tissue_far_from_zero_is_not_hounsfield_units(tissue, measurable):
         assert abs(float(reasons[0].split("peaks at ")[1].split(" ")[0]) - tissue) <= 10.0
         assert reasons[0].endswith("(a CT's at 0-100 HU; accepted -250..250): grey values on "
                                    "another scale, as a CBCT's?")
+
+
+@pytest.mark.parametrize("padding", [-2000.0, -2048.0, -3024.0])
+def test_padding_outside_the_reconstruction_circle_becomes_air(padding):
+    """A scanner's padding value outside the reconstruction circle (-3024 HU: -2000 stored with
+    intercept -1024) passes the gate as a CT and is read as air at the scale's bottom before the
+    networks' smoothing and resampling; air's own noise (down to -1100 HU) and everything else
+    are kept, with the metadata; an image without padding is passed on as it is."""
+    head = sitk.GetArrayFromImage(_head_like(np.int16))
+    head[:5, 50:, :] = -1100                      # air's noise: not padding
+    z, y, x = np.indices(head.shape)
+    outside = (x - 50) ** 2 + (y - 50) ** 2 > 48 ** 2      # corners of each slice
+    padded = _image((1.0, 1.0, 1.0), np.where(outside, padding, head).astype(head.dtype))
+    padded.SetMetaData("0018|0050", "1.0")
+    assert hounsfield.check_intensities(padded) == ([], [])
+    air = hounsfield.padding_as_air(padded)
+    expected = np.where(outside, -1024, head)
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(air), expected)
+    assert air.GetPixelID() == padded.GetPixelID() and air.GetMetaData("0018|0050") == "1.0"
+    unpadded = _image((1.0, 1.0, 1.0), head)
+    assert hounsfield.padding_as_air(unpadded) is unpadded

@@ -16,7 +16,7 @@ import SimpleITK as sitk
 
 from ..errors import InputError
 from .dicom_files import (SEARCH_DEPTH, dicom_reader, dicom_series, is_dicom_file, merge_series,
-                          split_series)
+                          split_series, without_copies)
 from .dicom_series import MIN_VOLUME_SLICES, choose_series
 from .gantry_tilt import check_slice_gaps, regularise_slices
 from .quiet import quiet_libraries
@@ -253,6 +253,18 @@ def _read_chosen(series, name, folder, read, sharpness):
     try:
         image, positions, more = _read_checked(files, name, _what(info), read)
     except InputError as error:   # slices of several geometries filed under one series UID?
+        unique, copies = (files, 0) if isinstance(error, PositionError) else without_copies(files)
+        if copies:                # or a slice written twice (the same SOPInstanceUID)
+            try:
+                image, positions, more = _read_checked(unique, name, _what(info), read)
+            except InputError:
+                pass
+            else:
+                more.insert(0, "%s: DICOM %s holds %d duplicate file%s (copies of one "
+                               "SOPInstanceUID), left out" % (name, _what(info), copies,
+                                                               "s" * (copies > 1)))
+                return _with_unread(image, positions, info, warnings + more, unique, series,
+                                    name)
         parts = split_series(sid, files)
         if isinstance(error, PositionError) or len(parts) < 2:
             raise _incomplete(error, files, series, name, info)
@@ -261,14 +273,21 @@ def _read_chosen(series, name, folder, read, sharpness):
         sid, files, info, warnings = choose_series(series, name, folder, sharpness)
         if alone:                 # its parts are not the folder's series: one warning says it
             del warnings[:]
-        warnings.append("%s: DICOM series %s holds slices of %d orientations or sizes (a "
-                        "localizer or reformat filed in it?): read apart, measured %d of its %d "
-                        "files" % (name, info["number"] or info["uid"], len(parts), len(files),
-                                   total))
+        warnings.append("%s: DICOM series %s holds slices of %d orientations, sizes or image "
+                        "types (a localizer or reformat filed in it?): read apart, measured %d "
+                        "of its %d files" % (name, info["number"] or info["uid"], len(parts),
+                                             len(files), total))
         try:
             image, positions, more = _read_checked(files, name, _what(info), read)
         except InputError as error:
             raise _incomplete(error, files, series, name, info)
+    return _with_unread(image, positions, info, warnings + more, files, series, name)
+
+
+def _with_unread(image, positions, info, warnings, files, series, name):
+    """:func:`_read_chosen`'s result, with a warning naming the files beside the series read
+    that were denied to us."""
+    more = []
     unreadable = unread_files(files, series, info["uid"])[0]
     if unreadable:
         more.append("%s: cannot read %d file%s beside DICOM %s, permission denied: %s; measured "

@@ -220,8 +220,9 @@ def merge_series(series, name, folder=None):
 
 def split_series(sid, files):
     """The files of one series grouped by slice geometry (ImageOrientationPatient to 1e-3, rows
-    and columns), each group in GDCM's order: [(sid, files)] when all agree, else one entry per
-    group, ``sid`` marked with the group's number. Some exports file the localizer or a reformat
+    and columns) and by whether ImageType says LOCALIZER, each group in GDCM's order: [(sid,
+    files)] when all agree, else one entry per group, ``sid`` marked with the group's number.
+    Some exports file the localizer (sagittal, or an axial one of the same size) or a reformat
     under the axial series' UID; such a series does not stack into one volume. Reads every
     file's header: used only when a series failed to read."""
     groups, reader = {}, dicom_reader()
@@ -231,7 +232,9 @@ def split_series(sid, files):
             with quiet_libraries():
                 reader.ReadImageInformation()
             key = (tuple(round(float(v), 3) for v in reader.GetMetaData("0020|0037").split("\\"))
-                   if reader.HasMetaDataKey("0020|0037") else (), tuple(reader.GetSize()[:2]))
+                   if reader.HasMetaDataKey("0020|0037") else (), tuple(reader.GetSize()[:2]),
+                   reader.HasMetaDataKey("0008|0008")
+                   and "LOCALIZER" in reader.GetMetaData("0008|0008").upper())
         except (RuntimeError, ValueError):
             key = None
         groups.setdefault(key, []).append(path)
@@ -240,3 +243,16 @@ def split_series(sid, files):
     return [("%s#%d" % (sid, k + 1), tuple(group)) for k, group in enumerate(groups.values())]
 
 
+def without_copies(files):
+    """(files, copies): ``files`` with each SOPInstanceUID once, in their order (an export that
+    wrote a slice twice into one folder, "IM0100 (1).dcm" beside "IM0100.dcm", or a file and its
+    link), and how many were left out. Files without the UID are kept. Reads every file's header:
+    used only when a series failed to read."""
+    seen, kept, reader = set(), [], dicom_reader()
+    for path in files:
+        sop = _header(reader, path)[0]
+        if sop and sop in seen:
+            continue
+        seen.add(sop)
+        kept.append(path)
+    return tuple(kept), len(files) - len(kept)

@@ -15,11 +15,17 @@ series is described from its first file's header and ranked:
 5. then the lower SeriesNumber (the first acquired), then the UID, so the choice never depends
    on the order of the files on disk;
 6. of reconstructions of the first one's acquisition (the same AcquisitionTime, frame of
-   reference, number of slices and rank by rules 1-3: another kernel, never a DERIVED copy of
-   an ORIGINAL), the one with the sharpest edges, measured on the images by the reader
+   reference, number of slices and rank by rules 1-3, and the same field of view: another
+   kernel, never a DERIVED copy of an ORIGINAL, never a targeted reconstruction of the other
+   joint), the one with the sharpest edges, measured on the images by the reader
    (:func:`.dicom.edge_sharpness`): kernel names are the vendors' own (H70h, Br64, BONE, FC30,
    YC ...) and cannot be ranked. A second acquisition (the mouth opened, a repeat) has another
    AcquisitionTime and keeps rule 5.
+
+A series is described by its first file, or by its middle one when the first is a localizer
+filed in a series of more files (some exports number the scout 1 in the axial series: read apart
+by :func:`.dicom_files.split_series`). An enhanced (multi-frame) CT file is counted by its frames
+and named so; it is not read here (:func:`.dicom.single_file_reason`).
 
 CT volumes of more than one study (two patients, or one patient's two dates) are refused: which
 one the user meant cannot be told. Header texts are cleaned (:func:`.dicom_files.tag_text`)
@@ -33,7 +39,7 @@ its files. SimpleITK/GDCM only (the images are scored in :mod:`.dicom`).
 
 import os
 
-import SimpleITK as sitk
+import numpy as np
 
 from ..errors import InputError
 from .dicom_files import dicom_reader, tag_text
@@ -43,10 +49,14 @@ TAGS = (("uid", "0020|000e"), ("number", "0020|0011"), ("description", "0008|103
         ("kernel", "0018|1210"), ("thickness", "0018|0050"), ("modality", "0008|0060"),
         ("image_type", "0008|0008"), ("acquired", "0008|0032"), ("frame", "0020|0052"),
         ("study", "0020|000d"), ("patient", "0010|0020"), ("date", "0008|0020"),
-        ("study_description", "0008|1030"))
+        ("study_description", "0008|1030"), ("frames", "0028|0008"), ("position", "0020|0032"),
+        ("orientation", "0020|0037"), ("pixel_spacing", "0028|0030"), ("rows", "0028|0010"),
+        ("columns", "0028|0011"))
 SHOWN_CHARACTERS = 64             # a description in a message is cut to this (DICOM LO: 64)
 VOLUME_MODALITIES = ("CT", "")    # CBCT exports say CT; a file without the tag is given a chance
 MIN_VOLUME_SLICES = 3             # a scout has 1-3 images; a volume of a joint has dozens
+SAME_FIELD_MM = 10.0              # reconstructions of one acquisition centre their fields of view
+                                  # together; targeted ones of the two joints lie ~100 mm apart
 
 
 def shown(text, limit=SHOWN_CHARACTERS):
@@ -54,16 +64,11 @@ def shown(text, limit=SHOWN_CHARACTERS):
     return text if len(text) <= limit else text[:limit - 3].rstrip() + "..."
 
 
-def describe_series(sid, files):
-    """What the header of a series' first file says: dict with uid, number, description, kernel,
-    thickness (SliceThickness, mm as written), acquired (AcquisitionTime), frame
-    (FrameOfReferenceUID), study (StudyInstanceUID), patient (PatientID), date (StudyDate),
-    study_description, modality (upper case), image_type (list of upper-case values), slices
-    (number of files). Texts as :func:`tag_text` cleans them; missing tags are empty strings (an
-    empty list for image_type)."""
+def _header_info(path):
+    """The TAGS of one file's header as cleaned texts ("" where absent or unreadable)."""
     info = dict((key, "") for key, _ in TAGS)
     reader = dicom_reader()
-    reader.SetFileName(files[0])
+    reader.SetFileName(path)
     try:
         with quiet_libraries():
             reader.ReadImageInformation()
@@ -72,18 +77,69 @@ def describe_series(sid, files):
                 info[key] = tag_text(reader.GetMetaData(tag))
     except RuntimeError:
         pass
+    return info
+
+
+def _image_type(info):
+    return [v.strip().upper() for v in info["image_type"].split("\\") if v.strip()]
+
+
+def _floats(text, count):
+    try:
+        values = [float(v) for v in text.split("\\")]
+    except ValueError:
+        return None
+    return values if len(values) == count else None
+
+
+def field_centre(info):
+    """(centre of the described slice's field of view, LPS mm; its unit normal) from its
+    ImagePositionPatient, ImageOrientationPatient, PixelSpacing, Rows and Columns; (None, None)
+    when a tag is missing or malformed."""
+    position = _floats(info["position"], 3)
+    orientation = _floats(info["orientation"], 6)
+    spacing = _floats(info["pixel_spacing"], 2)       # row spacing (along a column), column
+    size = [_floats(info[key], 1) for key in ("rows", "columns")]
+    if position is None or orientation is None or spacing is None or None in size:
+        return None, None
+    row, column = np.asarray(orientation[:3]), np.asarray(orientation[3:])
+    normal = np.cross(row, column)
+    if np.linalg.norm(normal) == 0:
+        return None, None
+    centre = (np.asarray(position) + row * spacing[1] * (size[1][0] - 1) / 2.0
+              + column * spacing[0] * (size[0][0] - 1) / 2.0)
+    return centre, normal / np.linalg.norm(normal)
+
+
+def describe_series(sid, files):
+    """What the header of a series' first file says (its middle file's when the first is a
+    localizer among more than MIN_VOLUME_SLICES files): dict with uid, number, description,
+    kernel, thickness (SliceThickness, mm as written), acquired (AcquisitionTime), frame
+    (FrameOfReferenceUID), study (StudyInstanceUID), patient (PatientID), date (StudyDate),
+    study_description, modality (upper case), image_type (list of upper-case values), the
+    geometry tags (position, orientation, pixel_spacing, rows, columns: :func:`field_centre`),
+    slices (number of files, or of frames of one multi-frame file) and multiframe (bool). Texts
+    as :func:`tag_text` cleans them; missing tags are empty strings (an empty list for
+    image_type)."""
+    info = _header_info(files[0])
+    if "LOCALIZER" in _image_type(info) and len(files) > MIN_VOLUME_SLICES:
+        middle = _header_info(files[len(files) // 2])
+        if middle["uid"] and "LOCALIZER" not in _image_type(middle):
+            info = middle
     info["uid"] = info["uid"] or sid
     info["modality"] = info["modality"].upper()
-    info["image_type"] = [v.strip().upper() for v in info["image_type"].split("\\") if v.strip()]
-    info["slices"] = len(files)
+    info["image_type"] = _image_type(info)
+    frames = _floats(info["frames"], 1)
+    info["multiframe"] = len(files) == 1 and frames is not None and frames[0] > 1
+    info["slices"] = int(frames[0]) if info["multiframe"] else len(files)
     return info
 
 
 def is_volume(info):
     """Whether a described series can be the CT to measure: CT (or no modality), not a localizer,
-    at least MIN_VOLUME_SLICES files (a multi-frame file is judged by its reader)."""
+    at least MIN_VOLUME_SLICES files (one multi-frame file is not read here)."""
     return (info["modality"] in VOLUME_MODALITIES and "LOCALIZER" not in info["image_type"]
-            and info["slices"] >= MIN_VOLUME_SLICES)
+            and info["slices"] >= MIN_VOLUME_SLICES and not info.get("multiframe"))
 
 
 def _number(info):
@@ -97,7 +153,8 @@ def _number(info):
 def rank(info):
     """Sort key, smaller first: the module docstring's order."""
     return (info["modality"] not in VOLUME_MODALITIES, "LOCALIZER" in info["image_type"],
-            info["image_type"][:1] == ["DERIVED"], -info["slices"], _number(info), info["uid"])
+            info["image_type"][:1] == ["DERIVED"], -info["slices"] * (not info.get("multiframe")),
+            _number(info), info["uid"])
 
 
 def label(info):
@@ -116,21 +173,38 @@ def label(info):
     elif info["image_type"][:1] == ["DERIVED"]:
         what.append("derived")
     count = info["slices"]
-    what.append("%d slices" % count if count >= MIN_VOLUME_SLICES else
-                "%d file%s" % (count, "" if count == 1 else "s"))
+    if info.get("multiframe"):
+        what.append("one multi-frame file of %d frames, not read here: convert it to a classic "
+                    "series or NIfTI to measure it" % count)
+    else:
+        what.append("%d slices" % count if count >= MIN_VOLUME_SLICES else
+                    "%d file%s" % (count, "" if count == 1 else "s"))
     return "%s (%s)" % (name, ", ".join(what))
+
+
+def same_field(a, b, limit=SAME_FIELD_MM):
+    """Whether two described series' fields of view are centred together (within ``limit`` mm
+    across their slices; :func:`field_centre`). Without the geometry tags, or for slices of
+    different orientations (a reformat: their first slices do not compare): True."""
+    (centre_a, normal), (centre_b, normal_b) = field_centre(a), field_centre(b)
+    if centre_a is None or centre_b is None or abs(float(normal @ normal_b)) < 0.999:
+        return True
+    offset = centre_b - centre_a
+    return float(np.linalg.norm(offset - normal * float(offset @ normal))) <= limit
 
 
 def same_acquisition(a, b):
     """Whether two described series are reconstructions of one acquisition (another kernel,
     another slice thickness of the same slices): both CT volumes of as many slices, with the
-    same non-empty AcquisitionTime, the same frame of reference and the same rank class (both
-    ORIGINAL, or both DERIVED: a DERIVED copy is never a twin of the ORIGINAL it was made from).
-    A second acquisition (the mouth opened, a repeat after motion) has another AcquisitionTime."""
+    same non-empty AcquisitionTime, the same frame of reference, the same rank class (both
+    ORIGINAL, or both DERIVED: a DERIVED copy is never a twin of the ORIGINAL it was made from)
+    and one field of view (:func:`same_field`: targeted reconstructions of the left and the
+    right joint are not twins). A second acquisition (the mouth opened, a repeat after motion)
+    has another AcquisitionTime."""
     return (is_volume(a) and is_volume(b) and a["slices"] == b["slices"]
             and rank(a)[:3] == rank(b)[:3]
             and a["acquired"] != "" and a["acquired"] == b["acquired"]
-            and a["frame"] == b["frame"])
+            and a["frame"] == b["frame"] and same_field(a, b))
 
 
 def check_one_study(described, name):
@@ -198,7 +272,9 @@ def choose_series(series, name, folder=None, sharpness=None):
                                                                     label(info), why)
         if left:
             text += "; other CT series not measured: %s (to measure one, give a folder " \
-                    "holding only its files)" % ", ".join(label(o) for o in left)
+                    "holding only its files)" % ", ".join(
+                        label(o) + ("" if same_field(info, o) else " of another field of view")
+                        for o in left)
         if skipped:
             text += "; skipped: %s" % ", ".join(label(o) for o in skipped)
         warnings.append(text)
