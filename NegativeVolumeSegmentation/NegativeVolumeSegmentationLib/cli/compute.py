@@ -29,7 +29,8 @@ def add_parser(subparsers):
                    choices=PARTS, help="result parts to write (default: %(default)s)")
     p.add_argument("--ct", metavar="CT", help="with segment false: the CT the label map belongs "
                    "to (the air rule; the quality gate reads its grid)")
-    p.add_argument("--model-dir", metavar="DIR", help="folder of the bundled models")
+    p.add_argument("--model-dir", metavar="DIR", help="folder of the models (default: "
+                   "$NVSEG_MODEL_DIR when set, else the bundled models)")
     p.add_argument("--progress-file", metavar="FILE",
                    help="append one JSON line {\"stage\": ...} as each stage starts")
     p.add_argument("--case", metavar="NAME", help="case name shown in messages")

@@ -40,7 +40,7 @@ def add_parser(subparsers):
     O.add_arguments(p, PARAMETERS)
     p.add_argument("--model-dir", metavar="DIR",
                    help="folder with tmj_localizer.pt, tmj_segmentation.pt and SHA256SUMS "
-                        "(default: the bundled models)")
+                        "(default: $NVSEG_MODEL_DIR when set, else the bundled models)")
     p.add_argument("--resume", action="store_true",
                    help="keep the cases an earlier run into OUT_DIR finished from the same input "
                         "with the same version, parameters and models (their cohort.csv rows "
