@@ -12,4 +12,18 @@ bash scripts/install.sh test
 # the Slicer twins (.envs/slicer-5.8, .envs/slicer-5.10): Slicer's own package sets, for
 # Testing/twins (cached; a few ms when up to date, ~2-3 min to build)
 bash scripts/slicer_twins.sh
-exec .venv/bin/python -m pytest "$@"
+# Test files run in parallel (pytest-xdist, one file per worker at a time: a file's fixtures are
+# built once): one worker per core, at most one per 6 GB of available memory (a real-head
+# run peaks at 1.1-2.4 GB, docs/results.md, beside the test's own arrays) and at most 4; NVSEG_TEST_WORKERS overrides (0: in this process).
+workers="${NVSEG_TEST_WORKERS:-$(.venv/bin/python - <<'PY'
+import os
+try:
+    with open("/proc/meminfo") as meminfo:
+        available_gb = next(int(line.split()[1]) for line in meminfo
+                            if line.startswith("MemAvailable")) / 2 ** 20
+except (OSError, StopIteration, ValueError):
+    available_gb = 6.0
+print(max(1, min(os.cpu_count() or 1, int(available_gb // 6), 4)))
+PY
+)}"
+exec .venv/bin/python -m pytest -n "$workers" --dist loadfile "$@"
