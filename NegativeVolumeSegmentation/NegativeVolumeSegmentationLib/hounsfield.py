@@ -7,8 +7,9 @@ gate"), read on a regular sample of the voxels:
   any CT range (MRI, unrescaled or display-windowed exports), soft tissue far from 0-100 HU
   (grey values on another scale, as a CBCT's);
 - **padding** (not a check): the value scanners write outside the reconstruction circle
-  (-2000, -2048, -3024 HU, ...) is made air (:func:`padding_as_air`) before the networks'
-  smoothing and resampling mix it into the voxels beside it;
+  (-2000, -2048, -3024, -32768 HU, ...: the image's minimum, below PADDING_BELOW_HU) is neither
+  air nor an intensity for the checks, and is made air (:func:`padding_as_air`) before the
+  networks' smoothing and resampling mix it into the voxels beside it;
 - **bone clipped** (an export cut at a display window's top, e.g. 1000 HU): a plateau of the
   bone at exactly the image's maximum. Measured on the real head of ../shared (its cortex reaches
   ~1700 HU) clipped at 2000 / 1500 / 1200 / 1000 / 700 HU: NV -0.2 / -0.3 / -1.4 / -3.3 /
@@ -71,7 +72,10 @@ def check_intensities(image):
     integer = bool(np.all(sample == np.round(sample)))
     if integer and ((0.0 <= lo and hi <= 255.0) or (-128.0 <= lo and hi <= 127.0)):
         reasons.append("8-bit data (values %.4g..%.4g), not Hounsfield units" % (lo, hi))
-    air = np.count_nonzero(sample < AIR_HU) * cm3
+    padding = sample == lo if lo < PADDING_BELOW_HU else np.zeros(sample.shape, bool)
+    if padding.any() and not padding.all():   # one padding value (-3024, -32768, ...) is no
+        lo = float(sample[~padding].min())    # intensity and no air: the rest is judged
+    air = np.count_nonzero((sample < AIR_HU) & ~padding) * cm3
     bone_voxels = sample > BONE_HU
     bone = np.count_nonzero(bone_voxels) * cm3
     if air < MIN_AIR_CM3:

@@ -93,7 +93,7 @@ def test_soft_tissue_far_from_zero_is_not_hounsfield_units(tissue, measurable):
                                    "another scale, as a CBCT's?")
 
 
-@pytest.mark.parametrize("padding", [-2000.0, -2048.0, -3024.0])
+@pytest.mark.parametrize("padding", [-2000.0, -2048.0, -3024.0, -32768.0])
 def test_padding_outside_the_reconstruction_circle_becomes_air(padding):
     """A scanner's padding value outside the reconstruction circle (-3024 HU: -2000 stored with
     intercept -1024) passes the gate as a CT and is read as air at the scale's bottom before the
@@ -112,3 +112,14 @@ def test_padding_outside_the_reconstruction_circle_becomes_air(padding):
     assert air.GetPixelID() == padded.GetPixelID() and air.GetMetaData("0018|0050") == "1.0"
     unpadded = _image((1.0, 1.0, 1.0), head)
     assert hounsfield.padding_as_air(unpadded) is unpadded
+
+
+def test_padding_is_no_air_of_an_mri_like_image():
+    """An MRI-like image (no air: its background 0) with -32768 outside a circle is still no CT:
+    the padding counts neither as air nor as an intensity outside any CT range."""
+    array = sitk.GetArrayFromImage(_head_like(air=0.0, tissue=1500.0, bone=4000.0))
+    z, y, x = np.indices(array.shape)
+    array[(x - 50) ** 2 + (y - 50) ** 2 > 48 ** 2] = -32768
+    reasons, _ = hounsfield.check_intensities(_image((1.0, 1.0, 1.0), array))
+    assert any("no air" in r for r in reasons) and not any("CT range" in r for r in reasons), \
+        reasons
