@@ -73,8 +73,9 @@ def check_intensities(image):
     if integer and ((0.0 <= lo and hi <= 255.0) or (-128.0 <= lo and hi <= 127.0)):
         reasons.append("8-bit data (values %.4g..%.4g), not Hounsfield units" % (lo, hi))
     padding = sample == lo if lo < PADDING_BELOW_HU else np.zeros(sample.shape, bool)
-    if padding.any() and not padding.all():   # one padding value (-3024, -32768, ...) is no
-        lo = float(sample[~padding].min())    # intensity and no air: the rest is judged
+    if lo < PADDING_BELOW_HU and not padding.all():   # one padding value (-3024, -32768, ...;
+        lo = float(sample[~padding].min())    # the sample may miss it) is no intensity and no
+                                              # air: the rest is judged
     air = np.count_nonzero((sample < AIR_HU) & ~padding) * cm3
     bone_voxels = sample > BONE_HU
     bone = np.count_nonzero(bone_voxels) * cm3

@@ -1,6 +1,7 @@
 """Checkpoints: round trip with metadata, float16 storage, sha256 (standard test vector), errors."""
 
 import hashlib
+import os
 
 import pytest
 import torch
@@ -103,3 +104,18 @@ def test_incomplete_metadata_is_refused(tmp_path):
         checkpoint.save_checkpoint(path, net, dict(META, label_names=["background", "condyle"]))
     import os
     assert not os.path.exists(path)
+
+
+def test_a_model_folder_named_by_the_environment_is_used_or_refused(tmp_path, monkeypatch):
+    """NVSEG_MODEL_DIR set to a folder without models: the run is refused naming it (the bundled
+    models were used instead, without a word, while the help says the variable's folder is);
+    unset: the bundled models' folder."""
+    from NegativeVolumeSegmentationLib.inference import models
+
+    monkeypatch.delenv("NVSEG_MODEL_DIR", raising=False)
+    bundled = models.default_model_dir()
+    assert os.path.isfile(os.path.join(bundled, models.MODEL_FILES["segmentation"]))
+    monkeypatch.setenv("NVSEG_MODEL_DIR", str(tmp_path))
+    assert models.default_model_dir() == str(tmp_path)
+    with pytest.raises(ModelError, match=str(tmp_path)):
+        models.load_models(models.default_model_dir())

@@ -47,6 +47,7 @@ MEAN_JS_MM = 0.15       # mean joint space, divided by SCALE, against the untouc
 METAL = ("metal_prosthesis_left", "metal_fossa_left", "metal_plate_left_10", "bone_1.75",
          "bone_1.25+metal_prosthesis_left")
 METAL_NV_FRACTION = 0.02
+DENSE_BONE_NV_FRACTION = 0.01   # the bone's HU x 1.25 alone moves NV up to 0.9 % (method.md)
 # the head made of 5 mm slices resampled back onto its 1 mm grid (measured NV -13.3 / -17.6 %,
 # no caution) and of 3 mm thick slices on its own 1 mm grid (-1.8 / -3.2 %)
 SLICES = ("slices_5_linear", "thick_3")
@@ -274,7 +275,8 @@ def test_a_metal_condyle_is_not_measured_and_a_plate_on_the_neck_cautions(runs):
         assert reason.startswith("metal in the joint (") and where in reason, reason
         assert report["asymmetry_percent"]["negative_volume"] is None
         right = report["right"]["negative_volume_mm3"] / reference["right"]["negative_volume_mm3"]
-        assert abs(right - 1.0) <= METAL_NV_FRACTION, (name, right)
+        allowed = METAL_NV_FRACTION + (DENSE_BONE_NV_FRACTION if name.startswith("bone_") else 0)
+        assert abs(right - 1.0) <= allowed, (name, right)
     report = runs["metal_plate_left_10"]
     for side in L.SIDES:
         change = (report[side]["negative_volume_mm3"] / reference[side]["negative_volume_mm3"]
@@ -312,17 +314,19 @@ def test_thick_slices_on_a_thin_grid_are_judged_by_their_detail(runs):
 
 @pytest.mark.slow
 def test_a_joint_lost_from_the_scan_leaves_the_other_as_it_was(runs):
-    """The left joint blanked: its "condyle" (other bone) not measurable, the right joint
-    measured as in the untouched scan. Before, the right crop and the right joint's frame were
-    turned along the axis to that bone: condyle -4.9 %, anterior / posterior joint spaces 2.12 /
-    3.70 mm for 3.13 / 4.85 mm, no caution; then, with the head's own axis, the pair check's
-    2.3-fold condyle sizes withheld the right side too. Measured now (in the head's axis): NV
-    +0.2 %, condyle +0.1 %, superior / anterior / posterior / minimum joint space +0.03 / -0.39 /
-    -0.06 / -0.01 mm. The anterior space moves with the frame: the untouched scan measured in the
-    head's axis (0.5 degrees from its condyles') reads it 0.38 mm lower too (docs/method.md, "One
-    joint lost"); before, it was 1.01 mm off, the posterior 1.15 mm."""
+    """The left joint blanked: its "condyle" (other bone, 7 mm under the joint) not measurable,
+    its narrowest space 8.9 mm being no joint's; the right joint measured as in the untouched
+    scan. Before, the right crop and the right joint's frame were turned along the axis to that
+    bone: condyle -4.9 %, anterior / posterior joint spaces 2.12 / 3.70 mm for 3.13 / 4.85 mm,
+    no caution; then, with the head's own axis, the pair check's 2.3-fold condyle sizes withheld
+    the right side too, and bone contact withheld the left by chance (until the condyle's top
+    moved half a voxel, 2026-12-07). Measured now: NV +0.2 %, condyle +1.2 %, minimum /
+    superior / anterior / posterior joint space +0.04 / +0.05 / +0.10 / +0.22 mm, the pair's
+    axis (the other bone leans it by less than 5 degrees) and no pair caution (docs/method.md,
+    "One joint lost")."""
     reference, report = runs["untouched"][0], runs[LOST]
-    assert report["left"] is None and "touch" in report["quality"]["left"]["reason"]
+    assert report["left"] is None and "not this joint's fossa" in report["quality"]["left"][
+        "reason"], report["quality"]["left"]
     got, ref = report["right"], reference["right"]
     assert got is not None, report["quality"]["right"]
     for key in ("negative_volume_mm3", "condyle_volume_mm3"):
@@ -330,6 +334,4 @@ def test_a_joint_lost_from_the_scan_leaves_the_other_as_it_was(runs):
     for key in ("joint_space_min_mm", "joint_space_superior_mm", "joint_space_anterior_mm",
                 "joint_space_posterior_mm"):
         assert got[key] == pytest.approx(ref[key], abs=0.5), key
-    assert got["joint_bounds"]["lateral_axis_from"] == "head's mid-sagittal plane"
-    assert ref["joint_bounds"]["lateral_axis_from"] == "condyle centres"
-    assert any(c.startswith("right side: measured on its own") for c in report["cautions"])
+    assert report["asymmetry_percent"]["negative_volume"] is None

@@ -123,3 +123,14 @@ def test_padding_is_no_air_of_an_mri_like_image():
     reasons, _ = hounsfield.check_intensities(_image((1.0, 1.0, 1.0), array))
     assert any("no air" in r for r in reasons) and not any("CT range" in r for r in reasons), \
         reasons
+
+
+def test_padding_the_sample_misses_is_no_intensity_either():
+    """A one-voxel border of -32768 the gate's regular sample never hits (every second voxel of
+    a 200-voxel cube) left the image's minimum at -32768: "outside any CT range"."""
+    z, y, x = np.indices((200, 200, 200))
+    array = np.full((200, 200, 200), -1000, np.int16)
+    array[(x - 100) ** 2 + (y - 100) ** 2 + (z - 100) ** 2 < 70 ** 2] = 40
+    array[80:120, 80:120, 80:120] = np.linspace(400, 1800, 40)[None, None, :]   # a bone's spread
+    array[:, :, 199] = -32768
+    assert hounsfield.check_intensities(_image((1.0, 1.0, 1.0), array)) == ([], [])

@@ -230,6 +230,26 @@ def test_condyle_volume_range():
     assert kept.measurable and "left side: condyle volume 150 mm3" in kept.cautions[0]
 
 
+@pytest.mark.parametrize("gap, measurable", [(4.5, True), (8.0, False)])
+def test_a_fossa_farther_than_any_joint_space_is_other_bone(gap, measurable):
+    """A box condyle under a plate ``gap`` mm above it, measured by the engine (its narrowest
+    space the gap): 4.5 mm is a wide joint space and measured; 8 mm is no joint's (the real
+    head's blanked joint read 8.9 mm on other bone): not measurable from the pipeline's
+    segmentation, a caution on a user's label map."""
+    from NegativeVolumeSegmentationLib.engine.measure import measure_negative_volume
+
+    array, x, y, z, ref = _grid()
+    _joint(array, x, y, z, gap=gap)
+    values = measure_negative_volume(_labels(array, ref)).sides[L.LEFT]
+    assert values["joint_space_min_mm"] == pytest.approx(gap, abs=0.3)
+    verdict = quality.check_side(array, ref, L.LEFT, values)
+    assert verdict.measurable is measurable, verdict.reasons
+    if not measurable:
+        assert "not this joint's fossa" in verdict.reason
+        kept = quality.check_side(array, ref, L.LEFT, values, volume_decides=False)
+        assert kept.measurable and "not this joint's fossa" in kept.cautions[0]
+
+
 def test_gaps_in_the_fossa_roof():
     array, x, y, z, ref = _grid()
     _joint(array, x, y, z)

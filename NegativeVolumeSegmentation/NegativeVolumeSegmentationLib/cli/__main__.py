@@ -3,6 +3,6 @@ module's background run, where no ``nvseg`` script is installed)."""
 
 import sys
 
-from . import main
+from . import entry
 
-sys.exit(main())
+sys.exit(entry())

@@ -15,9 +15,10 @@ bone's radius, specks) decides what the labels mean, so a fine voxel takes the p
 label only near the cleaned labels: where its nearest CT voxel is labelled or has a labelled
 neighbour (26-neighbourhood: within one CT voxel, the farthest the two can disagree where the
 labels were not cut). The condyle's lower plane (``CONDYLE_DEPTH_MM`` below its top along LPS z)
-is then placed again on the fine grid, from the fine condyle's own top: on the CT grid both the
-top and the plane fall on voxel centres, and the one-voxel margin let the neck run on below it
-(the same head's condyle moved by up to 5.5 % between its variants). The condyle keeps its
+is then placed again on the fine grid, from the fine condyle's own top (:func:`.postprocess.
+condyle_top`): the CT grid's plane lies a CT voxel's step from the fine one, and the one-voxel
+margin let the neck run on below it (the same head's condyle moved by up to 5.5 % between its
+variants). The condyle keeps its
 largest piece with its marrow filled, as on the CT grid. Outside the crop's extent (bone far
 from the joint space: the crop reaches 20-24 mm from the condyle) the labels' nearest voxel is
 used; for the temporal bone when the Canny enhancement (``enhance_tb``) added to it on the CT

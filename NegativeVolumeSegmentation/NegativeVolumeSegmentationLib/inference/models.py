@@ -26,7 +26,11 @@ def model_dir_candidates():
 
 
 def default_model_dir():
-    """The first candidate folder holding the segmentation model (else the first candidate)."""
+    """``NVSEG_MODEL_DIR`` when set (a folder without the models is then the user's error, never
+    passed over for the bundled ones), else the first candidate folder holding the segmentation
+    model (else the first candidate)."""
+    if os.environ.get("NVSEG_MODEL_DIR"):
+        return os.environ["NVSEG_MODEL_DIR"]
     candidates = model_dir_candidates()
     for folder in candidates:
         if os.path.isfile(os.path.join(folder, MODEL_FILES["segmentation"])):

@@ -24,6 +24,9 @@ from .. import labels as L
 
 MIN_TB_FRACTION = 0.02
 CONDYLE_DEPTH_MM = 15.0           # MC = mandible above the plane this far below the condyle top
+ON_PLANE_MM = 1e-3                # a voxel centre this close to a cutting plane lies on it (left
+                                  # out, not kept or lost by float rounding: docs/method.md
+                                  # "The condyle's top on a voxel grid")
 CONDYLAR_HEAD_MM = 8.0            # the top this deep is the condylar head (its centre: centroid)
 TEMPORAL_BONE_RADIUS_MM = 25.0    # TB = skull bone within this of the condylar head's centre
 ENHANCE_THRESHOLD = 0.1           # edges x probability, as in the paper's code
@@ -114,6 +117,11 @@ class GridPoints(object):
         out += m[2] * float(k)
         return out
 
+    def half_height(self):
+        """Half a voxel's extent along LPS z (mm): how far the top voxel's cell reaches above its
+        centre, where the surface of the highest voxel lies."""
+        return 0.5 * float(np.abs(self.matrix[2]).max())
+
     def of(self, mask):
         """(n, 3) LPS mm of the voxels of ``mask``."""
         k, j, i = np.nonzero(mask)
@@ -128,16 +136,20 @@ class GridPoints(object):
 
 
 def above(mask, points, level):
-    """``mask`` where the LPS z of the voxel is >= ``level`` (mm), slab by slab."""
+    """``mask`` where the LPS z of the voxel's centre is above ``level`` (mm), slab by slab; a
+    centre within ON_PLANE_MM of the plane lies on it and is left out."""
     out = np.zeros_like(mask)
     for k in np.flatnonzero(mask.any(axis=(1, 2))):
-        out[k] = mask[k] & (points.coordinate(2, k) >= level)
+        out[k] = mask[k] & (points.coordinate(2, k) > level + ON_PLANE_MM)
     return out
 
 
 def condyle_top(mc, points):
-    """The highest LPS z (mm) of the voxels of the non-empty ``mc`` (:class:`GridPoints`)."""
-    return max(points.coordinate(2, k)[mc[k]].max() for k in np.flatnonzero(mc.any(axis=(1, 2))))
+    """The condyle's top, LPS z (mm), of the non-empty ``mc`` (:class:`GridPoints`): the upper
+    face of its highest voxel's cell (the highest centre plus :meth:`GridPoints.half_height`;
+    the plane CONDYLE_DEPTH_MM below it then lies between two layers of a horizontal grid)."""
+    return points.half_height() + max(points.coordinate(2, k)[mc[k]].max()
+                                      for k in np.flatnonzero(mc.any(axis=(1, 2))))
 
 
 def label_extent(mc, tb, points):

@@ -26,9 +26,9 @@ from ..hounsfield import check_intensities
 from ..metal import check_metal
 from ..slice_detail import slice_detail_mm
 from .segmentation import (CONDYLE_MAX_MM3, CONDYLE_MIN_MM3, CONTACT_AREA_MAX_MM2,  # noqa: F401
-                           CONTACT_MIN_SPACE_MM, ROOF_HEIGHT_MM, ROOF_RADIUS_MM, TB_MIN_THICK,
-                           condyle_volume_reason, contact_area_mm2, contact_reason, roof_reason,
-                           solid_bone_reason)
+                           CONTACT_MIN_SPACE_MM, MAX_MIN_SPACE_MM, ROOF_HEIGHT_MM,
+                           ROOF_RADIUS_MM, TB_MIN_THICK, condyle_volume_reason, contact_area_mm2,
+                           contact_reason, roof_reason, solid_bone_reason, space_reason)
 
 # --- scan level: the voxel grid (slices = the voxel edge along the head's long axis, LPS z; the
 #     other two = in-plane pixel: the same scan reads the same in whatever order it is stored)
@@ -168,11 +168,12 @@ def check_side(label_array, image, side, values, volume_decides=True):
         image: SimpleITK image giving the grid (spacing, origin, direction).
         values: the side's report values (``condyle_volume_mm3``, ``joint_space_min_mm``).
         volume_decides: the segmentation is this pipeline's (MC extent as docs/method.md): a
-            condyle volume outside the adult range makes the side not measurable, and so does a
+            condyle volume outside the adult range, or a narrowest joint space beyond any
+            joint's (:func:`.segmentation.space_reason`), makes the side not measurable, and so does a
             field of view ending within the networks' margins (:mod:`.field_of_view`); False (a
             user's label map, which may define the condyle's extent otherwise and was not
-            segmented by the network near the image's edge): the volume a caution only, the 5 mm
-            margin alone.
+            segmented by the network near the image's edge): the volume and the space a caution
+            only, the 5 mm margin alone.
     """
     mc = label_array == L.CONDYLE[side]
     if not mc.any():
@@ -188,9 +189,10 @@ def check_side(label_array, image, side, values, volume_decides=True):
                    contact_reason(crop, mc_box, tb_box, values.get("joint_space_min_mm"))):
         if reason:
             reasons.append(reason)
-    volume = condyle_volume_reason(values.get("condyle_volume_mm3"))
-    if volume:
-        (reasons if volume_decides else cautions).append(volume)
+    for reason in (condyle_volume_reason(values.get("condyle_volume_mm3")),
+                   space_reason(values.get("joint_space_min_mm"))):
+        if reason:
+            (reasons if volume_decides else cautions).append(reason)
     gap, contact = values.get("roof_gap_mm2") or 0.0, values.get("contact_area_mm2") or 0.0
     if contact > 0 and gap > ROOF_GAP_MAX_FRACTION * contact:
         reasons.append("the fossa roof is missing from the segmentation over %.0f %% of the "

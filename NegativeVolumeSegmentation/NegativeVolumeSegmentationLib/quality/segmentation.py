@@ -16,6 +16,11 @@ CONTACT_AREA_MAX_MM2 = 25.0  # bone-on-bone contact (touching voxels, no joint s
                             # over more than a 5 x 5 mm patch, ~10-15 % of the 150-250 mm2
                             # articular surface of the head: healthy joints have a disc there
 CONTACT_MIN_SPACE_MM = 0.5  # ... together with a minimum joint space at most this (disc >= 1 mm)
+MAX_MIN_SPACE_MM = 6.0      # the narrowest joint space: 1-4 mm in adults (Ikeda & Kawamura:
+                            # superior 2.5, anterior 1.3, posterior 2.1 mm; the real head 1.32 /
+                            # 1.15, the dental map 0.26 / 0.55, phantoms <= 3.5); farther, the
+                            # "temporal bone" is other bone (the real head's left joint blanked:
+                            # 8.9 mm, a mean of 9.7 mm, NV 478 mm3)
 TB_MIN_THICK = 0.5          # of the TB voxels around the condyle, the fraction an opening by a
                             # 2 x 2 x 2 voxel cube keeps (at least two voxels thick). Solid bone
                             # 0.95-1.0 (phantoms at 0.6 x 0.6 x 2 mm, the real head's and the
@@ -89,6 +94,16 @@ def contact_reason(image, mc, tb, joint_space_min_mm):
                 % (area, CONTACT_AREA_MAX_MM2,
                    "0" if joint_space_min_mm is None else "%.2g" % joint_space_min_mm))
     return None
+
+
+def space_reason(joint_space_min_mm):
+    """Reason when the narrowest joint space exceeds MAX_MIN_SPACE_MM (the bone the rays met is
+    not this joint's fossa), else None."""
+    if joint_space_min_mm is None or joint_space_min_mm <= MAX_MIN_SPACE_MM:
+        return None
+    return ("the temporal bone lies at least %.1f mm from the condyle everywhere (a joint's "
+            "narrowest space is 1-4 mm; limit %.0f mm): not this joint's fossa"
+            % (joint_space_min_mm, MAX_MIN_SPACE_MM))
 
 
 def condyle_volume_reason(volume_mm3):
