@@ -23,7 +23,8 @@ from .case_result import CaseResult
 from .errors import InputError
 from .hounsfield import padding_as_air
 from .engine.labelled_region import labelled_box, working_margin_mm
-from .io.ct import as_ct_pixels, check_ct_like, check_direction, read_ct, series_record
+from .io.ct import (as_ct_pixels, check_ct_like, check_direction, orthonormal, read_ct,
+                     series_record)
 from .options import RunOptions
 from .report.report_json import build_report
 
@@ -39,7 +40,7 @@ def check_image(image, name="CT"):
         raise InputError("%s: a 3D scalar CT volume is needed (got %dD, %d components)"
                          % (name, image.GetDimension(), image.GetNumberOfComponentsPerPixel()))
     check_direction(image, name)
-    image = as_ct_pixels(image)
+    image = as_ct_pixels(orthonormal(image))
     if (image.GetPixelID() == sitk.sitkFloat32
             and not np.isfinite(sitk.GetArrayViewFromImage(image)).all()):
         raise InputError("%s: contains NaN or infinite voxel values" % name)
