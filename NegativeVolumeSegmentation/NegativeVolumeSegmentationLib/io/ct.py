@@ -76,11 +76,12 @@ def check_direction(image, name):
                          "deviation %.3g); resample it to an orthogonal grid first" % (name, error))
 
 
-def orthonormal(image, noise=1e-9):
+def orthonormal(image, noise=1e-9, copy=True):
     """``image`` with its direction matrix made exactly orthonormal (the nearest rotation or
     reflection: the SVD's polar factor) where it deviates by more than ``noise`` (a header's
-    float noise, accepted by :func:`check_direction`): a copy then (metadata kept; ``image``
-    itself is never changed), else ``image`` itself. The 0.3 mm measurement grid
+    float noise, accepted by :func:`check_direction`): with ``copy`` a copy (metadata kept; the
+    caller's image never changed), else ``image`` itself set so (an image just read: no second
+    buffer); ``image`` itself when it is orthonormal already. The 0.3 mm measurement grid
     (engine/shape_interpolation.fine_grid) takes a direction's transpose for its inverse: the
     real head with every entry of its direction off by up to 3e-5 read condyles -1.0 %,
     orthonormalised as stored (1716.7 / 1625.4 -> 1733.2 / 1642.3 mm3)."""
@@ -89,7 +90,7 @@ def orthonormal(image, noise=1e-9):
     if np.abs(direction.T @ direction - np.eye(dim)).max() <= noise:
         return image
     u, _singular, vt = np.linalg.svd(direction)
-    out = sitk.Image(image)
+    out = sitk.Image(image) if copy else image
     out.SetDirection([float(v) for v in (u @ vt).ravel()])
     return out
 
@@ -239,7 +240,7 @@ def read_ct(path):
             warnings.append((NO_ORIENTATION + ": the patient's left/right are assumed from its "
                              "stored axes (the first axis toward the patient's left)") % name)
     check_direction(image, name)
-    image = orthonormal(image)
+    image = orthonormal(image, copy=False)   # read here: set in place
     spacing = np.asarray(image.GetSpacing(), dtype=float)
     if not np.all(np.isfinite(spacing)) or np.any(spacing <= 0):
         raise InputError("%s: voxel spacing %s is not positive" % (name, tuple(spacing)))
