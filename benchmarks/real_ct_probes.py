@@ -15,11 +15,15 @@ the same numbers or a clear reason why not):
   grid instead of its 0.3 mm grid);
 - ``fov_top_<mm>``: the axial slices from 40 mm below to <mm> above the condyles' mean centre
   (a scan framed tightly on the joints): the field of view ends 5-14 mm above the condylar heads;
- the same voxels with their spacing multiplied by <s> about the head's centre (a
+- ``scaled_<s>``: the same voxels with their spacing multiplied by <s> about the head's centre (a
   smaller or larger head, exactly, no resampling); its volumes are compared with the untouched
   scan's times s^3 and its joint spaces, divided by s, with the untouched scan's: a measure that
   follows the anatomy reads +0.0 %, one defined by fixed lengths in mm does not (the condyle's
   lower cut 15 mm below its top, the rays' 10 mm reach);
+- ``turned_180``: the same voxels, the header turned 180 degrees about the vertical axis
+  through the head's centre (a prone scan labelled supine: the face points posterior, the
+  patient's left lies at the header's right): both sides "not measurable" (the sides cannot be
+  told), no numbers under swapped names;
 - ``fov_bottom_<mm>``: the axial slices from <mm> below the condyles' mean centre to the top of
   the scan (a skull-base or temporal-bone protocol beginning just under the joints);
 - ``bone_<f>``, ``sharp_<a>``, ``offset_<hu>``, ``motion_<mm>``: the bone's HU above 100 scaled
@@ -73,7 +77,7 @@ PROBES = ("translated", "fov_pad_-3024", "fov_pad_-2048", "fov_pad_nan", "float6
           "metal_prosthesis_left", "cupping_0.1", "cupping_0.2", "rings_50", "rings_100",
           "noise_80", "noise_150", "slices_2_linear", "slices_3_linear", "slices_4_linear",
           "slices_5_linear", "slices_6_linear", "slices_3_bspline", "slices_5_bspline", "thick_2",
-          "thick_3", "thick_4", "thick_5", "blanked_left")
+          "thick_3", "thick_4", "thick_5", "blanked_left", "turned_180")
 PLATE_MM = 18.0         # metal_plate_left_<mm>: the plate's length along the neck
 PROSTHESIS_TOP_MM = 8.0  # the metal head's top above the condyle's centre (the real head's left
                          # condyle: its top 8.5 mm above the centre of its 15 mm cut)
@@ -171,6 +175,13 @@ def build_probe(scan, name, reference):
         out = sitk.Image(scan)
         out.SetSpacing([float(v) * factor for v in scan.GetSpacing()])
         out.SetOrigin([float(v) for v in centre + factor * (np.asarray(scan.GetOrigin()) - centre)])
+        return out
+    if name == "turned_180":
+        turn, centre = np.diag([-1.0, -1.0, 1.0]), head_mask_stats(scan)[0]
+        out = sitk.Image(scan)
+        out.SetOrigin([float(v) for v in centre + turn @ (np.asarray(scan.GetOrigin()) - centre)])
+        out.SetDirection([float(v) for v in
+                          (turn @ np.reshape(scan.GetDirection(), (3, 3))).ravel()])
         return out
     if name.startswith("metal_"):
         return _metal_probe(scan, name, reference)

@@ -26,6 +26,7 @@ from .engine.labelled_region import labelled_box, working_margin_mm
 from .io.ct import (as_ct_pixels, check_ct_like, check_direction, orthonormal, read_ct,
                      series_record)
 from .options import RunOptions
+from .quality.facing import facing_reason
 from .report.report_json import build_report
 
 MIN_HEAD_CM3 = 100.0         # less tissue (> -400 HU) than this: no head in the image
@@ -243,6 +244,9 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
     _name_missing_condyles(warnings, joints)
     del cleaned
     places, pair = pair_reasons(nv.sides, located.midline_x)
+    turned = facing_reason(ct, nv.sides, None if reflection is None else reflection.normal)
+    for side in L.SIDES if turned else ():   # the sides cannot be told: neither is measured
+        places[side].insert(0, turned)
     # the gate sees the labelled part, which reaches the rays' reach + 3 mm (>= 13 mm) past the
     # labels or ends at the CT's own edge: past what any check reads (the field-of-view check
     # looks 5 mm beyond the condylar head, the metal check the CT's part, the others labels
@@ -337,7 +341,10 @@ def measure_labels(source, options=None, progress=None, case=None, ct=None):
         return CaseResult(report, _unmeasured_labels(labels, labels), {}, ct=ct)
     nv = _measure(labels, options, warnings, timings, announce, case, ct, reflection=reflection)
     # a user's label map may define the condyle's extent otherwise: its volume only cautions
-    sides, gate, cautions = quality.gate_measured(nv, scan, warnings, volume_decides=False, ct=ct)
+    turned = facing_reason(ct, nv.sides, None if reflection is None else reflection.normal)
+    sides, gate, cautions = quality.gate_measured(
+        nv, scan, warnings, volume_decides=False, ct=ct,
+        more_reasons=dict((side, [turned]) for side in L.SIDES) if turned else None)
     timings.update(nv.timings_s)
     timings["total"] = time.perf_counter() - start
     report = build_report(sides, warnings, timings, device="cpu", extra=extra, quality=gate,
