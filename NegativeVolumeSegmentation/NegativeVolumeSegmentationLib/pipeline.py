@@ -285,7 +285,9 @@ def measure_labels(source, options=None, progress=None, case=None, ct=None):
     """The NV engine alone on a label map of condyle (1/2) and temporal bone (3/4).
 
     Args:
-        source: label-map file (NIfTI, NRRD, MHA, Slicer .seg.nrrd) or a SimpleITK label image.
+        source: label-map file (NIfTI, NRRD, MHA, Slicer .seg.nrrd; read by
+            :func:`.io.label_map_sides.read_labels_for_measuring`: a NIfTI without orientation
+            keeps its label values' sides) or a SimpleITK label image.
         options: :class:`.options.RunOptions` (mode, max distance, cube).
         ct: the CT the labels belong to (file or SimpleITK image): on their grid, or resampled
             onto it when they lie on another grid inside it (:func:`.io.ct.ct_on_label_grid`;
@@ -295,8 +297,7 @@ def measure_labels(source, options=None, progress=None, case=None, ct=None):
     """
     from .inference import symmetry
     from .io.ct import ct_on_label_grid
-    from .io.label_map_sides import check_pairing, without_condyle_specks
-    from .io.segmentation_files import read_label_map
+    from .io.label_map_sides import check_pairing, read_labels_for_measuring, without_condyle_specks
 
     options = RunOptions.from_values(options)
     timings, warnings = {}, []
@@ -307,9 +308,11 @@ def measure_labels(source, options=None, progress=None, case=None, ct=None):
     inputs = {}
     if isinstance(source, sitk.Image):
         labels = source
-    else:
-        labels = read_label_map(source, warnings)   # what reading it found, in the report
+    else:   # what reading it found, in the report; a NIfTI without orientation placed by its CT
         inputs["labels"] = os.path.abspath(source)
+        if ct is not None and not isinstance(ct, sitk.Image):
+            inputs["ct"] = os.path.abspath(ct)
+        labels, ct = read_labels_for_measuring(source, ct, warnings)
     said = (case or "the label map") if isinstance(source, sitk.Image) else str(source)
     labels = without_condyle_specks(labels, said, warnings)
     check_pairing(labels, said)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
+from NegativeVolumeSegmentationLib import pipeline
 from NegativeVolumeSegmentationLib.errors import InputError
 from analytic_case import assert_near_truth as _near_truth
 from analytic_case import read_report as _report
@@ -125,6 +126,14 @@ def test_a_label_map_without_orientation_keeps_its_label_values(case, tmp_path):
         measured = sitk.GetArrayFromImage(sitk.ReadImage(str(out / "labels.nii.gz")))
         bone = (stored >= 1) & (stored <= 4)
         np.testing.assert_array_equal(measured[bone], stored[bone])
+        # the console's route (README: pipeline.measure_labels on a path) reads it alike; it
+        # measured the left joint as the right before (the file's array order taken for LPS)
+        console = pipeline.measure_labels(path, ct=ct_path if argv else None).report
+        for side in ("left", "right"):
+            assert console[side]["negative_volume_mm3"] == pytest.approx(
+                report[side]["negative_volume_mm3"], rel=1e-9), side
+        assert any("carries no orientation" in w for w in console["warnings"])
+        assert console["inputs"]["labels"] == os.path.abspath(path)
     other = tmp_path / "ct_other_size.nii.gz"
     ct = sitk.ReadImage(os.path.join(folder, "ct.nii.gz"))
     sitk.WriteImage(ct[:-2, :, :], str(other))

@@ -11,13 +11,12 @@ the CT's own grid to the quality gate.
 
 An input (LABELS or CT, by real path) that the write would replace (a result file of an earlier
 run in OUT_DIR, e.g. the segmentation.seg.nrrd corrected in Slicer) is refused before anything
-is read. The label map is read here (:func:`..io.label_map_sides.read_labels_for_measuring`: its
-sides decided and checked), so its warnings open report.json's.
+is read. The label map is read by :func:`..pipeline.measure_labels` (its sides decided and
+checked), as on every route.
 """
 
 import os
 import sys
-import time
 
 from .. import options as O
 
@@ -48,18 +47,13 @@ def run(args):
     from .. import pipeline
     from ..io import results_folder
     from ..io.ct import case_name
-    from ..io.label_map_sides import read_labels_for_measuring
 
     options = O.from_arguments(args, segment=False)
     for line in O.unused(options):
         print("nvseg: " + line, file=sys.stderr)
     out_dir = results_folder.check_creatable(args.output)   # created when the result is written
     refuse_replacing_inputs(out_dir, (args.labels, args.ct))
-    t0, read_warnings = time.perf_counter(), []
-    labels, ct = read_labels_for_measuring(args.labels, args.ct, read_warnings)
-    read_s = time.perf_counter() - t0
-    result = pipeline.measure_labels(labels, options, ct=ct)
-    _add_inputs(result.report, args.labels, args.ct, read_warnings, read_s)
+    result = pipeline.measure_labels(args.labels, options, ct=args.ct)
     parts = ("report", "labels", "segmentation", "meshes", "figure")
     results_folder.write_case(result, args.output, parts,
                               case=case_name(args.ct or args.labels))
@@ -94,17 +88,6 @@ def refuse_replacing_inputs(out_dir, inputs):
         if path is not None and real(path) in replaced:
             raise InputError("the output would replace the input %s: choose another output folder"
                              % os.path.abspath(path))
-
-
-def _add_inputs(report, labels, ct, warnings, seconds):
-    """The reads done here in report.json: the paths first in ``inputs`` (the pipeline was given
-    images), their warnings first, their time in ``timings_s`` (read, total)."""
-    inputs = [("labels", os.path.abspath(labels))] + ([("ct", os.path.abspath(ct))] if ct else [])
-    report["inputs"] = dict(inputs + list((report.get("inputs") or {}).items()))
-    report["warnings"] = list(warnings) + list(report.get("warnings") or [])
-    timings = report.setdefault("timings_s", {})
-    for key in ("read", "total"):
-        timings[key] = timings.get(key, 0.0) + seconds
 
 
 def _fmt(value):
