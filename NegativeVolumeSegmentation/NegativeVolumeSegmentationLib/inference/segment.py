@@ -17,6 +17,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from .. import labels as L
+from ..errors import ModelError
 from ..engine.measurement_grid import corner_indices
 from .inferers import predict_probabilities
 from . import crops as joint_crops
@@ -24,14 +25,12 @@ from .crops import normalise
 from .fine_masks import CropProbabilities
 
 AIR_HU = joint_crops.AIR_HU
-DEFAULT_CROP_SIZE_MM = (48.0, 48.0, 40.0)
 STRUCTURES = ("condyle", "temporal_bone")
 WINDOW_OVERLAP = 0.25   # sliding-window overlap (Gaussian blended) for crops too big for one pass
 resample_to = joint_crops.resample_to
 
 
-def crop_reference(centre_lps, side, spacing_mm, crop_size_mm=DEFAULT_CROP_SIZE_MM,
-                   rotation=None):
+def crop_reference(centre_lps, side, spacing_mm, crop_size_mm, rotation=None):
     """Empty image defining a joint's crop grid centred on ``centre_lps`` (LPS mm): voxel counts
     (x, y, z) = round(crop_size_mm / spacing_mm), direction of
     :func:`joint_crops.oriented_direction` (``rotation``: the head's axes, None = LPS)."""
@@ -39,7 +38,7 @@ def crop_reference(centre_lps, side, spacing_mm, crop_size_mm=DEFAULT_CROP_SIZE_
     return joint_crops.crop_reference(centre_lps, side, size, spacing_mm, rotation)
 
 
-def crop_ct(ct, centre_lps, side, spacing_mm, crop_size_mm=DEFAULT_CROP_SIZE_MM, rotation=None):
+def crop_ct(ct, centre_lps, side, spacing_mm, crop_size_mm, rotation=None):
     """The CT (float32 HU) resampled onto a joint's crop grid (linear; air outside the CT)."""
     return joint_crops.crop_ct(ct, crop_reference(centre_lps, side, spacing_mm, crop_size_mm,
                                                   rotation))
@@ -134,11 +133,17 @@ def structure_channels(label_names):
 
 def crop_settings(metadata):
     """(spacing mm x y z, crop size mm x y z, crop offset mm (left-joint frame), patch size
-    z y x or None) from a segmentation checkpoint's metadata (``extra.crop`` of the trainer)."""
+    z y x or None) from a segmentation checkpoint's metadata (``extra.crop`` of the trainer).
+    ModelError when the crop is not recorded: a network sees the joint only in the box it was
+    trained on (guessing one, e.g. without the trainer's 4 mm upward offset, moves every crop)."""
     crop = (metadata.get("extra") or {}).get("crop") or {}
+    missing = [key for key in ("crop_size_mm", "crop_offset_mm") if key not in crop]
+    if missing:
+        raise ModelError("the segmentation model does not record its training crop (extra.crop "
+                         "lacks %s): retrain it with nvseg train" % ", ".join(missing))
     spacing = [float(v) for v in metadata["target_spacing_mm"]]
-    size = [float(v) for v in crop.get("crop_size_mm", DEFAULT_CROP_SIZE_MM)]
-    offset = [float(v) for v in crop.get("crop_offset_mm", (0.0, 0.0, 0.0))]
+    size = [float(v) for v in crop["crop_size_mm"]]
+    offset = [float(v) for v in crop["crop_offset_mm"]]
     patch = crop.get("patch_size_xyz")
     patch_zyx = None if not patch else [int(v) for v in patch][::-1]
     return spacing, size, offset, patch_zyx
