@@ -236,6 +236,45 @@ exit 1
     assert widget.ui.statusLabel.text == "Failed: caf\ufffd \ufffd failed"
 
 
+def test_an_internal_error_of_the_child_shows_one_line_and_logs_its_traceback(
+        module_file, widget, scene, monkeypatch, tmp_path, caplog):
+    """A bug in the background process (not bad input): the panel shows one line naming it,
+    the child's traceback goes to the log (Slicer's Python console) instead of a suggestion to
+    set an environment variable the user cannot set for the child."""
+    import logging
+    import time
+
+    from NegativeVolumeSegmentationLib.scene.background import BackgroundRun
+
+    fake = tmp_path / "python"
+    fake.write_text(r"""#!/bin/sh
+[ "$NVSEG_DEBUG" = "1" ] || { echo "nvseg: internal error: ValueError: boom (set NVSEG_DEBUG=1 for details)" >&2; exit 1; }
+printf 'Traceback (most recent call last):\n  File "engine/inflate.py", line 7, in rays\nValueError: boom\n' >&2
+exit 1
+""")
+    fake.chmod(0o755)
+    analytic_inputs(scene, widget)
+    _quiet_views(widget)
+    monkeypatch.setattr(
+        widget.logic, "startBackgroundRun",
+        lambda volume, segmentation, table_node=None, **options: BackgroundRun(
+            volume, segmentation, python_executable=str(fake), table_node=table_node,
+            **options).start())
+    with caplog.at_level(logging.ERROR):
+        widget.onApplyButton()
+        run = widget._run
+        deadline = time.perf_counter() + 30
+        while run.process.poll() is None and time.perf_counter() < deadline:
+            time.sleep(0.05)
+        widget._timer.connections["timeout()"]()
+    assert panel_ready(widget) and run.state == "failed"
+    shown = module_file.errors_shown[0]
+    assert "internal error" in shown and "ValueError: boom" in shown, shown
+    assert "NVSEG_DEBUG" not in shown and "\n" not in run.error, run.error
+    assert any('File "engine/inflate.py", line 7' in record.getMessage()
+               for record in caplog.records), [r.getMessage() for r in caplog.records]
+
+
 def test_a_tick_that_raises_ends_the_run(module_file, widget, scene, monkeypatch):
     """Whatever goes wrong in a tick (here poll itself) ends the run with a message; the
     process and its temporary folder are gone."""

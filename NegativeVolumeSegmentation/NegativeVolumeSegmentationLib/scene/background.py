@@ -26,6 +26,7 @@ and the input untouched.
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -55,6 +56,7 @@ CANCELLED = "cancelled"
 
 INPUT_FILE = "input.nrrd"
 CT_FILE = "ct.nrrd"  # with segment=False: the CT the segments belong to
+LOGGED_CHARS = 20000   # of a failed background process's stderr, to the log (a traceback)
 PROGRESS_FILE = "progress.jsonl"
 
 
@@ -186,7 +188,9 @@ class BackgroundRun(object):
         paths = [LIB_PARENT] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
         env["PYTHONPATH"] = os.pathsep.join(paths)
         env["PYTHONUNBUFFERED"] = "1"
-        env.pop("NVSEG_DEBUG", None)  # errors must come as one line
+        # bad input still ends in one "nvseg: ..." line; an internal error prints its
+        # traceback, which _error_line hands to the log (the panel shows one line)
+        env["NVSEG_DEBUG"] = "1"
         return env
 
     def _launch(self, argv):
@@ -256,8 +260,11 @@ class BackgroundRun(object):
                 return line[len("nvseg: "):]
         if code < 0:
             return "the background process was ended by signal %d" % -code
-        if lines:
-            return "the background process failed (exit status %d): %s" % (code, lines[-1])
+        if lines:   # an internal error: its traceback to the log (Slicer's Python console)
+            logging.getLogger(__name__).error("the background process failed (exit status %d):"
+                                              "\n%s", code, self.named(text[-LOGGED_CHARS:]))
+            return ("internal error in the background process (exit status %d): %s (its "
+                    "traceback is in the log)" % (code, lines[-1]))
         return "the background process failed with exit status %d" % code
 
     def named(self, value):
@@ -361,8 +368,11 @@ class BackgroundRun(object):
             message = error
         elif isinstance(error, (InputError, ModelError)):
             message = str(error)
-        else:
-            message = "%s: %s" % (type(error).__name__, error)
+        else:   # a bug: its traceback to the log (Slicer's Python console), one line shown
+            logging.getLogger(__name__).error("the background run failed", exc_info=(
+                type(error), error, error.__traceback__))
+            message = "internal error: %s: %s (its traceback is in the log)" % (
+                type(error).__name__, error)
         self.error = one_line(message) or "the background run failed"
         self.message = "Failed: " + self.error
         self._kill()
