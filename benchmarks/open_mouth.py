@@ -32,6 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "NegativeVolumeSegmentation"))
 SHARED_REAL = os.path.join(os.path.dirname(REPO), "shared", "data", "real")
+from NegativeVolumeSegmentationLib import labels as L  # noqa: E402
 
 PIVOT_BELOW_TOP_MM = 5.0     # the hinge: about the condylar heads' centres
 DEGREES_PER_MM = 2.5         # chin-down turn per mm of forward glide (25 degrees at 10 mm)
@@ -39,7 +40,7 @@ MAX_DEGREES = 25.0
 CLEARANCE_VOXELS = 2         # condyle and temporal bone at least this far apart after lowering
 DOWN_STEP_MM = 0.5
 MAX_DOWN_MM = 15.0
-HEAD_DEPTH_MM = 10.0         # the condylar head (engine/joint_bounds.HEAD_DEPTH_MM)
+HEAD_DEPTH_MM = L.CONDYLAR_HEAD_MM   # the condylar head
 
 
 def _points(image, kji):

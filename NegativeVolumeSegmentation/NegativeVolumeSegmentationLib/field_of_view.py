@@ -18,6 +18,7 @@ to the patient's superior axis, so the same scan reads the same in any array ord
 import numpy as np
 
 from .engine.labelled_region import lps_points
+from .labels import CONDYLAR_HEAD_MM
 
 JOINT_MARGIN_MM = 5.0       # joint space (2-3 mm, up to ~4 mm) + fossa roof cortex (>= 1 mm)
                             # must lie inside the image around the condylar head
@@ -27,7 +28,6 @@ ROOF_MARGIN_MM = 10.0       # ... and above the head's top: the real head cut 7 
 NECK_MARGIN_MM = 8.0        # ... and below the MC's lower plane: the real head beginning 1-5 mm
                             # below it read NV +5 .. +12 %, 6-8 mm below -1 .. -3 %, 10+ within
                             # 0.7 % (the network, its crop padded with air just under the neck)
-HEAD_HEIGHT_MM = 10.0       # the condylar head: the top 10 mm of the MC (the rest is neck)
 
 
 def superior_axis(image):
@@ -39,11 +39,11 @@ def superior_axis(image):
 
 
 def condylar_head(image, mc):
-    """(z, y, x) indices and LPS points of the condylar head: MC voxels within HEAD_HEIGHT_MM
+    """(z, y, x) indices and LPS points of the condylar head: MC voxels within CONDYLAR_HEAD_MM
     of its top (LPS z)."""
     kji = np.nonzero(mc)
     pts = lps_points(image, kji)
-    keep = pts[:, 2] >= pts[:, 2].max() - HEAD_HEIGHT_MM
+    keep = pts[:, 2] >= pts[:, 2].max() - CONDYLAR_HEAD_MM
     return tuple(ix[keep] for ix in kji), pts[keep]
 
 

@@ -26,6 +26,17 @@ NEGATIVE_VOLUME = {LEFT: 5, RIGHT: 6}
 
 BY_VALUE = {s.value: s for s in SEGMENTS}
 
+# The labels' extent (docs/method.md "Labels"), one definition for the networks' training labels
+# (phantom/, training/real_shapes.py), the pipeline's post-processing (inference/postprocess.py,
+# fine_masks.py) and the checks that read the condylar head (field of view, metal, mode bounded).
+# Lengths in mm along the patient's superior axis (LPS z) or in space.
+CONDYLE_DEPTH_MM = 15.0          # MC = the mandible above the plane this far below the condyle's top
+TEMPORAL_BONE_RADIUS_MM = 25.0   # TB = skull bone within this of the condylar head's centre ...
+HEAD_CENTRE_DEPTH_MM = 8.0       # ... the centroid of the MC's top this deep (the phantoms: the
+                                 # drawn head's centre)
+CONDYLAR_HEAD_MM = 10.0          # the condylar head (the rest of the MC is neck): its poles, its
+                                 # margins to the image's border, metal inside it
+
 
 def matching_name(text):
     """A segment name as it is matched, in files and in Slicer alike: lower case, underscores

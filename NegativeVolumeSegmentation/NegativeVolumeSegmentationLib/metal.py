@@ -32,7 +32,8 @@ import SimpleITK as sitk
 from . import labels as L
 from .engine.labelled_region import lps_points
 from .engine.measurement_grid import corner_indices
-from .field_of_view import HEAD_HEIGHT_MM, condylar_head
+from .field_of_view import condylar_head
+from .labels import CONDYLAR_HEAD_MM
 
 METAL_HU = 2800.0       # above any bone near the joint (real head: <= 2233 HU within 30 mm)
 METAL_MIN_MM3 = 5.0     # less is a few bright voxels (noise, a streak crossing dense bone)
@@ -111,7 +112,7 @@ def metal_threshold(ct, label_array, image, side):
 def check_metal(ct, label_array, image, side, centre):
     """(reasons, cautions) of ``side`` for the metal of ``ct`` (HU) around its condyle.
 
-    Not measurable: metal in the condylar head (the condyle label's top HEAD_HEIGHT_MM, LPS z
+    Not measurable: metal in the condylar head (the condyle label's top CONDYLAR_HEAD_MM, LPS z
     superior) or in the joint space, or in the temporal bone within JOINT_TOUCH_MM of the joint
     space (what the rays meet); a caution: any other metal within METAL_NEAR_MM of the
     condyle's centre (on its neck, beside the joint).
@@ -145,7 +146,7 @@ def check_metal(ct, label_array, image, side, centre):
     in_head = condyle.copy()
     if condyle.any():
         _kji, head = condylar_head(image, label_array == L.CONDYLE[side])
-        in_head &= points[:, 2] >= head[:, 2].max() - HEAD_HEIGHT_MM
+        in_head &= points[:, 2] >= head[:, 2].max() - CONDYLAR_HEAD_MM
     in_joint = found == L.NEGATIVE_VOLUME[side]
     on_joint = (found == L.TEMPORAL_BONE[side]) & _touching(
         label_array, image, points, L.NEGATIVE_VOLUME[side], JOINT_TOUCH_MM)

@@ -16,7 +16,8 @@ patient's left, superior axis s, posterior axis p = s x m; LPS mm):
   head); rays from the other points (the condylar neck, the head's underside) count 0, and an
   NV point counts only when the condyle point nearest to it faces the joint;
 * medially and laterally the joint space ends at the planes normal to m through the condylar
-  head's medial and lateral poles (the head = the condyle within ``HEAD_DEPTH_MM`` below its top).
+  head's medial and lateral poles (the head = the condyle within ``labels.CONDYLAR_HEAD_MM``
+  below its top).
 
 A is a maximum on the dome of the fossa roof, read on the rays (not on the bone's upper, cranial
 surface), so it moves little when the head is tilted (measured: docs/method.md). The articular
@@ -35,7 +36,8 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse import csgraph
 
-HEAD_DEPTH_MM = 10.0  # the condylar head: its top 10 mm (a head is 8-10 mm deep, ~20 mm wide)
+from ..labels import CONDYLAR_HEAD_MM
+
 EMINENCE_REACH_MM = 20.0  # eminence crest lies 7-13 mm in front of the condyle's centre
 POSTGLENOID_REACH_MM = 12.0  # postglenoid process: right behind the head (4-8 mm)
 RIM_SEARCH_DEPTH_MM = 12.0  # eminence height is 5-9 mm below the fossa roof
@@ -142,7 +144,7 @@ def head_of(frame, condyle_points):
     """(top s, the head's (m, p, s) points, its poles' m-range) of the condyle in ``frame``."""
     c = np.asarray(condyle_points, float) @ np.asarray(frame, float).T
     top_s = float(c[:, 2].max())
-    head = c[c[:, 2] >= top_s - HEAD_DEPTH_MM]
+    head = c[c[:, 2] >= top_s - CONDYLAR_HEAD_MM]
     return top_s, head, (float(head[:, 0].min()), float(head[:, 0].max()))
 
 

@@ -21,14 +21,13 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from .. import labels as L
+from ..labels import (CONDYLE_DEPTH_MM, HEAD_CENTRE_DEPTH_MM,  # noqa: F401 (fine_masks)
+                      TEMPORAL_BONE_RADIUS_MM)
 
 MIN_TB_FRACTION = 0.02
-CONDYLE_DEPTH_MM = 15.0           # MC = mandible above the plane this far below the condyle top
 ON_PLANE_MM = 1e-3                # a voxel centre this close to a cutting plane lies on it (left
                                   # out, not kept or lost by float rounding: docs/method.md
                                   # "The condyle's top on a voxel grid")
-CONDYLAR_HEAD_MM = 8.0            # the top this deep is the condylar head (its centre: centroid)
-TEMPORAL_BONE_RADIUS_MM = 25.0    # TB = skull bone within this of the condylar head's centre
 ENHANCE_THRESHOLD = 0.1           # edges x probability, as in the paper's code
 CANNY_SIGMA_MM = 0.5
 # hysteresis thresholds of ITK's Canny filter (its gradient units): a bone / soft-tissue step of
@@ -159,7 +158,7 @@ def label_extent(mc, tb, points):
         return mc, tb
     top = condyle_top(mc, points)
     mc = largest_component(above(mc, points, top - CONDYLE_DEPTH_MM))
-    head = points.of(above(mc, points, top - CONDYLAR_HEAD_MM)).mean(axis=0)
+    head = points.of(above(mc, points, top - HEAD_CENTRE_DEPTH_MM)).mean(axis=0)
     near = np.zeros_like(tb)
     for k in np.flatnonzero(tb.any(axis=(1, 2))):
         near[k] = tb[k] & (points.distance(head, k) <= TEMPORAL_BONE_RADIUS_MM)

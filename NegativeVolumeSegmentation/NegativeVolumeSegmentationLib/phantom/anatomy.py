@@ -10,7 +10,7 @@ superior; its origin is the closed-mouth condyle top ``top``.
 import numpy as np
 
 from . import shapes as S
-from ..labels import LEFT, RIGHT
+from ..labels import CONDYLE_DEPTH_MM, LEFT, RIGHT
 
 SIDE_SIGN = {LEFT: 1.0, RIGHT: -1.0}  # +x is the patient's left
 # ear_canal="open": the external ear canal runs this far (mm) behind the condyle's back, through
@@ -226,7 +226,7 @@ class Joint(object):
         chin = place(frame.T.dot(chin_closed - (top - c * w)))
         body = S.Capsule(angle, chin, 6.0)
         self.mandible = S.Union([self.head, neck, ramus, body], blend=2.5)
-        cut_point = place([0.0, 0.0, c - 15.0])
+        cut_point = place([0.0, 0.0, c - CONDYLE_DEPTH_MM])
         self.mc = S.Intersection([self.mandible, S.HalfSpace(cut_point, -rot[:, 2])])
         reach = max(a, 15.0) + 2.0  # every MC point lies this close to the head's centre
         self.mc.lo = np.maximum(self.mc.lo, centre - reach)

@@ -8,9 +8,9 @@ import numpy as np
 
 from . import shapes as S
 from .anatomy import Joint, SkullFloor
-from ..labels import SIDES
+from ..labels import SIDES, TEMPORAL_BONE_RADIUS_MM
 
-TB_RADIUS_MM = 25.0  # the TB label (and the TB the rays see) is the skull bone within this of the condyle
+TB_RADIUS_MM = TEMPORAL_BONE_RADIUS_MM  # the TB label (and the TB the rays see) is the skull bone within this of the condyle
 GUARD_MM = 0.3  # the skull bone keeps at least this gap from the mandible
 
 

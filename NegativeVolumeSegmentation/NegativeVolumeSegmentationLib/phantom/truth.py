@@ -22,6 +22,7 @@ implicit functions ``f(points) -> mm`` (negative inside; points (N, 3), any rigi
 import numpy as np
 from scipy.spatial import cKDTree
 
+from .. import labels as L
 from ..options import DEFAULTS
 
 MAX_DISTANCE_MM = DEFAULTS["max_distance_mm"]   # the NV's default reach (options.py), mm
@@ -154,7 +155,7 @@ class JointSpaceTruth(object):
         frame = np.asarray(frame, float)
         c = self.points @ frame.T
         top = c[:, 2].max()
-        head = c[c[:, 2] >= top - B.HEAD_DEPTH_MM]
+        head = c[c[:, 2] >= top - L.CONDYLAR_HEAD_MM]
         p_mid = head[:, 1].mean()
         corners = np.array([[m, p, s] for m in (head[:, 0].min(), head[:, 0].max())
                             for p in (p_mid - B.EMINENCE_REACH_MM - 4,

@@ -25,15 +25,15 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
 
-from ..inference import postprocess
+from .. import labels as L
 
 SKULL, MANDIBLE, UPPER_TEETH, LOWER_TEETH, CANAL = 1, 2, 3, 4, 5   # values of the dental map
-# the pipeline's own definitions (inference/postprocess.py), so the real shapes are cut alike:
-CONDYLE_DEPTH_MM = postprocess.CONDYLE_DEPTH_MM    # MC = mandible above the plane this far below
+# the labels' own definitions (labels.py), so the real shapes are cut as the pipeline cuts:
+CONDYLE_DEPTH_MM = L.CONDYLE_DEPTH_MM    # MC = mandible above the plane this far below
 CONDYLE_RADIUS_MM = 15.0             # ... the top and within this horizontally of the condyle top
 NOTCH_DEPTH_MM = 10.0                # the ramus above (highest point - this) splits in two
-HEAD_MM = postprocess.CONDYLAR_HEAD_MM              # condylar head = the MC's top (its centroid)
-TB_RADIUS_MM = postprocess.TEMPORAL_BONE_RADIUS_MM  # TB = skull bone within this of that centre
+HEAD_MM = L.HEAD_CENTRE_DEPTH_MM              # condylar head = the MC's top (its centroid)
+TB_RADIUS_MM = L.TEMPORAL_BONE_RADIUS_MM  # TB = skull bone within this of that centre
 MARGIN_MM = 12.0                     # the label map is cropped to labels 1-4 plus this
 
 
