@@ -6,7 +6,10 @@
   drop of the bone at a pole (the fossa's lateral wall) does not move the crest.
 - Head phantoms (CBCT crops, 0.5 mm, mouth closed): the engine's bounded NV against the phantom
   truth's bounded NV, whose apex, rims and facing part come from the exact implicit surfaces and
-  rays (phantom/truth.py). The tolerance is 60 mm3 or 5 %, whichever is larger (measured on
+  rays (phantom/truth.py). The truth applies the same rules (``JointBounds``: apex, poles,
+  facing cap) to those exact points, so this row checks the engine's discretisation (meshes of
+  voxel labels, rays on them) against exact geometry, not the definition itself, which the
+  synthetic points above check against values worked out by hand. The tolerance is 60 mm3 or 5 %, whichever is larger (measured on
   seeds 0-9, all 10 seated: -4.3 % to +1.3 %, at most 53 mm3), apex and rims within 0.5 mm.
 - The real anatomy of ../shared (dental CBCT label map, 0.5 mm): no NV beyond the condylar
   poles or more than 10 mm below the condyle top (both taken from the MC voxels, not from the
