@@ -93,6 +93,51 @@ def test_a_write_that_fails_midway_leaves_no_segmentation_it_made(scene, monkeyp
     assert scene.GetNumberOfNodes() == count
 
 
+@pytest.mark.parametrize("failing", ["segmentation_from_labels", "create_closed_surfaces"])
+def test_a_write_that_fails_midway_gives_a_given_segmentation_its_segments_back(
+        scene, monkeypatch, failing):
+    """A re-run into a segmentation that holds an earlier run's results: writing removed the
+    earlier NV segments first, and a failure after that (closed surfaces here) left the
+    segmentation without them (or with half the new ones) beside a table showing the earlier
+    numbers. Now it gets its segments back, each with its voxels (the new run's rays reach 2 mm,
+    not 10: its NV segments would be smaller)."""
+    import numpy as np
+
+    from NegativeVolumeSegmentationLib.options import RunOptions
+    from NegativeVolumeSegmentationLib.scene import mrml_bridge
+    from NegativeVolumeSegmentationLib.scene.logic import MeasurementLogic
+    from NegativeVolumeSegmentationLib.scene.results_writer import write_results
+
+    _phantom, ct, segmentation = _phantom_nodes(scene, "CT", 3)
+    MeasurementLogic().process(ct, segmentation, segment=False)
+
+    def segments():
+        seg = segmentation.GetSegmentation()
+        out = {}
+        for index in range(seg.GetNumberOfSegments()):
+            segment_id = seg.GetNthSegmentID(index)
+            array = slicer_array(segment_id)
+            out[seg.GetSegment(segment_id).GetName()] = int(np.count_nonzero(array))
+        return out
+
+    def slicer_array(segment_id):
+        import slicer
+
+        return slicer.util.arrayFromSegmentBinaryLabelmap(segmentation, segment_id, ct)
+
+    before = segments()
+    assert "Left negative volume" in before and before["Left negative volume"] > 0
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("surface smoothing failed")
+
+    result = MeasurementLogic().compute(ct, segmentation, segment=False, max_distance_mm=2.0)
+    monkeypatch.setattr(mrml_bridge, failing, broken)
+    with pytest.raises(RuntimeError, match="surface smoothing failed"):
+        write_results(result, ct, segmentation, RunOptions(segment=False, max_distance_mm=2.0))
+    assert segments() == before
+
+
 def test_segments_edited_during_a_run_are_not_overwritten_with_old_numbers(scene):
     """Measuring given segments in the background: segments edited in the Segment Editor while
     the child computed got the numbers (and NV segments) of the segments as they were. Now

@@ -165,7 +165,7 @@ class MeasurementLogic(object):
             ``joint_centers_ras_mm`` (see :func:`.results_writer.write_results`). The scene is
             only written after everything was computed: on an error in computing (InputError /
             ModelError, one line) nothing is added or changed; a write that fails midway
-            removes the segmentation it made (a given one keeps what was written so far).
+            removes the segmentation it made (a given one gets its segments back as they were).
         """
         start = time.perf_counter()
         options = RunOptions.from_values(options)

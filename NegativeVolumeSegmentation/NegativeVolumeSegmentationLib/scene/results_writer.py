@@ -159,16 +159,23 @@ def write_results(result, inputVolumeNode, segmentationNode, options, table_node
         segmentationNode.CreateDefaultDisplayNodes()
         if inputVolumeNode is not None:
             segmentationNode.SetReferenceImageGeometryParameterFromVolumeNode(inputVolumeNode)
+    kept = None
+    if not created:   # the given segmentation's segments as they were, should writing fail
+        kept = slicer.vtkSegmentation()
+        kept.DeepCopy(segmentationNode.GetSegmentation())
     try:
         return _write_into(result, inputVolumeNode, segmentationNode, options, table_node,
                            scene, base)
-    except Exception:   # a segmentation made for this run does not outlive its failure
-        if created:
+    except Exception:   # a segmentation made for this run does not outlive its failure; a
+        if created:     # given one gets its segments back (its table still shows their numbers)
             for side in L.SIDES:
                 model = segmentationNode.GetNodeReference(THICKNESS_ROLES[side])
                 if model is not None:
                     _remove_with_display_nodes(scene, model)
             _remove_with_display_nodes(scene, segmentationNode)
+        else:
+            segmentationNode.GetSegmentation().DeepCopy(kept)
+            segmentationNode.Modified()
         raise
 
 
