@@ -35,13 +35,13 @@ def inputs(models):
     centre = ph.truth["left"]["condyle_center_lps_mm"]
     meta = models.segmentation[1]
     spacing, crop_mm, offset, _patch = segment.crop_settings(meta)
-    crop = segment.crop_ct(ph.ct, joint_crops.crop_centre(centre, "left", offset), "left",
-                           spacing, crop_mm)
-    seg = segment.normalize_intensity(sitk.GetArrayViewFromImage(crop), meta.get("intensity"))
+    crop = segment.joint_crop_ct(ph.ct, joint_crops.crop_centre(centre, "left", offset), "left",
+                                 spacing, crop_mm)
+    seg = joint_crops.normalise(sitk.GetArrayViewFromImage(crop), meta.get("intensity"))
     meta = models.localizer[1]
     grid = aligned_grid(ph.ct, meta["target_spacing_mm"])
     coarse = smooth_resample(joint_crops.shrink_for(ph.ct, meta["target_spacing_mm"]), grid)
-    loc = segment.normalize_intensity(sitk.GetArrayViewFromImage(coarse), meta.get("intensity"))
+    loc = joint_crops.normalise(sitk.GetArrayViewFromImage(coarse), meta.get("intensity"))
     return {"segmentation": seg, "localizer": loc}
 
 

@@ -69,7 +69,7 @@ def dice(a, b):
 def _one_hot_crop(labels, side, spacing):
     """Truth one-hot (background, MC, TB) resampled to the joint crop, as a model would output."""
     centre = [JOINT_X_MM if side == L.LEFT else -JOINT_X_MM, 0.0, 0.0]
-    reference = segment.crop_reference(centre, side, spacing, (36.0, 30.0, 30.0))
+    reference = segment.joint_crop_reference(centre, side, spacing, (36.0, 30.0, 30.0))
     assert reference.GetSize() == (90, 75, 75)
     channels = []
     for value in (L.CONDYLE[side], L.TEMPORAL_BONE[side]):
@@ -116,7 +116,7 @@ def test_right_crop_is_the_mirror_of_the_left_crop():
 
 
 def test_crop_reference_geometry():
-    ref = segment.crop_reference([10.0, -20.0, 30.0], L.RIGHT, (0.4, 0.5, 0.25), (48, 40, 20))
+    ref = segment.joint_crop_reference([10.0, -20.0, 30.0], L.RIGHT, (0.4, 0.5, 0.25), (48, 40, 20))
     assert ref.GetSize() == (120, 80, 80)
     assert np.allclose(np.asarray(ref.GetDirection()).reshape(3, 3), np.diag([-1, 1, 1]))
     centre = ref.TransformContinuousIndexToPhysicalPoint([(s - 1) / 2.0 for s in ref.GetSize()])
@@ -132,7 +132,7 @@ def test_crop_ct_keeps_physical_positions():
     ct.SetOrigin((-20.0, -20.0, -20.0))
     ct[50, 30, 25] = 2000.0
     point = ct.TransformIndexToPhysicalPoint([50, 30, 25])
-    crop = segment.crop_ct(ct, [point[0] - 2.0, point[1], point[2]], L.RIGHT, (0.5, 0.5, 1.0),
+    crop = segment.joint_crop_ct(ct, [point[0] - 2.0, point[1], point[2]], L.RIGHT, (0.5, 0.5, 1.0),
                            (20.5, 20.5, 21.0))  # odd voxel counts: centre on a voxel
     arr = sitk.GetArrayFromImage(crop)
     k, j, i = np.unravel_index(np.argmax(arr), arr.shape)
@@ -140,8 +140,10 @@ def test_crop_ct_keeps_physical_positions():
     assert arr.min() == -1000.0
 
 
-def test_normalize_intensity():
-    x = segment.normalize_intensity([-2000.0, -1000.0, 1000.0, 5000.0],
+def test_normalise_intensity():
+    from NegativeVolumeSegmentationLib.inference.crops import normalise
+
+    x = normalise([-2000.0, -1000.0, 1000.0, 5000.0],
                                     {"clip_hu": [-1000, 3000], "center_hu": 500.0, "scale_hu": 1000.0})
     assert np.allclose(x, [-1.5, -1.5, 0.5, 2.5])
 

@@ -22,7 +22,7 @@ from scipy import ndimage
 
 from .. import labels as L
 from .inferers import predict_probabilities
-from .segment import normalize_intensity
+from .crops import normalise
 from .crops import anchored_grid, shrink_for, smooth_resample_physical
 
 MIN_JOINT_DISTANCE_MM = 75.0
@@ -259,7 +259,7 @@ def localize_joints(ct, network, metadata, device="cpu", half=False):
     grid = anchored_grid(ct, metadata["target_spacing_mm"])
     ct = shrink_for(ct, metadata["target_spacing_mm"])
     coarse = smooth_resample_physical(ct, grid)   # Gaussian pre-smoothing, then linear
-    volume = normalize_intensity(sitk.GetArrayViewFromImage(coarse), metadata.get("intensity"))
+    volume = normalise(sitk.GetArrayViewFromImage(coarse), metadata.get("intensity"))
     patch = ((metadata.get("extra") or {}).get("crop") or {}).get("patch_size_xyz")
     probs = predict_probabilities(network, volume, [int(v) for v in patch][::-1] if patch else None,
                                   device=device, half=half)

@@ -30,7 +30,7 @@ WINDOW_OVERLAP = 0.25   # sliding-window overlap (Gaussian blended) for crops to
 resample_to = joint_crops.resample_to
 
 
-def crop_reference(centre_lps, side, spacing_mm, crop_size_mm, rotation=None):
+def joint_crop_reference(centre_lps, side, spacing_mm, crop_size_mm, rotation=None):
     """Empty image defining a joint's crop grid centred on ``centre_lps`` (LPS mm): voxel counts
     (x, y, z) = round(crop_size_mm / spacing_mm), direction of
     :func:`joint_crops.oriented_direction` (``rotation``: the head's axes, None = LPS)."""
@@ -38,16 +38,10 @@ def crop_reference(centre_lps, side, spacing_mm, crop_size_mm, rotation=None):
     return joint_crops.crop_reference(centre_lps, side, size, spacing_mm, rotation)
 
 
-def crop_ct(ct, centre_lps, side, spacing_mm, crop_size_mm, rotation=None):
+def joint_crop_ct(ct, centre_lps, side, spacing_mm, crop_size_mm, rotation=None):
     """The CT (float32 HU) resampled onto a joint's crop grid (linear; air outside the CT)."""
-    return joint_crops.crop_ct(ct, crop_reference(centre_lps, side, spacing_mm, crop_size_mm,
-                                                  rotation))
-
-
-def normalize_intensity(hu, intensity):
-    """Network input from HU as a checkpoint's ``intensity`` dict says: (clip(hu, clip_hu) -
-    center_hu) / scale_hu."""
-    return normalise(np.asarray(hu, dtype=np.float32), intensity)
+    return joint_crops.crop_ct(ct, joint_crop_reference(centre_lps, side, spacing_mm,
+                                                        crop_size_mm, rotation))
 
 
 def ct_box_of(reference, ct, margin_voxels=1):
@@ -158,9 +152,9 @@ def segment_joint(ct, centre_lps, side, network, metadata, device="cpu", half=Fa
     (None: crops along LPS)."""
     spacing, crop_mm, offset, patch = crop_settings(metadata)
     channels = structure_channels(metadata["label_names"])
-    crop = crop_ct(ct, joint_crops.crop_centre(centre_lps, side, offset, rotation), side, spacing,
-                   crop_mm, rotation)
-    volume = normalize_intensity(sitk.GetArrayViewFromImage(crop), metadata.get("intensity"))
+    crop = joint_crop_ct(ct, joint_crops.crop_centre(centre_lps, side, offset, rotation), side,
+                         spacing, crop_mm, rotation)
+    volume = normalise(sitk.GetArrayViewFromImage(crop), metadata.get("intensity"))
     probs = predict_probabilities(network, volume, patch, WINDOW_OVERLAP, device=device, half=half)
     # MC and TB only: the background is 1 - MC - TB where the labels are made (label_array)
     keep = [channels["condyle"], channels["temporal_bone"]]
