@@ -40,7 +40,7 @@ ROWS = (("true condyle + true temporal bone", True, True),
 
 def engine_nv(labels, side):
     """NV (mm^3) of ``side`` by the engine (confined mode, 10 mm), or None."""
-    measured = measure_negative_volume(labels, max_distance=10.0, mode="confined")
+    measured = measure_negative_volume(labels)   # the defaults (options.py)
     values = measured.sides.get(side)
     return None if values is None else values["negative_volume_mm3"]
 

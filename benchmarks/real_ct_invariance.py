@@ -50,7 +50,6 @@ DEFAULT_CT = os.path.join(os.path.dirname(REPO), "shared", "data", "real", "vhf_
 SIDES = ("left", "right")
 TARGET_SHIFT_MM = 3.0
 TARGET_NV_PERCENT = 5.0
-ASYMMETRY_FLAG_PERCENT = 6.0
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ct_variants import VARIANTS, build_variant, is_identity  # noqa: E402  (the variants)
@@ -67,10 +66,12 @@ def side_values(report, side):
 
 
 def flags(report):
+    from NegativeVolumeSegmentationLib.options import DEFAULTS
+    from NegativeVolumeSegmentationLib.report.report_json import asymmetry_flags
+
     out = []
-    asym = (report.get("asymmetry_percent") or {}).get("negative_volume")
-    if asym is not None and asym > ASYMMETRY_FLAG_PERCENT:
-        out.append("NV asym %.1f %%" % asym)
+    if "negative_volume" in asymmetry_flags(report, DEFAULTS["asymmetry_threshold_percent"]):
+        out.append("NV asym %.1f %%" % report["asymmetry_percent"]["negative_volume"])
     for w in report.get("warnings", []):
         if "found by searching around the mirror image" in w:
             out.append("%s found by mirror search" % w.split()[0])

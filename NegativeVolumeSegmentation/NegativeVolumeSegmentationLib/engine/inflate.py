@@ -307,8 +307,8 @@ class TemporalBoneRays(object):
         return h, hit
 
 
-def inflation_lengths(mc_poly, tb_poly, max_distance=DEFAULT_MAX_DISTANCE_MM, mode="confined",
-                      locator=DEFAULT_LOCATOR, rays=None):
+def inflation_lengths(mc_poly, tb_poly, max_distance=DEFAULT_MAX_DISTANCE_MM,
+                      mode=DEFAULTS["mode"], locator=DEFAULT_LOCATOR, rays=None):
     """Per-vertex inflation length h (mm) of the MC mesh against the TB mesh.
 
     Args:

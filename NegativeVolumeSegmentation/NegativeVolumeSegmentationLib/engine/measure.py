@@ -272,7 +272,7 @@ def _mask_image(reference, mask):
 
 
 def measure_negative_volume(label_image, max_distance=inflate.DEFAULT_MAX_DISTANCE_MM,
-                            mode="confined", cube_mm=DEFAULT_CUBE_MM,
+                            mode=DEFAULTS["mode"], cube_mm=DEFAULT_CUBE_MM,
                             locator=inflate.DEFAULT_LOCATOR, ct=None, fine_masks=None,
                             head_lateral=None, grid_corner=None):
     """NV of both joints from a label map holding 1-4 (5/6, if present, are recomputed).

@@ -24,6 +24,7 @@ from ..engine.labelled_region import label_boxes, labelled_box, part_around
 from ..field_of_view import JOINT_MARGIN_MM, field_of_view_reason, superior_axis
 from ..hounsfield import check_intensities
 from ..metal import check_metal
+from ..options import DEFAULTS
 from ..slice_detail import slice_detail_mm
 from .segmentation import (CONDYLE_MAX_MM3, CONDYLE_MIN_MM3, CONTACT_AREA_MAX_MM2,  # noqa: F401
                            CONTACT_MIN_SPACE_MM, MAX_MIN_SPACE_MM, ROOF_HEIGHT_MM,
@@ -78,7 +79,7 @@ class Verdict(object):
         return "; ".join(self.reasons) if self.reasons else None
 
 
-def check_grid(image, mode="confined", label_map=False, slice_detail=None):
+def check_grid(image, mode=DEFAULTS["mode"], label_map=False, slice_detail=None):
     """Verdict on the voxel grid alone (slice spacing / thickness, in-plane pixel size); mode
     "bounded" also needs voxels of at most ``BOUNDED_MAX_MM`` on every axis. ``label_map``: the
     numbers come from a given label map (no CT intensities to place the surfaces between the
@@ -131,7 +132,7 @@ def ct_slice_detail(ct):
     return slice_detail_mm(ct, superior_axis(ct)[0])
 
 
-def check_scan(image, intensities=True, mode="confined", acquired=None, ct_detail=None):
+def check_scan(image, intensities=True, mode=DEFAULTS["mode"], acquired=None, ct_detail=None):
     """Scan-level Verdict: :func:`check_grid` plus, for a CT, :func:`.hounsfield.check_intensities`
     and the detail its slices hold (:func:`.slice_detail.slice_detail_mm`). ``intensities``
     False: ``image`` is a label map (no intensities to check; its caution for thick slices is the
