@@ -30,7 +30,7 @@ import SimpleITK as sitk
 from .. import labels as L
 from ..options import DEFAULTS
 from . import thickness_colors
-from .report_json import unflagged_nv_asymmetry
+from .report_json import above_as_shown, asymmetry_flags, unflagged_nv_asymmetry
 
 FIELD_MM = 40.0
 SLICE_PIXEL_MM = 0.2
@@ -198,12 +198,9 @@ ROWS = (("Negative volume", "negative_volume_mm3", " mm³", "negative_volume", 1
 def flag(asymmetry):
     """'asymmetric' (> FLAG_ASYMMETRIC %), 'borderline' (> FLAG_BORDERLINE %), '' or None-safe;
     judged on the value as shown (0.1 %): 6.04 reads "6.0 %" and is not above 6."""
-    if asymmetry is None:
-        return ""
-    asymmetry = round(asymmetry, 1)
-    if asymmetry > FLAG_ASYMMETRIC:
+    if above_as_shown(asymmetry, FLAG_ASYMMETRIC):
         return "asymmetric"
-    if asymmetry > FLAG_BORDERLINE:
+    if above_as_shown(asymmetry, FLAG_BORDERLINE):
         return "borderline"
     return ""
 
@@ -213,13 +210,15 @@ def table_cells(rep):
     asymmetry with its flag), colours as matplotlib names."""
     cells, colours = [], []
     missing = dict((side, not_measurable_reason(rep, side) is not None) for side in L.SIDES)
+    red = asymmetry_flags(rep, FLAG_ASYMMETRIC)   # the panel's rule, at its default threshold
     for title, key, unit, asym_key, digits in ROWS:
         right = (rep.get(L.RIGHT) or {}).get(key)
         left = (rep.get(L.LEFT) or {}).get(key)
         asym = (rep.get("asymmetry_percent") or {}).get(asym_key) if asym_key else None
         if missing[L.LEFT] or missing[L.RIGHT]:
             asym = None          # never an asymmetry against a joint that was not measured
-        note = flag(asym)
+        note = "asymmetric" if asym_key in red else (
+            "borderline" if above_as_shown(asym, FLAG_BORDERLINE) else "")
         unflagged = unflagged_nv_asymmetry(rep) if asym_key == "negative_volume" else None
         if unflagged and asym is not None:
             note = "not flagged (%s)" % unflagged

@@ -30,6 +30,12 @@ def asymmetry_percent(left, right):
     return 100.0 * abs(float(left) - float(right)) / total
 
 
+def above_as_shown(percent, threshold_percent):
+    """True when an asymmetry ``percent`` is above ``threshold_percent`` as shown, to 0.1 %
+    ("6.0 %" is not above 6 %): the one rule for every flag (panel, table, report.png)."""
+    return percent is not None and round(percent, 1) > threshold_percent
+
+
 def unflagged_nv_asymmetry(rep):
     """Why report ``rep``'s NV asymmetry, though measured, must not be flagged, or None: a
     condyle rides on its articular eminence (``joint_bounds.on_eminence``, mouth open?), so the
@@ -54,8 +60,7 @@ def asymmetry_flags(rep, threshold_percent):
     asymmetry = rep.get("asymmetry_percent") or {}
     keys = ("condyle_volume",) if unflagged_nv_asymmetry(rep) else (
         "negative_volume", "condyle_volume")
-    return [key for key in keys if asymmetry.get(key) is not None
-            and round(asymmetry[key], 1) > threshold_percent]
+    return [key for key in keys if above_as_shown(asymmetry.get(key), threshold_percent)]
 
 
 def _side_value(side, key):
