@@ -90,3 +90,34 @@ def test_ct_on_another_grid_is_resampled_and_its_own_grid_is_gated(case, tmp_pat
     thick = pipeline.measure_labels(labels_path, RunOptions(), ct=_grid(ct, (0.5, 0.5, 2.5)))
     assert thick.report["left"] is None and thick.report["right"] is None
     assert "slices 2.5 mm" in thick.report["quality"]["scan"]["reason"]
+
+
+@pytest.mark.parametrize("spacing", [(0.497, 0.497, 0.497), (0.6, 0.6, 2.0), (0.81, 0.77, 1.5)])
+def test_the_runs_own_measurement_grid_is_of_the_same_scan(spacing):
+    """nvseg run writes its labels on the engine's 0.3 mm grid laid over the CT's voxel cells
+    from a corner (shape_interpolation.fine_grid): its voxel centres may lie past the CT's last
+    centre by more than half a CT voxel (a CBCT-like phantom at 0.497 mm: 0.377 mm), and the
+    run's labels.nii.gz measured again with its CT was refused as "not the same scan". Any such
+    grid is accepted; with one more fine voxel on its far side (its last centre then more than
+    half a fine step past the CT's cells) it is not."""
+    from NegativeVolumeSegmentationLib.engine.shape_interpolation import fine_grid
+    from NegativeVolumeSegmentationLib.io.ct import ct_on_label_grid
+
+    ct = sitk.Image([37, 41, 23], sitk.sitkInt16)
+    ct.SetSpacing(spacing)
+    ct.SetOrigin((-11.3, 20.2, 5.7))
+    cells_end = np.asarray(ct.GetOrigin()) + np.asarray(spacing) * (np.asarray(ct.GetSize()) - 0.5)
+    past_half_a_voxel = 0
+    for corner in np.random.default_rng(0).uniform(-30.0, 30.0, size=(12, 3)):
+        grid = fine_grid(ct, corner=corner)
+        last = np.asarray(grid.TransformIndexToPhysicalPoint([n - 1 for n in grid.GetSize()]))
+        past = last - (cells_end - 0.5 * np.asarray(spacing))   # past the CT's last centres
+        past_half_a_voxel += int(np.any(past > 0.5 * np.asarray(spacing)))
+        ct_on_label_grid(grid, ct)
+        longer = sitk.Image([n + 1 for n in grid.GetSize()], sitk.sitkUInt8)
+        longer.SetSpacing(grid.GetSpacing())
+        longer.SetOrigin(grid.GetOrigin())
+        longer.SetDirection(grid.GetDirection())
+        with pytest.raises(InputError, match="reaches outside the CT"):
+            ct_on_label_grid(longer, ct)
+    assert past_half_a_voxel > 0   # the grids refused before are among those accepted
