@@ -299,7 +299,7 @@ def measure_labels(source, options=None, progress=None, case=None, ct=None):
     from .io.ct import ct_on_label_grid
     from .io.label_map_sides import check_pairing, read_labels_for_measuring, without_condyle_specks
 
-    options = RunOptions.from_values(options)
+    options = RunOptions.from_values(options, segment=False)   # given segments: nothing segmented
     timings, warnings = {}, []
     start = time.perf_counter()
     announce = progress or _quiet

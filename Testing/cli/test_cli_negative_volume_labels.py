@@ -134,6 +134,10 @@ def test_a_label_map_without_orientation_keeps_its_label_values(case, tmp_path):
                 report[side]["negative_volume_mm3"], rel=1e-9), side
         assert any("carries no orientation" in w for w in console["warnings"])
         assert console["inputs"]["labels"] == os.path.abspath(path)
+        # given segments: nothing was segmented, whatever RunOptions().segment says (the
+        # README's call recorded enhance_temporal_bone false, not null)
+        assert console["parameters"] == report["parameters"]
+        assert console["parameters"]["enhance_temporal_bone"] is None
     other = tmp_path / "ct_other_size.nii.gz"
     ct = sitk.ReadImage(os.path.join(folder, "ct.nii.gz"))
     sitk.WriteImage(ct[:-2, :, :], str(other))

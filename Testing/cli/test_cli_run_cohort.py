@@ -110,10 +110,15 @@ def test_interrupted_at_the_first_case_names_no_cohort_file(ct_path, tmp_path, p
         raise KeyboardInterrupt()
 
     monkeypatch.setattr(pipeline, "run_case", interrupted)
-    code, _o, err = _run(capsys, ct_path, "-o", tmp_path / "out")
+    code, _o, err = _run(capsys, ct_path, "-o", tmp_path / "out" / "deeper")
     assert code == 130
     assert err.strip() == "nvseg: interrupted: 0 of 1 cases done; run it again with --resume to go on"
-    assert not (tmp_path / "out" / "twojoints").exists()
+    # the folders made for the run and left empty go (a review found out/deeper/ left behind);
+    # a folder that was there stays
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "there").mkdir()
+    assert _run(capsys, ct_path, "-o", tmp_path / "there")[0] == 130
+    assert (tmp_path / "there").is_dir()
 
 
 def _ctrl_c_turned_into(error):

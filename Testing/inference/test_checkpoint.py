@@ -119,3 +119,19 @@ def test_a_model_folder_named_by_the_environment_is_used_or_refused(tmp_path, mo
     assert models.default_model_dir() == str(tmp_path)
     with pytest.raises(ModelError, match=str(tmp_path)):
         models.load_models(models.default_model_dir())
+
+
+def test_load_models_on_an_unavailable_or_unknown_device_says_so_in_one_line(monkeypatch):
+    """The console's load_models(device="cuda") on a machine without CUDA raised torch's bare
+    "AssertionError: Torch not compiled with CUDA enabled" (and "gpu" a RuntimeError), where
+    nvseg run --device cuda says why in one line."""
+    import torch
+
+    from NegativeVolumeSegmentationLib.errors import InputError
+    from NegativeVolumeSegmentationLib.inference import models
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(InputError, match="no CUDA device is available"):
+        models.load_models(device="cuda")
+    with pytest.raises(InputError, match="device must be one of"):
+        models.load_models(device="gpu")

@@ -117,6 +117,7 @@ def run(args):
         results_folder.check_progress_file(progress_file)
     choice = choose_device(options.device)
     models = load_models(args.model_dir, device=choice.device)
+    made = results_folder.missing_folders(args.output)
     out_dir = results_folder.check_writable(args.output)   # created once the models loaded
     results_folder.check_replaceable(os.path.join(out_dir, "cohort.csv"))
     case_bar, stage_bar = _progress_bars(len(cases))
@@ -157,6 +158,7 @@ def run(args):
                                  % (os.path.join(out_dir, "cohort.csv"),
                                     error.strerror or error))
     except KeyboardInterrupt:
+        results_folder.remove_empty(made)   # interrupted before any case was written
         raise KeyboardInterrupt("%d of %d cases done%s; run it again with --resume to go on"
                                 % (len(rows), len(cases), ", their rows in %s" % os.path.join(
                                     out_dir, "cohort.csv") if rows else ""))

@@ -78,7 +78,13 @@ class Models(object):
 
 def load_models(model_dir=None, device="cpu"):
     """Both bundled models from ``model_dir`` after their sha256 check (ModelError naming the
-    missing or corrupt file otherwise)."""
+    missing or corrupt file otherwise), on ``device``: "cpu", "cuda" or "auto"
+    (:func:`.device.choose_device`: InputError in one line for "cuda" without a CUDA device or
+    an unknown name), or a torch device."""
+    if isinstance(device, str):
+        from .device import choose_device
+
+        device = choose_device(device).device
     folder = model_dir or default_model_dir()
     paths = dict((kind, os.path.join(folder, name)) for kind, name in MODEL_FILES.items())
     for kind in ("segmentation", "localizer"):

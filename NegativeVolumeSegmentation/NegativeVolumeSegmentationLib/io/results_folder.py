@@ -40,6 +40,26 @@ ALL_PARTS = ("report", "labels", "segmentation", "meshes", "figure")
 SCENE_PARTS = ("report", "labels", "condyle_meshes")  # what the Slicer scene needs
 
 
+def missing_folders(path):
+    """The folders of ``path`` (itself and its parents) that do not exist yet, deepest first:
+    what creating it makes, and what :func:`remove_empty` may take back."""
+    path, missing = os.path.abspath(path), []
+    while not os.path.exists(path) and os.path.dirname(path) != path:
+        missing.append(path)
+        path = os.path.dirname(path)
+    return missing
+
+
+def remove_empty(folders):
+    """Remove ``folders`` (deepest first) as long as each is empty; stop at the first that is
+    not (or is gone, or cannot be removed)."""
+    for folder in folders:
+        try:
+            os.rmdir(folder)
+        except OSError:
+            return
+
+
 def check_writable(out_dir):
     """Create ``out_dir`` if needed and check it is a writable folder; InputError otherwise."""
     out_dir = os.path.abspath(out_dir)
