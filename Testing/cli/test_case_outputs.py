@@ -120,16 +120,19 @@ def test_another_inputs_result_is_never_overwritten(tmp_path, capsys):
     out = tmp_path / "out"
     (out / "p01").mkdir(parents=True)
     (out / "p01" / "report.json").write_text(json.dumps({"inputs": {"ct": "/data/a/p01.nii.gz"}}))
-    taken = set()
+    taken = {}
     assert case_outputs.case_folder(str(out), "p01", "/data/b/p01.nii.gz", taken) == (
         "p01_2", str(out / "p01_2"))
     assert "p01 holds another case" in capsys.readouterr().err
     # in one run, P01 after p01 would share p01's folder on macOS and Windows
-    assert case_outputs.case_folder(str(tmp_path), "p01", "/data/d/p01.nii.gz", set()) == (
+    taken = {}
+    assert case_outputs.case_folder(str(tmp_path), "p01", "/data/d/p01.nii.gz", taken) == (
         "p01", str(tmp_path / "p01"))
-    taken = {"p01"}
+    capsys.readouterr()
     assert case_outputs.case_folder(str(tmp_path), "P01", "/data/c/P01.nii.gz", taken)[0] == "P01_2"
-    assert case_outputs.case_folder(str(out), "p01", "/data/a/p01.nii.gz", set()) == (
+    # the message names the folder as it is (p01), not the case's own spelling (P01)
+    assert "(%s holds another case)" % (tmp_path / "p01") in capsys.readouterr().err
+    assert case_outputs.case_folder(str(out), "p01", "/data/a/p01.nii.gz", {}) == (
         "p01", str(out / "p01"))
 
 

@@ -53,14 +53,15 @@ def case_folder(out_dir, case, path, taken):
     in this run (compared without case: macOS and Windows file systems) or the folder holds the
     result of another input (report.json ``inputs.ct``): then ``<case>_2``, ``<case>_3``, ...
     An earlier result of another input is never overwritten; a line on stderr says where the
-    case went."""
+    case went. ``taken``: {lower-case name: folder name} of this run's cases so far (updated)."""
     name, number = case, 2
     while name.lower() in taken or _other_input(os.path.join(out_dir, name), path):
         name, number = "%s_%d" % (case, number), number + 1
-    taken.add(name.lower())
+    taken[name.lower()] = name
     if name != case:
+        holder = taken.get(case.lower(), case)   # the folder as this run named it (A for a)
         print("nvseg: %s: written to %s (%s holds another case)" % (
-            case, os.path.join(out_dir, name), os.path.join(out_dir, case)), file=sys.stderr)
+            case, os.path.join(out_dir, name), os.path.join(out_dir, holder)), file=sys.stderr)
     return name, os.path.join(out_dir, name)
 
 

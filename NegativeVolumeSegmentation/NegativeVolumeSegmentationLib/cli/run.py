@@ -132,7 +132,7 @@ def run(args):
 
     expected = dict(models.provenance() if getattr(args, "resume", False) else {},
                     version=__version__, parameters=options.report_parameters())
-    rows, failures, taken = [], 0, set()
+    rows, failures, taken = [], 0, {}
     try:
         for index, (case, path) in enumerate(cases):
             case_index[0] = index
