@@ -26,7 +26,8 @@ from NegativeVolumeSegmentationLib.inference import localize, segment
 from NegativeVolumeSegmentationLib.inference import models as bundled_models  # noqa: E402
 from NegativeVolumeSegmentationLib.inference import crops as joint_crops  # noqa: E402
 from NegativeVolumeSegmentationLib.phantom import make_phantom  # noqa: E402
-from NegativeVolumeSegmentationLib.inference.crops import aligned_grid, smooth_resample  # noqa: E402
+from NegativeVolumeSegmentationLib.inference.head_grid import (  # noqa: E402
+    aligned_grid, shrink_for, smooth_resample)
 
 
 def inputs(models):
@@ -40,7 +41,7 @@ def inputs(models):
     seg = joint_crops.normalise(sitk.GetArrayViewFromImage(crop), meta.get("intensity"))
     meta = models.localizer[1]
     grid = aligned_grid(ph.ct, meta["target_spacing_mm"])
-    coarse = smooth_resample(joint_crops.shrink_for(ph.ct, meta["target_spacing_mm"]), grid)
+    coarse = smooth_resample(shrink_for(ph.ct, meta["target_spacing_mm"]), grid)
     loc = joint_crops.normalise(sitk.GetArrayViewFromImage(coarse), meta.get("intensity"))
     return {"segmentation": seg, "localizer": loc}
 

@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 from NegativeVolumeSegmentationLib import labels as L  # noqa: E402
 from NegativeVolumeSegmentationLib.engine import shape_interpolation  # noqa: E402
 from NegativeVolumeSegmentationLib.engine.measure import measure_negative_volume  # noqa: E402
-from NegativeVolumeSegmentationLib.inference import crops  # noqa: E402
+from NegativeVolumeSegmentationLib.training import label_crops  # noqa: E402
 from NegativeVolumeSegmentationLib.phantom import make_phantom  # noqa: E402
 
 from clinical_grids import grid_of  # noqa: E402  (benchmarks/ is the script's own folder)
@@ -61,12 +61,12 @@ def rows_for(seed, grid):
     coarse = make_phantom("head", seed=seed, spacing=grid, **options)
     truth = fine.truth[side]["negative_volume_mm3"]
     centre = fine.truth[side]["condyle_center_lps_mm"]
-    coarse_roi = sitk.GetArrayFromImage(crops.roi_around(coarse.labels, centre, HALF_MM))
-    reference = crops.roi_around(coarse.labels, centre, HALF_MM)
+    coarse_roi = sitk.GetArrayFromImage(label_crops.roi_around(coarse.labels, centre, HALF_MM))
+    reference = label_crops.roi_around(coarse.labels, centre, HALF_MM)
     fine_ref, interpolated = shape_interpolation.fine_masks(
         reference, (coarse_roi == L.CONDYLE[side], coarse_roi == L.TEMPORAL_BONE[side]))
     on_fine = sitk.GetArrayFromImage(sitk.Resample(
-        crops.roi_around(fine.labels, centre, HALF_MM), fine_ref, sitk.Transform(),
+        label_crops.roi_around(fine.labels, centre, HALF_MM), fine_ref, sitk.Transform(),
         sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8))
     true = (on_fine == L.CONDYLE[side], on_fine == L.TEMPORAL_BONE[side])
     out = []

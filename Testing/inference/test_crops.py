@@ -7,6 +7,7 @@ import SimpleITK as sitk
 from NegativeVolumeSegmentationLib import labels as L
 from NegativeVolumeSegmentationLib.phantom import make_phantom
 from NegativeVolumeSegmentationLib.inference import crops as J
+from NegativeVolumeSegmentationLib.training import label_crops as LC
 
 
 def _image(array_zyx, spacing, origin, direction=None):
@@ -32,21 +33,21 @@ def analytic():
 @pytest.mark.parametrize("side", L.SIDES)
 def test_crop_centred_on_the_truth_condyle_centre_has_the_condyle_at_its_centre(analytic, side):
     centre = np.array(analytic.truth[side]["condyle_center_lps_mm"])
-    ct, classes = J.crop_joint(analytic.ct, analytic.labels, centre, side, [41, 41, 41], [0.5] * 3)
+    ct, classes = LC.crop_joint(analytic.ct, analytic.labels, centre, side, [41, 41, 41], [0.5] * 3)
     assert np.allclose(ct.GetDirection(), J.side_direction(side))
     arr = sitk.GetArrayFromImage(classes)
     # the voxel at the array centre is the crop centre in physical space
     mid = ct.TransformIndexToPhysicalPoint((20, 20, 20))
     assert np.allclose(mid, centre, atol=1e-6)
     # the condyle (class 1, a ball around the truth centre) has its centroid there
-    centroid = J.physical_centroid(classes, 1)
+    centroid = LC.physical_centroid(classes, 1)
     assert np.linalg.norm(centroid - centre) < 0.25
     radius = analytic.truth["parameters"][side]["condyle_radius_mm"]
     volume = (arr == 1).sum() * 0.125
     assert volume == pytest.approx(4 / 3 * np.pi * radius ** 3, rel=0.06)
     assert (arr == 2).any()  # the temporal-bone cap above it
     # TB lies above the condyle (LPS +z superior) in the crop's physical frame
-    assert J.physical_centroid(classes, 2)[2] > centroid[2]
+    assert LC.physical_centroid(classes, 2)[2] > centroid[2]
     hu = sitk.GetArrayFromImage(ct)
     assert hu[arr == 1].mean() > 900 and hu[arr == 0].mean() < 600
 
@@ -57,10 +58,11 @@ def test_head_phantom_crop_is_centred_on_the_condyle():
     assert sides
     for side in sides:
         centre = np.array(phantom.truth[side]["condyle_center_lps_mm"])
-        _, classes = J.crop_joint(phantom.ct, phantom.labels, centre, side, [80, 80, 80], [0.5] * 3)
+        _, classes = LC.crop_joint(phantom.ct, phantom.labels, centre, side, [80, 80, 80],
+                                   [0.5] * 3)
         # truth centre = centroid of the implicit condyle; the crop's class-1 centroid from 1 mm
         # labels resampled at 0.5 mm agrees within a fraction of the CT voxel
-        assert np.linalg.norm(J.physical_centroid(classes, 1) - centre) < 0.5
+        assert np.linalg.norm(LC.physical_centroid(classes, 1) - centre) < 0.5
 
 
 def test_right_crop_mirrored_equals_left_geometry():
@@ -79,8 +81,8 @@ def test_right_crop_mirrored_equals_left_geometry():
     ct_img, lab_img = _image(ct, spacing, origin), _image(lab, spacing, origin)
     crops = {}
     for side, sign in ((L.LEFT, 1), (L.RIGHT, -1)):
-        c, k = J.crop_joint(ct_img, lab_img, (sign * 40, 2, 0), side, [37, 33, 29], [0.7, 0.6, 0.5],
-                            offset_mm=(1.53, 0, 2))  # no nearest-neighbour ties
+        c, k = LC.crop_joint(ct_img, lab_img, (sign * 40, 2, 0), side, [37, 33, 29],
+                             [0.7, 0.6, 0.5], offset_mm=(1.53, 0, 2))  # no nearest-neighbour ties
         crops[side] = (sitk.GetArrayFromImage(c), sitk.GetArrayFromImage(k))
     assert np.array_equal(crops[L.LEFT][1], crops[L.RIGHT][1])
     assert np.allclose(crops[L.LEFT][0], crops[L.RIGHT][0], atol=1e-3)
@@ -88,18 +90,19 @@ def test_right_crop_mirrored_equals_left_geometry():
     bump_x = np.argwhere(crops[L.RIGHT][1] == 1)[:, 2]
     assert bump_x.max() > 18 + 6 / 0.7
     # and a plain (unmirrored) crop of the right joint would put it medially instead
-    plain = J.crop_classes(J.side_classes(lab_img, L.RIGHT),
-                           J.crop_reference((-38.47, 2, 2), L.LEFT, [37, 33, 29], [0.7, 0.6, 0.5]))
+    plain = LC.crop_classes(LC.side_classes(lab_img, L.RIGHT),
+                            J.crop_reference((-38.47, 2, 2), L.LEFT, [37, 33, 29], [0.7, 0.6, 0.5]))
     assert not np.array_equal(sitk.GetArrayFromImage(plain), crops[L.LEFT][1])
 
 
 def test_side_classes_keep_only_that_sides_structures():
     lab = _image(np.arange(8, dtype=np.uint8).reshape(2, 2, 2), (1, 1, 1), (0, 0, 0))
-    left = sitk.GetArrayFromImage(J.side_classes(lab, L.LEFT)).ravel().tolist()
-    right = sitk.GetArrayFromImage(J.side_classes(lab, L.RIGHT)).ravel().tolist()
+    left = sitk.GetArrayFromImage(LC.side_classes(lab, L.LEFT)).ravel().tolist()
+    right = sitk.GetArrayFromImage(LC.side_classes(lab, L.RIGHT)).ravel().tolist()
     assert left == [0, 1, 0, 2, 0, 0, 0, 0]
     assert right == [0, 0, 1, 0, 2, 0, 0, 0]
-    only_tb = sitk.GetArrayFromImage(J.side_classes(lab, L.LEFT, ("temporal_bone",))).ravel().tolist()
+    only_tb = sitk.GetArrayFromImage(
+        LC.side_classes(lab, L.LEFT, ("temporal_bone",))).ravel().tolist()
     assert only_tb == [0, 0, 0, 1, 0, 0, 0, 0]
 
 
@@ -119,12 +122,12 @@ def test_crop_of_an_oblique_image_follows_physical_space():
     lab = (np.linalg.norm(points - centre, axis=1) <= 7).reshape(shape).astype(np.uint8) * L.CONDYLE[L.RIGHT]
     labels = sitk.GetImageFromArray(lab)
     labels.CopyInformation(image)
-    _, classes = J.crop_joint(sitk.Cast(labels, sitk.sitkFloat32), labels, centre, L.RIGHT,
-                              [31, 31, 31], [0.5] * 3)
-    assert np.linalg.norm(J.physical_centroid(classes, 1) - centre) < 0.2
-    roi = J.roi_around(labels, centre, 10.0)
-    assert J.physical_centroid(roi, L.CONDYLE[L.RIGHT]) is not None
-    assert np.linalg.norm(J.physical_centroid(roi, L.CONDYLE[L.RIGHT]) - centre) < 0.2
+    _, classes = LC.crop_joint(sitk.Cast(labels, sitk.sitkFloat32), labels, centre, L.RIGHT,
+                               [31, 31, 31], [0.5] * 3)
+    assert np.linalg.norm(LC.physical_centroid(classes, 1) - centre) < 0.2
+    roi = LC.roi_around(labels, centre, 10.0)
+    assert LC.physical_centroid(roi, L.CONDYLE[L.RIGHT]) is not None
+    assert np.linalg.norm(LC.physical_centroid(roi, L.CONDYLE[L.RIGHT]) - centre) < 0.2
 
 
 def _yaw_roll(yaw_deg, roll_deg):

@@ -13,7 +13,7 @@ import pytest
 import SimpleITK as sitk
 
 from NegativeVolumeSegmentationLib import labels as L
-from NegativeVolumeSegmentationLib.inference import crops, joint_search
+from NegativeVolumeSegmentationLib.inference import head_grid, joint_search
 from NegativeVolumeSegmentationLib.inference import localize as Z
 from NegativeVolumeSegmentationLib.inference.localize import Candidate, HeadFrame
 
@@ -30,10 +30,10 @@ def test_anchored_grid_at_multiples_of_the_spacing_covering_the_scan():
                                   ((414, 428, 305), (0.7, 0.7, 0.7), (109.85, 119.85, 1519.85)),
                                   ((580, 600, 143), (0.5, 0.5, 1.5), (109.75, 119.75, 1520.25))):
         ct = _image(size, spacing, origin)
-        grid = crops.anchored_grid(ct, (3.0, 3.0, 3.0))
+        grid = head_grid.anchored_grid(ct, (3.0, 3.0, 3.0))
         o = np.asarray(grid.GetOrigin())
         assert np.allclose(o / 3.0, np.round(o / 3.0), atol=1e-6), o
-        lo, hi = crops.bounding_box(ct)
+        lo, hi = head_grid.bounding_box(ct)
         last = o + 3.0 * (np.asarray(grid.GetSize()) - 1)
         assert np.all(o <= lo + 1e-6) and np.all(last >= hi - 1e-6)
         assert np.all(o > lo - 3.0) and np.all(last < hi + 3.0)   # no more than one voxel extra
@@ -41,7 +41,7 @@ def test_anchored_grid_at_multiples_of_the_spacing_covering_the_scan():
 
 def test_presmooth_sigma_gives_one_blur_for_any_source_spacing():
     for source in (0.3, 0.5, 1.0, 1.5):
-        sigma = crops.presmooth_sigma((source,) * 3, (3.0,) * 3)
+        sigma = head_grid.presmooth_sigma((source,) * 3, (3.0,) * 3)
         total = np.sqrt(np.square(sigma) + source ** 2 / 12.0)
         assert np.allclose(total, 1.2), (source, total)
 
@@ -58,8 +58,8 @@ def test_smooth_resample_physical_same_values_from_two_grids():
         return out
 
     fine, coarse_source = field((0.5, 0.5, 0.5), (120, 120, 120)), field((1.0, 1.0, 1.0), (60, 60, 60))
-    grid = crops.anchored_grid(coarse_source, (3.0, 3.0, 3.0))
-    coarse = [sitk.GetArrayFromImage(crops.smooth_resample_physical(f, grid))
+    grid = head_grid.anchored_grid(coarse_source, (3.0, 3.0, 3.0))
+    coarse = [sitk.GetArrayFromImage(head_grid.smooth_resample_physical(f, grid))
               for f in (fine, coarse_source)]
     inner = (slice(3, -3),) * 3    # away from the scan's edge (air outside it)
     assert np.abs(coarse[0][inner] - coarse[1][inner]).max() < 15.0

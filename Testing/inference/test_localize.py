@@ -8,7 +8,8 @@ import torch
 from NegativeVolumeSegmentationLib import labels as L
 from NegativeVolumeSegmentationLib.inference import localize as Z
 from NegativeVolumeSegmentationLib.inference.localize import Candidate, HeadFrame
-from NegativeVolumeSegmentationLib.inference.crops import aligned_grid, shrink_for, smooth_resample
+from NegativeVolumeSegmentationLib.inference.head_grid import (aligned_grid, shrink_for,
+                                                               smooth_resample)
 
 
 def _rot(yaw_deg, roll_deg):

@@ -9,6 +9,7 @@ from NegativeVolumeSegmentationLib.phantom import make_phantom
 from NegativeVolumeSegmentationLib.training import augment as A
 from NegativeVolumeSegmentationLib.training import data as D
 from NegativeVolumeSegmentationLib.inference import crops as J
+from NegativeVolumeSegmentationLib.training import label_crops as LC
 from NegativeVolumeSegmentationLib.training.config import validate_config
 
 SPACING = (0.6, 0.6, 0.6)
@@ -38,7 +39,7 @@ def _aug(**changes):
 
 def _apply(ct, lab, transform, reference):
     return (sitk.GetArrayFromImage(J.crop_ct(ct, reference, transform)),
-            sitk.GetArrayFromImage(J.crop_classes(lab, reference, transform)))
+            sitk.GetArrayFromImage(LC.crop_classes(lab, reference, transform)))
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -68,7 +69,7 @@ def test_rotation_moves_an_off_centre_ball_where_geometry_says():
     _, classes = _apply(ct, lab, transform, reference)
     image = sitk.GetImageFromArray(classes)
     image.CopyInformation(reference)
-    assert np.allclose(J.physical_centroid(image, 1), (0.0, -10.0, 0.0), atol=0.15)
+    assert np.allclose(LC.physical_centroid(image, 1), (0.0, -10.0, 0.0), atol=0.15)
 
 
 def test_scaling_changes_the_volume_by_the_cube_of_the_factor():

@@ -2,8 +2,8 @@
 
 1. The bundled localiser network runs on the CT resampled to its coarse target spacing (~3 mm)
    on an LPS-aligned grid covering the CT, its voxels at multiples of the spacing in LPS
-   (:func:`.crops.anchored_grid`, :func:`.crops.smooth_resample_physical`: Gaussian blur of
-   0.4 x the target spacing whatever the source spacing, as in training for ~1 mm CTs). Its
+   (:func:`.head_grid.anchored_grid`, :func:`.head_grid.smooth_resample_physical`: Gaussian
+   blur of 0.4 x the target spacing whatever the source spacing, as in training for ~1 mm CTs). Its
    outputs are background plus one "joint" class (or "left joint" / "right joint"): a ball around
    each condyle centre.
 2. Candidates: connected regions of joint probability > 0.5, each with its probability-weighted
@@ -23,7 +23,7 @@ from scipy import ndimage
 from .. import labels as L
 from .inferers import predict_probabilities
 from .crops import normalise
-from .crops import anchored_grid, shrink_for, smooth_resample_physical
+from .head_grid import anchored_grid, shrink_for, smooth_resample_physical
 
 MIN_JOINT_DISTANCE_MM = 75.0
 MAX_JOINT_DISTANCE_MM = 130.0

@@ -14,7 +14,7 @@ Points and planes are LPS mm.
 import numpy as np
 import SimpleITK as sitk
 
-from .crops import anchored_grid, shrink_for, smooth_resample_physical
+from .head_grid import anchored_grid, shrink_for, smooth_resample_physical
 
 COARSE_MM = 6.0              # the search's voxels: the head's outline and its bones
 CLAMP_HU = (-300.0, 1500.0)  # air and fat alike, soft tissue and bone kept

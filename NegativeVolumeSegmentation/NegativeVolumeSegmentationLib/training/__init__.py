@@ -2,7 +2,8 @@
 
 - :mod:`.config`: schema, defaults and validation of JSON / YAML configs.
 - :mod:`..inference.crops`: crops around a joint at a target spacing, right joints mirrored
-  (shared with inference).
+  (shared with inference); :mod:`..inference.head_grid`: the localiser's whole-head grids.
+- :mod:`.label_crops`: the training labels' class crops (0 background, 1 MC, 2 TB).
 - :mod:`.augment`: geometric (SimpleITK transforms) and intensity augmentation.
 - :mod:`.data`: cached phantoms and folders of user cases, turned into an infinite seeded stream.
 - :mod:`.localizer`: the coarse localiser's inputs, ball targets and joint detection.

@@ -31,7 +31,7 @@ from ..errors import InputError
 from ..io.segmentation_files import read_label_map
 from ..inference import crops as joint_crops
 from ..inference.crops import normalise
-from . import augment, localizer_task as localizer
+from . import augment, label_crops, localizer_task as localizer
 
 
 class Case(object):
@@ -92,7 +92,7 @@ def centres_from_labels(labels, name):
     When the label called left (1) lies at smaller x than the one called right (2), the labels
     are swapped (left/right follow the patient's geometry, LPS +x = left) and a note is returned.
     """
-    c = {side: joint_crops.physical_centroid(labels, L.CONDYLE[side]) for side in L.SIDES}
+    c = {side: label_crops.physical_centroid(labels, L.CONDYLE[side]) for side in L.SIDES}
     notes = []
     if c[L.LEFT] is not None and c[L.RIGHT] is not None and c[L.LEFT][0] < c[L.RIGHT][0]:
         swapped = sitk.GetImageFromArray(augment.swap_sides(sitk.GetArrayViewFromImage(labels)))
@@ -185,11 +185,12 @@ def joint_sources(case, cfg):
     for side in L.SIDES:
         if case.centres.get(side) is None:
             continue
-        ct = joint_crops.roi_around(case.ct, case.centres[side], half)
+        ct = label_crops.roi_around(case.ct, case.centres[side], half)
         if ct is None:
             continue
-        classes = joint_crops.roi_around(joint_crops.side_classes(case.labels, side, data["structures"]),
-                                         case.centres[side], half)
+        classes = label_crops.roi_around(
+            label_crops.side_classes(case.labels, side, data["structures"]), case.centres[side],
+            half)
         out.append(JointSource(case.name, side, case.centres[side], ct, classes))
     return out
 
@@ -207,10 +208,10 @@ def real_shape_sources(path, cfg):
     for side in L.SIDES:
         if centres.get(side) is None:
             continue
-        classes = joint_crops.side_classes(labels, side, cfg["data"]["structures"])
+        classes = label_crops.side_classes(labels, side, cfg["data"]["structures"])
         out.append(JointSource(name, side, centres[side], None,
-                               joint_crops.roi_around(classes, centres[side], half),
-                               joint_crops.roi_around(tissues, centres[side], half)))
+                               label_crops.roi_around(classes, centres[side], half),
+                               label_crops.roi_around(tissues, centres[side], half)))
     return out
 
 
@@ -230,14 +231,15 @@ def segmentation_sample(source, rng, cfg):
     if source.tissues is not None:
         from . import synth_ct
 
-        tissues = sitk.GetArrayFromImage(joint_crops.crop_classes(source.tissues, reference, transform))
+        tissues = sitk.GetArrayFromImage(
+            label_crops.crop_classes(source.tissues, reference, transform))
         hu = synth_ct.render(tissues, rng, spacing[::-1])
     else:
         ct = source.ct
         if rng.uniform() < aug["spacing"]["probability"]:
             ct = augment.coarser_spacing(ct, rng, aug["spacing"]["max_mm"])
         hu = sitk.GetArrayFromImage(joint_crops.crop_ct(ct, reference, transform))
-    classes = sitk.GetArrayFromImage(joint_crops.crop_classes(source.classes, reference, transform))
+    classes = sitk.GetArrayFromImage(label_crops.crop_classes(source.classes, reference, transform))
     hu = augment.intensity(hu, rng, aug["intensity"], spacing[::-1])
     return normalise(hu, data["intensity"]), classes.astype(np.int64)
 

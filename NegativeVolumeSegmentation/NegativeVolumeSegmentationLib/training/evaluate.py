@@ -35,7 +35,7 @@ from ..io.atomic import atomic_path
 from ..errors import InputError
 from .metrics import binary_cross_entropy, dice_percent, structure_scores
 from ..inference import crops as joint_crops
-from . import localizer_task as localizer
+from . import label_crops, localizer_task as localizer
 from ..inference.crops import normalise
 from .data import PhantomCache, find_labelled_cases, read_labelled_case
 from .trainer import pick_device
@@ -96,7 +96,7 @@ def evaluate_segmentation_case(case, network, meta, device, nv_options):
         start = time.perf_counter()
         probs, reference = predict_joint(network, meta, case.ct, case.centres[side], side, device)
         half = 0.5 * np.asarray(data["crop_size_mm"]) + 2 * max(case.ct.GetSpacing())
-        native = joint_crops.roi_around(case.labels, joint_crops.crop_centre(
+        native = label_crops.roi_around(case.labels, joint_crops.crop_centre(
             case.centres[side], side, data["crop_offset_mm"]), half)
         native_probs, inside = probabilities_on(native, probs, reference)
         classes = np.argmax(native_probs, axis=0)

@@ -15,9 +15,10 @@ from scipy import ndimage
 
 from .. import labels as L
 from ..inference import crops as joint_crops
-from ..inference.crops import aligned_grid, bounding_box, normalise, smooth_resample  # noqa: F401
+from ..inference.crops import normalise
+from ..inference.head_grid import aligned_grid, bounding_box, smooth_resample
 from ..inference.localize import MIN_CANDIDATE_MM3, PROBABILITY_THRESHOLD
-from . import augment
+from . import augment, label_crops
 
 SOURCE_SPACING_FACTOR = 0.5  # coarse source copy kept in memory: half the target spacing
 REAL_SHAPE_RENDERS = 6       # appearances rendered once per real-anatomy map (data.real_shapes)
@@ -67,17 +68,18 @@ def real_shape_sources(path, cfg, renders=REAL_SHAPE_RENDERS):
     image = sitk.ReadImage(path)
     name = "real-shapes:%s" % os.path.basename(path)
     labels, _ = build_labels(image)
-    centres = [c for c in (joint_crops.physical_centroid(labels, L.CONDYLE[side]) for side in L.SIDES)
-               if c is not None]
+    centres = [c for c in (label_crops.physical_centroid(labels, L.CONDYLE[side])
+                           for side in L.SIDES) if c is not None]
     spacing = np.asarray(cfg["data"]["target_spacing_mm"]) * SOURCE_SPACING_FACTOR
     reference = aligned_grid(image, spacing)
-    bone = sitk.GetArrayFromImage(joint_crops.crop_classes(
+    bone = sitk.GetArrayFromImage(label_crops.crop_classes(
         sitk.Cast(image > 0, sitk.sitkUInt8), reference)) > 0
     head = ndimage.distance_transform_edt(~bone, sampling=spacing[::-1]) <= HEAD_ENVELOPE_MM
     head = ndimage.binary_fill_holes(head)
     target = ball_target(reference, centres, cfg["data"]["ball_radius_mm"])
     fine = aligned_grid(image, [RENDER_SPACING_MM] * 3)
-    tissues = sitk.GetArrayFromImage(joint_crops.crop_classes(sitk.Cast(image, sitk.sitkUInt8), fine))
+    tissues = sitk.GetArrayFromImage(
+        label_crops.crop_classes(sitk.Cast(image, sitk.sitkUInt8), fine))
     out = []
     for k in range(renders):
         # batches draw from [seed, iteration, b]: these renders from iteration "7919", which the
@@ -104,7 +106,7 @@ def sample(source, rng, cfg):
         reference = augment.flipped_reference(reference)
     transform = augment.random_spatial(rng, reference, centre, aug)
     hu = sitk.GetArrayFromImage(joint_crops.crop_ct(source.ct, reference, transform))
-    target = sitk.GetArrayFromImage(joint_crops.crop_classes(source.target, reference, transform))
+    target = sitk.GetArrayFromImage(label_crops.crop_classes(source.target, reference, transform))
     hu = augment.intensity(hu, rng, aug["intensity"], spacing[::-1])
     return normalise(hu, data["intensity"]), target.astype(np.int64)
 
