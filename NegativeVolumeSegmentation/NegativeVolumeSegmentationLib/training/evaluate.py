@@ -55,10 +55,10 @@ def predict_joint(network, meta, ct, centre, side, device):
     data = meta["extra"]["config"]["data"]
     spacing = meta["target_spacing_mm"]
     size = joint_crops.size_for(data["crop_size_mm"], spacing)
-    reference = joint_crops.crop_reference(
-        joint_crops.crop_centre(centre, side, data["crop_offset_mm"]), side, size, spacing)
-    hu = sitk.GetArrayFromImage(joint_crops.crop_ct(ct, reference))
-    return _forward(network, normalise(hu, meta["intensity"]), device), reference
+    crop, _ = label_crops.crop_joint(ct, None, centre, side, size, spacing,
+                                     data["crop_offset_mm"])
+    hu = sitk.GetArrayFromImage(crop)   # the crop image is its own reference grid
+    return _forward(network, normalise(hu, meta["intensity"]), device), crop
 
 
 def probabilities_on(native, probabilities, reference):
