@@ -120,11 +120,6 @@ def surface_distances(prediction, truth, spacing=None):
     }
 
 
-def hausdorff_mm(prediction, truth, spacing=None):
-    """Symmetric Hausdorff distance (max) in mm."""
-    return surface_distances(prediction, truth, spacing)["hd_mm"]
-
-
 def cross_entropy(probabilities, truth, eps=1e-7):
     """Mean multi-class cross-entropy (nats) of C x spatial probabilities against integer labels.
 
