@@ -89,9 +89,10 @@ def _name_missing_condyles(warnings, joints):
     a condyle says so."""
     from .engine.measure import NO_CONDYLE
 
+    said = dict((NO_CONDYLE % (side, L.CONDYLE[side]), side) for side in L.SIDES)
     out = []
     for line in warnings:
-        side = next((s for s in L.SIDES if line.startswith(NO_CONDYLE.split("%d")[0] % s)), None)
+        side = said.get(line)    # the engine's line, exactly
         if side is None:
             out.append(line)
         elif joints.get(side) is None:
