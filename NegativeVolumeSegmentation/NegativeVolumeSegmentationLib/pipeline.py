@@ -116,6 +116,18 @@ def _unmeasured_labels(reference, labels=None):
     return out
 
 
+def _refused(verdict, ct, labels, warnings, timings, start, device, extra):
+    """The :class:`CaseResult` of a case that is not measurable as a whole (``verdict``: the
+    scan's, or the case's after measuring): no numbers, no NV voxels, no meshes; a given label
+    map keeps its condyle / temporal-bone labels, a segmented CT returns none."""
+    timings["total"] = time.perf_counter() - start
+    report = build_report({}, warnings, timings, device=device, extra=extra,
+                          quality=quality.side_status({}, warnings, scan=verdict),
+                          cautions=verdict.cautions)
+    return CaseResult(report, _unmeasured_labels(ct if labels is None else labels, labels), {},
+                      ct=ct)
+
+
 def _quiet(stage, case):
     return None
 
@@ -178,13 +190,8 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
     if scan.measurable:
         ct = padding_as_air(ct)   # a copy only where a padding value is present
     if not scan.measurable:
-        timings["total"] = time.perf_counter() - start
-        report = build_report({}, warnings, timings, device=choice.name,
-                              extra={"inputs": inputs,
-                                     "parameters": options.report_parameters()},
-                              quality=quality.side_status({}, warnings, scan=scan),
-                              cautions=scan.cautions)
-        return CaseResult(report, _unmeasured_labels(ct), {}, ct=ct)
+        return _refused(scan, ct, None, warnings, timings, start, choice.name,
+                        {"inputs": inputs, "parameters": options.report_parameters()})
 
     announce("localise", case)
     t0 = time.perf_counter()
@@ -244,10 +251,15 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
                   fine_masks.fine_mask_source(joints, options.enhance_tb), reflection, corner)
     _name_missing_condyles(warnings, joints)
     del cleaned
-    places, pair = pair_reasons(nv.sides, located.midline_x)
+    extra = dict(models.provenance(), inputs=inputs,
+                 localisation={"condyle_centres_lps_mm": located.joints,
+                               "candidates": len(located.candidates)},
+                 device_description=choice.description, parameters=options.report_parameters())
     turned = facing_reason(ct, nv.sides, None if reflection is None else reflection.normal)
-    for side in L.SIDES if turned else ():   # the sides cannot be told: neither is measured
-        places[side].insert(0, turned)
+    if turned:   # left and right cannot be told: the case, not a side, is not measurable
+        return _refused(quality.Verdict([turned]), ct, None, warnings, timings, start,
+                        choice.name, extra)
+    places, pair = pair_reasons(nv.sides, located.midline_x)
     # the gate sees the labelled part, which reaches the rays' reach + 3 mm (>= 13 mm) past the
     # labels or ends at the CT's own edge: past what any check reads (the field-of-view check
     # looks 5 mm beyond the condylar head, the metal check the CT's part, the others labels
@@ -260,11 +272,6 @@ def run_case(source, models, options=None, device=None, progress=None, case=None
     nv.labels = joints_part.labels_for_output(ct, nv.labels, joints_part.in_ct(box, region),
                                               warnings)
     timings["total"] = time.perf_counter() - start
-
-    extra = dict(models.provenance(), inputs=inputs,
-                 localisation={"condyle_centres_lps_mm": located.joints,
-                               "candidates": len(located.candidates)},
-                 device_description=choice.description, parameters=options.report_parameters())
     report = build_report(sides, warnings, timings, device=choice.name, extra=extra,
                           quality=gate, cautions=cautions)
     return CaseResult(report, nv.labels, nv.meshes, ct=ct, joints=joints, localization=located)
@@ -338,17 +345,14 @@ def measure_labels(source, options=None, progress=None, case=None, ct=None):
     timings["read"] = time.perf_counter() - t0
     extra = {"parameters": options.report_parameters(), "inputs": inputs}
     if not scan.measurable:
-        timings["total"] = time.perf_counter() - start
-        report = build_report({}, warnings, timings, device="cpu", extra=extra,
-                              quality=quality.side_status({}, warnings, scan=scan),
-                              cautions=scan.cautions)
-        return CaseResult(report, _unmeasured_labels(labels, labels), {}, ct=ct)
+        return _refused(scan, ct, labels, warnings, timings, start, "cpu", extra)
     nv = _measure(labels, options, warnings, timings, announce, case, ct, reflection=reflection)
-    # a user's label map may define the condyle's extent otherwise: its volume only cautions
     turned = facing_reason(ct, nv.sides, None if reflection is None else reflection.normal)
-    sides, gate, cautions = quality.gate_measured(
-        nv, scan, warnings, volume_decides=False, ct=ct,
-        more_reasons=dict((side, [turned]) for side in L.SIDES) if turned else None)
+    if turned:   # left and right cannot be told: the case, not a side, is not measurable
+        return _refused(quality.Verdict([turned]), ct, labels, warnings, timings, start, "cpu",
+                        extra)
+    # a user's label map may define the condyle's extent otherwise: its volume only cautions
+    sides, gate, cautions = quality.gate_measured(nv, scan, warnings, volume_decides=False, ct=ct)
     timings.update(nv.timings_s)
     timings["total"] = time.perf_counter() - start
     report = build_report(sides, warnings, timings, device="cpu", extra=extra, quality=gate,

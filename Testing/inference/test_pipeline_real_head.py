@@ -265,7 +265,8 @@ def test_a_metal_condyle_is_not_measured_and_a_plate_on_the_neck_cautions(runs):
     """The left condyle resected and replaced by a metal head and stem, with streaks in its
     slices: before the metal check it read NV -8.3 %, condyle -30.5 % with no caution; the left
     fossa roof's lower face made metal: NV -9.6 %. Now that side is not measurable because of
-    the metal, the right one keeps its numbers (measured -0.5 / +0.0 %). A titanium plate with
+    the metal, the right one keeps its numbers (measured -2.0 % with the metal condyle, whose
+    streaks cross the right joint's slices: a caution says so). A titanium plate with
     two screws on the left condylar neck, 10-28 mm below the condyle's centre: both sides
     measured (NV -0.8 / -0.1 %), the left with a caution. Bone brighter than a CT's (HU above 100
     x 1.75) is not metal: both sides measured, no caution. A metal condyle in a head of dense bone
@@ -282,6 +283,8 @@ def test_a_metal_condyle_is_not_measured_and_a_plate_on_the_neck_cautions(runs):
         right = report["right"]["negative_volume_mm3"] / reference["right"]["negative_volume_mm3"]
         allowed = METAL_NV_FRACTION + (DENSE_BONE_NV_FRACTION if name.startswith("bone_") else 0)
         assert abs(right - 1.0) <= allowed, (name, right)
+        assert any(c.startswith("right side: metal in the left joint") for c in
+                   report["cautions"]), report["cautions"]
     report = runs["metal_plate_left_10"]
     for side in L.SIDES:
         change = (report[side]["negative_volume_mm3"] / reference[side]["negative_volume_mm3"]
@@ -346,8 +349,10 @@ def test_a_joint_lost_from_the_scan_leaves_the_other_as_it_was(runs):
 def test_a_head_turned_180_degrees_in_its_header_is_not_measured(runs):
     """The same voxels with the header turned 180 degrees about the vertical axis: the face
     points posterior, the patient's left lies at the header's right. Neither side may carry
-    numbers (they would be the other joint's), and the reason names the cue."""
+    numbers (they would be the other joint's), and the reason names the cue: the case as a
+    whole is not measurable (no side-named segment or picture either)."""
     report = runs[TURNED_180]
+    assert report["quality"]["scan"]["measurable"] is False
     for side in L.SIDES:
         assert report[side] is None, (side, report[side])
         reason = report["quality"][side]["reason"]

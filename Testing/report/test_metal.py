@@ -145,7 +145,8 @@ def test_far_or_tiny_metal_is_ignored(box):
 def test_the_gate_withholds_a_joint_with_a_metal_head():
     """Through pipeline.measure_labels with the CT: the left condyle's head holds a metal cube,
     the right joint (the same boxes mirrored 60 mm away) none. Left not measurable with the
-    reason, no asymmetry; right measured."""
+    reason, no asymmetry; right measured, with a caution: a metal joint's streaks run across the
+    whole slice (the real head with a metal left condyle read the right NV 2.0 % low)."""
     wide = _grid(0.5, size_mm=(140.0, 40.0, 44.0))
     x, y, z = _coordinates(wide)
     both = np.zeros(wide.GetSize()[::-1], np.uint8)
@@ -164,4 +165,7 @@ def test_the_gate_withholds_a_joint_with_a_metal_head():
                                                        "condylar head")
     assert rep["right"]["measurable"] is True and rep["right"]["negative_volume_mm3"] > 0
     assert rep["asymmetry_percent"]["negative_volume"] is None
+    assert [c for c in rep["cautions"] if "metal" in c] == [
+        "right side: metal in the left joint: its streaks cross this joint's slices (the real "
+        "head with a metal left condyle read the right NV 2 % low)"]
     assert pipeline.measure_labels(labels).report["left"]["measurable"] is True  # no CT: no check

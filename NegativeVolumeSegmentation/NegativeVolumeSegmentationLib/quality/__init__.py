@@ -302,7 +302,7 @@ def gate_measured(nv, scan, warnings, volume_decides=True, more_reasons=None, ct
                                       [int(v) for v in box[0]])
         array = array[z0:z1, y0:y1, x0:x1]
     sides, verdicts, cautions = dict(nv.sides), {}, list(scan.cautions)
-    dropped = []
+    dropped, metal_in = [], set()
     boxes = label_boxes(array)
     for side in L.SIDES:    # each side on its own
         values = sides.get(side)
@@ -314,9 +314,17 @@ def gate_measured(nv, scan, warnings, volume_decides=True, more_reasons=None, ct
         metal, careful = check_metal(ct, part, part_image, side,
                                      values.get("condyle_center_lps_mm"))
         verdict.reasons[:0] = metal   # the cause of any other failure there
+        if metal:
+            metal_in.add(side)
         verdict.cautions.extend("%s side: %s" % (side, c) for c in careful)
         verdicts[side] = verdict
     _judge_pair(verdicts, sides, pair_reasons, stands_alone)
+    for side in verdicts:   # the other joint's metal streaks across the whole slice
+        if L.other_side(side) in metal_in and side not in metal_in:
+            verdicts[side].cautions.append(
+                "%s side: metal in the %s joint: its streaks cross this joint's slices (the "
+                "real head with a metal left condyle read the right NV 2 %% low)"
+                % (side, L.other_side(side)))
     for side, verdict in sorted(verdicts.items()):
         values = sides[side]
         if verdict.measurable:   # a caution is about numbers kept: none for a side withheld

@@ -21,7 +21,8 @@ real head reads 1181 / 1170 in front and 0 behind (benchmarks/real_ct_probes.py,
 when the air in front is at least FACE_AIR_MIN_MM3 and FACE_RATIO times that behind, "as the
 header says" the other way round, else not at all (an ear canal filled or out of the field of
 view, a pneumatised eminence); the case is turned when a side votes so and none the other way.
-Such a case is not measurable (its sides cannot be told): the reason says how to correct it.
+Such a case is not measurable as a whole (report.json's ``quality.scan``: its sides cannot be
+told, so no side-named number, segment or picture is given); the reason says how to correct it.
 Lengths in mm, volumes in mm^3, points in LPS mm. numpy + SimpleITK only.
 """
 
@@ -99,6 +100,7 @@ def facing_reason(ct, sides, head_lateral=None):
     said = " / ".join(side for side in found)
     front = " / ".join("%.0f" % air[side][0] for side in found)
     behind = " / ".join("%.0f" % air[side][1] for side in found)
-    return ("the face points backwards in the image's frame (ear-canal air in front of the %s "
-            "condyle %s mm3, behind it %s): a prone scan labelled supine? Left and right cannot "
-            "be told; correct the patient position and measure again" % (said, front, behind))
+    return ("the face points backwards in the image's frame (ear-canal air in front of the "
+            "condyles at the header's %s %s mm3, behind them %s): a prone scan labelled supine? "
+            "Left and right cannot be told; correct the patient position and measure again"
+            % (said, front, behind))

@@ -5,8 +5,8 @@ convention): a coronal and a sagittal CT slice through the condyle centre (bone 
 condyle (MC), temporal bone (TB) and negative volume (NV) outlined in their segment colours (NV
 also lightly filled), and the joint-space thickness (mm) on the condyle seen from above
 (anterior up, the patient's right on the right, as a view from above has it; the fixed scale of :mod:`.thickness_colors`, as in Slicer). Below,
-the left/right table with the asymmetry index, flagged above 3 % (borderline) and 6 %
-(asymmetric) (Habets), the cautions and the first warnings. A joint the quality gate
+the left/right table with the asymmetry index, flagged above 6 % (asymmetric, Habets; the
+panel's default threshold), the cautions and the first warnings. A joint the quality gate
 (:mod:`..quality`) found not measurable says "not measurable: <reason>" in red where its
 numbers would be (its slices are still shown when its condyle was found); a scan that is not
 measurable says so under the title.
@@ -35,7 +35,6 @@ from .report_json import above_as_shown, asymmetry_flags, unflagged_nv_asymmetry
 FIELD_MM = 40.0
 SLICE_PIXEL_MM = 0.2
 BONE_WINDOW = (-450.0, 1550.0)      # level 550, width 2000 HU
-FLAG_BORDERLINE = 3.0
 FLAG_ASYMMETRIC = DEFAULTS["asymmetry_threshold_percent"]   # the panel's red flag
 OUTLINE_WIDTH = 1.6
 DPI = 110
@@ -196,13 +195,10 @@ ROWS = (("Negative volume", "negative_volume_mm3", " mm³", "negative_volume", 1
 
 
 def flag(asymmetry):
-    """'asymmetric' (> FLAG_ASYMMETRIC %), 'borderline' (> FLAG_BORDERLINE %), '' or None-safe;
-    judged on the value as shown (0.1 %): 6.04 reads "6.0 %" and is not above 6."""
-    if above_as_shown(asymmetry, FLAG_ASYMMETRIC):
-        return "asymmetric"
-    if above_as_shown(asymmetry, FLAG_BORDERLINE):
-        return "borderline"
-    return ""
+    """'asymmetric' (> FLAG_ASYMMETRIC %, the panel's threshold) or '' (None-safe); judged on
+    the value as shown (0.1 %): 6.04 reads "6.0 %" and is not above 6. No "borderline" band
+    below it: 3-6 % lies within what the grid's caution says the NV is uncertain by."""
+    return "asymmetric" if above_as_shown(asymmetry, FLAG_ASYMMETRIC) else ""
 
 
 def table_cells(rep):
@@ -217,8 +213,7 @@ def table_cells(rep):
         asym = (rep.get("asymmetry_percent") or {}).get(asym_key) if asym_key else None
         if missing[L.LEFT] or missing[L.RIGHT]:
             asym = None          # never an asymmetry against a joint that was not measured
-        note = "asymmetric" if asym_key in red else (
-            "borderline" if above_as_shown(asym, FLAG_BORDERLINE) else "")
+        note = "asymmetric" if asym_key in red else ""
         unflagged = unflagged_nv_asymmetry(rep) if asym_key == "negative_volume" else None
         if unflagged and asym is not None:
             note = "not flagged (%s)" % unflagged
@@ -227,7 +222,7 @@ def table_cells(rep):
                       "not measurable" if missing[L.LEFT] else _fmt(left, unit, digits),
                       ("%.1f %%" % asym + (" " + note if note else "")) if asym is not None
                       else ("-" if asym_key else "")])
-        shade = {"asymmetric": "#f4a3a3", "borderline": "#f7d88f"}.get(note, "white")
+        shade = "#f4a3a3" if note == "asymmetric" else "white"
         colours.append(["#eeeeee", "#f6d5d1" if missing[L.RIGHT] else "white",
                         "#f6d5d1" if missing[L.LEFT] else "white", shade])
     return cells, colours
@@ -263,6 +258,9 @@ def render_report_figure(path, ct, labels, rep, meshes=None, case="", max_warnin
     no_ct = ct is None
     if no_ct:
         ct = label_background(labels)
+    scan = (rep.get("quality") or {}).get("scan") or {}
+    whole = not scan.get("measurable", True)   # the case as a whole: its reason under the title
+    drawn = False
     fig = Figure(figsize=(13.0, 12.5), dpi=DPI)
     FigureCanvasAgg(fig)
     grid = fig.add_gridspec(3, 3, height_ratios=[1.0, 1.0, 0.62], hspace=0.25, wspace=0.12,
@@ -277,11 +275,12 @@ def render_report_figure(path, ct, labels, rep, meshes=None, case="", max_warnin
         if centre is None:
             for ax in axes:
                 ax.axis("off")
-            axes[1].text(0.5, 0.5, "%s joint: not measurable:\n%s" % (name, _wrap(reason, 60)),
+            said = "(the scan's reason: above)" if whole else _wrap(reason, 60)
+            axes[1].text(0.5, 0.5, "%s joint: not measurable:\n%s" % (name, said),
                          ha="center", va="center", fontsize=13, color=NOT_MEASURABLE_COLOUR,
                          fontweight="bold", transform=axes[1].transAxes)
             continue
-        half = FIELD_MM / 2.0
+        half, drawn = FIELD_MM / 2.0, True
         hu, lab = sample_plane(ct, labels, centre, (0, 2))
         extent = [centre[0] - half, centre[0] + half, centre[2] - half, centre[2] + half]
         _slice_panel(axes[0], hu, lab, side, extent, "%s joint, coronal" % name, False, ("R", "L"))
@@ -308,10 +307,10 @@ def render_report_figure(path, ct, labels, rep, meshes=None, case="", max_warnin
         fig.text(0.5, 0.945, "\n".join(shown),
                  ha="center", va="top", fontsize=10.5, color=CAUTION_COLOUR, fontweight="bold")
     lines = ["Outlines: condyle (yellow), temporal bone (blue), negative volume (filled: green "
-             "left, red right). Asymmetry flagged > %.0f %% (borderline) and > %.0f %%."
-             % (FLAG_BORDERLINE, FLAG_ASYMMETRIC),
-             "A joint space shown '-': its ray met no temporal bone within the maximum distance, "
-             "or met air first."]
+             "left, red right). " if drawn else ""]
+    lines[0] += "Asymmetry flagged above %.0f %% (both sides measured)." % FLAG_ASYMMETRIC
+    lines.append("A joint space shown '-': its ray met no temporal bone within the maximum "
+                 "distance, or met air first.")
     if no_ct:
         lines.append("No CT given: the slices show the label map (condyle and temporal bone "
                      "light grey), and no air rule was applied.")
@@ -320,8 +319,7 @@ def render_report_figure(path, ct, labels, rep, meshes=None, case="", max_warnin
     fig.suptitle("TMJ negative volume%s  (nvseg %s, %s)" % (" - " + case if case else "",
                                                           rep.get("version", "?"),
                                                           rep.get("device", "?")), fontsize=14)
-    scan = (rep.get("quality") or {}).get("scan") or {}
-    if not scan.get("measurable", True):
+    if whole:
         fig.text(0.5, 0.945, _wrap("NOT MEASURABLE: " + (scan.get("reason") or "-"), 100),
                  ha="center", va="top", fontsize=12.5, color=NOT_MEASURABLE_COLOUR,
                  fontweight="bold")
@@ -354,9 +352,12 @@ def warning_lines(warnings, max_lines=5, width=WARNING_WIDTH):
 
 
 def _what(caution):
-    """A caution's "what": its text before the first ": " after a "<side> side: " prefix."""
+    """A caution's "what": its text before the first ": " after a "<side> side: " prefix, with
+    the question it asks, if any ("... not seated in its fossa (mouth open?)")."""
     side = next((s for s in ("left side: ", "right side: ") if caution.startswith(s)), "")
-    return side + caution[len(side):].split(": ")[0]
+    parts = caution[len(side):].split(": ")
+    asks = [p.split(". ")[-1].split("? ")[0].strip() for p in parts[1:] if "?" in p]
+    return side + parts[0] + (" (%s?)" % asks[0].rstrip("?") if asks else "")
 
 
 def _wrap(text, width):
