@@ -205,3 +205,40 @@ def test_the_library_route_checks_the_pairing_and_keeps_the_reading_warnings(cas
     report = pipeline.measure_labels(path).report
     _near_truth(report, ph)
     assert any("'teeth' ignored" in w for w in report["warnings"]), report["warnings"]
+
+
+def test_a_map_of_other_structures_is_refused_in_one_line(tmp_path):
+    """A label map whose label 1 is not a condyle (the real dental map as shipped: 1 maxilla,
+    2 mandible, 3 / 4 teeth) was measured: "labels 1/3 and 2/4 were swapped", both sides
+    refused for reasons that contradicted each other (no temporal bone above the condyle, and
+    condyle and temporal bone touching over 4624 mm2). Here label 1 a bar 60 mm long across the
+    head (a condyle is 15-25 mm), the rest a joint each side: refused in one line, nothing
+    written; the same map with a 20 mm bar is measured."""
+    for length, refused in ((60.0, True), (20.0, False)):
+        array = np.zeros((80, 80, 280), np.uint8)            # 0.5 mm: 140 x 40 x 40 mm
+        for value, x0 in ((1, 200), (2, 80)):
+            half = int(length / 0.5 / 2) if value == 1 else 20
+            array[30:50, 30:50, x0 - half:x0 + half] = value     # condyles: boxes 10 mm tall
+            array[56:64, 20:60, x0 - 30:x0 + 30] = value + 2     # a temporal-bone plate 3 mm above
+        image = sitk.GetImageFromArray(array)
+        image.SetSpacing((0.5, 0.5, 0.5))
+        path = str(tmp_path / ("bar_%d.nii.gz" % length))
+        sitk.WriteImage(image, path)
+        out = tmp_path / ("out_%d" % length)
+        if refused:
+            with pytest.raises(InputError, match=r"label 1 \(left mandibular condyle\) spans 60 mm"):
+                _run([path, "-o", str(out)])
+            assert not out.exists()
+        else:
+            assert _run([path, "-o", str(out)]) == 0
+
+
+def test_the_real_dental_map_as_shipped_is_not_a_joint_label_map(tmp_path):
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), os.pardir, "shared", "data", "real",
+        "dental_cbct_labels.nii.gz")
+    if not os.path.exists(path):
+        pytest.skip("the real dental label map is not at %s (../shared absent)" % path)
+    with pytest.raises(InputError, match="label 1 .* spans 151 mm .* not a label map of "
+                                         "condyles and temporal bones"):
+        _run([path, "-o", str(tmp_path / "dental")])

@@ -53,6 +53,9 @@ def check_pairing(image, name):
 
 
 SPECK_FRACTION = 0.05   # a condyle label's piece under this x its largest is a speck
+CONDYLE_MAX_SPAN_MM = 50.0   # a condyle label's largest piece spanning more (any axis) is not
+#                         a condyle: a condylar head is 15-25 mm across, the MC 15 mm tall; a
+#                         user's MC with the whole ramus ~50 mm (the maxilla 60+, a mandible 80+)
 TWO_CONDYLES_MM = 50.0  # two large pieces of one condyle label this far apart: both joints
 #                         (condyle to condyle 75-130 mm; one condyle is ~20 mm across)
 
@@ -74,9 +77,10 @@ def without_condyle_specks(image, name, warnings):
         box = where[0]   # labelled in its box only (real head labels: 1.0 s -> 0.17 s)
         mask = array[box] == L.CONDYLE[side]
         pieces, count = ndimage.label(mask, structure=np.ones((3, 3, 3), bool))
+        sizes = np.bincount(pieces.ravel())[1:]
+        _refuse_not_a_condyle(image, pieces == np.argmax(sizes) + 1, L.CONDYLE[side], name)
         if count <= 1:
             continue
-        sizes = np.bincount(pieces.ravel())[1:]
         _refuse_two_condyles(image, pieces, sizes, L.CONDYLE[side], name,
                              [b.start for b in box])
         small = np.nonzero(sizes < SPECK_FRACTION * sizes.max())[0] + 1
@@ -92,6 +96,22 @@ def without_condyle_specks(image, name, warnings):
     out = sitk.GetImageFromArray(array)
     out.CopyInformation(image)
     return out
+
+
+def _refuse_not_a_condyle(image, largest, value, name):
+    """InputError when the condyle label ``value``'s largest piece (mask ``largest``, on
+    ``image``'s grid in its box) spans more than CONDYLE_MAX_SPAN_MM along an axis of the grid:
+    a map of other structures (a dental map's maxilla or mandible as 1 / 2) was measured as
+    condyles, each side then refused for reasons that contradicted each other."""
+    span = []
+    for k in range(3):   # array axis k (z, y, x): its voxels' extent in mm
+        along = np.flatnonzero(largest.any(axis=tuple(a for a in range(3) if a != k)))
+        span.append((np.ptp(along) + 1) * image.GetSpacing()[2 - k])
+    if max(span) > CONDYLE_MAX_SPAN_MM:
+        raise InputError("%s: label %d (%s) spans %.0f mm (a condyle is 15-25 mm across): not a "
+                         "label map of condyles and temporal bones (values 1-4, docs/"
+                         "interfaces.md)" % (name, value, L.BY_VALUE[value].name.lower(),
+                                             max(span)))
 
 
 def _refuse_two_condyles(image, pieces, sizes, value, name, offset):
