@@ -47,10 +47,11 @@ def _lateral(sides):
 def test_a_head_as_drawn_faces_forwards(head):
     ct, sides = head
     for side in L.SIDES:
-        front, behind = facing.ear_canal_air(ct, sides[side]["condyle_center_lps_mm"],
-                                            _lateral(sides))
+        front, behind, inside = facing.ear_canal_air(ct, sides[side]["condyle_center_lps_mm"],
+                                                    _lateral(sides))
         assert behind >= facing.FACE_AIR_MIN_MM3 and behind >= facing.FACE_RATIO * front, \
             (side, front, behind)
+        assert inside == 1.0
     assert facing.facing_reason(ct, sides) is None
 
 
@@ -81,4 +82,68 @@ def test_no_air_near_either_joint_says_nothing(head):
     filled.CopyInformation(ct)
     assert facing.facing_reason(filled, sides) is None
     turned, moved = _turned(filled, sides)
+    assert facing.facing_reason(turned, moved) is None
+
+
+def _painted(ct, sides, offsets_mm, radius_mm, hu):
+    """A copy of ``ct`` with balls of ``hu`` of ``radius_mm`` at ``offsets_mm`` (lateral,
+    posterior, superior; the lateral towards each side's outside) from each condyle's centre."""
+    array = sitk.GetArrayFromImage(ct)
+    k, j, i = np.indices(array.shape)
+    index = np.stack([i, j, k], axis=-1).reshape(-1, 3).astype(float)
+    matrix = np.asarray(ct.GetDirection()).reshape(3, 3) * np.asarray(ct.GetSpacing())
+    points = (index @ matrix.T + np.asarray(ct.GetOrigin())).reshape(array.shape + (3,))
+    frame = facing.joint_frame(_lateral(sides))
+    for side in L.SIDES:
+        centre = np.asarray(sides[side]["condyle_center_lps_mm"], float)
+        sign = 1.0 if side == L.LEFT else -1.0
+        for m, p, up in offsets_mm:
+            where = centre + np.array([sign * m, p, up]) @ frame
+            array[np.linalg.norm(points - where, axis=-1) <= radius_mm] = hu
+    out = sitk.GetImageFromArray(array)
+    out.CopyInformation(ct)
+    return out
+
+
+def test_air_cells_in_the_eminences_with_the_canals_filled_do_not_turn_a_head(head):
+    """An air cell 8 mm across in each articular eminence (a pneumatised eminence, ~268 mm3)
+    with the ear canals and mastoids filled (fluid; here every air voxel of the head made soft
+    tissue): the box behind holds no air, the one in front an air cell, not a canal. Before a
+    review it read "turned" on any 100 mm3 in front (the real head so changed: 111 in front, 0
+    behind, both sides) and refused the scan."""
+    ct, sides = head
+    array = sitk.GetArrayFromImage(ct)
+    array[array < AIR_HU] = 40
+    filled = sitk.GetImageFromArray(array)
+    filled.CopyInformation(ct)
+    cells = _painted(filled, sides, [(0.0, -11.0, 3.0)], 4.0, -1000)
+    for side in L.SIDES:
+        front, behind, _inside = facing.ear_canal_air(
+            cells, sides[side]["condyle_center_lps_mm"], _lateral(sides))
+        assert facing.FACE_AIR_MIN_MM3 <= front < facing.CANAL_AIR_MIN_MM3 and behind == 0, \
+            (side, front, behind)
+    assert facing.facing_reason(cells, sides) is None
+
+
+def test_a_field_of_view_ending_behind_the_condyles_hides_the_canal_and_says_nothing(head):
+    """The image ends 8 mm behind the condyles' centres (a CBCT framed on the joints): the box
+    behind is mostly outside, its air unknown; 268 mm3 of air in front (an air cell in each
+    eminence) must not outvote it. A turned head so framed is not refused either (documented)."""
+    ct, sides = head
+    cells = _painted(ct, sides, [(0.0, -11.0, 3.0)], 4.0, -1000)
+    back = max(sides[side]["condyle_center_lps_mm"][1] for side in L.SIDES) + 8.0
+    direction = np.asarray(ct.GetDirection()).reshape(3, 3)
+    assert np.allclose(np.abs(direction), np.eye(3)), "the phantom's axes are LPS's"
+    rows = int((back - ct.GetOrigin()[1]) / ct.GetSpacing()[1]) if direction[1, 1] > 0 else None
+    cut = cells[:, :rows, :]
+    assert facing.facing_reason(cut, sides) is None
+
+
+def test_a_condyle_not_seated_in_its_fossa_does_not_vote(head):
+    """Mouth open, the condyle on its eminence: the canal lies 25-35 mm behind it, out of the
+    box. A turned head whose condyles both ride on their eminences gives no verdict."""
+    turned, moved = _turned(*head)
+    assert facing.facing_reason(turned, moved) is not None
+    for side in L.SIDES:
+        moved[side]["joint_bounds"] = {"on_eminence": True}
     assert facing.facing_reason(turned, moved) is None

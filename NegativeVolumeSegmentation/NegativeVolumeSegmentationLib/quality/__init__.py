@@ -51,6 +51,8 @@ DETAIL_MARGIN = 1.25        # the slices' detail read from the image (.slice_det
 GRID_TOLERANCE_MM = 0.01    # grid edges worked out from DICOM slice positions carry float noise
                             # (2.0001 mm): a nominal limit's scan is judged at the limit
 SLICE_THICKNESS_TAG = "0018|0050"   # DICOM Slice Thickness, when the reader kept it
+COMPARE_SIDES = "; compare left with right on this scan only"   # a grid caution's advice, for
+#                                                                  a case with both sides kept
 
 # --- side level: the segmented bones (.segmentation), the field of view's margins
 #     (.field_of_view), metal (.metal)
@@ -106,8 +108,8 @@ def check_grid(image, mode=DEFAULTS["mode"], label_map=False, slice_detail=None)
         reasons.append("%s (limit %.3g mm%s): the 2-3 mm joint space is not resolved"
                        % (seen, SLICE_MAX_MM * scale, of))
     elif slices > SLICE_CAUTION_MM + GRID_TOLERANCE_MM:
-        cautions.append("%s (over %.3g mm%s): negative volume %suncertain by up to "
-                        "~%d %%; compare left with right on this scan only"
+        cautions.append(("%s (over %.3g mm%s): negative volume %suncertain by up to "
+                         "~%d %%" + COMPARE_SIDES)
                         % (seen, SLICE_CAUTION_MM * scale, of,
                            "from a label map " if label_map else "",
                            SLICE_UNCERTAINTY_PERCENT["label map" if label_map else "ct"]))
@@ -115,8 +117,8 @@ def check_grid(image, mode=DEFAULTS["mode"], label_map=False, slice_detail=None)
         reasons.append("in-plane pixels %.3g x %.3g mm (limit %.3g mm): the joint space is "
                        "narrower than a pixel" % (spacing[0], spacing[1], INPLANE_MAX_MM))
     elif inplane > INPLANE_CAUTION_MM + GRID_TOLERANCE_MM:
-        cautions.append("in-plane pixels %.3g x %.3g mm (over %.3g mm): negative volume "
-                        "uncertain by up to ~5 %%; compare left with right on this scan only"
+        cautions.append(("in-plane pixels %.3g x %.3g mm (over %.3g mm): negative volume "
+                         "uncertain by up to ~5 %%" + COMPARE_SIDES)
                         % (spacing[0], spacing[1], INPLANE_CAUTION_MM))
     if mode == "bounded" and max(inplane, slices) > BOUNDED_MAX_MM + GRID_TOLERANCE_MM:
         reasons.append("mode bounded needs voxels of at most %.3g mm (the edge of its joint "
@@ -345,8 +347,11 @@ def gate_measured(nv, scan, warnings, volume_decides=True, more_reasons=None, ct
         else:
             (x0, y0, z0), (x1, y1, z1) = [[int(v) for v in b] for b in box]
             nv.labels[x0:x1, y0:y1, z0:z1] = part
-    if not any(sides.get(side) for side in L.SIDES):
+    kept = [side for side in L.SIDES if sides.get(side)]
+    if not kept:
         cautions = []            # no number kept: the scan's cautions are about none
+    elif len(kept) == 1:         # one side's number: nothing to compare it with
+        cautions = [c.replace(COMPARE_SIDES, "") for c in cautions]
     block = side_status(sides, warnings, verdicts, scan)
     for side in dropped:
         block[side]["condyle_center_lps_mm"] = nv.sides[side].get("condyle_center_lps_mm")

@@ -17,10 +17,16 @@ from 3 to 30 mm in front of the centre and from 3 to 30 mm behind it, sampled ev
 (each sample 1 mm^3): the real head of ../shared reads 0 mm^3 of air in front of either condyle
 and 1169 / 1140 mm^3 behind (left / right); the head phantoms (seeds 3, 5, 100010, 100011 (mouth
 open: its condyles ~10 mm forwards), 100013) 0-151 in front and 619-1937 behind. Turned, the
-real head reads 1181 / 1170 in front and 0 behind (benchmarks/real_ct_probes.py, ``turned_180``). A side votes "turned"
-when the air in front is at least FACE_AIR_MIN_MM3 and FACE_RATIO times that behind, "as the
-header says" the other way round, else not at all (an ear canal filled or out of the field of
-view, a pneumatised eminence); the case is turned when a side votes so and none the other way.
+real head reads 1181 / 1170 in front and 0 behind (benchmarks/real_ct_probes.py,
+``turned_180``). A side votes "turned" when the air in front is canal-sized (at least
+CANAL_AIR_MIN_MM3) and FACE_RATIO times that behind, with at least BEHIND_INSIDE_MIN of the box
+behind inside the image; "as the header says" when the air behind is at least FACE_AIR_MIN_MM3
+and FACE_RATIO times that in front; else not at all (an ear canal filled or out of the field
+of view, a pneumatised eminence), nor does a condyle not seated in its fossa (mouth open: the
+canal then lies 25-35 mm behind it). The case is turned when a side votes so and none the
+other way. A review (2026-12-07) had oriented heads vote "turned" on 106-403 mm^3 in front (an
+air cell in each eminence with the canals filled, or cut off by a field of view ending behind
+the condyles; the box of a condyle 15-24 mm forwards) when any 100 mm^3 in front could.
 Such a case is not measurable as a whole (report.json's ``quality.scan``: its sides cannot be
 told, so no side-named number, segment or picture is given); the reason says how to correct it.
 Lengths in mm, volumes in mm^3, points in LPS mm. numpy + SimpleITK only.
@@ -37,13 +43,22 @@ BELOW_MM, ABOVE_MM = 15.0, 8.0   # the meatus lies at the condylar head's height
 REACH_MM = (3.0, 30.0)      # in front of / behind the centre: the condyle's half-depth is ~5 mm,
                             # the meatus 10-20 mm behind it (mouth open: 20-30 mm)
 STEP_MM = 1.0               # sample spacing: each sample counts 1 mm^3
-FACE_AIR_MIN_MM3 = 100.0    # a vote needs at least this much air (a canal 7 mm across, 3 mm long)
+FACE_AIR_MIN_MM3 = 100.0    # "as read" needs at least this much air behind (a canal 7 mm across,
+                            # 3 mm long) ...
 FACE_RATIO = 4.0            # ... and this many times the air on the other side of the condyle
+CANAL_AIR_MIN_MM3 = 400.0   # "turned" needs canal-sized air in front: turned heads read 980-1900
+                            # (up to 60 degrees of yaw or roll; 620-810 with the mouth open),
+                            # oriented heads with the canals filled or out of reach 106-403 (an
+                            # air cell 6-8 mm across in the eminence 113-268, a sinus, the skin)
+BEHIND_INSIDE_MIN = 0.75    # ... and this much of the box behind inside the image: a field of
+                            # view ending behind the condyle hides the canal, and 0 behind
+                            # would let any air in front outvote it
 
 
 def _samples(ct, centre, frame, p_range):
-    """HU of ``ct`` (nearest voxel) on the box's samples inside the image, for the posterior
-    offsets ``p_range`` (mm, in the joint's frame) from the condyle's ``centre`` (LPS mm)."""
+    """(HU of ``ct`` (nearest voxel) on the box's samples inside the image, the fraction of the
+    samples inside) for the posterior offsets ``p_range`` (mm, in the joint's frame) from the
+    condyle's ``centre`` (LPS mm)."""
     m = np.arange(-LATERAL_HALF_MM, LATERAL_HALF_MM + 1e-9, STEP_MM)
     p = np.arange(p_range[0], p_range[1] + 1e-9, STEP_MM)
     s = np.arange(-BELOW_MM, ABOVE_MM + 1e-9, STEP_MM)
@@ -56,22 +71,24 @@ def _samples(ct, centre, frame, p_range):
     ijk = ijk[inside]
     from SimpleITK import GetArrayViewFromImage
 
-    return GetArrayViewFromImage(ct)[ijk[:, 2], ijk[:, 1], ijk[:, 0]]
+    return GetArrayViewFromImage(ct)[ijk[:, 2], ijk[:, 1], ijk[:, 0]], float(inside.mean())
 
 
 def ear_canal_air(ct, centre, lateral):
-    """(air in front of, air behind) the condyle whose centre is ``centre`` (LPS mm), in mm^3,
-    with ``lateral`` the joints' left-right axis (LPS, towards the patient's left)."""
+    """(air in front of, air behind the condyle whose centre is ``centre`` (LPS mm), in mm^3;
+    the fraction of the box behind it inside the image), with ``lateral`` the joints'
+    left-right axis (LPS, towards the patient's left)."""
     frame = joint_frame(lateral)
-    front = _samples(ct, centre, frame, (-REACH_MM[1], -REACH_MM[0]))
-    behind = _samples(ct, centre, frame, REACH_MM)
+    front, _ = _samples(ct, centre, frame, (-REACH_MM[1], -REACH_MM[0]))
+    behind, inside = _samples(ct, centre, frame, REACH_MM)
     cube = STEP_MM ** 3
     return (float(np.count_nonzero(front < AIR_HU)) * cube,
-            float(np.count_nonzero(behind < AIR_HU)) * cube)
+            float(np.count_nonzero(behind < AIR_HU)) * cube, inside)
 
 
-def _vote(front, behind):
-    if front >= FACE_AIR_MIN_MM3 and front >= FACE_RATIO * behind:
+def _vote(front, behind, inside):
+    if (front >= CANAL_AIR_MIN_MM3 and front >= FACE_RATIO * behind
+            and inside >= BEHIND_INSIDE_MIN):
         return "turned"
     if behind >= FACE_AIR_MIN_MM3 and behind >= FACE_RATIO * front:
         return "as read"
@@ -84,7 +101,9 @@ def facing_reason(ct, sides, head_lateral=None):
 
     Args:
         ct: the CT in HU (SimpleITK image; read only near the condyles).
-        sides: {side: values or None}, values holding ``condyle_center_lps_mm`` (the engine's).
+        sides: {side: values or None}, values holding ``condyle_center_lps_mm`` and
+            ``joint_bounds`` (the engine's): a condyle not seated in its fossa (mouth open: the
+            canal then lies 25-35 mm behind it, out of the box) does not vote.
         head_lateral: the head's own left-right axis (its mid-sagittal plane's normal), if known.
     """
     centres = {side: (sides.get(side) or {}).get("condyle_center_lps_mm") for side in L.SIDES}
@@ -94,8 +113,12 @@ def facing_reason(ct, sides, head_lateral=None):
     lateral, _ = joints_axis(centres["left"], centres["right"], head_lateral)
     lateral = lateral if lateral[0] >= 0 else -lateral   # towards the header's left
     air = {side: ear_canal_air(ct, centres[side], lateral) for side in found}
-    votes = [_vote(*air[side]) for side in found]
-    if "turned" not in votes or "as read" in votes:
+    votes = {}
+    for side in found:
+        seated = not ((sides[side].get("joint_bounds") or {}).get("on_eminence"))
+        votes[side] = _vote(*air[side]) if seated else None
+    turned = [side for side in found if votes[side] == "turned"]
+    if not turned or "as read" in votes.values():
         return None
     said = " / ".join(side for side in found)
     front = " / ".join("%.0f" % air[side][0] for side in found)
