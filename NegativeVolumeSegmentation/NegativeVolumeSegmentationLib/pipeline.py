@@ -298,13 +298,13 @@ def measure_labels(source, options=None, progress=None, case=None, ct=None):
             keeps its label values' sides) or a SimpleITK label image.
         options: :class:`.options.RunOptions` (mode, max distance, cube).
         ct: the CT the labels belong to (file or SimpleITK image): on their grid, or resampled
-            onto it when they lie on another grid inside it (:func:`.io.ct.ct_on_label_grid`;
+            onto it when they lie on another grid inside it (:func:`.io.label_grid.ct_on_label_grid`;
             the quality gate then checks the CT's own grid too); kept in the result (for
             report.png).
     Returns a :class:`CaseResult`.
     """
     from .inference import symmetry
-    from .io.ct import ct_on_label_grid
+    from .io.label_grid import ct_on_label_grid
     from .io.label_map_sides import check_pairing, read_labels_for_measuring, without_condyle_specks
 
     options = RunOptions.from_values(options, segment=False)   # given segments: nothing segmented

@@ -101,7 +101,7 @@ def test_the_runs_own_measurement_grid_is_of_the_same_scan(spacing):
     grid is accepted; with one more fine voxel on its far side (its last centre then more than
     half a fine step past the CT's cells) it is not."""
     from NegativeVolumeSegmentationLib.engine.shape_interpolation import fine_grid
-    from NegativeVolumeSegmentationLib.io.ct import ct_on_label_grid
+    from NegativeVolumeSegmentationLib.io.label_grid import ct_on_label_grid
 
     ct = sitk.Image([37, 41, 23], sitk.sitkInt16)
     ct.SetSpacing(spacing)

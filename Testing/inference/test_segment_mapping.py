@@ -321,3 +321,7 @@ def test_a_model_without_its_training_crop_is_refused():
         segment.crop_settings(meta)
     meta["extra"]["crop"]["crop_offset_mm"] = [0, 0, 4]
     assert segment.crop_settings(meta)[1:3] == ([40.0, 40.0, 40.0], [0.0, 0.0, 4.0])
+    # a model trained on one structure (nvseg run --model-dir): refused in one line (it was an
+    # "internal error: ValueError", exit 1)
+    with pytest.raises(ModelError, match="lack temporal_bone"):
+        segment.structure_channels(["background", "mandibular condyle"])

@@ -90,6 +90,48 @@ def test_resume_continues_exactly_where_an_uninterrupted_run_would_be(trained, t
         assert torch.allclose(p, q, atol=1e-5), name
 
 
+def test_resume_after_an_interruption_a_changed_config_or_a_fresh_run(trained, capsys,
+                                                                      monkeypatch):
+    """Found by a review: a run interrupted after its last checkpoint (iteration 20 of a run
+    stopped at 25) and resumed logged iterations 21-25 twice; a resume with another learning
+    rate ran on at the old one (an optimiser changed crashed: KeyError 'momentum'); a fresh run
+    into the same folder left the earlier run's training state, which a later --resume took up.
+    Now the log keeps one row per iteration, a changed config is refused naming the change, and
+    a fresh run starts from nothing."""
+    tmp, _ = trained
+    path = _config(tmp, "stopped")
+    assert main(["train", "--config", path, "--quiet", "--iterations", "25"]) == 0
+    state = tmp / "stopped" / "training_state.pt"
+    saved = torch.load(str(state), weights_only=False)
+    saved["iteration"] = 20      # as if stopped at 25 before a checkpoint after 20
+    saved_network = saved["network"]
+    torch.save(saved, str(state))
+    assert main(["train", "--config", path, "--quiet", "--resume", "--iterations", "30"]) == 0
+    iterations, _ = _losses(str(tmp / "stopped"))
+    assert iterations == list(range(1, 31))
+    changed = _config(tmp, "stopped", optimizer={"name": "sgd", "lr": 0.5})
+    capsys.readouterr()
+    assert main(["train", "--config", changed, "--quiet", "--resume", "--iterations", "40"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert ("written by another config (optimizer.lr: 0.01 -> 0.5; optimizer.name: 'adamw' -> "
+            "'sgd')") in err and len(err.splitlines()) == 1, err
+    from NegativeVolumeSegmentationLib.training.trainer import Trainer
+
+    calls = []
+
+    def interrupted(self, inputs, targets):   # Ctrl-C at the fresh run's third step
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt()
+        return original(self, inputs, targets)
+
+    original = Trainer.step
+    monkeypatch.setattr(Trainer, "step", interrupted)
+    assert main(["train", "--config", path, "--quiet"]) == 130
+    assert not state.exists()   # the earlier run's state went when the fresh run began
+    assert saved_network is not None
+
+
 def test_worker_processes_train_on_the_same_batches_in_the_same_order(trained):
     tmp, _ = trained
     path = _config(tmp, "workers", train={"threads": 1, "checkpoint_every": 20, "workers": 2})
@@ -246,3 +288,48 @@ def test_folder_of_user_cases_with_seg_nrrd_and_swapped_sides(tmp_path):
     assert len(stream.items) == 4 and "folder" in stream.describe()
     x, y = stream.batch(0)
     assert x.shape == (2, 1, 20, 20, 20) and y.shape == (2, 20, 20, 20)
+
+
+def test_user_cases_that_would_train_on_wrong_labels_are_refused(tmp_path):
+    """Found by a review: a label map whose header places it elsewhere than its CT (origin moved
+    12 mm, spacing 1.0 mm against the CT's 0.8, x flipped) was resampled onto the CT without a
+    word, and the network trained on patches whose condyle class lay over soft tissue or air
+    (median HU 44 / 151 / -1000 against 1094); a case without temporal bones trained their class
+    as background. Both are refused in one line; a label map on another grid inside the CT
+    (a finer copy) is resampled with a note. Misspelt analytic phantom options are refused too
+    (the phantoms were made at the defaults)."""
+    from NegativeVolumeSegmentationLib.errors import InputError
+
+    phantom = make_phantom("analytic", 3, spacing=(0.8, 0.8, 0.8))
+    ct_path = str(tmp_path / "ct.nii.gz")
+    sitk.WriteImage(phantom.ct, ct_path)
+    for name, change in (("shifted", lambda im: im.SetOrigin(
+            [o + d for o, d in zip(im.GetOrigin(), (12.0, 0.0, 0.0))])),
+            ("spacing", lambda im: im.SetSpacing((1.0, 1.0, 1.0))),
+            ("flipped", lambda im: im.SetDirection((-1, 0, 0, 0, 1, 0, 0, 0, 1)))):
+        labels = sitk.Image(phantom.labels)
+        change(labels)
+        path = str(tmp_path / (name + ".nii.gz"))
+        sitk.WriteImage(labels, path)
+        with pytest.raises(InputError, match="reaches outside the CT"):
+            D.read_labelled_case(name, ct_path, path, [])
+    finer = sitk.Resample(phantom.labels, [int(n * 2) - 1 for n in phantom.labels.GetSize()],
+                          sitk.Transform(), sitk.sitkNearestNeighbor, phantom.labels.GetOrigin(),
+                          [0.4] * 3, phantom.labels.GetDirection(), 0, sitk.sitkUInt8)
+    sitk.WriteImage(finer, str(tmp_path / "finer.nii.gz"))
+    notes = []
+    case = D.read_labelled_case("finer", ct_path, str(tmp_path / "finer.nii.gz"), notes)
+    assert any("resampled onto the CT's" in n for n in notes), notes
+    assert case.labels.GetSize() == phantom.ct.GetSize()
+    array = sitk.GetArrayFromImage(phantom.labels)
+    array[(array == 3) | (array == 4)] = 0
+    no_tb = sitk.GetImageFromArray(array)
+    no_tb.CopyInformation(phantom.labels)
+    sitk.WriteImage(no_tb, str(tmp_path / "no_tb.nii.gz"))
+    case = D.read_labelled_case("no_tb", ct_path, str(tmp_path / "no_tb.nii.gz"), [])
+    cfg = validate_config(yaml.safe_load(open(_config(tmp_path, "g"))))
+    with pytest.raises(InputError, match="case no_tb: the left joint has no temporal bone "
+                                         r"labelled \(values 3\)"):
+        D.joint_sources(case, cfg)
+    with pytest.raises(InputError, match="unknown analytic phantom option.*spacng"):
+        make_phantom("analytic", 3, spacng=(0.8, 0.8, 0.8))

@@ -121,7 +121,9 @@ def structure_channels(label_names):
             channels["temporal_bone"] = index
     missing = [s for s in STRUCTURES if s not in channels]
     if missing:
-        raise ValueError("model outputs %s lack %s" % (label_names, ", ".join(missing)))
+        raise ModelError("the segmentation model's outputs (%s) lack %s: it cannot segment a joint "
+                         "for measuring (train it with both structures)"
+                         % (", ".join(label_names), ", ".join(missing)))
     return channels
 
 

@@ -364,37 +364,3 @@ def find_cases(paths, repeated=None):
         used.add(name)
         cases.append((name, path))
     return cases
-
-
-def same_grid(a, b, tolerance_mm=1e-3):
-    """Whether SimpleITK images ``a`` and ``b`` share one voxel grid (size, spacing, origin,
-    axes)."""
-    return (tuple(a.GetSize()) == tuple(b.GetSize())
-            and np.max(np.abs(np.subtract(a.GetSpacing(), b.GetSpacing()))) <= tolerance_mm
-            and np.max(np.abs(np.subtract(a.GetOrigin(), b.GetOrigin()))) <= tolerance_mm
-            and np.max(np.abs(np.subtract(a.GetDirection(), b.GetDirection()))) <= 1e-4)
-
-
-def ct_on_label_grid(labels_image, ct_image):
-    """(CT on the label map's grid, resampled: bool).
-
-    The CT itself when both share one grid. A label map on another grid inside the CT's field of
-    view (``nvseg run`` writes its labels on a 0.3 mm grid over the labelled part; a label map
-    drawn on a resampled copy) gets the CT resampled onto its grid (linear, -1000 HU outside):
-    the engine reads the CT there for the air rule, report.png for the picture. InputError when
-    a voxel centre of the label map lies outside the CT's voxels by more than half a label voxel
-    (a grid laid over them from a corner, as nvseg run's): then they are not of one scan."""
-    if same_grid(labels_image, ct_image):
-        return ct_image, False
-    size = np.asarray(labels_image.GetSize(), float)
-    slack = 0.5 + 0.5 * max(labels_image.GetSpacing()) / np.asarray(ct_image.GetSpacing()) + 1e-6
-    for corner in np.ndindex(2, 2, 2):
-        point = labels_image.TransformContinuousIndexToPhysicalPoint(
-            [float(v) for v in np.asarray(corner) * (size - 1)])
-        index = np.asarray(ct_image.TransformPhysicalPointToContinuousIndex(point))
-        if np.any(index < -slack) or np.any(index > np.asarray(ct_image.GetSize()) - 1 + slack):
-            raise InputError("the label map reaches outside the CT (its corner at %s mm LPS): "
-                             "not the same scan" % ", ".join("%.1f" % v for v in point))
-    resampled = sitk.Resample(ct_image, labels_image, sitk.Transform(), sitk.sitkLinear,
-                              -1000.0, ct_image.GetPixelID())
-    return resampled, True

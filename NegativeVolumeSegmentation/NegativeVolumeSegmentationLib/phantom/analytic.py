@@ -24,6 +24,7 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from .. import labels as L
+from ..errors import InputError
 from .case import Phantom
 from .analytic_truth import (ellipsoid_foot_points, ellipsoid_negative_volume, rotation_matrix, sphere_cap_negative_volume)
 
@@ -143,6 +144,12 @@ def make_analytic_phantom(seed=0, variant="sphere", spacing=(0.5, 0.5, 0.5), sid
     joints = {}
     for side in L.SIDES:
         params = _draw_joint(rng, variant, side)
+        unknown = sorted(set(overrides).union((left if side == L.LEFT else right) or {})
+                         - set(params))
+        if unknown:   # a misspelt option was ignored: phantoms at the defaults, no word
+            raise InputError("unknown analytic phantom option(s) %s; known: spacing, sides, "
+                             "left, right, blur_mm, noise_hu, variant, %s"
+                             % (", ".join(unknown), ", ".join(sorted(params))))
         params.update(overrides)
         params.update((left if side == L.LEFT else right) or {})
         joints[side] = params

@@ -27,6 +27,7 @@ import SimpleITK as sitk
 
 from .. import labels as L
 from ..io.ct import SEGMENTATION_EXTENSION, image_extension, read_ct
+from ..io.label_grid import check_inside, same_grid
 from ..errors import InputError
 from ..io.segmentation_files import read_label_map
 from ..inference import crops as joint_crops
@@ -144,14 +145,19 @@ def find_labelled_cases(folder):
 
 
 def read_labelled_case(name, ct_path, label_path, notes=None):
-    """A :class:`Case` from a CT file and its label map (which must share the CT's grid)."""
+    """A :class:`Case` from a CT file and its label map: on the CT's grid, or on another grid
+    inside the CT (resampled onto the CT's, nearest neighbour, with a note); InputError (one
+    line) for one reaching past the CT (:func:`..io.label_grid.check_inside`: a shifted origin,
+    a wrong spacing or direction, another scan), which trained on misaligned patches before."""
     ct, warnings = read_ct(ct_path)
     ct = sitk.Cast(ct, sitk.sitkFloat32)   # as phantom cases: augmentations smooth in float
     labels = read_label_map(label_path)
-    if labels.GetSize() != ct.GetSize() or not np.allclose(labels.GetOrigin(), ct.GetOrigin(), atol=1e-3) \
-            or not np.allclose(labels.GetSpacing(), ct.GetSpacing(), atol=1e-4):
+    if not same_grid(labels, ct):
+        check_inside(labels, ct, "case %s: its label map %s" % (name, label_path))
         labels = sitk.Resample(labels, ct, sitk.Transform(3, sitk.sitkIdentity),
                                sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+        warnings = list(warnings) + ["%s: the label map lies on another grid than the CT; "
+                                     "resampled onto the CT's (nearest neighbour)" % name]
     centres, labels, more = centres_from_labels(labels, name)
     if notes is not None:
         notes.extend(list(warnings) + more)
@@ -191,8 +197,23 @@ def joint_sources(case, cfg):
         classes = label_crops.roi_around(
             label_crops.side_classes(case.labels, side, data["structures"]), case.centres[side],
             half)
+        _check_structures(case.name, side, classes, data["structures"])
         out.append(JointSource(case.name, side, case.centres[side], ct, classes))
     return out
+
+
+def _check_structures(name, side, classes, structures):
+    """InputError when a joint trained on lacks one of the structures the model learns (class
+    1, 2 ... in ``classes`` around it): its missing structure would be learnt as background (a
+    case without temporal bones trained, and scored 100 % Dice for it, without a word)."""
+    present = set(np.unique(sitk.GetArrayViewFromImage(classes)).tolist())
+    missing = [structure for index, structure in enumerate(structures, 1) if index not in present]
+    if missing:
+        raise InputError("case %s: the %s joint has no %s labelled (values %s): every structure "
+                         "the model learns must be labelled on each joint it trains on"
+                         % (name, side, " or ".join(s.replace("_", " ") for s in missing),
+                            ", ".join(str(label_crops.class_values(side, [s]).popitem()[0])
+                                      for s in missing)))
 
 
 def real_shape_sources(path, cfg):

@@ -99,7 +99,11 @@ class Trainer(object):
     def __init__(self, cfg, progress=True):
         self.cfg, self.progress = cfg, progress
         self.out_dir = os.path.abspath(cfg["output"]["dir"])
-        os.makedirs(self.out_dir, exist_ok=True)
+        try:
+            os.makedirs(self.out_dir, exist_ok=True)
+        except OSError as error:
+            raise InputError("output.dir: cannot create %s: %s"
+                             % (self.out_dir, error.strerror or error))
         seed_everything(cfg["train"]["seed"])
         self.device = pick_device(cfg["train"]["device"])
         if self.device.type == "cpu":
@@ -134,9 +138,11 @@ class Trainer(object):
         if not os.path.exists(path):
             return False
         state = torch.load(path, map_location=self.device, weights_only=False)
-        if state.get("model") != self.cfg["model"]:
-            raise InputError("%s was written for another model (%s); use a fresh output.dir"
-                             % (path, state.get("model", {}).get("name")))
+        changed = _changes(state.get("config") or {"model": state.get("model")}, self.cfg)
+        if changed:   # a changed optimiser crashed, a changed lr was ignored (the scheduler's)
+            raise InputError("%s was written by another config (%s): resume with the same one "
+                             "(only %s may change) or use a fresh output.dir"
+                             % (path, "; ".join(changed), ", ".join(RESUMABLE)))
         self.network.load_state_dict(state["network"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -149,7 +155,7 @@ class Trainer(object):
         state = {"network": self.network.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
                  "iteration": self.iteration, "torch_rng": torch.get_rng_state(),
-                 "model": self.cfg["model"]}
+                 "model": self.cfg["model"], "config": self.cfg}
         path = os.path.join(self.out_dir, STATE_NAME)
         with atomic_path(path, ".pt") as temporary:
             torch.save(state, temporary)
@@ -183,9 +189,14 @@ class Trainer(object):
         self.stream = TrainingStream(cfg, progress=(lambda it, **kw: tqdm(it, disable=not self.progress, **kw)))
         self.timings["data_preparation_s"] = time.perf_counter() - start
         resumed = self.load_state() if resume else False
+        state_path = os.path.join(self.out_dir, STATE_NAME)
+        if not resume and os.path.exists(state_path):   # an earlier run's: a later --resume
+            os.remove(state_path)                       # would have gone on from it
         total = cfg["schedule"]["iterations"]
         log_path = os.path.join(self.out_dir, LOG_NAME)
         mode = "a" if resumed and os.path.exists(log_path) else "w"
+        if mode == "a":   # rows after the state's iteration (an interrupted run's) go
+            _log_up_to(log_path, self.iteration)
         losses, t_data, t_step = [], 0.0, 0.0
         with open(log_path, mode, newline="") as log, \
                 tqdm(total=total, initial=self.iteration, disable=not self.progress,
@@ -230,6 +241,40 @@ class Trainer(object):
         with open(os.path.join(self.out_dir, "train_summary.json"), "w") as stream:
             json.dump(summary, stream, indent=2)
         return summary
+
+
+RESUMABLE = ("schedule.iterations", "train.device", "train.amp", "train.workers", "train.threads",
+             "train.checkpoint_every", "train.log_every", "train.half_weights", "train.init",
+             "data.phantom.cache_dir", "evaluate", "name")
+
+
+def _changes(saved, cfg, prefix=""):
+    """["key: saved -> now"] of the config entries that differ between a saved run's config and
+    ``cfg``, except the RESUMABLE ones (and the output, the name)."""
+    out = []
+    for key in sorted(set(saved) | set(cfg)):
+        name = prefix + key
+        if name in RESUMABLE or name == "output":
+            continue
+        a, b = saved.get(key), cfg.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out.extend(_changes(a, b, name + "."))
+        elif a != b and key in saved:
+            out.append("%s: %r -> %r" % (name, a, b))
+    return out
+
+
+def _log_up_to(path, iteration):
+    """Keep the header and the rows of ``train_log.csv`` up to ``iteration`` (a resumed run
+    goes on from its last saved state; an interrupted run had logged rows past it)."""
+    with open(path, newline="") as stream:
+        rows = list(csv.reader(stream))
+    kept = rows[:1] + [row for row in rows[1:] if row and row[0].isdigit()
+                       and int(row[0]) <= iteration]
+    if len(kept) < len(rows):
+        with atomic_path(path, ".csv") as temporary:
+            with open(temporary, "w", newline="") as stream:
+                csv.writer(stream).writerows(kept)
 
 
 def train(cfg, resume=False, progress=True):
