@@ -135,3 +135,23 @@ def test_load_models_on_an_unavailable_or_unknown_device_says_so_in_one_line(mon
         models.load_models(device="cuda")
     with pytest.raises(InputError, match="device must be one of"):
         models.load_models(device="gpu")
+
+
+def test_a_model_in_the_other_models_place_is_refused(tmp_path):
+    """A model folder (--model-dir) whose tmj_localizer.pt is the segmentation model ran without
+    a word (a review; its localiser output read as joint probabilities); each model's recorded
+    task must be its place's."""
+    import shutil
+
+    from NegativeVolumeSegmentationLib.inference import models
+
+    bundled = models.default_model_dir()
+    seg = models.MODEL_FILES["segmentation"]
+    loc = models.MODEL_FILES["localizer"]
+    shutil.copy(os.path.join(bundled, seg), str(tmp_path / seg))
+    shutil.copy(os.path.join(bundled, seg), str(tmp_path / loc))
+    digest = checkpoint.sha256_of(str(tmp_path / seg))
+    (tmp_path / models.CHECKSUMS).write_text("%s  %s\n%s  %s\n" % (digest, seg, digest, loc))
+    with pytest.raises(ModelError, match="is a segmentation model, in the place of the "
+                                         "localizer model"):
+        models.load_models(str(tmp_path))

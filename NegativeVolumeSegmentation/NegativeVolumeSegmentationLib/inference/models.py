@@ -100,4 +100,8 @@ def load_models(model_dir=None, device="cpu"):
         verify_sha256(path, sums[name])
         checked[kind] = sums[name]
         loaded[kind] = load_checkpoint(path, device=device)
+        task = (loaded[kind][1].get("extra") or {}).get("task")
+        if task is not None and task != kind:   # a model in the other's place (--model-dir)
+            raise ModelError("%s is a %s model, in the place of the %s model (%s)"
+                             % (path, task, kind, MODEL_FILES[kind]))
     return Models(loaded["segmentation"], loaded["localizer"], paths, checked)
