@@ -127,7 +127,11 @@ def test_resume_after_an_interruption_a_changed_config_or_a_fresh_run(trained, c
 
     original = Trainer.step
     monkeypatch.setattr(Trainer, "step", interrupted)
+    capsys.readouterr()
     assert main(["train", "--config", path, "--quiet"]) == 130
+    assert capsys.readouterr().err.strip() == (
+        "nvseg: interrupted: at iteration 2 of 40; --resume goes on from the beginning "
+        "(nothing saved yet)")
     assert not state.exists()   # the earlier run's state went when the fresh run began
     assert saved_network is not None
 

@@ -117,7 +117,7 @@ class Trainer(object):
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda it: lr_factor(cfg, it))
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
-        self.iteration = 0
+        self.iteration = self.saved = 0   # the iteration reached, the last one saved
         self.stream = None
         self.timings = {}
 
@@ -147,7 +147,7 @@ class Trainer(object):
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
-        self.iteration = int(state["iteration"])
+        self.iteration = self.saved = int(state["iteration"])
         torch.set_rng_state(state["torch_rng"])
         return True
 
@@ -159,6 +159,7 @@ class Trainer(object):
         path = os.path.join(self.out_dir, STATE_NAME)
         with atomic_path(path, ".pt") as temporary:
             torch.save(state, temporary)
+        self.saved = self.iteration
         meta = model_metadata(self.cfg, self.stream.describe(), metrics)
         meta["extra"]["iterations"] = self.iteration
         return save_checkpoint(os.path.join(self.out_dir, self.cfg["output"]["model_name"]),
@@ -222,6 +223,11 @@ class Trainer(object):
                     bar.update(1)
                     if self.iteration % cfg["train"]["checkpoint_every"] == 0 and self.iteration < total:
                         self.save()
+            except KeyboardInterrupt:   # say what a resume goes on from
+                raise KeyboardInterrupt(
+                    "at iteration %d of %d; --resume goes on from %s" % (
+                        self.iteration, total, "iteration %d, the last saved" % self.saved
+                        if self.saved else "the beginning (nothing saved yet)"))
             finally:
                 stream.close()  # stops the workers, also when a step fails
         done = self.iteration - first
