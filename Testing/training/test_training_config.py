@@ -131,3 +131,16 @@ def test_shipped_configs_validate_and_stay_small(path):
     assert parameters * 4 < 16e6  # float32 bytes: a few MB
     expected_loss = {"vnet_ce": "ce", "vnet_dice": "dice"}.get(cfg["name"], "dice_ce")
     assert cfg["loss"]["name"] == expected_loss
+
+
+def test_a_number_written_as_the_docs_write_it_is_read_in_yaml(tmp_path):
+    """``lr: 1e-3`` (the docs' own spelling of the default) was refused: PyYAML (YAML 1.1) reads
+    a mantissa without a dot as text ("expected a number, got '1e-3'"). Other text still is."""
+    path = tmp_path / "sci.yaml"
+    text = yaml.safe_dump(MINIMAL).rstrip("\n")
+    path.write_text(text + "\noptimizer: {lr: 1e-3, weight_decay: 5E-5}\n")
+    cfg = load_config(str(path))
+    assert cfg["optimizer"]["lr"] == 0.001 and cfg["optimizer"]["weight_decay"] == 5e-5
+    path.write_text(text + "\noptimizer: {lr: fast}\n")
+    with pytest.raises(InputError, match="optimizer.lr.*expected a number, got 'fast'"):
+        load_config(str(path))

@@ -10,6 +10,7 @@ are relative to the current working directory.
 
 import copy
 import difflib
+import re
 import json
 import os
 
@@ -36,8 +37,13 @@ def _fail(key, message):
     raise InputError("%s: %s" % (key, message))
 
 
+_SCIENTIFIC = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+
+
 def number(lo=None, hi=None, integer=False, low_open=False):
     def check(value, key):
+        if isinstance(value, str) and _SCIENTIFIC.match(value.strip()):
+            value = float(value)   # YAML 1.1 (PyYAML) reads 1e-3 as text: written as in the docs
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             _fail(key, "expected a number, got %r" % (value,))
         if integer and int(value) != value:
