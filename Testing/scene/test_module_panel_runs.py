@@ -197,23 +197,16 @@ def test_rerun_without_thickness_models_removes_them_and_their_legends(scene):
 
 
 # ----------------------------------------------------------------------------- 6. never stuck
-def test_undecodable_stderr_ends_the_run_with_its_message(module_file, widget, scene,
-                                                          monkeypatch, tmp_path):
-    """A child that writes non-UTF-8 bytes and exits 1: one tick ends the run with its message
-    (bytes replaced), the temporary folder goes, the panel is ready."""
+def _apply_with_a_fake_child(widget, scene, monkeypatch, tmp_path, script):
+    """Apply with the background child replaced by the shell ``script``; wait for it to end,
+    then one tick of the panel's timer (it must not raise). Returns (the run, its temporary
+    folder)."""
     import time
 
     from NegativeVolumeSegmentationLib.scene.background import BackgroundRun
 
     fake = tmp_path / "python"
-    fake.write_text(r"""#!/bin/sh
-while [ $# -gt 0 ]; do
-  if [ "$1" = "--progress-file" ]; then printf '{"stage": "r\351ad"}\n' > "$2"; fi
-  shift
-done
-printf 'nvseg: caf\351 \377 failed\n' >&2
-exit 1
-""")
+    fake.write_text(script)
     fake.chmod(0o755)
     analytic_inputs(scene, widget)
     _quiet_views(widget)
@@ -228,7 +221,22 @@ exit 1
     deadline = time.perf_counter() + 30
     while run.process.poll() is None and time.perf_counter() < deadline:
         time.sleep(0.05)
-    widget._timer.connections["timeout()"]()  # one tick: it must not raise
+    widget._timer.connections["timeout()"]()
+    return run, temp_dir
+
+
+def test_undecodable_stderr_ends_the_run_with_its_message(module_file, widget, scene,
+                                                          monkeypatch, tmp_path):
+    """A child that writes non-UTF-8 bytes and exits 1: one tick ends the run with its message
+    (bytes replaced), the temporary folder goes, the panel is ready."""
+    run, temp_dir = _apply_with_a_fake_child(widget, scene, monkeypatch, tmp_path, r"""#!/bin/sh
+while [ $# -gt 0 ]; do
+  if [ "$1" = "--progress-file" ]; then printf '{"stage": "r\351ad"}\n' > "$2"; fi
+  shift
+done
+printf 'nvseg: caf\351 \377 failed\n' >&2
+exit 1
+""")
     assert panel_ready(widget), "the panel stays running"
     assert run.state == "failed" and not os.path.exists(temp_dir)
     assert len(module_file.errors_shown) == 1
@@ -242,31 +250,13 @@ def test_an_internal_error_of_the_child_shows_one_line_and_logs_its_traceback(
     the child's traceback goes to the log (Slicer's Python console) instead of a suggestion to
     set an environment variable the user cannot set for the child."""
     import logging
-    import time
 
-    from NegativeVolumeSegmentationLib.scene.background import BackgroundRun
-
-    fake = tmp_path / "python"
-    fake.write_text(r"""#!/bin/sh
+    with caplog.at_level(logging.ERROR):
+        run, _ = _apply_with_a_fake_child(widget, scene, monkeypatch, tmp_path, r"""#!/bin/sh
 [ "$NVSEG_DEBUG" = "1" ] || { echo "nvseg: internal error: ValueError: boom (set NVSEG_DEBUG=1 for details)" >&2; exit 1; }
 printf 'Traceback (most recent call last):\n  File "engine/inflate.py", line 7, in rays\nValueError: boom\n' >&2
 exit 1
 """)
-    fake.chmod(0o755)
-    analytic_inputs(scene, widget)
-    _quiet_views(widget)
-    monkeypatch.setattr(
-        widget.logic, "startBackgroundRun",
-        lambda volume, segmentation, table_node=None, **options: BackgroundRun(
-            volume, segmentation, python_executable=str(fake), table_node=table_node,
-            **options).start())
-    with caplog.at_level(logging.ERROR):
-        widget.onApplyButton()
-        run = widget._run
-        deadline = time.perf_counter() + 30
-        while run.process.poll() is None and time.perf_counter() < deadline:
-            time.sleep(0.05)
-        widget._timer.connections["timeout()"]()
     assert panel_ready(widget) and run.state == "failed"
     shown = module_file.errors_shown[0]
     assert "internal error" in shown and "ValueError: boom" in shown, shown
