@@ -10,7 +10,7 @@ import SimpleITK as sitk
 from NegativeVolumeSegmentationLib import labels as L
 from NegativeVolumeSegmentationLib import pipeline, quality
 
-SPACING = 0.5
+from box_joints import SPACING, _box, _grid, _joint, _labels  # noqa: F401
 
 
 # --- scan level ---------------------------------------------------------------------------
@@ -102,38 +102,6 @@ def test_dicom_slice_thickness_counts_when_thicker_than_the_spacing():
 
 
 # --- side level: box condyle under a temporal-bone plate ---------------------------------
-
-def _grid(size_mm=(60.0, 40.0, 40.0), centre=(0.0, 0.0, -5.0)):
-    """(labels array z, y, x; x, y, z voxel-centre coordinates mm; reference image). The default
-    grid reaches 10 mm below a box condyle's lower plane (z = -15) and 15 mm above its top (0)."""
-    size = [int(round(s / SPACING)) for s in size_mm]
-    origin = [c - s / 2.0 + SPACING / 2.0 for c, s in zip(centre, size_mm)]
-    ref = sitk.Image(size, sitk.sitkUInt8)
-    ref.SetSpacing([SPACING] * 3)
-    ref.SetOrigin(origin)
-    k, j, i = np.indices(size[::-1])
-    return (np.zeros(size[::-1], np.uint8), origin[0] + SPACING * i, origin[1] + SPACING * j,
-            origin[2] + SPACING * k, ref)
-
-
-def _box(x, y, z, lo, hi):
-    return ((x >= lo[0]) & (x < hi[0]) & (y >= lo[1]) & (y < hi[1]) & (z >= lo[2])
-            & (z < hi[2]))
-
-
-def _joint(array, x, y, z, side=L.LEFT, cx=0.0, gap=2.0, plate_dx=0.0):
-    """Condyle box 16 x 8 x 15 mm (1920 mm3) with its top at z = 0; TB plate 24 x 16 x 2 mm
-    ``gap`` above it (0: touching over the whole 16 x 8 = 128 mm2 top), shifted by plate_dx."""
-    array[_box(x, y, z, (cx - 8, -4, -15), (cx + 8, 4, 0))] = L.CONDYLE[side]
-    array[_box(x, y, z, (cx + plate_dx - 12, -8, gap), (cx + plate_dx + 12, 8, gap + 2))] = \
-        L.TEMPORAL_BONE[side]
-
-
-def _labels(array, ref):
-    image = sitk.GetImageFromArray(array)
-    image.CopyInformation(ref)
-    return image
-
 
 def test_a_healthy_box_joint_is_measurable():
     array, x, y, z, ref = _grid()
@@ -379,41 +347,3 @@ def test_bounded_mode_on_a_coarse_grid_is_withheld_with_its_reason():
     assert "mode bounded needs voxels of at most 0.5 mm" in rep["quality"]["scan"]["reason"]
     assert rep["asymmetry_percent"] == {"negative_volume": None, "condyle_volume": None}
     assert pipeline.measure_labels(coarse).report["left"]["measurable"] is True
-
-
-def test_no_caution_is_left_for_numbers_withheld():
-    """Both joints' bones touching on 1 mm pixels: nothing is measured, so the grid's caution
-    ("in-plane pixels 1 x 1 mm: negative volume uncertain by up to ~5 %") is about no number
-    and is dropped (before, report.png showed it in orange over two "not measurable" sides)."""
-    array, x, y, z, ref = _grid(size_mm=(120.0, 40.0, 40.0))
-    _joint(array, x, y, z, L.LEFT, cx=30.0, gap=0.0)
-    _joint(array, x, y, z, L.RIGHT, cx=-30.0, gap=0.0)
-    labels = _labels(array, ref)
-    labels.SetSpacing([1.0, 1.0, 1.0])
-    assert quality.check_grid(labels).cautions          # the grid alone would caution
-    rep = pipeline.measure_labels(labels).report
-    assert rep["left"] is None and rep["right"] is None
-    assert "touch" in rep["quality"]["left"]["reason"]
-    assert rep["cautions"] == []
-
-
-def test_a_grid_caution_asks_for_a_comparison_only_with_two_sides_kept():
-    """On 1 mm pixels the caution says to compare left with right on this scan only; with one
-    side kept (the other's bones touching) there is nothing to compare with, and it says only
-    how uncertain the number is (a review read the advice on a one-joint CBCT)."""
-    array, x, y, z, ref = _grid(size_mm=(120.0, 40.0, 40.0))
-    _joint(array, x, y, z, L.LEFT, cx=30.0)
-    _joint(array, x, y, z, L.RIGHT, cx=-30.0)
-    labels = _labels(array, ref)
-    labels.SetSpacing([1.0, 1.0, 1.0])
-    both = pipeline.measure_labels(labels).report
-    assert both["left"] and both["right"]
-    assert [c for c in both["cautions"] if "in-plane pixels" in c][0].endswith(
-        "compare left with right on this scan only")
-    _joint(array, x, y, z, L.RIGHT, cx=-30.0, gap=0.0)   # the right bones now touch
-    labels = _labels(array, ref)
-    labels.SetSpacing([1.0, 1.0, 1.0])
-    one = pipeline.measure_labels(labels).report
-    assert one["left"] and one["right"] is None
-    assert [c for c in one["cautions"] if "in-plane pixels" in c] == [
-        "in-plane pixels 1 x 1 mm (over 0.8 mm): negative volume uncertain by up to ~5 %"]
