@@ -50,9 +50,13 @@ def check_image(image, name="CT"):
 
 def check_head(ct, name="CT"):
     """InputError when the image holds less than MIN_HEAD_CM3 of tissue above -400 HU (an empty
-    scan, a phantom of air, a volume cut far from the head). Counted on every 2nd voxel per axis."""
+    scan, a phantom of air, a volume cut far from the head), or whose voxel sizes are not in mm
+    (:func:`.quality.units_reason`). Tissue is counted on every 2nd voxel per axis."""
     from .inference import localize
 
+    units = quality.units_reason(ct)   # a header in metres: a head 0.3 mm across
+    if units:
+        raise InputError("%s: %s" % (name, units))
     array = sitk.GetArrayViewFromImage(ct)[::2, ::2, ::2]
     count = sum(np.count_nonzero(plane > localize.HEAD_HU) for plane in array)  # slab by slab:
     tissue_cm3 = count * 8.0 * np.prod(ct.GetSpacing()) / 1e3               # no N/8 temporary

@@ -104,6 +104,41 @@ def test_real_head_clipped_at_a_display_window_is_not_measurable(real_head_ct_pa
     assert "not measurable: intensities clipped at 900 HU" in stdout
 
 
+def test_real_head_written_in_metres_is_refused_in_one_line(real_head_ct_path, tmp_path,
+                                                             no_networks, capsys):
+    """The real head with its header in metres (spacing 0.001, origin / 1000): a head 0.3 mm
+    across. Before, "no head in the image (only 0 cm3 of tissue ...)"; now the units (exit 2). The same
+    voxels as a label map: both sides not measurable for that reason (before: "the field of view
+    ends within 5 mm of the condylar head")."""
+    image = sitk.ReadImage(real_head_ct_path)
+    image.SetSpacing([s / 1000.0 for s in image.GetSpacing()])
+    image.SetOrigin([o / 1000.0 for o in image.GetOrigin()])
+    path = str(tmp_path / "metres.nii.gz")
+    sitk.WriteImage(image, path)
+    code, stdout, err = _run(capsys, path, "-o", tmp_path / "out")
+    assert code == 2
+    assert "voxels of 0.001 x 0.001 x 0.001 mm" in err and "not in mm (metres?)" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out" / "metres").exists()
+
+
+def test_label_map_written_in_metres_is_not_measurable(tmp_path, capsys):
+    from NegativeVolumeSegmentationLib.phantom.analytic import make_analytic_phantom
+
+    labels = make_analytic_phantom(seed=3, sides=("left", "right")).labels
+    labels.SetSpacing([s / 1000.0 for s in labels.GetSpacing()])
+    labels.SetOrigin([o / 1000.0 for o in labels.GetOrigin()])
+    path = str(tmp_path / "metres.nii.gz")
+    sitk.WriteImage(labels, path)
+    code = cli.main(["negative-volume", path, "-o", str(tmp_path / "out")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    rep = json.loads((tmp_path / "out" / "report.json").read_text())
+    for side in L.SIDES:
+        assert "the voxel sizes are not in mm (metres?)" in rep["quality"][side]["reason"]
+    assert rep["left"] is None and rep["right"] is None
+
+
 def _write(array, path, spacing=(1.0, 1.0, 1.0)):
     image = sitk.GetImageFromArray(array)
     image.SetSpacing(spacing)

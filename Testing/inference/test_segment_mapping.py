@@ -148,20 +148,20 @@ def test_normalise_intensity():
     assert np.allclose(x, [-1.5, -1.5, 0.5, 2.5])
 
 
-def test_postprocess_keeps_main_condyle_fills_holes_drops_specks():
-    from NegativeVolumeSegmentationLib.inference import postprocess
+def test_the_cleaning_keeps_the_main_condyle_fills_holes_drops_specks():
+    from NegativeVolumeSegmentationLib.engine import bone_pieces
 
     z, y, x = np.indices((40, 40, 40))
     ball = (x - 20) ** 2 + (y - 20) ** 2 + (z - 20) ** 2 <= 10 ** 2
     hole = (x - 20) ** 2 + (y - 20) ** 2 + (z - 20) ** 2 <= 4 ** 2
     speck = (x - 3) ** 2 + (y - 3) ** 2 + (z - 3) ** 2 <= 1
     mc = (ball & ~hole) | speck
-    kept = postprocess.largest_component(mc)
+    kept = bone_pieces.largest_piece(mc)
     assert not kept[3, 3, 3] and kept[20, 20, 30]
-    assert np.array_equal(postprocess.fill_holes(kept), ball)
+    assert np.array_equal(bone_pieces.fill_cavities(kept), ball)
     plate = (z == 30) & (x > 2) & (x < 38)
     crumb = (x == 1) & (y == 1) & (z == 1)
-    assert np.array_equal(postprocess.drop_specks(plate | crumb), plate)
+    assert np.array_equal(bone_pieces.drop_specks(plate | crumb), plate)
 
 
 def test_temporal_bone_enhancement_recovers_a_thin_roof():

@@ -13,7 +13,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from . import air as air_rule
-from . import (inflate, joint_bounds, measurement_grid, nv_mask, roof_gaps, shape_interpolation,
+from . import (bone_pieces, inflate, joint_bounds, measurement_grid, nv_mask, roof_gaps, shape_interpolation,
                surfaces)
 from .labelled_region import (ROI_MARGIN_MM, box_around, crop, label_boxes, label_voxels,
                               labelled_box, lps_points, paste, working_margin_mm)
@@ -128,12 +128,18 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
     del kji
     sub = (slice(i0[2], i1[2]), slice(i0[1], i1[1]), slice(i0[0], i1[0]))
     roi_arr = arr[sub]
-    mc_mask, tb_mask = roi_arr == mc_value, roi_arr == tb_value
-    if not tb_mask.any():
+    mc_label, tb_label = roi_arr == mc_value, roi_arr == tb_value
+    if not tb_label.any():
         warnings.append("%s side: no temporal bone (label %d) within %.0f mm of the condyle"
                         % (name, tb_value, reach))
         return SideResult()
     roi_img = crop(image, i0, i1)
+    # the bones measured (bone_pieces): the condyle's largest piece filled, the temporal
+    # bone's pieces the rays can meet
+    condyle = bone_pieces.Condyle(mc_label)
+    mc_mask = condyle.mask
+    tb_mask = bone_pieces.temporal_bone(tb_label & ~mc_mask, mc_mask, roi_img.GetSpacing(),
+                                        max_distance)
 
     t0 = time.perf_counter()
     mc_poly, tb_poly = _bone_surfaces(roi_img, mc_mask, tb_mask)
@@ -192,8 +198,8 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
         verts = surfaces.points(mc_poly)
         top = verts[int(np.argmax(verts[:, 2]))]
         clip = (top - cube_mm / 2.0, top + cube_mm / 2.0)
-    swept = nv_mask.negative_volume_mask(
-        roi_img, mc_mask, tb_mask, mc_poly, h, hit, rays, max_distance,
+    swept = nv_mask.negative_volume_mask(   # no labelled voxel is joint space
+        roi_img, mc_mask | mc_label, tb_mask | tb_label, mc_poly, h, hit, rays, max_distance,
         miss_length=max_distance if mode == "paper" else 0.0, clip_box=clip,
         region=None if mode != "bounded" else bounds.contains,
         facing=None if mode != "bounded" else facing)
@@ -202,7 +208,7 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
     timings["nv_mask"] = time.perf_counter() - t0
 
     voxel_mm3 = float(np.prod(image.GetSpacing()))
-    roi_kji = np.nonzero(mc_mask)   # every condyle voxel lies in the ROI (its box, grown)
+    roi_kji = np.nonzero(mc_mask)   # the measured condyle (its piece lies in the ROI)
     centre = lps_points(image, (roi_kji[0] + i0[2], roi_kji[1] + i0[1],
                                 roi_kji[2] + i0[0])).mean(axis=0)
     js_min, js_mean = nv_mask.thickness_statistics(h, hit)
@@ -211,6 +217,8 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
     values = {
         "negative_volume_mm3": float(swept.sum() * voxel_mm3),
         "condyle_volume_mm3": float(len(roi_kji[0]) * voxel_mm3),
+        "condyle_left_out_mm3": float(condyle.left_out * voxel_mm3),   # other pieces
+        "condyle_filled_mm3": float(condyle.filled * voxel_mm3),   # enclosed cavities
         "joint_space_min_mm": js_min,
         "joint_space_mean_mm": js_mean,
         "joint_space_superior_mm": ikeda["superior"],
@@ -247,8 +255,12 @@ def _bone_surfaces(roi_img, mc_mask, tb_mask):
     mask_img, masks = roi_img, (mc_mask, tb_mask)
     if shape_interpolation.is_coarse(roi_img):
         mask_img, masks = shape_interpolation.fine_masks(roi_img, masks)
-    return (surfaces.mask_surface(_mask_image(mask_img, masks[0])),
-            surfaces.mask_surface(_mask_image(mask_img, masks[1]), smoothing=TB_SMOOTHING))
+        # the interpolated shapes' pieces: the condyle's largest, the bone's non-specks
+        masks = (surfaces.clean_mask(masks[0]),
+                 bone_pieces.fill_cavities(bone_pieces.drop_specks(masks[1])))
+    return (surfaces.mask_surface(_mask_image(mask_img, masks[0]), clean=False),
+            surfaces.mask_surface(_mask_image(mask_img, masks[1]), smoothing=TB_SMOOTHING,
+                                  clean=False))
 
 
 def _joint_bounds(frame, roi_img, mc_mask, tb_mask, ray_ends):
@@ -258,8 +270,8 @@ def _joint_bounds(frame, roi_img, mc_mask, tb_mask, ray_ends):
     Rims, poles and the condyle top are extreme points. Smoothing pulls a convex crest or pole
     inwards (by ~0.3-0.5 mm on 1.5-2 mm slices); the voxel faces halfway between an inside and an
     outside voxel centre are unbiased on average, so the bounds do not move with the grid."""
-    faces = [surfaces.mask_surface(_mask_image(roi_img, m), smoothing=0.0, canonical=False)
-             for m in (mc_mask, tb_mask)]
+    faces = [surfaces.mask_surface(_mask_image(roi_img, m), smoothing=0.0, canonical=False,
+                                   clean=False) for m in (mc_mask, tb_mask)]
     mc_pts, tb_pts = [np.zeros((0, 3)) if f is None else surfaces.points(f) for f in faces]
     return joint_bounds.JointBounds(frame, mc_pts, tb_pts, ray_ends)
 

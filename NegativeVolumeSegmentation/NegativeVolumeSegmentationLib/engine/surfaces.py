@@ -23,12 +23,13 @@ vertices within 2e-5 mm and normals within 4e-4 (VTK stores them in single preci
 
 import numpy as np
 import SimpleITK as sitk
-from scipy import ndimage, sparse
+from scipy import sparse
 from vtkmodules.util import numpy_support
 from vtkmodules.vtkCommonCore import vtkPoints
 from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkImageData, vtkPolyData
 from vtkmodules.vtkFiltersGeneral import vtkDiscreteFlyingEdges3D
 
+from . import bone_pieces
 from .canonical_triangulation import canonical_cells
 
 SMOOTHING_FACTOR = 0.5  # Slicer's default "surface smoothing" of a segmentation
@@ -37,23 +38,9 @@ DEFAULT_WINDOW = "nuttall"  # VTK >= 9.4's default; "hamming" reproduces VTK 9.2
 
 
 def clean_mask(mask):
-    """Largest 26-connected component of a boolean (z, y, x) array, its inner cavities filled.
-
-    Small islands (other components) and holes are what segmentations typically carry; the
-    surface of the bone is the outer boundary of its largest piece. A cavity is background not
-    6-connected to the array's border.
-    """
-    mask = np.asarray(mask, bool)
-    if not mask.any():
-        return mask
-    lab, count = ndimage.label(mask, structure=np.ones((3, 3, 3), bool))
-    if count > 1:
-        sizes = np.bincount(lab.ravel())
-        sizes[0] = 0
-        mask = lab == int(np.argmax(sizes))
-    outside = np.pad(~mask, 1, constant_values=True)
-    back, _ = ndimage.label(outside)
-    return (back != back[0, 0, 0])[1:-1, 1:-1, 1:-1]
+    """Largest 26-connected piece of a boolean (z, y, x) array, its enclosed cavities filled
+    (:mod:`.bone_pieces`): the outer boundary of one bone's largest piece."""
+    return bone_pieces.fill_cavities(bone_pieces.largest_piece(mask))
 
 
 def _bounding_box(mask):

@@ -31,8 +31,8 @@ from scipy import ndimage
 
 from .. import labels as L
 from ..engine import shape_interpolation
-from .postprocess import (CONDYLE_DEPTH_MM, GridPoints, above, condyle_top, fill_holes,
-                          largest_component)
+from ..engine.bone_pieces import fill_cavities, largest_piece
+from .postprocess import CONDYLE_DEPTH_MM, GridPoints, above, condyle_top
 
 OUTSIDE = -1.0   # probability value marking fine voxels outside the crop
 NEAR = np.ones((3, 3, 3), bool)   # "near the labels": within one CT voxel (26-neighbourhood)
@@ -91,7 +91,7 @@ def masks_from_probabilities(crop, roi_image, mc_mask, tb_mask, reference=None, 
     mc = out[0]
     if mc.any():   # the condyle's lower plane again, on this grid: within a fine voxel
         points = GridPoints(reference)
-        mc = fill_holes(largest_component(above(mc, points, condyle_top(mc, points)
+        mc = fill_cavities(largest_piece(above(mc, points, condyle_top(mc, points)
                                                 - CONDYLE_DEPTH_MM)))
     return reference, mc, out[1] & ~mc
 

@@ -8,7 +8,8 @@
   geometrically: LPS z is "up" (head pose within ~25 degrees).
 - MC: keep the largest 26-connected component (the condyle is one piece of bone), fill its
   enclosed holes (marrow of low density must count as condyle volume).
-- TB: drop specks (components below ``MIN_TB_FRACTION`` of the largest one).
+- TB: drop specks (pieces below ``MIN_PIECE_FRACTION`` of the largest one,
+  :mod:`..engine.bone_pieces`, whose rules the engine measures with).
 - Optional TB enhancement as in Belikova et al. 2021: Canny edges of the CT multiplied by the TB
   probability, thresholded at 0.1, morphologically closed and added to the TB mask; this recovers
   the thin fossa roof where the network's probability stays below 0.5.
@@ -21,10 +22,10 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from .. import labels as L
+from ..engine.bone_pieces import drop_specks, fill_cavities, largest_piece
 from ..labels import (CONDYLE_DEPTH_MM, HEAD_CENTRE_DEPTH_MM,  # noqa: F401 (fine_masks)
                       TEMPORAL_BONE_RADIUS_MM)
 
-MIN_TB_FRACTION = 0.02
 ON_PLANE_MM = 1e-3                # a voxel centre this close to a cutting plane lies on it (left
                                   # out, not kept or lost by float rounding: docs/method.md
                                   # "The condyle's top on a voxel grid")
@@ -35,33 +36,6 @@ CANNY_SIGMA_MM = 0.5
 # step does not (measured on flat steps)
 CANNY_THRESHOLDS = (50.0, 100.0)
 CLOSING_RADIUS_MM = 1.0
-FULL = np.ones((3, 3, 3), bool)
-
-
-def largest_component(mask):
-    """The largest 26-connected component of a boolean mask (empty stays empty)."""
-    labelled, count = ndimage.label(mask, structure=FULL)
-    if count <= 1:
-        return mask.astype(bool)
-    sizes = np.bincount(labelled.ravel())[1:]
-    return labelled == (1 + int(np.argmax(sizes)))
-
-
-def drop_specks(mask, fraction=MIN_TB_FRACTION):
-    """Components of at least ``fraction`` of the largest one's size."""
-    labelled, count = ndimage.label(mask, structure=FULL)
-    if count <= 1:
-        return mask.astype(bool)
-    sizes = np.bincount(labelled.ravel())
-    sizes[0] = 0
-    keep = sizes >= fraction * sizes.max()
-    keep[0] = False
-    return keep[labelled]
-
-
-def fill_holes(mask):
-    """Enclosed cavities filled (3D)."""
-    return ndimage.binary_fill_holes(mask)
 
 
 def _ball(radius_mm, spacing_zyx):
@@ -157,7 +131,7 @@ def label_extent(mc, tb, points):
     if not mc.any():
         return mc, tb
     top = condyle_top(mc, points)
-    mc = largest_component(above(mc, points, top - CONDYLE_DEPTH_MM))
+    mc = largest_piece(above(mc, points, top - CONDYLE_DEPTH_MM))
     head = points.of(above(mc, points, top - HEAD_CENTRE_DEPTH_MM)).mean(axis=0)
     near = np.zeros_like(tb)
     for k in np.flatnonzero(tb.any(axis=(1, 2))):
@@ -169,8 +143,8 @@ def clean_masks(mc, tb, points):
     """The cleaned (mc, tb) masks of one joint: MC's largest component cut to the labels'
     extent, holes filled; TB cut to its extent, outside the MC, without specks.
     ``points``: :class:`GridPoints` of the masks' grid."""
-    mc_cut, tb_cut = label_extent(largest_component(mc), tb, points)
-    filled = fill_holes(largest_component(mc_cut))
+    mc_cut, tb_cut = label_extent(largest_piece(mc), tb, points)
+    filled = fill_cavities(largest_piece(mc_cut))
     return filled, drop_specks(tb_cut & ~filled)
 
 

@@ -28,8 +28,9 @@ from ..options import DEFAULTS
 from ..slice_detail import slice_detail_mm
 from .segmentation import (CONDYLE_MAX_MM3, CONDYLE_MIN_MM3, CONTACT_AREA_MAX_MM2,  # noqa: F401
                            CONTACT_MIN_SPACE_MM, MAX_MIN_SPACE_MM, ROOF_HEIGHT_MM,
-                           ROOF_RADIUS_MM, TB_MIN_THICK, condyle_volume_reason, contact_area_mm2,
-                           contact_reason, roof_reason, solid_bone_reason, space_reason)
+                           ROOF_RADIUS_MM, TB_MIN_THICK, condyle_pieces_caution,
+                           condyle_volume_reason, contact_area_mm2, contact_reason, roof_reason,
+                           solid_bone_reason, space_reason)
 
 # --- scan level: the voxel grid (slices = the voxel edge along the head's long axis, LPS z; the
 #     other two = in-plane pixel: the same scan reads the same in whatever order it is stored)
@@ -50,6 +51,8 @@ DETAIL_MARGIN = 1.25        # the slices' detail read from the image (.slice_det
                             # head NV within 3.0 % up to 2.5 mm, -4.8 .. -21 % from 2.67 mm
 GRID_TOLERANCE_MM = 0.01    # grid edges worked out from DICOM slice positions carry float noise
                             # (2.0001 mm): a nominal limit's scan is judged at the limit
+MIN_VOXEL_MM = 0.02         # head CT and CBCT voxels are 0.075-5 mm: a voxel edge under this is
+                            # not in mm (a header written in metres reads 0.0003-0.001)
 SLICE_THICKNESS_TAG = "0018|0050"   # DICOM Slice Thickness, when the reader kept it
 COMPARE_SIDES = "; compare left with right on this scan only"   # a grid caution's advice, for
 #                                                                  a case with both sides kept
@@ -81,6 +84,16 @@ class Verdict(object):
         return "; ".join(self.reasons) if self.reasons else None
 
 
+def units_reason(image):
+    """Reason when a voxel edge of ``image`` is under MIN_VOXEL_MM (its header's sizes are not
+    in mm), else None."""
+    edges = image.GetSpacing()
+    if min(edges) >= MIN_VOXEL_MM:
+        return None
+    return ("voxels of %s mm (head CT and CBCT voxels are 0.075-5 mm): the voxel sizes are not "
+            "in mm (metres?)" % " x ".join("%.3g" % e for e in edges))
+
+
 def check_grid(image, mode=DEFAULTS["mode"], label_map=False, slice_detail=None):
     """Verdict on the voxel grid alone (slice spacing / thickness, in-plane pixel size); mode
     "bounded" also needs voxels of at most ``BOUNDED_MAX_MM`` on every axis. ``label_map``: the
@@ -89,6 +102,9 @@ def check_grid(image, mode=DEFAULTS["mode"], label_map=False, slice_detail=None)
     the slices whose detail the CT on this grid holds (:func:`.slice_detail.slice_detail_mm`),
     judged as the slice spacing when it is the larger."""
     edges = [float(s) for s in image.GetSpacing()]
+    reason = units_reason(image)
+    if reason:
+        return Verdict([reason])
     if image.HasMetaDataKey(SLICE_THICKNESS_TAG):   # of the axis the series was stacked along
         try:
             edges[2] = max(edges[2], float(image.GetMetaData(SLICE_THICKNESS_TAG).strip()))
@@ -204,6 +220,9 @@ def check_side(label_array, image, side, values, volume_decides=True):
     elif gap > ROOF_GAP_CAUTION_MM2:
         cautions.append("fossa roof gaps bridged over %.0f mm2 of the condyle (%.0f %% of its "
                         "contact)" % (gap, 100.0 * gap / max(contact, 1e-9)))
+    pieces = condyle_pieces_caution(values)
+    if pieces:
+        cautions.append(pieces)
     seat = seat_caution(values.get("joint_bounds"))
     if seat:
         cautions.append(seat)

@@ -1,11 +1,13 @@
 """The quality gate's checks on the segmented bones of one side (:func:`.check_side` calls them):
 a temporal bone over the condyle, solid bone rather than a layer or shell, no wide bone-on-bone
-contact, an adult condyle volume. Each returns a one-line reason, or None. Arrays are boolean
+contact, an adult condyle volume; and a caution for a condyle label that was not one solid
+piece. Each returns one line, or None. Arrays are boolean
 (z, y, x) on ``image``'s grid; lengths mm, areas mm^2, volumes mm^3, points LPS mm.
 """
 
 import numpy as np
 
+from ..engine.bone_pieces import MIN_PIECE_FRACTION
 from ..engine.labelled_region import lps_points
 from ..field_of_view import condylar_head
 
@@ -30,6 +32,9 @@ TB_MIN_THICK = 0.5          # of the TB voxels around the condyle, the fraction 
                             # (an unfilled mesh; NV -46 % .. right): not a bone segmentation
 CONDYLE_MIN_MM3 = 400.0     # MC = condyle above the plane 15 mm below its top: a small adult
                             # head (12 x 6 mm, tapering) gives ~500 mm3; less is a fragment
+HOLLOW_FRACTION = 0.1       # enclosed unlabelled voxels, of the filled condyle's volume: a
+                            # label of the cortex alone (marrow left out); the network's are
+                            # filled before measuring (inference/postprocess.py)
 CONDYLE_MAX_MM3 = 3000.0    # a 25 x 12 mm elliptic cylinder 15 mm tall is 3530 mm3 and the
                             # condyle tapers; measured: real head 1840-1910, phantoms 1150-1250
 
@@ -112,3 +117,23 @@ def condyle_volume_reason(volume_mm3):
         return None
     return ("condyle volume %.0f mm3 outside the adult range %.0f-%.0f mm3 for the condyle 15 mm "
             "down from its top" % (volume_mm3, CONDYLE_MIN_MM3, CONDYLE_MAX_MM3))
+
+
+def condyle_pieces_caution(values):
+    """Caution when the condyle label was more than the solid measured (:mod:`..engine.
+    bone_pieces`): other pieces left out (over ``MIN_PIECE_FRACTION`` of the measured volume) or
+    enclosed unlabelled cavities counted (over ``HOLLOW_FRACTION``); else None. ``values``: a
+    side's report values."""
+    volume = values.get("condyle_volume_mm3") or 0.0
+    left_out = values.get("condyle_left_out_mm3") or 0.0
+    filled = values.get("condyle_filled_mm3") or 0.0
+    parts = []
+    if volume > 0 and left_out > MIN_PIECE_FRACTION * volume:
+        parts.append("%.0f mm3 of it in other pieces is left out (the largest piece is the "
+                     "condyle)" % left_out)
+    if volume > 0 and filled > HOLLOW_FRACTION * volume:
+        parts.append("%.0f mm3 enclosed inside it is unlabelled and counted as condyle (a hollow "
+                     "label)" % filled)
+    if not parts:
+        return None
+    return "the condyle label is not one solid piece: " + "; ".join(parts)

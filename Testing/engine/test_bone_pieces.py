@@ -1,0 +1,115 @@
+"""Bones in pieces (engine/bone_pieces.py): what a label map holding a bone in several pieces
+measures, against the analytic truth (closed form) of the sphere-cap phantom.
+
+- A temporal bone cracked by a one-voxel gap across the cap (a user's threshold, a thin fossa
+  roof) is still the roof: the NV within 3 % of the truth. Measured: the cracks below read
+  -1.5 / +0.9 / +1.0 / -0.2 % (uncracked +0.4 %); before (the largest piece alone) -51 / -31 /
+  -25 / -51 %.
+- A hollow condyle label (the cortex alone, its marrow unlabelled) is the solid condyle: its
+  volume within 3 % of 4/3 pi r^3 (before: the shell's voxels, -48 %), the cavity counted in
+  ``condyle_filled_mm3`` and worded as a caution by the quality gate.
+- A second piece labelled condyle (a blob below it) is left out of the condyle volume (before:
+  added, +8 %), counted in ``condyle_left_out_mm3``, and cautioned.
+- A piece of temporal bone beyond the rays' reach is not measured, nor is a speck.
+"""
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+from scipy import ndimage
+
+from NegativeVolumeSegmentationLib import pipeline
+from NegativeVolumeSegmentationLib.engine import bone_pieces
+from NegativeVolumeSegmentationLib.engine.measure import measure_negative_volume
+from NegativeVolumeSegmentationLib.phantom.analytic import make_analytic_phantom
+from NegativeVolumeSegmentationLib.phantom.analytic_truth import sphere_cap_negative_volume
+
+R_MM, GAP_MM, THETA = 8.0, 2.5, 55.0
+SPACING = 0.25
+
+
+@pytest.fixture(scope="module")
+def phantom():
+    ph = make_analytic_phantom(seed=12, sides=("left",), spacing=(SPACING,) * 3,
+                               condyle_radius_mm=R_MM, joint_space_mm=GAP_MM,
+                               cap_half_angle_deg=THETA)
+    array = sitk.GetArrayFromImage(ph.labels)
+    centre = np.rint(ph.labels.TransformPhysicalPointToContinuousIndex(
+        ph.truth["left"]["condyle_center_lps_mm"])).astype(int)[::-1]   # (z, y, x)
+    return ph.labels, array, centre
+
+
+def _image(array, reference):
+    out = sitk.GetImageFromArray(array)
+    out.CopyInformation(reference)
+    return out
+
+
+def _left(array, reference):
+    return measure_negative_volume(_image(array, reference)).sides["left"]
+
+
+TRUTH_NV = sphere_cap_negative_volume(R_MM, R_MM + GAP_MM, THETA)
+TRUTH_MC = 4.0 / 3.0 * np.pi * R_MM ** 3
+
+
+@pytest.mark.parametrize("axis,offset_mm", [(2, 0.0), (2, 3.0), (1, -4.0), (1, 0.0)])
+def test_a_cracked_temporal_bone_is_still_the_roof(phantom, axis, offset_mm):
+    reference, array, centre = phantom
+    cracked = array.copy()
+    index = [slice(None)] * 3
+    index[axis] = int(centre[axis] + round(offset_mm / SPACING))
+    plane = cracked[tuple(index)]
+    plane[plane == 3] = 0                       # a gap one voxel wide across the whole cap
+    _, count = ndimage.label(cracked == 3, structure=np.ones((3, 3, 3)))
+    assert count == 2
+    left = _left(cracked, reference)
+    assert left["negative_volume_mm3"] == pytest.approx(TRUTH_NV, rel=0.03)
+
+
+def test_a_hollow_condyle_label_is_the_solid_condyle(phantom):
+    reference, array, _ = phantom
+    hollow = array.copy()
+    hollow[ndimage.binary_erosion(array == 1, iterations=8)] = 0     # a 2 mm cortex
+    assert (hollow == 1).sum() * SPACING ** 3 < 0.6 * TRUTH_MC
+    left = _left(hollow, reference)
+    assert left["condyle_volume_mm3"] == pytest.approx(TRUTH_MC, rel=0.03)
+    assert left["condyle_filled_mm3"] > 0.4 * TRUTH_MC
+    assert left["negative_volume_mm3"] == pytest.approx(TRUTH_NV, rel=0.03)
+    report = pipeline.measure_labels(_image(hollow, reference)).report
+    assert any("hollow label" in c for c in report["cautions"])
+
+
+def test_a_second_condyle_piece_is_left_out_and_said(phantom):
+    reference, array, centre = phantom
+    more = array.copy()
+    z, y, x = centre
+    k = int(round((R_MM + 1.0) / SPACING))      # a 5.5 mm cube 1 mm under the sphere (8 % of
+    n = int(round(5.5 / SPACING))               # the condyle: reading keeps pieces over 5 %)
+    more[z - k - n:z - k, y:y + n, x:x + n] = 1
+    blob_mm3 = n ** 3 * SPACING ** 3
+    left = _left(more, reference)
+    assert left["condyle_volume_mm3"] == pytest.approx(TRUTH_MC, rel=0.03)
+    assert left["condyle_left_out_mm3"] == pytest.approx(blob_mm3)
+    assert left["negative_volume_mm3"] == pytest.approx(TRUTH_NV, rel=0.03)
+    report = pipeline.measure_labels(_image(more, reference)).report
+    assert any("other pieces is left out" in c for c in report["cautions"])
+
+
+def test_pieces_within_the_rays_reach_are_the_temporal_bone():
+    """Voxel grid 1 mm: a condyle cube, temporal-bone pieces 4 and 16 mm above it and a speck
+    2 mm above it; with 10 mm rays the near piece is kept, the far one and the speck are not."""
+    grid = np.zeros((60, 30, 30), bool)
+    condyle = grid.copy()
+    condyle[5:15, 10:20, 10:20] = True
+    tb = grid.copy()
+    tb[18:22, 5:25, 5:25] = True          # 4 mm above the condyle's top voxel (z 14)
+    tb[30:40, 5:25, 5:25] = True          # 16 mm above
+    tb[16, 1, 1] = True                   # a speck
+    kept = bone_pieces.temporal_bone(tb, condyle, (1.0, 1.0, 1.0), 10.0)
+    assert kept[18:22, 5:25, 5:25].all() and not kept[30:40].any() and not kept[16, 1, 1]
+    kept = bone_pieces.temporal_bone(tb, condyle, (1.0, 1.0, 1.0), 20.0)
+    assert kept[18:22, 5:25, 5:25].all() and kept[30:40, 5:25, 5:25].all()
+    far = grid.copy()
+    far[50:55, 5:25, 5:25] = True         # no piece within reach: the largest one stands
+    assert (bone_pieces.temporal_bone(far, condyle, (1.0, 1.0, 1.0), 10.0) == far).all()
