@@ -144,3 +144,25 @@ def test_a_number_written_as_the_docs_write_it_is_read_in_yaml(tmp_path):
     path.write_text(text + "\noptimizer: {lr: fast}\n")
     with pytest.raises(InputError, match="optimizer.lr.*expected a number, got 'fast'"):
         load_config(str(path))
+
+
+def test_held_out_cases_that_are_training_cases_are_refused(tmp_path):
+    """Evaluating on the training folder itself, or on a folder holding a copy of one of its
+    scans, scored the model on what it had learnt and was taken for held-out accuracy (found by
+    a review); refused naming the cases. Another scan is accepted."""
+    import shutil
+
+    from NegativeVolumeSegmentationLib.phantom import make_phantom, write_phantom
+
+    train, held = tmp_path / "train", tmp_path / "held"
+    write_phantom(make_phantom("analytic", 3, spacing=(1.0, 1.0, 1.0)), str(train / "a"))
+    write_phantom(make_phantom("analytic", 4, spacing=(1.0, 1.0, 1.0)), str(held / "b"))
+
+    def evaluate_on(folder):
+        return _with(data={"source": "folder", "folder": str(train)},
+                     evaluate={"folder": str(folder)})
+
+    assert validate_config(evaluate_on(held))["evaluate"]["folder"] == str(held)
+    assert "1 of its cases are training cases (data.folder): a" in _error(evaluate_on(train))
+    shutil.copytree(str(train / "a"), str(held / "a_copy"))
+    assert "training cases (data.folder): a_copy" in _error(evaluate_on(held))

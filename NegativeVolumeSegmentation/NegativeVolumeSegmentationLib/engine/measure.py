@@ -134,14 +134,13 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
                         % (name, tb_value, reach))
         return SideResult()
     roi_img = crop(image, i0, i1)
+    t0 = time.perf_counter()
     # the bones measured (bone_pieces): the condyle's largest piece filled, the temporal
     # bone's pieces the rays can meet
     condyle = bone_pieces.Condyle(mc_label)
     mc_mask = condyle.mask
     tb_mask = bone_pieces.temporal_bone(tb_label & ~mc_mask, mc_mask, roi_img.GetSpacing(),
                                         max_distance)
-
-    t0 = time.perf_counter()
     mc_poly, tb_poly = _bone_surfaces(roi_img, mc_mask, tb_mask)
     timings["surfaces"] = time.perf_counter() - t0
 

@@ -55,14 +55,17 @@ LABEL_BONE_HU, LABEL_OTHER_HU = 1000.0, 0.0  # what label_background paints (bon
 
 
 def label_background(labels):
-    """A stand-in for the CT when there is none: float image on ``labels``' grid, condyle and
-    temporal-bone voxels (values 1-4) ``LABEL_BONE_HU``, everything else ``LABEL_OTHER_HU``."""
+    """A stand-in for the CT's HU where there is none: a float array of the shape of ``labels``
+    (a sampled plane of the label map), condyle and temporal-bone voxels (values 1-4)
+    ``LABEL_BONE_HU``, everything else ``LABEL_OTHER_HU``. Painted on the sampled planes only: a
+    full-size float copy of a 1000^3 label map took more than 8 GB."""
+    labels = np.asarray(labels)
     lo, hi = min(L.CONDYLE.values()), max(L.TEMPORAL_BONE.values())    # 1 .. 4
-    bone = sitk.Cast((labels >= lo) & (labels <= hi), sitk.sitkFloat32)
-    return bone * (LABEL_BONE_HU - LABEL_OTHER_HU) + LABEL_OTHER_HU
+    return np.where((labels >= lo) & (labels <= hi), LABEL_BONE_HU,
+                    LABEL_OTHER_HU).astype(np.float32)
 
 
-def _plane(ct, centre, axes):
+def _plane(centre, axes):
     """LPS-aligned 2D sampling grid (3D image of thickness 1) through ``centre`` spanning the two
     LPS axes ``axes`` (e.g. (0, 2) = coronal x-z)."""
     n = int(round(FIELD_MM / SLICE_PIXEL_MM)) + 1
@@ -79,17 +82,20 @@ def _plane(ct, centre, axes):
 
 
 def sample_plane(ct, labels, centre, axes):
-    """(HU 2D, labels 2D) on a plane; rows = second axis, columns = first axis (both increasing)."""
-    ref = _plane(ct, centre, axes)
-    hu = sitk.Resample(ct, ref, sitk.Transform(), sitk.sitkLinear, -1000.0, sitk.sitkFloat32)
-    lab = sitk.Resample(labels, ref, sitk.Transform(), sitk.sitkNearestNeighbor, 0.0,
-                        sitk.sitkUInt8)
+    """(HU 2D, labels 2D) on a plane; rows = second axis, columns = first axis (both increasing).
+    ``ct`` None: the HU are the label map's stand-in (:func:`label_background`)."""
+    ref = _plane(centre, axes)
 
     def squeeze(image):
         arr = sitk.GetArrayFromImage(image)         # (z, y, x) with one axis of length 1
         arr = arr.reshape([s for s in arr.shape if s != 1] or [1])
         return arr  # rows = the higher LPS axis of ``axes`` (z), columns = the lower one
-    return squeeze(hu), squeeze(lab)
+    lab = squeeze(sitk.Resample(labels, ref, sitk.Transform(), sitk.sitkNearestNeighbor, 0.0,
+                                sitk.sitkUInt8))
+    if ct is None:
+        return label_background(lab), lab
+    hu = sitk.Resample(ct, ref, sitk.Transform(), sitk.sitkLinear, -1000.0, sitk.sitkFloat32)
+    return squeeze(hu), lab
 
 
 def _outline(ax, mask, colour, extent, fill=False):
@@ -256,8 +262,6 @@ def render_report_figure(path, ct, labels, rep, meshes=None, case="", max_warnin
 
     meshes = meshes or {}
     no_ct = ct is None
-    if no_ct:
-        ct = label_background(labels)
     scan = (rep.get("quality") or {}).get("scan") or {}
     whole = not scan.get("measurable", True)   # the case as a whole: its reason under the title
     drawn = False

@@ -295,6 +295,13 @@ def _cross_checks(cfg):
               "seeds must differ" % ", ".join(map(str, overlap[:5])))
     if cfg["evaluate"]["folder"] and not os.path.isdir(cfg["evaluate"]["folder"]):
         _fail("evaluate.folder", "no such folder: %s" % cfg["evaluate"]["folder"])
+    if cfg["evaluate"]["folder"] and data["source"] == "folder":
+        from .data import shared_cases
+
+        shared = shared_cases(data["folder"], cfg["evaluate"]["folder"])
+        if shared:
+            _fail("evaluate.folder", "%d of its cases are training cases (data.folder): %s; "
+                  "held-out cases must differ" % (len(shared), ", ".join(shared[:5])))
     if cfg["evaluate"]["phantom_options"] is None:
         cfg["evaluate"]["phantom_options"] = dict(data["phantom"]["options"])
 

@@ -118,6 +118,31 @@ def _pair_in_folder(folder):
     return os.path.join(folder, cts[0]), os.path.join(folder, segs[0])
 
 
+def _fingerprint(path, blocks=16, block_bytes=1 << 16):
+    """(size, SHA-1 of 16 blocks of 64 KiB spread over the file) of a file: the same scan copied
+    elsewhere matches; two scans alike in their first slices of air (uncompressed, one scanner)
+    do not, as their middles differ."""
+    size = os.path.getsize(path)
+    digest = hashlib.sha1()
+    with open(path, "rb") as f:
+        for k in range(blocks):
+            f.seek(k * max(size - block_bytes, 0) // max(blocks - 1, 1))
+            digest.update(f.read(block_bytes))
+    return size, digest.hexdigest()
+
+
+def shared_cases(training_folder, held_out_folder):
+    """Names (in ``held_out_folder``) of its cases whose CT is one of ``training_folder``'s: the
+    same file, or a copy of it (:func:`_fingerprint`). [] when either holds no cases."""
+    try:
+        train = find_labelled_cases(training_folder)
+        held = find_labelled_cases(held_out_folder)
+    except InputError:
+        return []
+    known = set(_fingerprint(ct) for _name, ct, _labels in train)
+    return [name for name, ct, _labels in held if _fingerprint(ct) in known]
+
+
 def find_labelled_cases(folder):
     """[(name, ct path, label path)] of a folder of annotated cases (layouts: module docstring)."""
     if not os.path.isdir(folder):
