@@ -107,9 +107,7 @@ def test_real_head_clipped_at_a_display_window_is_not_measurable(real_head_ct_pa
 def test_real_head_written_in_metres_is_refused_in_one_line(real_head_ct_path, tmp_path,
                                                              no_networks, capsys):
     """The real head with its header in metres (spacing 0.001, origin / 1000): a head 0.3 mm
-    across. Before, "no head in the image (only 0 cm3 of tissue ...)"; now the units (exit 2). The same
-    voxels as a label map: both sides not measurable for that reason (before: "the field of view
-    ends within 5 mm of the condylar head")."""
+    across. Before, "no head in the image (only 0 cm3 of tissue ...)"; now the units (exit 2)."""
     image = sitk.ReadImage(real_head_ct_path)
     image.SetSpacing([s / 1000.0 for s in image.GetSpacing()])
     image.SetOrigin([o / 1000.0 for o in image.GetOrigin()])
@@ -123,6 +121,8 @@ def test_real_head_written_in_metres_is_refused_in_one_line(real_head_ct_path, t
 
 
 def test_label_map_written_in_metres_is_not_measurable(tmp_path, capsys):
+    """A label map so written: both sides not measurable for that reason (before: "the field of
+    view ends within 5 mm of the condylar head")."""
     from NegativeVolumeSegmentationLib.phantom.analytic import make_analytic_phantom
 
     labels = make_analytic_phantom(seed=3, sides=("left", "right")).labels

@@ -22,6 +22,7 @@ from scipy.spatial import cKDTree
 
 MIN_PIECE_FRACTION = 0.02   # a piece under 2 % of the largest one's voxels is a speck
 FULL = np.ones((3, 3, 3), bool)   # 26-connected pieces
+CHUNK = 4096                      # a piece's surface points looked up at a time
 
 
 def pieces(mask):
@@ -52,10 +53,23 @@ def drop_specks(mask, fraction=MIN_PIECE_FRACTION):
     return keep[labelled]
 
 
+def _box(mask):
+    """Slices of the True voxels' bounding box (None when there are none)."""
+    found = ndimage.find_objects(np.asarray(mask, np.uint8))
+    return found[0] if found else None
+
+
 def fill_cavities(mask):
     """A boolean mask with its enclosed cavities filled: background not 6-connected to the
-    array's border."""
-    return ndimage.binary_fill_holes(np.asarray(mask, bool))
+    array's border (worked out in the mask's bounding box: the background around it reaches
+    the border)."""
+    mask = np.asarray(mask, bool)
+    box = _box(mask)
+    if box is None:
+        return mask.copy()
+    out = mask.copy()
+    out[box] = ndimage.binary_fill_holes(mask[box])
+    return out
 
 
 class Condyle(object):
@@ -70,10 +84,13 @@ class Condyle(object):
         self.filled = int(self.mask.sum() - largest.sum())
 
 
-def _voxel_points(mask, spacing):
-    """(n, 3) positions (mm, index times spacing: distances are physical on an orthonormal
-    grid) of the True voxels."""
-    return np.argwhere(mask) * np.asarray(spacing, float)[::-1]
+def _surface_points(part, box, spacing):
+    """(n, 3) positions (mm, index times spacing: distances are physical on an orthonormal grid)
+    of the voxels of ``part`` (a boolean array of the slices ``box`` of the grid) with a
+    26-neighbour outside it: only those can be nearest to another bone."""
+    surface = part & ~ndimage.binary_erosion(part, structure=FULL)
+    offset = np.array([sl.start for sl in box])
+    return (np.argwhere(surface) + offset) * np.asarray(spacing, float)[::-1]
 
 
 def temporal_bone(mask, condyle, spacing, reach_mm):
@@ -93,16 +110,17 @@ def temporal_bone(mask, condyle, spacing, reach_mm):
     if len(sizes) <= 2 or not condyle.any():
         return fill_cavities(mask if len(sizes) <= 2 else labelled == int(np.argmax(sizes)))
     candidates = np.flatnonzero(sizes >= MIN_PIECE_FRACTION * sizes.max())
-    surface = condyle & ~ndimage.binary_erosion(condyle, structure=FULL)
-    tree = cKDTree(_voxel_points(surface, spacing))
+    box = _box(condyle)
+    tree = cKDTree(_surface_points(condyle[box], box, spacing))
     limit = reach_mm + float(np.linalg.norm(spacing))
     keep = np.zeros(len(sizes), bool)
+    boxes = ndimage.find_objects(labelled)
     for value in candidates:
-        piece = labelled == value
-        # only the piece's own surface can be nearest to the condyle
-        points = _voxel_points(piece & ~ndimage.binary_erosion(piece, structure=FULL), spacing)
-        dist, _ = tree.query(points, distance_upper_bound=limit)
-        keep[value] = bool(np.isfinite(dist).any())
+        box = boxes[value - 1]
+        points = _surface_points(labelled[box] == value, box, spacing)
+        keep[value] = any(   # stops at the first chunk with a point within reach
+            np.isfinite(tree.query(points[k:k + CHUNK], distance_upper_bound=limit)[0]).any()
+            for k in range(0, len(points), CHUNK))
     if not keep.any():
         keep[int(np.argmax(sizes))] = True
     return fill_cavities(keep[labelled])

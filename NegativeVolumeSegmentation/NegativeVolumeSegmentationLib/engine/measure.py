@@ -13,8 +13,8 @@ import numpy as np
 import SimpleITK as sitk
 
 from . import air as air_rule
-from . import (bone_pieces, inflate, joint_bounds, measurement_grid, nv_mask, roof_gaps, shape_interpolation,
-               surfaces)
+from . import (bone_pieces, inflate, joint_bounds, measurement_grid, nv_mask, roof_gaps,
+               shape_interpolation, surfaces)
 from .labelled_region import (ROI_MARGIN_MM, box_around, crop, label_boxes, label_voxels,
                               labelled_box, lps_points, paste, working_margin_mm)
 from .. import labels as L
