@@ -61,16 +61,13 @@ def remove_empty(folders):
 
 
 def check_writable(out_dir):
-    """Create ``out_dir`` if needed and check it is a writable folder; InputError otherwise."""
-    out_dir = os.path.abspath(out_dir)
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise InputError("output path %s exists and is not a folder" % out_dir)
+    """:func:`check_creatable`, then ``out_dir`` created if needed; InputError (one line) when
+    it cannot be. Returns the absolute path."""
+    out_dir = check_creatable(out_dir)
     try:
         os.makedirs(out_dir, exist_ok=True)
     except OSError as error:
         raise InputError("cannot create output folder %s: %s" % (out_dir, error.strerror or error))
-    if not os.access(out_dir, os.W_OK | os.X_OK):
-        raise InputError("output folder %s is not writable" % out_dir)
     return out_dir
 
 
