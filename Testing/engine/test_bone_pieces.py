@@ -80,6 +80,46 @@ def test_a_hollow_condyle_label_is_the_solid_condyle(phantom):
     assert any("hollow label" in c for c in report["cautions"])
 
 
+@pytest.mark.parametrize("axis,offset_mm", [(0, 7.0), (0, 2.0), (0, -3.0), (2, 0.0)])
+def test_a_cracked_condyle_is_one_condyle(phantom, axis, offset_mm):
+    """A one-voxel gap across the condyle label (a slice skipped when painting), 1 mm under its
+    top (the cap above it 1 % of the condyle: reading dropped it as a speck), 6 mm under it,
+    through its middle or vertically: one condyle, its volume and NV as uncracked (measured:
+    volume -0.2 / -0.1 / -0.1 / -0.0 %, NV +0.7 / +0.4 / +0.4 / +0.5 %; before, the NV of the
+    largest piece's mesh +5.6 / +66 / +0.4 / -9.1 %)."""
+    reference, array, centre = phantom
+    cracked = array.copy()
+    index = [slice(None)] * 3
+    index[axis] = int(centre[axis] + round(offset_mm / SPACING))
+    plane = cracked[tuple(index)]
+    plane[plane == 1] = 0
+    _, count = ndimage.label(cracked == 1, structure=np.ones((3, 3, 3)))
+    assert count == 2
+    report = pipeline.measure_labels(_image(cracked, reference)).report
+    left = report["left"]
+    assert left["condyle_volume_mm3"] == pytest.approx(TRUTH_MC, rel=0.01)
+    assert left["condyle_left_out_mm3"] == 0.0
+    assert left["negative_volume_mm3"] == pytest.approx(TRUTH_NV, rel=0.03)
+    assert report["cautions"] == []
+
+
+@pytest.mark.parametrize("bore_mm", [0.25, 2.0])
+def test_a_cortex_open_at_its_bottom_is_the_solid_condyle(phantom, bore_mm):
+    """A 2 mm cortex with one opening at its bottom (a channel one voxel wide, a 2 mm bore):
+    the cavity is not enclosed in 3D, but in the slices across the opening (measured: 2144.2
+    mm3 both, -0.0 %; before 1113.9 / 1107.9 mm3, -48 %)."""
+    reference, array, centre = phantom
+    hollow = array.copy()
+    hollow[ndimage.binary_erosion(array == 1, iterations=8)] = 0
+    z, y, x = np.indices(array.shape)
+    bore = (((y - centre[1]) ** 2 + (x - centre[2]) ** 2) * SPACING ** 2 <= bore_mm ** 2 / 4.0 +
+            1e-9) & (z < centre[0])
+    hollow[bore & (hollow == 1)] = 0
+    left = _left(hollow, reference)
+    assert left["condyle_volume_mm3"] == pytest.approx(TRUTH_MC, rel=0.03)
+    assert left["negative_volume_mm3"] == pytest.approx(TRUTH_NV, rel=0.03)
+
+
 def test_a_second_condyle_piece_is_left_out_and_said(phantom):
     reference, array, centre = phantom
     more = array.copy()

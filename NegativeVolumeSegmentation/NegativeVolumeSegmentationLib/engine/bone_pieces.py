@@ -23,6 +23,7 @@ from scipy.spatial import cKDTree
 MIN_PIECE_FRACTION = 0.02   # a piece under 2 % of the largest one's voxels is a speck
 FULL = np.ones((3, 3, 3), bool)   # 26-connected pieces
 CHUNK = 4096                      # a piece's surface points looked up at a time
+BRIDGE_VOXELS = 2                 # condyle pieces this many voxel steps apart are one cracked bone
 
 
 def pieces(mask):
@@ -72,16 +73,83 @@ def fill_cavities(mask):
     return out
 
 
+def fill_slice_holes(mask):
+    """A boolean mask with the holes of its slices filled, along each of the three axes: a
+    cavity open to the outside through one channel or an open end (a cortex-only condyle label
+    cut at the neck) is enclosed in the slices across its opening."""
+    mask = np.asarray(mask, bool)
+    box = _box(mask)
+    if box is None:
+        return mask.copy()
+    part, out = mask[box], mask.copy()
+    filled = part.copy()
+    for axis in range(3):
+        planar = np.zeros((3, 3, 3), bool)   # connectivity within the slices across ``axis``
+        index = [slice(None)] * 3
+        index[axis] = 1
+        planar[tuple(index)] = ndimage.generate_binary_structure(2, 1)
+        filled |= ndimage.binary_fill_holes(part, structure=planar)
+    out[box] = filled
+    return out
+
+
+def _near(mask, steps):
+    return ndimage.binary_dilation(mask, structure=FULL, iterations=steps)
+
+
+def _within(mask, axis, sign, steps):
+    """Voxels with a voxel of ``mask`` at most ``steps`` voxels away along ``axis`` in the
+    direction ``sign`` (+1 / -1)."""
+    out = np.zeros_like(mask)
+    n = mask.shape[axis]
+    for k in range(1, min(steps, n - 1) + 1):
+        here = [slice(None)] * 3
+        there = [slice(None)] * 3
+        here[axis] = slice(0, n - k) if sign > 0 else slice(k, n)
+        there[axis] = slice(k, n) if sign > 0 else slice(0, n - k)
+        out[tuple(here)] |= mask[tuple(there)]
+    return out
+
+
+def _gap(a, b, steps):
+    """Voxels lying between ``a`` and ``b`` along an axis, each at most ``steps`` voxels away
+    (a crack's voxels; not the voxels beside the crack's rim outside the bone)."""
+    out = np.zeros_like(a)
+    for axis in range(3):
+        out |= _within(a, axis, 1, steps) & _within(b, axis, -1, steps)
+        out |= _within(a, axis, -1, steps) & _within(b, axis, 1, steps)
+    return out
+
+
+def join_cracked(mask):
+    """The largest piece of ``mask`` with every piece at most ``BRIDGE_VOXELS`` 26-neighbour
+    steps from it (one bone cracked by a gap: a slice skipped when painting), and the gap's
+    voxels between them; the pieces farther away are left out."""
+    mask = np.asarray(mask, bool)
+    labelled, sizes = pieces(mask)
+    if len(sizes) <= 2:
+        return mask
+    union = labelled == int(np.argmax(sizes))
+    while True:
+        found = np.unique(labelled[_near(union, BRIDGE_VOXELS) & ~union])
+        found = found[found > 0]
+        if not len(found):
+            return union
+        joined = np.isin(labelled, found)
+        union |= joined | (_gap(union, joined, BRIDGE_VOXELS) & ~mask)
+
+
 class Condyle(object):
-    """The measured condyle of a label's voxels ``mask``: ``mask`` (largest piece, cavities
-    filled), ``left_out`` (voxels of the other pieces) and ``filled`` (cavity voxels added)."""
+    """The measured condyle of a label's voxels ``mask``: ``mask`` (its largest piece with the
+    pieces a gap of a voxel or two away, :func:`join_cracked`, cavities and the holes of its
+    slices filled), ``left_out`` (voxels of the other pieces) and ``filled`` (voxels added)."""
 
     def __init__(self, mask):
         mask = np.asarray(mask, bool)
-        largest = largest_piece(mask)
-        self.mask = fill_cavities(largest)
-        self.left_out = int(mask.sum() - largest.sum())
-        self.filled = int(self.mask.sum() - largest.sum())
+        joined = join_cracked(mask)
+        self.mask = fill_slice_holes(fill_cavities(joined))
+        self.left_out = int((mask & ~joined).sum())
+        self.filled = int(self.mask.sum() - (mask & joined).sum())
 
 
 def _surface_points(part, box, spacing):

@@ -20,6 +20,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from .. import labels as L
+from ..engine.bone_pieces import join_cracked
 from ..errors import InputError
 from .ct import image_extension, read_ct
 from .nifti_data import NO_ORIENTATION, unoriented_nifti
@@ -65,7 +66,8 @@ def without_condyle_specks(image, name, warnings):
     SPECK_FRACTION of the label's largest piece) cleared, a warning per label saying how many
     voxels went: the engine's surfaces ignore them anyway, but the gate read a stray voxel 53 mm
     away as the condyle's extent ("the field of view ends within 5 mm of the condylar head").
-    Larger pieces stay (a neck cut by a gap in the segmentation is still the condyle's)."""
+    Larger pieces stay, and so does any piece a gap of a voxel or two from the largest
+    (:func:`.engine.bone_pieces.join_cracked`: the condyle's top cut off by a skipped slice)."""
     from scipy import ndimage
 
     array = sitk.GetArrayFromImage(image)
@@ -84,6 +86,8 @@ def without_condyle_specks(image, name, warnings):
         _refuse_two_condyles(image, pieces, sizes, L.CONDYLE[side], name,
                              [b.start for b in box])
         small = np.nonzero(sizes < SPECK_FRACTION * sizes.max())[0] + 1
+        # a piece a crack's width away is the condyle's (its top cut off by a skipped slice)
+        small = np.setdiff1d(small, np.unique(pieces[join_cracked(mask)]))
         if len(small) == 0:
             continue
         array[box][np.isin(pieces, small)] = 0

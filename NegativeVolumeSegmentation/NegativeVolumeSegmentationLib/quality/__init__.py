@@ -51,8 +51,9 @@ DETAIL_MARGIN = 1.25        # the slices' detail read from the image (.slice_det
                             # head NV within 3.0 % up to 2.5 mm, -4.8 .. -21 % from 2.67 mm
 GRID_TOLERANCE_MM = 0.01    # grid edges worked out from DICOM slice positions carry float noise
                             # (2.0001 mm): a nominal limit's scan is judged at the limit
-MIN_VOXEL_MM = 0.02         # head CT and CBCT voxels are 0.075-5 mm: a voxel edge under this is
-                            # not in mm (a header written in metres reads 0.0003-0.001)
+MIN_VOXEL_MM = 0.005        # head CT and CBCT voxels are 0.075-5 mm, a micro-CT's of a specimen
+                            # 0.005-0.05: a voxel edge under this is not in mm (a header written
+                            # in metres reads 0.0001-0.001)
 SLICE_THICKNESS_TAG = "0018|0050"   # DICOM Slice Thickness, when the reader kept it
 COMPARE_SIDES = "; compare left with right on this scan only"   # a grid caution's advice, for
 #                                                                  a case with both sides kept
@@ -90,8 +91,8 @@ def units_reason(image):
     edges = image.GetSpacing()
     if min(edges) >= MIN_VOXEL_MM:
         return None
-    return ("voxels of %s mm (head CT and CBCT voxels are 0.075-5 mm): the voxel sizes are not "
-            "in mm (metres?)" % " x ".join("%.3g" % e for e in edges))
+    return ("voxels of %s mm (head CT and CBCT voxels are 0.075-5 mm, micro-CT's from 0.005): the "
+            "voxel sizes are not in mm (metres?)" % " x ".join("%.3g" % e for e in edges))
 
 
 def check_grid(image, mode=DEFAULTS["mode"], label_map=False, slice_detail=None):

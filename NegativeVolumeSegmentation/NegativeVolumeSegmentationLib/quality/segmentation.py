@@ -32,7 +32,7 @@ TB_MIN_THICK = 0.5          # of the TB voxels around the condyle, the fraction 
                             # (an unfilled mesh; NV -46 % .. right): not a bone segmentation
 CONDYLE_MIN_MM3 = 400.0     # MC = condyle above the plane 15 mm below its top: a small adult
                             # head (12 x 6 mm, tapering) gives ~500 mm3; less is a fragment
-HOLLOW_FRACTION = 0.1       # enclosed unlabelled voxels, of the filled condyle's volume: a
+HOLLOW_FRACTION = 0.1       # unlabelled voxels inside, of the filled condyle's volume: a
                             # label of the cortex alone (marrow left out); the network's are
                             # filled before measuring (inference/postprocess.py)
 CONDYLE_MAX_MM3 = 3000.0    # a 25 x 12 mm elliptic cylinder 15 mm tall is 3530 mm3 and the
@@ -122,17 +122,17 @@ def condyle_volume_reason(volume_mm3):
 def condyle_pieces_caution(values):
     """Caution when the condyle label was more than the solid measured (:mod:`..engine.
     bone_pieces`): other pieces left out (over ``MIN_PIECE_FRACTION`` of the measured volume) or
-    enclosed unlabelled cavities counted (over ``HOLLOW_FRACTION``); else None. ``values``: a
+    unlabelled cavities and holes counted (over ``HOLLOW_FRACTION``); else None. ``values``: a
     side's report values."""
     volume = values.get("condyle_volume_mm3") or 0.0
     left_out = values.get("condyle_left_out_mm3") or 0.0
     filled = values.get("condyle_filled_mm3") or 0.0
     parts = []
     if volume > 0 and left_out > MIN_PIECE_FRACTION * volume:
-        parts.append("%.0f mm3 of it in other pieces is left out (the largest piece is the "
-                     "condyle)" % left_out)
+        parts.append("%.0f mm3 of it in other pieces is left out (its largest piece, with any "
+                     "piece a crack away, is measured as the condyle)" % left_out)
     if volume > 0 and filled > HOLLOW_FRACTION * volume:
-        parts.append("%.0f mm3 enclosed inside it is unlabelled and counted as condyle (a hollow "
+        parts.append("%.0f mm3 inside it is unlabelled and counted as condyle (a hollow "
                      "label)" % filled)
     if not parts:
         return None
