@@ -16,9 +16,15 @@ _STREAM = None  # the stream the forked workers draw from (set just before forki
 
 
 def _start_worker():
+    import signal
+
     import SimpleITK as sitk
     import torch
 
+    # Ctrl-C is the trainer's to handle: a worker stopped by it mid-task could hold the pool's
+    # queue lock, and the trainer's pool.terminate() then waited for ever (2 of 5 Ctrl-Cs in a
+    # review, 1 of 5 here); the trainer's terminate() ends the workers
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(1)
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
 
