@@ -27,9 +27,11 @@ BRIDGE_VOXELS = 2                 # condyle pieces this many voxel steps apart a
 
 
 def pieces(mask):
-    """(labelled array, voxel count per label with count[0] = 0) of a boolean mask's pieces."""
-    labelled, _ = ndimage.label(mask, structure=FULL)
-    sizes = np.bincount(labelled.ravel())
+    """(labelled array, voxel count per label with count[0] = 0) of a boolean mask's pieces
+    (counted over the mask's voxels only: no 64-bit copy of the whole labelled array)."""
+    mask = np.asarray(mask, bool)
+    labelled, count = ndimage.label(mask, structure=FULL)
+    sizes = np.bincount(labelled[mask], minlength=count + 1)
     sizes[0] = 0
     return labelled, sizes
 
@@ -146,10 +148,17 @@ class Condyle(object):
 
     def __init__(self, mask):
         mask = np.asarray(mask, bool)
-        joined = join_cracked(mask)
-        self.mask = fill_slice_holes(fill_cavities(joined))
-        self.left_out = int((mask & ~joined).sum())
-        self.filled = int(self.mask.sum() - (mask & joined).sum())
+        self.mask = np.zeros_like(mask)
+        box = _box(mask)
+        self.left_out = self.filled = 0
+        if box is None:
+            return
+        box = tuple(slice(max(b.start - BRIDGE_VOXELS, 0), b.stop + BRIDGE_VOXELS) for b in box)
+        part = mask[box]   # worked out in the label's box, grown by a crack's width
+        joined = join_cracked(part)
+        self.mask[box] = fill_slice_holes(fill_cavities(joined))
+        self.left_out = int((part & ~joined).sum())
+        self.filled = int(self.mask[box].sum() - (part & joined).sum())
 
 
 def _surface_points(part, box, spacing):
