@@ -1,29 +1,28 @@
 """Which pieces of a labelled bone are measured: boolean (z, y, x) masks on one grid.
 
 A label map may hold a bone in several 26-connected pieces: specks a segmentation leaves, a
-second structure given the same label, or one bone cracked by a gap a voxel wide (a thin fossa
-roof, a threshold). What is measured (docs/method.md, "Bones in pieces"):
+second structure given the same label, other bone the region's edge cut off, or one bone cracked
+by a gap a voxel or two wide (a slice skipped when painting, a threshold across a thin fossa roof).
+What is measured (docs/method.md, "Bones in pieces"): for the condyle and the temporal bone alike,
+the label's largest piece together with the pieces a crack away (a gap at most ``CRACK_MM`` or
+one voxel wide, the crack's voxels added: :func:`join_cracked`), its enclosed cavities filled;
+the condyle's holes through its slices filled too (a cortex-only label open at the neck).
+Surfaces, the condyle volume and the NV are all of those solids; the condyle's voxels left out
+and added are counted (the quality gate words a caution). Measuring the largest piece alone read
+a head phantom's NV 26-50 % low with a one-voxel crack across its fossa, and a condyle cracked by
+a skipped slice -34 .. -52 % in volume.
 
-- The condyle is one piece of bone: its largest piece, enclosed cavities filled (marrow left
-  unlabelled is condyle). The surface, the condyle volume and the joint space are all of that
-  solid; voxels of other pieces are left out and counted (the quality gate words a caution).
-- The temporal bone is every piece within the rays' reach of that condyle, specks (under
-  ``MIN_PIECE_FRACTION`` of its largest piece) dropped, enclosed cavities filled: a ray meets
-  whatever bone lies in its way, and a cracked fossa roof is still the roof. Measuring the largest
-  piece alone read a head phantom's NV 26-50 % low with a one-voxel crack across its fossa.
-
-Imports only numpy and scipy (the pipeline's cleaning, :mod:`..inference.postprocess`, keeps the
-same rules). Lengths are mm; spacings are (x, y, z) mm as SimpleITK gives them.
+Imports only numpy and scipy (the pipeline's cleaning, :mod:`..inference.postprocess`, uses the
+same module). Arrays are (z, y, x); spacings (x, y, z) mm as SimpleITK gives them.
 """
 
 import numpy as np
 from scipy import ndimage
-from scipy.spatial import cKDTree
 
 MIN_PIECE_FRACTION = 0.02   # a piece under 2 % of the largest one's voxels is a speck
 FULL = np.ones((3, 3, 3), bool)   # 26-connected pieces
-CHUNK = 4096                      # a piece's surface points looked up at a time
-BRIDGE_VOXELS = 2                 # condyle pieces this many voxel steps apart are one cracked bone
+CRACK_MM = 0.6                    # pieces apart by a gap this wide (mm) or one voxel, whichever
+                                  # is wider, are one cracked bone
 
 
 def pieces(mask):
@@ -95,8 +94,15 @@ def fill_slice_holes(mask):
     return out
 
 
+def crack_voxels(spacing):
+    """The widest crack (voxels along z, y, x) on a grid of ``spacing`` ((x, y, z) mm):
+    CRACK_MM or one voxel, whichever is wider (0.25 mm voxels: 2; 0.5-2 mm: 1)."""
+    return tuple(max(1, int(CRACK_MM / float(s) + 1e-6)) for s in tuple(spacing)[::-1])
+
+
 def _near(mask, steps):
-    return ndimage.binary_dilation(mask, structure=FULL, iterations=steps)
+    """Voxels at most ``steps`` ((z, y, x) voxels) from ``mask`` along each axis."""
+    return ndimage.binary_dilation(mask, structure=np.ones([2 * k + 1 for k in steps], bool))
 
 
 def _within(mask, axis, sign, steps):
@@ -114,90 +120,81 @@ def _within(mask, axis, sign, steps):
 
 
 def _gap(a, b, steps):
-    """Voxels lying between ``a`` and ``b`` along an axis, each at most ``steps`` voxels away
-    (a crack's voxels; not the voxels beside the crack's rim outside the bone)."""
+    """Voxels lying between ``a`` and ``b`` along an axis, each at most ``steps`` ((z, y, x))
+    voxels away (a crack's voxels; not the voxels beside the crack's rim outside the bone)."""
     out = np.zeros_like(a)
     for axis in range(3):
-        out |= _within(a, axis, 1, steps) & _within(b, axis, -1, steps)
-        out |= _within(a, axis, -1, steps) & _within(b, axis, 1, steps)
+        out |= _within(a, axis, 1, steps[axis]) & _within(b, axis, -1, steps[axis])
+        out |= _within(a, axis, -1, steps[axis]) & _within(b, axis, 1, steps[axis])
     return out
 
 
-def join_cracked(mask):
-    """The largest piece of ``mask`` with every piece at most ``BRIDGE_VOXELS`` 26-neighbour
-    steps from it (one bone cracked by a gap: a slice skipped when painting), and the gap's
-    voxels between them; the pieces farther away are left out."""
+def join_cracked(mask, spacing):
+    """The largest piece of ``mask`` with every piece across a crack from it (a gap at most
+    :func:`crack_voxels` wide on a grid of ``spacing``, (x, y, z) mm: a slice skipped when
+    painting, a threshold across a thin roof), and the crack's voxels between them; the pieces
+    farther away are left out."""
     mask = np.asarray(mask, bool)
     labelled, sizes = pieces(mask)
     if len(sizes) <= 2:
         return mask
+    steps = crack_voxels(spacing)
     union = labelled == int(np.argmax(sizes))
     while True:
-        found = np.unique(labelled[_near(union, BRIDGE_VOXELS) & ~union])
+        found = np.unique(labelled[_near(union, [k + 1 for k in steps]) & ~union])
         found = found[found > 0]
         if not len(found):
             return union
         joined = np.isin(labelled, found)
-        union |= joined | (_gap(union, joined, BRIDGE_VOXELS) & ~mask)
+        union |= joined | (_gap(union, joined, steps) & ~mask)
 
 
 class Condyle(object):
-    """The measured condyle of a label's voxels ``mask``: ``mask`` (its largest piece with the
-    pieces a gap of a voxel or two away, :func:`join_cracked`, cavities and the holes of its
-    slices filled), ``left_out`` (voxels of the other pieces) and ``filled`` (voxels added)."""
+    """The measured condyle of a label's voxels ``mask`` on a grid of ``spacing`` ((x, y, z)
+    mm): ``mask`` (its largest piece with the pieces a crack away, :func:`join_cracked`,
+    cavities and the holes of its slices filled), ``left_out`` (voxels of the other pieces) and
+    ``filled`` (voxels added)."""
 
-    def __init__(self, mask):
+    def __init__(self, mask, spacing):
         mask = np.asarray(mask, bool)
         self.mask = np.zeros_like(mask)
         box = _box(mask)
         self.left_out = self.filled = 0
         if box is None:
             return
-        box = tuple(slice(max(b.start - BRIDGE_VOXELS, 0), b.stop + BRIDGE_VOXELS) for b in box)
-        part = mask[box]   # worked out in the label's box, grown by a crack's width
-        joined = join_cracked(part)
+        part = mask[box]   # worked out in the label's box (cracks lie between its pieces)
+        joined = join_cracked(part, spacing)
         self.mask[box] = fill_slice_holes(fill_cavities(joined))
         self.left_out = int((part & ~joined).sum())
         self.filled = int(self.mask[box].sum() - (part & joined).sum())
 
 
-def _surface_points(part, box, spacing):
-    """(n, 3) positions (mm, index times spacing: distances are physical on an orthonormal grid)
-    of the voxels of ``part`` (a boolean array of the slices ``box`` of the grid) with a
-    26-neighbour outside it: only those can be nearest to another bone."""
-    surface = part & ~ndimage.binary_erosion(part, structure=FULL)
-    offset = np.array([sl.start for sl in box])
-    return (np.argwhere(surface) + offset) * np.asarray(spacing, float)[::-1]
-
-
-def temporal_bone(mask, condyle, spacing, reach_mm):
-    """The temporal bone's pieces that a ray from ``condyle`` can meet, cavities filled.
-
-    Args:
-        mask: the label's voxels (boolean, z, y, x).
-        condyle: the measured condyle's voxels (:class:`Condyle` ``.mask``) on the same grid.
-        spacing: (x, y, z) mm of the grid (its direction orthonormal).
-        reach_mm: the rays' longest length (mm). A piece is kept when one of its voxel centres
-            lies within ``reach_mm`` plus one voxel diagonal of a condyle voxel centre (a ray
-            starts on the condyle's surface and ends on the bone's, each within half a diagonal
-            of a centre); when none is, the largest piece alone (no ray will meet it).
-    """
+def temporal_bone(mask, spacing):
+    """The temporal bone measured from its label's voxels ``mask`` (boolean, z, y, x) on a grid
+    of ``spacing`` ((x, y, z) mm): its largest piece with the pieces a crack away
+    (:func:`join_cracked`, the crack's voxels added), enclosed cavities filled; pieces farther
+    away are other bone (the region's edge cuts the skull base into pieces; a fragment 3 mm from
+    a lost joint's "condyle" read NV 576 mm3 instead of "not this joint's fossa")."""
     mask = np.asarray(mask, bool)
-    labelled, sizes = pieces(mask)
-    if len(sizes) <= 2 or not condyle.any():
-        return fill_cavities(mask if len(sizes) <= 2 else labelled == int(np.argmax(sizes)))
-    candidates = np.flatnonzero(sizes >= MIN_PIECE_FRACTION * sizes.max())
-    box = _box(condyle)
-    tree = cKDTree(_surface_points(condyle[box], box, spacing))
-    limit = reach_mm + float(np.linalg.norm(spacing))
-    keep = np.zeros(len(sizes), bool)
-    boxes = ndimage.find_objects(labelled)
-    for value in candidates:
-        box = boxes[value - 1]
-        points = _surface_points(labelled[box] == value, box, spacing)
-        keep[value] = any(   # stops at the first chunk with a point within reach
-            np.isfinite(tree.query(points[k:k + CHUNK], distance_upper_bound=limit)[0]).any()
-            for k in range(0, len(points), CHUNK))
-    if not keep.any():
-        keep[int(np.argmax(sizes))] = True
-    return fill_cavities(keep[labelled])
+    box = _box(mask)
+    if box is None:
+        return mask.copy()
+    out = np.zeros_like(mask)
+    out[box] = fill_cavities(join_cracked(mask[box], spacing))
+    return out
+
+
+def as_measured(roi_arr, mc_mask, tb_mask, mc_value, tb_value, i0):
+    """What turns a side's labels (``roi_arr``, its ROI starting at index ``i0``, x y z) into
+    the bones measured (above), so that the label map written (and the segments
+    shown) hold the reported condyle volume: [((z, y, x) index arrays on the whole grid, value)]
+    for the condyle's pieces left out (0), its filled cavities and cracks (the condyle) and the
+    temporal bone's cracks and cavities (the bone), unlabelled voxels only."""
+    free = roi_arr == 0
+    out = []
+    for where, value in (((roi_arr == mc_value) & ~mc_mask, 0), (mc_mask & free, mc_value),
+                         (tb_mask & free & ~mc_mask, tb_value)):
+        kji = np.nonzero(where)
+        if len(kji[0]):
+            out.append(((kji[0] + i0[2], kji[1] + i0[1], kji[2] + i0[0]), value))
+    return out

@@ -29,10 +29,11 @@ NO_CONDYLE = "%s side: no condyle (label %d) in the label map"   # a side withou
 class SideResult(object):
     """One joint: ``values`` (report.json keys, or None) and its meshes (LPS mm vtkPolyData)."""
 
-    def __init__(self, values=None, meshes=None, nv_index=None):
+    def __init__(self, values=None, meshes=None, nv_index=None, relabel=()):
         self.values = values
         self.meshes = meshes or {}
         self.nv_index = nv_index  # (z, y, x) index arrays of the NV voxels on the input grid
+        self.relabel = relabel    # [((z, y, x) index arrays, value)]: the bones as measured
 
 
 class NegativeVolumeResult(object):
@@ -135,12 +136,10 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
         return SideResult()
     roi_img = crop(image, i0, i1)
     t0 = time.perf_counter()
-    # the bones measured (bone_pieces): the condyle's largest piece filled, the temporal
-    # bone's pieces the rays can meet
-    condyle = bone_pieces.Condyle(mc_label)
+    # the bones measured (bone_pieces): each label's largest piece and the pieces a crack away
+    condyle = bone_pieces.Condyle(mc_label, roi_img.GetSpacing())
     mc_mask = condyle.mask
-    tb_mask = bone_pieces.temporal_bone(tb_label & ~mc_mask, mc_mask, roi_img.GetSpacing(),
-                                        max_distance)
+    tb_mask = bone_pieces.temporal_bone(tb_label & ~mc_mask, roi_img.GetSpacing()) & ~mc_mask
     mc_poly, tb_poly = _bone_surfaces(roi_img, mc_mask, tb_mask)
     timings["surfaces"] = time.perf_counter() - t0
 
@@ -244,7 +243,8 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
         meshes["negative_volume"] = nv_poly
     kji = np.nonzero(swept)
     nv_index = (kji[0] + i0[2], kji[1] + i0[1], kji[2] + i0[0])
-    return SideResult(values, meshes, nv_index)
+    return SideResult(values, meshes, nv_index, bone_pieces.as_measured(
+        roi_arr, mc_mask, tb_mask, mc_value, tb_value, i0))
 
 
 def _bone_surfaces(roi_img, mc_mask, tb_mask):
@@ -254,9 +254,8 @@ def _bone_surfaces(roi_img, mc_mask, tb_mask):
     mask_img, masks = roi_img, (mc_mask, tb_mask)
     if shape_interpolation.is_coarse(roi_img):
         mask_img, masks = shape_interpolation.fine_masks(roi_img, masks)
-        # the interpolated shapes' pieces: the condyle's largest, the bone's non-specks
-        masks = (surfaces.clean_mask(masks[0]),
-                 bone_pieces.fill_cavities(bone_pieces.drop_specks(masks[1])))
+        masks = (bone_pieces.Condyle(masks[0], mask_img.GetSpacing()).mask,   # pieces, as on
+                 bone_pieces.temporal_bone(masks[1], mask_img.GetSpacing()))  # the given grid
     return (surfaces.mask_surface(_mask_image(mask_img, masks[0]), clean=False),
             surfaces.mask_surface(_mask_image(mask_img, masks[1]), smoothing=TB_SMOOTHING,
                                   clean=False))
@@ -383,6 +382,8 @@ def measure_negative_volume(label_image, max_distance=inflate.DEFAULT_MAX_DISTAN
                                               lateral_axis_from=lateral_from)
             for stage, sec in res.values["timings_s"].items():
                 timings[stage] = timings.get(stage, 0.0) + sec
+        for index, value in res.relabel:   # the bones as measured (the other side reads only
+            arr[index] = value                # its own MC and TB values)
         if res.nv_index is not None:  # written into the labels themselves (no copy): the
             free = arr[res.nv_index] == 0  # other side reads only its own MC and TB values
             arr[tuple(ix[free] for ix in res.nv_index)] = L.NEGATIVE_VOLUME[side]

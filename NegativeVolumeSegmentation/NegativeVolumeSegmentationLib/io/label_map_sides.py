@@ -87,7 +87,7 @@ def without_condyle_specks(image, name, warnings):
                              [b.start for b in box])
         small = np.nonzero(sizes < SPECK_FRACTION * sizes.max())[0] + 1
         # a piece a crack's width away is the condyle's (its top cut off by a skipped slice)
-        small = np.setdiff1d(small, np.unique(pieces[join_cracked(mask)]))
+        small = np.setdiff1d(small, np.unique(pieces[join_cracked(mask, image.GetSpacing())]))
         if len(small) == 0:
             continue
         array[box][np.isin(pieces, small)] = 0
