@@ -184,16 +184,16 @@ def temporal_bone(mask, spacing):
     return out
 
 
-def as_measured(roi_arr, mc_mask, tb_mask, mc_value, tb_value, i0):
-    """What turns a side's labels (``roi_arr``, its ROI starting at index ``i0``, x y z) into
-    the bones measured (above), so that the label map written (and the segments
-    shown) hold the reported condyle volume: [((z, y, x) index arrays on the whole grid, value)]
-    for the condyle's pieces left out (0), its filled cavities and cracks (the condyle) and the
-    temporal bone's cracks and cavities (the bone), unlabelled voxels only."""
-    free = roi_arr == 0
+def as_measured(roi_arr, mc_mask, mc_value, i0):
+    """What turns a side's condyle label (in ``roi_arr``, its ROI starting at index ``i0``,
+    x y z) into the condyle measured, so that the label map written (and the segments shown)
+    hold the reported condyle volume: [((z, y, x) index arrays on the whole grid, value)] for
+    its pieces left out (0) and its filled cavities, holes and cracks (``mc_value``, unlabelled
+    voxels only). The temporal bone stays as labelled: the quality gate reads a layer or a
+    hollow shell there (``quality.segmentation.solid_bone_reason``)."""
     out = []
-    for where, value in (((roi_arr == mc_value) & ~mc_mask, 0), (mc_mask & free, mc_value),
-                         (tb_mask & free & ~mc_mask, tb_value)):
+    for where, value in (((roi_arr == mc_value) & ~mc_mask, 0), (mc_mask & (roi_arr == 0),
+                                                                mc_value)):
         kji = np.nonzero(where)
         if len(kji[0]):
             out.append(((kji[0] + i0[2], kji[1] + i0[1], kji[2] + i0[0]), value))

@@ -243,8 +243,8 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
         meshes["negative_volume"] = nv_poly
     kji = np.nonzero(swept)
     nv_index = (kji[0] + i0[2], kji[1] + i0[1], kji[2] + i0[0])
-    return SideResult(values, meshes, nv_index, bone_pieces.as_measured(
-        roi_arr, mc_mask, tb_mask, mc_value, tb_value, i0))
+    return SideResult(values, meshes, nv_index,
+                      bone_pieces.as_measured(roi_arr, mc_mask, mc_value, i0))
 
 
 def _bone_surfaces(roi_img, mc_mask, tb_mask):
