@@ -33,7 +33,7 @@ class SideResult(object):
         self.values = values
         self.meshes = meshes or {}
         self.nv_index = nv_index  # (z, y, x) index arrays of the NV voxels on the input grid
-        self.relabel = relabel    # [((z, y, x) index arrays, value)]: the bones as measured
+        self.relabel = relabel    # [((z, y, x) index arrays, value)]: the condyle as measured
 
 
 class NegativeVolumeResult(object):
@@ -216,7 +216,7 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
         "negative_volume_mm3": float(swept.sum() * voxel_mm3),
         "condyle_volume_mm3": float(len(roi_kji[0]) * voxel_mm3),
         "condyle_left_out_mm3": float(condyle.left_out * voxel_mm3),   # other pieces
-        "condyle_filled_mm3": float(condyle.filled * voxel_mm3),   # enclosed cavities
+        "condyle_filled_mm3": float(condyle.filled * voxel_mm3),   # cavities, holes, cracks
         "joint_space_min_mm": js_min,
         "joint_space_mean_mm": js_mean,
         "joint_space_superior_mm": ikeda["superior"],
@@ -382,7 +382,7 @@ def measure_negative_volume(label_image, max_distance=inflate.DEFAULT_MAX_DISTAN
                                               lateral_axis_from=lateral_from)
             for stage, sec in res.values["timings_s"].items():
                 timings[stage] = timings.get(stage, 0.0) + sec
-        for index, value in res.relabel:   # the bones as measured (the other side reads only
+        for index, value in res.relabel:   # the condyle as measured (the other side reads only
             arr[index] = value                # its own MC and TB values)
         if res.nv_index is not None:  # written into the labels themselves (no copy): the
             free = arr[res.nv_index] == 0  # other side reads only its own MC and TB values
