@@ -23,7 +23,7 @@ from slicer.ScriptedLoadableModule import (ScriptedLoadableModule, ScriptedLoada
                                            ScriptedLoadableModuleWidget)
 from slicer.util import VTKObservationMixin
 
-from NegativeVolumeSegmentationLib.options import DEFAULTS, DEVICES, MODES
+from NegativeVolumeSegmentationLib.options import DEFAULTS, DEVICES, MODES, SLIDERS
 
 POLL_INTERVAL_MS = 300  # how often the panel looks at the background run
 
@@ -78,21 +78,21 @@ def registerSampleData():
 @parameterNodeWrapper
 class NegativeVolumeSegmentationParameterNode:
     """GUI state saved with the scene: the CT, the output segmentation and table, and the run
-    options of NegativeVolumeSegmentationLib.options (meanings, units and defaults there):
-    device, maxDistance (mm), mode, smoothing (display only), showThickness,
-    asymmetryThreshold (%). measureExisting: measure the condyle / temporal-bone segments
-    already in outputSegmentation instead of segmenting the CT."""
+    options of NegativeVolumeSegmentationLib.options (meanings, units, defaults and slider ranges
+    there). measureExisting: measure the condyle / temporal-bone segments already in
+    outputSegmentation instead of segmenting the CT."""
 
     inputVolume: vtkMRMLScalarVolumeNode
     outputSegmentation: vtkMRMLSegmentationNode
     measureExisting: bool = False
     device: Annotated[str, Choice(list(DEVICES))] = DEFAULTS["device"]
-    maxDistance: Annotated[float, WithinRange(1.0, 30.0)] = DEFAULTS["max_distance_mm"]
+    maxDistance: Annotated[float, WithinRange(*SLIDERS["max_distance_mm"])] = \
+        DEFAULTS["max_distance_mm"]
     mode: Annotated[str, Choice(list(MODES))] = DEFAULTS["mode"]
-    smoothing: Annotated[float, WithinRange(0.0, 1.0)] = DEFAULTS["smoothing"]
+    smoothing: Annotated[float, WithinRange(*SLIDERS["smoothing"])] = DEFAULTS["smoothing"]
     showThickness: bool = DEFAULTS["show_thickness"]
-    asymmetryThreshold: Annotated[float, WithinRange(0.0, 50.0)] = \
-        DEFAULTS["asymmetry_threshold_percent"]
+    asymmetryThreshold: Annotated[float, WithinRange(*SLIDERS["asymmetry_threshold_percent"])] \
+        = DEFAULTS["asymmetry_threshold_percent"]
     resultsTable: vtkMRMLTableNode
 
 

@@ -21,14 +21,16 @@ class Option(object):
     """One option: its default, its kind ("bool", "number", "choice") and limits.
 
     ``low``/``high`` bound a number (``low_open``: the bound itself is refused, e.g. a distance
-    must be > 0); ``flag`` is its command-line spelling (None: not on the command line).
+    must be > 0); ``flag`` is its command-line spelling (None: not on the command line);
+    ``panel`` the (low, high) range of its slider in the Slicer panel (within the allowed range;
+    the parameter node's ``WithinRange`` reads it, and sets the slider's ends from it).
     """
 
     def __init__(self, name, default, kind, help, choices=None, low=None, high=None,
-                 low_open=False, flag=None, metavar=None):
+                 low_open=False, flag=None, metavar=None, panel=None):
         self.name, self.default, self.kind, self.help = name, default, kind, help
         self.choices, self.low, self.high, self.low_open = choices, low, high, low_open
-        self.flag, self.metavar = flag, metavar
+        self.flag, self.metavar, self.panel = flag, metavar, panel
 
     def check(self, value):
         """The value converted to the option's type; InputError (one line) when not allowed."""
@@ -86,7 +88,7 @@ OPTIONS = (
     Option("device", "auto", "choice", "compute device: auto = CUDA when present, else CPU",
            choices=DEVICES, flag="--device"),
     Option("max_distance_mm", 10.0, "number", "longest inflation ray in mm",
-           low=0.0, low_open=True, flag="--max-distance", metavar="MM"),
+           low=0.0, low_open=True, flag="--max-distance", metavar="MM", panel=(1.0, 30.0)),
     Option("mode", "confined", "choice",
            "confined: rays missing the temporal bone count 0 (holes of the segmented fossa roof "
            "bridged); bounded: the same rays, only from "
@@ -99,16 +101,17 @@ OPTIONS = (
            "the paper's temporal-bone enhancement (edges x probability, closing)",
            flag="--enhance-tb"),
     Option("smoothing", 0.5, "number", "closed-surface smoothing factor of the 3D display",
-           low=0.0, high=1.0),
+           low=0.0, high=1.0, panel=(0.0, 1.0)),
     Option("show_thickness", True, "bool",
            "add the thickness-coloured condyle models and their colour legend"),
     Option("create_surfaces", True, "bool", "build closed surfaces so the segments show in 3D"),
     Option("asymmetry_threshold_percent", 6.0, "number",
            "flag an asymmetry index above this (percent; Habets: > 6 %% is asymmetric)",
-           low=0.0, high=100.0),
+           low=0.0, high=100.0, panel=(0.0, 50.0)),
 )
 BY_NAME = dict((o.name, o) for o in OPTIONS)
 DEFAULTS = dict((o.name, o.default) for o in OPTIONS)
+SLIDERS = dict((o.name, o.panel) for o in OPTIONS if o.panel)   # the panel's slider ranges
 
 
 class RunOptions(object):

@@ -263,6 +263,29 @@ def test_parameter_names_in_ui_match_the_parameter_node():
         sorted(set(parameters) - set(bound)))
 
 
+def test_slider_ranges_and_defaults_come_from_the_options_only():
+    """One place for each default and range: the .ui's sliders carry neither (the parameter
+    node's WithinRange sets their ends from options.SLIDERS, its default sets the value), and
+    each slider range lies inside what the option accepts and holds its default."""
+    from NegativeVolumeSegmentationLib.options import BY_NAME, SLIDERS
+
+    parameters = _parameter_annotations()
+    root = ET.parse(UI_FILE).getroot()
+    sliders = [w for w in root.iter("widget") if w.get("class") == "ctkSliderWidget"]
+    assert len(sliders) == 3
+    for widget in sliders:
+        kept = {p.get("name") for p in widget.findall("property")}
+        assert not kept & {"minimum", "maximum", "value"}, (widget.get("name"), kept)
+        bound = [p.find("string").text for p in widget.findall("property")
+                 if p.get("name") == "SlicerParameterName"][0]
+        found = re.search(r"WithinRange\(\*SLIDERS\[['\"](\w+)['\"]\]\)", parameters[bound])
+        assert found, parameters[bound]
+        option = BY_NAME[found.group(1)]
+        low, high = SLIDERS[option.name]
+        assert option.check(low) == low and option.check(high) == high and low < high
+        assert low <= option.default <= high, option.name
+
+
 def test_mode_choices_are_the_engines_modes():
     from NegativeVolumeSegmentationLib import options
     from NegativeVolumeSegmentationLib.engine import inflate
