@@ -6,7 +6,9 @@ by a gap a voxel or two wide (a slice skipped when painting, a threshold across 
 What is measured (docs/method.md, "Bones in pieces"): for the condyle and the temporal bone alike,
 the label's largest piece together with the pieces a crack away (a gap at most ``CRACK_MM`` or
 one voxel wide, the crack's voxels added: :func:`join_cracked`), its enclosed cavities filled;
-the condyle's holes through its slices filled too (a cortex-only label open at the neck).
+the condyle's holes through its slices filled too (a cortex-only label open at the neck). Of a
+condyle label in several large pieces (another bone labelled alike: a coronoid process), the one
+nearest the temporal bone is the condyle (it sits in the fossa: :func:`seated_piece`).
 Surfaces, the condyle volume and the NV are all of those solids; the condyle's voxels left out
 and added are counted (the quality gate words a caution). Measuring the largest piece alone read
 a head phantom's NV 26-50 % low with a one-voxel crack across its fossa, and a condyle cracked by
@@ -18,11 +20,13 @@ same module). Arrays are (z, y, x); spacings (x, y, z) mm as SimpleITK gives the
 
 import numpy as np
 from scipy import ndimage
+from scipy.spatial import cKDTree
 
 MIN_PIECE_FRACTION = 0.02   # a piece under 2 % of the largest one's voxels is a speck
 FULL = np.ones((3, 3, 3), bool)   # 26-connected pieces
 CRACK_MM = 0.6                    # pieces apart by a gap this wide (mm) or one voxel, whichever
                                   # is wider, are one cracked bone
+SEATED_FRACTION = 0.25            # condyle pieces this large (of the largest) may be the condyle
 
 
 def pieces(mask):
@@ -129,17 +133,41 @@ def _gap(a, b, steps):
     return out
 
 
-def join_cracked(mask, spacing):
-    """The largest piece of ``mask`` with every piece across a crack from it (a gap at most
-    :func:`crack_voxels` wide on a grid of ``spacing``, (x, y, z) mm: a slice skipped when
-    painting, a threshold across a thin roof), and the crack's voxels between them; the pieces
-    farther away are left out."""
+def _surface_mm(mask, spacing, offset=(0, 0, 0)):
+    """(N, 3) grid positions (mm, z y x, from index ``offset`` on) of a mask's voxels that have
+    a 6-neighbour outside it (the whole mask when it is thin)."""
+    inner = ndimage.binary_erosion(mask)
+    return (np.argwhere(mask & ~inner) + np.asarray(offset)) * np.asarray(spacing, float)[::-1]
+
+
+def seated_piece(labelled, sizes, spacing, near, offset=(0, 0, 0)):
+    """Which piece of a condyle label is the condyle: of its pieces (``labelled``, ``sizes``:
+    :func:`pieces`, on a grid of ``spacing``, (x, y, z) mm) at least ``SEATED_FRACTION`` of the
+    largest, the one nearest the voxels ``near`` (the temporal bone, on the same grid, its index
+    (0, 0, 0) at ``labelled``'s ``offset``): the condyle sits in the fossa, a coronoid process
+    labelled alike lies a centimetre or more below the arch. The largest when only one is that
+    large or ``near`` is empty; ties go to the larger."""
+    largest = int(np.argmax(sizes))
+    candidates = np.flatnonzero(sizes >= SEATED_FRACTION * sizes[largest])
+    if len(candidates) < 2 or near is None or not np.any(near):
+        return largest
+    tree = cKDTree(_surface_mm(np.asarray(near, bool), spacing))
+    nearest = [tree.query(_surface_mm(labelled == n, spacing, offset), k=1)[0].min()
+               for n in candidates]
+    return int(candidates[np.lexsort((-sizes[candidates], nearest))[0]])
+
+
+def join_cracked(mask, spacing, near=None, offset=(0, 0, 0)):
+    """The largest piece of ``mask`` (or, given ``near``: :func:`seated_piece`) with every
+    piece across a crack from it (a gap at most :func:`crack_voxels` wide on a grid of
+    ``spacing``, (x, y, z) mm: a slice skipped when painting, a threshold across a thin roof),
+    and the crack's voxels between them; the pieces farther away are left out."""
     mask = np.asarray(mask, bool)
     labelled, sizes = pieces(mask)
     if len(sizes) <= 2:
         return mask
     steps = crack_voxels(spacing)
-    union = labelled == int(np.argmax(sizes))
+    union = labelled == seated_piece(labelled, sizes, spacing, near, offset)
     while True:
         found = np.unique(labelled[_near(union, [k + 1 for k in steps]) & ~union])
         found = found[found > 0]
@@ -151,11 +179,12 @@ def join_cracked(mask, spacing):
 
 class Condyle(object):
     """The measured condyle of a label's voxels ``mask`` on a grid of ``spacing`` ((x, y, z)
-    mm): ``mask`` (its largest piece with the pieces a crack away, :func:`join_cracked`,
+    mm): ``mask`` (its largest piece, or of large pieces the one nearest the temporal bone's
+    voxels ``temporal_bone`` when given, with the pieces a crack away, :func:`join_cracked`,
     cavities and the holes of its slices filled), ``left_out`` (voxels of the other pieces) and
     ``filled`` (voxels added)."""
 
-    def __init__(self, mask, spacing):
+    def __init__(self, mask, spacing, temporal_bone=None):
         mask = np.asarray(mask, bool)
         self.mask = np.zeros_like(mask)
         box = _box(mask)
@@ -163,7 +192,7 @@ class Condyle(object):
         if box is None:
             return
         part = mask[box]   # worked out in the label's box (cracks lie between its pieces)
-        joined = join_cracked(part, spacing)
+        joined = join_cracked(part, spacing, temporal_bone, [b.start for b in box])
         self.mask[box] = fill_slice_holes(fill_cavities(joined))
         self.left_out = int((part & ~joined).sum())
         self.filled = int(self.mask[box].sum() - (part & joined).sum())

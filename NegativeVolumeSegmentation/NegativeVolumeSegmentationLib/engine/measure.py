@@ -136,8 +136,8 @@ def _measure_side(side, image, arr, mc_value, tb_value, max_distance, mode, cube
         return SideResult()
     roi_img = crop(image, i0, i1)
     t0 = time.perf_counter()
-    # the bones measured (bone_pieces): each label's largest piece and the pieces a crack away
-    condyle = bone_pieces.Condyle(mc_label, roi_img.GetSpacing())
+    # the bones measured (bone_pieces): the condyle's piece in the fossa, the bone's largest
+    condyle = bone_pieces.Condyle(mc_label, roi_img.GetSpacing(), tb_label)
     mc_mask = condyle.mask
     tb_mask = bone_pieces.temporal_bone(tb_label & ~mc_mask, roi_img.GetSpacing()) & ~mc_mask
     mc_poly, tb_poly = _bone_surfaces(roi_img, mc_mask, tb_mask)

@@ -129,8 +129,8 @@ def condyle_pieces_caution(values):
     filled = values.get("condyle_filled_mm3") or 0.0
     parts = []
     if volume > 0 and left_out > MIN_PIECE_FRACTION * volume:
-        parts.append("%.0f mm3 of it in other pieces is left out (its largest piece, with any "
-                     "piece a crack away, is measured as the condyle)" % left_out)
+        parts.append("%.0f mm3 of it in other pieces is left out (the piece in the fossa, with "
+                     "any piece a crack away, is measured as the condyle)" % left_out)
     if volume > 0 and filled > HOLLOW_FRACTION * volume:
         parts.append("%.0f mm3 inside it is unlabelled and counted as condyle (a hollow "
                      "label)" % filled)
