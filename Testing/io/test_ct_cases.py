@@ -9,7 +9,8 @@ import os
 
 import SimpleITK as sitk
 
-from NegativeVolumeSegmentationLib.io.ct import case_name, find_cases, read_ct
+from NegativeVolumeSegmentationLib.io.case_names import case_name
+from NegativeVolumeSegmentationLib.io.ct import find_cases, read_ct
 from dicom_writer import write_dicom_series
 from synthetic_ct import SIZE, make_ct
 
@@ -30,7 +31,8 @@ def test_case_names_and_batch_expansion(tmp_path):
     for _name, path in cases:
         image, _ = read_ct(path)
         assert image.GetSize() == SIZE
-    # a DICOM folder given directly is one case; a repeated name gets a suffix; duplicates drop
+    # a DICOM folder given directly is one case; names repeated are told apart by their folders
+    # (whatever the order); duplicates drop
     other = tmp_path / "other"
     other.mkdir()
     sitk.WriteImage(truth, str(other / "b01.nii"))
@@ -38,8 +40,27 @@ def test_case_names_and_batch_expansion(tmp_path):
     repeated = []
     cases = find_cases([str(cohort / "d04"), str(cohort / "b01.nii.gz"), str(other / "b01.nii"),
                         str(cohort / "b01.nii.gz"), str(other / "link.nii.gz")], repeated)
-    assert [name for name, _ in cases] == ["d04", "b01", "b01_2"]
+    assert [name for name, _ in cases] == ["d04", "cohort_b01", "other_b01"]
     assert repeated == [(str(cohort / "b01.nii.gz"),) * 2,   # said, not dropped without a word
                         (str(other / "link.nii.gz"), str(cohort / "b01.nii.gz"))]
     assert case_name("/data/x/p.1.nhdr") == "p.1"
     assert case_name("/data/x/P2.NII.GZ") == "P2"
+
+
+def test_a_folder_per_patient_is_a_case_each(tmp_path):
+    """pat01/ct.nrrd, pat02/ct.nrrd, pat03/ct.nii.gz beside a DICOM series folder pat04 (a
+    review, 2026-12-07: without pat04 "folder holds no CT files"; with it, the whole folder was
+    one case, pat01-03 left out unsaid): one case each, named by patient where names collide."""
+    truth = make_ct()
+    cohort = tmp_path / "cohort"
+    for patient, name in (("pat01", "ct.nrrd"), ("pat02", "ct.nrrd"), ("pat03", "ct.nii.gz")):
+        (cohort / patient).mkdir(parents=True)
+        sitk.WriteImage(truth, str(cohort / patient / name))
+    (cohort / "pat03" / "notes.txt").write_text("not an image")
+    assert [n for n, _ in find_cases([str(cohort)])] == ["pat01_ct", "pat02_ct", "pat03_ct"]
+    write_dicom_series(truth, str(cohort / "pat04"))
+    cases = find_cases([str(cohort)])
+    assert [n for n, _ in cases] == ["pat01_ct", "pat02_ct", "pat03_ct", "pat04"]
+    assert [os.path.relpath(p, str(cohort)) for _, p in cases] == [
+        os.path.join("pat01", "ct.nrrd"), os.path.join("pat02", "ct.nrrd"),
+        os.path.join("pat03", "ct.nii.gz"), "pat04"]

@@ -15,7 +15,8 @@ import pytest
 import SimpleITK as sitk
 
 from NegativeVolumeSegmentationLib.errors import InputError
-from NegativeVolumeSegmentationLib.io.ct import case_name, read_ct
+from NegativeVolumeSegmentationLib.io.case_names import case_name
+from NegativeVolumeSegmentationLib.io.ct import read_ct
 from dicom_writer import write_dicom_series
 from synthetic_ct import MARKER_IJK, SIZE, SPACING, assert_same_geometry, make_ct, marker_lps
 from synthetic_ct import oblique_direction

@@ -58,7 +58,7 @@ def test_readme_batch_script_processes_a_folder(scene, tmp_path, monkeypatch):
                                   -1000.0, phantom.ct.GetPixelID()), str(in_dir / "thick.nii.gz"))
     flat = sitk.Image([40, 40], sitk.sitkInt16)
     sitk.WriteImage(flat, str(in_dir / "flat.nii.gz"))
-    sitk.WriteImage(flat, str(in_dir / "flat.nrrd"))   # the same stem: its own case, "flat_2"
+    sitk.WriteImage(flat, str(in_dir / "flat.nrrd"))   # the same stem: cases told apart by ending
     (in_dir / "head.seg.nrrd").write_text("not a CT: must be skipped")
 
     saved = []
@@ -89,8 +89,8 @@ def test_readme_batch_script_processes_a_folder(scene, tmp_path, monkeypatch):
 
     with open(out_dir / "cohort.csv") as handle:
         rows = {row["case"]: row for row in csv.DictReader(handle)}
-    assert sorted(rows) == ["flat", "flat_2", "head", "thick"]   # "flat" twice overwrote
-    for name in ("flat", "flat_2"):
+    assert sorted(rows) == ["flat_nii_gz", "flat_nrrd", "head", "thick"]   # not one "flat"
+    for name in ("flat_nii_gz", "flat_nrrd"):
         assert rows[name]["status"] == "failed" and "single slice" in rows[name]["error"]
     head = rows["head"]
     assert head["status"] == "ok" and head["error"] == "" and head["mode"] == "confined"

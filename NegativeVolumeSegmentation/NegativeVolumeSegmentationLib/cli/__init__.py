@@ -54,28 +54,39 @@ def build_parser():
     return parser
 
 
-_CTRL_C = []   # set by the SIGINT handler main() installs
+_CTRL_C = []   # the signals (SIGINT, SIGTERM) the handlers main() installs noted
+STOPPING = (signal.SIGINT, signal.SIGTERM)   # Ctrl-C; timeout, kill, a batch system's end
 
 
 def ctrl_c_pressed():
-    """Whether Ctrl-C (SIGINT) came during this command: a library that turned the
+    """Whether Ctrl-C (SIGINT) or SIGTERM came during this command: a library that turned the
     KeyboardInterrupt into its own error (VTK's module loader raises ImportError) still ends
-    the command as interrupted (130), not as an internal error or a failed case."""
+    the command as interrupted (130, 143), not as an internal error or a failed case."""
     return bool(_CTRL_C)
 
 
+def _interrupted_status():
+    """The exit status of a command ended by a signal: 128 + its number (SIGINT 130)."""
+    return 128 + int(_CTRL_C[0] if _CTRL_C else signal.SIGINT)
+
+
 def _noting_ctrl_c():
-    """Install a SIGINT handler that notes Ctrl-C before raising KeyboardInterrupt as Python's
-    does; returns the handler it replaced (None off the main thread: nothing installed)."""
+    """Install SIGINT and SIGTERM handlers that note the signal before raising KeyboardInterrupt
+    as Python's SIGINT handler does (SIGTERM's default ended the process at once: a case's
+    staged files left behind, no word); returns {signal: the handler it replaced} ({} off the
+    main thread: nothing installed)."""
     def handler(signum, frame):
-        _CTRL_C.append(True)
+        _CTRL_C.append(signum)
         signal.default_int_handler(signum, frame)
 
     del _CTRL_C[:]
+    previous = {}
     try:
-        return signal.signal(signal.SIGINT, handler)
+        for number in STOPPING:
+            previous[number] = signal.signal(number, handler)
     except ValueError:   # not the main thread
-        return None
+        pass
+    return previous
 
 
 def main(argv=None):
@@ -89,11 +100,17 @@ def main(argv=None):
         return 2
     except KeyboardInterrupt as error:   # nvseg run says how far it got
         print("nvseg: interrupted" + (": %s" % error if str(error) else ""), file=sys.stderr)
-        return 130
+        return _interrupted_status()
     except Exception as error:  # a bug, not bad input: one line unless debugging
+        from ..io.results_folder import no_space
+
         if ctrl_c_pressed():   # Ctrl-C inside a library's import or call, turned into its error
             print("nvseg: interrupted", file=sys.stderr)
-            return 130
+            return _interrupted_status()
+        if no_space(error):   # the input was fine; the disk was full
+            print("nvseg: cannot write %s: no space left on device"
+                  % (getattr(error, "filename", None) or "the results"), file=sys.stderr)
+            return 2
         if os.environ.get("NVSEG_DEBUG"):
             raise
         message = error_line(error)
@@ -101,18 +118,18 @@ def main(argv=None):
               % (type(error).__name__, message), file=sys.stderr)
         return 1
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def entry(argv=None):
-    """The ``nvseg`` command's process: :func:`main`, then its exit status. After Ctrl-C (130)
-    the process ends at once (``os._exit``), its streams flushed and its cleanup done by main:
+    """The ``nvseg`` command's process: :func:`main`, then its exit status. After Ctrl-C (130) or
+    SIGTERM (143) the process ends at once (``os._exit``), its streams flushed and its cleanup done by main:
     a review (2026-12-07) saw the interpreter's own shutdown after Ctrl-C, with torch's and
     VTK's threads and objects caught mid-work, end in a segmentation fault in 4 of 8 runs (not
     reproduced here in 28 tries); interrupted, nothing is left for that shutdown to do."""
     status = main(argv)
-    if status == 130:
+    if status in [128 + int(number) for number in STOPPING]:
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()

@@ -1,9 +1,12 @@
 """One case's output folder in ``nvseg run``'s OUT_DIR: where it goes, and which earlier
 results ``--resume`` keeps.
 
-Where: ``OUT_DIR/<case>``, unless that folder holds the result of another input (report.json
-``inputs.ct``) or the name is taken in this run without regard to case: then ``<case>_2``, ...
-(:func:`case_folder`); never inside a DICOM input folder (:func:`check_places`).
+Where: the folder in OUT_DIR that holds an earlier result of the same input (report.json
+``inputs.ct``: a case's folder does not move when other inputs join the cohort and rename it),
+else ``OUT_DIR/<case>``, unless that folder holds the result of another input or the name is
+taken in this run without regard to case (or is ``cohort.csv``): then ``<case>_2``, ...
+(:func:`case_folder`); never inside a DICOM input folder (:func:`check_places`). cohort.csv
+lists this run's cases and the earlier results still in OUT_DIR (:func:`earlier_results`).
 
 Kept (``--resume``): a case folder is written all or nothing, report.json last
 (:func:`..io.results_folder.write_case`), so a report.json in it means the whole case is there.
@@ -48,12 +51,47 @@ def check_places(cases, out_dir):
                              "another output folder" % (case, path))
 
 
-def case_folder(out_dir, case, path, taken):
-    """(name, folder) of a case's output: ``out_dir/<case>``, unless that name is already taken
-    in this run (compared without case: macOS and Windows file systems) or the folder holds the
-    result of another input (report.json ``inputs.ct``): then ``<case>_2``, ``<case>_3``, ...
-    An earlier result of another input is never overwritten; a line on stderr says where the
+def earlier_results(out_dir):
+    """{folder name: report} of the case folders in ``out_dir`` holding a report.json (earlier
+    runs' results, written all or nothing), sorted by name; {} when there are none."""
+    try:
+        names = sorted(os.listdir(out_dir))
+    except OSError:
+        return {}
+    found = {}
+    for name in names:
+        report = _report(os.path.join(out_dir, name))
+        if report is not None:
+            found[name] = report
+    return found
+
+
+def made_from(report):
+    """The input (absolute path) a report was made from: ``inputs.ct`` (a label map measured
+    alone: ``inputs.labels``), or None."""
+    inputs = report.get("inputs") or {}
+    return inputs.get("ct") or inputs.get("labels")
+
+
+def case_folder(out_dir, case, path, taken, earlier=None):
+    """(name, folder) of a case's output. The folder of ``earlier`` (:func:`earlier_results`)
+    holding a result of the same input when there is one not taken in this run (``case``'s own
+    first); else ``out_dir/<case>``, unless that name is already taken in this run (compared
+    without case: macOS and Windows file systems; ``cohort.csv`` is taken) or the folder holds
+    the result of another input (report.json ``inputs.ct``): then ``<case>_2``, ``<case>_3``,
+    ... An earlier result of another input is never overwritten; a line on stderr says where the
     case went. ``taken``: {lower-case name: folder name} of this run's cases so far (updated)."""
+    taken.setdefault("cohort.csv", "cohort.csv")
+    wanted = os.path.abspath(path)
+    same = sorted((name != case, name) for name, report in (earlier or {}).items()
+                  if made_from(report) == wanted and name.lower() not in taken)
+    if same:
+        name = same[0][1]
+        taken[name.lower()] = name
+        if name != case:
+            print("nvseg: %s: written to %s, which holds its earlier result" % (
+                case, os.path.join(out_dir, name)), file=sys.stderr)
+        return name, os.path.join(out_dir, name)
     name, number = case, 2
     while name.lower() in taken or _other_input(os.path.join(out_dir, name), path):
         name, number = "%s_%d" % (case, number), number + 1
@@ -65,15 +103,20 @@ def case_folder(out_dir, case, path, taken):
     return name, os.path.join(out_dir, name)
 
 
-def _other_input(folder, path):
-    """Whether ``folder`` holds a report.json made from an input other than ``path``."""
+def _report(folder):
+    """The report.json in ``folder`` as a dict, or None (none there, unreadable, not a dict)."""
     try:
         with open(os.path.join(folder, REPORT)) as handle:
             report = json.load(handle)
     except (OSError, ValueError):
-        return False
-    made_from = (report.get("inputs") or {}).get("ct") if isinstance(report, dict) else None
-    return made_from != os.path.abspath(path)
+        return None
+    return report if isinstance(report, dict) else None
+
+
+def _other_input(folder, path):
+    """Whether ``folder`` holds a report.json made from an input other than ``path``."""
+    report = _report(folder)
+    return report is not None and made_from(report) != os.path.abspath(path)
 
 
 def newest_change(path):

@@ -46,7 +46,7 @@ def add_parser(subparsers):
 def run(args):
     from .. import pipeline
     from ..io import results_folder
-    from ..io.ct import case_name
+    from ..io.case_names import case_name
 
     options = O.from_arguments(args, segment=False)
     for line in O.unused(options):

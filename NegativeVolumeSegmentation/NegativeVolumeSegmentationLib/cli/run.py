@@ -102,6 +102,7 @@ def run(args):
     from ..inference.device import choose_device
     from ..inference.models import load_models
     from ..io import results_folder
+    from ..io.case_names import case_name
     from ..io.ct import find_cases
 
     options = O.from_arguments(args, segment=True)
@@ -111,6 +112,11 @@ def run(args):
     cases = find_cases(args.inputs, repeated)
     for path, kept in repeated:
         print("nvseg: %s: the same input as %s; measured once" % (path, kept), file=sys.stderr)
+    for case, path in cases:
+        if case != case_name(path):
+            print("nvseg: %s: case %s (another input is also named %s)" % (path, case,
+                                                                         case_name(path)),
+                  file=sys.stderr)
     case_outputs.check_places(cases, os.path.abspath(args.output))
     progress_file = getattr(args, "progress_file", None)
     if progress_file:
@@ -120,6 +126,16 @@ def run(args):
     made = results_folder.missing_folders(args.output)
     out_dir = results_folder.check_writable(args.output)   # created once the models loaded
     results_folder.check_replaceable(os.path.join(out_dir, "cohort.csv"))
+    resume = getattr(args, "resume", False)
+    earlier, taken = case_outputs.earlier_results(out_dir), {}
+    cases = [(case_outputs.case_folder(out_dir, case, path, taken, earlier), path)
+             for case, path in cases]
+    again = sum(1 for (name, _f), path in cases if name in earlier
+                and case_outputs.made_from(earlier[name]) == os.path.abspath(path))
+    if again and not resume and len(cases) > 1:   # a cohort computed again costs hours
+        print("nvseg: %d of %d case(s) have results in %s from an earlier run: computed again "
+              "(--resume keeps those made the same way)" % (again, len(cases), out_dir),
+              file=sys.stderr)
     case_bar, stage_bar = _progress_bars(len(cases))
     case_index = [0]
 
@@ -130,16 +146,15 @@ def run(args):
             results_folder.append_progress(progress_file, {"case": case, "case_index": case_index[0],
                                              "cases": len(cases), "stage": stage})
 
-    expected = dict(models.provenance() if getattr(args, "resume", False) else {},
+    expected = dict(models.provenance() if resume else {},
                     version=__version__, parameters=options.report_parameters())
-    rows, failures, taken = [], 0, {}
+    rows, failures = [], 0
     try:
-        for index, (case, path) in enumerate(cases):
+        for index, ((case, folder), path) in enumerate(cases):
             case_index[0] = index
             stage_bar.reset()
-            case, folder = case_outputs.case_folder(out_dir, case, path, taken)
             kept, why = (case_outputs.earlier_report(folder, path, expected)
-                          if getattr(args, "resume", False) else (None, None))
+                         if resume else (None, None))
             if why:
                 print("nvseg: %s: computed again: %s" % (case, why), file=sys.stderr)
             if kept is not None:
@@ -151,12 +166,7 @@ def run(args):
                 failures += _run_one(case, path, folder, rows, models, options, choice, progress,
                                      many=len(cases) > 1)
             case_bar.update(1)
-            try:
-                write_cohort_csv(rows, out_dir)
-            except OSError as error:   # replaced or locked since the check above
-                raise InputError("cannot write %s: %s; the cases done are in their folders"
-                                 % (os.path.join(out_dir, "cohort.csv"),
-                                    error.strerror or error))
+            _write_rows(rows, earlier, out_dir)
     except KeyboardInterrupt:
         results_folder.remove_empty(made)   # interrupted before any case was written
         raise KeyboardInterrupt("%d of %d cases done%s; run it again with --resume to go on"
@@ -165,6 +175,10 @@ def run(args):
     finally:
         stage_bar.close()
         case_bar.close()
+    others = len(_earlier_rows(rows, earlier))
+    if others and failures < len(cases):   # (a failed run's stderr: its one line)
+        print("nvseg: cohort.csv also lists %d case(s) an earlier run wrote into %s"
+              % (others, out_dir), file=sys.stderr)
     if len(cases) > 1:
         print("%s; %s" % (summary(rows), os.path.join(out_dir, "cohort.csv")))
     if failures == len(cases):
@@ -177,6 +191,25 @@ def run(args):
         raise InputError("all %d cases failed; see %s" % (len(cases),
                                                           os.path.join(out_dir, "cohort.csv")))
     return 0
+
+
+def _earlier_rows(rows, earlier):
+    """cohort.csv rows of the earlier results in OUT_DIR (:func:`.case_outputs.earlier_results`)
+    whose folders this run has not written (or tried to) so far."""
+    done = set(row["case"].lower() for row in rows)
+    return [cohort_row(name, case_outputs.made_from(report), report,
+                       seconds=(report.get("timings_s") or {}).get("total", 0.0))
+            for name, report in earlier.items() if name.lower() not in done]
+
+
+def _write_rows(rows, earlier, out_dir):
+    """cohort.csv: this run's rows, then those of the earlier results still in OUT_DIR (a run
+    of one more scan into a cohort's folder, or a failed run, left one row before)."""
+    try:
+        write_cohort_csv(rows + _earlier_rows(rows, earlier), out_dir)
+    except OSError as error:   # replaced or locked since the check above
+        raise InputError("cannot write %s: %s; the cases done are in their folders"
+                         % (os.path.join(out_dir, "cohort.csv"), error.strerror or error))
 
 
 def _run_one(case, path, folder, rows, models, options, choice, progress, many):
@@ -202,7 +235,9 @@ def _run_one(case, path, folder, rows, models, options, choice, progress, many):
         if os.environ.get("NVSEG_DEBUG"):
             raise
         message = error_line(error)
-        if not isinstance(error, (InputError, ModelError)):
+        if results_folder.no_space(error):
+            message = "cannot write %s: no space left on device" % folder
+        elif not isinstance(error, (InputError, ModelError)):
             message = "internal error: %s: %s" % (type(error).__name__, message)
         if results_folder.result_files(folder):
             message += " (%s still holds an earlier run's result)" % folder

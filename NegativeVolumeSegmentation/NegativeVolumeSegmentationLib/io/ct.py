@@ -26,13 +26,12 @@ from .dicom_series import series_record  # noqa: F401 (re-exported for the pipel
 from .dicom_series import tag_image
 from .nifti_data import check_nifti_data  # noqa: F401 (re-exported for segmentation_files)
 from .nifti_data import NO_ORIENTATION, unoriented_nifti
+from .case_names import CT_EXTENSIONS, case_names, identity, image_extension
 from .quiet import quiet_libraries
 from ..errors import InputError
 from ..hounsfield import AIR_HU, BONE_HU, SAMPLE_VOXELS
 from ..hounsfield import MAX_HU as MAX_PLAUSIBLE_HU, MIN_HU as MIN_PLAUSIBLE_HU
 
-# File endings of supported image files (lower case; the longest match wins).
-CT_EXTENSIONS = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
 FORMAT_NAMES = {".nii.gz": "NIfTI", ".nii": "NIfTI", ".nrrd": "NRRD", ".nhdr": "NRRD",
                 ".mha": "MetaImage", ".mhd": "MetaImage"}
 SEGMENTATION_EXTENSION = ".seg.nrrd"
@@ -40,30 +39,6 @@ SEGMENTATION_EXTENSION = ".seg.nrrd"
 MIN_VOXELS_PER_AXIS = 20          # fewer voxels along an axis cannot hold a TMJ
 ORTHONORMAL_TOLERANCE = 1e-4      # max |DᵀD − I| entry accepted for the direction matrix
 COARSE_SPACING_MM = 2.0           # warn above this voxel size (TMJ joint space is ~2-3 mm)
-
-
-def image_extension(path):
-    """The supported extension ``path`` ends with (lower case), or None."""
-    lower = path.lower()
-    for ext in CT_EXTENSIONS:
-        if lower.endswith(ext):
-            return ext
-    return None
-
-
-def case_name(path):
-    """Case name for output folders: the file name without its image extension, or the folder name.
-
-    ``/data/p01.nii.gz`` -> ``p01``; ``/data/p02/`` (DICOM folder) -> ``p02``.
-    """
-    path = os.path.normpath(os.path.abspath(path))
-    base = os.path.basename(path)
-    ext = image_extension(base)
-    if ext and not os.path.isdir(path):
-        stem = base[:-len(ext)]
-        if stem:
-            return stem
-    return base
 
 
 def check_direction(image, name):
@@ -275,9 +250,10 @@ def _listed(folder):
 
 def _case_entries(folder):
     """(CT files, subfolders) of ``folder`` that are cases when it is a cohort folder: its CT
-    files, and its subfolders with DICOM files at any depth down to
-    :data:`.dicom_files.SEARCH_DEPTH` or that cannot be read (their case then fails visibly);
-    each list sorted by name."""
+    files and those of its subfolders without DICOM files (a folder per patient: ``pat01/
+    ct.nrrd``, named ``pat01_ct`` where names collide), and its subfolders with DICOM files at
+    any depth down to :data:`.dicom_files.SEARCH_DEPTH` or that cannot be read (their case then
+    fails visibly); each list sorted by name."""
     files, folders = [], []
     for entry in _listed(folder):
         full = os.path.join(folder, entry)
@@ -288,6 +264,9 @@ def _case_entries(folder):
         elif os.path.isdir(full) and (not os.access(full, os.R_OK | os.X_OK)
                                       or dicom_folders(full, limit=1) or dicom_series(full)):
             folders.append(full)
+        elif os.path.isdir(full):   # before, "folder holds no CT files" or left out unsaid
+            files.extend(p for p in (os.path.join(full, e) for e in _listed(full)
+                                     if not e.startswith(".")) if _is_case_file(p))
     return files, folders
 
 
@@ -326,8 +305,8 @@ def _expand_folder(folder):
         return [folder]           # one study (a subfolder we may not read: a case of its own)
     cases = ([folder] if own else []) + sorted(files + folders)
     if not cases:
-        raise InputError("%s: folder holds no CT files (%s) and no DICOM series"
-                         % (folder, ", ".join(CT_EXTENSIONS)))
+        raise InputError("%s: folder holds no CT files (%s, in it or a subfolder) and no "
+                         "DICOM series" % (folder, ", ".join(CT_EXTENSIONS)))
     return cases
 
 
@@ -336,9 +315,9 @@ def find_cases(paths, repeated=None):
 
     Each input is a CT file, a DICOM folder (a series, or one study's series in it or in its
     subfolders), or a folder of cases (CT files and subfolders with DICOM files below them:
-    :func:`_expand_folder`). Names repeated across inputs get a suffix ``_2``, ``_3``, ... so
-    output folders never collide. A path that is the same file or folder as one before it (the
-    same input twice, a link to it) is measured once: ``repeated``, a list, receives (that path,
+    :func:`_expand_folder`), named by :func:`case_names` (told apart by folder or file ending
+    where they would collide). A path that is the same file or folder as one before it (the
+    same input twice, a link or hard link to it) is measured once: ``repeated``, a list, receives (that path,
     the path kept). Missing inputs raise InputError.
     """
     if isinstance(paths, str):
@@ -348,19 +327,13 @@ def find_cases(paths, repeated=None):
         if not os.path.exists(path):
             raise InputError("%s: no such file or folder" % path)
         found.extend(_expand_folder(path) if os.path.isdir(path) else [path])
-    cases, used, seen = [], set(), {}
+    kept, seen = [], {}
     for path in found:
-        key = os.path.realpath(path)
+        key = identity(path)
         if key in seen:
             if repeated is not None:
                 repeated.append((path, seen[key]))
             continue
         seen[key] = path
-        name = base = case_name(path)
-        number = 2
-        while name in used:
-            name = "%s_%d" % (base, number)
-            number += 1
-        used.add(name)
-        cases.append((name, path))
-    return cases
+        kept.append(path)
+    return list(zip(case_names(kept), kept))

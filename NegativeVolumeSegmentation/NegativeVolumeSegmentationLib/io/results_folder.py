@@ -20,6 +20,7 @@ and in the background give the same object (single files: :func:`.atomic.atomic_
 """
 
 import contextlib
+import errno
 import hashlib
 import importlib.util
 import json
@@ -38,6 +39,8 @@ REPORT, LABELS, SEGMENTATION, FIGURE = ("report.json", "labels.nii.gz", "segment
 PARTS = ("report", "labels", "segmentation", "meshes", "condyle_meshes", "figure")
 ALL_PARTS = ("report", "labels", "segmentation", "meshes", "figure")
 SCENE_PARTS = ("report", "labels", "condyle_meshes")  # what the Slicer scene needs
+NO_SPACE = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))   # a full disk or quota
+LOW_SPACE_BYTES = 64 * 1024 * 1024   # a write that failed with less free: the disk was full
 
 
 def missing_folders(path):
@@ -232,15 +235,44 @@ def append_progress(path, record):
         handle.flush()
 
 
+def no_space(error):
+    """Whether ``error`` (or what caused it) is a full disk or quota (errno ENOSPC, EDQUOT)."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in NO_SPACE:
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _low_space(folder):
+    """Whether the file system of ``folder`` (or its nearest existing parent) has less than
+    LOW_SPACE_BYTES free (False when that cannot be read)."""
+    folder = os.path.abspath(folder)
+    while not os.path.isdir(folder) and os.path.dirname(folder) != folder:
+        folder = os.path.dirname(folder)
+    try:
+        return shutil.disk_usage(folder).free < LOW_SPACE_BYTES
+    except OSError:
+        return False
+
+
 def write_mesh(poly, path):
-    """Write a vtkPolyData (LPS mm, point data kept) as a binary legacy .vtk file."""
+    """Write a vtkPolyData (LPS mm, point data kept) as a binary legacy .vtk file; OSError
+    (errno ENOSPC on a full disk) when it cannot, VTK's own message kept off stderr."""
+    from vtkmodules.vtkCommonMisc import vtkErrorCode
     from vtkmodules.vtkIOLegacy import vtkPolyDataWriter
+
+    from .quiet import quiet_libraries
 
     writer = vtkPolyDataWriter()
     writer.SetFileName(path)
     writer.SetInputData(poly)
     writer.SetFileTypeToBinary()
-    if not writer.Write():
+    with quiet_libraries():
+        written = writer.Write()
+    if writer.GetErrorCode() == vtkErrorCode.OutOfDiskSpaceError:
+        raise OSError(errno.ENOSPC, "no space left on device", path)
+    if not written:
         raise OSError("could not write %s" % path)
 
 
@@ -264,13 +296,24 @@ def write_case(result, folder, parts=ALL_PARTS, case=None):
     """Write the asked ``parts`` of a :class:`..case_result.CaseResult` into ``folder``, all or nothing.
 
     The time spent writing is added to ``result.report["timings_s"]`` as ``write`` (and to
-    ``total``) before report.json is written. ``case``: the name shown on report.png.
+    ``total``) before report.json is written. ``case``: the name shown on report.png. A write
+    that fails on a full disk raises OSError with errno ENOSPC (:func:`no_space`), whichever
+    library wrote (ITK's and matplotlib's writers give no errno).
     """
-    from .segmentation_files import write_label_image, write_segmentation_nrrd
-
     unknown = sorted(set(parts) - set(PARTS))
     if unknown:
         raise ValueError("unknown result parts %s; known: %s" % (unknown, ", ".join(PARTS)))
+    try:
+        return _write_parts(result, folder, parts, case)
+    except Exception as error:
+        if not no_space(error) and _low_space(folder):
+            raise OSError(errno.ENOSPC, "no space left on device", folder) from error
+        raise
+
+
+def _write_parts(result, folder, parts, case):
+    from .segmentation_files import write_label_image, write_segmentation_nrrd
+
     t0 = time.perf_counter()
     with staged_output(folder, replaces=result_files(folder)) as stage:
         if "labels" in parts:

@@ -40,7 +40,7 @@ def cohort_row(case, path, rep=None, error=None, seconds=0.0):
     ``path``: from its report (report.json's dict, or the Slicer Logic's result, which holds the
     same keys) or, for a case that failed, from its ``error``; ``seconds`` it took."""
     row = dict((key, "") for key in COLUMNS)
-    row.update(case=case, input=os.path.abspath(path), seconds="%.2f" % seconds)
+    row.update(case=case, input=os.path.abspath(path) if path else "", seconds="%.2f" % seconds)
     if error is not None:
         row.update(status="failed", error=one_line(error))
         return row

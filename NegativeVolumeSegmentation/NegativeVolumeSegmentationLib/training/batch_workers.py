@@ -23,8 +23,10 @@ def _start_worker():
 
     # Ctrl-C is the trainer's to handle: a worker stopped by it mid-task could hold the pool's
     # queue lock, and the trainer's pool.terminate() then waited for ever (2 of 5 Ctrl-Cs in a
-    # review, 1 of 5 here); the trainer's terminate() ends the workers
+    # review, 1 of 5 here); the trainer's terminate() ends the workers with SIGTERM, whose
+    # default action is restored (nvseg's main turns it into KeyboardInterrupt, as Ctrl-C)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     torch.set_num_threads(1)
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
 
