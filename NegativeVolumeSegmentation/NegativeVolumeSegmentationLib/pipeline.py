@@ -351,6 +351,7 @@ def measure_labels(source, options=None, progress=None, case=None, ct=None):
     if not scan.measurable:
         return _refused(scan, ct, labels, warnings, timings, start, "cpu", extra)
     nv = _measure(labels, options, warnings, timings, announce, case, ct, reflection=reflection)
+    inputs["label_sides_swapped"] = bool(nv.swapped)   # Slicer renames the given segments
     turned = facing_reason(ct, nv.sides, None if reflection is None else reflection.normal)
     if turned:   # left and right cannot be told: the case, not a side, is not measurable
         return _refused(quality.Verdict([turned]), ct, labels, warnings, timings, start, "cpu",

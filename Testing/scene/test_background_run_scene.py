@@ -256,3 +256,47 @@ def test_a_segmentation_under_a_non_linear_transform_is_refused_before_anything_
     with pytest.raises(InputError, match="'CT joints' is under a non-linear transform"):
         write_results(result, ct, segmentation, RunOptions())
     assert _segment_names(segmentation) == names and len(names) == 4
+
+
+def test_segments_drawn_on_the_other_side_are_named_by_the_side_they_lie_on(scene):
+    """Condyle / temporal-bone segments named for the other side than they lie on (a user's
+    slip): the engine measures them by where they lie (report.json
+    ``inputs.label_sides_swapped``), and the given segments are renamed and recoloured to match,
+    their voxels untouched (before: "Left mandibular condyle" stayed on the patient's right,
+    beside "Right negative volume")."""
+    import numpy as np
+    import SimpleITK as sitk
+
+    from NegativeVolumeSegmentationLib import labels as L
+    from NegativeVolumeSegmentationLib.phantom import make_phantom
+    from NegativeVolumeSegmentationLib.scene import mrml_bridge
+    from NegativeVolumeSegmentationLib.scene.background import BackgroundRun
+    from NegativeVolumeSegmentationLib.scene.logic import MeasurementLogic
+
+    phantom = make_phantom("analytic", seed=3, variant="sphere", condyle_radius_mm=6.5)
+    truth = sitk.GetArrayFromImage(phantom.labels)
+    drawn = truth.copy()
+    for a, b in ((1, 2), (3, 4)):
+        drawn[truth == a], drawn[truth == b] = b, a
+    drawn_image = sitk.GetImageFromArray(drawn)
+    drawn_image.CopyInformation(phantom.labels)
+    ct = mrml_bridge.volume_node_from_image(phantom.ct, scene, "CT")
+    for run in ("in process", "in the background"):
+        segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", "CT joints")
+        mrml_bridge.segmentation_from_labels(drawn_image, segmentation, [1, 2, 3, 4])
+        if run == "in process":
+            results = MeasurementLogic().process(ct, segmentation, segment=False)
+        else:
+            results = BackgroundRun(ct, segmentation, segment=False).start().wait(timeout_s=120)
+        assert results["inputs"]["label_sides_swapped"] is True, run
+        assert any("were swapped" in w for w in results["warnings"])
+        for value in (1, 2, 3, 4):
+            info = L.BY_VALUE[value]
+            segment_id = mrml_bridge.find_segment_id(segmentation, info.name)
+            voxels = slicer.util.arrayFromSegmentBinaryLabelmap(segmentation, segment_id, ct)
+            assert np.array_equal(voxels > 0, truth == value), (run, info.name)
+            assert segmentation.GetSegmentation().GetSegment(segment_id).GetColor() == \
+                pytest.approx(info.color)
+        for side in L.SIDES:
+            assert results[side]["negative_volume_mm3"] == pytest.approx(
+                phantom.truth[side]["negative_volume_mm3"], rel=0.05)

@@ -39,14 +39,12 @@ class SideResult(object):
 class NegativeVolumeResult(object):
     """``sides`` {side: values dict or None}, ``warnings`` [str], ``labels`` (SimpleITK, 1-6),
     ``meshes`` {side: {"condyle", "temporal_bone", "inflated", "negative_volume"}},
-    ``timings_s`` {stage: seconds}."""
+    ``timings_s`` {stage: seconds}; ``swapped``: the labels given named the sides the other way
+    round (``labels`` are relabelled to the patient's sides)."""
 
-    def __init__(self, sides, warnings, labels, meshes, timings_s):
-        self.sides = sides
-        self.warnings = warnings
-        self.labels = labels
-        self.meshes = meshes
-        self.timings_s = timings_s
+    def __init__(self, sides, warnings, labels, meshes, timings_s, swapped=False):
+        self.sides, self.warnings, self.labels = sides, warnings, labels
+        self.meshes, self.timings_s, self.swapped = meshes, timings_s, swapped
 
 
 def _check_label_image(image):
@@ -387,7 +385,8 @@ def measure_negative_volume(label_image, max_distance=inflate.DEFAULT_MAX_DISTAN
         if res.nv_index is not None:  # written into the labels themselves (no copy): the
             free = arr[res.nv_index] == 0  # other side reads only its own MC and TB values
             arr[tuple(ix[free] for ix in res.nv_index)] = L.NEGATIVE_VOLUME[side]
-    if assign[L.LEFT][0] != L.CONDYLE[L.LEFT]:  # swapped sides: relabel to the patient's sides
+    swapped = assign[L.LEFT][0] != L.CONDYLE[L.LEFT]
+    if swapped:  # relabel to the patient's sides
         relabel = np.arange(256, dtype=np.uint8)
         for side in L.SIDES:
             relabel[assign[side][0]], relabel[assign[side][1]] = L.CONDYLE[side], L.TEMPORAL_BONE[side]
@@ -396,4 +395,4 @@ def measure_negative_volume(label_image, max_distance=inflate.DEFAULT_MAX_DISTAN
     merged.CopyInformation(label_image)
     merged = paste(full, merged, box)
     timings["total"] = time.perf_counter() - start
-    return NegativeVolumeResult(sides, warnings, merged, meshes, timings)
+    return NegativeVolumeResult(sides, warnings, merged, meshes, timings, swapped)

@@ -85,7 +85,8 @@ def add_inputs(report, inputVolumeNode, options, segmentationNode=None):
     not temporary files): ``ct_volume`` (the CT node's name, or None), ``segmented`` (the
     networks segmented the CT), ``segmentation`` (the name of the segmentation whose segments
     were measured when not segmented, else None) and ``dicom_series`` (the DICOM series the run
-    read from the volume's header: :mod:`.dicom_header`)."""
+    read from the volume's header: :mod:`.dicom_header`); with measured segments,
+    ``label_sides_swapped`` as the pipeline found it (the segments are then renamed)."""
     made = report.get("inputs") or {}
     measured = None if options.segment or segmentationNode is None else segmentationNode
     report["inputs"] = {"ct_volume": (inputVolumeNode.GetName()
@@ -93,6 +94,8 @@ def add_inputs(report, inputVolumeNode, options, segmentationNode=None):
                         "segmented": options.segment,
                         "segmentation": None if measured is None else measured.GetName(),
                         "dicom_series": made.get("dicom_series")}
+    if "label_sides_swapped" in made:
+        report["inputs"]["label_sides_swapped"] = made["label_sides_swapped"]
     return report
 
 

@@ -125,6 +125,25 @@ def display_segments(segmentation_node):
         slicer.vtkSegmentationConverter.GetClosedSurfaceRepresentationName())
 
 
+def _name_given_segments_by_side(segmentation_node):
+    """The given condyle / temporal-bone segments drawn on the other side of the patient than
+    their names say (the engine measured them by where they lie: report.json
+    ``inputs.label_sides_swapped``): each named and coloured as the side it lies on, so that the
+    segments, the NV segments and the table agree (their voxels and label values untouched)."""
+    segmentation = segmentation_node.GetSegmentation()
+    found = []
+    for left, right in ((L.CONDYLE[L.LEFT], L.CONDYLE[L.RIGHT]),
+                        (L.TEMPORAL_BONE[L.LEFT], L.TEMPORAL_BONE[L.RIGHT])):
+        for value, now in ((left, right), (right, left)):
+            segment_id = mrml_bridge.find_segment_id(segmentation_node, L.BY_VALUE[value].name)
+            if segment_id is not None:
+                found.append((segment_id, L.BY_VALUE[now]))
+    for segment_id, info in found:   # all found first: a renamed segment is not found again
+        segment = segmentation.GetSegment(segment_id)
+        segment.SetName(info.name)
+        segment.SetColor(*info.color)
+
+
 def write_results(result, inputVolumeNode, segmentationNode, options, table_node=None,
                   scene=None):
     """Write a run's results into the scene; the one place that writes results.
@@ -184,6 +203,8 @@ def _write_into(result, inputVolumeNode, segmentationNode, options, table_node, 
     mrml_bridge.check_linear_transform(segmentationNode)   # before any segment is removed
     segmentation = segmentationNode.GetSegmentation()
     values = segment_values(options)
+    if not options.segment and (result.report.get("inputs") or {}).get("label_sides_swapped"):
+        _name_given_segments_by_side(segmentationNode)
     for value in values:  # stale segments of an earlier run must not survive
         old = mrml_bridge.find_segment_id(segmentationNode, L.BY_VALUE[value].name)
         if old is not None:
