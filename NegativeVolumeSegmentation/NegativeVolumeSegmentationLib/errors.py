@@ -13,8 +13,21 @@ class ModelError(Exception):
 
 
 def one_line(text):
-    """``text`` on one line: every run of whitespace (a library message's newlines) one space."""
-    return " ".join(str(text).split())
+    """``text`` on one line: every run of whitespace (a library message's newlines) one space;
+    bytes of a path that are not UTF-8 (Python keeps them as surrogates) shown as U+FFFD, so the
+    line can be printed and written to UTF-8 files."""
+    text = str(text).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return " ".join(text.split())
+
+
+def check_utf8_path(path, what):
+    """InputError (one line) when ``path`` holds bytes that are not UTF-8: SimpleITK's readers
+    and writers abort the whole process on such a path (rc 134, no message)."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError("%s: the %s's path is not valid UTF-8; rename it" % (one_line(path),
+                                                                              what))
 
 
 def error_line(error):

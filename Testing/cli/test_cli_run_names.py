@@ -33,7 +33,8 @@ def _rows(out):
 
 
 def test_names_are_told_apart_by_folder_or_ending_whatever_the_order(tmp_path):
-    for names in (["siteA/p01.nii.gz", "siteB/p01.nii.gz"], ["siteB/p01.nii.gz", "siteA/p01.nii.gz"]):
+    for names in (["siteA/p01.nii.gz", "siteB/p01.nii.gz"],
+                  ["siteB/p01.nii.gz", "siteA/p01.nii.gz"]):
         named = dict(zip(names, case_names([str(tmp_path / n) for n in names])))
         assert named == {"siteA/p01.nii.gz": "siteA_p01", "siteB/p01.nii.gz": "siteB_p01"}
     paths = [str(tmp_path / "in" / n) for n in ("b.nii.gz", "b.nrrd", "b_2.nrrd")]
@@ -43,7 +44,22 @@ def test_names_are_told_apart_by_folder_or_ending_whatever_the_order(tmp_path):
     assert case_names([str(tmp_path / p / "ct.nrrd") for p in ("pat01", "pat02")]) == [
         "pat01_ct", "pat02_ct"]
     assert case_names([str(tmp_path / "x" / "p.nrrd"), str(tmp_path / "x" / "p.nrrd")]) == [
-        "x_p_nrrd", "x_p_nrrd_2"]
+        "p", "p_2"]
+    deep = [str(tmp_path / "x" / "a" / "s" / "p01.nii.gz"),
+            str(tmp_path / "y" / "s" / "p01.nii.gz")]
+    assert case_names(deep) == ["a_s_p01", "y_s_p01"]
+    # an input named as another's told-apart name: the plain one keeps it, in any order
+    named = ["siteA_p01.nii.gz", "siteA/p01.nii.gz", "siteB/p01.nii.gz"]
+    for order in (named, named[::-1], named[1:] + named[:1]):
+        got = dict(zip(order, case_names([str(tmp_path / n) for n in order])))
+        assert got == {"siteA_p01.nii.gz": "siteA_p01", "siteA/p01.nii.gz": "siteA_p01_2",
+                       "siteB/p01.nii.gz": "siteB_p01"}, order
+    # a folder name too long to prefix: cut, kept apart by a digest of the path
+    long = [str(tmp_path / ("a" * 120) / ("p" * 150 + ".nrrd")),
+            str(tmp_path / "b" / ("p" * 150 + ".nrrd"))]
+    got = case_names(long)
+    assert len(set(got)) == 2 and all(len(n.encode()) <= 200 for n in got)
+    assert got[1] == "b_" + "p" * 150
     # names that would leave the output folder, hide, or break a line
     assert case_name("/d/..nrrd") == "case" and case_name("/d/.nii.gz") == "nii.gz"
     assert case_name("/d/.hidden.nrrd") == "hidden" and case_name("/d/a\nb.nrrd") == "a_b"
@@ -69,7 +85,7 @@ def test_a_case_keeps_its_folder_when_the_cohort_grows_or_is_reordered(ct_path, 
     code, _o, err = _run(capsys, tmp_path / "siteB", tmp_path / "siteA", "-o", out, "--resume")
     assert code == 0 and computed == [os.path.join("siteB", "p01.nii.gz")], err
     assert "case siteB_p01 (another input is also named p01)" in err
-    assert "siteA_p01: written to %s, which holds its earlier result" % (out / "p01") in err
+    assert "siteA_p01: its earlier result is in %s (case p01)" % (out / "p01") in err
     assert "p01: kept from the earlier run in %s" % (out / "p01") in err
     assert sorted(os.listdir(str(out))) == ["cohort.csv", "p01", "siteB_p01"]
     rows = dict((r["case"], r) for r in csv.DictReader(open(str(out / "cohort.csv"))))
@@ -193,3 +209,72 @@ def test_a_mesh_written_to_a_full_disk_says_no_space_and_nothing_on_stderr(tmp_p
         pytest.skip("cannot mount a tmpfs here: %s" % done.stderr.strip())
     assert done.returncode == 0 and done.stdout.strip() == "errno %d" % errno.ENOSPC, done
     assert done.stderr == ""
+
+
+def test_cohort_csv_lists_only_results_made_alike_and_readable(ct_path, tmp_path, patched_models,
+                                                             capsys):
+    """Rows of earlier results made with other parameters are left out of cohort.csv (the same
+    scan read 143.6 against 1162.7 mm3 in one table), and so are report.json files that are cut
+    short or hand-edited (one ended the whole run as an internal error); each said in one line;
+    an earlier row whose input is gone is counted."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a", "b", "c", "d"):
+        shutil.copy(ct_path, str(folder / ("%s.nii.gz" % name)))
+    out = tmp_path / "out"
+    assert _run(capsys, folder, "-o", out)[0] == 0
+    report = out / "c" / "report.json"
+    report.write_text(report.read_text().replace('"negative_volume_mm3": ',
+                                                 '"negative_volume_mm3": "x", "was": '))
+    (out / "d" / "report.json").write_text('{"trunc')
+    os.remove(str(folder / "b.nii.gz"))
+    code, _o, err = _run(capsys, folder / "a.nii.gz", "-o", out, "--max-distance", "5")
+    assert code == 0 and _rows(out) == ["a"], err
+    assert "cohort.csv leaves out 1 earlier result(s) in %s made with another version, other " \
+           "parameters or other models: b" % out in err
+    assert "cohort.csv leaves out %s, %s: report.json not readable" % (out / "c", out / "d") in err
+    code, _o, err = _run(capsys, folder / "a.nii.gz", "-o", out)
+    assert code == 0 and _rows(out) == ["a", "b"], err
+    assert "also lists 1 case(s) an earlier run wrote into %s (1 of their inputs no longer " \
+           "there)" % out in err
+
+
+def test_the_same_input_by_another_path_or_a_folder_named_otherwise_in_case(
+        ct_path, tmp_path, patched_models, monkeypatch, capsys):
+    (tmp_path / "real").mkdir()
+    shutil.copy(ct_path, str(tmp_path / "real" / "p01.nii.gz"))
+    os.symlink(str(tmp_path / "real"), str(tmp_path / "link"))
+    out = tmp_path / "out"
+    assert _run(capsys, tmp_path / "link" / "p01.nii.gz", "-o", out)[0] == 0
+    computed, original = [], pipeline.run_case
+    monkeypatch.setattr(pipeline, "run_case", lambda *a, **k: computed.append(a))
+    code, _o, err = _run(capsys, tmp_path / "real" / "p01.nii.gz", "-o", out, "--resume")
+    assert code == 0 and computed == [] and "p01: kept from the earlier run" in err, err
+    assert sorted(os.listdir(str(out))) == ["cohort.csv", "p01"]
+    monkeypatch.setattr(pipeline, "run_case", original)
+    (tmp_path / "c1").mkdir()
+    shutil.copy(ct_path, str(tmp_path / "c1" / "P01.nii.gz"))   # another scan named P01
+    code, _o, err = _run(capsys, tmp_path / "c1" / "P01.nii.gz", "-o", out)
+    assert code == 0 and "P01: written to %s (%s holds another case)" % (
+        out / "P01_2", out / "p01") in err
+    assert sorted(_rows(out)) == ["P01_2", "p01"]
+
+
+def test_a_path_that_is_not_utf8_fails_its_case_only(ct_path, tmp_path, patched_models, capsys):
+    """SimpleITK / GDCM abort the whole process (rc 134) on a path with bytes that are not
+    UTF-8: that case fails with the reason, the others are measured."""
+    folder = tmp_path / "in"
+    bad = os.path.join(str(folder), b"\xffsite".decode("utf-8", "surrogateescape"))
+    try:
+        os.makedirs(bad)
+    except (OSError, UnicodeEncodeError):
+        pytest.skip("this file system does not store such names")
+    shutil.copy(ct_path, os.path.join(bad, "p01.nii.gz"))
+    shutil.copy(ct_path, str(folder / "a.nii.gz"))
+    out = tmp_path / "out"
+    code, _o, err = _run(capsys, folder, "-o", out)
+    assert code == 0, err
+    rows = dict((r["case"], r) for r in csv.DictReader(open(str(out / "cohort.csv"),
+                                                            encoding="utf-8")))
+    assert rows["a"]["status"] == "ok"
+    assert rows["_site"]["status"] == "failed" and "not valid UTF-8" in rows["_site"]["error"]

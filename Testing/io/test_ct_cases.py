@@ -57,10 +57,23 @@ def test_a_folder_per_patient_is_a_case_each(tmp_path):
         (cohort / patient).mkdir(parents=True)
         sitk.WriteImage(truth, str(cohort / patient / name))
     (cohort / "pat03" / "notes.txt").write_text("not an image")
-    assert [n for n, _ in find_cases([str(cohort)])] == ["pat01_ct", "pat02_ct", "pat03_ct"]
+    assert [n for n, _ in find_cases([str(cohort)])] == ["pat01", "pat02", "pat03"]
     write_dicom_series(truth, str(cohort / "pat04"))
-    cases = find_cases([str(cohort)])
-    assert [n for n, _ in cases] == ["pat01_ct", "pat02_ct", "pat03_ct", "pat04"]
+    # label maps beside the CTs and a results folder written into the cohort are no cases
+    sitk.WriteImage(sitk.Cast(truth > 0, sitk.sitkUInt8), str(cohort / "pat01" / "labels.nii.gz"))
+    sitk.WriteImage(sitk.Cast(truth > 0, sitk.sitkUInt8), str(cohort / "pat02" / "ct_seg.nrrd"))
+    (cohort / "pat05").mkdir()
+    sitk.WriteImage(truth, str(cohort / "pat05" / "ct.nrrd"))
+    sitk.WriteImage(truth, str(cohort / "pat05" / "ct2.nrrd"))   # two CTs: named with their folder
+    (cohort / "done").mkdir()
+    (cohort / "done" / "report.json").write_text("{}")
+    sitk.WriteImage(truth, str(cohort / "done" / "labels.nii.gz"))
+    skipped = []
+    cases = find_cases([str(cohort)], skipped=skipped)
+    assert [n for n, _ in cases] == ["pat01", "pat02", "pat03", "pat04", "pat05_ct", "pat05_ct2"]
+    assert sorted(os.path.relpath(p, str(cohort)) for p in skipped) == [
+        "done", os.path.join("pat01", "labels.nii.gz"), os.path.join("pat02", "ct_seg.nrrd")]
     assert [os.path.relpath(p, str(cohort)) for _, p in cases] == [
         os.path.join("pat01", "ct.nrrd"), os.path.join("pat02", "ct.nrrd"),
-        os.path.join("pat03", "ct.nii.gz"), "pat04"]
+        os.path.join("pat03", "ct.nii.gz"), "pat04", os.path.join("pat05", "ct.nrrd"),
+        os.path.join("pat05", "ct2.nrrd")]

@@ -23,6 +23,7 @@ import os
 import sys
 
 from ..errors import InputError
+from ..io.case_names import identity
 from ..io.results_folder import REPORT
 
 SAME = ("version", "parameters", "models", "model_sha256")   # what the numbers depend on
@@ -52,52 +53,105 @@ def check_places(cases, out_dir):
 
 
 def earlier_results(out_dir):
-    """{folder name: report} of the case folders in ``out_dir`` holding a report.json (earlier
-    runs' results, written all or nothing), sorted by name; {} when there are none."""
+    """({folder name: report}, [folder names]) of the case folders in ``out_dir`` holding a
+    report.json (earlier runs' results, written all or nothing), sorted by name: the reports
+    that read as results, and the folders whose report.json does not (cut short, hand-edited:
+    before, one such file ended the whole run as an internal error)."""
     try:
         names = sorted(os.listdir(out_dir))
     except OSError:
-        return {}
-    found = {}
+        return {}, []
+    found, unreadable = {}, []
     for name in names:
+        if not os.path.isfile(os.path.join(out_dir, name, REPORT)):
+            continue
         report = _report(os.path.join(out_dir, name))
-        if report is not None:
+        if _reads_as_result(name, report):
             found[name] = report
-    return found
+        else:
+            unreadable.append(name)
+    return found, unreadable
+
+
+def _reads_as_result(name, report):
+    """Whether ``report`` (a dict or None) gives a cohort.csv row."""
+    from ..report.cohort_csv import cohort_row
+
+    if report is None:
+        return False
+    try:
+        cohort_row(name, made_from(report), report, seconds=report_seconds(report))
+        return True
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return False
+
+
+def report_seconds(report):
+    """The computing time a report.json holds (``timings_s.total``), 0.0 when it holds none."""
+    total = (report.get("timings_s") or {}).get("total")
+    return float(total) if isinstance(total, (int, float)) else 0.0
 
 
 def made_from(report):
     """The input (absolute path) a report was made from: ``inputs.ct`` (a label map measured
     alone: ``inputs.labels``), or None."""
-    inputs = report.get("inputs") or {}
-    return inputs.get("ct") or inputs.get("labels")
+    inputs = report.get("inputs")
+    if not isinstance(inputs, dict):
+        return None
+    found = inputs.get("ct") or inputs.get("labels")
+    return found if isinstance(found, str) else None
+
+
+def same_input(report, path):
+    """Whether ``report`` was made from ``path``: the same absolute path, or the same file or
+    folder reached another way (a symlinked folder, a hard link)."""
+    made = made_from(report)
+    return made is not None and (made == os.path.abspath(path) or
+                                 (os.path.exists(made) and identity(made) == identity(path)))
+
+
+def made_otherwise(report, expected):
+    """Why ``report`` is not a result this run would make (another nvseg version, other
+    parameters, other networks: :data:`SAME`), or None. ``expected``: {key: value} of SAME."""
+    for key in SAME:
+        if key.startswith("model") and "models" not in report:
+            continue                            # stopped by the scan's gate: no network ran
+        if json.dumps(report.get(key), sort_keys=True) != json.dumps(expected.get(key),
+                                                                     sort_keys=True):
+            return "other %s" % SAME_WORDS[key]
+    return None
 
 
 def case_folder(out_dir, case, path, taken, earlier=None):
     """(name, folder) of a case's output. The folder of ``earlier`` (:func:`earlier_results`)
     holding a result of the same input when there is one not taken in this run (``case``'s own
-    first); else ``out_dir/<case>``, unless that name is already taken in this run (compared
-    without case: macOS and Windows file systems; ``cohort.csv`` is taken) or the folder holds
-    the result of another input (report.json ``inputs.ct``): then ``<case>_2``, ``<case>_3``,
-    ... An earlier result of another input is never overwritten; a line on stderr says where the
-    case went. ``taken``: {lower-case name: folder name} of this run's cases so far (updated)."""
+    first); else ``out_dir/<case>``, unless that name is already taken in this run or by a
+    folder there named otherwise in case (macOS and Windows file systems; ``cohort.csv`` is
+    taken) or the folder holds the result of another input (report.json ``inputs.ct``): then
+    ``<case>_2``, ``<case>_3``, ... An earlier result of another input is never overwritten; a
+    line on stderr says where the case went. ``taken``: {lower-case name: folder name} of this
+    run's cases so far (updated)."""
     taken.setdefault("cohort.csv", "cohort.csv")
-    wanted = os.path.abspath(path)
     same = sorted((name != case, name) for name, report in (earlier or {}).items()
-                  if made_from(report) == wanted and name.lower() not in taken)
+                  if name.lower() not in taken and same_input(report, path))
     if same:
         name = same[0][1]
         taken[name.lower()] = name
         if name != case:
-            print("nvseg: %s: written to %s, which holds its earlier result" % (
-                case, os.path.join(out_dir, name)), file=sys.stderr)
+            print("nvseg: %s: its earlier result is in %s (case %s)" % (
+                case, os.path.join(out_dir, name), name), file=sys.stderr)
         return name, os.path.join(out_dir, name)
+    try:
+        existing = dict((n.lower(), n) for n in os.listdir(out_dir))
+    except OSError:
+        existing = {}
     name, number = case, 2
-    while name.lower() in taken or _other_input(os.path.join(out_dir, name), path):
+    while (name.lower() in taken or existing.get(name.lower(), name) != name
+           or _other_input(os.path.join(out_dir, name), path)):
         name, number = "%s_%d" % (case, number), number + 1
     taken[name.lower()] = name
     if name != case:
-        holder = taken.get(case.lower(), case)   # the folder as this run named it (A for a)
+        holder = taken.get(case.lower(), existing.get(case.lower(), case))
         print("nvseg: %s: written to %s (%s holds another case)" % (
             case, os.path.join(out_dir, name), os.path.join(out_dir, holder)), file=sys.stderr)
     return name, os.path.join(out_dir, name)
@@ -115,8 +169,10 @@ def _report(folder):
 
 def _other_input(folder, path):
     """Whether ``folder`` holds a report.json made from an input other than ``path``."""
+    if not os.path.isfile(os.path.join(folder, REPORT)):
+        return False
     report = _report(folder)
-    return report is not None and made_from(report) != os.path.abspath(path)
+    return report is None or not same_input(report, path)
 
 
 def newest_change(path):
@@ -169,22 +225,15 @@ def earlier_report(folder, path, expected):
     report_path = os.path.join(folder, REPORT)
     if not os.path.isfile(report_path):
         return None, None                       # nothing there: simply computed
-    try:
-        with open(report_path) as handle:
-            report = json.load(handle)
-    except (OSError, ValueError):
+    report = _report(folder)
+    if not _reads_as_result(os.path.basename(folder), report):
         return None, "its earlier report.json cannot be read"
-    if not isinstance(report, dict):
-        return None, "its earlier report.json is not a report"
-    if (report.get("inputs") or {}).get("ct") != os.path.abspath(path):
-        return None, "the earlier result was made from %s" % (
-            (report.get("inputs") or {}).get("ct") or "another input")
-    for key in SAME:
-        if key.startswith("model") and "models" not in report:
-            continue                            # stopped by the scan's gate: no network ran
-        if json.dumps(report.get(key), sort_keys=True) != json.dumps(expected.get(key),
-                                                                     sort_keys=True):
-            return None, "the earlier result was made with other %s" % SAME_WORDS[key]
+    if not same_input(report, path):
+        return None, "the earlier result was made from %s" % (made_from(report) or
+                                                              "another input")
+    otherwise = made_otherwise(report, expected)
+    if otherwise:
+        return None, "the earlier result was made with %s" % otherwise
     if newest_change(path) > os.path.getmtime(report_path):
         return None, "the input changed after the earlier result was written"
     return report, None

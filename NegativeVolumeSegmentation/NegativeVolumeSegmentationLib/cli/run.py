@@ -21,7 +21,7 @@ import time
 
 from .. import __version__
 from .. import options as O
-from ..errors import InputError, ModelError, error_line
+from ..errors import InputError, ModelError, check_utf8_path, error_line
 from ..report.cohort_csv import cohort_row, summary, write_cohort_csv
 from . import case_outputs
 
@@ -102,21 +102,24 @@ def run(args):
     from ..inference.device import choose_device
     from ..inference.models import load_models
     from ..io import results_folder
-    from ..io.case_names import case_name
     from ..io.ct import find_cases
 
     options = O.from_arguments(args, segment=True)
     for line in O.unused(options):
         print("nvseg: " + line, file=sys.stderr)
-    repeated = []
-    cases = find_cases(args.inputs, repeated)
+    repeated, skipped, renamed = [], [], {}
+    cases = find_cases(args.inputs, repeated, skipped, renamed)
     for path, kept in repeated:
         print("nvseg: %s: the same input as %s; measured once" % (path, kept), file=sys.stderr)
+    if skipped:
+        print("nvseg: not measured: %s (named as label maps, or results written there)"
+              % ", ".join(skipped), file=sys.stderr)
     for case, path in cases:
-        if case != case_name(path):
+        if path in renamed:
             print("nvseg: %s: case %s (another input is also named %s)" % (path, case,
-                                                                         case_name(path)),
+                                                                         renamed[path]),
                   file=sys.stderr)
+    check_utf8_path(args.output, "output folder")
     case_outputs.check_places(cases, os.path.abspath(args.output))
     progress_file = getattr(args, "progress_file", None)
     if progress_file:
@@ -127,11 +130,11 @@ def run(args):
     out_dir = results_folder.check_writable(args.output)   # created once the models loaded
     results_folder.check_replaceable(os.path.join(out_dir, "cohort.csv"))
     resume = getattr(args, "resume", False)
-    earlier, taken = case_outputs.earlier_results(out_dir), {}
+    (earlier, unreadable), taken = case_outputs.earlier_results(out_dir), {}
     cases = [(case_outputs.case_folder(out_dir, case, path, taken, earlier), path)
              for case, path in cases]
     again = sum(1 for (name, _f), path in cases if name in earlier
-                and case_outputs.made_from(earlier[name]) == os.path.abspath(path))
+                and case_outputs.same_input(earlier[name], path))
     if again and not resume and len(cases) > 1:   # a cohort computed again costs hours
         print("nvseg: %d of %d case(s) have results in %s from an earlier run: computed again "
               "(--resume keeps those made the same way)" % (again, len(cases), out_dir),
@@ -146,8 +149,10 @@ def run(args):
             results_folder.append_progress(progress_file, {"case": case, "case_index": case_index[0],
                                              "cases": len(cases), "stage": stage})
 
-    expected = dict(models.provenance() if resume else {},
+    expected = dict(models.provenance() if resume or earlier else {},   # (no network yet)
                     version=__version__, parameters=options.report_parameters())
+    listed = dict((name, report) for name, report in earlier.items()   # cohort.csv: made alike
+                  if case_outputs.made_otherwise(report, expected) is None)
     rows, failures = [], 0
     try:
         for index, ((case, folder), path) in enumerate(cases):
@@ -160,13 +165,13 @@ def run(args):
             if kept is not None:
                 print("nvseg: %s: kept from the earlier run in %s" % (case, folder), file=sys.stderr)
                 rows.append(cohort_row(case, path, kept,
-                                 seconds=(kept.get("timings_s") or {}).get("total", 0.0)))
+                                 seconds=case_outputs.report_seconds(kept)))
                 _print_case(case, kept)
             else:
                 failures += _run_one(case, path, folder, rows, models, options, choice, progress,
                                      many=len(cases) > 1)
             case_bar.update(1)
-            _write_rows(rows, earlier, out_dir)
+            _write_rows(rows, listed, out_dir)
     except KeyboardInterrupt:
         results_folder.remove_empty(made)   # interrupted before any case was written
         raise KeyboardInterrupt("%d of %d cases done%s; run it again with --resume to go on"
@@ -175,10 +180,8 @@ def run(args):
     finally:
         stage_bar.close()
         case_bar.close()
-    others = len(_earlier_rows(rows, earlier))
-    if others and failures < len(cases):   # (a failed run's stderr: its one line)
-        print("nvseg: cohort.csv also lists %d case(s) an earlier run wrote into %s"
-              % (others, out_dir), file=sys.stderr)
+    if failures < len(cases):   # (a failed run's stderr: its one line)
+        _say_earlier(rows, earlier, listed, unreadable, out_dir)
     if len(cases) > 1:
         print("%s; %s" % (summary(rows), os.path.join(out_dir, "cohort.csv")))
     if failures == len(cases):
@@ -194,12 +197,34 @@ def run(args):
 
 
 def _earlier_rows(rows, earlier):
-    """cohort.csv rows of the earlier results in OUT_DIR (:func:`.case_outputs.earlier_results`)
-    whose folders this run has not written (or tried to) so far."""
-    done = set(row["case"].lower() for row in rows)
+    """cohort.csv rows of the earlier results ``earlier`` ({folder name: report}) whose folders
+    this run has not written (or tried to) so far."""
+    done = set(row["case"] for row in rows)
     return [cohort_row(name, case_outputs.made_from(report), report,
-                       seconds=(report.get("timings_s") or {}).get("total", 0.0))
-            for name, report in earlier.items() if name.lower() not in done]
+                       seconds=case_outputs.report_seconds(report))
+            for name, report in earlier.items() if name not in done]
+
+
+def _say_earlier(rows, earlier, listed, unreadable, out_dir):
+    """One line each: the earlier results cohort.csv lists beside this run's (how many of their
+    inputs are gone), those it leaves out as made otherwise, the unreadable ones."""
+    done = set(row["case"] for row in rows)
+    shown = [name for name in listed if name not in done]
+    if shown:
+        gone = sum(1 for name in shown if not os.path.exists(
+            case_outputs.made_from(listed[name]) or ""))
+        print("nvseg: cohort.csv also lists %d case(s) an earlier run wrote into %s%s"
+              % (len(shown), out_dir, " (%d of their inputs no longer there)" % gone
+                 if gone else ""), file=sys.stderr)
+    other = [name for name in earlier if name not in listed and name not in done]
+    if other:
+        print("nvseg: cohort.csv leaves out %d earlier result(s) in %s made with another "
+              "version, other parameters or other models: %s" % (len(other), out_dir,
+                                                                  ", ".join(other)),
+              file=sys.stderr)
+    if unreadable:
+        print("nvseg: cohort.csv leaves out %s: report.json not readable as a result"
+              % ", ".join(os.path.join(out_dir, n) for n in unreadable), file=sys.stderr)
 
 
 def _write_rows(rows, earlier, out_dir):

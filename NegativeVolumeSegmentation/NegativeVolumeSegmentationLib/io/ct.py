@@ -26,9 +26,10 @@ from .dicom_series import series_record  # noqa: F401 (re-exported for the pipel
 from .dicom_series import tag_image
 from .nifti_data import check_nifti_data  # noqa: F401 (re-exported for segmentation_files)
 from .nifti_data import NO_ORIENTATION, unoriented_nifti
-from .case_names import CT_EXTENSIONS, case_names, identity, image_extension
+from .case_names import (CT_EXTENSIONS, case_name, case_names, identity, image_extension,
+                         is_label_name)
 from .quiet import quiet_libraries
-from ..errors import InputError
+from ..errors import InputError, check_utf8_path, one_line
 from ..hounsfield import AIR_HU, BONE_HU, SAMPLE_VOXELS
 from ..hounsfield import MAX_HU as MAX_PLAUSIBLE_HU, MIN_HU as MIN_PLAUSIBLE_HU
 
@@ -190,7 +191,8 @@ def read_ct(path):
     """
     name = str(path)
     if not os.path.exists(path):
-        raise InputError("%s: no such file or folder" % name)
+        raise InputError("%s: no such file or folder" % one_line(name))
+    check_utf8_path(path, "CT")
     if os.path.isdir(path):
         cohort = is_cohort_folder(path)
         image, warnings, series = read_dicom_folder(path, name, below=not cohort)
@@ -248,25 +250,52 @@ def _listed(folder):
         raise InputError("%s: cannot read folder: %s" % (folder, os_reason(error)))
 
 
-def _case_entries(folder):
+def _utf8(path):
+    """Whether ``path`` is valid UTF-8 (bytes that are not are kept by Python as surrogates)."""
+    try:
+        path.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def _add_file(path, files, skipped):
+    """A CT file found in a folder: to ``files``, or, named as a label map, to ``skipped``."""
+    if not is_label_name(path):
+        files.append(path)
+    elif skipped is not None:
+        skipped.append(path)
+
+
+def _case_entries(folder, skipped=None):
     """(CT files, subfolders) of ``folder`` that are cases when it is a cohort folder: its CT
     files and those of its subfolders without DICOM files (a folder per patient: ``pat01/
-    ct.nrrd``, named ``pat01_ct`` where names collide), and its subfolders with DICOM files at
-    any depth down to :data:`.dicom_files.SEARCH_DEPTH` or that cannot be read (their case then
-    fails visibly); each list sorted by name."""
+    ct.nrrd``), and its subfolders with DICOM files at any depth down to
+    :data:`.dicom_files.SEARCH_DEPTH` or that cannot be read (their case then fails visibly);
+    each list sorted by name. Files named as label maps (:func:`.case_names.is_label_name`) and
+    subfolders holding a report.json (results written there) are not cases: ``skipped``, a
+    list, receives them."""
     files, folders = [], []
     for entry in _listed(folder):
         full = os.path.join(folder, entry)
         if entry.startswith("."):
             continue
-        if _is_case_file(full):
-            files.append(full)
+        if not _utf8(full):   # GDCM aborts the process on it: a case that fails with the reason
+            if os.path.isdir(full) or image_extension(full):
+                (folders if os.path.isdir(full) else files).append(full)
+        elif _is_case_file(full):
+            _add_file(full, files, skipped)
+        elif os.path.isdir(full) and os.path.isfile(os.path.join(full, "report.json")):
+            if skipped is not None:
+                skipped.append(full)
         elif os.path.isdir(full) and (not os.access(full, os.R_OK | os.X_OK)
                                       or dicom_folders(full, limit=1) or dicom_series(full)):
             folders.append(full)
         elif os.path.isdir(full):   # before, "folder holds no CT files" or left out unsaid
-            files.extend(p for p in (os.path.join(full, e) for e in _listed(full)
-                                     if not e.startswith(".")) if _is_case_file(p))
+            for inner in _listed(full):
+                path = os.path.join(full, inner)
+                if not inner.startswith(".") and _is_case_file(path):
+                    _add_file(path, files, skipped)
     return files, folders
 
 
@@ -288,7 +317,7 @@ def is_cohort_folder(folder):
     return _cohort(folder, *_case_entries(folder))
 
 
-def _expand_folder(folder):
+def _expand_folder(folder, skipped=None):
     """Cases inside a folder, sorted by name: the folder itself when it holds a DICOM series and
     no other cases, or when it holds no CT file and all the DICOM files below it belong to one
     study (a study's series in subfolders, a CD of one study; none of them unreadable); else its
@@ -296,7 +325,7 @@ def _expand_folder(folder):
     :data:`.dicom_files.SEARCH_DEPTH` or unreadable (one case each: a patient's or a study's
     folder), and, first, the folder itself when it holds DICOM files of its own beside them (a
     cohort folder: :func:`is_cohort_folder`)."""
-    files, folders = _case_entries(folder)
+    files, folders = _case_entries(folder, skipped)
     own = bool(dicom_series(folder))
     if own and not _cohort(folder, files, folders):
         return [folder]
@@ -310,23 +339,41 @@ def _expand_folder(folder):
     return cases
 
 
-def find_cases(paths, repeated=None):
+def find_cases(paths, repeated=None, skipped=None, renamed=None):
     """Expand inputs into a list of (case name, path) for batch processing.
 
     Each input is a CT file, a DICOM folder (a series, or one study's series in it or in its
-    subfolders), or a folder of cases (CT files and subfolders with DICOM files below them:
-    :func:`_expand_folder`), named by :func:`case_names` (told apart by folder or file ending
-    where they would collide). A path that is the same file or folder as one before it (the
-    same input twice, a link or hard link to it) is measured once: ``repeated``, a list, receives (that path,
-    the path kept). Missing inputs raise InputError.
+    subfolders), or a folder of cases (CT files, in it or in a folder per patient, and
+    subfolders with DICOM files below them: :func:`_expand_folder`; ``skipped``, a list,
+    receives the files named as label maps and the result folders found there), named by
+    :func:`.case_names.case_names` (the one CT file of a patient's folder by that folder, several
+    as ``<folder>_<file>``; names that would collide told apart by folder or file ending). A
+    path that is the same file or folder as one before it (the same input twice, a link or hard
+    link to it) is measured once: ``repeated``, a list, receives (that path, the path kept).
+    ``renamed``, a dict, receives {path: the name it shares} for the names told apart. Missing
+    inputs raise InputError.
     """
     if isinstance(paths, str):
         paths = [paths]
-    found = []
+    found, preferred = [], {}
     for path in paths:
         if not os.path.exists(path):
-            raise InputError("%s: no such file or folder" % path)
-        found.extend(_expand_folder(path) if os.path.isdir(path) else [path])
+            raise InputError("%s: no such file or folder" % one_line(path))
+        check_utf8_path(path, "input")
+        if not os.path.isdir(path):
+            found.append(path)
+            continue
+        inside = _expand_folder(path, skipped)
+        found.extend(inside)
+        patients = {}
+        for case in inside:   # files in a patient's folder inside the input folder
+            holder = os.path.dirname(case)
+            if not os.path.isdir(case) and os.path.normpath(holder) != os.path.normpath(path):
+                patients.setdefault(holder, []).append(case)
+        for holder, cases in patients.items():   # pat01/ct.nrrd: pat01; two: pat01_ct, ...
+            patient = os.path.basename(holder)
+            preferred.update((c, patient if len(cases) == 1
+                              else "%s_%s" % (patient, case_name(c))) for c in cases)
     kept, seen = [], {}
     for path in found:
         key = identity(path)
@@ -336,4 +383,4 @@ def find_cases(paths, repeated=None):
             continue
         seen[key] = path
         kept.append(path)
-    return list(zip(case_names(kept), kept))
+    return list(zip(case_names(kept, preferred, renamed), kept))

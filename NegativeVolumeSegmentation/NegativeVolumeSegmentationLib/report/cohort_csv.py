@@ -40,7 +40,8 @@ def cohort_row(case, path, rep=None, error=None, seconds=0.0):
     ``path``: from its report (report.json's dict, or the Slicer Logic's result, which holds the
     same keys) or, for a case that failed, from its ``error``; ``seconds`` it took."""
     row = dict((key, "") for key in COLUMNS)
-    row.update(case=case, input=os.path.abspath(path) if path else "", seconds="%.2f" % seconds)
+    row.update(case=case, input=one_line(os.path.abspath(path)) if path else "",
+               seconds="%.2f" % seconds)
     if error is not None:
         row.update(status="failed", error=one_line(error))
         return row
@@ -79,7 +80,7 @@ def write_cohort_csv(rows, out_dir):
     writer.writeheader()
     writer.writerows(rows)
     with results_folder.staged_output(out_dir) as stage:
-        with open(os.path.join(stage, "cohort.csv"), "w", newline="") as handle:
+        with open(os.path.join(stage, "cohort.csv"), "w", newline="", encoding="utf-8") as handle:
             handle.write(text.getvalue())
     return os.path.join(out_dir, "cohort.csv")
 

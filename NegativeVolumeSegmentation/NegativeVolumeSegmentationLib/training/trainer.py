@@ -279,7 +279,7 @@ def _log_up_to(path, iteration):
                        and int(row[0]) <= iteration]
     if len(kept) < len(rows):
         with atomic_path(path, ".csv") as temporary:
-            with open(temporary, "w", newline="") as stream:
+            with open(temporary, "w", newline="", encoding="utf-8") as stream:
                 csv.writer(stream).writerows(kept)
 
 
