@@ -7,6 +7,10 @@ the same numbers or a clear reason why not):
 - ``fov_pad_-3024`` / ``fov_pad_-2048``: the voxels outside the largest axial circle set to the
   padding value some scanners write outside their reconstruction circle;
 - ``fov_pad_nan``: the same with NaN (float32): refused with one line;
+- ``circle_cut_left``: -3024 outside an axial circle centred 30 mm to the right of the
+  condyles' midpoint whose edge cuts the left condyle 6 mm lateral of its centre (a
+  reconstruction circle off the head's centre): the left side "not measurable" (before: NV
+  -11 .. -22 % with no word), the right as untouched;
 - ``float64``: the same voxels as 64-bit floats;
 - ``one_joint_left`` / ``one_joint_right``: the same voxels within 80 x 80 x 64 mm around one
   condyle (a small-field TMJ CBCT): that joint measured, the other "not measurable";
@@ -68,8 +72,8 @@ from real_ct_invariance import DEFAULT_CT, REPO, SIDES, percent, run_pipeline  #
 ONE_JOINT_FOV_MM = (80.0, 80.0, 64.0)
 CBCT_FOV_MM = (160.0, 120.0, 90.0)
 CBCT_BELOW_MM = 50.0   # the CBCT box reaches this far below the condyles (the rest above)
-PROBES = ("translated", "fov_pad_-3024", "fov_pad_-2048", "fov_pad_nan", "float64",
-          "one_joint_left", "one_joint_right", "cbct_0.5", "cbct_0.3", "cbct_0.25",
+PROBES = ("translated", "fov_pad_-3024", "fov_pad_-2048", "fov_pad_nan", "circle_cut_left",
+          "float64", "one_joint_left", "one_joint_right", "cbct_0.5", "cbct_0.3", "cbct_0.25",
           "scaled_0.85", "scaled_0.92", "scaled_1.08", "fov_top_15", "fov_top_17", "fov_top_20",
           "fov_top_22", "fov_bottom_10", "fov_bottom_15", "fov_bottom_20", "bone_0.6", "bone_1.25",
           "sharp_1", "offset_-60", "offset_+60", "motion_1", "motion_2", "metal_fillings",
@@ -152,6 +156,17 @@ def build_probe(scan, name, reference):
         array = sitk.GetArrayFromImage(scan).astype(np.float32 if np.isnan(value) else
                                                    sitk.GetArrayViewFromImage(scan).dtype)
         array[:, outside_axial_circle(scan)] = value
+        return _copy(array, scan)
+    if name == "circle_cut_left":
+        left, right = (np.asarray(reference[side]["condyle_center_lps_mm"], float)
+                       for side in ("left", "right"))
+        centre = 0.5 * (left + right) - np.array([30.0, 0.0, 0.0])   # LPS +x: the left
+        radius = left[0] - centre[0] + 6.0
+        array = sitk.GetArrayFromImage(scan)
+        index = np.indices(array.shape[1:])   # (y, x) of a slice; the scan stored in LPS order
+        x = scan.GetOrigin()[0] + index[1] * scan.GetSpacing()[0]
+        y = scan.GetOrigin()[1] + index[0] * scan.GetSpacing()[1]
+        array[:, np.hypot(x - centre[0], y - centre[1]) > radius] = -3024
         return _copy(array, scan)
     if name == "float64":
         return _copy(sitk.GetArrayFromImage(scan).astype(np.float64), scan)

@@ -21,7 +21,8 @@ import SimpleITK as sitk
 from .. import labels as L
 from ..engine.joint_bounds import MIN_SEATED_BEHIND_MM
 from ..engine.labelled_region import label_boxes, labelled_box, part_around
-from ..field_of_view import JOINT_MARGIN_MM, field_of_view_reason, superior_axis
+from ..field_of_view import (JOINT_MARGIN_MM, air_edge_reason, field_of_view_reason,
+                             superior_axis)
 from ..hounsfield import check_intensities
 from ..metal import check_metal
 from ..options import DEFAULTS
@@ -336,6 +337,9 @@ def gate_measured(nv, scan, warnings, volume_decides=True, more_reasons=None, ct
         metal, careful = check_metal(ct, part, part_image, side,
                                      values.get("condyle_center_lps_mm"))
         verdict.reasons[:0] = metal   # the cause of any other failure there
+        cut = air_edge_reason(ct, part == L.CONDYLE[side], part_image)
+        if cut:
+            verdict.reasons.insert(len(metal), cut)
         if metal:
             metal_in.add(side)
         verdict.cautions.extend("%s side: %s" % (side, c) for c in careful)
