@@ -25,7 +25,7 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
 
-from .engine.labelled_region import lps_points
+from .engine.labelled_region import lps_points, values_at
 from .labels import CONDYLAR_HEAD_MM
 
 JOINT_MARGIN_MM = 5.0       # joint space (2-3 mm, up to ~4 mm) + fossa roof cortex (>= 1 mm)
@@ -51,8 +51,6 @@ def air_edge_reason(ct, mc, image):
     boolean on ``image``'s grid): the field of view (a reconstruction circle) cuts the joint;
     else None (also without a CT). The networks stop the condyle short of the padding, so its
     outer voxels alone read it over 4 mm2 only."""
-    from .metal import values_at
-
     if ct is None or not np.any(mc):
         return None
     spacing = np.asarray(image.GetSpacing(), float)[::-1]          # z, y, x

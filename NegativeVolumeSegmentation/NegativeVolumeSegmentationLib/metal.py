@@ -30,7 +30,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from . import labels as L
-from .engine.labelled_region import lps_points
+from .engine.labelled_region import lps_points, values_at
 from .engine.measurement_grid import corner_indices
 from .field_of_view import condylar_head
 from .labels import CONDYLAR_HEAD_MM
@@ -65,18 +65,6 @@ def metal_points(ct, around):
     if kji[0].size == 0:
         return np.zeros((0, 3)), voxel_mm3
     return lps_points(ct, (kji[0] + lo[2], kji[1] + lo[1], kji[2] + lo[0])), voxel_mm3
-
-
-def values_at(array, image, points):
-    """The value (nearest voxel) of ``array`` (z, y, x on ``image``'s grid: labels or HU) at
-    each LPS point; 0 outside the grid."""
-    direction = np.asarray(image.GetDirection(), float).reshape(3, 3)
-    ijk = (points - np.asarray(image.GetOrigin(), float)) @ direction
-    ijk = np.round(ijk / np.asarray(image.GetSpacing(), float)).astype(int)
-    inside = np.all((ijk >= 0) & (ijk < np.asarray(image.GetSize())), axis=1)
-    out = np.zeros(len(points), dtype=array.dtype)
-    out[inside] = array[ijk[inside, 2], ijk[inside, 1], ijk[inside, 0]]
-    return out
 
 
 def _touching(label_array, image, points, value, reach_mm):

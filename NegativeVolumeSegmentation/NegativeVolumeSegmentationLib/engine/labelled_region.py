@@ -21,6 +21,18 @@ def lps_points(image, kji):
     return idx @ scale.T + np.asarray(image.GetOrigin(), float)
 
 
+def values_at(array, image, points):
+    """The value (nearest voxel) of ``array`` (z, y, x on ``image``'s grid: labels or HU) at
+    each LPS point; 0 outside the grid."""
+    direction = np.asarray(image.GetDirection(), float).reshape(3, 3)
+    ijk = (points - np.asarray(image.GetOrigin(), float)) @ direction
+    ijk = np.round(ijk / np.asarray(image.GetSpacing(), float)).astype(int)
+    inside = np.all((ijk >= 0) & (ijk < np.asarray(image.GetSize())), axis=1)
+    out = np.zeros(len(points), dtype=array.dtype)
+    out[inside] = array[ijk[inside, 2], ijk[inside, 1], ijk[inside, 0]]
+    return out
+
+
 def working_margin_mm(max_distance, mode, cube_mm):
     """mm around the labels that measuring one joint looks at: the rays' reach plus
     ``ROI_MARGIN_MM`` (the paper mode's cube reaches half its edge)."""
