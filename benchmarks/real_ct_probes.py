@@ -42,6 +42,9 @@ the same numbers or a clear reason why not):
   across the 1 mm slices), resampled back onto its own grid (a thick-slice series exported as an
   "isotropic" volume: the grid says 1 mm, the detail is the thick slices'); ``thick_<mm>``: slices
   <mm> thick on the scan's own 1 mm grid (overlapping reconstruction, no resampling);
+- ``interpolated_<n>``, ``copied_<n>``, ``noise_<side>_<hu>`` (benchmarks/scan_artifacts.py):
+  <n> slices at the condyles' top interpolated or copied from their neighbours (a series with
+  slices missing, its gap filled by the loader); low-dose noise around one joint;
 - ``metal_*`` (benchmarks/metal_artifacts.py: metal and its streaks): ``metal_fillings``, amalgam
   in the molars 41 mm below the joints; ``metal_plate_left_<mm>``, a titanium miniplate with two
   screws on the left condylar neck, from <mm> to <mm> + 18 below the condyle's centre (numbers
@@ -67,6 +70,7 @@ import SimpleITK as sitk
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ct_variants import head_mask_stats  # noqa: E402
+import scan_artifacts  # noqa: E402
 from real_ct_invariance import DEFAULT_CT, REPO, SIDES, percent, run_pipeline  # noqa: E402
 
 ONE_JOINT_FOV_MM = (80.0, 80.0, 64.0)
@@ -81,7 +85,9 @@ PROBES = ("translated", "fov_pad_-3024", "fov_pad_-2048", "fov_pad_nan", "circle
           "metal_prosthesis_left", "cupping_0.1", "cupping_0.2", "rings_50", "rings_100",
           "noise_80", "noise_150", "slices_2_linear", "slices_3_linear", "slices_4_linear",
           "slices_5_linear", "slices_6_linear", "slices_3_bspline", "slices_5_bspline", "thick_2",
-          "thick_3", "thick_4", "thick_5", "blanked_left", "turned_180")
+          "thick_3", "thick_4", "thick_5", "blanked_left", "turned_180", "interpolated_1",
+          "interpolated_2", "interpolated_3", "interpolated_4", "copied_1", "copied_2",
+          "noise_200", "noise_250", "noise_right_200+interpolated_3")
 PLATE_MM = 18.0         # metal_plate_left_<mm>: the plate's length along the neck
 PROSTHESIS_TOP_MM = 8.0  # the metal head's top above the condyle's centre (the real head's left
                          # condyle: its top 8.5 mm above the centre of its 15 mm cut)
@@ -202,6 +208,14 @@ def build_probe(scan, name, reference):
         return _metal_probe(scan, name, reference)
     if name.startswith("blanked_"):
         return blanked_joint(scan, name[len("blanked_"):], reference)
+    if name.startswith(("interpolated_", "copied_")):
+        how, count = name.split("_")
+        return scan_artifacts.made_slices(
+            scan, [reference[s]["condyle_center_lps_mm"] for s in SIDES], int(count), how)
+    if name.startswith(("noise_left_", "noise_right_")):
+        _noise, side, hu = name.split("_")
+        return scan_artifacts.joint_noise(scan, reference[side]["condyle_center_lps_mm"],
+                                          float(hu))
     if name.startswith(("bone_", "sharp_", "offset_", "motion_", "cupping_", "rings_", "noise_")):
         return _intensity_probe(scan, name, reference)
     if name.startswith(("slices_", "thick_")):
@@ -335,10 +349,16 @@ def main(argv=None):
     parser.add_argument("--without-slice-detail", action="store_true",
                         help="the quality gate without its check of the slices' detail (what "
                              "these scans read before it)")
+    parser.add_argument("--without-side-checks", action="store_true",
+                        help="the quality gate without its checks of made slices and noise at "
+                             "the joints (what these scans read before them)")
     args = parser.parse_args(argv)
+    from NegativeVolumeSegmentationLib import quality
     if args.without_slice_detail:
-        from NegativeVolumeSegmentationLib import quality
         quality.ct_slice_detail = lambda ct: None
+    if args.without_side_checks:
+        quality.check_made_slices = lambda *args: ([], [])
+        quality.check_noise = lambda *args: ([], [])
     scan = sitk.ReadImage(args.ct)
     models = load_models(device="cpu")
     options = RunOptions(device="cpu")

@@ -333,9 +333,10 @@ def measure_labels(source, options=None, progress=None, case=None, ct=None):
         warnings.extend(ct_warnings)
     if ct is not None:
         inputs["dicom_series"] = series_record(ct)   # None unless read from DICOM
-    acquired = ct_detail = reflection = None
+    acquired = ct_detail = reflection = own_grid_ct = None
     if ct is not None:
         acquired, ct_detail = _grid_of(ct), quality.ct_slice_detail(ct)
+        own_grid_ct = ct
         reflection = symmetry.head_reflection(ct)   # the head's own left-right axis, if whole
         ct, resampled = ct_on_label_grid(labels, ct)
         if not resampled:
@@ -357,7 +358,8 @@ def measure_labels(source, options=None, progress=None, case=None, ct=None):
         return _refused(quality.Verdict([turned]), ct, labels, warnings, timings, start, "cpu",
                         extra)
     # a user's label map may define the condyle's extent otherwise: its volume only cautions
-    sides, gate, cautions = quality.gate_measured(nv, scan, warnings, volume_decides=False, ct=ct)
+    sides, gate, cautions = quality.gate_measured(nv, scan, warnings, volume_decides=False, ct=ct,
+                                                  own_grid_ct=own_grid_ct)
     timings.update(nv.timings_s)
     timings["total"] = time.perf_counter() - start
     report = build_report(sides, warnings, timings, device="cpu", extra=extra, quality=gate,

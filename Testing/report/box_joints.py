@@ -39,3 +39,22 @@ def _labels(array, ref):
     image = sitk.GetImageFromArray(array)
     image.CopyInformation(ref)
     return image
+
+
+def grid_at(spacing, size_mm=(60.0, 40.0, 44.0), offset=0.0):
+    """Empty uint8 image of ``spacing`` mm voxels over ``size_mm`` (x, y centred on 0, z from
+    -26 mm), its voxel centres moved by ``offset`` mm along each axis (a CT's own grid)."""
+    size = [int(round(s / spacing)) for s in size_mm]
+    image = sitk.Image(size, sitk.sitkUInt8)
+    image.SetSpacing([spacing] * 3)
+    image.SetOrigin([-s / 2.0 + spacing / 2.0 + offset for s in size_mm[:2]]
+                    + [-26.0 + spacing / 2.0 + offset])
+    return image
+
+
+def coordinates(image):
+    """(x, y, z) LPS mm of ``image``'s voxel centres, as sparse (z, y, x) arrays (axes LPS's)."""
+    size = image.GetSize()
+    k, j, i = np.meshgrid(*[np.arange(n) for n in size[::-1]], indexing="ij", sparse=True)
+    o, s = image.GetOrigin(), image.GetSpacing()
+    return o[0] + s[0] * i, o[1] + s[1] * j, o[2] + s[2] * k

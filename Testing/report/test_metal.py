@@ -13,29 +13,12 @@ import SimpleITK as sitk
 from NegativeVolumeSegmentationLib import labels as L
 from NegativeVolumeSegmentationLib import metal, pipeline
 
+from box_joints import _box
+from box_joints import coordinates as _coordinates
+from box_joints import grid_at as _grid
+
 SIDE = L.LEFT
 CENTRE = (0.0, 0.0, -7.5)     # the box condyle's centre (LPS mm)
-
-
-def _coordinates(image):
-    size = image.GetSize()
-    k, j, i = np.meshgrid(*[np.arange(n) for n in size[::-1]], indexing="ij", sparse=True)
-    o, s = image.GetOrigin(), image.GetSpacing()
-    return o[0] + s[0] * i, o[1] + s[1] * j, o[2] + s[2] * k
-
-
-def _box(x, y, z, lo, hi):
-    return ((x >= lo[0]) & (x < hi[0]) & (y >= lo[1]) & (y < hi[1]) & (z >= lo[2])
-            & (z < hi[2]))
-
-
-def _grid(spacing, size_mm=(60.0, 40.0, 44.0), offset=0.0):
-    size = [int(round(s / spacing)) for s in size_mm]
-    image = sitk.Image(size, sitk.sitkUInt8)
-    image.SetSpacing([spacing] * 3)
-    image.SetOrigin([-s / 2.0 + spacing / 2.0 + offset for s in size_mm[:2]]
-                    + [-26.0 + spacing / 2.0 + offset])
-    return image
 
 
 CONDYLE_BOX = ((-8, -4, -15), (8, 4, 0))

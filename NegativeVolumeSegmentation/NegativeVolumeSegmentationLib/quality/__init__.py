@@ -6,7 +6,9 @@ Two levels (docs/method.md, "Quality gate", has the table of every check, its li
   enough for a joint space of 2-3 mm, and a CT in Hounsfield units (air, bone, not 8-bit data).
 - **side** (:func:`check_side`, after measuring): the joint lies inside the field of view
   (:mod:`.field_of_view`), the condyle sits under a temporal bone, the bones do not touch over a
-  large area, no metal is in the joint (:mod:`.metal`, with a CT), and (for the segmentations
+  large area, no metal is in the joint (:mod:`.metal`, with a CT), the CT's slices at the joint
+  were measured, not interpolated or copied (:mod:`.made_slices`), its noise there lets the
+  fossa roof be seen (:mod:`.noise`), and (for the segmentations
   this pipeline makes, whose MC extent is defined) the condyle volume is adult. A condyle on
   its articular eminence (mouth open) is a caution.
 
@@ -27,6 +29,8 @@ from ..hounsfield import check_intensities
 from ..metal import check_metal
 from ..options import DEFAULTS
 from ..slice_detail import slice_detail_mm
+from .made_slices import check_made_slices
+from .noise import check_noise
 from .segmentation import (CONDYLE_MAX_MM3, CONDYLE_MIN_MM3, CONTACT_AREA_MAX_MM2,  # noqa: F401
                            CONTACT_MIN_SPACE_MM, MAX_MIN_SPACE_MM, ROOF_HEIGHT_MM,
                            ROOF_RADIUS_MM, TB_MIN_THICK, condyle_pieces_caution,
@@ -44,6 +48,7 @@ SLICE_UNCERTAINTY_PERCENT = {"ct": 6, "label map": 9}   # what that caution says
 INPLANE_MAX_MM = 1.5        # anterior joint space 1.3 +- 0.2 mm: a wider pixel cannot hold a
                             # free voxel across it; a 15-20 mm condyle would be ~10 pixels wide
 INPLANE_CAUTION_MM = 0.8    # 1 mm pixels: NV from true labels -2.4 .. +4.0 % per joint
+INPLANE_UNCERTAINTY_PERCENT = 5   # what that caution says
 BOUNDED_MAX_MM = 0.5        # mode bounded: 0.1 mm of the facing part's edge moves its NV by
 #                             10-25 mm3; clinical grids gave errors beyond 5 % (method.md)
 DETAIL_MARGIN = 1.25        # the slices' detail read from the image (.slice_detail) is judged
@@ -136,8 +141,9 @@ def check_grid(image, mode=DEFAULTS["mode"], label_map=False, slice_detail=None)
                        "narrower than a pixel" % (spacing[0], spacing[1], INPLANE_MAX_MM))
     elif inplane > INPLANE_CAUTION_MM + GRID_TOLERANCE_MM:
         cautions.append(("in-plane pixels %.3g x %.3g mm (over %.3g mm): negative volume "
-                         "uncertain by up to ~5 %%" + COMPARE_SIDES)
-                        % (spacing[0], spacing[1], INPLANE_CAUTION_MM))
+                         "uncertain by up to ~%d %%" + COMPARE_SIDES)
+                        % (spacing[0], spacing[1], INPLANE_CAUTION_MM,
+                           INPLANE_UNCERTAINTY_PERCENT))
     if mode == "bounded" and max(inplane, slices) > BOUNDED_MAX_MM + GRID_TOLERANCE_MM:
         reasons.append("mode bounded needs voxels of at most %.3g mm (the edge of its joint "
                        "space is not reliable on coarser grids); this scan %.3g x %.3g x %.3g "
@@ -299,7 +305,7 @@ def _judge_pair(verdicts, sides, pair_reasons, stands_alone):
 
 
 def gate_measured(nv, scan, warnings, volume_decides=True, more_reasons=None, ct=None,
-                  pair_reasons=(), stands_alone=None):
+                  pair_reasons=(), stands_alone=None, own_grid_ct=None):
     """Side-level checks on a measured case (:class:`.engine.measure.NegativeVolumeResult`).
 
     A side that fails loses its values (None), its NV voxels in ``nv.labels`` and its meshes
@@ -311,7 +317,9 @@ def gate_measured(nv, scan, warnings, volume_decides=True, more_reasons=None, ct
     its own checks; when one fails its own, the other keeps its numbers with a caution where
     ``stands_alone`` (callable(values) -> bool: :func:`.inference.pair_check.stands_alone`)
     confirms its place, as in a scan of one joint.
-    ``ct``: the CT in HU around the joints, if any: metal in or near a joint (:mod:`.metal`).
+    ``ct``: the CT in HU around the joints, if any: metal in or near a joint (:mod:`.metal`);
+    ``own_grid_ct``: that CT on its own grid when ``ct`` was resampled onto the labels' (its
+    slices and noise are read there: :mod:`.made_slices`, :mod:`.noise`).
     Returns (sides, quality block, cautions); ``nv.labels`` and ``nv.meshes`` are changed in
     place.
     """
@@ -340,6 +348,14 @@ def gate_measured(nv, scan, warnings, volume_decides=True, more_reasons=None, ct
         cut = air_edge_reason(ct, part == L.CONDYLE[side], part_image)
         if cut:
             verdict.reasons.insert(len(metal), cut)
+        own = ct if own_grid_ct is None else own_grid_ct
+        made, made_careful = check_made_slices(
+            own, part_image, part == L.CONDYLE[side],
+            (SLICE_MAX_MM, SLICE_CAUTION_MM, SLICE_UNCERTAINTY_PERCENT["ct"]),
+            (INPLANE_MAX_MM, INPLANE_CAUTION_MM, INPLANE_UNCERTAINTY_PERCENT))
+        grainy, grainy_careful = check_noise(own, values.get("condyle_center_lps_mm"))
+        verdict.reasons.extend(made + grainy)
+        careful = list(careful) + made_careful + grainy_careful
         if metal:
             metal_in.add(side)
         verdict.cautions.extend("%s side: %s" % (side, c) for c in careful)
