@@ -118,9 +118,9 @@ def check_made_slices(ct, image, mc, slice_limits, inplane_limits):
     superior = superior_axis(ct)[0]
     for axis, run, gap in made_gaps(ct, image, mc):
         limit, caution, percent = slice_limits if axis == superior else inplane_limits
-        seen = ("%d %s at the joint interpolated or copied from their neighbours (a gap in the "
+        seen = ("%d %s at the joint interpolated or copied from %s neighbours (a gap in the "
                 "series filled by the loader?): measured slices %.3g mm apart there"
-                % (run, "slice" if run == 1 else "slices", gap))
+                % (run, "slice" if run == 1 else "slices", "its" if run == 1 else "their", gap))
         if gap > limit + 1e-6:
             reasons.append("%s (limit %.3g mm): the 2-3 mm joint space is not resolved"
                            % (seen, limit))
