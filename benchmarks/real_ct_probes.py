@@ -87,7 +87,7 @@ PROBES = ("translated", "fov_pad_-3024", "fov_pad_-2048", "fov_pad_nan", "circle
           "slices_5_linear", "slices_6_linear", "slices_3_bspline", "slices_5_bspline", "thick_2",
           "thick_3", "thick_4", "thick_5", "blanked_left", "turned_180", "interpolated_1",
           "interpolated_2", "interpolated_3", "interpolated_4", "copied_1", "copied_2",
-          "noise_200", "noise_250", "noise_right_200+interpolated_3")
+          "noise_200", "noise_250", "noise_right_200")
 PLATE_MM = 18.0         # metal_plate_left_<mm>: the plate's length along the neck
 PROSTHESIS_TOP_MM = 8.0  # the metal head's top above the condyle's centre (the real head's left
                          # condyle: its top 8.5 mm above the centre of its 15 mm cut)

@@ -85,7 +85,7 @@ def test_slices_made_at_the_joint_are_counted(how, count):
     ct = _ct()
     made = _made(ct, _top_slice(ct) - 1, count, how)
     before = sitk.GetArrayFromImage(made)
-    assert _gaps(made) == [(2, count, count + 1.0)]
+    assert _gaps(made) == [(2, count, count + 1.0, False)]
     mc, grid = _condyle()
     reasons, cautions = made_slices.check_made_slices(made, grid, mc, SLICE_LIMITS,
                                                       INPLANE_LIMITS)
@@ -97,6 +97,36 @@ def test_slices_made_at_the_joint_are_counted(how, count):
         assert cautions == [] and len(reasons) == 1
         assert "measured slices 4 mm apart there (limit 2 mm)" in reasons[0]
     assert np.array_equal(sitk.GetArrayFromImage(made), before)   # the input is not modified
+
+
+def test_a_gap_filled_by_nearest_neighbour_counts_both_made_slices():
+    """Slices k, k + 1 missing, filled with copies of k - 1 and k + 2 (nearest neighbour):
+    measured slices 3 mm apart, as the same gap filled linearly."""
+    ct = _ct()
+    array = sitk.GetArrayFromImage(ct)
+    k = _top_slice(ct) - 1
+    array[k], array[k + 1] = array[k - 1], array[k + 2]
+    filled = sitk.GetImageFromArray(array)
+    filled.CopyInformation(ct)
+    assert _gaps(filled) == [(2, 2, 3.0, False)]
+
+
+def test_a_gap_reaching_past_the_joint_counts_whole():
+    """8 slices made from 3 mm under the condyle's top to 4 mm over the joint box's top (the
+    head grown by 5 mm): measured slices 9 mm apart, not only the part inside the box."""
+    ct = _ct()
+    assert _gaps(_made(ct, _top_slice(ct) - 3, 8, "interpolated")) == [(2, 8, 9.0, False)]
+
+
+def test_a_scan_copied_onto_a_finer_grid_throughout_reads_its_own_spacing():
+    """The 1 mm CT resampled by nearest neighbour onto 0.8 mm voxels: every fourth or fifth
+    slice a copy, along every axis: measured slices ~1 mm apart on average (not 1.6 mm)."""
+    ct = _ct()
+    size = [int(round(n / 0.8)) for n in ct.GetSize()]
+    fine = sitk.Resample(ct, size, sitk.Transform(), sitk.sitkNearestNeighbor, ct.GetOrigin(),
+                         (0.8,) * 3, ct.GetDirection(), -1000.0, ct.GetPixelID())
+    gaps = _gaps(fine)
+    assert gaps and all(throughout and 0.9 <= gap <= 1.1 for _a, _n, gap, throughout in gaps)
 
 
 def test_slices_made_far_from_the_joint_are_not_its_matter():
@@ -130,8 +160,9 @@ def test_an_image_smoother_than_a_ct_is_not_called_made(hu):
 
 
 def test_slices_made_along_another_array_axis_are_judged_by_its_role():
-    """The same joint stored with its slices along the array's x axis (a sagittal stack, the
-    direction cosines saying so): made slices along x are in-plane for the joint's limits."""
+    """The same joint stored with its slices along the array's x axis, the direction cosines
+    turning that axis to the patient's superior one: a slice made along x is judged with the
+    slice limits (2 mm apart: a caution), not the in-plane ones (which would refuse it)."""
     ct = _ct()
     array = np.ascontiguousarray(np.transpose(sitk.GetArrayFromImage(ct), (2, 1, 0)))
     sagittal = sitk.GetImageFromArray(array)      # array x <- z, array z <- x
@@ -143,7 +174,7 @@ def test_slices_made_along_another_array_axis_are_judged_by_its_role():
     made[:, :, k] = np.round(0.5 * made[:, :, k - 1] + 0.5 * made[:, :, k + 1])
     out = sitk.GetImageFromArray(made)
     out.CopyInformation(sagittal)
-    assert _gaps(out) == [(0, 1, 2.0)]
+    assert _gaps(out) == [(0, 1, 2.0, False)]
     mc, grid = _condyle()
     reasons, _cautions = made_slices.check_made_slices(out, grid, mc, SLICE_LIMITS,
                                                        INPLANE_LIMITS)
@@ -156,6 +187,24 @@ def test_the_noise_read_is_the_noise_added(hu):
     assert noise.soft_tissue_noise_hu(ct, CENTRE) == pytest.approx(hu, rel=0.1)
     shifted = sitk.Cast(ct, sitk.sitkFloat32) + 200.0   # grey values whose soft tissue is 240
     assert noise.soft_tissue_noise_hu(shifted, CENTRE) == pytest.approx(hu, rel=0.1)
+
+
+def test_noise_is_read_on_1_mm_voxels_and_padding_is_left_out():
+    """White noise of 160 HU on 0.5 mm voxels is ~57 HU on 1 mm ones (averaged over 8): read as
+    that. Padding of 0 HU (a resampler's fill) beside the joint is no soft tissue."""
+    ct = _ct(noise_hu=0.0, spacing=0.5)
+    hu = sitk.GetArrayFromImage(ct).astype(np.float32)
+    hu += np.random.default_rng(1).normal(0.0, 160.0, hu.shape).astype(np.float32)
+    fine = sitk.GetImageFromArray(hu)
+    fine.CopyInformation(ct)
+    assert noise.soft_tissue_noise_hu(fine, CENTRE) == pytest.approx(160.0 / 8 ** 0.5, rel=0.1)
+    noisy = _ct(noise_hu=200.0)
+    padded = sitk.GetArrayFromImage(noisy)
+    padded[:, :, :int(round(noisy.TransformPhysicalPointToContinuousIndex(
+        (-6.0, 0.0, 0.0))[0]))] = 0          # everything 6 mm right of the centre and beyond
+    out = sitk.GetImageFromArray(padded)
+    out.CopyInformation(noisy)
+    assert noise.soft_tissue_noise_hu(out, CENTRE) == pytest.approx(200.0, rel=0.1)
 
 
 def test_noise_cautions_then_withholds():
