@@ -26,6 +26,7 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from .engine.labelled_region import lps_points, values_at
+from .hounsfield import BONE_HU, FLAT_PATCH_PIXELS, flat_patches
 from .labels import CONDYLAR_HEAD_MM
 
 JOINT_MARGIN_MM = 5.0       # joint space (2-3 mm, up to ~4 mm) + fossa roof cortex (>= 1 mm)
@@ -41,6 +42,8 @@ NECK_MARGIN_MM = 8.0        # ... and below the MC's lower plane: the real head 
 AIR_EDGE_HU = -900.0        # a voxel at or below this is air, or padding outside the image
 AIR_EDGE_MM = 1.5           # air this close to the condyle: none in anatomy (joint space, disc
                             # and soft tissue around it; the real head: none within 3 mm)
+FLAT_TEXTURE_FRACTION = 0.5  # of the other tissue around the condyle flat: no texture to tell
+                             # padding by
 AIR_EDGE_MAX_MM2 = 10.0     # more of the condyle's surface than this that near air: cut (a
                             # circle cutting the real head's condyle by 2.7 / 6.7 mm: 86 / 137)
 
@@ -63,8 +66,9 @@ def air_edge_reason(ct, mc, image):
     offset = [b.start for b in box]
     points = lps_points(image, tuple(ix + o for ix, o in zip(kji, offset)))
     air = np.zeros_like(mc)
-    air[tuple(ix[values_at(sitk.GetArrayViewFromImage(ct), ct, points) <= AIR_EDGE_HU]
-              for ix in kji)] = True
+    padding = ((values_at(sitk.GetArrayViewFromImage(ct), ct, points) <= AIR_EDGE_HU)
+               | _flat_at(ct, points))
+    air[tuple(ix[padding] for ix in kji)] = True
     surface = ndimage.binary_dilation(mc) & ~mc
     facing = surface & ndimage.binary_dilation(air, np.ones(2 * steps + 1, bool))
     area = float(np.count_nonzero(facing)) * float(np.prod(spacing)) ** (2.0 / 3.0)
@@ -73,6 +77,36 @@ def air_edge_reason(ct, mc, image):
     return ("air or padding lies within %.1f mm of the condyle over %.0f mm2 of its surface: "
             "the field of view (the scan's reconstruction circle) cuts the joint"
             % (AIR_EDGE_MM, area))
+
+
+def _flat_at(ct, points):
+    """Which LPS ``points`` lie in padding of ``ct`` written as a value above air and below
+    bone (0 HU from a resampler's fill reads as tissue otherwise): flat patches
+    (:func:`.hounsfield.flat_patches`) of the most common such flat value, when the other
+    tissue there has texture (under FLAT_TEXTURE_FRACTION of it flat: a synthetic image without
+    noise is flat everywhere and tells nothing)."""
+    direction = np.asarray(ct.GetDirection(), float).reshape(3, 3)
+    ijk = (points - np.asarray(ct.GetOrigin(), float)) @ direction / np.asarray(ct.GetSpacing())
+    lo = np.maximum(np.floor(ijk.min(axis=0)).astype(int) - FLAT_PATCH_PIXELS, 0)
+    hi = np.minimum(np.ceil(ijk.max(axis=0)).astype(int) + FLAT_PATCH_PIXELS + 1,
+                    np.asarray(ct.GetSize()))
+    none = np.zeros(len(points), bool)
+    if np.any(hi <= lo):
+        return none
+    part = sitk.RegionOfInterest(ct, [int(v) for v in hi - lo], [int(v) for v in lo])
+    array = sitk.GetArrayViewFromImage(part)
+    tissue = (array > AIR_EDGE_HU) & (array < BONE_HU)
+    flat = flat_patches(array) & tissue
+    if not flat.any():
+        return none
+    values, counts = np.unique(array[flat], return_counts=True)
+    value = values[np.argmax(counts)]
+    padding = flat & (array == value)
+    other = tissue & (array != value)     # tissue of other values: noisy, or all flat
+    if not other.any() or np.count_nonzero(flat & other) > FLAT_TEXTURE_FRACTION * \
+            np.count_nonzero(other):
+        return none
+    return values_at(padding.astype(np.uint8), part, points) > 0
 
 
 def superior_axis(image):

@@ -17,11 +17,12 @@ gate"), read on a regular sample of the voxels:
   space 1.15 -> 0.56 mm at 700 HU. Below CLIP_REFUSE_HU the side is not measurable, below
   CLIP_CAUTION_HU the report cautions.
 
-Intensities in HU, volumes in cm^3. numpy + SimpleITK only.
+Intensities in HU, volumes in cm^3. numpy, scipy and SimpleITK only.
 """
 
 import numpy as np
 import SimpleITK as sitk
+from scipy import ndimage
 
 AIR_HU = -500.0             # air is ~-1000 HU; MRI, 8-bit and unrescaled CT have nothing below
 BONE_HU = 300.0             # cortical bone is 1000+ HU; soft tissue stays below ~100 HU
@@ -41,6 +42,8 @@ CLIP_CAUTION_HU = 1500.0    # clipped below this: condyle +3 to +5 %, NV -1 to -
 CLIP_REFUSE_HU = 1000.0     # clipped below this: NV -5.8 %, condyle +8 % at 700 HU: not measurable
 PADDING_BELOW_HU = -1500.0  # below any air (-1000 HU, noise tens of HU): a padding value
 PADDING_AS_HU = -1024.0     # what padding becomes: air at the scale's bottom, as a scanner's air
+FLAT_PATCH_PIXELS = 5       # a patch of this many pixels square holding one value: padding (any
+                            # value: 0 from some resamplers), never anatomy, which has noise
 
 
 def _sample(image):
@@ -121,3 +124,11 @@ def padding_as_air(image):
     for key in image.GetMetaDataKeys():
         out.SetMetaData(key, image.GetMetaData(key))
     return out
+
+
+def flat_patches(array):
+    """Boolean of ``array``'s voxels (its last two axes a slice) at the centre of a
+    FLAT_PATCH_PIXELS-square patch of one value within their slice: padding, whatever its value
+    (a scanner's below -1500 HU, or 0 HU from a resampler's fill), not anatomy (noise)."""
+    size = (1,) * (array.ndim - 2) + (FLAT_PATCH_PIXELS,) * 2
+    return ndimage.maximum_filter(array, size) == ndimage.minimum_filter(array, size)

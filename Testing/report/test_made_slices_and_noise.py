@@ -1,4 +1,5 @@
-"""The gate's checks of the CT at the joint (quality/made_slices.py, quality/noise.py) on a box
+"""The gate's checks of the CT at the joint (quality/made_slices.py, quality/noise.py, and
+field_of_view.air_edge_reason for padding written as 0 HU) on a box
 joint built by hand: a box condyle (16 x 8 x 15 mm, top at z = 0) under a temporal-bone plate,
 labelled on a 0.5 mm grid; the CT on a 1 mm grid shifted by a quarter voxel, soft tissue 40 HU,
 bone 1500 HU, with Gaussian noise of a known standard deviation (correlated over ~0.6 pixel
@@ -14,6 +15,7 @@ from scipy import ndimage
 
 from NegativeVolumeSegmentationLib import labels as L
 from NegativeVolumeSegmentationLib import pipeline
+from NegativeVolumeSegmentationLib.field_of_view import air_edge_reason
 from NegativeVolumeSegmentationLib.quality import made_slices, noise
 
 from box_joints import _box, coordinates
@@ -238,3 +240,32 @@ def test_the_gate_withholds_a_joint_whose_slices_were_made():
     rep = pipeline.measure_labels(image, ct=made).report
     assert rep["left"] is None
     assert "3 slices at the joint interpolated or copied" in rep["quality"]["left"]["reason"]
+
+
+def _padded(ct, from_x_mm, value):
+    """``ct`` with ``value`` written at LPS x >= ``from_x_mm`` (a field of view ending there)."""
+    array = sitk.GetArrayFromImage(ct)
+    array[:, :, int(np.ceil(ct.TransformPhysicalPointToContinuousIndex(
+        (from_x_mm, 0.0, 0.0))[0])):] = value
+    out = sitk.GetImageFromArray(array)
+    out.CopyInformation(ct)
+    return out
+
+
+@pytest.mark.parametrize("value", [0, -1024])
+def test_padding_of_any_value_cutting_the_condyle_is_a_field_of_view_cut(value):
+    """A resampler's fill of 0 HU read as tissue: the field of view ending 4 mm inside the
+    16 mm wide condyle was not seen. Ending 6 mm outside it, nothing is said."""
+    mc, grid = _condyle()
+    assert "cuts the joint" in air_edge_reason(_padded(_ct(), 4.0, value), mc, grid)
+    assert air_edge_reason(_padded(_ct(), 14.0, value), mc, grid) is None
+    assert air_edge_reason(_ct(), mc, grid) is None
+
+
+def test_flat_tissue_without_noise_and_flat_bone_are_not_padding():
+    """A synthetic CT without noise is flat everywhere (no texture to tell padding by); bone
+    clipped flat by a display window is bone."""
+    mc, grid = _condyle()
+    assert air_edge_reason(_ct(noise_hu=0.0), mc, grid) is None
+    clipped = sitk.Minimum(sitk.Cast(_ct(), sitk.sitkFloat32), 1200.0)
+    assert air_edge_reason(clipped, mc, grid) is None

@@ -35,7 +35,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..field_of_view import JOINT_MARGIN_MM, condylar_head, superior_axis
-from .noise import flat_patches
+from ..hounsfield import flat_patches
 
 LINE_HU = 2.0            # an interpolated voxel's distance from its neighbours' line (rounding)
 COPY_HU = 0.5            # a copied voxel's difference from its neighbour

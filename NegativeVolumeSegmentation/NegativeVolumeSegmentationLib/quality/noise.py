@@ -25,6 +25,8 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
 
+from ..hounsfield import flat_patches
+
 NOISE_REACH_MM = 25.0     # soft tissue read within this of the condyle's centre (a box)
 SOFT_HU = 150.0           # about the soft tissue's peak: fat (-100) to muscle (+50), with room
                           # for the mean's blur
@@ -34,24 +36,13 @@ SMOOTH_MM = 2.0           # the mean the voxels are compared with (Gaussian std)
 NOISE_ERODE_MM = 2.0      # soft tissue this far from bone and air (the mean's edge blur)
 MIN_SOFT_VOXELS = 500     # fewer soft-tissue voxels: no estimate
 NOISE_CAUTION_HU = 100.0  # the real head (module docstring): 80-101 HU NV within 1.2 %
-NOISE_MAX_HU = 150.0      # ... 142-148 HU within 2.3 %, 158 HU -6.0 / -5.6 %, 183-245 HU up to
-                          # -8.7 / +13.2 %
+NOISE_MAX_HU = 150.0      # ... 142-148 HU within 2.3 %; sinogram noise of 158 HU -6.0 / -5.6 %,
+                          # 183-226 HU up to -8.7 / +13.2 % (Gaussian 196-245 HU within 3.4 %)
 NOISE_UNCERTAINTY_PERCENT = 3   # what the caution says (up to 2.3 % measured under the limit)
 MAD_TO_SD = 1.4826        # a normal distribution's standard deviation / median absolute deviation
 SCALE_MM = 1.0            # the noise read on voxels of this edge: finer voxels are averaged to it
                           # (the limits were measured on a 1 mm grid; a 0.5 mm scan's voxels hold
                           # ~2.8 x the noise of the same scan on 1 mm, and see the roof as well)
-FLAT_PATCH_PIXELS = 5     # a patch of this many pixels square holding one value: padding (any
-                          # value: 0 from some resamplers), never anatomy, which has noise
-
-
-def flat_patches(array):
-    """Boolean of ``array``'s voxels (its last two axes a slice) at the centre of a
-    FLAT_PATCH_PIXELS-square patch of one value within their slice: padding, not anatomy."""
-    size = (1,) * (array.ndim - 2) + (FLAT_PATCH_PIXELS,) * 2
-    return ndimage.maximum_filter(array, size) == ndimage.minimum_filter(array, size)
-
-
 def soft_tissue_noise_hu(ct, centre):
     """Noise (HU) of ``ct`` in the soft tissue within NOISE_REACH_MM of ``centre`` (LPS mm), or
     None when too little soft tissue lies there (or no CT)."""
