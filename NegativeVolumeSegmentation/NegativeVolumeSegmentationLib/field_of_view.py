@@ -42,6 +42,8 @@ NECK_MARGIN_MM = 8.0        # ... and below the MC's lower plane: the real head 
 AIR_EDGE_HU = -900.0        # a voxel at or below this is air, or padding outside the image
 AIR_EDGE_MM = 1.5           # air this close to the condyle: none in anatomy (joint space, disc
                             # and soft tissue around it; the real head: none within 3 mm)
+OTHER_TISSUE_SHARE = 0.25    # tissue of other values than the flat one: a synthetic CT of one
+                             # tissue value has only its edges' blur there (resampled: 5-10 %)
 FLAT_TEXTURE_FRACTION = 0.5  # of the other tissue around the condyle flat: no texture to tell
                              # padding by
 AIR_EDGE_MAX_MM2 = 10.0     # more of the condyle's surface than this that near air: cut (a
@@ -82,9 +84,9 @@ def air_edge_reason(ct, mc, image):
 def _flat_at(ct, points):
     """Which LPS ``points`` lie in padding of ``ct`` written as a value above air and below
     bone (0 HU from a resampler's fill reads as tissue otherwise): flat patches
-    (:func:`.hounsfield.flat_patches`) of the most common such flat value, when the other
-    tissue there has texture (under FLAT_TEXTURE_FRACTION of it flat: a synthetic image without
-    noise is flat everywhere and tells nothing)."""
+    (:func:`.hounsfield.flat_patches`) of the most common such flat value, when tissue of other
+    values is there (OTHER_TISSUE_SHARE) with texture (under FLAT_TEXTURE_FRACTION of it flat):
+    a synthetic image without noise is flat everywhere and tells nothing."""
     direction = np.asarray(ct.GetDirection(), float).reshape(3, 3)
     ijk = (points - np.asarray(ct.GetOrigin(), float)) @ direction / np.asarray(ct.GetSpacing())
     lo = np.maximum(np.floor(ijk.min(axis=0)).astype(int) - FLAT_PATCH_PIXELS, 0)
@@ -103,8 +105,8 @@ def _flat_at(ct, points):
     value = values[np.argmax(counts)]
     padding = flat & (array == value)
     other = tissue & (array != value)     # tissue of other values: noisy, or all flat
-    if not other.any() or np.count_nonzero(flat & other) > FLAT_TEXTURE_FRACTION * \
-            np.count_nonzero(other):
+    if (np.count_nonzero(other) < OTHER_TISSUE_SHARE * np.count_nonzero(tissue)
+            or np.count_nonzero(flat & other) > FLAT_TEXTURE_FRACTION * np.count_nonzero(other)):
         return none
     return values_at(padding.astype(np.uint8), part, points) > 0
 
