@@ -60,11 +60,15 @@ def soft_tissue_noise_hu(ct, centre):
         return None
     array = np.array(sitk.GetArrayViewFromImage(ct)[lo[2]:hi[2], lo[1]:hi[1], lo[0]:hi[0]],
                      dtype=np.float32)
-    steps = np.maximum(np.round(NOISE_ERODE_MM / spacing[::-1]).astype(int), 1)
-    padding = ndimage.binary_dilation(flat_patches(array), np.ones(2 * steps + 1, bool))
+    flat = flat_patches(array)
     factors = np.maximum(np.round(SCALE_MM / spacing[::-1]).astype(int), 1)
-    if np.any(factors > 1):
-        array = ndimage.uniform_filter(array, factors)   # the noise of SCALE_MM voxels
+    if np.any(factors > 1):   # the noise of SCALE_MM voxels: block means, read on their grid
+        every = tuple(slice(f // 2, None, f) for f in factors)
+        array = ndimage.uniform_filter(array, factors)[every]
+        flat = ndimage.maximum_filter(flat, factors)[every]
+        spacing = spacing * factors[::-1]
+    steps = np.maximum(np.round(NOISE_ERODE_MM / spacing[::-1]).astype(int), 1)
+    padding = ndimage.binary_dilation(flat, np.ones(2 * steps + 1, bool))
     mean = ndimage.gaussian_filter(array, SMOOTH_MM / spacing[::-1])
     near = mean[(mean > -PEAK_RANGE_HU) & (mean < PEAK_RANGE_HU) & ~padding]
     if near.size < MIN_SOFT_VOXELS:
